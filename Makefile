@@ -1,0 +1,61 @@
+# Postern: `make run` starts the console, `make test` runs every test.
+GO      ?= go
+BIN     ?= bin/postern
+PKGS    := ./...
+
+.PHONY: run test check generate templ css build bench deps browser node-deps clean
+
+## run: start the console on ./data at http://127.0.0.1:8080
+run:
+	$(GO) run .
+
+## test: every test, including the browser journeys (installs Chromium when missing and run as root)
+test: deps
+	$(GO) test -count=1 $(PKGS)
+
+## check: regenerate templ and CSS and fail if they differ from the commit; vet; race tests
+check: node-deps generate
+	@git diff --exit-code -- '*_templ.go' static/css/app.css || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); \
+	  if [ -n "$$untracked" ]; then echo "generated but not committed: $$untracked" >&2; exit 1; fi
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+## generate: templ components, then the stylesheet (Tailwind reads the generated code)
+generate: templ css
+
+templ:
+	$(GO) tool templ generate -path views
+
+css: node-deps
+	npx --no-install tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
+
+## build: a static binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) .
+
+## bench: the performance benchmarks, printing their figures
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+deps: browser node-deps
+
+# Debian's chromium drives the browser tests. Installed only when missing and
+# when we may (root); otherwise the browser tests skip with a hint.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else echo "note: chromium is missing; browser tests will skip (apt-get install chromium)" >&2; fi; }
+
+# Tailwind and axe-core (accessibility checks in the browser tests), pinned
+# by package-lock.json.
+node-deps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+clean:
+	rm -rf bin node_modules tmp

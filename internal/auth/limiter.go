@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter counts failed sign-ins per key (an account, a client address) in a
+// sliding window. Once a key reaches its limit, attempts are refused until
+// its oldest failure leaves the window. Successful sign-ins reset only the
+// account key, so one good password cannot clear an attacker's address.
+type Limiter struct {
+	max    int
+	window time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+// maxKeys bounds memory under a flood of distinct keys; past it, keys whose
+// failures have all expired are dropped first.
+const maxKeys = 100_000
+
+// NewLimiter allows max failures per key within window.
+func NewLimiter(max int, window time.Duration, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{max: max, window: window, now: now, failures: make(map[string][]time.Time)}
+}
+
+// Allow reports whether an attempt may proceed for every key, and if not, how
+// long until it may.
+func (l *Limiter) Allow(keys ...string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	var wait time.Duration
+	for _, k := range keys {
+		fs := l.prune(k, now)
+		if len(fs) >= l.max {
+			if w := fs[len(fs)-l.max].Add(l.window).Sub(now); w > wait {
+				wait = w
+			}
+		}
+	}
+	return wait == 0, wait
+}
+
+// Fail records a failed attempt against every key.
+func (l *Limiter) Fail(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if len(l.failures) >= maxKeys {
+		l.sweep(now)
+	}
+	for _, k := range keys {
+		l.failures[k] = append(l.prune(k, now), now)
+	}
+}
+
+// Reset forgets the failures of key.
+func (l *Limiter) Reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}
+
+func (l *Limiter) prune(k string, now time.Time) []time.Time {
+	fs := l.failures[k]
+	i := 0
+	for i < len(fs) && now.Sub(fs[i]) >= l.window {
+		i++
+	}
+	if i == len(fs) {
+		delete(l.failures, k)
+		return nil
+	}
+	fs = fs[i:]
+	l.failures[k] = fs
+	return fs
+}
+
+func (l *Limiter) sweep(now time.Time) {
+	for k := range l.failures {
+		l.prune(k, now)
+	}
+	for k := range l.failures {
+		if len(l.failures) < maxKeys {
+			return
+		}
+		delete(l.failures, k)
+	}
+}

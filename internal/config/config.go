@@ -1,0 +1,195 @@
+// Package config turns flags and POSTERN_* environment variables into a
+// validated Config. Every setting has a default so that `make run` needs none.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"postern/internal/secret"
+)
+
+// MinSyncInterval is the shortest background sync period accepted. Defender
+// allows 100 calls a minute per app, and a full listing can take many pages.
+const MinSyncInterval = time.Minute
+
+// Config is the whole runtime configuration of the console.
+type Config struct {
+	Addr             string
+	DataDir          string
+	MasterKeyFile    string
+	MasterKey        secret.Redacted // POSTERN_MASTER_KEY; environment only, never a flag
+	SyncInterval     time.Duration
+	DefenderLoginURL string
+	DefenderAPIURL   string
+	TrustedProxies   []netip.Prefix
+	Demo             bool
+}
+
+// Setting describes one flag: its name, default and meaning. The table is the
+// single source for the flag set, the environment names and the docs.
+type Setting struct {
+	Name    string
+	Default string
+	Usage   string
+}
+
+// Settings lists every flag in the order they are documented.
+var Settings = []Setting{
+	{"addr", "127.0.0.1:8080", "listen address"},
+	{"data-dir", "./data", "directory for the SQLite database and the generated key file"},
+	{"master-key-file", "", "master key file (default <data-dir>/master.key); POSTERN_MASTER_KEY overrides it"},
+	{"sync-interval", "5m", "background sync period (at least 1m)"},
+	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
+	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
+	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
+	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
+}
+
+// EnvName is the environment variable that sets the named flag.
+func EnvName(flagName string) string {
+	return "POSTERN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load parses args (without the program name) over the environment. A flag
+// given on the command line wins over its environment variable, which wins
+// over the default. It returns the remaining positional arguments.
+func Load(getenv func(string) string, args []string, output io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet("postern", flag.ContinueOnError)
+	fs.SetOutput(output)
+	values := make(map[string]*string, len(Settings))
+	for _, s := range Settings {
+		def := s.Default
+		if v := getenv(EnvName(s.Name)); v != "" {
+			def = v
+		}
+		values[s.Name] = fs.String(s.Name, def, s.Usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	cfg, err := build(values, getenv("POSTERN_MASTER_KEY"))
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, fs.Args(), nil
+}
+
+func build(v map[string]*string, masterKey string) (Config, error) {
+	var errs []error
+	cfg := Config{
+		Addr:             strings.TrimSpace(*v["addr"]),
+		DataDir:          strings.TrimSpace(*v["data-dir"]),
+		MasterKeyFile:    strings.TrimSpace(*v["master-key-file"]),
+		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
+		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
+		DefenderAPIURL:   strings.TrimRight(strings.TrimSpace(*v["defender-api-url"]), "/"),
+	}
+	if cfg.MasterKeyFile == "" && cfg.DataDir != "" {
+		cfg.MasterKeyFile = filepath.Join(cfg.DataDir, "master.key")
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(*v["sync-interval"]))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sync-interval: %q is not a duration such as 5m or 1h", *v["sync-interval"]))
+	}
+	cfg.SyncInterval = d
+	if cfg.TrustedProxies, err = parsePrefixes(*v["trusted-proxies"]); err != nil {
+		errs = append(errs, err)
+	}
+	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
+	case "", "0", "false", "no", "off":
+	case "1", "true", "yes", "on":
+		cfg.Demo = true
+	default:
+		errs = append(errs, fmt.Errorf("demo: %q is not true or false", *v["demo"]))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem at once so an operator fixes them in one go.
+func (c Config) Validate() error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("addr: %q is not host:port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if c.SyncInterval < MinSyncInterval {
+		errs = append(errs, fmt.Errorf("sync-interval: %s is shorter than the minimum %s", c.SyncInterval, MinSyncInterval))
+	}
+	for name, u := range map[string]string{"defender-login-url": c.DefenderLoginURL, "defender-api-url": c.DefenderAPIURL} {
+		if u == "" {
+			continue
+		}
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) base URL", name, u))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			if a, err := netip.ParseAddr(part); err == nil {
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+				continue
+			}
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("trusted-proxies: %q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// LogValue is the redacted summary logged at start: the master key is never
+// shown, only where it comes from.
+func (c Config) LogValue() slog.Value {
+	keySource := "file " + c.MasterKeyFile
+	if c.MasterKey != "" {
+		keySource = "environment POSTERN_MASTER_KEY"
+	}
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("master_key", keySource),
+		slog.Duration("sync_interval", c.SyncInterval),
+		slog.String("defender_login_url", orDefault(c.DefenderLoginURL, "from cloud setting")),
+		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
+		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
+		slog.Bool("demo", c.Demo),
+	)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

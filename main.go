@@ -1,0 +1,56 @@
+// Command postern is a self-hosted Zero Trust admin console: it keeps a fresh
+// copy of Microsoft Defender for Endpoint device posture and answers the
+// access gateway's allow/deny questions.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "postern:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to a command. Everything it needs from the process comes in
+// as arguments, so tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return serve(ctx, args[1:], getenv, stdout)
+		case "admin":
+			return adminCommand(ctx, args[1:], getenv, stdout)
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+	}
+	return serve(ctx, args, getenv, stdout)
+}
+
+const usage = `Usage:
+  postern [flags]                          serve the console (the default)
+  postern admin reset-password [flags] EMAIL
+                                           set a new random password for EMAIL and end its sessions
+
+Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
+  --addr                 listen address (default 127.0.0.1:8080)
+  --data-dir             SQLite database and key file directory (default ./data)
+  --master-key-file      master key file (default <data-dir>/master.key)
+  --sync-interval        background sync period, at least 1m (default 5m)
+  --defender-login-url   token host override
+  --defender-api-url     Defender API host override
+  --trusted-proxies      CIDRs whose X-Forwarded-* headers are believed
+  --demo                 also start the built-in Defender emulator
+`

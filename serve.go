@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/secret"
+	"postern/store"
+	"postern/web"
+)
+
+// shutdownGrace bounds how long in-flight requests may finish after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+// env holds what every command opens: configuration, logger, key and store.
+type env struct {
+	cfg     config.Config
+	log     *slog.Logger
+	keyring *secret.Keyring
+	store   *store.Store
+	args    []string
+}
+
+// open loads configuration and opens the key and the database, refusing to
+// start on an unsafe key file or an unreadable database.
+func open(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (*env, error) {
+	cfg, rest, err := config.Load(getenv, args, stdout)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	kr, created, err := secret.LoadKeyring(cfg.MasterKey.Reveal(), cfg.MasterKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created a new master key; back it up separately from the database", "path", cfg.MasterKeyFile)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "postern.db"), store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &env{cfg: cfg, log: log, keyring: kr, store: st, args: rest}, nil
+}
+
+// serve runs the console until ctx is cancelled, then drains requests and
+// closes the database cleanly.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	e, err := open(ctx, args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer e.store.Close()
+	if len(e.args) > 0 {
+		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
+	}
+	e.log.Info("starting postern", "config", e.cfg, "keyring", e.keyring)
+
+	srv := web.NewServer(web.Deps{Store: e.store, Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
+	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
+	ln, err := net.Listen("tcp", e.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
+	}
+	hs.BaseContext = func(net.Listener) context.Context { return ctx }
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		e.log.Warn("graceful shutdown incomplete", "err", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	e.log.Info("stopped")
+	return nil
+}

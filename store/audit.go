@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+)
+
+// AuditEntry is one row of the append-only audit log. Detail is free text
+// written by Postern itself and must never contain a secret.
+type AuditEntry struct {
+	ID       int64
+	At       time.Time
+	Actor    string
+	SourceIP string
+	Action   string
+	Target   string
+	Outcome  string
+	Detail   string
+}
+
+// AuditFilter narrows AuditEntries; nil fields do not filter.
+type AuditFilter struct {
+	Action  *string // prefix match, e.g. "auth." or "auth.login"
+	Actor   *string
+	Outcome *string
+	Limit   int
+	Offset  int
+}
+
+// AppendAudit records an entry, stamping the time if it is zero.
+func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) error {
+	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error { return AppendAuditTx(ctx, tx, e, s.now()) }), "Audit entry")
+}
+
+// AppendAuditTx records an entry inside the caller's transaction, so an
+// action and its audit row commit together.
+func AppendAuditTx(ctx context.Context, tx *sql.Tx, e AuditEntry, now time.Time) error {
+	if e.At.IsZero() {
+		e.At = now
+	}
+	_, err := tx.ExecContext(ctx,
+		"INSERT INTO audit_log (at, actor, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		formatTime(e.At), e.Actor, e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail)
+	return err
+}
+
+// AuditEntries returns the newest entries first and the total that match.
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+	var where []string
+	var args []any
+	if f.Action != nil && *f.Action != "" {
+		where = append(where, "action LIKE ? ESCAPE '\\'")
+		args = append(args, likePrefix(*f.Action))
+	}
+	if f.Actor != nil && *f.Actor != "" {
+		where = append(where, "actor = ? COLLATE NOCASE")
+		args = append(args, *f.Actor)
+	}
+	if f.Outcome != nil && *f.Outcome != "" {
+		where = append(where, "outcome = ?")
+		args = append(args, *f.Outcome)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log"+cond, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Audit log")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.read.QueryContext(ctx,
+		"SELECT id, at, actor, source_ip, action, target, outcome, detail FROM audit_log"+cond+
+			" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, mapErr(err, "Audit log")
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at string
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail); err != nil {
+			return nil, 0, mapErr(err, "Audit log")
+		}
+		if e.At, err = parseTime(at); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, total, mapErr(rows.Err(), "Audit log")
+}
+
+func likePrefix(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s) + "%"
+}

@@ -1,0 +1,83 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/audit"
+	"postern/store"
+	"postern/views"
+)
+
+const auditPerPage = 50
+
+// audit records an action by the current admin (or "anonymous") from the
+// client's address. A failure to record is logged, never shown.
+func (s *Server) audit(c echo.Context, action, target, outcome, detail string) {
+	s.auditAs(c, actorOf(c), action, target, outcome, detail)
+}
+
+func (s *Server) auditAs(c echo.Context, actor, action, target, outcome, detail string) {
+	e := store.AuditEntry{Actor: actor, SourceIP: c.RealIP(), Action: action, Target: target, Outcome: outcome, Detail: detail}
+	if err := s.store.AppendAudit(c.Request().Context(), e); err != nil {
+		logger(c).Error("append audit entry", "action", action, "err", err)
+	}
+}
+
+func actorOf(c echo.Context) string {
+	if a, ok := currentAdmin(c); ok {
+		return a.Email
+	}
+	return "anonymous"
+}
+
+func auditFilter(c echo.Context) (store.AuditFilter, string, string) {
+	action := strings.TrimSpace(c.QueryParam("action"))
+	outcome := c.QueryParam("outcome")
+	switch outcome {
+	case store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied:
+	default:
+		outcome = ""
+	}
+	if len(action) > 100 {
+		action = action[:100]
+	}
+	return store.AuditFilter{Action: &action, Outcome: &outcome}, action, outcome
+}
+
+// auditList shows the audit log, newest first, filtered and paged.
+func (s *Server) auditList(c echo.Context) error {
+	f, action, outcome := auditFilter(c)
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page = max(page, 1)
+	f.Limit, f.Offset = auditPerPage, (page-1)*auditPerPage
+	entries, total, err := s.store.AuditEntries(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	rows := make([]views.AuditRow, len(entries))
+	for i, e := range entries {
+		rows[i] = views.AuditRow{At: e.At, Actor: e.Actor, SourceIP: e.SourceIP, Action: e.Action,
+			Target: e.Target, Outcome: e.Outcome, Detail: e.Detail}
+	}
+	p := views.AuditPage{Chrome: s.chrome(c, "Audit log", "audit"), Rows: rows, Total: total,
+		Page: page, PerPage: auditPerPage, Action: action, Outcome: outcome}
+	return render(c, http.StatusOK, views.Audit(p))
+}
+
+// auditCSV exports every entry matching the filters.
+func (s *Server) auditCSV(c echo.Context) error {
+	f, _, _ := auditFilter(c)
+	entries, _, err := s.store.AuditEntries(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="postern-audit-`+s.now().Format("20060102-150405")+`.csv"`)
+	c.Response().WriteHeader(http.StatusOK)
+	return audit.WriteCSV(c.Response(), entries)
+}

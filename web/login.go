@@ -1,0 +1,136 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/apperr"
+	"postern/internal/audit"
+	"postern/internal/auth"
+	"postern/store"
+	"postern/views"
+)
+
+// loginFailed is the one message for an unknown account and a wrong password.
+const loginFailed = "Incorrect email or password."
+
+// notices are the fixed messages a redirect to /login may ask for; the query
+// string only picks one, so it cannot inject text.
+var notices = map[string]views.Flash{
+	"admin-created": {Kind: "success", Text: "Admin account created. Sign in to continue."},
+	"signed-out":    {Kind: "info", Text: "You have signed out."},
+}
+
+// loginForm shows the sign-in page, or setup on a fresh install.
+func (s *Server) loginForm(c echo.Context) error {
+	if _, ok := currentAdmin(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	n, err := s.store.AdminCount(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return c.Redirect(http.StatusSeeOther, "/setup")
+	}
+	return render(c, http.StatusOK, views.Login(s.loginPage(c, "", "")))
+}
+
+func (s *Server) loginPage(c echo.Context, email, msg string) views.LoginPage {
+	p := views.LoginPage{Chrome: s.chrome(c, "Sign in", ""), Email: email, Error: msg}
+	if f, ok := notices[c.QueryParam("notice")]; ok && msg == "" {
+		p.Flashes = append(p.Flashes, f)
+	}
+	return p
+}
+
+type loginInput struct {
+	Email    string `form:"email"`
+	Password string `form:"password"`
+}
+
+// loginSave checks the password under the rate limit, then starts a fresh
+// session (a new id: any id planted before sign-in is dropped).
+func (s *Server) loginSave(c echo.Context) error {
+	var in loginInput
+	if err := c.Bind(&in); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	email := strings.ToLower(strings.TrimSpace(in.Email))
+	if len(email) > 254 {
+		email = email[:254]
+	}
+	acctKey, ipKey := "account:"+email, "ip:"+c.RealIP()
+	if ok, wait := s.limiter.Allow(acctKey, ipKey); !ok {
+		s.auditAs(c, email, audit.LoginRateLimited, email, store.OutcomeDenied, "too many failed sign-ins")
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		msg := fmt.Sprintf("Too many failed sign-ins. Wait %s and try again.", minutes(wait))
+		return render(c, http.StatusTooManyRequests, views.Login(s.loginPage(c, in.Email, msg)))
+	}
+	a, err := s.authenticate(c, email, in.Password)
+	if err != nil {
+		if !errors.Is(err, auth.ErrMismatch) && !apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+		s.limiter.Fail(acctKey, ipKey)
+		s.auditAs(c, email, audit.Login, email, store.OutcomeFailure, "incorrect email or password")
+		return render(c, http.StatusUnauthorized, views.Login(s.loginPage(c, in.Email, loginFailed)))
+	}
+	s.limiter.Reset(acctKey)
+	sess := session(c)
+	for k := range sess.Values {
+		delete(sess.Values, k)
+	}
+	auth.SetAdminID(sess, a.ID)
+	if err := s.sessions.Rotate(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	c.Set(ctxAdmin, a)
+	s.audit(c, audit.Login, a.Email, store.OutcomeSuccess, "")
+	return redirect(c, "/")
+}
+
+// authenticate spends the same time whether or not the account exists.
+func (s *Server) authenticate(c echo.Context, email, password string) (store.Admin, error) {
+	if email == "" || len(password) > auth.MaxPasswordBytes {
+		return store.Admin{}, auth.VerifyNothing(password)
+	}
+	a, err := s.store.AdminByEmail(c.Request().Context(), email)
+	if apperr.Is(err, apperr.NotFound) {
+		return store.Admin{}, auth.VerifyNothing(password)
+	}
+	if err != nil {
+		return store.Admin{}, err
+	}
+	if err := auth.VerifyPassword(a.PasswordHash, password); err != nil {
+		return store.Admin{}, err
+	}
+	return a, nil
+}
+
+// logout revokes the session on the server, expires the cookie and asks the
+// browser to forget what it cached for this origin.
+func (s *Server) logout(c echo.Context) error {
+	s.audit(c, audit.Logout, "", store.OutcomeSuccess, "")
+	sess := session(c)
+	sess.Options.MaxAge = -1
+	if err := s.sessions.Save(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+	return redirect(c, "/login?notice=signed-out")
+}
+
+func minutes(d time.Duration) string {
+	m := int(math.Ceil(d.Minutes()))
+	if m <= 1 {
+		return "a minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}

@@ -1,0 +1,198 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"postern/internal/auth"
+	"postern/store"
+)
+
+// Context keys set by middleware.
+const (
+	ctxRequestID = "request_id"
+	ctxLogger    = "logger"
+	ctxSession   = "session"
+	ctxAdmin     = "admin"
+	ctxCSRF      = "csrf"
+)
+
+// requestID gives every request a fresh id; an incoming X-Request-ID is not
+// trusted, so clients cannot forge log correlation.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Set(ctxRequestID, id)
+		c.Set(ctxLogger, s.log.With("request_id", id))
+		return next(c)
+	}
+}
+
+// logger is the request-scoped logger carrying the request id.
+func logger(c echo.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// requestLog writes one line per request. The query string is left out: it
+// is not needed to follow a request and may carry search terms.
+func (s *Server) requestLog() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError: true,
+		LogStatus:   true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRemoteIP: true,
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
+		},
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			logger(c).LogAttrs(c.Request().Context(), level, "request",
+				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.Int("status", v.Status), slog.Duration("duration", v.Latency),
+				slog.String("remote_ip", v.RemoteIP))
+			return nil
+		},
+	})
+}
+
+// contentSecurityPolicy allows only our own scripts and styles: no inline
+// code, no eval, no framing, no plugins, no <base> rewriting. data: images
+// are the form plugin's select arrows and checkmarks.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the headers every response carries. Pages are never
+// cached (they may show admin data); static assets set their own caching.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("Cache-Control", "no-store")
+		}
+		if s.isHTTPS(c.Request()) {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// sessionCookieName uses the __Host- prefix over HTTPS, which makes the
+// browser insist on Secure, Path=/ and no Domain.
+func (s *Server) sessionCookieName(r *http.Request) string {
+	if s.isHTTPS(r) {
+		return "__Host-postern_session"
+	}
+	return "postern_session"
+}
+
+// loadSession puts the session and, when signed in, the admin in the context.
+func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		sess, err := s.sessions.Get(r, s.sessionCookieName(r))
+		if err != nil {
+			return err
+		}
+		c.Set(ctxSession, sess)
+		if id := auth.AdminID(sess); id != 0 {
+			a, err := s.store.Admin(r.Context(), id)
+			if err == nil {
+				c.Set(ctxAdmin, a)
+			}
+		}
+		return next(c)
+	}
+}
+
+func session(c echo.Context) *sessions.Session {
+	sess, _ := c.Get(ctxSession).(*sessions.Session)
+	return sess
+}
+
+// currentAdmin is the signed-in admin, if any.
+func currentAdmin(c echo.Context) (store.Admin, bool) {
+	a, ok := c.Get(ctxAdmin).(store.Admin)
+	return a, ok
+}
+
+// requireAdmin sends anonymous browsers to sign in (htmx requests get
+// HX-Redirect, since a 303 would be swapped into the page).
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := currentAdmin(c); ok {
+			return next(c)
+		}
+		if c.Request().Header.Get("HX-Request") == "true" {
+			c.Response().Header().Set("HX-Redirect", "/login")
+			return c.NoContent(http.StatusUnauthorized)
+		}
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+}
+
+// csrf refuses cross-site state changes: browsers that send Fetch Metadata
+// are judged by Sec-Fetch-Site, others must echo the token from their CSRF
+// cookie in the X-CSRF-Token header or the _csrf form field. Every refusal is
+// a 403 and is audited.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	build := func(name string, secure bool) echo.MiddlewareFunc {
+		return middleware.CSRFWithConfig(middleware.CSRFConfig{
+			TokenLookup:    "header:" + echo.HeaderXCSRFToken + ",form:_csrf",
+			ContextKey:     ctxCSRF,
+			CookieName:     name,
+			CookiePath:     "/",
+			CookieMaxAge:   12 * 60 * 60,
+			CookieSecure:   secure,
+			CookieHTTPOnly: true,
+			CookieSameSite: http.SameSiteStrictMode,
+			ErrorHandler:   func(err error, c echo.Context) error { return s.csrfRejected(c, "token missing or invalid") },
+			AllowSecFetchSiteFunc: func(c echo.Context) (bool, error) {
+				return false, s.csrfRejected(c, "Sec-Fetch-Site "+c.Request().Header.Get(echo.HeaderSecFetchSite))
+			},
+		})
+	}
+	plain, secure := build("postern_csrf", false), build("__Host-postern_csrf", true)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		p, sc := plain(next), secure(next)
+		return func(c echo.Context) error {
+			if s.isHTTPS(c.Request()) {
+				return sc(c)
+			}
+			return p(c)
+		}
+	}
+}
+
+func (s *Server) csrfRejected(c echo.Context, why string) error {
+	r := c.Request()
+	s.audit(c, "security.csrf_rejected", r.Method+" "+r.URL.Path, store.OutcomeDenied, why)
+	return echo.NewHTTPError(http.StatusForbidden, "This form has expired or came from another site. Reload the page and try again.")
+}
+
+// csrfToken is the token forms and htmx send back.
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get(ctxCSRF).(string)
+	return t
+}

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/static"
+)
+
+// publicPaths may be reached without signing in. Everything else redirects
+// to /login (tests enumerate the routes to hold this).
+var publicPaths = map[string]bool{
+	"/login": true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
+}
+
+// routes is the console's sitemap.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/static/*", echo.WrapHandler(static.Handler()))
+
+	web := e.Group("", s.loadSession, s.csrf())
+	web.GET("/setup", s.setupForm)
+	web.POST("/setup", s.setupSave)
+	web.GET("/login", s.loginForm)
+	web.POST("/login", s.loginSave)
+
+	app := web.Group("", s.requireAdmin)
+	app.POST("/logout", s.logout)
+	app.GET("/", s.dashboard)
+	app.GET("/settings/integrations", s.integrations)
+	app.GET("/settings/api-tokens", s.apiTokens)
+	app.GET("/zero-trust/posture-checks", s.postureChecks)
+	app.GET("/devices", s.devices)
+	app.GET("/audit", s.auditList)
+	app.GET("/audit.csv", s.auditCSV)
+
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.NewHTTPError(http.StatusNotFound) })
+}

@@ -1,0 +1,144 @@
+// Package web is Postern's HTTP layer: routes, middleware, handlers and the
+// one error handler. Handlers bind and validate input, call the store or a
+// service, and render a views component.
+package web
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"postern/internal/auth"
+	"postern/store"
+)
+
+// Deps are the server's explicit dependencies.
+type Deps struct {
+	Store          *store.Store
+	Logger         *slog.Logger
+	Now            func() time.Time
+	TrustedProxies []netip.Prefix
+}
+
+// Server is the console's HTTP handler.
+type Server struct {
+	echo     *echo.Echo
+	store    *store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	proxies  []netip.Prefix
+	sessions *auth.SessionStore
+	limiter  *auth.Limiter
+}
+
+// Login limits: ten failures per account or per client address within
+// fifteen minutes; the eleventh attempt is refused until the window moves.
+const (
+	loginMaxFailures = 10
+	loginWindow      = 15 * time.Minute
+)
+
+// NewServer wires the middleware, in order, and the routes.
+func NewServer(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{
+		echo:    echo.New(),
+		store:   d.Store,
+		log:     d.Logger,
+		now:     func() time.Time { return d.Now().UTC() },
+		proxies: d.TrustedProxies,
+		limiter: auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+	}
+	s.sessions = auth.NewSessionStore(d.Store, d.Now)
+	s.sessions.Secure = s.isHTTPS
+
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.ipExtractor()
+
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			logger(c).Error("panic", "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(s.requestID)
+	e.Use(s.requestLog())
+	e.Use(s.securityHeaders)
+	e.Use(middleware.BodyLimit("1M"))
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Routes lists every registered route; tests use it so that no route escapes
+// the authentication check.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// NewHTTPServer wraps h with timeouts that stop slow clients from holding
+// connections open.
+func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// ipExtractor believes X-Forwarded-For only from trusted proxies; otherwise
+// the client address is the TCP peer, so a spoofed header cannot reset the
+// per-address login limit.
+func (s *Server) ipExtractor() echo.IPExtractor {
+	if len(s.proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range s.proxies {
+		_, n, err := net.ParseCIDR(p.String())
+		if err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// fromTrustedProxy reports whether the TCP peer is a configured proxy.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHTTPS reports whether the browser reached us over TLS, directly or
+// through a trusted proxy that says so.
+func (s *Server) isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
