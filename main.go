@@ -31,6 +31,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return serve(ctx, args[1:], getenv, stdout)
 		case "admin":
 			return adminCommand(ctx, args[1:], getenv, stdout)
+		case "rotate-key":
+			return rotateKey(ctx, args[1:], getenv, stdout)
+		case "retire-key":
+			return retireKey(ctx, args[1:], getenv, stdout)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return nil
@@ -43,6 +47,8 @@ const usage = `Usage:
   postern [flags]                          serve the console (the default)
   postern admin reset-password [flags] EMAIL
                                            set a new random password for EMAIL and end its sessions
+  postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
+  postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
 
 Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
   --addr                 listen address (default 127.0.0.1:8080)

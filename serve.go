@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"postern/internal/config"
+	"postern/internal/integration"
 	"postern/internal/secret"
 	"postern/store"
 	"postern/web"
@@ -64,7 +65,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	e.log.Info("starting postern", "config", e.cfg, "keyring", e.keyring)
 
-	srv := web.NewServer(web.Deps{Store: e.store, Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
+	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
+		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
+	})
+	if err := integrations.CheckSecrets(ctx); err != nil {
+		return err
+	}
+	srv := web.NewServer(web.Deps{Store: e.store, Integration: integrations, Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {

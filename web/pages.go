@@ -15,10 +15,6 @@ func (s *Server) dashboard(c echo.Context) error {
 	return render(c, http.StatusOK, views.Dashboard(views.DashboardPage{Chrome: s.chrome(c, "Dashboard", "dashboard")}))
 }
 
-func (s *Server) integrations(c echo.Context) error {
-	return render(c, http.StatusOK, views.Integrations(views.IntegrationsPage{Chrome: s.chrome(c, "Integrations", "integrations")}))
-}
-
 func (s *Server) apiTokens(c echo.Context) error {
 	return render(c, http.StatusOK, views.APITokens(views.APITokensPage{Chrome: s.chrome(c, "API tokens", "api-tokens")}))
 }

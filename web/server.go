@@ -15,12 +15,14 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"postern/internal/auth"
+	"postern/internal/integration"
 	"postern/store"
 )
 
 // Deps are the server's explicit dependencies.
 type Deps struct {
 	Store          *store.Store
+	Integration    *integration.Service
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
@@ -28,13 +30,14 @@ type Deps struct {
 
 // Server is the console's HTTP handler.
 type Server struct {
-	echo     *echo.Echo
-	store    *store.Store
-	log      *slog.Logger
-	now      func() time.Time
-	proxies  []netip.Prefix
-	sessions *auth.SessionStore
-	limiter  *auth.Limiter
+	echo        *echo.Echo
+	store       *store.Store
+	integration *integration.Service
+	log         *slog.Logger
+	now         func() time.Time
+	proxies     []netip.Prefix
+	sessions    *auth.SessionStore
+	limiter     *auth.Limiter
 }
 
 // Login limits: ten failures per account or per client address within
@@ -50,12 +53,13 @@ func NewServer(d Deps) *Server {
 		d.Now = time.Now
 	}
 	s := &Server{
-		echo:    echo.New(),
-		store:   d.Store,
-		log:     d.Logger,
-		now:     func() time.Time { return d.Now().UTC() },
-		proxies: d.TrustedProxies,
-		limiter: auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+		echo:        echo.New(),
+		store:       d.Store,
+		integration: d.Integration,
+		log:         d.Logger,
+		now:         func() time.Time { return d.Now().UTC() },
+		proxies:     d.TrustedProxies,
+		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS

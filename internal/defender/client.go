@@ -1,0 +1,136 @@
+package defender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"postern/internal/secret"
+)
+
+// Credentials identify the Entra ID app Postern signs in as.
+type Credentials struct {
+	TenantID     string
+	ClientID     string
+	ClientSecret secret.Redacted
+	Cloud        Cloud
+	Region       Region
+}
+
+// maxBody bounds what Postern reads from one Microsoft answer (a full page of
+// 10,000 machines is about 20 MB).
+const maxBody = 64 << 20
+
+// Client talks to one tenant with one set of credentials. Its token source is
+// built once, on a context of its own, so tokens are reused across calls and
+// a cancelled request never poisons later refreshes.
+type Client struct {
+	api    string
+	tokens oauth2.TokenSource
+	http   *http.Client
+}
+
+// NewClient builds a client for creds at ep. base carries the timeouts and
+// transport for both token and API calls; nil means a 30-second default.
+func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
+	if base == nil {
+		base = &http.Client{Timeout: 30 * time.Second}
+	}
+	cfg := &clientcredentials.Config{
+		ClientID:     creds.ClientID,
+		ClientSecret: creds.ClientSecret.Reveal(),
+		TokenURL:     ep.LoginURL + "/" + url.PathEscape(creds.TenantID) + "/oauth2/v2.0/token",
+		Scopes:       []string{ep.Scope},
+		// Explicit: auto-detection would retry a failed request with the
+		// other style, doubling calls and hiding the first error.
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	// The token source keeps this context for every refresh: it must outlive
+	// any request, so it is never a request's or a tick's.
+	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+	ts := cfg.TokenSource(tctx)
+	return &Client{
+		api:    ep.APIURL,
+		tokens: ts,
+		http:   &http.Client{Timeout: base.Timeout, Transport: &oauth2.Transport{Source: ts, Base: transportOf(base)}},
+	}
+}
+
+func transportOf(c *http.Client) http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+// Token returns a valid access token, fetching one only when the cached one
+// is about to expire.
+func (c *Client) Token() (*oauth2.Token, error) {
+	t, err := c.tokens.Token()
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return t, nil
+}
+
+// Validate proves the credentials work end to end: a token, then one read of
+// the machines list. Missing admin consent only shows up at the read, as a
+// 403, so a token alone proves little.
+func (c *Client) Validate(ctx context.Context) error {
+	if _, err := c.Token(); err != nil {
+		return err
+	}
+	status, body, err := c.get(ctx, c.api+"/api/machines?$top=1")
+	if err != nil {
+		return err
+	}
+	if status == http.StatusNotFound {
+		return nil // "no recent machines" is documented as 404, and is not a credential problem
+	}
+	if status != http.StatusOK {
+		return statusError(status, body)
+	}
+	var env struct {
+		Value *[]json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Value == nil {
+		return &Error{Reason: BadResponse, Code: "invalid JSON", Help: "troubleshooting",
+			Message: "Microsoft answered with something that is not a Defender machine list. Check the API host (Cloud and API region) and any proxy in between.",
+			Err:     fmt.Errorf("decode machines envelope: %v", err)}
+	}
+	return nil
+}
+
+// get performs one authenticated GET and reads the body.
+func (c *Client) get(ctx context.Context, u string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("defender: build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return 0, nil, tokenError(err)
+		}
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, networkError(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return 0, nil, networkError(err)
+	}
+	return res.StatusCode, body, nil
+}

@@ -1,0 +1,305 @@
+// Package integration manages the connection to Microsoft Defender: it
+// validates credentials against Microsoft before storing anything, seals the
+// client secret, and records every change in the audit log.
+package integration
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"postern/internal/apperr"
+	"postern/internal/defender"
+	"postern/internal/secret"
+	"postern/store"
+)
+
+// Name is the integrations row of Microsoft Defender.
+const Name = "defender"
+
+// secretLocation binds the sealed secret to its table, column and row.
+var secretLocation = secret.Location{Table: "integrations", Column: "client_secret", Row: Name}
+
+// Audit actions.
+const (
+	ActionConfigured = "integration.configured"
+	ActionDisabled   = "integration.disabled"
+	ActionEnabled    = "integration.enabled"
+)
+
+// validateTimeout bounds the whole check against Microsoft on Save.
+const validateTimeout = 30 * time.Second
+
+// Actor is who did something, for the audit log.
+type Actor struct {
+	Email string
+	IP    string
+}
+
+// Service owns the Defender integration's lifecycle.
+type Service struct {
+	store    *store.Store
+	keyring  *secret.Keyring
+	log      *slog.Logger
+	loginURL string // overrides from configuration; empty means from Cloud
+	apiURL   string
+	http     *http.Client
+}
+
+// Options configure a Service.
+type Options struct {
+	LoginURL, APIURL string
+	HTTPClient       *http.Client
+}
+
+// New returns the service.
+func New(st *store.Store, kr *secret.Keyring, log *slog.Logger, o Options) *Service {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	}
+	return &Service{store: st, keyring: kr, log: log, loginURL: o.LoginURL, apiURL: o.APIURL, http: o.HTTPClient}
+}
+
+// Defender is what the console may show of the integration: everything but
+// the secret, which this type cannot carry by construction.
+type Defender struct {
+	Configured      bool
+	TenantID        string
+	ClientID        string
+	SecretSet       bool
+	SecretExpiresOn *time.Time
+	Cloud           defender.Cloud
+	Region          defender.Region
+	Enabled         bool
+	LastError       string
+	LastErrorCode   string
+	LastErrorAt     *time.Time
+	ConfiguredBy    string
+	ConfiguredAt    time.Time
+}
+
+// Defender returns the integration's public state; an unconfigured one has
+// Configured false.
+func (s *Service) Defender(ctx context.Context) (Defender, error) {
+	in, err := s.store.Integration(ctx, Name)
+	if apperr.Is(err, apperr.NotFound) {
+		return Defender{Cloud: defender.Commercial, Region: defender.Global}, nil
+	}
+	if err != nil {
+		return Defender{}, err
+	}
+	return Defender{
+		Configured: true, TenantID: in.TenantID, ClientID: in.ClientID, SecretSet: in.ClientSecret != "",
+		SecretExpiresOn: in.SecretExpiresOn, Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region),
+		Enabled: in.Enabled, LastError: in.LastError, LastErrorCode: in.LastErrorCode, LastErrorAt: in.LastErrorAt,
+		ConfiguredBy: in.ConfiguredBy, ConfiguredAt: in.ConfiguredAt,
+	}, nil
+}
+
+// Input is what an admin submits in the Manage dialog.
+type Input struct {
+	TenantID        string
+	ClientID        string
+	ClientSecret    secret.Redacted // empty keeps the stored secret
+	SecretExpiresOn string          // YYYY-MM-DD or empty
+	Cloud           string
+	Region          string
+}
+
+// Configure checks the input, validates it against Microsoft and only then
+// stores it: a failure at any step leaves the stored configuration as it was.
+func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
+	current, err := s.store.Integration(ctx, Name)
+	hasCurrent := err == nil
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	in, expires, problems := clean(raw, hasCurrent, s.store.Now())
+	if len(problems) > 0 {
+		return problems
+	}
+	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: in.ClientSecret,
+		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
+	secretChanged := in.ClientSecret != ""
+	if !secretChanged {
+		plain, err := s.keyring.Open(current.ClientSecret, secretLocation)
+		if err != nil {
+			return fmt.Errorf("integration: open stored secret: %w", err)
+		}
+		creds.ClientSecret = secret.Redacted(plain)
+	}
+	if err := s.validate(ctx, creds); err != nil {
+		return err
+	}
+	sealed, err := s.keyring.Seal([]byte(creds.ClientSecret.Reveal()), secretLocation)
+	if err != nil {
+		return fmt.Errorf("integration: seal secret: %w", err)
+	}
+	now := s.store.Now()
+	row := store.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
+		SecretExpiresOn: expires, Cloud: in.Cloud, Region: in.Region, Enabled: true,
+		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now}
+	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s",
+		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged])
+	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := store.SaveIntegrationTx(ctx, tx, row); err != nil {
+			return err
+		}
+		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: ActionConfigured,
+			Target: "Microsoft Defender", Outcome: store.OutcomeSuccess, Detail: detail}, now)
+	})
+}
+
+// validate runs the check against Microsoft under its own deadline.
+func (s *Service) validate(ctx context.Context, creds defender.Credentials) error {
+	ep, err := defender.ResolveEndpoints(creds.Cloud, creds.Region, s.loginURL, s.apiURL)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
+	defer cancel()
+	err = defender.NewClient(creds, ep, s.http).Validate(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &defender.Error{Reason: defender.Unreachable, Code: "timeout", Help: "troubleshooting",
+			Message: "Microsoft did not answer in time. Try again; if it keeps happening, check this server's network access to Microsoft.", Err: err}
+	}
+	return err
+}
+
+// Disable stops using Defender. Credentials and every synced row stay.
+func (s *Service) Disable(ctx context.Context, by Actor) error {
+	return s.setEnabled(ctx, false, "", by)
+}
+
+// Enable re-validates the stored credentials and, if they still work, turns
+// the integration back on. If they fail it stays disabled with the error.
+func (s *Service) Enable(ctx context.Context, by Actor) error {
+	in, err := s.store.Integration(ctx, Name)
+	if err != nil {
+		return err
+	}
+	plain, err := s.keyring.Open(in.ClientSecret, secretLocation)
+	if err != nil {
+		return fmt.Errorf("integration: open stored secret: %w", err)
+	}
+	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: secret.Redacted(plain),
+		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
+	if verr := s.validate(ctx, creds); verr != nil {
+		var de *defender.Error
+		if !errors.As(verr, &de) {
+			return verr
+		}
+		if err := s.recordFailure(ctx, de, ActionEnabled, by); err != nil {
+			return err
+		}
+		return verr
+	}
+	return s.setEnabled(ctx, true, ActionEnabled, by)
+}
+
+func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, by Actor) error {
+	if action == "" {
+		action = ActionDisabled
+	}
+	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
+		in, err := store.IntegrationTx(ctx, tx, Name)
+		if err != nil {
+			return err
+		}
+		now := s.store.Now()
+		in.Enabled, in.UpdatedAt = enabled, now
+		if enabled {
+			in.LastError, in.LastErrorCode, in.LastErrorAt = "", "", nil
+		}
+		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
+			return err
+		}
+		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action,
+			Target: "Microsoft Defender", Outcome: store.OutcomeSuccess}, now)
+	})
+}
+
+// recordFailure stores the last error of a failed check and audits it.
+func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action string, by Actor) error {
+	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
+		in, err := store.IntegrationTx(ctx, tx, Name)
+		if err != nil {
+			return err
+		}
+		now := s.store.Now()
+		in.LastError, in.LastErrorCode, in.LastErrorAt, in.UpdatedAt = de.Message, de.Code, &now, now
+		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
+			return err
+		}
+		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action,
+			Target: "Microsoft Defender", Outcome: store.OutcomeFailure, Detail: de.Code + ": " + de.Message}, now)
+	})
+}
+
+// CheckSecrets opens every stored secret, so a missing or wrong master key
+// stops the start with a clear message instead of failing later.
+func (s *Service) CheckSecrets(ctx context.Context) error {
+	ins, err := s.store.Integrations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		loc := secret.Location{Table: "integrations", Column: "client_secret", Row: in.Name}
+		if _, err := s.keyring.Open(in.ClientSecret, loc); err != nil {
+			id, _ := secret.KeyID(in.ClientSecret)
+			return fmt.Errorf("the stored client secret of %q cannot be decrypted with key id %q: %w; start Postern with the master key that sealed it", in.Name, id, err)
+		}
+	}
+	return nil
+}
+
+// Reseal re-encrypts every stored secret under kr's active key in one
+// transaction, and audits it. kr must still hold the keys that sealed them.
+func (s *Service) Reseal(ctx context.Context, kr *secret.Keyring, by Actor) (int, error) {
+	n := 0
+	err := s.store.WithTx(ctx, func(tx *sql.Tx) error {
+		ins, err := store.IntegrationsTx(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, in := range ins {
+			loc := secret.Location{Table: "integrations", Column: "client_secret", Row: in.Name}
+			plain, err := kr.Open(in.ClientSecret, loc)
+			if err != nil {
+				return fmt.Errorf("integration: open %s secret: %w", in.Name, err)
+			}
+			if in.ClientSecret, err = kr.Seal(plain, loc); err != nil {
+				return err
+			}
+			if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
+				return err
+			}
+			n++
+		}
+		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: "key.rotated",
+			Target: "master key " + kr.ActiveID(), Outcome: store.OutcomeSuccess,
+			Detail: fmt.Sprintf("%d stored secrets re-encrypted", n)}, s.store.Now())
+	})
+	return n, err
+}
+
+// KeysInUse lists the key ids that sealed the stored secrets.
+func (s *Service) KeysInUse(ctx context.Context) (map[string]int, error) {
+	ins, err := s.store.Integrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]int{}
+	for _, in := range ins {
+		id, err := secret.KeyID(in.ClientSecret)
+		if err != nil {
+			return nil, err
+		}
+		used[id]++
+	}
+	return used, nil
+}

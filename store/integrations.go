@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Integration is a stored connection to a posture source. ClientSecret is
+// the sealed value; it is opened only where a client is built.
+type Integration struct {
+	Name            string
+	TenantID        string
+	ClientID        string
+	ClientSecret    string // sealed: pst:v1:…
+	SecretExpiresOn *time.Time
+	Cloud           string
+	Region          string
+	Enabled         bool
+	LastError       string
+	LastErrorCode   string
+	LastErrorAt     *time.Time
+	ConfiguredBy    string
+	ConfiguredAt    time.Time
+	UpdatedAt       time.Time
+}
+
+const integrationColumns = `name, tenant_id, client_id, client_secret, secret_expires_on, cloud, region, enabled,
+	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at`
+
+// Integration returns the named integration or apperr.NotFound.
+func (s *Store) Integration(ctx context.Context, name string) (Integration, error) {
+	row := s.read.QueryRowContext(ctx, "SELECT "+integrationColumns+" FROM integrations WHERE name = ?", name)
+	in, err := scanIntegration(row)
+	return in, mapErr(err, "Integration")
+}
+
+// Integrations returns every integration (for the secret self-check).
+func (s *Store) Integrations(ctx context.Context) ([]Integration, error) {
+	return queryIntegrations(ctx, s.read)
+}
+
+// IntegrationsTx returns every integration inside a write transaction (key
+// rotation reads and rewrites them atomically).
+func IntegrationsTx(ctx context.Context, tx *sql.Tx) ([]Integration, error) {
+	return queryIntegrations(ctx, tx)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryIntegrations(ctx context.Context, q querier) ([]Integration, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+integrationColumns+" FROM integrations ORDER BY name")
+	if err != nil {
+		return nil, mapErr(err, "Integrations")
+	}
+	defer rows.Close()
+	var out []Integration
+	for rows.Next() {
+		in, err := scanIntegration(rows)
+		if err != nil {
+			return nil, mapErr(err, "Integrations")
+		}
+		out = append(out, in)
+	}
+	return out, mapErr(rows.Err(), "Integrations")
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanIntegration(r scanner) (Integration, error) {
+	var in Integration
+	var expires, errAt sql.NullString
+	var configured, updated string
+	err := r.Scan(&in.Name, &in.TenantID, &in.ClientID, &in.ClientSecret, &expires, &in.Cloud, &in.Region, &in.Enabled,
+		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated)
+	if err != nil {
+		return Integration{}, err
+	}
+	if expires.Valid {
+		t, err := time.Parse(time.DateOnly, expires.String)
+		if err != nil {
+			return Integration{}, err
+		}
+		in.SecretExpiresOn = &t
+	}
+	if errAt.Valid {
+		t, err := parseTime(errAt.String)
+		if err != nil {
+			return Integration{}, err
+		}
+		in.LastErrorAt = &t
+	}
+	if in.ConfiguredAt, err = parseTime(configured); err != nil {
+		return Integration{}, err
+	}
+	in.UpdatedAt, err = parseTime(updated)
+	return in, err
+}
+
+// SaveIntegrationTx inserts or replaces an integration inside the caller's
+// transaction, so the row and its audit entry commit together.
+func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in Integration) error {
+	var expires, errAt any
+	if in.SecretExpiresOn != nil {
+		expires = in.SecretExpiresOn.Format(time.DateOnly)
+	}
+	if in.LastErrorAt != nil {
+		errAt = formatTime(*in.LastErrorAt)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO integrations (`+integrationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET tenant_id = excluded.tenant_id, client_id = excluded.client_id,
+			client_secret = excluded.client_secret, secret_expires_on = excluded.secret_expires_on,
+			cloud = excluded.cloud, region = excluded.region, enabled = excluded.enabled,
+			last_error = excluded.last_error, last_error_code = excluded.last_error_code,
+			last_error_at = excluded.last_error_at, configured_by = excluded.configured_by,
+			configured_at = excluded.configured_at, updated_at = excluded.updated_at`,
+		in.Name, in.TenantID, in.ClientID, in.ClientSecret, expires, in.Cloud, in.Region, in.Enabled,
+		in.LastError, in.LastErrorCode, errAt, in.ConfiguredBy, formatTime(in.ConfiguredAt), formatTime(in.UpdatedAt))
+	return err
+}
+
+// IntegrationTx reads an integration inside a write transaction.
+func IntegrationTx(ctx context.Context, tx *sql.Tx, name string) (Integration, error) {
+	row := tx.QueryRowContext(ctx, "SELECT "+integrationColumns+" FROM integrations WHERE name = ?", name)
+	in, err := scanIntegration(row)
+	return in, mapErr(err, "Integration")
+}

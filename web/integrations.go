@@ -1,0 +1,224 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/defender"
+	"postern/internal/integration"
+	"postern/internal/secret"
+	"postern/views"
+)
+
+// secretWarningWindow is how early the card warns about an expiring secret.
+const secretWarningWindow = 30 * 24 * time.Hour
+
+func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
+
+func actor(c echo.Context) integration.Actor {
+	return integration.Actor{Email: actorOf(c), IP: c.RealIP()}
+}
+
+// integrations shows the integration cards.
+func (s *Server) integrations(c echo.Context) error {
+	card, err := s.defenderCard(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.Integrations(views.IntegrationsPage{Chrome: s.chrome(c, "Integrations", "integrations"), Defender: card}))
+}
+
+func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
+	d, err := s.integration.Defender(c.Request().Context())
+	if err != nil {
+		return views.DefenderCard{}, err
+	}
+	now := s.now()
+	card := views.DefenderCard{
+		TenantID: d.TenantID, ClientID: d.ClientID,
+		Cloud: defender.Label(defender.Clouds, string(d.Cloud)), Region: defender.Label(defender.Regions, string(d.Region)),
+		ConfiguredBy: d.ConfiguredBy, ConfiguredAt: d.ConfiguredAt,
+		LastError: d.LastError, LastErrorCode: d.LastErrorCode, LastErrorAt: d.LastErrorAt,
+		CSRF: csrfToken(c), Now: now,
+	}
+	switch {
+	case !d.Configured:
+		card.State = views.StateNotConfigured
+	case !d.Enabled:
+		card.State = views.StateDisabled
+	case d.LastError != "":
+		card.State = views.StateError
+	default:
+		card.State = views.StateConnected
+	}
+	if d.SecretExpiresOn != nil {
+		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
+	}
+	return card, nil
+}
+
+// secretNotice warns within 30 days of the client secret's expiry and
+// errors after it.
+func secretNotice(expires, now time.Time) (string, string) {
+	day := expires.Format("2 January 2006")
+	end := expires.Add(24 * time.Hour) // valid through the whole expiry day
+	switch left := end.Sub(now); {
+	case left <= 0:
+		return "The client secret expired on " + day + ". Syncing fails until you create a new secret in the Entra admin center and paste its Value in Manage.", "error"
+	case left <= secretWarningWindow:
+		days := int(left.Hours() / 24)
+		when := fmt.Sprintf("in %d days", days)
+		if days <= 1 {
+			when = "within a day"
+		}
+		return "The client secret expires " + when + " (" + day + "). Create a new secret in the Entra admin center and paste its Value in Manage before then.", "warning"
+	}
+	return "", ""
+}
+
+func options(opts []defender.Option) []views.Option {
+	out := make([]views.Option, len(opts))
+	for i, o := range opts {
+		out[i] = views.Option{Value: o.Value, Label: o.Label}
+	}
+	return out
+}
+
+// manageForm is the form filled from the stored state.
+func (s *Server) manageForm(c echo.Context) (views.ManageForm, error) {
+	d, err := s.integration.Defender(c.Request().Context())
+	if err != nil {
+		return views.ManageForm{}, err
+	}
+	f := views.ManageForm{CSRF: csrfToken(c), TenantID: d.TenantID, ClientID: d.ClientID, SecretSet: d.SecretSet,
+		Cloud: string(d.Cloud), Region: string(d.Region), Clouds: options(defender.Clouds), Regions: options(defender.Regions)}
+	if d.SecretExpiresOn != nil {
+		f.SecretExpiresOn = d.SecretExpiresOn.Format(time.DateOnly)
+	}
+	return f, nil
+}
+
+func (s *Server) renderManage(c echo.Context, status int, f views.ManageForm, fragment bool) error {
+	switch {
+	case fragment:
+		return render(c, status, views.ManageFormView(f))
+	case isHTMX(c):
+		return render(c, status, views.ManageDialog(f))
+	default:
+		return render(c, status, views.ManageFull(views.ManagePage{Chrome: s.chrome(c, "Manage Microsoft Defender", "integrations"), Form: f}))
+	}
+}
+
+// defenderManage opens the Manage dialog (or page).
+func (s *Server) defenderManage(c echo.Context) error {
+	f, err := s.manageForm(c)
+	if err != nil {
+		return err
+	}
+	return s.renderManage(c, http.StatusOK, f, false)
+}
+
+// defenderSave validates the input, then the credentials against Microsoft,
+// and only then stores them. Failures re-render the form with the input
+// (never the secret) and each message next to its field.
+func (s *Server) defenderSave(c echo.Context) error {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+	}
+	in := integration.Input{
+		TenantID: r.PostFormValue("tenant_id"), ClientID: r.PostFormValue("client_id"),
+		ClientSecret:    secret.Redacted(r.PostFormValue("client_secret")),
+		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
+		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
+	}
+	err := s.integration.Configure(r.Context(), in, actor(c))
+	if err != nil {
+		f, ferr := s.manageForm(c)
+		if ferr != nil {
+			return ferr
+		}
+		f.TenantID, f.ClientID, f.SecretExpiresOn, f.Cloud, f.Region = in.TenantID, in.ClientID, in.SecretExpiresOn, in.Cloud, in.Region
+		if !applyErrors(&f, err) {
+			return err
+		}
+		logger(c).Info("defender credentials refused", "reason", defender.ReasonOf(err), "err", err)
+		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
+	}
+	logger(c).Info("defender integration configured", "admin", actorOf(c))
+	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.")
+}
+
+// applyErrors puts validation and Microsoft errors on the form; it reports
+// false for errors that are ours (internal), which the error handler takes.
+func applyErrors(f *views.ManageForm, err error) bool {
+	var problems integration.Problems
+	var de *defender.Error
+	switch {
+	case errors.As(err, &problems):
+		f.Errors = problems
+	case errors.As(err, &de):
+		if de.Field != "" {
+			f.Errors = map[string]string{de.Field: de.Message}
+			f.Codes = map[string]string{de.Field: de.Code}
+		} else {
+			f.FormError, f.FormCode = de.Message, de.Code
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// afterAction answers a successful card action: htmx gets the dialog closed,
+// the card refreshed and a flash, all out of band; a plain form gets a
+// redirect to the Integrations page with the flash.
+func (s *Server) afterAction(c echo.Context, kind, text string) error {
+	if !isHTMX(c) {
+		if err := flash(c, kind, text); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/settings/integrations")
+	}
+	card, err := s.defenderCard(c)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("HX-Retarget", "#dialog-root")
+	c.Response().Header().Set("HX-Reswap", "innerHTML")
+	return render(c, http.StatusOK, views.ActionResult(card, []views.Flash{{Kind: kind, Text: text}}))
+}
+
+// defenderDisableConfirm asks before disabling.
+func (s *Server) defenderDisableConfirm(c echo.Context) error {
+	d := views.DisableConfirm{CSRF: csrfToken(c)}
+	if isHTMX(c) {
+		return render(c, http.StatusOK, views.DisableDialog(d))
+	}
+	return render(c, http.StatusOK, views.DisableFull(views.DisablePage{Chrome: s.chrome(c, "Disable Microsoft Defender", "integrations"), Confirm: d}))
+}
+
+// defenderDisable stops using Defender; nothing is deleted.
+func (s *Server) defenderDisable(c echo.Context) error {
+	if err := s.integration.Disable(c.Request().Context(), actor(c)); err != nil {
+		return err
+	}
+	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.")
+}
+
+// defenderEnable re-validates the stored credentials and turns Defender on.
+func (s *Server) defenderEnable(c echo.Context) error {
+	err := s.integration.Enable(c.Request().Context(), actor(c))
+	var de *defender.Error
+	if errors.As(err, &de) {
+		return s.afterAction(c, "error", "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")")
+	}
+	if err != nil {
+		return err
+	}
+	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.")
+}
