@@ -35,21 +35,46 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
 	return ss, err
 }
 
-// SaveSession inserts or replaces a session row.
-func (s *Store) SaveSession(ctx context.Context, ss Session) error {
-	var admin sql.NullInt64
-	if ss.AdminID != 0 {
-		admin = sql.NullInt64{Int64: ss.AdminID, Valid: true}
-	}
+// InsertSession stores a new session row.
+func (s *Store) InsertSession(ctx context.Context, ss Session) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, admin_id, data, created_at, last_seen_at)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (id_hash) DO UPDATE SET admin_id = excluded.admin_id, data = excluded.data,
-				last_seen_at = excluded.last_seen_at`,
-			ss.IDHash, admin, ss.Data, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt))
+			VALUES (?, ?, ?, ?, ?)`,
+			ss.IDHash, nullAdmin(ss.AdminID), ss.Data, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt))
 		return err
 	})
 	return mapErr(err, "Session")
+}
+
+// UpdateSession rewrites an existing session's data and last activity. It
+// never creates a row: a session revoked meanwhile (sign-out, password
+// change) stays revoked, and UpdateSession reports NotFound.
+func (s *Store) UpdateSession(ctx context.Context, ss Session) error {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE sessions SET admin_id = ?, data = ?, last_seen_at = ? WHERE id_hash = ?",
+			nullAdmin(ss.AdminID), ss.Data, formatTime(ss.LastSeenAt), ss.IDHash)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sql.ErrNoRows
+		}
+		return nil
+	})
+	return mapErr(err, "Session")
+}
+
+// TouchSession records activity on a session without changing its data.
+func (s *Store) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", formatTime(at), idHash)
+		return err
+	})
+	return mapErr(err, "Session")
+}
+
+func nullAdmin(id int64) sql.NullInt64 {
+	return sql.NullInt64{Int64: id, Valid: id != 0}
 }
 
 // DeleteSession revokes one session; deleting a missing one is not an error.

@@ -74,6 +74,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// SQLite gives the -wal and -shm files the same mode.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
 		f.Close()
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("store: restrict %s to its owner: %w", path, err)
+		}
 	}
 	write, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {

@@ -66,7 +66,7 @@ func (s *Server) loginSave(c echo.Context) error {
 	if len(email) > 254 {
 		email = email[:254]
 	}
-	acctKey, ipKey := "account:"+email, "ip:"+c.RealIP()
+	acctKey, ipKey := "account:"+email, auth.AddressKey(c.RealIP())
 	if ok, wait := s.limiter.Allow(acctKey, ipKey); !ok {
 		s.auditAs(c, email, audit.LoginRateLimited, email, store.OutcomeDenied, "too many failed sign-ins")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -18,8 +19,10 @@ type Limiter struct {
 	failures map[string][]time.Time
 }
 
-// maxKeys bounds memory under a flood of distinct keys; past it, keys whose
-// failures have all expired are dropped first.
+// maxKeys bounds memory under a flood of distinct keys. At the cap, keys
+// whose failures have all expired are dropped; if that frees nothing, new
+// keys go untracked until it does. Tracked keys are never evicted, so a
+// flood cannot clear a locked-out account.
 const maxKeys = 100_000
 
 // NewLimiter allows max failures per key within window.
@@ -53,10 +56,13 @@ func (l *Limiter) Fail(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if len(l.failures) >= maxKeys {
-		l.sweep(now)
-	}
 	for _, k := range keys {
+		if _, tracked := l.failures[k]; !tracked && len(l.failures) >= maxKeys {
+			l.sweep(now)
+			if len(l.failures) >= maxKeys {
+				continue
+			}
+		}
 		l.failures[k] = append(l.prune(k, now), now)
 	}
 }
@@ -87,10 +93,20 @@ func (l *Limiter) sweep(now time.Time) {
 	for k := range l.failures {
 		l.prune(k, now)
 	}
-	for k := range l.failures {
-		if len(l.failures) < maxKeys {
-			return
-		}
-		delete(l.failures, k)
+}
+
+// AddressKey is the limiter key of a client address. IPv6 clients are
+// grouped by /64, the block one subscriber usually holds, so rotating
+// addresses within it does not buy fresh attempts.
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "ip:" + ip
 	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "ip:" + p.String()
+	}
+	return "ip:" + a.String()
 }

@@ -73,7 +73,9 @@ func VerifyPassword(encoded, pw string) error {
 	}
 	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 {
+	// Bounds stop a corrupted or planted hash from asking for terabytes.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil ||
+		m == 0 || m > 1<<20 || t == 0 || t > 10 || p == 0 || p > 16 {
 		return errors.New("auth: bad argon2 parameters")
 	}
 	enc := base64.RawStdEncoding
@@ -82,7 +84,7 @@ func VerifyPassword(encoded, pw string) error {
 		return errors.New("auth: bad salt")
 	}
 	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
+	if err != nil || len(want) < 16 || len(want) > 64 {
 		return errors.New("auth: bad key")
 	}
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))

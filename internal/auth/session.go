@@ -90,8 +90,7 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	sess.ID = c.Value
 	sess.IsNew = false
 	if now.Sub(row.LastSeenAt) >= touchEvery {
-		row.LastSeenAt = now
-		if err := s.db.SaveSession(ctx, row); err != nil {
+		if err := s.db.TouchSession(ctx, row.IDHash, now); err != nil {
 			return sess, err
 		}
 	}
@@ -117,8 +116,15 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 			return err
 		}
 		sess.ID = id
+		sess.IsNew = true
 	}
-	if err := s.write(ctx, sess); err != nil {
+	err := s.write(ctx, sess)
+	if apperr.Is(err, apperr.NotFound) {
+		// Revoked while this request ran: do not bring it back.
+		http.SetCookie(w, s.cookie(r, sess.Name(), "", -1))
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	http.SetCookie(w, s.cookie(r, sess.Name(), sess.ID, 0))
@@ -138,6 +144,9 @@ func (s *SessionStore) Rotate(r *http.Request, w http.ResponseWriter, sess *sess
 	return s.Save(r, w, sess)
 }
 
+// write inserts a new session or updates a loaded one. A loaded session is
+// only ever updated, so a concurrent revocation cannot be undone by a late
+// save.
 func (s *SessionStore) write(ctx context.Context, sess *sessions.Session) error {
 	data, adminID, err := encodeValues(sess.Values)
 	if err != nil {
@@ -145,7 +154,14 @@ func (s *SessionStore) write(ctx context.Context, sess *sessions.Session) error 
 	}
 	now := s.now()
 	row := store.Session{IDHash: hashID(sess.ID), AdminID: adminID, Data: data, CreatedAt: now, LastSeenAt: now}
-	return s.db.SaveSession(ctx, row)
+	if sess.IsNew {
+		if err := s.db.InsertSession(ctx, row); err != nil {
+			return err
+		}
+		sess.IsNew = false
+		return nil
+	}
+	return s.db.UpdateSession(ctx, row)
 }
 
 // cookie builds the session cookie with every attribute set explicitly: the

@@ -1,0 +1,7 @@
+package store
+
+import "database/sql"
+
+// DBs exposes the writer and reader pools so tests can inspect every pooled
+// connection's pragmas.
+func (s *Store) DBs() (w, r *sql.DB) { return s.write, s.read }
