@@ -31,6 +31,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return serve(ctx, args[1:], getenv, stdout)
 		case "admin":
 			return adminCommand(ctx, args[1:], getenv, stdout)
+		case "emulate-defender":
+			return emulateDefender(ctx, args[1:], stdout)
 		case "rotate-key":
 			return rotateKey(ctx, args[1:], getenv, stdout)
 		case "retire-key":
@@ -47,6 +49,7 @@ const usage = `Usage:
   postern [flags]                          serve the console (the default)
   postern admin reset-password [flags] EMAIL
                                            set a new random password for EMAIL and end its sessions
+  postern emulate-defender [flags]         run a local stand-in for Microsoft's token and Defender endpoints
   postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
   postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
 

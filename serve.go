@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"postern/internal/config"
+	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
 	"postern/store"
@@ -63,6 +64,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(e.args) > 0 {
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
+	if e.cfg.Demo {
+		if err := startDemo(ctx, &e.cfg, stdout); err != nil {
+			return err
+		}
+	}
 	e.log.Info("starting postern", "config", e.cfg, "keyring", e.keyring)
 
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
@@ -77,7 +83,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
 	}
-	hs.BaseContext = func(net.Listener) context.Context { return ctx }
+	// Requests get a base context of their own: a signal stops new work but
+	// lets in-flight requests finish within the grace period.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	hs.BaseContext = func(net.Listener) context.Context { return base }
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
@@ -91,11 +101,32 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		e.log.Warn("graceful shutdown incomplete", "err", err)
+		e.log.Warn("graceful shutdown incomplete; cancelling the remaining requests", "err", err)
+		cancelBase()
+		hs.Close()
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	e.log.Info("stopped")
+	return nil
+}
+
+// startDemo runs the emulator beside the console and points the Defender
+// client at it, unless the operator set the hosts explicitly.
+func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	emu := emulator.New(emulator.Config{Machines: 250, Seed: 42})
+	url, _, err := emulator.Listen(ctx, "127.0.0.1:0", emu)
+	if err != nil {
+		return fmt.Errorf("demo emulator: %w", err)
+	}
+	if cfg.DefenderLoginURL == "" {
+		cfg.DefenderLoginURL = url
+	}
+	if cfg.DefenderAPIURL == "" {
+		cfg.DefenderAPIURL = url
+	}
+	go driftEvery(ctx, emu, 30*time.Second)
+	printCredentials(stdout, url, emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret)
 	return nil
 }

@@ -207,6 +207,12 @@ func TestCSRF(t *testing.T) {
 	}
 	wantRedirect(t, noMeta.do(http.MethodPost, "/logout", url.Values{}, http.Header{"X-Csrf-Token": {token.Value}}), "/login?notice=signed-out")
 
+	// A token in the URL is refused even when it is right.
+	query := e.signedIn()
+	query.fetchSite = ""
+	query.get("/")
+	wantStatus(t, query.post("/logout?_csrf="+query.cookie("postern_csrf").Value, url.Values{}), http.StatusForbidden)
+
 	form := e.signedIn()
 	form.fetchSite = ""
 	form.get("/")
@@ -214,8 +220,8 @@ func TestCSRF(t *testing.T) {
 
 	denied := "denied"
 	entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Outcome: &denied})
-	if len(entries) < 4 {
-		t.Fatalf("CSRF refusals audited: %d, want 4", len(entries))
+	if len(entries) < 5 {
+		t.Fatalf("CSRF refusals audited: %d, want 5", len(entries))
 	}
 	for _, en := range entries {
 		if en.Action != "security.csrf_rejected" {
@@ -328,5 +334,28 @@ func TestTrustedProxyForwardedFor(t *testing.T) {
 	entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
 	if len(entries) == 0 || entries[0].SourceIP != "198.51.100.7" {
 		t.Fatalf("newest auth.login entry source IP = %+v, want 198.51.100.7", entries[:1])
+	}
+}
+
+// Parallel wrong guesses cannot all slip under the limit while their
+// passwords are being checked.
+func TestLoginRateLimitHoldsUnderConcurrency(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	const n = 30
+	codes := make(chan int, n)
+	for i := range n {
+		go func() {
+			c := e.client()
+			res := c.post("/login", url.Values{"email": {testEmail}, "password": {"wrong-guess-" + string(rune('a'+i))}})
+			codes <- res.StatusCode
+		}()
+	}
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] > 10 || got[http.StatusTooManyRequests] < n-10 {
+		t.Fatalf("status counts %v: more than 10 guesses were checked", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/apperr"
 	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/secret"
@@ -65,15 +66,18 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 // errors after it.
 func secretNotice(expires, now time.Time) (string, string) {
 	day := expires.Format("2 January 2006")
-	end := expires.Add(24 * time.Hour) // valid through the whole expiry day
-	switch left := end.Sub(now); {
-	case left <= 0:
+	today := now.UTC().Truncate(24 * time.Hour)
+	days := int(expires.Sub(today).Hours() / 24) // calendar days left; the secret works through its expiry day
+	switch {
+	case days < 0:
 		return "The client secret expired on " + day + ". Syncing fails until you create a new secret in the Entra admin center and paste its Value in Manage.", "error"
-	case left <= secretWarningWindow:
-		days := int(left.Hours() / 24)
+	case days <= int(secretWarningWindow.Hours()/24):
 		when := fmt.Sprintf("in %d days", days)
-		if days <= 1 {
-			when = "within a day"
+		switch days {
+		case 0:
+			when = "today"
+		case 1:
+			when = "tomorrow"
 		}
 		return "The client secret expires " + when + " (" + day + "). Create a new secret in the Entra admin center and paste its Value in Manage before then.", "warning"
 	}
@@ -168,6 +172,8 @@ func applyErrors(f *views.ManageForm, err error) bool {
 		} else {
 			f.FormError, f.FormCode = de.Message, de.Code
 		}
+	case apperr.Is(err, apperr.Conflict):
+		f.FormError = apperr.MessageOf(err)
 	default:
 		return false
 	}

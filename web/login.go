@@ -67,8 +67,12 @@ func (s *Server) loginSave(c echo.Context) error {
 		email = email[:254]
 	}
 	acctKey, ipKey := "account:"+email, auth.AddressKey(c.RealIP())
-	if ok, wait := s.limiter.Allow(acctKey, ipKey); !ok {
-		s.auditAs(c, email, audit.LoginRateLimited, email, store.OutcomeDenied, "too many failed sign-ins")
+	target := email
+	if checkEmail(email) != "" {
+		target = "(not an email address)" // never store what may be a mistyped password
+	}
+	if ok, wait := s.limiter.Attempt(acctKey, ipKey); !ok {
+		s.auditAs(c, "anonymous", audit.LoginRateLimited, target, store.OutcomeDenied, "too many failed sign-ins")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed sign-ins. Wait %s and try again.", minutes(wait))
 		return render(c, http.StatusTooManyRequests, views.Login(s.loginPage(c, in.Email, msg)))
@@ -76,12 +80,13 @@ func (s *Server) loginSave(c echo.Context) error {
 	a, err := s.authenticate(c, email, in.Password)
 	if err != nil {
 		if !errors.Is(err, auth.ErrMismatch) && !apperr.Is(err, apperr.NotFound) {
+			s.limiter.Refund(acctKey, ipKey)
 			return err
 		}
-		s.limiter.Fail(acctKey, ipKey)
-		s.auditAs(c, email, audit.Login, email, store.OutcomeFailure, "incorrect email or password")
+		s.auditAs(c, "anonymous", audit.Login, target, store.OutcomeFailure, "incorrect email or password")
 		return render(c, http.StatusUnauthorized, views.Login(s.loginPage(c, in.Email, loginFailed)))
 	}
+	s.limiter.Refund(ipKey)
 	s.limiter.Reset(acctKey)
 	sess := session(c)
 	for k := range sess.Values {

@@ -177,6 +177,11 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		p, sc := plain(next), secure(next)
 		return func(c echo.Context) error {
+			// Echo's form lookup also reads the URL query; a token in a URL
+			// ends up in logs and history, so such requests are refused.
+			if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Has("_csrf") {
+				return s.csrfRejected(c, "token in the URL")
+			}
 			if s.isHTTPS(c.Request()) {
 				return sc(c)
 			}

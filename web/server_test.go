@@ -66,6 +66,11 @@ func (s *syncBuffer) String() string {
 
 // newEnv starts the real server over loopback on a fresh SQLite file.
 func newEnv(t *testing.T, proxies ...netip.Prefix) *testEnv {
+	return newEnvWith(t, "", proxies...)
+}
+
+// newEnvWith points the Defender client at microsoftURL (login and API).
+func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *testEnv {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "postern.db"), store.Options{Now: clock.Now})
@@ -78,7 +83,7 @@ func newEnv(t *testing.T, proxies ...netip.Prefix) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := integration.New(st, kr, log, integration.Options{})
+	svc := integration.New(st, kr, log, integration.Options{LoginURL: microsoftURL, APIURL: microsoftURL})
 	srv := NewServer(Deps{Store: st, Integration: svc, Logger: log, Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {

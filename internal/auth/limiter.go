@@ -38,7 +38,10 @@ func NewLimiter(max int, window time.Duration, now func() time.Time) *Limiter {
 func (l *Limiter) Allow(keys ...string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	return l.allowLocked(l.now(), keys)
+}
+
+func (l *Limiter) allowLocked(now time.Time, keys []string) (bool, time.Duration) {
 	var wait time.Duration
 	for _, k := range keys {
 		fs := l.prune(k, now)
@@ -51,11 +54,41 @@ func (l *Limiter) Allow(keys ...string) (bool, time.Duration) {
 	return wait == 0, wait
 }
 
+// Attempt is Allow and Fail in one step: when allowed, the attempt counts as
+// a failure at once, so parallel requests cannot all slip under the limit
+// while their passwords are checked. Refund it if the attempt succeeds.
+func (l *Limiter) Attempt(keys ...string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if ok, wait := l.allowLocked(now, keys); !ok {
+		return false, wait
+	}
+	l.failLocked(now, keys)
+	return true, 0
+}
+
+// Refund takes back the most recent failure of each key.
+func (l *Limiter) Refund(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if fs := l.failures[k]; len(fs) > 1 {
+			l.failures[k] = fs[:len(fs)-1]
+		} else {
+			delete(l.failures, k)
+		}
+	}
+}
+
 // Fail records a failed attempt against every key.
 func (l *Limiter) Fail(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	l.failLocked(l.now(), keys)
+}
+
+func (l *Limiter) failLocked(now time.Time, keys []string) {
 	for _, k := range keys {
 		if _, tracked := l.failures[k]; !tracked && len(l.failures) >= maxKeys {
 			l.sweep(now)

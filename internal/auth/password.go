@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +32,16 @@ const (
 	MaxPasswordBytes = 1024
 )
 
+// hashSlots bounds how many argon2 computations run at once: each takes
+// about 19 MiB, so a burst of sign-ins queues instead of exhausting memory.
+var hashSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
+func argonKey(pw, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(pw, salt, t, m, p, n)
+}
+
 // ErrMismatch means the password does not match the hash.
 var ErrMismatch = errors.New("auth: password does not match")
 
@@ -53,7 +64,7 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
@@ -87,7 +98,7 @@ func VerifyPassword(encoded, pw string) error {
 	if err != nil || len(want) < 16 || len(want) > 64 {
 		return errors.New("auth: bad key")
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := argonKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}

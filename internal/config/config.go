@@ -72,7 +72,13 @@ func Load(getenv func(string) string, args []string, output io.Writer) (Config, 
 		if v := getenv(EnvName(s.Name)); v != "" {
 			def = v
 		}
-		values[s.Name] = fs.String(s.Name, def, s.Usage)
+		v := def
+		values[s.Name] = &v
+		if s.Default == "false" {
+			fs.Var(boolFlag{&v}, s.Name, s.Usage) // --demo alone means true
+		} else {
+			fs.StringVar(&v, s.Name, def, s.Usage)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, nil, err
@@ -193,3 +199,16 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// boolFlag is a string-backed flag that may stand alone (--demo); its value
+// is validated with the others in build.
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b boolFlag) Set(s string) error { *b.v = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }

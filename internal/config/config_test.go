@@ -320,3 +320,14 @@ func TestValidateDirect(t *testing.T) {
 		t.Errorf("Validate(MinSyncInterval) = %v, want nil", err)
 	}
 }
+
+func TestDemoFlagStandsAlone(t *testing.T) {
+	cfg, rest, err := config.Load(func(string) string { return "" }, []string{"--demo", "--addr", "127.0.0.1:9999"}, io.Discard)
+	if err != nil || !cfg.Demo || cfg.Addr != "127.0.0.1:9999" || len(rest) != 0 {
+		t.Fatalf("Load(--demo --addr …) = demo %v addr %q rest %v err %v", cfg.Demo, cfg.Addr, rest, err)
+	}
+	cfg, _, err = config.Load(func(k string) string { return map[string]string{"POSTERN_DEMO": "true"}[k] }, []string{"--demo=false"}, io.Discard)
+	if err != nil || cfg.Demo {
+		t.Fatalf("--demo=false over POSTERN_DEMO=true: demo %v err %v", cfg.Demo, err)
+	}
+}

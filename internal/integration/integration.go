@@ -133,6 +133,10 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		creds.ClientSecret = secret.Redacted(plain)
 	}
 	if err := s.validate(ctx, creds); err != nil {
+		var de *defender.Error
+		if errors.As(err, &de) {
+			s.auditFailure(ctx, ActionConfigured, by, de)
+		}
 		return err
 	}
 	sealed, err := s.keyring.Seal([]byte(creds.ClientSecret.Reveal()), secretLocation)
@@ -146,6 +150,16 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s",
 		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged])
 	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
+		// Validation took a while: if another admin saved or disabled
+		// meanwhile, do not silently overwrite their change.
+		latest, err := store.IntegrationTx(ctx, tx, Name)
+		switch {
+		case err == nil && (!hasCurrent || !latest.UpdatedAt.Equal(current.UpdatedAt)),
+			apperr.Is(err, apperr.NotFound) && hasCurrent:
+			return apperr.New(apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
+		case err != nil && !apperr.Is(err, apperr.NotFound):
+			return err
+		}
 		if err := store.SaveIntegrationTx(ctx, tx, row); err != nil {
 			return err
 		}
@@ -238,6 +252,16 @@ func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action 
 		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action,
 			Target: "Microsoft Defender", Outcome: store.OutcomeFailure, Detail: de.Code + ": " + de.Message}, now)
 	})
+}
+
+// auditFailure records a refused check; the integration row is untouched.
+// The detail names Microsoft's code and the reason, never the input secret.
+func (s *Service) auditFailure(ctx context.Context, action string, by Actor, de *defender.Error) {
+	e := store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action, Target: "Microsoft Defender",
+		Outcome: store.OutcomeFailure, Detail: "credentials refused: " + string(de.Reason) + " (" + de.Code + ")"}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		s.log.Error("audit refused credentials", "err", err)
+	}
 }
 
 // CheckSecrets opens every stored secret, so a missing or wrong master key

@@ -82,10 +82,47 @@
     });
   });
 
+  // htmx does not swap error answers; say what happened where flashes go.
+  // The server's htmx error bodies are short plain sentences, set as text.
+  document.addEventListener('htmx:responseError', function (e) {
+    var region = document.getElementById('flash-region');
+    var xhr = e.detail && e.detail.xhr;
+    if (!region || !xhr) {
+      return;
+    }
+    var msg = (xhr.responseText || '').trim();
+    if (!msg || msg.length > 300 || msg.charAt(0) === '<') {
+      msg = 'The request failed (' + xhr.status + '). Reload the page and try again.';
+    }
+    var box = document.createElement('div');
+    box.setAttribute('role', 'alert');
+    box.className = 'flex items-start gap-2 rounded-md bg-red-50 px-4 py-3 text-sm text-red-900 ring-1 ring-inset ring-red-600/30';
+    box.textContent = msg;
+    region.replaceChildren(box);
+    region.classList.add('mb-6');
+  });
+  document.addEventListener('htmx:sendError', function () {
+    var region = document.getElementById('flash-region');
+    if (region) {
+      var box = document.createElement('div');
+      box.setAttribute('role', 'alert');
+      box.className = 'flex items-start gap-2 rounded-md bg-red-50 px-4 py-3 text-sm text-red-900 ring-1 ring-inset ring-red-600/30';
+      box.textContent = 'Postern did not answer. Check that it is running, then try again.';
+      region.replaceChildren(box);
+      region.classList.add('mb-6');
+    }
+  });
+
   function init(root) {
+    // An outerHTML swap fires on the element it replaced: look in the page.
+    if (!(root instanceof Element) || !document.contains(root)) {
+      root = document;
+    }
     focusFirstInvalid(root);
     openDialogs(root);
   }
   document.addEventListener('DOMContentLoaded', function () { init(document); });
-  document.addEventListener('htmx:afterSettle', function (e) { init(e.target); });
+  // afterSwap, not afterSettle: the new content is in place and focus moves
+  // before anyone can start typing into it.
+  document.addEventListener('htmx:afterSwap', function (e) { init(e.target); });
 })();

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"postern/internal/emulator"
+)
+
+// emulateDefender runs the local stand-in for Microsoft's token endpoint and
+// the Defender API until ctx ends.
+func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("emulate-defender", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	cfg := emulator.Config{}
+	fs.IntVar(&cfg.Machines, "machines", emulator.DefaultMachines, "how many machines to generate")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed for the generated fleet")
+	fs.StringVar(&cfg.TenantID, "tenant-id", emulator.DemoTenantID, "the one tenant accepted (GUID)")
+	fs.StringVar(&cfg.TenantDomain, "tenant-domain", emulator.DemoTenantDomain, "the tenant's verified domain")
+	fs.StringVar(&cfg.ClientID, "client-id", emulator.DemoClientID, "the one app accepted")
+	fs.StringVar(&cfg.ClientSecret, "client-secret", emulator.DemoClientSecret, "the app's secret value")
+	var f emulator.Faults
+	fs.BoolVar(&f.ExpiredSecret, "expired-secret", false, "fault: the secret is expired (AADSTS7000222)")
+	fs.BoolVar(&f.NoConsent, "no-consent", false, "fault: admin consent not granted (tokens without roles; the API answers 403)")
+	fs.BoolVar(&f.DefenderNotProvisioned, "not-provisioned", false, "fault: Defender is not provisioned in the tenant (AADSTS500011)")
+	fs.BoolVar(&f.TokenDown, "token-down", false, "fault: the token endpoint answers 503")
+	fs.BoolVar(&f.APIDown, "api-down", false, "fault: the API answers 503")
+	fs.IntVar(&f.Fail5xx, "fail-5xx", 0, "fault: the next N API requests answer 500")
+	fs.DurationVar(&f.SlowPage, "slow", 0, "fault: wait this long before every API answer")
+	fs.IntVar(&f.PageSize, "page-size", 0, "items per page without $top (default 10000)")
+	fs.BoolVar(&f.NoNextLink, "no-next-link", false, "never send @odata.nextLink")
+	fs.BoolVar(&f.EmptyCollection404, "empty-404", false, "an empty collection answers 404, as documented")
+	fs.BoolVar(&f.DuplicateAcrossPages, "duplicate-rows", false, "fault: pages overlap by one row")
+	fs.BoolVar(&f.NoRateLimit, "no-rate-limit", false, "disable the 100/minute and 1,500/hour limits")
+	drift := fs.Duration("drift-every", 0, "change a few devices' signals this often (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	emu := emulator.New(cfg)
+	emu.SetFaults(f)
+	url, wait, err := emulator.Listen(ctx, *addr, emu)
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	fmt.Fprintf(stdout, "emulator listening on %s\n", url)
+	printCredentials(stdout, url, cfg.TenantID, cfg.ClientID, cfg.ClientSecret)
+	if *drift > 0 {
+		go driftEvery(ctx, emu, *drift)
+	}
+	return wait()
+}
+
+func driftEvery(ctx context.Context, emu *emulator.Emulator, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			emu.Drift(1)
+		}
+	}
+}
+
+// printCredentials tells a person what to paste into Manage.
+func printCredentials(w io.Writer, url, tenant, client, secretValue string) {
+	fmt.Fprintf(w, `
+  Microsoft Defender emulator (not Microsoft) at %s
+  Paste into Settings → Integrations → Microsoft Defender → Manage:
+    Tenant ID      %s
+    Client ID      %s
+    Client Secret  %s
+
+`, url, tenant, client, secretValue)
+}

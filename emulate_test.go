@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/emulator"
+)
+
+func waitFor(t *testing.T, out *lockedBuffer, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("output never matched %s:\n%s", re, out)
+	return nil
+}
+
+func tokenStatus(t *testing.T, base, tenant, client, secretValue string) int {
+	t.Helper()
+	res, err := http.PostForm(base+"/"+tenant+"/oauth2/v2.0/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secretValue},
+		"scope": {"https://api.securitycenter.microsoft.com/.default"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestEmulateDefenderCommand(t *testing.T) {
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"emulate-defender", "--addr", "127.0.0.1:0", "--client-secret", "Cmd~line.Secret", "--machines", "5"}, envOf(nil), out)
+	}()
+	m := waitFor(t, out, regexp.MustCompile(`emulator listening on (http://127\.0\.0\.1:\d+)`))
+	if got := tokenStatus(t, m[1], emulator.DemoTenantID, emulator.DemoClientID, "Cmd~line.Secret"); got != http.StatusOK {
+		t.Errorf("token with the configured secret: %d", got)
+	}
+	if got := tokenStatus(t, m[1], emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret); got != http.StatusUnauthorized {
+		t.Errorf("token with another secret: %d, want 401", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("emulate-defender: %v", err)
+	}
+}
+
+// --demo starts the emulator beside the console and prints what to paste.
+func TestDemoPrintsWorkingCredentials(t *testing.T) {
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, envOf(nil), out)
+	}()
+	waitForURL(t, out)
+	m := waitFor(t, out, regexp.MustCompile(`at (http://127\.0\.0\.1:\d+)\s+Paste[^\n]*\n\s+Tenant ID\s+(\S+)\n\s+Client ID\s+(\S+)\n\s+Client Secret\s+(\S+)`))
+	if got := tokenStatus(t, m[1], m[2], m[3], m[4]); got != http.StatusOK {
+		t.Errorf("printed demo credentials get %d from the demo emulator, want 200", got)
+	}
+	if !strings.Contains(out.String(), "defender_login_url="+m[1]) {
+		t.Errorf("the console is not pointed at the demo emulator:\n%s", out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

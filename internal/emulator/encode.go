@@ -1,0 +1,194 @@
+package emulator
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendMachine appends m as JSON. It produces the same bytes as
+// encoding/json.Marshal (HTML-safe escaping included; a test pins this) at a
+// fraction of the cost, because benchmarks stream 100k machines per sync.
+// Times are written in UTC, so a non-UTC time may differ from encoding/json.
+func appendMachine(b []byte, m *Machine) []byte {
+	b = append(b, '{')
+	return appendMachineFields(b, m)
+}
+
+// appendMachineFields appends the members of m and the closing brace, so a
+// single-entity response can put "@odata.context" first.
+func appendMachineFields(b []byte, m *Machine) []byte {
+	b = append(b, `"id":`...)
+	b = appendString(b, m.ID)
+	b = append(b, `,"mergedIntoMachineId":`...)
+	b = appendNullString(b, m.MergedIntoMachineID)
+	b = append(b, `,"isPotentialDuplication":`...)
+	b = strconv.AppendBool(b, m.IsPotentialDuplication)
+	b = append(b, `,"isExcluded":`...)
+	b = strconv.AppendBool(b, m.IsExcluded)
+	b = append(b, `,"exclusionReason":`...)
+	b = appendNullString(b, m.ExclusionReason)
+	b = append(b, `,"computerDnsName":`...)
+	b = appendString(b, m.ComputerDNSName)
+	b = append(b, `,"firstSeen":`...)
+	b = appendTime(b, m.FirstSeen)
+	b = append(b, `,"lastSeen":`...)
+	b = appendTime(b, m.LastSeen)
+	b = append(b, `,"osPlatform":`...)
+	b = appendString(b, m.OSPlatform)
+	b = append(b, `,"osVersion":`...)
+	b = appendNullString(b, m.OSVersion)
+	b = append(b, `,"osProcessor":`...)
+	b = appendString(b, m.OSProcessor)
+	b = append(b, `,"version":`...)
+	b = appendNullString(b, m.Version)
+	b = append(b, `,"lastIpAddress":`...)
+	b = appendNullString(b, m.LastIPAddress)
+	b = append(b, `,"lastExternalIpAddress":`...)
+	b = appendNullString(b, m.LastExternalIPAddress)
+	b = append(b, `,"agentVersion":`...)
+	b = appendNullString(b, m.AgentVersion)
+	b = append(b, `,"osBuild":`...)
+	if m.OSBuild == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *m.OSBuild, 10)
+	}
+	b = append(b, `,"healthStatus":`...)
+	b = appendString(b, m.HealthStatus)
+	b = append(b, `,"deviceValue":`...)
+	b = appendNullString(b, m.DeviceValue)
+	b = append(b, `,"rbacGroupId":`...)
+	b = strconv.AppendInt(b, m.RBACGroupID, 10)
+	b = append(b, `,"rbacGroupName":`...)
+	b = appendNullString(b, m.RBACGroupName)
+	b = append(b, `,"riskScore":`...)
+	b = appendNullString(b, m.RiskScore)
+	b = append(b, `,"exposureLevel":`...)
+	b = appendNullString(b, m.ExposureLevel)
+	b = append(b, `,"isAadJoined":`...)
+	b = strconv.AppendBool(b, m.IsAADJoined)
+	b = append(b, `,"aadDeviceId":`...)
+	b = appendNullString(b, m.AADDeviceID)
+	b = append(b, `,"machineTags":[`...)
+	for i, t := range m.MachineTags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, t)
+	}
+	b = append(b, `],"defenderAvStatus":`...)
+	b = appendNullString(b, m.DefenderAVStatus)
+	b = append(b, `,"onboardingStatus":`...)
+	b = appendString(b, m.OnboardingStatus)
+	b = append(b, `,"osArchitecture":`...)
+	b = appendNullString(b, m.OSArchitecture)
+	b = append(b, `,"managedBy":`...)
+	b = appendNullString(b, m.ManagedBy)
+	b = append(b, `,"managedByStatus":`...)
+	b = appendNullString(b, m.ManagedByStatus)
+	b = append(b, `,"ipAddresses":[`...)
+	for i := range m.IPAddresses {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendIPAddress(b, &m.IPAddresses[i])
+	}
+	b = append(b, `],"vmMetadata":`...)
+	b = appendVMMetadata(b, m.VMMetadata)
+	return append(b, '}')
+}
+
+func appendIPAddress(b []byte, ip *IPAddress) []byte {
+	b = append(b, `{"ipAddress":`...)
+	b = appendString(b, ip.IPAddress)
+	b = append(b, `,"macAddress":`...)
+	b = appendNullString(b, ip.MACAddress)
+	b = append(b, `,"type":`...)
+	b = appendString(b, ip.Type)
+	b = append(b, `,"operationalStatus":`...)
+	b = appendString(b, ip.OperationalStatus)
+	return append(b, '}')
+}
+
+func appendVMMetadata(b []byte, vm *VMMetadata) []byte {
+	if vm == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"vmId":`...)
+	b = appendString(b, vm.VMID)
+	b = append(b, `,"cloudProvider":`...)
+	b = appendString(b, vm.CloudProvider)
+	b = append(b, `,"resourceId":`...)
+	b = appendString(b, vm.ResourceID)
+	b = append(b, `,"subscriptionId":`...)
+	b = appendString(b, vm.SubscriptionID)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendNullString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString quotes s the way encoding/json does with HTML escaping on.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,280 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/emulator"
+	"postern/store"
+)
+
+// defenderEnv is a console wired to a Defender emulator over loopback.
+type defenderEnv struct {
+	*testEnv
+	emu    *emulator.Emulator
+	emuSrv *httptest.Server
+}
+
+func newDefenderEnv(t *testing.T, secretValue string) *defenderEnv {
+	t.Helper()
+	emu := emulator.New(emulator.Config{ClientSecret: secretValue, Machines: 20, Seed: 1})
+	hs := httptest.NewServer(emu)
+	t.Cleanup(hs.Close)
+	e := newEnvWith(t, hs.URL)
+	e.setup()
+	return &defenderEnv{testEnv: e, emu: emu, emuSrv: hs}
+}
+
+func (d *defenderEnv) goodForm(secretValue string) url.Values {
+	return url.Values{
+		"tenant_id": {emulator.DemoTenantID}, "client_id": {emulator.DemoClientID},
+		"client_secret": {secretValue}, "cloud": {"commercial"}, "region": {"global"},
+	}
+}
+
+func (d *defenderEnv) integrationRow(t *testing.T) (store.Integration, bool) {
+	t.Helper()
+	in, err := d.store.Integration(context.Background(), "defender")
+	if err != nil {
+		return store.Integration{}, false
+	}
+	return in, true
+}
+
+func TestDefenderConfigureConnects(t *testing.T) {
+	const sec = "Xy7~good.secret-value_0123456789abcdefABCD"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	wantStatus(t, c.get("/settings/integrations/defender"), http.StatusOK)
+
+	res := c.post("/settings/integrations/defender", d.goodForm(sec))
+	wantRedirect(t, res, "/settings/integrations")
+	page := c.get("/settings/integrations")
+	for _, want := range []string{"Connected", "Microsoft Defender is connected", emulator.DemoTenantID} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("integrations page lacks %q", want)
+		}
+	}
+	in, ok := d.integrationRow(t)
+	if !ok || !in.Enabled {
+		t.Fatalf("integration not stored enabled: %+v", in)
+	}
+	if !strings.HasPrefix(in.ClientSecret, "pst:v1:k1:") {
+		t.Errorf("stored secret %q is not sealed", in.ClientSecret)
+	}
+	action := "integration.configured"
+	entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
+	if len(entries) != 1 || entries[0].Actor != testEmail {
+		t.Fatalf("integration.configured audit = %+v", entries)
+	}
+
+	// Re-open Manage: the secret field is empty and says a secret is set.
+	manage := c.get("/settings/integrations/defender")
+	if !strings.Contains(manage.body, "A secret is set") || strings.Contains(manage.body, sec) {
+		t.Fatal("Manage does not say a secret is set, or shows it")
+	}
+	// Save with the secret blank keeps the secret.
+	form := d.goodForm("")
+	form.Set("secret_expires_on", "2099-01-31")
+	wantRedirect(t, c.post("/settings/integrations/defender", form), "/settings/integrations")
+	after, _ := d.integrationRow(t)
+	if after.SecretExpiresOn == nil || after.SecretExpiresOn.Format("2006-01-02") != "2099-01-31" {
+		t.Errorf("expiry not saved: %v", after.SecretExpiresOn)
+	}
+	// Still the same secret: the emulator accepts it on Enable.
+	wantRedirect(t, c.post("/settings/integrations/defender/disable", url.Values{}), "/settings/integrations")
+	if in, _ := d.integrationRow(t); in.Enabled {
+		t.Fatal("Disable left the integration enabled")
+	}
+	if !strings.Contains(c.get("/settings/integrations").body, "Disabled") {
+		t.Error("card does not say Disabled")
+	}
+	wantRedirect(t, c.post("/settings/integrations/defender/enable", url.Values{}), "/settings/integrations")
+	if in, _ := d.integrationRow(t); !in.Enabled || in.LastError != "" {
+		t.Fatalf("Enable did not reconnect: %+v", in)
+	}
+}
+
+// Each way the credentials can be wrong gets its own message and code next
+// to the right field, and stores nothing.
+func TestDefenderBadCredentials(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	cases := []struct {
+		name   string
+		edit   func(url.Values)
+		faults emulator.Faults
+		down   bool
+		field  string
+		want   string
+	}{
+		{name: "unknown tenant", edit: func(f url.Values) { f.Set("tenant_id", "11111111-2222-3333-4444-555555555555") }, field: "tenant_id", want: "AADSTS90002"},
+		{name: "malformed tenant", edit: func(f url.Values) { f.Set("tenant_id", "not a tenant") }, field: "tenant_id", want: "Use the Directory (tenant) ID"},
+		{name: "unknown client", edit: func(f url.Values) { f.Set("client_id", "99999999-2222-3333-4444-555555555555") }, field: "client_id", want: "AADSTS700016"},
+		{name: "wrong secret", edit: func(f url.Values) { f.Set("client_secret", "Wrong~secret.value-0123456789abcdefghijk") }, field: "client_secret", want: "AADSTS7000215"},
+		{name: "secret id pasted", edit: func(f url.Values) { f.Set("client_secret", "0b7e6f4a-1c2d-4e5f-8a9b-0c1d2e3f4a5b") }, field: "client_secret", want: "secret&#39;s ID"},
+		{name: "expired secret", faults: emulator.Faults{ExpiredSecret: true}, field: "client_secret", want: "AADSTS7000222"},
+		{name: "missing consent", faults: emulator.Faults{NoConsent: true}, want: "Grant admin consent"},
+		{name: "defender not provisioned", faults: emulator.Faults{DefenderNotProvisioned: true}, want: "AADSTS500011"},
+		{name: "emulator down", down: true, want: "Could not reach Microsoft"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDefenderEnv(t, sec)
+			d.emu.SetFaults(tc.faults)
+			if tc.down {
+				d.emuSrv.Close() // connections are now refused
+			}
+			c := d.signedIn()
+			form := d.goodForm(sec)
+			if tc.edit != nil {
+				tc.edit(form)
+			}
+			res := c.post("/settings/integrations/defender", form)
+			wantStatus(t, res, http.StatusUnprocessableEntity)
+			if !strings.Contains(res.body, tc.want) {
+				t.Fatalf("body lacks %q:\n%.2000s", tc.want, res.body)
+			}
+			if tc.field != "" && !strings.Contains(res.body, `id="`+tc.field+`-error"`) {
+				t.Errorf("the message is not next to %s", tc.field)
+			}
+			if strings.Contains(res.body, sec) {
+				t.Error("the form echoed the secret back")
+			}
+			if _, ok := d.integrationRow(t); ok {
+				t.Error("a failed validation stored the integration")
+			}
+		})
+	}
+}
+
+// A failed validation leaves a working configuration byte-for-byte as it was.
+func TestDefenderFailedSaveKeepsWorkingConfig(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
+	before, _ := d.integrationRow(t)
+	bad := d.goodForm("Wrong~secret.value-0123456789abcdefghijk")
+	wantStatus(t, c.post("/settings/integrations/defender", bad), http.StatusUnprocessableEntity)
+	after, _ := d.integrationRow(t)
+	if before.ClientSecret != after.ClientSecret || before.UpdatedAt != after.UpdatedAt || before.TenantID != after.TenantID {
+		t.Fatalf("a failed save changed the stored row:\nbefore %+v\nafter  %+v", before, after)
+	}
+}
+
+// The sentinel secret appears in no response, log line, audit row or the
+// database files.
+func TestDefenderSecretNeverLeaks(t *testing.T) {
+	sentinel := "Sentinel~" + strings.ReplaceAll(t.Name(), "/", "") + ".9f8e7d6c5b4a"
+	d := newDefenderEnv(t, sentinel)
+	c := d.signedIn()
+	var bodies []string
+	collect := func(r response) { bodies = append(bodies, r.body, strings.Join(headerLines(r.Header), "\n")) }
+
+	collect(c.post("/settings/integrations/defender", d.goodForm(sentinel)))
+	bad := d.goodForm(sentinel + "x")
+	collect(c.post("/settings/integrations/defender", bad))
+	collect(c.do(http.MethodPost, "/settings/integrations/defender", bad, http.Header{"Hx-Request": {"true"}}))
+	for _, p := range []string{"/", "/settings/integrations", "/settings/integrations/defender", "/audit", "/audit.csv", "/settings/integrations/defender/disable"} {
+		collect(c.get(p))
+	}
+	collect(c.post("/settings/integrations/defender/disable", url.Values{}))
+	collect(c.post("/settings/integrations/defender/enable", url.Values{}))
+
+	forms := []string{sentinel, base64.StdEncoding.EncodeToString([]byte(sentinel)), base64.RawURLEncoding.EncodeToString([]byte(sentinel)), url.QueryEscape(sentinel)}
+	check := func(where, text string) {
+		for _, f := range forms {
+			if strings.Contains(text, f) {
+				t.Errorf("the secret (%q form) appears in %s", f[:8], where)
+			}
+		}
+	}
+	for i, b := range bodies {
+		check("response "+string(rune('A'+i)), b)
+	}
+	check("the log", d.logs.String())
+	entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{})
+	for _, e := range entries {
+		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		raw, err := os.ReadFile(d.store.Path() + suffix)
+		if err != nil && suffix == "" {
+			t.Fatal(err)
+		}
+		check("database file"+suffix, string(raw))
+	}
+	if len(entries) < 3 {
+		t.Fatalf("expected configure/disable/enable in the audit log, got %d entries", len(entries))
+	}
+}
+
+func headerLines(h http.Header) []string {
+	var out []string
+	for k, vs := range h {
+		for _, v := range vs {
+			out = append(out, k+": "+v)
+		}
+	}
+	return out
+}
+
+// htmx gets the form back in place on failure, and the card and a flash out
+// of band on success.
+func TestDefenderManageOverHTMX(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	hx := http.Header{"Hx-Request": {"true"}}
+	dlg := c.do(http.MethodGet, "/settings/integrations/defender", nil, hx)
+	if !strings.Contains(dlg.body, "<dialog") || strings.Contains(dlg.body, "<html") {
+		t.Fatal("Manage over htmx is not a bare dialog")
+	}
+	bad := d.goodForm("Wrong~secret.value-0123456789abcdefghijk")
+	res := c.do(http.MethodPost, "/settings/integrations/defender", bad, hx)
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if !strings.HasPrefix(strings.TrimSpace(res.body), `<form id="manage-form"`) {
+		t.Fatalf("failed save over htmx is not the form alone: %.200s", res.body)
+	}
+	ok := c.do(http.MethodPost, "/settings/integrations/defender", d.goodForm(sec), hx)
+	wantStatus(t, ok, http.StatusOK)
+	if ok.Header.Get("Hx-Retarget") != "#dialog-root" || !strings.Contains(ok.body, `id="defender-card"`) ||
+		!strings.Contains(ok.body, `hx-swap-oob="true"`) || !strings.Contains(ok.body, "Connected") {
+		t.Fatalf("successful save over htmx: headers %v body %.300s", ok.Header, ok.body)
+	}
+}
+
+func TestSecretNotice(t *testing.T) {
+	now := mustDate("2026-11-25")
+	cases := []struct {
+		expires, kind, want string
+	}{
+		{"2027-06-30", "", ""},
+		{"2026-12-20", "warning", "expires in 25 days"},
+		{"2026-11-25", "warning", "expires today"},
+		{"2026-11-26", "warning", "expires tomorrow"},
+		{"2026-12-26", "", ""},
+		{"2026-11-24", "error", "expired on 24 November 2026"},
+	}
+	for _, tc := range cases {
+		msg, kind := secretNotice(mustDate(tc.expires), now)
+		if kind != tc.kind || !strings.Contains(msg, tc.want) {
+			t.Errorf("secretNotice(%s) = %q, %q; want kind %q containing %q", tc.expires, msg, kind, tc.kind, tc.want)
+		}
+	}
+}
+
+func mustDate(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
