@@ -13,6 +13,8 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/emulator"
+	"postern/internal/fleet"
+	"postern/internal/syncer"
 	"postern/internal/integration"
 	"postern/internal/secret"
 	"postern/store"
@@ -77,7 +79,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := integrations.CheckSecrets(ctx); err != nil {
 		return err
 	}
-	srv := web.NewServer(web.Deps{Store: e.store, Integration: integrations, Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
+	var devices fleet.Holder
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	srv := web.NewServer(web.Deps{Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {
@@ -90,10 +95,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs.BaseContext = func(net.Listener) context.Context { return base }
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+	// The worker stops with ctx: its run in flight is cancelled and recorded,
+	// and the previous snapshot stays.
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(workerCtx) }()
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	select {
 	case err := <-serveErr:
+		stopWorker()
+		<-workerDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -104,6 +117,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		e.log.Warn("graceful shutdown incomplete; cancelling the remaining requests", "err", err)
 		cancelBase()
 		hs.Close()
+	}
+	stopWorker()
+	if err := <-workerDone; err != nil {
+		e.log.Error("sync worker stopped", "err", err)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -23,10 +23,13 @@ type Integration struct {
 	ConfiguredBy    string
 	ConfiguredAt    time.Time
 	UpdatedAt       time.Time
+	// Version increases with every write; compare it to detect a change
+	// made by someone else since a read.
+	Version int64
 }
 
 const integrationColumns = `name, tenant_id, client_id, client_secret, secret_expires_on, cloud, region, enabled,
-	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at`
+	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at, version`
 
 // Integration returns the named integration or apperr.NotFound.
 func (s *Store) Integration(ctx context.Context, name string) (Integration, error) {
@@ -74,7 +77,7 @@ func scanIntegration(r scanner) (Integration, error) {
 	var expires, errAt sql.NullString
 	var configured, updated string
 	err := r.Scan(&in.Name, &in.TenantID, &in.ClientID, &in.ClientSecret, &expires, &in.Cloud, &in.Region, &in.Enabled,
-		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated)
+		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated, &in.Version)
 	if err != nil {
 		return Integration{}, err
 	}
@@ -110,13 +113,14 @@ func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in Integration) error {
 		errAt = formatTime(*in.LastErrorAt)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO integrations (`+integrationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 		ON CONFLICT (name) DO UPDATE SET tenant_id = excluded.tenant_id, client_id = excluded.client_id,
 			client_secret = excluded.client_secret, secret_expires_on = excluded.secret_expires_on,
 			cloud = excluded.cloud, region = excluded.region, enabled = excluded.enabled,
 			last_error = excluded.last_error, last_error_code = excluded.last_error_code,
 			last_error_at = excluded.last_error_at, configured_by = excluded.configured_by,
-			configured_at = excluded.configured_at, updated_at = excluded.updated_at`,
+			configured_at = excluded.configured_at, updated_at = excluded.updated_at,
+			version = integrations.version + 1`,
 		in.Name, in.TenantID, in.ClientID, in.ClientSecret, expires, in.Cloud, in.Region, in.Enabled,
 		in.LastError, in.LastErrorCode, errAt, in.ConfiguredBy, formatTime(in.ConfiguredAt), formatTime(in.UpdatedAt))
 	return err

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"postern/internal/auth"
+	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/syncer"
 	"postern/store"
 )
 
@@ -23,9 +26,19 @@ import (
 type Deps struct {
 	Store          *store.Store
 	Integration    *integration.Service
+	Syncer         Syncer
+	Fleet          *fleet.Holder
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
+}
+
+// Syncer is the background sync as the console drives it.
+type Syncer interface {
+	Trigger(reason string)
+	Cancel()
+	Status() syncer.Status
+	Recheck(ctx context.Context, id, actor, ip string) (bool, error)
 }
 
 // Server is the console's HTTP handler.
@@ -33,6 +46,8 @@ type Server struct {
 	echo        *echo.Echo
 	store       *store.Store
 	integration *integration.Service
+	syncer      Syncer
+	fleet       *fleet.Holder
 	log         *slog.Logger
 	now         func() time.Time
 	proxies     []netip.Prefix
@@ -56,6 +71,8 @@ func NewServer(d Deps) *Server {
 		echo:        echo.New(),
 		store:       d.Store,
 		integration: d.Integration,
+		syncer:      d.Syncer,
+		fleet:       d.Fleet,
 		log:         d.Logger,
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,

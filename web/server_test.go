@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/defender"
+	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/syncer"
 	"postern/store"
 )
 
@@ -45,6 +48,9 @@ type testEnv struct {
 	store *store.Store
 	clock *fakeClock
 	logs  *syncBuffer
+
+	worker *syncer.Worker
+	fleet  *fleet.Holder
 }
 
 type syncBuffer struct {
@@ -84,13 +90,21 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		t.Fatal(err)
 	}
 	svc := integration.New(st, kr, log, integration.Options{LoginURL: microsoftURL, APIURL: microsoftURL})
-	srv := NewServer(Deps{Store: st, Integration: svc, Logger: log, Now: clock.Now, TrustedProxies: proxies})
+	var devices fleet.Holder
+	worker := syncer.New(st, svc, &devices, log, syncer.Options{Interval: time.Hour,
+		List: defender.ListOptions{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}})
+	ctx, stop := context.WithCancel(context.Background())
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(ctx) }()
+	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Logger: log, Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()
+		stop()
+		<-workerDone
 		st.Close()
 	})
-	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs}
+	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs, worker: worker, fleet: &devices}
 }
 
 const (

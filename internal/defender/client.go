@@ -3,7 +3,6 @@ package defender
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,12 +28,12 @@ type Credentials struct {
 // 10,000 machines is about 20 MB).
 const maxBody = 64 << 20
 
-// Client talks to one tenant with one set of credentials. Its token source is
-// built once, on a context of its own, so tokens are reused across calls and
-// a cancelled request never poisons later refreshes.
+// Client talks to one tenant with one set of credentials. Its token cache
+// is built once, on a context of its own, so tokens are reused across calls
+// and a cancelled request never poisons later refreshes.
 type Client struct {
 	api    string
-	tokens oauth2.TokenSource
+	tokens *tokenCache
 	http   *http.Client
 }
 
@@ -53,14 +52,11 @@ func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 		// other style, doubling calls and hiding the first error.
 		AuthStyle: oauth2.AuthStyleInParams,
 	}
-	// The token source keeps this context for every refresh: it must outlive
-	// any request, so it is never a request's or a tick's.
 	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
-	ts := cfg.TokenSource(tctx)
 	return &Client{
 		api:    ep.APIURL,
-		tokens: ts,
-		http:   &http.Client{Timeout: base.Timeout, Transport: &oauth2.Transport{Source: ts, Base: transportOf(base)}},
+		tokens: &tokenCache{cfg: cfg, ctx: tctx, now: time.Now},
+		http:   &http.Client{Timeout: base.Timeout, Transport: transportOf(base)},
 	}
 }
 
@@ -88,20 +84,20 @@ func (c *Client) Validate(ctx context.Context) error {
 	if _, err := c.Token(); err != nil {
 		return err
 	}
-	status, body, err := c.get(ctx, c.api+"/api/machines?$top=1")
+	res, err := c.get(ctx, c.api+"/api/machines?$top=1")
 	if err != nil {
 		return err
 	}
-	if status == http.StatusNotFound {
+	if res.status == http.StatusNotFound {
 		return nil // "no recent machines" is documented as 404, and is not a credential problem
 	}
-	if status != http.StatusOK {
-		return statusError(status, body)
+	if res.status != http.StatusOK {
+		return statusError(res.status, res.body)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil || env.Value == nil {
+	if err := json.Unmarshal(res.body, &env); err != nil || env.Value == nil {
 		return &Error{Reason: BadResponse, Code: "invalid JSON", Help: "troubleshooting",
 			Message: "Microsoft answered with something that is not a Defender machine list. Check the API host (Cloud and API region) and any proxy in between.",
 			Err:     fmt.Errorf("decode machines envelope: %v", err)}
@@ -109,28 +105,51 @@ func (c *Client) Validate(ctx context.Context) error {
 	return nil
 }
 
-// get performs one authenticated GET and reads the body.
-func (c *Client) get(ctx context.Context, u string) (int, []byte, error) {
+// response is one API answer, read whole.
+type response struct {
+	status     int
+	body       []byte
+	retryAfter string
+}
+
+// get performs one authenticated GET and reads the body. A 401 means the
+// token was refused: it is dropped and the call retried once with a new one.
+func (c *Client) get(ctx context.Context, u string) (response, error) {
+	res, err := c.getOnce(ctx, u)
+	if err == nil && res.status == http.StatusUnauthorized {
+		res, err = c.getOnce(ctx, u)
+	}
+	return res, err
+}
+
+func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
+	tok, err := c.Token()
+	if err != nil {
+		return response{}, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("defender: build request: %w", err)
+		return response{}, fmt.Errorf("defender: build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	tok.SetAuthHeader(req)
 	res, err := c.http.Do(req)
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			return 0, nil, tokenError(err)
-		}
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return response{}, ctx.Err()
 		}
-		return 0, nil, networkError(err)
+		return response{}, networkError(err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
-		return 0, nil, networkError(err)
+		if ctx.Err() != nil {
+			return response{}, ctx.Err()
+		}
+		return response{}, networkError(err)
 	}
-	return res.StatusCode, body, nil
+	if res.StatusCode == http.StatusUnauthorized {
+		c.tokens.invalidate(tok)
+	}
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
 }

@@ -30,6 +30,7 @@ const (
 	ServiceError           Reason = "service_error"
 	BadResponse            Reason = "bad_response"
 	SignInRefused          Reason = "sign_in_refused"
+	NotFound               Reason = "not_found"
 )
 
 // Form fields an error belongs to.
@@ -91,6 +92,10 @@ func tokenError(err error) *Error {
 		code = body.ErrorCodes[0]
 	}
 	e := tokenErrorFor(code, re.ErrorCode)
+	if re.Response != nil && re.Response.StatusCode >= 500 {
+		e = &Error{Reason: ServiceError, Help: "troubleshooting",
+			Message: "Microsoft's sign-in service had a temporary problem. Postern will try again."}
+	}
 	if code != 0 {
 		e.Code = "AADSTS" + strconv.Itoa(code)
 	} else if re.ErrorCode != "" {

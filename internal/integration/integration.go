@@ -5,11 +5,14 @@ package integration
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"postern/internal/apperr"
@@ -48,6 +51,7 @@ type Service struct {
 	loginURL string // overrides from configuration; empty means from Cloud
 	apiURL   string
 	http     *http.Client
+	clients  clientCache
 }
 
 // Options configure a Service.
@@ -135,7 +139,7 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 	if err := s.validate(ctx, creds); err != nil {
 		var de *defender.Error
 		if errors.As(err, &de) {
-			s.auditFailure(ctx, ActionConfigured, by, de)
+			s.auditFailure(context.WithoutCancel(ctx), ActionConfigured, by, de)
 		}
 		return err
 	}
@@ -154,7 +158,7 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		// meanwhile, do not silently overwrite their change.
 		latest, err := store.IntegrationTx(ctx, tx, Name)
 		switch {
-		case err == nil && (!hasCurrent || !latest.UpdatedAt.Equal(current.UpdatedAt)),
+		case err == nil && (!hasCurrent || latest.Version != current.Version),
 			apperr.Is(err, apperr.NotFound) && hasCurrent:
 			return apperr.New(apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
 		case err != nil && !apperr.Is(err, apperr.NotFound):
@@ -207,7 +211,7 @@ func (s *Service) Enable(ctx context.Context, by Actor) error {
 		if !errors.As(verr, &de) {
 			return verr
 		}
-		if err := s.recordFailure(ctx, de, ActionEnabled, by); err != nil {
+		if err := s.recordFailure(context.WithoutCancel(ctx), de, ActionEnabled, by); err != nil {
 			return err
 		}
 		return verr
@@ -326,4 +330,47 @@ func (s *Service) KeysInUse(ctx context.Context) (map[string]int, error) {
 		used[id]++
 	}
 	return used, nil
+}
+
+// ErrDisabled means the integration exists but is switched off.
+var ErrDisabled = errors.New("integration: disabled")
+
+// clientCache holds the client of the current credential set, so its token
+// is reused across syncs and rebuilt only when the credentials change.
+type clientCache struct {
+	mu      sync.Mutex
+	version string
+	client  *defender.Client
+}
+
+// Client returns a Defender client for the stored credentials and a version
+// that changes whenever they do. It is NotFound when nothing is configured
+// and ErrDisabled while the integration is disabled.
+func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) {
+	in, err := s.store.Integration(ctx, Name)
+	if err != nil {
+		return nil, "", err
+	}
+	if !in.Enabled {
+		return nil, "", ErrDisabled
+	}
+	sum := sha256.Sum256([]byte(in.TenantID + "|" + in.ClientID + "|" + in.ClientSecret + "|" + in.Cloud + "|" + in.Region))
+	version := hex.EncodeToString(sum[:8])
+	s.clients.mu.Lock()
+	defer s.clients.mu.Unlock()
+	if s.clients.client != nil && s.clients.version == version {
+		return s.clients.client, version, nil
+	}
+	plain, err := s.keyring.Open(in.ClientSecret, secretLocation)
+	if err != nil {
+		return nil, "", fmt.Errorf("integration: open stored secret: %w", err)
+	}
+	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: secret.Redacted(plain),
+		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
+	ep, err := defender.ResolveEndpoints(creds.Cloud, creds.Region, s.loginURL, s.apiURL)
+	if err != nil {
+		return nil, "", err
+	}
+	s.clients.client, s.clients.version = defender.NewClient(creds, ep, s.http), version
+	return s.clients.client, version, nil
 }

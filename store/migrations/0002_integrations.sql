@@ -14,5 +14,6 @@ CREATE TABLE integrations (
     last_error_at     TEXT,
     configured_by     TEXT NOT NULL,
     configured_at     TEXT NOT NULL,
-    updated_at        TEXT NOT NULL
+    updated_at        TEXT NOT NULL,
+    version           INTEGER NOT NULL DEFAULT 1  -- bumped by every write; detects lost updates
 ) WITHOUT ROWID;

@@ -1,0 +1,104 @@
+package defender
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Machine is one Defender for Endpoint device as the machines API returns
+// it (DEFENDER_API.md §4). Nullable fields are pointers; unknown fields are
+// ignored, since Microsoft adds properties without notice.
+type Machine struct {
+	ID                     string      `json:"id"`
+	MergedIntoMachineID    *string     `json:"mergedIntoMachineId"`
+	IsPotentialDuplication bool        `json:"isPotentialDuplication"`
+	IsExcluded             bool        `json:"isExcluded"`
+	ExclusionReason        *string     `json:"exclusionReason"`
+	ComputerDNSName        string      `json:"computerDnsName"`
+	FirstSeen              *Time       `json:"firstSeen"`
+	LastSeen               *Time       `json:"lastSeen"`
+	OSPlatform             string      `json:"osPlatform"`
+	OSVersion              *string     `json:"osVersion"`
+	OSProcessor            *string     `json:"osProcessor"`
+	Version                *string     `json:"version"`
+	LastIPAddress          *string     `json:"lastIpAddress"`
+	LastExternalIPAddress  *string     `json:"lastExternalIpAddress"`
+	AgentVersion           *string     `json:"agentVersion"`
+	OSBuild                *int64      `json:"osBuild"`
+	HealthStatus           string      `json:"healthStatus"`
+	DeviceValue            *string     `json:"deviceValue"`
+	RBACGroupID            *int64      `json:"rbacGroupId"`
+	RBACGroupName          *string     `json:"rbacGroupName"`
+	RiskScore              *string     `json:"riskScore"`
+	ExposureLevel          *string     `json:"exposureLevel"`
+	IsAADJoined            bool        `json:"isAadJoined"`
+	AADDeviceID            *string     `json:"aadDeviceId"`
+	MachineTags            []string    `json:"machineTags"`
+	DefenderAVStatus       *string     `json:"defenderAvStatus"`
+	OnboardingStatus       string      `json:"onboardingStatus"`
+	OSArchitecture         *string     `json:"osArchitecture"`
+	ManagedBy              *string     `json:"managedBy"`
+	ManagedByStatus        *string     `json:"managedByStatus"`
+	IPAddresses            []IPAddress `json:"ipAddresses"`
+	VMMetadata             *VMMetadata `json:"vmMetadata"`
+}
+
+// IPAddress is one network interface address of a machine.
+type IPAddress struct {
+	IPAddress         string  `json:"ipAddress"`
+	MACAddress        *string `json:"macAddress"`
+	Type              *string `json:"type"`
+	OperationalStatus *string `json:"operationalStatus"`
+}
+
+// VMMetadata describes a machine that is a cloud VM.
+type VMMetadata struct {
+	VMID           *string `json:"vmId"`
+	CloudProvider  *string `json:"cloudProvider"`
+	ResourceID     *string `json:"resourceId"`
+	SubscriptionID *string `json:"subscriptionId"`
+}
+
+// Time is a Defender timestamp: UTC with 0–7 fractional digits. Year 1 and
+// earlier (seen as 0001-01-01) means unknown and decodes as the zero time.
+type Time struct{ time.Time }
+
+// UnmarshalJSON accepts RFC 3339 with any fraction, and null.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		// Some answers omit the zone; Defender times are UTC.
+		if p, err = time.Parse("2006-01-02T15:04:05.9999999", s); err != nil {
+			return err
+		}
+	}
+	if p.Year() <= 1 {
+		p = time.Time{}
+	}
+	t.Time = p.UTC()
+	return nil
+}
+
+// MarshalJSON writes RFC 3339 with the fraction kept.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(t.UTC().Format(time.RFC3339Nano))
+}
+
+// Valid reports whether the machine has what Postern needs to track it.
+func (m Machine) Valid() bool {
+	return len(m.ID) >= 8 && len(m.ID) <= 128 && !strings.ContainsAny(m.ID, "/?#% ")
+}

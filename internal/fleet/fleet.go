@@ -1,0 +1,136 @@
+// Package fleet is the in-memory, immutable snapshot of synced devices that
+// the enforcement API reads. Each successful sync builds a new Snapshot and
+// swaps it in atomically; readers never lock and never see half a sync.
+package fleet
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Device holds the posture signals of one Defender machine.
+type Device struct {
+	ID                 string
+	Host               string // as received
+	AADDeviceID        string // lower case; "" when Defender has none
+	OSPlatform         string
+	OSVersion          string
+	OSBuild            int64 // 0 when unknown
+	HealthStatus       string
+	RiskScore          string // "" when null
+	ExposureLevel      string
+	OnboardingStatus   string
+	AVStatus           string
+	IsAADJoined        bool
+	MergedInto         string
+	PotentialDuplicate bool
+	LastSeen           time.Time // zero when unknown
+	Tags               []string
+	Removed            bool
+}
+
+// Snapshot is an immutable view of the fleet at the end of one sync.
+type Snapshot struct {
+	// SyncedAt is when the sync that produced it finished; zero before the
+	// first successful sync.
+	SyncedAt time.Time
+	RunID    int64
+	Devices  []Device
+	// Active counts the devices not marked removed.
+	Active int
+
+	byID   map[string]int
+	byAAD  map[string][]int
+	byHost map[string][]int // full name and first label, lower case
+}
+
+// NewSnapshot indexes devices. It takes ownership of the slice.
+func NewSnapshot(devices []Device, syncedAt time.Time, runID int64) *Snapshot {
+	s := &Snapshot{SyncedAt: syncedAt, RunID: runID, Devices: devices,
+		byID: make(map[string]int, len(devices)), byAAD: make(map[string][]int, len(devices)),
+		byHost: make(map[string][]int, 2*len(devices))}
+	for i, d := range devices {
+		if !d.Removed {
+			s.Active++
+		}
+		s.byID[d.ID] = i
+		if d.AADDeviceID != "" {
+			s.byAAD[d.AADDeviceID] = append(s.byAAD[d.AADDeviceID], i)
+		}
+		for _, k := range hostKeys(d.Host) {
+			s.byHost[k] = append(s.byHost[k], i)
+		}
+	}
+	return s
+}
+
+// hostKeys are the names a device answers to: its full name and, for an
+// FQDN, its first label, both lower case.
+func hostKeys(host string) []string {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "."))
+	if h == "" {
+		return nil
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		return []string{h, h[:i]}
+	}
+	return []string{h}
+}
+
+// Len is the number of devices, removed ones included.
+func (s *Snapshot) Len() int { return len(s.Devices) }
+
+// ByID returns the device with Defender id id.
+func (s *Snapshot) ByID(id string) (*Device, bool) {
+	i, ok := s.byID[strings.ToLower(strings.TrimSpace(id))]
+	if !ok {
+		return nil, false
+	}
+	return &s.Devices[i], true
+}
+
+// ByAAD returns the devices with Entra device id id.
+func (s *Snapshot) ByAAD(id string) []*Device {
+	return s.pick(s.byAAD[strings.ToLower(strings.TrimSpace(id))])
+}
+
+// ByHost returns the devices named host (case-insensitive, FQDN or its
+// first label).
+func (s *Snapshot) ByHost(host string) []*Device {
+	keys := hostKeys(host)
+	if len(keys) == 0 {
+		return nil
+	}
+	idx := s.byHost[keys[0]]
+	if len(idx) == 0 && len(keys) > 1 {
+		idx = s.byHost[keys[1]]
+	}
+	return s.pick(idx)
+}
+
+func (s *Snapshot) pick(idx []int) []*Device {
+	out := make([]*Device, len(idx))
+	for i, j := range idx {
+		out[i] = &s.Devices[j]
+	}
+	return out
+}
+
+// Holder publishes the current snapshot. The zero value holds an empty one.
+type Holder struct {
+	p atomic.Pointer[Snapshot]
+}
+
+var empty = NewSnapshot(nil, time.Time{}, 0)
+
+// Load returns the current snapshot; never nil.
+func (h *Holder) Load() *Snapshot {
+	if s := h.p.Load(); s != nil {
+		return s
+	}
+	return empty
+}
+
+// Store swaps in a new snapshot.
+func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }

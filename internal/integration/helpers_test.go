@@ -1,0 +1,213 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"postern/internal/emulator"
+	"postern/internal/integration"
+	"postern/internal/secret"
+	"postern/store"
+)
+
+// loc is where the Defender client secret is sealed.
+var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: integration.Name}
+
+var admin = integration.Actor{Email: "admin@example.com", IP: "192.0.2.10"}
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a Service on a real SQLite file and keyring, talking to the
+// emulator over loopback.
+type env struct {
+	t      *testing.T
+	emu    *emulator.Emulator
+	url    string
+	dbPath string
+	st     *store.Store
+	kr     *secret.Keyring
+	svc    *integration.Service
+	logs   *syncBuffer
+	secret string // the secret the emulator accepts
+}
+
+type envOptions struct {
+	now func() time.Time // nil → real clock
+}
+
+func newEnv(t *testing.T, sec string) *env {
+	return newEnvWith(t, sec, envOptions{})
+}
+
+func newEnvWith(t *testing.T, sec string, o envOptions) *env {
+	t.Helper()
+	emu := emulator.New(emulator.Config{ClientSecret: sec, Machines: 5, Seed: 3})
+	hs := httptest.NewServer(emu)
+	t.Cleanup(hs.Close)
+
+	dbPath := filepath.Join(t.TempDir(), "postern.db")
+	st, err := store.Open(context.Background(), dbPath, store.Options{Now: o.now})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kr, _, err := secret.LoadKeyring("", filepath.Join(t.TempDir(), "master.key"))
+	if err != nil {
+		t.Fatalf("LoadKeyring: %v", err)
+	}
+	logs := &syncBuffer{}
+	e := &env{t: t, emu: emu, url: hs.URL, dbPath: dbPath, st: st, kr: kr, logs: logs, secret: sec}
+	e.svc = e.service(kr)
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), sec) {
+			t.Errorf("log output contains the client secret:\n%s", logs.String())
+		}
+	})
+	return e
+}
+
+// service builds another Service on the same store and emulator with kr.
+func (e *env) service(kr *secret.Keyring) *integration.Service {
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return integration.New(e.st, kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
+}
+
+// good is a valid input for the emulator's demo app.
+func (e *env) good() integration.Input {
+	return integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: secret.Redacted(e.secret), Cloud: "commercial", Region: "global"}
+}
+
+// configure stores a working configuration or fails the test.
+func (e *env) configure() store.Integration {
+	e.t.Helper()
+	if err := e.svc.Configure(context.Background(), e.good(), admin); err != nil {
+		e.t.Fatalf("Configure(good) = %v", err)
+	}
+	return e.row()
+}
+
+// row returns the stored integration or fails the test.
+func (e *env) row() store.Integration {
+	e.t.Helper()
+	in, err := e.st.Integration(context.Background(), integration.Name)
+	if err != nil {
+		e.t.Fatalf("stored integration: %v", err)
+	}
+	return in
+}
+
+// rawRows returns every integrations row, every column, as SQLite stores
+// it, read through a connection of its own.
+func (e *env) rawRows() []string {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", store.DSN(e.dbPath, false))
+	if err != nil {
+		e.t.Fatalf("open raw: %v", err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT * FROM integrations ORDER BY name")
+	if err != nil {
+		e.t.Fatalf("raw query: %v", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			e.t.Fatal(err)
+		}
+		var b strings.Builder
+		for i, c := range cols {
+			fmt.Fprintf(&b, "%s=%T:%q ", c, vals[i], fmt.Sprint(vals[i]))
+		}
+		out = append(out, b.String())
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// audit returns the audit rows whose action starts with action, oldest first.
+func (e *env) audit(action string) []store.AuditEntry {
+	e.t.Helper()
+	entries, _, err := e.st.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
+	if err != nil {
+		e.t.Fatalf("AuditEntries: %v", err)
+	}
+	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
+		entries[i], entries[j] = entries[j], entries[i]
+	}
+	return entries
+}
+
+// auditCount counts rows of action with outcome.
+func (e *env) auditCount(action, outcome string) int {
+	n := 0
+	for _, a := range e.audit(action) {
+		if a.Action == action && a.Outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+// assertAuditHidesSecrets checks every audit row for each secret; blank or
+// very short inputs (a kept secret) are not secrets.
+func (e *env) assertAuditHidesSecrets(secrets ...string) {
+	e.t.Helper()
+	for _, a := range e.audit("") {
+		for _, s := range secrets {
+			if s = strings.TrimSpace(s); len(s) >= 8 && (strings.Contains(a.Detail, s) || strings.Contains(a.Target, s)) {
+				e.t.Errorf("audit row %d (%s) contains a client secret: %q", a.ID, a.Action, a.Detail)
+			}
+		}
+	}
+}
+
+// encodings of s a careless store might write instead of sealing it.
+func encodings(s string) []string {
+	b := []byte(s)
+	return []string{s, base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), fmt.Sprintf("%x", b)}
+}
+
+// frozenClock always reports the same instant.
+type frozenClock struct{ t time.Time }
+
+func (c frozenClock) Now() time.Time { return c.t }

@@ -1,0 +1,173 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"postern/internal/apperr"
+	"postern/internal/defender"
+	"postern/internal/fleet"
+	"postern/internal/integration"
+	"postern/store"
+)
+
+// runOnce performs one sync if the integration is configured, enabled and
+// not blocked on missing permissions.
+func (w *Worker) runOnce(ctx context.Context, trigger string) {
+	client, version, err := w.source.Client(ctx)
+	switch {
+	case apperr.Is(err, apperr.NotFound), errors.Is(err, integration.ErrDisabled):
+		return
+	case err != nil:
+		w.log.Error("sync: cannot build the Defender client", "err", err)
+		return
+	}
+	w.mu.Lock()
+	blocked := w.blocked == version
+	w.mu.Unlock()
+	// A 403 stops calls until the credentials change; Save and Enable
+	// re-validate them first, so their runs may go ahead.
+	if blocked && trigger != TriggerConfigured && trigger != TriggerEnabled {
+		return
+	}
+
+	run, err := w.store.StartRun(ctx, integration.Name, trigger)
+	if err != nil {
+		w.log.Error("sync: record start", "err", err)
+		return
+	}
+	runCtx, cancel := context.WithTimeoutCause(ctx, w.opts.RunTimeout, errors.New("the sync took longer than its time limit"))
+	runCtx, cancelCause := context.WithCancelCause(runCtx)
+	w.begin(run, cancelCause)
+	defer cancel()
+
+	stats, lerr := w.fetch(runCtx, client, run.ID)
+	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
+	run.Outcome = store.RunSuccess
+	if lerr != nil {
+		run.Outcome, run.Error, run.ErrorCode = w.describe(runCtx, lerr)
+	}
+	// Record the outcome even when ctx is ending (shutdown): on a context of
+	// its own, briefly.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer rcancel()
+	done, err := w.store.FinishRun(rctx, run, runAudit(run))
+	if err != nil {
+		w.log.Error("sync: record the run", "run", run.ID, "err", err)
+		done = run
+		done.Outcome, done.Error = store.RunFailed, "The sync could not be saved: "+apperr.MessageOf(err)
+	}
+	w.end(done, version, lerr)
+	if done.Outcome == store.RunSuccess {
+		if err := w.publish(rctx); err != nil {
+			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
+		}
+	}
+	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
+		"seen", done.Seen, "added", done.Added, "changed", done.Changed, "removed", done.Removed,
+		"throttled_waits", done.ThrottledWaits, "error_code", done.ErrorCode)
+}
+
+// fetch lists every machine and stages each page while the next one is
+// fetched: decoding and writing overlap.
+func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, error) {
+	pages := make(chan []store.Device, 2)
+	var stageErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for p := range pages {
+			if stageErr != nil {
+				continue // drain
+			}
+			if err := w.store.StageDevices(ctx, runID, p); err != nil {
+				stageErr = fmt.Errorf("stage page: %w", err)
+			}
+			w.progress(len(p))
+		}
+	}()
+	stats, err := client.ListMachines(ctx, w.opts.List, func(ms []defender.Machine) error {
+		devices := make([]store.Device, 0, len(ms))
+		for _, m := range ms {
+			d, err := toDevice(m)
+			if err != nil {
+				return err
+			}
+			devices = append(devices, d)
+		}
+		select {
+		case pages <- devices:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(pages)
+	wg.Wait()
+	if err == nil {
+		err = stageErr
+	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	return stats, err
+}
+
+// describe turns a run's error into its outcome and words for the admin.
+func (w *Worker) describe(ctx context.Context, err error) (outcome, msg, code string) {
+	var de *defender.Error
+	switch {
+	case errors.As(err, &de):
+		return store.RunFailed, de.Message, de.Code
+	case ctx.Err() != nil:
+		cause := context.Cause(ctx)
+		switch {
+		case errors.Is(cause, errDisabled):
+			return store.RunCancelled, "Cancelled: the integration was disabled. The previous device data was kept.", "cancelled"
+		case errors.Is(cause, context.Canceled):
+			return store.RunCancelled, "Cancelled: Postern was shutting down. The previous device data was kept.", "cancelled"
+		default:
+			return store.RunFailed, "The sync took longer than its time limit and was stopped. The previous device data was kept.", "timeout"
+		}
+	default:
+		w.log.Error("sync failed", "err", err)
+		return store.RunFailed, "The sync failed on Postern's side: " + apperr.MessageOf(err), "internal"
+	}
+}
+
+func runAudit(run store.SyncRun) store.AuditEntry {
+	outcome := store.OutcomeSuccess
+	if run.Outcome != store.RunSuccess {
+		outcome = store.OutcomeFailure
+	}
+	detail := fmt.Sprintf("run %d (%s): %s", run.ID, run.Trigger, run.Outcome)
+	if run.Error != "" {
+		detail += ": " + run.ErrorCode
+	}
+	return store.AuditEntry{Actor: "postern (sync)", Action: "sync.run", Target: "Microsoft Defender",
+		Outcome: outcome, Detail: detail}
+}
+
+// publish rebuilds the snapshot from the store and swaps it in, then tells
+// the hooks. One publish runs at a time (sync loop and re-checks).
+func (w *Worker) publish(ctx context.Context) error {
+	w.publishMu.Lock()
+	defer w.publishMu.Unlock()
+	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
+	if err != nil {
+		return err
+	}
+	old := w.fleet.Load()
+	w.fleet.Store(snap)
+	w.mu.Lock()
+	hooks := append([]func(old, new *fleet.Snapshot){}, w.onSwap...)
+	w.mu.Unlock()
+	for _, h := range hooks {
+		h(old, snap)
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"postern/internal/apperr"
+	"postern/internal/fleet"
+	"postern/store"
+)
+
+// LoadSnapshot builds the in-memory snapshot from the devices table, stamped
+// with the last successful run.
+func LoadSnapshot(ctx context.Context, st *store.Store, integration string) (*fleet.Snapshot, error) {
+	var syncedAt time.Time
+	var runID int64
+	run, err := st.LastRun(ctx, integration, store.RunSuccess)
+	switch {
+	case err == nil:
+		syncedAt, runID = *run.FinishedAt, run.ID
+	case !apperr.Is(err, apperr.NotFound):
+		return nil, err
+	}
+	devices := make([]fleet.Device, 0, 1024)
+	err = st.EachDevice(ctx, func(d store.Device) error {
+		devices = append(devices, toFleet(d))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("syncer: load devices: %w", err)
+	}
+	return fleet.NewSnapshot(devices, syncedAt, runID), nil
+}

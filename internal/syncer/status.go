@@ -1,0 +1,126 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"postern/internal/apperr"
+	"postern/internal/defender"
+	"postern/internal/integration"
+	"postern/store"
+)
+
+// Status is what the console shows about syncing, live.
+type Status struct {
+	Running     bool
+	RunID       int64
+	RunStarted  time.Time
+	Trigger     string
+	Fetched     int // machines staged so far in the running sync
+	LastRun     *store.SyncRun
+	LastSuccess *store.SyncRun
+	NextRun     time.Time
+	// ConsecutiveFailures counts failed runs since the last success; at
+	// breakerThreshold the breaker opens and the interval lengthens.
+	ConsecutiveFailures int
+	BreakerOpen         bool
+	// Blocked is set after a 403: no scheduled calls until the credentials
+	// change.
+	Blocked  bool
+	Interval time.Duration
+}
+
+// Stale reports whether the data is older than three sync intervals.
+func (s Status) Stale(now time.Time) bool {
+	return s.LastSuccess != nil && s.LastSuccess.FinishedAt != nil && now.Sub(*s.LastSuccess.FinishedAt) > 3*s.Interval
+}
+
+// Degraded reports whether the admin should look: breaker open, blocked or
+// stale data.
+func (s Status) Degraded(now time.Time) bool {
+	return s.BreakerOpen || s.Blocked || s.Stale(now)
+}
+
+// Status returns a copy of the current status.
+func (w *Worker) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.status
+	s.Interval = w.opts.Interval
+	return s
+}
+
+func (w *Worker) begin(run store.SyncRun, cancel context.CancelCauseFunc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancel = cancel
+	w.status.Running, w.status.RunID, w.status.RunStarted, w.status.Trigger, w.status.Fetched = true, run.ID, run.StartedAt, run.Trigger, 0
+}
+
+func (w *Worker) progress(n int) {
+	w.mu.Lock()
+	w.status.Fetched += n
+	w.mu.Unlock()
+}
+
+func (w *Worker) end(run store.SyncRun, version string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancel = nil
+	w.status.Running = false
+	r := run
+	w.status.LastRun = &r
+	switch run.Outcome {
+	case store.RunSuccess:
+		w.status.LastSuccess = &r
+		w.status.ConsecutiveFailures = 0
+		w.blocked = ""
+	case store.RunFailed:
+		w.status.ConsecutiveFailures++
+	}
+	if defender.ReasonOf(err) == defender.PermissionMissing {
+		w.blocked = version
+	}
+	w.status.Blocked = w.blocked != ""
+	w.status.BreakerOpen = w.status.ConsecutiveFailures >= breakerThreshold
+}
+
+func (w *Worker) setNext(t time.Time) {
+	w.mu.Lock()
+	w.status.NextRun = t
+	w.mu.Unlock()
+}
+
+// setLastRun seeds the status from the store at start.
+func (w *Worker) setLastRun(ctx context.Context) {
+	last, err := w.store.LastRun(ctx, integration.Name)
+	if err != nil {
+		if !apperr.Is(err, apperr.NotFound) {
+			w.log.Error("sync: read last run", "err", err)
+		}
+		return
+	}
+	w.mu.Lock()
+	w.status.LastRun = &last
+	w.mu.Unlock()
+	if ok, err := w.store.LastRun(ctx, integration.Name, store.RunSuccess); err == nil {
+		w.mu.Lock()
+		w.status.LastSuccess = &ok
+		w.mu.Unlock()
+	} else if !errors.Is(err, context.Canceled) && !apperr.Is(err, apperr.NotFound) {
+		w.log.Error("sync: read last success", "err", err)
+	}
+}
+
+// nextDelay is the interval, lengthened while the breaker is open.
+func (w *Worker) nextDelay() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.opts.Interval
+	if f := w.status.ConsecutiveFailures - breakerThreshold + 1; f > 0 {
+		d = w.opts.Interval << min(f, 4)
+		d = min(d, maxBackoffFactor*w.opts.Interval)
+	}
+	return d
+}

@@ -1,0 +1,138 @@
+// Package syncer keeps the local copy of Defender's machines fresh: one run
+// at a time, periodic and on demand, all-or-nothing, with backoff and a
+// circuit breaker, ending in an atomic swap of the in-memory snapshot.
+package syncer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"postern/internal/defender"
+	"postern/internal/fleet"
+	"postern/internal/integration"
+	"postern/store"
+)
+
+// Triggers name why a run started.
+const (
+	TriggerSchedule   = "schedule"
+	TriggerManual     = "manual"
+	TriggerConfigured = "configured"
+	TriggerEnabled    = "enabled"
+	TriggerStartup    = "startup"
+)
+
+// Breaker: after this many consecutive failed runs the interval doubles per
+// further failure, up to maxBackoffFactor × the interval.
+const (
+	breakerThreshold = 5
+	maxBackoffFactor = 12
+)
+
+// Source gives the worker a client for the current credentials; see
+// integration.Service.Client.
+type Source interface {
+	Client(ctx context.Context) (*defender.Client, string, error)
+}
+
+// Options configure a Worker.
+type Options struct {
+	Interval   time.Duration
+	RunTimeout time.Duration // default 15 minutes
+	List       defender.ListOptions
+	Now        func() time.Time
+}
+
+// Worker owns the sync loop. Run it once; it returns when ctx ends, after the
+// run in flight has stopped and been recorded.
+type Worker struct {
+	store  *store.Store
+	source Source
+	fleet  *fleet.Holder
+	log    *slog.Logger
+	opts   Options
+
+	trigger   chan string
+	publishMu sync.Mutex
+
+	mu      sync.Mutex
+	cancel  context.CancelCauseFunc // of the run in flight
+	status  Status
+	blocked string // credential version that got a 403
+	onSwap  []func(old, new *fleet.Snapshot)
+}
+
+// errDisabled cancels a run when the integration is disabled.
+var errDisabled = errors.New("the integration was disabled")
+
+// New returns a worker; call Run to start it.
+func New(st *store.Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Worker {
+	if o.RunTimeout <= 0 {
+		o.RunTimeout = 15 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Worker{store: st, source: src, fleet: h, log: log, opts: o, trigger: make(chan string, 1)}
+}
+
+// OnSwap registers fn to run after each new snapshot is published (posture
+// history); it runs on the worker's goroutine.
+func (w *Worker) OnSwap(fn func(old, new *fleet.Snapshot)) {
+	w.mu.Lock()
+	w.onSwap = append(w.onSwap, fn)
+	w.mu.Unlock()
+}
+
+// Trigger asks for a run as soon as possible; triggers while one is pending
+// coalesce.
+func (w *Worker) Trigger(reason string) {
+	select {
+	case w.trigger <- reason:
+	default:
+	}
+}
+
+// Cancel stops the run in flight, if any; it is recorded as cancelled and
+// the previous data stays.
+func (w *Worker) Cancel() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		w.cancel(errDisabled)
+	}
+}
+
+// Run loads the last snapshot, closes runs a crash left open, then syncs on
+// every tick and trigger until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if n, err := w.store.MarkInterrupted(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		w.log.Warn("marked interrupted sync runs", "runs", n)
+	}
+	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
+	if err != nil {
+		return err
+	}
+	w.fleet.Store(snap)
+	w.setLastRun(ctx)
+	next, reason := w.opts.Now().Add(time.Second), TriggerStartup // first sync soon after start
+	for {
+		w.setNext(next)
+		timer := time.NewTimer(max(0, next.Sub(w.opts.Now())))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case reason = <-w.trigger:
+		case <-timer.C:
+		}
+		timer.Stop()
+		w.runOnce(ctx, reason)
+		next, reason = w.opts.Now().Add(w.nextDelay()), TriggerSchedule
+	}
+}

@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// DeviceFilter narrows Devices; empty fields do not filter.
+type DeviceFilter struct {
+	Search     string // host name prefix, or an exact Defender id or Entra device id
+	Health     string
+	Risk       string // a risk score, or "none" for no score
+	Exposure   string
+	Onboarding string
+	Platform   string
+	Tag        string
+	Removed    string // "" active only, "only" removed only, "all"
+	Sort       string // host, last_seen, risk, exposure, health, platform
+	Desc       bool
+	Limit      int
+	Offset     int
+}
+
+// deviceSorts maps sort keys to ORDER BY terms. Enum orders follow
+// Defender's scales, not the alphabet.
+var deviceSorts = map[string]string{
+	"host":      "host_lower",
+	"last_seen": "last_seen",
+	"health":    "health_status",
+	"platform":  "os_platform",
+	"risk":      "CASE risk_score WHEN 'None' THEN 0 WHEN 'Informational' THEN 1 WHEN 'Low' THEN 2 WHEN 'Medium' THEN 3 WHEN 'High' THEN 4 ELSE -1 END",
+	"exposure":  "CASE exposure_level WHEN 'None' THEN 0 WHEN 'Low' THEN 1 WHEN 'Medium' THEN 2 WHEN 'High' THEN 3 ELSE -1 END",
+}
+
+func (f DeviceFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if q := strings.ToLower(strings.TrimSpace(f.Search)); q != "" {
+		conds = append(conds, "((host_lower >= ? AND host_lower < ?) OR id = ? OR aad_device_id = ?)")
+		args = append(args, q, q+"\uffff", q, q)
+	}
+	eq := func(col, v string) {
+		if v != "" {
+			conds = append(conds, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("health_status", f.Health)
+	if f.Risk == "none" {
+		conds = append(conds, "risk_score IS NULL")
+	} else {
+		eq("risk_score", f.Risk)
+	}
+	eq("exposure_level", f.Exposure)
+	eq("onboarding_status", f.Onboarding)
+	eq("os_platform", f.Platform)
+	if f.Tag != "" {
+		conds = append(conds, "id IN (SELECT device_id FROM device_tags WHERE tag = ?)")
+		args = append(args, f.Tag)
+	}
+	switch f.Removed {
+	case "only":
+		conds = append(conds, "removed_at IS NOT NULL")
+	case "all":
+	default:
+		conds = append(conds, "removed_at IS NULL")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// listColumns leave out raw: lists never need the whole machine.
+const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build, health_status, risk_score,
+	exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate, first_seen,
+	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at`
+
+// Devices returns one page of devices and the number that match.
+func (s *Store) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
+	where, args := f.where()
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+where, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Devices")
+	}
+	order, ok := deviceSorts[f.Sort]
+	if !ok {
+		order = deviceSorts["host"]
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices"+where+
+		" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?", append(args, limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, mapErr(err, "Devices")
+	}
+	defer rows.Close()
+	out := make([]Device, 0, limit)
+	for rows.Next() {
+		d, err := scanDevice(rows, false)
+		if err != nil {
+			return nil, 0, mapErr(err, "Devices")
+		}
+		out = append(out, d)
+	}
+	return out, total, mapErr(rows.Err(), "Devices")
+}
+
+// Device returns one device with its raw machine, or NotFound.
+func (s *Store) Device(ctx context.Context, id string) (Device, error) {
+	row := s.read.QueryRowContext(ctx, "SELECT "+listColumns+", raw FROM devices WHERE id = ?", id)
+	d, err := scanDevice(row, true)
+	return d, mapErr(err, "Device")
+}
+
+// EachDevice calls fn for every device, removed ones included, without raw
+// (building the in-memory snapshot).
+func (s *Store) EachDevice(ctx context.Context, fn func(Device) error) error {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices ORDER BY id")
+	if err != nil {
+		return mapErr(err, "Devices")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		d, err := scanDevice(rows, false)
+		if err != nil {
+			return mapErr(err, "Devices")
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err(), "Devices")
+}
+
+// DeviceFacets lists the distinct values the filters offer.
+type DeviceFacets struct {
+	Platforms []string
+	Tags      []string
+}
+
+// Facets returns the platforms and tags present among devices.
+func (s *Store) Facets(ctx context.Context) (DeviceFacets, error) {
+	var f DeviceFacets
+	var err error
+	if f.Platforms, err = s.strings(ctx, "SELECT DISTINCT os_platform FROM devices ORDER BY os_platform"); err != nil {
+		return f, err
+	}
+	f.Tags, err = s.strings(ctx, "SELECT DISTINCT tag FROM device_tags ORDER BY tag LIMIT 500")
+	return f, err
+}
+
+func (s *Store) strings(ctx context.Context, q string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, q)
+	if err != nil {
+		return nil, mapErr(err, "Facets")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, mapErr(err, "Facets")
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err(), "Facets")
+}
+
+func scanDevice(r scanner, withRaw bool) (Device, error) {
+	var d Device
+	var firstSeen, lastSeen, removed sql.NullString
+	var tags, firstSynced, changed string
+	dest := []any{&d.ID, &d.Host, &d.AADDeviceID, &d.OSPlatform, &d.OSVersion, &d.OSBuild, &d.HealthStatus,
+		&d.RiskScore, &d.ExposureLevel, &d.OnboardingStatus, &d.AVStatus, &d.IsAADJoined, &d.MergedInto,
+		&d.PotentialDuplicate, &firstSeen, &lastSeen, &d.LastIP, &tags, &d.ContentHash, &firstSynced, &changed,
+		&d.ChangedRunID, &d.MissedRuns, &removed}
+	if withRaw {
+		dest = append(dest, &d.Raw)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return d, err
+	}
+	var err error
+	if d.FirstSeen, err = nullTime(firstSeen); err != nil {
+		return d, err
+	}
+	if d.LastSeen, err = nullTime(lastSeen); err != nil {
+		return d, err
+	}
+	if d.RemovedAt, err = nullTime(removed); err != nil {
+		return d, err
+	}
+	if d.FirstSyncedAt, err = parseTime(firstSynced); err != nil {
+		return d, err
+	}
+	if d.ChangedAt, err = parseTime(changed); err != nil {
+		return d, err
+	}
+	return d, json.Unmarshal([]byte(tags), &d.Tags)
+}
+
+func nullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := parseTime(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// UpdateDevice replaces one device's data after a re-check, keeping its
+// sync bookkeeping; it reports whether the content changed.
+func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (bool, error) {
+	var changed bool
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		var old []byte
+		if err := tx.QueryRowContext(ctx, "SELECT content_hash FROM devices WHERE id = ?", d.ID).Scan(&old); err != nil {
+			return err
+		}
+		changed = string(old) != string(d.ContentHash)
+		if changed {
+			args, err := deviceArgs(d)
+			if err != nil {
+				return err
+			}
+			now := formatTime(s.now())
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET (`+deviceColumns+`, changed_at) =
+				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
+				append(args, now, d.ID)...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM device_tags WHERE device_id = ?", d.ID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag)
+				SELECT id, j.value FROM devices, json_each(devices.tags) j WHERE id = ?`, d.ID); err != nil {
+				return err
+			}
+		}
+		return AppendAuditTx(ctx, tx, audit, s.now())
+	})
+	return changed, mapErr(err, "Device")
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// Sync run outcomes.
+const (
+	RunRunning     = "running"
+	RunSuccess     = "success"
+	RunFailed      = "failed"
+	RunCancelled   = "cancelled"
+	RunInterrupted = "interrupted"
+)
+
+// SyncRun is one run of the background sync.
+type SyncRun struct {
+	ID             int64
+	Integration    string
+	Trigger        string
+	StartedAt      time.Time
+	FinishedAt     *time.Time
+	Outcome        string
+	Pages          int
+	Seen           int
+	Added          int
+	Changed        int
+	Removed        int
+	ThrottledWaits int
+	Error          string
+	ErrorCode      string
+}
+
+// StartRun records a run in progress and clears staging left by any other.
+func (s *Store) StartRun(ctx context.Context, integration, trigger string) (SyncRun, error) {
+	run := SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: RunRunning}
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM staged_devices"); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
+			integration, trigger, formatTime(run.StartedAt), RunRunning)
+		if err != nil {
+			return err
+		}
+		run.ID, err = res.LastInsertId()
+		return err
+	})
+	return run, mapErr(err, "Sync run")
+}
+
+// MarkInterrupted closes runs that a crash or kill left "running"; it runs
+// at start, before any new run.
+func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sync_runs SET outcome = ?, finished_at = ?,
+			error = 'Postern stopped before this run finished; the previous device data was kept.'
+			WHERE outcome = ?`, RunInterrupted, formatTime(s.now()), RunRunning)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, "DELETE FROM staged_devices")
+		return err
+	})
+	return n, mapErr(err, "Sync runs")
+}
+
+// FinishRun applies a successful run's staged devices, records the run and
+// its audit entry, all in one transaction: either everything or nothing.
+func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (SyncRun, error) {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		run.FinishedAt = &now
+		if run.Outcome == RunSuccess {
+			r, err := applyTx(ctx, tx, run.ID, now)
+			if err != nil {
+				return err
+			}
+			run.Seen, run.Added, run.Changed, run.Removed = r.Seen, r.Added, r.Changed, r.Removed
+		} else if _, err := tx.ExecContext(ctx, "DELETE FROM staged_devices WHERE run_id = ?", run.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, outcome = ?, pages = ?, seen = ?,
+			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ? WHERE id = ?`,
+			formatTime(now), run.Outcome, run.Pages, run.Seen, run.Added, run.Changed, run.Removed,
+			run.ThrottledWaits, run.Error, run.ErrorCode, run.ID); err != nil {
+			return err
+		}
+		audit.At = now
+		return AppendAuditTx(ctx, tx, audit, now)
+	})
+	return run, mapErr(err, "Sync run")
+}
+
+const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
+	throttled_waits, error, error_code`
+
+func scanRun(r scanner) (SyncRun, error) {
+	var run SyncRun
+	var started string
+	var finished sql.NullString
+	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
+		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode)
+	if err != nil {
+		return run, err
+	}
+	if run.StartedAt, err = parseTime(started); err != nil {
+		return run, err
+	}
+	if finished.Valid {
+		t, err := parseTime(finished.String)
+		if err != nil {
+			return run, err
+		}
+		run.FinishedAt = &t
+	}
+	return run, nil
+}
+
+// SyncRuns returns runs newest first and the total.
+func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]SyncRun, int, error) {
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM sync_runs").Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Sync runs")
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT "+runColumns+" FROM sync_runs ORDER BY id DESC LIMIT ? OFFSET ?", limit, offset)
+	if err != nil {
+		return nil, 0, mapErr(err, "Sync runs")
+	}
+	defer rows.Close()
+	var out []SyncRun
+	for rows.Next() {
+		run, err := scanRun(rows)
+		if err != nil {
+			return nil, 0, mapErr(err, "Sync runs")
+		}
+		out = append(out, run)
+	}
+	return out, total, mapErr(rows.Err(), "Sync runs")
+}
+
+// LastRun returns the newest run of integration with one of outcomes (all
+// outcomes when none are given), or NotFound.
+func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...string) (SyncRun, error) {
+	q := "SELECT " + runColumns + " FROM sync_runs WHERE integration = ?"
+	args := []any{integration}
+	if len(outcomes) > 0 {
+		q += " AND outcome IN (?" + strings.Repeat(", ?", len(outcomes)-1) + ")"
+		for _, o := range outcomes {
+			args = append(args, o)
+		}
+	}
+	run, err := scanRun(s.read.QueryRowContext(ctx, q+" ORDER BY id DESC LIMIT 1", args...))
+	return run, mapErr(err, "Sync run")
+}
