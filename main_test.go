@@ -107,7 +107,7 @@ func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	}
 }
 
-var urlPattern = regexp.MustCompile(`url=(http://[0-9.:]+)`)
+var urlPattern = regexp.MustCompile(`msg="postern is ready" url=(http://[0-9.:]+)`)
 
 func waitForURL(t *testing.T, out *lockedBuffer) string {
 	t.Helper()

@@ -14,9 +14,9 @@ import (
 	"postern/internal/config"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
-	"postern/internal/syncer"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/syncer"
 	"postern/store"
 	"postern/web"
 )
