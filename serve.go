@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"postern/internal/auth"
 	"postern/internal/config"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/metrics"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -81,7 +83,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var devices fleet.Holder
 	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	tokens, err := auth.NewTokens(ctx, e.store, e.log, nil)
+	if err != nil {
+		return err
+	}
 	srv := web.NewServer(web.Deps{Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Addr)
@@ -101,12 +108,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopWorker()
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workerCtx) }()
+	tokensDone := make(chan struct{})
+	go func() { tokens.Run(workerCtx, time.Minute); close(tokensDone) }()
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	select {
 	case err := <-serveErr:
 		stopWorker()
 		<-workerDone
+		<-tokensDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -119,6 +129,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		hs.Close()
 	}
 	stopWorker()
+	<-tokensDone
 	if err := <-workerDone; err != nil {
 		e.log.Error("sync worker stopped", "err", err)
 	}

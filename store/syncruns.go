@@ -158,3 +158,29 @@ func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...str
 	run, err := scanRun(s.read.QueryRowContext(ctx, q+" ORDER BY id DESC LIMIT 1", args...))
 	return run, mapErr(err, "Sync run")
 }
+
+// RunTotals are counters over every recorded run.
+type RunTotals struct {
+	ByOutcome      map[string]int
+	ThrottledWaits int
+}
+
+// RunTotals sums the runs by outcome and their throttled waits.
+func (s *Store) RunTotals(ctx context.Context) (RunTotals, error) {
+	t := RunTotals{ByOutcome: map[string]int{}}
+	rows, err := s.read.QueryContext(ctx, "SELECT outcome, COUNT(*), COALESCE(SUM(throttled_waits), 0) FROM sync_runs GROUP BY outcome")
+	if err != nil {
+		return t, mapErr(err, "Sync runs")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var outcome string
+		var n, waits int
+		if err := rows.Scan(&outcome, &n, &waits); err != nil {
+			return t, mapErr(err, "Sync runs")
+		}
+		t.ByOutcome[outcome] = n
+		t.ThrottledWaits += waits
+	}
+	return t, mapErr(rows.Err(), "Sync runs")
+}

@@ -12,6 +12,7 @@ import (
 	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/syncer"
 	"postern/views"
 )
 
@@ -46,20 +47,52 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		LastError: d.LastError, LastErrorCode: d.LastErrorCode, LastErrorAt: d.LastErrorAt,
 		CSRF: csrfToken(c), Now: now,
 	}
+	snap := s.fleet.Load()
+	card.Devices = snap.Active
+	st := s.syncer.Status()
+	if st.LastSuccess != nil {
+		card.LastSuccess = st.LastSuccess.FinishedAt
+	}
+	if st.LastRun != nil && st.LastRun.Outcome == "failed" {
+		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
+	}
+	if !st.NextRun.IsZero() {
+		next := st.NextRun
+		card.NextSync = &next
+	}
 	switch {
 	case !d.Configured:
 		card.State = views.StateNotConfigured
 	case !d.Enabled:
 		card.State = views.StateDisabled
-	case d.LastError != "":
+	case st.Running:
+		card.State = views.StateSyncing
+		card.Fetched = st.Fetched
+	case d.LastError != "" || card.RunError != "":
 		card.State = views.StateError
 	default:
 		card.State = views.StateConnected
+	}
+	if d.Configured && d.Enabled {
+		card.Degraded = degradedText(st, now)
 	}
 	if d.SecretExpiresOn != nil {
 		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
 	}
 	return card, nil
+}
+
+// degradedText says why the synced data needs attention, or "".
+func degradedText(st syncer.Status, now time.Time) string {
+	switch {
+	case st.Blocked:
+		return "Syncing is paused: Defender refused access (403). Grant admin consent for Machine.Read.All, then Save in Manage to resume."
+	case st.BreakerOpen:
+		return fmt.Sprintf("%d syncs in a row failed, so Postern now waits longer between attempts. Fix the error above, then choose Sync now.", st.ConsecutiveFailures)
+	case st.Stale(now):
+		return "The device data is stale: the last successful sync is older than three sync intervals. Posture checks treat stale data as unknown."
+	}
+	return ""
 }
 
 // secretNotice warns within 30 days of the client secret's expiry and
@@ -154,6 +187,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
 	}
 	logger(c).Info("defender integration configured", "admin", actorOf(c))
+	s.syncer.Trigger(syncer.TriggerConfigured)
 	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.")
 }
 
@@ -213,6 +247,7 @@ func (s *Server) defenderDisable(c echo.Context) error {
 	if err := s.integration.Disable(c.Request().Context(), actor(c)); err != nil {
 		return err
 	}
+	s.syncer.Cancel()
 	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.")
 }
 
@@ -226,5 +261,44 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.syncer.Trigger(syncer.TriggerEnabled)
 	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.")
+}
+
+// defenderSync starts a sync now (Sync now on the card).
+func (s *Server) defenderSync(c echo.Context) error {
+	d, err := s.integration.Defender(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if !d.Configured || !d.Enabled {
+		return echo.NewHTTPError(http.StatusConflict, "Microsoft Defender is not connected, so there is nothing to sync. Enable it first.")
+	}
+	s.syncer.Trigger(syncer.TriggerManual)
+	s.audit(c, "sync.requested", "Microsoft Defender", "success", "Sync now")
+	if isHTMX(c) {
+		card, err := s.defenderCard(c)
+		if err != nil {
+			return err
+		}
+		// The worker picks the trigger up at once; show it as started, and
+		// the 2-second refresh takes over from there.
+		if card.State == views.StateConnected || card.State == views.StateError {
+			card.State = views.StateSyncing
+		}
+		return render(c, http.StatusOK, views.DefenderCardView(card, false))
+	}
+	if err := flash(c, "info", "A sync has started. The card shows its progress."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/integrations")
+}
+
+// defenderCardFragment is the card alone, for its live refresh.
+func (s *Server) defenderCardFragment(c echo.Context) error {
+	card, err := s.defenderCard(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.DefenderCardView(card, false))
 }

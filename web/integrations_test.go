@@ -32,6 +32,26 @@ func newDefenderEnv(t *testing.T, secretValue string) *defenderEnv {
 	return &defenderEnv{testEnv: e, emu: emu, emuSrv: hs}
 }
 
+// waitSynced waits until a sync has finished and none is running.
+func (e *testEnv) waitSynced(t *testing.T) {
+	t.Helper()
+	e.waitRunAfter(t, 0)
+}
+
+// waitRunAfter waits until a run newer than id has finished, and returns it.
+func (e *testEnv) waitRunAfter(t *testing.T, id int64) store.SyncRun {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := e.worker.Status(); !st.Running && st.LastRun != nil && st.LastRun.ID > id {
+			return *st.LastRun
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no sync after run %d finished: %+v", id, e.worker.Status())
+	return store.SyncRun{}
+}
+
 func (d *defenderEnv) goodForm(secretValue string) url.Values {
 	return url.Values{
 		"tenant_id": {emulator.DemoTenantID}, "client_id": {emulator.DemoClientID},
@@ -56,6 +76,7 @@ func TestDefenderConfigureConnects(t *testing.T) {
 
 	res := c.post("/settings/integrations/defender", d.goodForm(sec))
 	wantRedirect(t, res, "/settings/integrations")
+	d.waitSynced(t)
 	page := c.get("/settings/integrations")
 	for _, want := range []string{"Connected", "Microsoft Defender is connected", emulator.DemoTenantID} {
 		if !strings.Contains(page.body, want) {
@@ -277,4 +298,65 @@ func mustDate(s string) time.Time {
 		panic(err)
 	}
 	return t
+}
+
+func TestSyncNowAndLiveCard(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
+	d.waitSynced(t)
+
+	card := c.get("/settings/integrations/defender/card")
+	wantStatus(t, card, http.StatusOK)
+	for _, want := range []string{`id="defender-card"`, "Devices synced", `data-testid="devices-synced">20 `, "Last successful sync", `hx-trigger="every 15s"`} {
+		if !strings.Contains(card.body, want) {
+			t.Errorf("card fragment lacks %q", want)
+		}
+	}
+	if strings.Contains(card.body, "<html") {
+		t.Error("the card fragment is a whole page")
+	}
+
+	first := d.worker.Status().LastRun.ID
+	d.emu.SetFaults(emulator.Faults{SlowPage: 300 * time.Millisecond})
+	res := c.do(http.MethodPost, "/settings/integrations/defender/sync", url.Values{}, http.Header{"Hx-Request": {"true"}})
+	wantStatus(t, res, http.StatusOK)
+	if !strings.Contains(res.body, "Syncing…") || !strings.Contains(res.body, `hx-trigger="every 2s"`) {
+		t.Fatalf("Sync now did not answer with a syncing card: %.400s", res.body)
+	}
+	d.waitRunAfter(t, first)
+	runs := c.get("/sync-runs")
+	wantStatus(t, runs, http.StatusOK)
+	if n := strings.Count(runs.body, "Success"); n < 2 {
+		t.Fatalf("sync runs page lists %d successful runs, want 2:\n%.1500s", n, runs.body)
+	}
+	if !strings.Contains(runs.body, "manual") || !strings.Contains(runs.body, "configured") {
+		t.Error("sync runs page does not name the triggers")
+	}
+
+	// Disabled: nothing to sync.
+	wantRedirect(t, c.post("/settings/integrations/defender/disable", url.Values{}), "/settings/integrations")
+	wantStatus(t, c.post("/settings/integrations/defender/sync", url.Values{}), http.StatusConflict)
+}
+
+// A failed sync shows on the card in plain words, with the code.
+func TestFailedSyncShowsOnCard(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
+	d.waitSynced(t)
+	first := d.worker.Status().LastRun.ID
+	d.emu.SetFaults(emulator.Faults{MalformedJSON: true})
+	c.post("/settings/integrations/defender/sync", url.Values{})
+	if run := d.waitRunAfter(t, first); run.Outcome != "failed" {
+		t.Fatalf("run with malformed JSON: %+v", run)
+	}
+	card := c.get("/settings/integrations/defender/card").body
+	for _, want := range []string{"The last sync failed", "invalid JSON", "Error", `data-testid="devices-synced">20 `} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card after a failed sync lacks %q", want)
+		}
+	}
 }

@@ -51,12 +51,13 @@ func logger(c echo.Context) *slog.Logger {
 func (s *Server) requestLog() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		HandleError: true,
-		LogStatus:   true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRemoteIP: true,
+		LogStatus:   true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRemoteIP: true, LogRoutePath: true,
 		Skipper: func(c echo.Context) bool {
 			p := c.Request().URL.Path
 			return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz"
 		},
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.metrics.Observe(v.RoutePath, v.Method, v.Status, v.Latency)
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelError

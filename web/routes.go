@@ -21,6 +21,9 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
+	// Machine clients authenticate with API tokens only; no session, no CSRF.
+	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
+
 	web := e.Group("", s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)
 	web.POST("/setup", s.setupSave)
@@ -36,9 +39,16 @@ func (s *Server) routes() {
 	app.GET("/settings/integrations/defender/disable", s.defenderDisableConfirm)
 	app.POST("/settings/integrations/defender/disable", s.defenderDisable)
 	app.POST("/settings/integrations/defender/enable", s.defenderEnable)
+	app.POST("/settings/integrations/defender/sync", s.defenderSync)
+	app.GET("/settings/integrations/defender/card", s.defenderCardFragment)
+	app.GET("/sync-runs", s.syncRuns)
 	app.GET("/settings/api-tokens", s.apiTokens)
+	app.POST("/settings/api-tokens", s.apiTokenCreate)
+	app.POST("/settings/api-tokens/:id/revoke", s.apiTokenRevoke)
 	app.GET("/zero-trust/posture-checks", s.postureChecks)
 	app.GET("/devices", s.devices)
+	app.GET("/devices/:id", s.deviceDetail)
+	app.POST("/devices/:id/recheck", s.deviceRecheck)
 	app.GET("/audit", s.auditList)
 	app.GET("/audit.csv", s.auditCSV)
 

@@ -18,6 +18,7 @@ import (
 	"postern/internal/auth"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/metrics"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -28,6 +29,8 @@ type Deps struct {
 	Integration    *integration.Service
 	Syncer         Syncer
 	Fleet          *fleet.Holder
+	Tokens         *auth.Tokens
+	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
@@ -48,6 +51,8 @@ type Server struct {
 	integration *integration.Service
 	syncer      Syncer
 	fleet       *fleet.Holder
+	tokens      *auth.Tokens
+	metrics     *metrics.Metrics
 	log         *slog.Logger
 	now         func() time.Time
 	proxies     []netip.Prefix
@@ -73,6 +78,8 @@ func NewServer(d Deps) *Server {
 		integration: d.Integration,
 		syncer:      d.Syncer,
 		fleet:       d.Fleet,
+		tokens:      d.Tokens,
+		metrics:     d.Metrics,
 		log:         d.Logger,
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,

@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/auth"
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/metrics"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -96,7 +98,13 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 	ctx, stop := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(ctx) }()
-	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Logger: log, Now: clock.Now, TrustedProxies: proxies})
+	tokens, err := auth.NewTokens(context.Background(), st, log, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(st, &devices, worker.Status, log)
+	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m,
+		Logger: log, Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		hs.Close()

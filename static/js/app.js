@@ -113,6 +113,58 @@
     }
   });
 
+  // A card that refreshes itself waits while the admin is using it: an open
+  // menu or the keyboard focus inside would be lost by the swap.
+  document.addEventListener('htmx:beforeRequest', function (e) {
+    var el = e.detail && e.detail.elt;
+    if (el && el.matches && el.matches('[hx-trigger^="every"]') &&
+        el.querySelector('details[open], :focus')) {
+      e.preventDefault();
+    }
+  });
+
+  // Forms marked data-confirm ask first, in a dialog that states the
+  // consequence (built from text, never HTML).
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-confirm') || form.dataset.confirmed) {
+      return;
+    }
+    e.preventDefault();
+    var submit = form.querySelector('button[type="submit"]');
+    var d = document.createElement('dialog');
+    d.setAttribute('data-modal', '');
+    d.setAttribute('data-remove-on-close', '');
+    d.setAttribute('aria-labelledby', 'confirm-text');
+    d.className = 'w-full max-w-md rounded-xl p-6 shadow-xl ring-1 ring-slate-200';
+    var p = document.createElement('p');
+    p.id = 'confirm-text';
+    p.className = 'text-sm text-slate-800';
+    p.textContent = form.getAttribute('data-confirm');
+    var row = document.createElement('div');
+    row.className = 'mt-6 flex justify-end gap-3';
+    var cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.setAttribute('data-dialog-close', '');
+    cancel.className = 'rounded-md px-3.5 py-2 text-sm font-semibold text-slate-700 ring-1 ring-inset ring-slate-300 hover:bg-slate-50';
+    cancel.textContent = 'Cancel';
+    var ok = document.createElement('button');
+    ok.type = 'button';
+    ok.className = 'rounded-md bg-red-700 px-3.5 py-2 text-sm font-semibold text-white hover:bg-red-800';
+    ok.textContent = submit ? submit.textContent.trim() : 'Confirm';
+    ok.addEventListener('click', function () {
+      form.dataset.confirmed = '1';
+      d.close();
+      form.requestSubmit(submit || undefined);
+    });
+    row.append(cancel, ok);
+    d.append(p, row);
+    document.getElementById('dialog-root').replaceChildren(d);
+    opener = submit;
+    d.showModal();
+    cancel.focus();
+  }, true);
+
   function init(root) {
     // An outerHTML swap fires on the element it replaced: look in the page.
     if (!(root instanceof Element) || !document.contains(root)) {

@@ -1,0 +1,120 @@
+// Package metrics exposes Postern's Prometheus metrics. Sync figures are read
+// at scrape time from the store, the worker and the snapshot, so they are
+// right after a restart and cost nothing between scrapes.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"postern/internal/fleet"
+	"postern/internal/syncer"
+	"postern/store"
+)
+
+// Metrics owns the registry.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New registers every metric. status reports the sync worker's state.
+func New(st *store.Store, devices *fleet.Holder, status func() syncer.Status, log *slog.Logger) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postern_http_requests_total", Help: "HTTP requests by route template, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "postern_http_request_duration_seconds", Help: "HTTP request duration by route template.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&syncCollector{store: st, devices: devices, status: status, log: log})
+	return m
+}
+
+// Observe records one HTTP request. route is the route template (e.g.
+// /devices/:id), never the raw path, to keep the label set small.
+func (m *Metrics) Observe(route, method string, code int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Handler serves the text exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+var (
+	runsDesc = prometheus.NewDesc("postern_sync_runs_total", "Sync runs by outcome.", []string{"outcome"}, nil)
+	waitDesc = prometheus.NewDesc("postern_sync_throttled_waits_total",
+		"429 answers from Defender waited out, over all runs.", nil, nil)
+	lastOKDesc = prometheus.NewDesc("postern_sync_last_success_timestamp_seconds",
+		"When the last successful sync finished (Unix time); 0 before the first.", nil, nil)
+	lastDurDesc = prometheus.NewDesc("postern_sync_last_duration_seconds", "Duration of the last finished sync.", nil, nil)
+	runningDesc = prometheus.NewDesc("postern_sync_running", "1 while a sync runs.", nil, nil)
+	breakerDesc = prometheus.NewDesc("postern_sync_breaker_open", "1 while repeated failures have lengthened the interval.", nil, nil)
+	devicesDesc = prometheus.NewDesc("postern_devices", "Devices in the in-memory snapshot.", []string{"state"}, nil)
+)
+
+type syncCollector struct {
+	store   *store.Store
+	devices *fleet.Holder
+	status  func() syncer.Status
+	log     *slog.Logger
+}
+
+func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{runsDesc, waitDesc, lastOKDesc, lastDurDesc, runningDesc, breakerDesc, devicesDesc} {
+		ch <- d
+	}
+}
+
+func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if totals, err := c.store.RunTotals(ctx); err != nil {
+		c.log.Warn("metrics: read sync runs", "err", err)
+	} else {
+		for _, outcome := range []string{store.RunSuccess, store.RunFailed, store.RunCancelled, store.RunInterrupted} {
+			ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.CounterValue, float64(totals.ByOutcome[outcome]), outcome)
+		}
+		ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.CounterValue, float64(totals.ThrottledWaits))
+	}
+	st := c.status()
+	var lastOK, lastDur float64
+	if st.LastSuccess != nil && st.LastSuccess.FinishedAt != nil {
+		lastOK = float64(st.LastSuccess.FinishedAt.Unix())
+	}
+	if r := st.LastRun; r != nil && r.FinishedAt != nil {
+		lastDur = r.FinishedAt.Sub(r.StartedAt).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(lastOKDesc, prometheus.GaugeValue, lastOK)
+	ch <- prometheus.MustNewConstMetric(lastDurDesc, prometheus.GaugeValue, lastDur)
+	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, b2f(st.Running))
+	ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, b2f(st.BreakerOpen))
+	snap := c.devices.Load()
+	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Active), "active")
+	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Len()-snap.Active), "removed")
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// APIToken is a stored enforcement API token; the token itself is never
+// stored, only its hash.
+type APIToken struct {
+	ID         int64
+	Name       string
+	Prefix     string
+	Hash       []byte
+	CreatedAt  time.Time
+	CreatedBy  string
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// CreateAPIToken stores a new token and its audit entry together. A name
+// already used by an active token is a Conflict.
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, audit AuditEntry) (APIToken, error) {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		t.CreatedAt = s.now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by)
+			VALUES (?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy)
+		if err != nil {
+			return err
+		}
+		if t.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return AppendAuditTx(ctx, tx, audit, t.CreatedAt)
+	})
+	return t, mapErr(err, "An API token with this name")
+}
+
+// APITokens lists every token, newest first, revoked ones included.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at
+		FROM api_tokens ORDER BY id DESC`)
+	if err != nil {
+		return nil, mapErr(err, "API tokens")
+	}
+	defer rows.Close()
+	var out []APIToken
+	for rows.Next() {
+		var t APIToken
+		var created string
+		var used, revoked sql.NullString
+		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked); err != nil {
+			return nil, mapErr(err, "API tokens")
+		}
+		if t.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		if t.LastUsedAt, err = nullTime(used); err != nil {
+			return nil, err
+		}
+		if t.RevokedAt, err = nullTime(revoked); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, mapErr(rows.Err(), "API tokens")
+}
+
+// RevokeAPIToken marks a token revoked; revoking twice is NotFound.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64, audit AuditEntry) (APIToken, error) {
+	var t APIToken
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		if err := tx.QueryRowContext(ctx, "SELECT name, prefix FROM api_tokens WHERE id = ? AND revoked_at IS NULL", id).
+			Scan(&t.Name, &t.Prefix); err != nil {
+			return err
+		}
+		t.ID = id
+		if _, err := tx.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE id = ?", formatTime(now), id); err != nil {
+			return err
+		}
+		audit.Target = t.Name + " (" + t.Prefix + "…)"
+		return AppendAuditTx(ctx, tx, audit, now)
+	})
+	return t, mapErr(err, "API token")
+}
+
+// TouchAPITokens records last use for several tokens at once; it is called
+// in batches, off the request path.
+func (s *Store) TouchAPITokens(ctx context.Context, used map[int64]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+		for id, at := range used {
+			if _, err := tx.ExecContext(ctx, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", formatTime(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "API tokens")
+}

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/apperr"
+	"postern/internal/auth"
+	"postern/store"
+	"postern/views"
+)
+
+func (s *Server) apiTokensPage(c echo.Context, status int, p views.APITokensPage) error {
+	tokens, err := s.store.APITokens(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p.Chrome = s.chrome(c, "API tokens", "api-tokens")
+	for _, t := range tokens {
+		p.Tokens = append(p.Tokens, views.APITokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt,
+			CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt})
+	}
+	return render(c, status, views.APITokens(p))
+}
+
+// apiTokens lists the tokens.
+func (s *Server) apiTokens(c echo.Context) error {
+	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{})
+}
+
+// apiTokenCreate makes a token and shows it once, in this answer only.
+func (s *Server) apiTokenCreate(c echo.Context) error {
+	name := strings.TrimSpace(c.Request().PostFormValue("name"))
+	msg := ""
+	switch {
+	case name == "":
+		msg = "Name the token after the gateway that will use it."
+	case utf8.RuneCountInString(name) > 80 || !utf8.ValidString(name):
+		msg = "Use at most 80 characters."
+	}
+	if msg != "" {
+		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: msg})
+	}
+	token, prefix, hash, err := auth.NewAPIToken()
+	if err != nil {
+		return err
+	}
+	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "api_token.created",
+		Target: name + " (" + prefix + "…)", Outcome: store.OutcomeSuccess}
+	_, err = s.store.CreateAPIToken(c.Request().Context(), store.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: actorOf(c)}, entry)
+	if apperr.Is(err, apperr.Conflict) {
+		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: "An active token already has this name."})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.tokens.Reload(c.Request().Context()); err != nil {
+		return err
+	}
+	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{NewToken: token, NewName: name})
+}
+
+// apiTokenRevoke revokes a token at once.
+func (s *Server) apiTokenRevoke(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "api_token.revoked", Outcome: store.OutcomeSuccess}
+	t, err := s.store.RevokeAPIToken(c.Request().Context(), id, entry)
+	if err != nil {
+		return err
+	}
+	if err := s.tokens.Reload(c.Request().Context()); err != nil {
+		return err
+	}
+	if err := flash(c, "success", "Token “"+t.Name+"” is revoked. Requests that present it are refused."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
+}
+
+// requireToken admits requests that carry an active API token as a bearer
+// token. Session cookies do not count here.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern"`)
+			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "an API token is required: Authorization: Bearer <token>"})
+		}
+		if _, ok := s.tokens.Verify(strings.TrimSpace(token)); !ok {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="invalid_token"`)
+			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "the API token is unknown or revoked"})
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"postern/store"
+)
+
+var tokenRE = regexp.MustCompile(`data-testid="new-token">(pst_[a-z2-7]+)<`)
+
+func createToken(t *testing.T, c *client, name string) string {
+	t.Helper()
+	res := c.post("/settings/api-tokens", url.Values{"name": {name}})
+	wantStatus(t, res, http.StatusOK)
+	m := tokenRE.FindStringSubmatch(res.body)
+	if m == nil {
+		t.Fatalf("the new token is not shown:\n%.800s", res.body)
+	}
+	return m[1]
+}
+
+func TestAPITokensLifecycleAndMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	c := e.signedIn()
+	wantStatus(t, c.post("/settings/api-tokens", url.Values{"name": {"  "}}), http.StatusUnprocessableEntity)
+	token := createToken(t, c, "Gateway eu-west")
+
+	list := c.get("/settings/api-tokens")
+	if strings.Contains(list.body, token) {
+		t.Fatal("the token is shown again after creation")
+	}
+	if !strings.Contains(list.body, token[:12]) || !strings.Contains(list.body, "Gateway eu-west") {
+		t.Fatal("the list does not show the token's name and prefix")
+	}
+	dup := c.post("/settings/api-tokens", url.Values{"name": {"Gateway eu-west"}})
+	wantStatus(t, dup, http.StatusUnprocessableEntity)
+
+	// The database keeps only a hash.
+	raw, _ := e.store.APITokens(context.Background())
+	if len(raw) != 1 || strings.Contains(string(raw[0].Hash), token) {
+		t.Fatalf("stored tokens: %+v", raw)
+	}
+
+	anon := e.client()
+	wantStatus(t, anon.get("/metrics"), http.StatusUnauthorized)
+	// A signed-in admin's cookie is not a token.
+	wantStatus(t, c.get("/metrics"), http.StatusUnauthorized)
+	wantStatus(t, anon.do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer pst_wrongwrongwrongwrong"}}), http.StatusUnauthorized)
+	m := anon.do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer " + token}})
+	wantStatus(t, m, http.StatusOK)
+	for _, want := range []string{"postern_sync_runs_total", "postern_devices{state=\"active\"}", "postern_http_requests_total{code=\"200\",method=\"GET\",route=\"/settings/api-tokens\"}", "postern_sync_last_success_timestamp_seconds"} {
+		if !strings.Contains(m.body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	id := raw[0].ID
+	wantRedirect(t, c.post("/settings/api-tokens/"+itoa(id)+"/revoke", url.Values{}), "/settings/api-tokens")
+	wantStatus(t, anon.do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer " + token}}), http.StatusUnauthorized)
+	wantStatus(t, c.post("/settings/api-tokens/"+itoa(id)+"/revoke", url.Values{}), http.StatusNotFound)
+
+	for _, action := range []string{"api_token.created", "api_token.revoked"} {
+		a := action
+		if entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) != 1 {
+			t.Errorf("%s audited %d times", action, len(entries))
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
