@@ -17,6 +17,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -87,7 +88,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	srv := web.NewServer(web.Deps{Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
+	if err := engine.Reload(ctx); err != nil {
+		return err
+	}
+	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
+	srv := web.NewServer(web.Deps{Policy: engine, Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
@@ -108,6 +114,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopWorker()
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(workerCtx) }()
+	policyDone := make(chan struct{})
+	go func() { engine.Run(workerCtx); close(policyDone) }()
 	tokensDone := make(chan struct{})
 	go func() { tokens.Run(workerCtx, time.Minute); close(tokensDone) }()
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
@@ -117,6 +125,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopWorker()
 		<-workerDone
 		<-tokensDone
+		<-policyDone
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -130,6 +139,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	stopWorker()
 	<-tokensDone
+	<-policyDone
 	if err := <-workerDone; err != nil {
 		e.log.Error("sync worker stopped", "err", err)
 	}

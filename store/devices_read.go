@@ -245,7 +245,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (b
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag)
-				SELECT id, j.value FROM devices, json_each(devices.tags) j WHERE id = ?`, d.ID); err != nil {
+				SELECT devices.id, j.value FROM devices, json_each(devices.tags) j WHERE devices.id = ?`, d.ID); err != nil {
 				return err
 			}
 		}

@@ -75,4 +75,3 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-

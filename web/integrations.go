@@ -188,6 +188,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 	}
 	logger(c).Info("defender integration configured", "admin", actorOf(c))
 	s.syncer.Trigger(syncer.TriggerConfigured)
+	s.reloadPolicy(c)
 	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.")
 }
 
@@ -248,6 +249,7 @@ func (s *Server) defenderDisable(c echo.Context) error {
 		return err
 	}
 	s.syncer.Cancel()
+	s.reloadPolicy(c)
 	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.")
 }
 
@@ -262,6 +264,7 @@ func (s *Server) defenderEnable(c echo.Context) error {
 		return err
 	}
 	s.syncer.Trigger(syncer.TriggerEnabled)
+	s.reloadPolicy(c)
 	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.")
 }
 
@@ -301,4 +304,12 @@ func (s *Server) defenderCardFragment(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, views.DefenderCardView(card, false))
+}
+
+// reloadPolicy makes the enforcement answers follow a change at once. A
+// failure is logged; the periodic reload retries.
+func (s *Server) reloadPolicy(c echo.Context) {
+	if err := s.policy.Reload(c.Request().Context()); err != nil {
+		logger(c).Error("reload posture policy", "err", err)
+	}
 }

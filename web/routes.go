@@ -23,6 +23,7 @@ func (s *Server) routes() {
 
 	// Machine clients authenticate with API tokens only; no session, no CSRF.
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
+	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireToken)
 
 	web := e.Group("", s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)
@@ -46,6 +47,14 @@ func (s *Server) routes() {
 	app.POST("/settings/api-tokens", s.apiTokenCreate)
 	app.POST("/settings/api-tokens/:id/revoke", s.apiTokenRevoke)
 	app.GET("/zero-trust/posture-checks", s.postureChecks)
+	app.POST("/zero-trust/posture-checks", s.checkSave)
+	app.GET("/zero-trust/posture-checks/new", s.checkNew)
+	app.POST("/zero-trust/posture-checks/preview", s.checkPreview)
+	app.GET("/zero-trust/posture-checks/:id", s.checkEdit)
+	app.GET("/zero-trust/posture-checks/:id/edit", s.checkEdit)
+	app.POST("/zero-trust/posture-checks/:id", s.checkSave)
+	app.GET("/zero-trust/posture-checks/:id/delete", s.checkDeleteConfirm)
+	app.POST("/zero-trust/posture-checks/:id/delete", s.checkDelete)
 	app.GET("/devices", s.devices)
 	app.GET("/devices/:id", s.deviceDetail)
 	app.POST("/devices/:id/recheck", s.deviceRecheck)

@@ -19,6 +19,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/policy"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -30,6 +31,7 @@ type Deps struct {
 	Syncer         Syncer
 	Fleet          *fleet.Holder
 	Tokens         *auth.Tokens
+	Policy         *policy.Engine
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -52,6 +54,7 @@ type Server struct {
 	syncer      Syncer
 	fleet       *fleet.Holder
 	tokens      *auth.Tokens
+	policy      *policy.Engine
 	metrics     *metrics.Metrics
 	log         *slog.Logger
 	now         func() time.Time
@@ -79,6 +82,7 @@ func NewServer(d Deps) *Server {
 		syncer:      d.Syncer,
 		fleet:       d.Fleet,
 		tokens:      d.Tokens,
+		policy:      d.Policy,
 		metrics:     d.Metrics,
 		log:         d.Logger,
 		now:         func() time.Time { return d.Now().UTC() },

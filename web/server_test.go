@@ -20,6 +20,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -53,6 +54,7 @@ type testEnv struct {
 
 	worker *syncer.Worker
 	fleet  *fleet.Holder
+	policy *policy.Engine
 }
 
 type syncBuffer struct {
@@ -103,7 +105,13 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		t.Fatal(err)
 	}
 	m := metrics.New(st, &devices, worker.Status, log)
-	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m,
+	pol := policy.New(st, &devices, svc.Enabled, time.Hour, log, clock.Now)
+	if err := pol.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	worker.OnSwap(func(_, _ *fleet.Snapshot) { pol.Recompute() })
+	go pol.Run(ctx)
+	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m, Policy: pol,
 		Logger: log, Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
@@ -112,7 +120,7 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		<-workerDone
 		st.Close()
 	})
-	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs, worker: worker, fleet: &devices}
+	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs, worker: worker, fleet: &devices, policy: pol}
 }
 
 const (

@@ -374,3 +374,9 @@ func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) 
 	s.clients.client, s.clients.version = defender.NewClient(creds, ep, s.http), version
 	return s.clients.client, version, nil
 }
+
+// Enabled reports whether Defender is configured and enabled.
+func (s *Service) Enabled(ctx context.Context) (bool, error) {
+	d, err := s.Defender(ctx)
+	return d.Configured && d.Enabled, err
+}

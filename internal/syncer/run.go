@@ -56,16 +56,26 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	defer rcancel()
 	done, err := w.store.FinishRun(rctx, run, runAudit(run))
 	if err != nil {
+		// The apply (or its record) failed and rolled back: the previous
+		// data stands. Record the run as failed, without applying.
 		w.log.Error("sync: record the run", "run", run.ID, "err", err)
-		done = run
-		done.Outcome, done.Error = store.RunFailed, "The sync could not be saved: "+apperr.MessageOf(err)
+		run.Outcome, run.ErrorCode = store.RunFailed, "store"
+		run.Error = "Postern could not save the synced devices; the previous device data was kept. " + apperr.MessageOf(err)
+		run.Seen, run.Added, run.Changed, run.Removed = 0, 0, 0, 0
+		if done, err = w.store.FinishRun(rctx, run, runAudit(run)); err != nil {
+			w.log.Error("sync: record the failed run", "run", run.ID, "err", err)
+			done = run
+		}
+		lerr = errors.New(run.Error)
 	}
-	w.end(done, version, lerr)
+	// Publish before reporting the run done, so whoever sees it finished
+	// also sees its devices.
 	if done.Outcome == store.RunSuccess {
 		if err := w.publish(rctx); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
 	}
+	w.end(done, version, lerr)
 	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
 		"seen", done.Seen, "added", done.Added, "changed", done.Changed, "removed", done.Removed,
 		"throttled_waits", done.ThrottledWaits, "error_code", done.ErrorCode)

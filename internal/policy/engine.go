@@ -1,0 +1,164 @@
+// Package policy applies the posture checks to the fleet: it answers the
+// enforcement API from memory, previews a draft check, keeps per-check
+// counts, and records every change of a device's verdict.
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"postern/internal/fleet"
+	"postern/internal/posture"
+	"postern/store"
+)
+
+// Sources.
+const (
+	SourceDefender     = "defender"
+	SourceDeviceReport = "device_report"
+)
+
+// state is everything the hot path reads, replaced whole on every change.
+type state struct {
+	checks          []posture.Check // enabled and disabled, compiled
+	exceptions      []posture.Exception
+	defenderEnabled bool
+	counts          map[int64]Counts // per check id, over active devices
+	overall         Counts
+	computedAt      time.Time
+}
+
+// Counts are devices by result.
+type Counts struct{ Pass, Fail, Unknown int }
+
+// Engine is safe for concurrent use.
+type Engine struct {
+	store    *store.Store
+	fleet    *fleet.Holder
+	enabled  func(context.Context) (bool, error) // is the Defender integration enabled?
+	interval time.Duration                       // sync interval, for staleness
+	log      *slog.Logger
+	now      func() time.Time
+
+	st atomic.Pointer[state]
+
+	recompute chan struct{}
+	mu        sync.Mutex
+	verdicts  map[string]verdict // device id → last recorded verdicts
+}
+
+type verdict struct {
+	overall posture.Result
+	checks  map[int64]posture.Result
+	device  fleet.Device
+}
+
+// New returns an engine; call Reload before serving and Run for history.
+func New(st *store.Store, h *fleet.Holder, enabled func(context.Context) (bool, error), interval time.Duration, log *slog.Logger, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	e := &Engine{store: st, fleet: h, enabled: enabled, interval: interval, log: log, now: now, recompute: make(chan struct{}, 1)}
+	e.st.Store(&state{counts: map[int64]Counts{}})
+	return e
+}
+
+// ToCheck converts a stored check.
+func ToCheck(c store.PostureCheck) (posture.Check, error) {
+	var spec posture.Spec
+	if err := json.Unmarshal([]byte(c.Spec), &spec); err != nil {
+		return posture.Check{}, fmt.Errorf("policy: check %d: %w", c.ID, err)
+	}
+	return posture.Check{ID: c.ID, Name: c.Name, Source: c.DataSource, Mode: c.Mode, Enabled: c.Enabled,
+		WhenUnavailable: c.WhenUnavailable, Spec: spec}, nil
+}
+
+// Reload re-reads checks, active exceptions and whether Defender is enabled,
+// then asks for the counts and history to be recomputed.
+func (e *Engine) Reload(ctx context.Context) error {
+	stored, err := e.store.PostureChecks(ctx)
+	if err != nil {
+		return err
+	}
+	checks := make([]posture.Check, 0, len(stored))
+	for _, c := range stored {
+		pc, err := ToCheck(c)
+		if err != nil {
+			return err
+		}
+		checks = append(checks, pc)
+	}
+	exc, err := e.store.Exceptions(ctx, store.ExceptionFilter{ActiveAt: e.now()})
+	if err != nil {
+		return err
+	}
+	pe := make([]posture.Exception, len(exc))
+	for i, x := range exc {
+		pe[i] = posture.Exception{ID: x.ID, DeviceID: x.DeviceID, CheckID: x.CheckID, Reason: x.Reason,
+			CreatedBy: x.CreatedBy, ExpiresAt: x.ExpiresAt}
+	}
+	enabled, err := e.enabled(ctx)
+	if err != nil {
+		return err
+	}
+	old := e.st.Load()
+	e.st.Store(&state{checks: posture.Compile(checks), exceptions: pe, defenderEnabled: enabled,
+		counts: old.counts, overall: old.overall, computedAt: old.computedAt})
+	e.Recompute()
+	return nil
+}
+
+// Recompute asks the background loop to refresh counts and history soon.
+func (e *Engine) Recompute() {
+	select {
+	case e.recompute <- struct{}{}:
+	default:
+	}
+}
+
+// Checks returns the compiled checks (enabled and disabled).
+func (e *Engine) Checks() []posture.Check { return e.st.Load().checks }
+
+// DefenderEnabled reports the integration state the engine evaluates with.
+func (e *Engine) DefenderEnabled() bool { return e.st.Load().defenderEnabled }
+
+// Counts returns per-check and overall counts and when they were computed.
+func (e *Engine) Counts() (map[int64]Counts, Counts, time.Time) {
+	s := e.st.Load()
+	return s.counts, s.overall, s.computedAt
+}
+
+// input builds the evaluation context for snap.
+func (e *Engine) input(s *state, snap *fleet.Snapshot, now time.Time) posture.Input {
+	in := posture.Input{Now: now, SourceDisabled: !s.defenderEnabled}
+	if !snap.SyncedAt.IsZero() {
+		in.DataAge = snap.SyncedAt.UTC().Format(time.RFC3339)
+		in.Stale = e.interval > 0 && now.Sub(snap.SyncedAt) > 3*e.interval
+	}
+	return in
+}
+
+// Evaluate answers the enforcement API from memory: no database query.
+func (e *Engine) Evaluate(req posture.Request) posture.Decision {
+	s := e.st.Load()
+	snap := e.fleet.Load()
+	now := e.now()
+	m := posture.MatchDevice(snap, req)
+	in := e.input(s, snap, now)
+	in.Device, in.Report = m.Device, req.Report
+	return posture.Evaluate(s.checks, s.exceptions, in, m)
+}
+
+// DeviceDecision evaluates one synced device as the API would for its id.
+func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
+	s := e.st.Load()
+	snap := e.fleet.Load()
+	in := e.input(s, snap, e.now())
+	in.Device = d
+	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
+}

@@ -1,0 +1,262 @@
+package posture
+
+import (
+	"strings"
+	"time"
+)
+
+// Check is a posture check as the admin configured it.
+type Check struct {
+	ID     int64
+	Name   string
+	Source string // SourceDefender or SourceDeviceReport
+	Mode   string // ModeEnforce (also when empty) or ModeMonitor
+	// Enabled: disabled checks are skipped and not listed.
+	Enabled bool
+	// WhenUnavailable decides a check whose conditions are unknown but
+	// none failed: UnavailableDeny (also when empty) or UnavailableAllow.
+	WhenUnavailable string
+	Spec            Spec
+
+	conditions []Condition // built once by Compile
+	compiled   bool
+}
+
+// Compile returns a copy of checks with their conditions built, so that
+// evaluation neither parses nor lower-cases anything. Call it whenever
+// the checks change, not per request.
+func Compile(checks []Check) []Check {
+	out := make([]Check, len(checks))
+	copy(out, checks)
+	for i := range out {
+		out[i].conditions = compileConditions(out[i].Spec, out[i].Source)
+		out[i].compiled = true
+	}
+	return out
+}
+
+// Conditions are the check's compiled conditions, in evaluation order.
+func (c *Check) Conditions() []Condition {
+	if c.compiled {
+		return c.conditions
+	}
+	return compileConditions(c.Spec, c.Source)
+}
+
+func compileConditions(s Spec, source string) []Condition {
+	cs := s.Conditions(source)
+	if len(cs) == 0 {
+		// Fail closed: a stored check that tests nothing must not pass.
+		problem := "no conditions for data source " + quoteSource(source)
+		return []Condition{misconfigured{"Configuration", problem}}
+	}
+	return cs
+}
+
+func quoteSource(s string) string {
+	switch s {
+	case SourceDefender, SourceDeviceReport:
+		return s
+	}
+	return "\"" + shown(s) + "\" (unknown)"
+}
+
+func (c *Check) mode() string {
+	if c.Mode == ModeMonitor {
+		return ModeMonitor
+	}
+	return ModeEnforce
+}
+
+// Exception lets one device through failing or unknown checks until it
+// expires. The console requires a reason and an expiry and audits both.
+type Exception struct {
+	ID        int64
+	DeviceID  string // Defender machine id
+	CheckID   int64  // 0: every check
+	Reason    string
+	CreatedBy string
+	ExpiresAt time.Time
+}
+
+// CheckResult is one enabled check's verdict, as the enforcement API
+// returns it (SPEC §6).
+type CheckResult struct {
+	ID      int64    `json:"id"`
+	Name    string   `json:"name"`
+	Mode    string   `json:"mode"`
+	Result  Result   `json:"result"`
+	Reasons []string `json:"reasons"`
+	// Excepted: an exception turned a fail or unknown into this pass.
+	Excepted bool `json:"excepted,omitempty"`
+}
+
+// Decision answers "may this device pass?".
+type Decision struct {
+	Allowed bool
+	Match   Match
+	Checks  []CheckResult
+}
+
+var noReasons = []string{}
+
+// Evaluate runs the enabled checks, in the order given, against one
+// device. The device is allowed when every enabled Enforce check passes;
+// Monitor checks are reported but never deny. Exceptions apply last.
+// checks should come from Compile; others are compiled on the fly.
+func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) Decision {
+	if in.Device == nil {
+		in.Device = matched.Device
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	in.prepare()
+
+	var exBuf [4]*Exception
+	mine := deviceExceptions(exBuf[:0], exceptions, &in)
+
+	n := 0
+	for i := range checks {
+		if checks[i].Enabled {
+			n++
+		}
+	}
+	d := Decision{Allowed: true, Match: matched, Checks: make([]CheckResult, 0, n)}
+	// All reasons share one backing array; ends[i] closes check i's span.
+	var reasons []string
+	var endBuf [32]int
+	ends := endBuf[:0]
+	for i := range checks {
+		c := &checks[i]
+		if !c.Enabled {
+			continue
+		}
+		start := len(reasons)
+		var res Result
+		res, reasons = c.evaluate(&in, reasons)
+		cr := CheckResult{ID: c.ID, Name: c.Name, Mode: c.mode()}
+		if res != Pass {
+			if e := pickException(mine, c.ID); e != nil {
+				reasons = insertAt(reasons, start, exceptionReason(e))
+				res, cr.Excepted = Pass, true
+			}
+		}
+		cr.Result = res
+		if res != Pass && cr.Mode == ModeEnforce {
+			d.Allowed = false
+		}
+		d.Checks = append(d.Checks, cr)
+		ends = append(ends, len(reasons))
+	}
+	start := 0
+	for i, end := range ends {
+		d.Checks[i].Reasons = noReasons
+		if end > start {
+			d.Checks[i].Reasons = reasons[start:end:end]
+		}
+		start = end
+	}
+	return d
+}
+
+// evaluate appends the check's reasons to reasons. A check fails if any
+// condition fails; if none fails and one is unknown, WhenUnavailable
+// decides, and on allow the unknown reasons stay as information.
+func (c *Check) evaluate(in *Input, reasons []string) (Result, []string) {
+	conds := c.conditions
+	if !c.compiled {
+		conds = compileConditions(c.Spec, c.Source)
+	}
+	start := len(reasons)
+	failed, unsure := false, false
+	for _, cond := range conds {
+		o := cond.Evaluate(in)
+		switch o.Result {
+		case Pass:
+			continue
+		case Unknown:
+			unsure = true
+		default: // Fail, or anything unexpected: fail closed
+			failed = true
+		}
+		if o.Reason == "" {
+			o.Reason = cond.Name() + ": not met"
+		}
+		if reasons == nil {
+			reasons = make([]string, 0, 24) // one allocation for a typical request
+		}
+		reasons = appendOnce(reasons, start, o.Reason)
+	}
+	switch {
+	case failed:
+		return Fail, reasons
+	case unsure && c.WhenUnavailable == UnavailableAllow:
+		return Pass, reasons
+	case unsure:
+		return Unknown, reasons
+	}
+	return Pass, reasons
+}
+
+// appendOnce appends r unless reasons[start:] has it already: with no
+// matching machine every Defender condition gives the same reason.
+func appendOnce(reasons []string, start int, r string) []string {
+	for _, x := range reasons[start:] {
+		if x == r {
+			return reasons
+		}
+	}
+	return append(reasons, r)
+}
+
+func insertAt(s []string, i int, v string) []string {
+	s = append(s, "")
+	copy(s[i+1:], s[i:])
+	s[i] = v
+	return s
+}
+
+// deviceExceptions appends to dst the unexpired exceptions for the
+// matched machine; expiry is exclusive.
+func deviceExceptions(dst []*Exception, all []Exception, in *Input) []*Exception {
+	if in.Device == nil {
+		return dst
+	}
+	for i := range all {
+		e := &all[i]
+		if e.ExpiresAt.After(in.Now) && strings.EqualFold(strings.TrimSpace(e.DeviceID), in.Device.ID) {
+			dst = append(dst, e)
+		}
+	}
+	return dst
+}
+
+// pickException prefers an exception for this very check over one for
+// every check, then the one that lasts longest; ties go to the lower id.
+func pickException(mine []*Exception, checkID int64) *Exception {
+	var best *Exception
+	for _, e := range mine {
+		if e.CheckID != checkID && e.CheckID != 0 {
+			continue
+		}
+		if best == nil || better(e, best, checkID) {
+			best = e
+		}
+	}
+	return best
+}
+
+func better(a, b *Exception, checkID int64) bool {
+	if as, bs := a.CheckID == checkID, b.CheckID == checkID; as != bs {
+		return as
+	}
+	if !a.ExpiresAt.Equal(b.ExpiresAt) {
+		return a.ExpiresAt.After(b.ExpiresAt)
+	}
+	return a.ID < b.ID
+}
+
+func exceptionReason(e *Exception) string {
+	return "exception by " + e.CreatedBy + " until " + e.ExpiresAt.UTC().Format(time.DateOnly) + ": " + e.Reason
+}

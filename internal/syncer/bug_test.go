@@ -1,0 +1,54 @@
+package syncer_test
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"postern/internal/syncer"
+	"postern/store"
+)
+
+// TestBugApplyFailureLeavesRunRunning: when the apply transaction itself
+// fails (disk full, I/O error, SQLITE_BUSY past busy_timeout — simulated
+// here with a trigger that aborts every update of devices), FinishRun rolls
+// back everything, including the UPDATE that records the outcome and the
+// sync.run audit row. runOnce (run.go, the FinishRun error branch) only
+// patches the in-memory status, so sync_runs keeps the run as 'running'
+// with no error until the next process start, which then calls it
+// 'interrupted'; no audit row is written (SPEC §7 "every run is recorded",
+// SECURITY 26 and 33). The devices and the snapshot are rightly untouched.
+func TestBugApplyFailureLeavesRunRunning(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 20})
+	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+		t.Fatalf("first run %s", first.Outcome)
+	}
+	e.change()
+	before := e.state()
+	w, err := sql.Open("sqlite", store.DSN(e.dbPath, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Exec(`CREATE TRIGGER apply_fails BEFORE UPDATE ON devices BEGIN SELECT RAISE(ABORT, 'simulated I/O error'); END`); err != nil {
+		t.Fatal(err)
+	}
+
+	run := e.sync(syncer.TriggerManual)
+	if run.Outcome != store.RunFailed {
+		t.Fatalf("status outcome %q, want failed", run.Outcome)
+	}
+	e.assertUnchanged(before) // holds: the apply was rolled back
+
+	stored := e.storedRun(run.ID)
+	if stored.Outcome != store.RunFailed || stored.FinishedAt == nil || strings.TrimSpace(stored.Error) == "" {
+		t.Errorf("sync_runs row of a run whose apply failed: outcome %q, finished %v, error %q; want failed, finished, with the error",
+			stored.Outcome, stored.FinishedAt, stored.Error)
+	}
+	if run.ErrorCode == "" {
+		t.Errorf("the failed run has no error code")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM audit_log WHERE action = 'sync.run'`); n != 2 {
+		t.Errorf("sync.run audit rows = %d, want 2 (one per run)", n)
+	}
+}

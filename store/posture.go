@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+)
+
+// PostureCheck is a stored check; Spec is its conditions as JSON.
+type PostureCheck struct {
+	ID              int64
+	Name            string
+	Description     string
+	DataSource      string
+	Mode            string
+	Enabled         bool
+	WhenUnavailable string
+	Spec            string
+	CreatedAt       time.Time
+	CreatedBy       string
+	UpdatedAt       time.Time
+	UpdatedBy       string
+}
+
+const checkColumns = `id, name, description, data_source, mode, enabled, when_unavailable, spec,
+	created_at, created_by, updated_at, updated_by`
+
+func scanCheck(r scanner) (PostureCheck, error) {
+	var c PostureCheck
+	var created, updated string
+	err := r.Scan(&c.ID, &c.Name, &c.Description, &c.DataSource, &c.Mode, &c.Enabled, &c.WhenUnavailable, &c.Spec,
+		&created, &c.CreatedBy, &updated, &c.UpdatedBy)
+	if err != nil {
+		return c, err
+	}
+	if c.CreatedAt, err = parseTime(created); err != nil {
+		return c, err
+	}
+	c.UpdatedAt, err = parseTime(updated)
+	return c, err
+}
+
+// PostureChecks lists every check by name.
+func (s *Store) PostureChecks(ctx context.Context) ([]PostureCheck, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT "+checkColumns+" FROM posture_checks ORDER BY name COLLATE NOCASE")
+	if err != nil {
+		return nil, mapErr(err, "Posture checks")
+	}
+	defer rows.Close()
+	var out []PostureCheck
+	for rows.Next() {
+		c, err := scanCheck(rows)
+		if err != nil {
+			return nil, mapErr(err, "Posture checks")
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err(), "Posture checks")
+}
+
+// PostureCheck returns one check or NotFound.
+func (s *Store) PostureCheck(ctx context.Context, id int64) (PostureCheck, error) {
+	c, err := scanCheck(s.read.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id))
+	return c, mapErr(err, "Posture check")
+}
+
+// SavePostureCheck creates (ID 0) or updates a check with its audit entry. A
+// name in use by another check is a Conflict.
+func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string, audit AuditEntry) (PostureCheck, error) {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		c.UpdatedAt, c.UpdatedBy = now, by
+		if c.ID == 0 {
+			c.CreatedAt, c.CreatedBy = now, by
+			res, err := tx.ExecContext(ctx, `INSERT INTO posture_checks (name, description, data_source, mode, enabled,
+				when_unavailable, spec, created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				c.Name, c.Description, c.DataSource, c.Mode, c.Enabled, c.WhenUnavailable, c.Spec,
+				formatTime(now), by, formatTime(now), by)
+			if err != nil {
+				return err
+			}
+			if c.ID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, `UPDATE posture_checks SET name = ?, description = ?, data_source = ?, mode = ?,
+				enabled = ?, when_unavailable = ?, spec = ?, updated_at = ?, updated_by = ? WHERE id = ?`,
+				c.Name, c.Description, c.DataSource, c.Mode, c.Enabled, c.WhenUnavailable, c.Spec, formatTime(now), by, c.ID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return sql.ErrNoRows
+			}
+		}
+		audit.Target = c.Name
+		return AppendAuditTx(ctx, tx, audit, now)
+	})
+	return c, mapErr(err, "A posture check with this name")
+}
+
+// DeletePostureCheck removes a check and its exceptions; its history stays.
+func (s *Store) DeletePostureCheck(ctx context.Context, id int64, audit AuditEntry) (PostureCheck, error) {
+	var c PostureCheck
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if c, err = scanCheck(tx.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM posture_checks WHERE id = ?", id); err != nil {
+			return err
+		}
+		audit.Target = c.Name
+		return AppendAuditTx(ctx, tx, audit, s.now())
+	})
+	return c, mapErr(err, "Posture check")
+}
+
+// Exception is a stored posture exception.
+type Exception struct {
+	ID        int64
+	DeviceID  string
+	CheckID   int64 // 0 = every check
+	Reason    string
+	ExpiresAt time.Time
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+	RevokedBy string
+}
+
+// ExceptionFilter narrows Exceptions; zero fields do not filter.
+type ExceptionFilter struct {
+	DeviceID string
+	CheckID  int64
+	// ActiveAt, when set, keeps exceptions neither revoked nor expired then.
+	ActiveAt time.Time
+}
+
+// Exceptions lists exceptions, newest first.
+func (s *Store) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error) {
+	q := `SELECT id, device_id, COALESCE(check_id, 0), reason, expires_at, created_by, created_at, revoked_at,
+		COALESCE(revoked_by, '') FROM posture_exceptions WHERE 1 = 1`
+	var args []any
+	if f.DeviceID != "" {
+		q += " AND device_id = ?"
+		args = append(args, f.DeviceID)
+	}
+	if f.CheckID != 0 {
+		q += " AND (check_id = ? OR check_id IS NULL)"
+		args = append(args, f.CheckID)
+	}
+	if !f.ActiveAt.IsZero() {
+		q += " AND revoked_at IS NULL AND expires_at > ?"
+		args = append(args, formatTime(f.ActiveAt))
+	}
+	rows, err := s.read.QueryContext(ctx, q+" ORDER BY id DESC", args...)
+	if err != nil {
+		return nil, mapErr(err, "Exceptions")
+	}
+	defer rows.Close()
+	var out []Exception
+	for rows.Next() {
+		var e Exception
+		var expires, created string
+		var revoked sql.NullString
+		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.Reason, &expires, &e.CreatedBy, &created, &revoked, &e.RevokedBy); err != nil {
+			return nil, mapErr(err, "Exceptions")
+		}
+		if e.ExpiresAt, err = parseTime(expires); err != nil {
+			return nil, err
+		}
+		if e.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		if e.RevokedAt, err = nullTime(revoked); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err(), "Exceptions")
+}
+
+// CreateException stores an exception with its audit entry.
+func (s *Store) CreateException(ctx context.Context, e Exception, audit AuditEntry) (Exception, error) {
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		e.CreatedAt = s.now()
+		var check any
+		if e.CheckID != 0 {
+			check = e.CheckID
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO posture_exceptions (device_id, check_id, reason, expires_at, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, e.DeviceID, check, e.Reason, formatTime(e.ExpiresAt), e.CreatedBy, formatTime(e.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return AppendAuditTx(ctx, tx, audit, e.CreatedAt)
+	})
+	return e, mapErr(err, "Exception")
+}
+
+// RevokeException ends an exception early.
+func (s *Store) RevokeException(ctx context.Context, id int64, by string, audit AuditEntry) error {
+	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		res, err := tx.ExecContext(ctx, "UPDATE posture_exceptions SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
+			formatTime(now), by, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sql.ErrNoRows
+		}
+		return AppendAuditTx(ctx, tx, audit, now)
+	}), "Exception")
+}
+
+// HistoryEntry is one change of a device's verdict.
+type HistoryEntry struct {
+	ID        int64
+	DeviceID  string
+	CheckID   int64 // 0 = the overall verdict
+	CheckName string
+	At        time.Time
+	From, To  string
+	Reasons   []string
+	Signal    string
+}
+
+// AppendHistory records verdict changes, and an audit row for each, in one
+// transaction.
+func (s *Store) AppendHistory(ctx context.Context, entries []HistoryEntry, audits []AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO posture_history (device_id, check_id, check_name, at, from_result,
+			to_result, reasons, signal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			reasons, err := json.Marshal(nonNil(e.Reasons))
+			if err != nil {
+				return err
+			}
+			var check any
+			if e.CheckID != 0 {
+				check = e.CheckID
+			}
+			if _, err := stmt.ExecContext(ctx, e.DeviceID, check, e.CheckName, formatTime(e.At), e.From, e.To, string(reasons), e.Signal); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		for _, a := range audits {
+			if err := AppendAuditTx(ctx, tx, a, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "Posture history")
+}
+
+// History returns a device's verdict changes (deviceID "" for every device),
+// newest first.
+func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]HistoryEntry, error) {
+	q := "SELECT id, device_id, COALESCE(check_id, 0), check_name, at, from_result, to_result, reasons, signal FROM posture_history"
+	var args []any
+	if deviceID != "" {
+		q += " WHERE device_id = ?"
+		args = append(args, deviceID)
+	}
+	rows, err := s.read.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, mapErr(err, "Posture history")
+	}
+	defer rows.Close()
+	var out []HistoryEntry
+	for rows.Next() {
+		var e HistoryEntry
+		var at, reasons string
+		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.CheckName, &at, &e.From, &e.To, &reasons, &e.Signal); err != nil {
+			return nil, mapErr(err, "Posture history")
+		}
+		if e.At, err = parseTime(at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(reasons), &e.Reasons); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err(), "Posture history")
+}

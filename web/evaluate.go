@@ -1,0 +1,179 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/posture"
+)
+
+// maxEvaluateBody is the largest request body the enforcement API reads.
+const maxEvaluateBody = 64 << 10
+
+// EvaluateRequest is the enforcement API's body (SPEC §6).
+type EvaluateRequest struct {
+	Device *EvaluateDevice `json:"device"`
+}
+
+// EvaluateDevice identifies a device and carries what it reports about
+// itself.
+type EvaluateDevice struct {
+	DefenderMachineID string `json:"defender_machine_id"`
+	AADDeviceID       string `json:"aad_device_id"`
+	Hostname          string `json:"hostname"`
+	OS                string `json:"os"`
+	OSVersion         string `json:"os_version"`
+	Firewall          *bool  `json:"firewall"`
+	DiskEncrypted     *bool  `json:"disk_encrypted"`
+	ClientVersion     string `json:"client_version"`
+}
+
+// EvaluateResponse is the answer (SPEC §6).
+type EvaluateResponse struct {
+	Allowed     bool            `json:"allowed"`
+	Device      EvaluatedDevice `json:"device"`
+	Checks      []EvaluatedItem `json:"checks"`
+	EvaluatedAt string          `json:"evaluated_at"`
+}
+
+// EvaluatedDevice says which machine matched and by which key.
+type EvaluatedDevice struct {
+	DefenderMachineID string `json:"defender_machine_id,omitempty"`
+	MatchedBy         string `json:"matched_by"`
+}
+
+// EvaluatedItem is one check's verdict.
+type EvaluatedItem struct {
+	ID      int64    `json:"id"`
+	Name    string   `json:"name"`
+	Mode    string   `json:"mode"`
+	Result  string   `json:"result"`
+	Reasons []string `json:"reasons"`
+}
+
+// errBodyTooLarge marks a body over the limit (413).
+var errBodyTooLarge = errors.New("body too large")
+
+// DecodeEvaluateRequest reads and checks the body strictly: unknown fields,
+// trailing data, over-long values and a missing identifier are refused with
+// a message the gateway's operator can act on.
+func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxEvaluateBody+1))
+	if err != nil {
+		return posture.Request{}, fmt.Errorf("the body could not be read")
+	}
+	if len(body) > maxEvaluateBody {
+		return posture.Request{}, errBodyTooLarge
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req EvaluateRequest
+	if err := dec.Decode(&req); err != nil {
+		return posture.Request{}, fmt.Errorf("the body is not valid JSON for this API: %s", jsonProblem(err))
+	}
+	// More() misses a stray ']' or '}', so ask for the next token: only
+	// the end of the input will do.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return posture.Request{}, errors.New("the body has data after the JSON object")
+	}
+	d := req.Device
+	if d == nil {
+		return posture.Request{}, errors.New(`"device" is required`)
+	}
+	fields := map[string]string{"defender_machine_id": d.DefenderMachineID, "aad_device_id": d.AADDeviceID,
+		"hostname": d.Hostname, "os": d.OS, "os_version": d.OSVersion, "client_version": d.ClientVersion}
+	for name, v := range fields {
+		if len(v) > 255 {
+			return posture.Request{}, fmt.Errorf("%q is longer than 255 characters", name)
+		}
+		if strings.ContainsAny(v, "\x00\r\n") {
+			return posture.Request{}, fmt.Errorf("%q contains control characters", name)
+		}
+	}
+	id, aad, host := strings.TrimSpace(d.DefenderMachineID), strings.TrimSpace(d.AADDeviceID), strings.TrimSpace(d.Hostname)
+	if id == "" && aad == "" && host == "" {
+		return posture.Request{}, errors.New(`at least one of "defender_machine_id", "aad_device_id" or "hostname" is required`)
+	}
+	return posture.Request{DefenderMachineID: id, AADDeviceID: aad, Hostname: host, Report: posture.Report{
+		OS: strings.TrimSpace(d.OS), OSVersion: strings.TrimSpace(d.OSVersion), ClientVersion: strings.TrimSpace(d.ClientVersion),
+		Firewall: d.Firewall, DiskEncrypted: d.DiskEncrypted,
+	}}, nil
+}
+
+// jsonProblem words a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		want := jsonKind(typ.Type)
+		if typ.Field == "" {
+			return "the body must be a JSON object"
+		}
+		return fmt.Sprintf("%q must be %s", typ.Field, want)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
+}
+
+// evaluate answers the access gateway: may this device pass, and why.
+func (s *Server) evaluate(c echo.Context) error {
+	req, err := DecodeEvaluateRequest(c.Request().Body)
+	if errors.Is(err, errBodyTooLarge) {
+		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "the body is larger than 64 KiB"})
+	}
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	dec := s.policy.Evaluate(req)
+	res := EvaluateResponse{Allowed: dec.Allowed, Device: EvaluatedDevice{MatchedBy: dec.Match.MatchedBy},
+		Checks: make([]EvaluatedItem, 0, len(dec.Checks)), EvaluatedAt: s.now().UTC().Format(time.RFC3339)}
+	if dec.Match.Device != nil {
+		res.Device.DefenderMachineID = dec.Match.Device.ID
+	}
+	if res.Device.MatchedBy == "" {
+		res.Device.MatchedBy = "none"
+	}
+	for _, r := range dec.Checks {
+		reasons := r.Reasons
+		if reasons == nil {
+			reasons = []string{}
+		}
+		res.Checks = append(res.Checks, EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result), Reasons: reasons})
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// jsonKind names a Go type as JSON does.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	default:
+		return "a number"
+	}
+}
