@@ -7,29 +7,32 @@ import (
 
 // DevicePage is Devices for the console's list, built to stay fast at
 // 100,000 devices. Each devices row carries the whole machine (raw) and so
-// spills into an overflow page; removed_at is stored after raw. Counting or
-// filtering through the rows therefore reads an overflow page per device.
-// Here the count and the page of ids come from the covering index
-// devices_list (migration 0004), and only the rows shown are read.
+// spills into an overflow page, with removed_at stored after raw: a query
+// that tests rows one by one reads an overflow page per device. Here the
+// count and the page of ids come from the covering index devices_list
+// (migration 0004), a search from three index lookups, and only the rows
+// shown are read.
 func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
-	where, args := f.listWhere()
-	const from = " FROM devices INDEXED BY devices_list"
-	var total int
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(err, "Devices")
+	total, err := s.deviceCount(ctx, f)
+	if err != nil {
+		return nil, 0, err
 	}
 	order, ok := deviceSorts[f.Sort]
-	if !ok {
-		order = deviceSorts["host"]
+	if !ok || f.Sort == "host" {
+		order, f.Sort = deviceSorts["host"], "host"
 	}
 	dir := " ASC"
 	if f.Desc {
 		dir = " DESC"
 	}
+	if f.Sort != "host" { // ties, such as every High risk device, by name
+		dir += ", host_lower"
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
+	from, where, args := f.listQuery()
 	ids, err := s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?",
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil || len(ids) == 0 {
@@ -48,25 +51,81 @@ func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, 
 	return out, total, nil
 }
 
-// listWhere is where() with the search split into index lookups: a host
-// name prefix range, an exact id and an exact Entra device id, each served
-// by its own index rather than tested row by row.
-func (f DeviceFilter) listWhere() (string, []any) {
+// deviceCount counts the devices f matches. Without filters it counts
+// whole index pages (SQLite's COUNT(*) fast path) instead of entries.
+func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
+	var n int
+	if (f == DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset, Removed: f.Removed}) && f.Removed != "only" {
+		var all, removed int
+		err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices").Scan(&all)
+		if err == nil && f.Removed != "all" {
+			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE removed_at IS NOT NULL").Scan(&removed)
+		}
+		return all - removed, mapErr(err, "Devices")
+	}
+	from, where, args := f.listQuery()
+	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&n)
+	return n, mapErr(err, "Devices")
+}
+
+// listQuery is the FROM clause (with its WHERE) of the devices f matches,
+// each with its id and the columns the sorts use, read from a covering
+// index (migration 0004) chosen for the filters:
+//   - a search: three index lookups (host name prefix range, exact id,
+//     exact Entra device id) instead of a test of every device;
+//   - a risk score: devices_list_risk, which starts at that score;
+//   - otherwise devices_list, which holds active devices by host name.
+func (f DeviceFilter) listQuery() (from, where string, args []any) {
 	q := strings.ToLower(strings.TrimSpace(f.Search))
 	f.Search = ""
-	where, args := f.where()
+	where, args = f.where()
 	if q == "" {
-		return where, args
+		return " FROM devices INDEXED BY " + f.listIndex(), where, args
 	}
-	if where == "" {
-		where = " WHERE "
-	} else {
-		where += " AND "
+	and := func(cond string) string {
+		if where == "" {
+			return " WHERE " + cond
+		}
+		return where + " AND " + cond
 	}
-	where += `id IN (SELECT id FROM devices WHERE host_lower >= ? AND host_lower < ?
-		UNION ALL SELECT id FROM devices WHERE id = ?
-		UNION ALL SELECT id FROM devices WHERE aad_device_id = ?)`
-	return where, append(args, q, q+"\uffff", q, q)
+	hostIndex := "devices_host"
+	if f.Removed == "" {
+		hostIndex = "devices_list"
+	}
+	const cols = "SELECT id, host_lower, last_seen, health_status, os_platform, risk_score, exposure_level FROM devices"
+	from = " FROM (" + cols + " INDEXED BY " + hostIndex + and("host_lower >= ? AND host_lower < ?") +
+		" UNION " + cols + and("id = ?") +
+		" UNION " + cols + " INDEXED BY devices_aad" + and("aad_device_id = ?") + ")"
+	all := make([]any, 0, 3*len(args)+4)
+	all = append(append(all, args...), q, q+"\uffff")
+	all = append(append(all, args...), q)
+	all = append(append(all, args...), q)
+	return from, "", all
+}
+
+func (f DeviceFilter) listIndex() string {
+	if f.Risk != "" {
+		return "devices_list_risk"
+	}
+	return "devices_list"
+}
+
+// DeviceFilterValues is Facets by index seeks: one per distinct value
+// rather than a scan of every device and tag.
+func (s *Store) DeviceFilterValues(ctx context.Context) (DeviceFacets, error) {
+	var f DeviceFacets
+	var err error
+	if f.Platforms, err = s.strings(ctx, `WITH RECURSIVE v(x) AS (
+			SELECT MIN(os_platform) FROM devices
+			UNION ALL SELECT (SELECT MIN(os_platform) FROM devices WHERE os_platform > v.x) FROM v WHERE v.x IS NOT NULL)
+		SELECT x FROM v WHERE x IS NOT NULL`); err != nil {
+		return f, err
+	}
+	f.Tags, err = s.strings(ctx, `WITH RECURSIVE v(x) AS (
+			SELECT MIN(tag) FROM device_tags
+			UNION ALL SELECT (SELECT MIN(tag) FROM device_tags WHERE tag > v.x) FROM v WHERE v.x IS NOT NULL LIMIT 501)
+		SELECT x FROM v WHERE x IS NOT NULL LIMIT 500`)
+	return f, err
 }
 
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {

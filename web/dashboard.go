@@ -55,5 +55,29 @@ func (s *Server) dashboard(c echo.Context) error {
 	if n := risk[""]; n > 0 {
 		p.Risk = append(p.Risk, views.Tally{Label: "No score", Count: n, Status: components.StatusNeutral, Href: "/devices?risk=none"})
 	}
+	_, overall, at := s.policy.Counts()
+	p.Compliant, p.NonCompliant, p.Unknown, p.Counted = overall.Pass, overall.Fail, overall.Unknown, !at.IsZero()
+	for _, ch := range s.policy.Checks() {
+		if ch.Enabled {
+			p.ChecksActive++
+			if ch.Mode == "enforce" {
+				p.Enforced++
+			}
+		}
+	}
+	changes, err := s.store.History(c.Request().Context(), "", 40)
+	if err != nil {
+		return err
+	}
+	for _, h := range changes {
+		if h.CheckID != 0 || len(p.Changes) >= 8 {
+			continue
+		}
+		vc := views.VerdictChange{At: h.At, DeviceID: h.DeviceID, From: h.From, To: h.To, Signal: h.Signal}
+		if d, ok := snap.ByID(h.DeviceID); ok {
+			vc.Host = d.Host
+		}
+		p.Changes = append(p.Changes, vc)
+	}
 	return render(c, http.StatusOK, views.Dashboard(p))
 }

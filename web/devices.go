@@ -110,7 +110,7 @@ func deviceURL(id string) string { return "/devices/" + url.PathEscape(id) }
 // devices is the synced inventory: filters, sorting and paging run in SQL.
 func (s *Server) devices(c echo.Context) error {
 	ctx := c.Request().Context()
-	facets, err := s.store.Facets(ctx)
+	facets, err := s.store.DeviceFilterValues(ctx)
 	if err != nil {
 		return err
 	}

@@ -237,6 +237,11 @@ func (s *Server) afterAction(c echo.Context, kind, text string) error {
 // defenderDisableConfirm asks before disabling.
 func (s *Server) defenderDisableConfirm(c echo.Context) error {
 	d := views.DisableConfirm{CSRF: csrfToken(c)}
+	for _, ch := range s.policy.Checks() {
+		if ch.Source == "defender" {
+			d.Checks = append(d.Checks, ch.Name)
+		}
+	}
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.DisableDialog(d))
 	}

@@ -113,9 +113,9 @@ type env struct {
 }
 
 type envOptions struct {
-	machines  int                  // emulator fleet; 0 → 50
-	list      defender.ListOptions // PageSize, MaxAttempts; test timing filled in
-	noStart   bool                 // configure but do not start the worker
+	machines   int                  // emulator fleet; 0 → 50
+	list       defender.ListOptions // PageSize, MaxAttempts; test timing filled in
+	noStart    bool                 // configure but do not start the worker
 	runTimeout time.Duration
 }
 
