@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/postern
 PKGS    := ./...
 
-.PHONY: run test check generate templ css build bench deps browser node-deps clean
+.PHONY: run test check generate templ css build bench fuzz deps browser node-deps clean
 
 ## run: start the console on ./data at http://127.0.0.1:8080
 run:
@@ -38,6 +38,21 @@ build:
 ## bench: the performance benchmarks, printing their figures
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME each (CI runs it; failing inputs land in testdata/fuzz)
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./internal/secret:FuzzOpen \
+	./internal/defender:FuzzParseRetryAfter \
+	./internal/integration:FuzzCredentialsForm \
+	./internal/posture:FuzzSpecValidate \
+	./web:FuzzDecodeEvaluateRequest \
+	./web:FuzzCheckForm
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 deps: browser node-deps
 

@@ -197,6 +197,12 @@ func (s *Server) deviceDetail(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
+	return s.renderDevice(c, id, http.StatusOK, nil, nil)
+}
+
+// renderDevice renders a device's page with status. form and errs carry a
+// failed Add exception back into its form (nil when there is none).
+func (s *Server) renderDevice(c echo.Context, id string, status int, form *views.DevicePostureView, errs map[string]string) error {
 	d, err := s.store.Device(c.Request().Context(), id)
 	if err != nil {
 		return err
@@ -219,7 +225,16 @@ func (s *Server) deviceDetail(c echo.Context) error {
 	if !connected {
 		p.RecheckHint = "Microsoft Defender is not connected. Connect it in Settings → Integrations to re-check devices."
 	}
-	return render(c, http.StatusOK, views.DeviceDetail(p))
+	posture, err := s.devicePosture(c, d.ID)
+	if err != nil {
+		return err
+	}
+	if form != nil {
+		posture.FormCheck, posture.FormReason, posture.FormExpires = form.FormCheck, form.FormReason, form.FormExpires
+	}
+	posture.FormErrors = errs
+	p.Posture = &posture
+	return render(c, status, views.DeviceDetail(p))
 }
 
 func deviceDetailPage(d store.Device, m defender.Machine) views.DeviceDetailPage {

@@ -19,6 +19,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -102,11 +103,15 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	pol := policy.New(st, &devices, svc.Enabled, time.Hour, log, time.Now)
 	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens,
-		Metrics: metrics.New(st, &devices, worker.Status, log), Logger: log})
+		Metrics: metrics.New(st, &devices, worker.Status, log), Policy: pol, Logger: log})
 
 	start := time.Now()
 	seedBenchFleet(b, st, benchFleet)
+	if err := pol.Reload(ctx); err != nil {
+		b.Fatal(err)
+	}
 	b.Logf("seeded %d devices in %s", benchFleet, time.Since(start).Round(time.Millisecond))
 
 	post := func(path string, form url.Values, cookies []*http.Cookie) *http.Response {
@@ -135,7 +140,7 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 
 // seedBenchFleet stages n varied devices in pages of 10,000 and applies
 // them in one successful run, as a sync would.
-func seedBenchFleet(b *testing.B, st *store.Store, n int) {
+func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 	b.Helper()
 	ctx := context.Background()
 	run, err := st.StartRun(ctx, "defender", "manual")

@@ -59,6 +59,17 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 	}
 	p.Form = editorForm(f)
 	p.Impact = s.impact(f)
+	if id != 0 {
+		if exc, err := s.store.Exceptions(c.Request().Context(), store.ExceptionFilter{CheckID: id}); err != nil {
+			logger(c).Error("list exceptions of check", "check", id, "err", err)
+		} else {
+			names := map[int64]string{}
+			for _, ch := range s.policy.Checks() {
+				names[ch.ID] = ch.Name
+			}
+			p.Exceptions = s.exceptionRows(exc, names, s.now())
+		}
+	}
 	return p
 }
 

@@ -58,6 +58,8 @@ func (s *Server) routes() {
 	app.GET("/devices", s.devices)
 	app.GET("/devices/:id", s.deviceDetail)
 	app.POST("/devices/:id/recheck", s.deviceRecheck)
+	app.POST("/devices/:id/exceptions", s.exceptionCreate)
+	app.POST("/devices/:id/exceptions/:eid/revoke", s.exceptionRevoke)
 	app.GET("/audit", s.auditList)
 	app.GET("/audit.csv", s.auditCSV)
 

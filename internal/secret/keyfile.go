@@ -43,6 +43,11 @@ func LoadKeyring(envValue, path string) (kr *Keyring, created bool, err error) {
 		return nil, false, fmt.Errorf("secret: no master key: set %s or a master key file path", EnvVar)
 	}
 	kr, err = readKeyFile(path)
+	if errors.Is(err, errEmptyKeyFile) {
+		// Another process is creating it right now: wait for its key.
+		kr, err := readAfterRace(path)
+		return kr, false, err
+	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return kr, false, err
 	}

@@ -7,14 +7,10 @@
 -- each at 100,000 devices.
 
 -- Active devices (removed_at IS NULL leads) in host-name order: the default
--- page, and every filter without a better index. It also serves every
--- lookup by removed_at, so devices_removed goes.
+-- page, and every filter without a better index.
 CREATE INDEX devices_list ON devices(removed_at, host_lower, health_status, risk_score, exposure_level,
     onboarding_status, os_platform, last_seen);
-DROP INDEX devices_removed;
 
--- A risk score filter reads only the devices with that score. It serves
--- every lookup by risk score, so devices_risk goes.
+-- A risk score filter reads only the devices with that score.
 CREATE INDEX devices_list_risk ON devices(risk_score, removed_at, health_status, exposure_level,
     onboarding_status, os_platform, host_lower, last_seen);
-DROP INDEX devices_risk;

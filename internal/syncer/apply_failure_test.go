@@ -9,16 +9,14 @@ import (
 	"postern/store"
 )
 
-// TestBugApplyFailureLeavesRunRunning: when the apply transaction itself
-// fails (disk full, I/O error, SQLITE_BUSY past busy_timeout — simulated
-// here with a trigger that aborts every update of devices), FinishRun rolls
-// back everything, including the UPDATE that records the outcome and the
-// sync.run audit row. runOnce (run.go, the FinishRun error branch) only
-// patches the in-memory status, so sync_runs keeps the run as 'running'
-// with no error until the next process start, which then calls it
-// 'interrupted'; no audit row is written (SPEC §7 "every run is recorded",
-// SECURITY 26 and 33). The devices and the snapshot are rightly untouched.
-func TestBugApplyFailureLeavesRunRunning(t *testing.T) {
+// TestSyncApplyFailureIsRecorded: when the apply transaction itself fails
+// (disk full, I/O error, SQLITE_BUSY past busy_timeout — simulated with a
+// trigger that aborts every update of devices), the devices and snapshot
+// stay as they were and the run is still recorded as failed, with its error,
+// its audit row and no staged rows left (SPEC §7, SECURITY 26 and 33).
+// Before run.go recorded the failed run in a second FinishRun, the row stayed
+// 'running' until the next process start.
+func TestSyncApplyFailureIsRecorded(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20})
 	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)

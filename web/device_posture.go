@@ -1,0 +1,157 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/apperr"
+	"postern/store"
+	"postern/views"
+)
+
+// Exception limits.
+const (
+	maxExceptionReason = 500
+	maxExceptionDays   = 366
+)
+
+// devicePosture builds the posture part of a device's page: verdicts from
+// the engine (as the API would answer), exceptions and history.
+func (s *Server) devicePosture(c echo.Context, id string) (views.DevicePostureView, error) {
+	ctx := c.Request().Context()
+	now := s.now()
+	v := views.DevicePostureView{DeviceID: id, CSRF: csrfToken(c), Now: now, Allowed: true}
+	names := map[int64]string{}
+	for _, ch := range s.policy.Checks() {
+		names[ch.ID] = ch.Name
+		v.CheckOptions = append(v.CheckOptions, views.Option{Value: strconv.FormatInt(ch.ID, 10), Label: ch.Name})
+	}
+	if d, ok := s.fleet.Load().ByID(id); ok {
+		dec := s.policy.DeviceDecision(d)
+		v.Allowed = dec.Allowed
+		for _, r := range dec.Checks {
+			v.Checks = append(v.Checks, views.PostureRow{CheckID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result),
+				Reasons: r.Reasons, Excepted: r.Excepted})
+		}
+	}
+	exc, err := s.store.Exceptions(ctx, store.ExceptionFilter{DeviceID: id})
+	if err != nil {
+		return v, err
+	}
+	v.Exceptions = s.exceptionRows(exc, names, now)
+	hist, err := s.store.History(ctx, id, 50)
+	if err != nil {
+		return v, err
+	}
+	for _, h := range hist {
+		v.History = append(v.History, views.HistoryRow{At: h.At, Check: h.CheckName, From: h.From, To: h.To, Reasons: h.Reasons, Signal: h.Signal})
+	}
+	return v, nil
+}
+
+func (s *Server) exceptionRows(exc []store.Exception, names map[int64]string, now time.Time) []views.ExceptionRow {
+	snap := s.fleet.Load()
+	rows := make([]views.ExceptionRow, 0, len(exc))
+	for _, e := range exc {
+		check := "All checks"
+		if e.CheckID != 0 {
+			check = names[e.CheckID]
+		}
+		device := e.DeviceID
+		if d, ok := snap.ByID(e.DeviceID); ok && d.Host != "" {
+			device = d.Host
+		}
+		rows = append(rows, views.ExceptionRow{ID: e.ID, DeviceID: e.DeviceID, Device: device, Check: check, Reason: e.Reason,
+			ExpiresAt: e.ExpiresAt, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt, Revoked: e.RevokedAt != nil,
+			Expired: !e.ExpiresAt.After(now)})
+	}
+	return rows
+}
+
+// exceptionInput checks the Add exception form.
+func (s *Server) exceptionInput(c echo.Context) (store.Exception, views.DevicePostureView, map[string]string) {
+	r := c.Request()
+	form := views.DevicePostureView{FormCheck: r.PostFormValue("check_id"), FormReason: strings.TrimSpace(r.PostFormValue("reason")),
+		FormExpires: strings.TrimSpace(r.PostFormValue("expires_on"))}
+	errs := map[string]string{}
+	e := store.Exception{DeviceID: c.Param("id"), Reason: form.FormReason, CreatedBy: actorOf(c)}
+	if id, err := strconv.ParseInt(form.FormCheck, 10, 64); err == nil && id > 0 {
+		known := false
+		for _, ch := range s.policy.Checks() {
+			known = known || ch.ID == id
+		}
+		if !known {
+			errs["check_id"] = "That check no longer exists."
+		}
+		e.CheckID = id
+	}
+	switch {
+	case e.Reason == "":
+		errs["reason"] = "Say why this device may pass, e.g. the ticket of the fix under way."
+	case utf8.RuneCountInString(e.Reason) > maxExceptionReason || !utf8.ValidString(e.Reason):
+		errs["reason"] = "Use at most 500 characters."
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	day, err := time.Parse(time.DateOnly, form.FormExpires)
+	switch {
+	case form.FormExpires == "":
+		errs["expires_on"] = "Choose when the exception ends."
+	case err != nil:
+		errs["expires_on"] = "Use a date such as 2027-01-31."
+	case !day.After(today):
+		errs["expires_on"] = "Choose a date after today."
+	case day.After(today.AddDate(0, 0, maxExceptionDays)):
+		errs["expires_on"] = "An exception can last at most one year."
+	default:
+		e.ExpiresAt = day.Add(24*time.Hour - time.Second) // through the end of that day, UTC
+	}
+	return e, form, errs
+}
+
+// exceptionCreate adds an exception for a device.
+func (s *Server) exceptionCreate(c echo.Context) error {
+	id := c.Param("id")
+	if _, err := s.store.Device(c.Request().Context(), id); err != nil {
+		return err
+	}
+	e, form, errs := s.exceptionInput(c)
+	if len(errs) > 0 {
+		return s.renderDevice(c, id, http.StatusUnprocessableEntity, &form, errs)
+	}
+	audit := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "exception.created", Target: id,
+		Outcome: store.OutcomeSuccess, Detail: "until " + e.ExpiresAt.Format(time.DateOnly) + ": " + e.Reason}
+	if _, err := s.store.CreateException(c.Request().Context(), e, audit); err != nil {
+		return err
+	}
+	s.reloadPolicy(c)
+	if err := flash(c, "success", "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")
+}
+
+// exceptionRevoke ends an exception early.
+func (s *Server) exceptionRevoke(c echo.Context) error {
+	eid, err := strconv.ParseInt(c.Param("eid"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	id := c.Param("id")
+	audit := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "exception.revoked", Target: id, Outcome: store.OutcomeSuccess}
+	if err := s.store.RevokeException(c.Request().Context(), eid, actorOf(c), audit); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return echo.NewHTTPError(http.StatusNotFound)
+		}
+		return err
+	}
+	s.reloadPolicy(c)
+	if err := flash(c, "success", "Exception revoked."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")
+}
