@@ -49,7 +49,7 @@ func deviceQuery(c echo.Context, facets store.DeviceFacets) views.DeviceQuery {
 	q := views.DeviceQuery{
 		Search:     searchTerm(c.QueryParam("q")),
 		Health:     oneOf("health", healthValues),
-		Risk:       oneOf("risk", append(riskValues[:len(riskValues):len(riskValues)], views.RiskUnscored)),
+		Risk:       oneOf("risk", slices.Concat(riskValues, []string{views.RiskUnscored})),
 		Exposure:   oneOf("exposure", exposureValues),
 		Onboarding: oneOf("onboarding", onboardingValues),
 		Platform:   oneOf("platform", facets.Platforms),

@@ -169,6 +169,9 @@ func TestDevicesListAndFilters(t *testing.T) {
 			t.Errorf("device list lacks %q", want)
 		}
 	}
+	if !strings.Contains(all.body, `href="/devices?tag=vpn-allowed"`) {
+		t.Error("a tag does not link to the devices with that tag")
+	}
 	if strings.Contains(all.body, "kilo-gone") {
 		t.Error("a removed device is listed among the active ones")
 	}
@@ -289,6 +292,10 @@ func TestDevicesSort(t *testing.T) {
 	desc := hosts(c.get("/devices?dir=desc").body)
 	if desc[0] != "juliet" {
 		t.Errorf("dir=desc order %v", desc)
+	}
+	// The filter form keeps the sort.
+	if !strings.Contains(res.body, `<input type="hidden" name="sort" value="risk">`) {
+		t.Error("the filter form drops the sort")
 	}
 	// Sorting keeps the filters.
 	f := c.get("/devices?tag=finance&sort=host&dir=desc")

@@ -46,7 +46,7 @@ func BenchmarkEvaluateHTTP(b *testing.B) {
 		env.run(b)
 	})
 	b.Run("during_sync_apply", func(b *testing.B) {
-		st := env.startApplyLoop(b)
+		st := env.startApplyLoop()
 		a0, s0 := st.applies.Load(), st.swaps.Load()
 		env.run(b)
 		a, s := st.applies.Load()-a0, st.swaps.Load()-s0
@@ -55,6 +55,11 @@ func BenchmarkEvaluateHTTP(b *testing.B) {
 		if b.N > 1000 && s == 0 {
 			b.Logf("no snapshot swap overlapped the measurement: raise -benchtime")
 		}
+		if n := st.applies.Load(); n > 0 && b.N > 1000 {
+			sec := func(v *atomic.Int64) float64 { return time.Duration(v.Load() / n).Seconds() }
+			b.Logf("background so far: %d syncs of %d devices; on average stage %.2f s, apply (FinishRun) %.2f s, snapshot rebuild and swap %.2f s; the first sync (all inserts) %.2f s",
+				n, evBenchFleet, sec(&st.stage), sec(&st.apply), sec(&st.load), time.Duration(st.first.Load()).Seconds())
+		}
 	})
 }
 
@@ -62,7 +67,7 @@ func BenchmarkEvaluateHTTP(b *testing.B) {
 // returns when the first one (inserting every device) has been applied and
 // swapped in, so that measurements see the steady state: a tenth of the
 // devices changing per run. The loop stops when the benchmark ends.
-func (e *evBenchEnv) startApplyLoop(b *testing.B) *evApplyStats {
+func (e *evBenchEnv) startApplyLoop() *evApplyStats {
 	e.applyOnce.Do(func() {
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -73,12 +78,6 @@ func (e *evBenchEnv) startApplyLoop(b *testing.B) *evApplyStats {
 		e.parent.Cleanup(func() {
 			stop()
 			<-done
-			st := &e.applyStats
-			if n := st.applies.Load(); n > 0 {
-				sec := func(v *atomic.Int64) float64 { return time.Duration(v.Load() / n).Seconds() }
-				e.parent.Logf("background: %d syncs of %d devices; on average stage %.2f s, apply (FinishRun) %.2f s, snapshot rebuild and swap %.2f s; first sync %.2f s",
-					n, evBenchFleet, sec(&st.stage), sec(&st.apply), sec(&st.load), time.Duration(st.first.Load()).Seconds())
-			}
 		})
 		for e.applyStats.swaps.Load() == 0 {
 			select {

@@ -189,7 +189,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 	logger(c).Info("defender integration configured", "admin", actorOf(c))
 	s.syncer.Trigger(syncer.TriggerConfigured)
 	s.reloadPolicy(c)
-	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.")
+	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)
 }
 
 // applyErrors puts validation and Microsoft errors on the form; it reports
@@ -218,7 +218,7 @@ func applyErrors(f *views.ManageForm, err error) bool {
 // afterAction answers a successful card action: htmx gets the dialog closed,
 // the card refreshed and a flash, all out of band; a plain form gets a
 // redirect to the Integrations page with the flash.
-func (s *Server) afterAction(c echo.Context, kind, text string) error {
+func (s *Server) afterAction(c echo.Context, kind, text string, syncStarted bool) error {
 	if !isHTMX(c) {
 		if err := flash(c, kind, text); err != nil {
 			return err
@@ -228,6 +228,11 @@ func (s *Server) afterAction(c echo.Context, kind, text string) error {
 	card, err := s.defenderCard(c)
 	if err != nil {
 		return err
+	}
+	// A sync was just triggered; the worker picks it up at once. Show it
+	// as started, and the 2-second refresh takes over.
+	if syncStarted && (card.State == views.StateConnected || card.State == views.StateError) {
+		card.State = views.StateSyncing
 	}
 	c.Response().Header().Set("HX-Retarget", "#dialog-root")
 	c.Response().Header().Set("HX-Reswap", "innerHTML")
@@ -255,7 +260,7 @@ func (s *Server) defenderDisable(c echo.Context) error {
 	}
 	s.syncer.Cancel()
 	s.reloadPolicy(c)
-	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.")
+	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
 
 // defenderEnable re-validates the stored credentials and turns Defender on.
@@ -263,14 +268,14 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	err := s.integration.Enable(c.Request().Context(), actor(c))
 	var de *defender.Error
 	if errors.As(err, &de) {
-		return s.afterAction(c, "error", "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")")
+		return s.afterAction(c, "error", "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
 	}
 	if err != nil {
 		return err
 	}
 	s.syncer.Trigger(syncer.TriggerEnabled)
 	s.reloadPolicy(c)
-	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.")
+	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.", true)
 }
 
 // defenderSync starts a sync now (Sync now on the card).
