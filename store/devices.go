@@ -41,10 +41,10 @@ type Device struct {
 	RemovedAt     *time.Time
 }
 
-// deviceColumns are shared by devices and staged_devices.
+// deviceColumns are shared by devices and staged_devices; staging adds raw.
 const deviceColumns = `id, host, host_lower, aad_device_id, os_platform, os_version, os_build, health_status,
 	risk_score, exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate,
-	first_seen, last_seen, last_ip, tags, raw, content_hash`
+	first_seen, last_seen, last_ip, tags, content_hash`
 
 func deviceArgs(d Device) ([]any, error) {
 	tags, err := json.Marshal(nonNil(d.Tags))
@@ -53,7 +53,7 @@ func deviceArgs(d Device) ([]any, error) {
 	}
 	return []any{d.ID, d.Host, strings.ToLower(d.Host), d.AADDeviceID, d.OSPlatform, d.OSVersion, d.OSBuild,
 		d.HealthStatus, d.RiskScore, d.ExposureLevel, d.OnboardingStatus, d.AVStatus, d.IsAADJoined, d.MergedInto,
-		d.PotentialDuplicate, timeOrNil(d.FirstSeen), timeOrNil(d.LastSeen), d.LastIP, string(tags), d.Raw, d.ContentHash}, nil
+		d.PotentialDuplicate, timeOrNil(d.FirstSeen), timeOrNil(d.LastSeen), d.LastIP, string(tags), d.ContentHash}, nil
 }
 
 func nonNil(s []string) []string {
@@ -83,7 +83,7 @@ func (s *Store) ClearStaging(ctx context.Context) error {
 func (s *Store) StageDevices(ctx context.Context, runID int64, page []Device) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, "INSERT OR REPLACE INTO staged_devices (run_id, "+deviceColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			", raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (s *Store) StageDevices(ctx context.Context, runID int64, page []Device) er
 			if err != nil {
 				return err
 			}
-			if _, err := stmt.ExecContext(ctx, append([]any{runID}, args...)...); err != nil {
+			if _, err := stmt.ExecContext(ctx, append(append([]any{runID}, args...), d.Raw)...); err != nil {
 				return err
 			}
 		}
@@ -136,12 +136,19 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 			exposure_level = excluded.exposure_level, onboarding_status = excluded.onboarding_status,
 			av_status = excluded.av_status, is_aad_joined = excluded.is_aad_joined, merged_into = excluded.merged_into,
 			potential_duplicate = excluded.potential_duplicate, first_seen = excluded.first_seen,
-			last_seen = excluded.last_seen, last_ip = excluded.last_ip, tags = excluded.tags, raw = excluded.raw,
+			last_seen = excluded.last_seen, last_ip = excluded.last_ip, tags = excluded.tags,
 			content_hash = excluded.content_hash, changed_at = excluded.changed_at,
 			changed_run_id = excluded.changed_run_id, missed_runs = 0, removed_at = NULL
 		WHERE devices.content_hash != excluded.content_hash OR devices.removed_at IS NOT NULL`,
 		ts, ts, runID, runID); err != nil {
 		return r, fmt.Errorf("upsert devices: %w", err)
+	}
+	// The whole machine, for the rows this run added or changed.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO device_raw (id, raw)
+		SELECT s.id, s.raw FROM staged_devices s JOIN devices d ON d.id = s.id
+		WHERE s.run_id = ? AND d.changed_run_id = ? ORDER BY s.id
+		ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, runID, runID); err != nil {
+		return r, fmt.Errorf("store raw machines: %w", err)
 	}
 	// Seen again after a single miss: forget the miss.
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = 0

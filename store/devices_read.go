@@ -117,7 +117,7 @@ func (s *Store) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, err
 
 // Device returns one device with its raw machine, or NotFound.
 func (s *Store) Device(ctx context.Context, id string) (Device, error) {
-	row := s.read.QueryRowContext(ctx, "SELECT "+listColumns+", raw FROM devices WHERE id = ?", id)
+	row := s.read.QueryRowContext(ctx, "SELECT "+prefixed("d.", listColumns)+", COALESCE(r.raw, x'') FROM devices d LEFT JOIN device_raw r ON r.id = d.id WHERE d.id = ?", id)
 	d, err := scanDevice(row, true)
 	return d, mapErr(err, "Device")
 }
@@ -237,8 +237,12 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (b
 			}
 			now := formatTime(s.now())
 			if _, err := tx.ExecContext(ctx, `UPDATE devices SET (`+deviceColumns+`, changed_at) =
-				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
+				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
 				append(args, now, d.ID)...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO device_raw (id, raw) VALUES (?, ?)
+				ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, d.ID, d.Raw); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM device_tags WHERE device_id = ?", d.ID); err != nil {
@@ -252,4 +256,13 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (b
 		return AppendAuditTx(ctx, tx, audit, s.now())
 	})
 	return changed, mapErr(err, "Device")
+}
+
+// prefixed qualifies each column of a comma-separated list with p.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,9 +1,10 @@
 -- Devices synced from Microsoft Defender. Columns hold what filters, sorting
--- and posture evaluation need; raw keeps the whole machine as received (re-
--- encoded) for the detail page. Rows are never deleted: a device missing
--- from two consecutive successful syncs gets removed_at.
+-- and posture evaluation need; the whole machine as received lives in
+-- device_raw, so these rows stay small and fast to write and scan. Rows are
+-- never deleted: a device missing from two consecutive successful syncs
+-- gets removed_at.
 CREATE TABLE devices (
-    id                 TEXT PRIMARY KEY,
+    id                 TEXT PRIMARY KEY NOT NULL,
     host               TEXT NOT NULL,          -- computerDnsName as received
     host_lower         TEXT NOT NULL,          -- for search, sorting and matching
     aad_device_id      TEXT,
@@ -22,23 +23,23 @@ CREATE TABLE devices (
     last_seen          TEXT,
     last_ip            TEXT,
     tags               TEXT NOT NULL,          -- JSON array
-    raw                BLOB NOT NULL,
     content_hash       BLOB NOT NULL,
     first_synced_at    TEXT NOT NULL,
     changed_at         TEXT NOT NULL,
     changed_run_id     INTEGER NOT NULL,
     missed_runs        INTEGER NOT NULL DEFAULT 0,
     removed_at         TEXT
-) WITHOUT ROWID;
+);
 CREATE INDEX devices_host ON devices(host_lower);
 CREATE INDEX devices_aad ON devices(aad_device_id) WHERE aad_device_id IS NOT NULL;
-CREATE INDEX devices_health ON devices(health_status, host_lower);
-CREATE INDEX devices_risk ON devices(risk_score, host_lower);
-CREATE INDEX devices_exposure ON devices(exposure_level, host_lower);
-CREATE INDEX devices_onboarding ON devices(onboarding_status, host_lower);
-CREATE INDEX devices_platform ON devices(os_platform, host_lower);
 CREATE INDEX devices_last_seen ON devices(last_seen);
-CREATE INDEX devices_removed ON devices(removed_at);
+CREATE INDEX devices_changed_run ON devices(changed_run_id);
+
+-- The whole machine as received (re-encoded JSON), for the detail page.
+CREATE TABLE device_raw (
+    id  TEXT PRIMARY KEY NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    raw BLOB NOT NULL
+);
 
 -- One row per (device, tag) for the tag filter.
 CREATE TABLE device_tags (
@@ -71,10 +72,10 @@ CREATE TABLE staged_devices (
     last_seen TEXT,
     last_ip TEXT,
     tags TEXT NOT NULL,
-    raw BLOB NOT NULL,
     content_hash BLOB NOT NULL,
-    PRIMARY KEY (run_id, id)
-) WITHOUT ROWID;
+    raw BLOB NOT NULL
+);
+CREATE UNIQUE INDEX staged_devices_run_id ON staged_devices(run_id, id);
 
 -- Every sync run, for the Sync runs page, the card and the audit trail.
 CREATE TABLE sync_runs (
