@@ -90,6 +90,12 @@ func (s *Snapshot) ByID(id string) (*Device, bool) {
 	return &s.Devices[i], true
 }
 
+// Index returns the position of the device with Defender id id in Devices.
+func (s *Snapshot) Index(id string) (int, bool) {
+	i, ok := s.byID[id]
+	return i, ok
+}
+
 // ByAAD returns the devices with Entra device id id.
 func (s *Snapshot) ByAAD(id string) []*Device {
 	return s.pick(s.byAAD[strings.ToLower(strings.TrimSpace(id))])

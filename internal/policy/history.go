@@ -46,13 +46,33 @@ func (e *Engine) refresh(ctx context.Context) error {
 	snap := e.fleet.Load()
 	now := e.now()
 	in := e.input(s, snap, now)
-	counts := make(map[int64]Counts, len(s.checks))
+	var ids []int64
+	for _, c := range s.checks {
+		if c.Enabled {
+			ids = append(ids, c.ID)
+		}
+	}
+	col := make(map[int64]int, len(ids))
+	for j, id := range ids {
+		col[id] = j + 1
+	}
+	stride := len(ids) + 1
+	next := &verdicts{snap: snap, checks: ids, results: make([]byte, len(snap.Devices)*stride)}
+	counts := make(map[int64]Counts, len(ids))
 	var overall Counts
-	next := make(map[string]verdict, snap.Active)
 
 	e.mu.Lock()
-	prev, baseline := e.verdicts, e.verdicts != nil
+	prev := e.last
 	e.mu.Unlock()
+	var prevCol map[int64]int
+	prevStride := 0
+	if prev != nil {
+		prevStride = len(prev.checks) + 1
+		prevCol = make(map[int64]int, len(prev.checks))
+		for j, id := range prev.checks {
+			prevCol[id] = j + 1
+		}
+	}
 	var entries []store.HistoryEntry
 	var audits []store.AuditEntry
 
@@ -63,46 +83,52 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 		in.Device = d
 		dec := posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
-		v := verdict{overall: overallResult(dec), checks: make(map[int64]posture.Result, len(dec.Checks)), device: *d}
-		tally(&overall, v.overall)
+		row := next.results[i*stride : (i+1)*stride]
+		row[0] = code(overallResult(dec))
+		tally(&overall, result(row[0]))
 		for _, r := range dec.Checks {
 			c := counts[r.ID]
 			tally(&c, r.Result)
 			counts[r.ID] = c
-			v.checks[r.ID] = r.Result
-		}
-		next[d.ID] = v
-		if !baseline {
-			continue
-		}
-		old, seen := prev[d.ID]
-		if !seen {
-			continue
-		}
-		signal := changedSignals(old.device, *d)
-		for _, r := range dec.Checks {
-			if was, ok := old.checks[r.ID]; ok && was != r.Result {
-				entries = append(entries, store.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: now,
-					From: string(was), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
+			if j, ok := col[r.ID]; ok {
+				row[j] = code(r.Result)
 			}
 		}
-		if old.overall != v.overall {
+		if prev == nil {
+			continue
+		}
+		pi, seen := prev.snap.Index(d.ID)
+		if !seen || prev.snap.Devices[pi].Removed {
+			continue
+		}
+		old := prev.results[pi*prevStride : (pi+1)*prevStride]
+		signal := changedSignals(prev.snap.Devices[pi], *d)
+		for _, r := range dec.Checks {
+			j, ok := prevCol[r.ID]
+			if !ok || old[j] == 0 || old[j] == code(r.Result) {
+				continue
+			}
+			entries = append(entries, store.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: now,
+				From: string(result(old[j])), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
+		}
+		if old[0] != 0 && old[0] != row[0] {
 			var reasons []string
 			for _, r := range dec.Checks {
 				reasons = append(reasons, r.Reasons...)
 			}
-			entries = append(entries, store.HistoryEntry{DeviceID: d.ID, At: now, From: string(old.overall),
-				To: string(v.overall), Reasons: reasons, Signal: signal})
+			from, to := result(old[0]), result(row[0])
+			entries = append(entries, store.HistoryEntry{DeviceID: d.ID, At: now, From: string(from),
+				To: string(to), Reasons: reasons, Signal: signal})
 			audits = append(audits, store.AuditEntry{Actor: "postern (posture)", Action: "posture.verdict_changed",
 				Target: hostOrID(d), Outcome: store.OutcomeSuccess,
-				Detail: string(old.overall) + " → " + string(v.overall) + signalDetail(signal)})
+				Detail: string(from) + " → " + string(to) + signalDetail(signal)})
 		}
 	}
 	if err := e.store.AppendHistory(ctx, entries, audits); err != nil {
 		return err
 	}
 	e.mu.Lock()
-	e.verdicts = next
+	e.last = next
 	e.mu.Unlock()
 	cur := e.st.Load()
 	e.st.Store(&state{checks: cur.checks, exceptions: cur.exceptions, defenderEnabled: cur.defenderEnabled,
