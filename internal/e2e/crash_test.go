@@ -39,8 +39,12 @@ import (
 //
 // The emulator serves 5,000 machines. Postern always asks with $top=10000,
 // which Defender (and the emulator) answer in one page without a nextLink;
-// a proxy strips $top so the emulator pages by nextLink in pages of 500, 50 ms
-// each, and a sync spans about a second of fetching, staging and applying.
+// a proxy strips $top so the emulator pages by nextLink in pages of 500, 100 ms
+// each, and a sync spans 1–1.5 s of fetching, staging and applying.
+//
+// 20 trials (3 with -short) take about 30 s. Under -race this process's own
+// SQLite reads and JSON decoding slow down several times, so new trials stop
+// after 75 s once 10 have run (about 13 trials in 80 s on 2 cores).
 func TestCrashDuringSync(t *testing.T) {
 	trials := 20
 	if testing.Short() {
@@ -150,7 +154,7 @@ type pagingMicrosoft struct {
 func startPagingMicrosoft(t *testing.T, machines int) *pagingMicrosoft {
 	t.Helper()
 	m := &pagingMicrosoft{emu: emulator.New(emulator.Config{Machines: machines, Seed: 34})}
-	m.emu.SetFaults(emulator.Faults{PageSize: 500, SlowPage: 50 * time.Millisecond, NoRateLimit: true})
+	m.emu.SetFaults(emulator.Faults{PageSize: 500, SlowPage: 100 * time.Millisecond, NoRateLimit: true})
 	m.backend = httptest.NewServer(m.emu)
 	target, _ := url.Parse(m.backend.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
