@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"postern/internal/emulator"
 )
@@ -49,22 +48,9 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fmt.Fprintf(stdout, "emulator listening on %s\n", url)
 	printCredentials(stdout, url, cfg.TenantID, cfg.ClientID, cfg.ClientSecret)
 	if *drift > 0 {
-		go driftEvery(ctx, emu, *drift)
+		go emu.RunDrift(ctx, *drift)
 	}
 	return wait()
-}
-
-func driftEvery(ctx context.Context, emu *emulator.Emulator, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			emu.Drift(1)
-		}
-	}
 }
 
 // printCredentials tells a person what to paste into Manage.

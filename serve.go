@@ -164,7 +164,7 @@ func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer) error 
 	if cfg.DefenderAPIURL == "" {
 		cfg.DefenderAPIURL = url
 	}
-	go driftEvery(ctx, emu, 30*time.Second)
+	go emu.RunDrift(ctx, 30*time.Second)
 	printCredentials(stdout, url, emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret)
 	return nil
 }
