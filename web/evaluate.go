@@ -93,7 +93,7 @@ func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 		"hostname": d.Hostname, "os": d.OS, "os_version": d.OSVersion, "client_version": d.ClientVersion}
 	for name, v := range fields {
 		if len(v) > 255 {
-			return posture.Request{}, fmt.Errorf("%q is longer than 255 characters", name)
+			return posture.Request{}, fmt.Errorf("%q is longer than 255 bytes", name)
 		}
 		if strings.ContainsAny(v, "\x00\r\n") {
 			return posture.Request{}, fmt.Errorf("%q contains control characters", name)
@@ -127,7 +127,11 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends early"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if len(name) > 66 {
+			name = name[:64] + "…\""
+		}
+		return "unknown field " + name
 	}
 	return "malformed JSON"
 }
