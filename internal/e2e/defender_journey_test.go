@@ -158,6 +158,7 @@ func TestDefenderIntegrationJourney(t *testing.T) {
 	}
 	b.ClickButton("Save") // blank secret keeps the stored one, which Microsoft accepts again
 	b.WaitFlash("Microsoft Defender is connected")
+	waitInnerText(t, b, "#defender-card", "Connected") // the sync it started has finished
 
 	b.ClickButton("Disable")
 	b.WaitText("Disable Microsoft Defender?")

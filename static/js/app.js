@@ -115,11 +115,24 @@
 
   // A card that refreshes itself waits while the admin is using it: an open
   // menu or the keyboard focus inside would be lost by the swap.
+  function busy(el) {
+    return !!el.querySelector('details[open], :focus');
+  }
+  function polling(el) {
+    return el && el.matches && el.matches('[hx-trigger^="every"]');
+  }
   document.addEventListener('htmx:beforeRequest', function (e) {
     var el = e.detail && e.detail.elt;
-    if (el && el.matches && el.matches('[hx-trigger^="every"]') &&
-        el.querySelector('details[open], :focus')) {
+    if (polling(el) && busy(el)) {
       e.preventDefault();
+    }
+  });
+  // The admin may have opened the menu or focused a control while the
+  // refresh was on its way.
+  document.addEventListener('htmx:beforeSwap', function (e) {
+    var el = e.detail && e.detail.elt;
+    if (polling(el) && busy(el)) {
+      e.detail.shouldSwap = false;
     }
   });
 
