@@ -323,3 +323,12 @@ func (s *Server) reloadPolicy(c echo.Context) {
 		logger(c).Error("reload posture policy", "err", err)
 	}
 }
+
+// defenderStatusFragment is the card's self-refreshing part.
+func (s *Server) defenderStatusFragment(c echo.Context) error {
+	card, err := s.defenderCard(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, views.DefenderStatus(card))
+}

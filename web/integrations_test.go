@@ -307,15 +307,18 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
 	d.waitSynced(t)
 
-	card := c.get("/settings/integrations/defender/card")
+	card := c.get("/settings/integrations/defender/status")
 	wantStatus(t, card, http.StatusOK)
-	for _, want := range []string{`id="defender-card"`, "Devices synced", `data-testid="devices-synced">20 `, "Last successful sync", `hx-trigger="every 15s"`} {
+	for _, want := range []string{`id="defender-status"`, "Devices synced", `data-testid="devices-synced">20 `, "Last successful sync", `hx-trigger="every 15s"`} {
 		if !strings.Contains(card.body, want) {
 			t.Errorf("card fragment lacks %q", want)
 		}
 	}
 	if strings.Contains(card.body, "<html") {
-		t.Error("the card fragment is a whole page")
+		t.Error("the status fragment is a whole page")
+	}
+	if strings.Contains(card.body, "Disable") {
+		t.Error("the self-refreshing part carries the card's buttons")
 	}
 
 	first := d.worker.Status().LastRun.ID

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	app.POST("/settings/integrations/defender/enable", s.defenderEnable)
 	app.POST("/settings/integrations/defender/sync", s.defenderSync)
 	app.GET("/settings/integrations/defender/card", s.defenderCardFragment)
+	app.GET("/settings/integrations/defender/status", s.defenderStatusFragment)
 	app.GET("/sync-runs", s.syncRuns)
 	app.GET("/settings/api-tokens", s.apiTokens)
 	app.POST("/settings/api-tokens", s.apiTokenCreate)
