@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -370,6 +371,18 @@ func TestEvaluateRejectsMalformedBodies(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("long unknown field name is cut between characters", func(t *testing.T) {
+		name := strings.Repeat("é", 100) // 200 bytes
+		res := evPost(t, e, authz, strings.NewReader(`{"device":{"hostname":"laptop-1"},"`+name+`":1}`))
+		msg := evError(t, res, http.StatusBadRequest)
+		if !utf8.ValidString(msg) || strings.ContainsRune(msg, utf8.RuneError) {
+			t.Fatalf("message %q is not clean UTF-8", msg)
+		}
+		if want := `unknown field "` + strings.Repeat("é", 32) + `…"`; !strings.Contains(msg, want) {
+			t.Errorf("message %q does not contain %q", msg, want)
+		}
+	})
 
 	t.Run("exactly 255 is fine", func(t *testing.T) {
 		v := strings.Repeat("h", 255)

@@ -317,6 +317,19 @@ func (b *Browser) WaitFlash(text string) {
 	}
 }
 
+// WaitDialogClosed waits until no dialog is open: the answer to what the
+// dialog submitted has arrived and been swapped in. Waiting for a flash is
+// not enough when the same flash is still showing from an earlier action.
+func (b *Browser) WaitDialogClosed() {
+	b.t.Helper()
+	_, err := poll[struct{}](b, pollScript(`const d = document.querySelector("dialog[open]");
+		if (!d) return {ok: true};
+		return {ok: false, why: "a dialog is still open: " + q(norm(d.innerText).slice(0, 200))};`))
+	if err != nil {
+		b.t.Fatalf("WaitDialogClosed: %v", err)
+	}
+}
+
 // WaitRow waits until a visible table row (<tr> or role="row") contains text.
 func (b *Browser) WaitRow(text string) {
 	b.t.Helper()
