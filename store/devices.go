@@ -70,18 +70,75 @@ func timeOrNil(t *time.Time) any {
 	return formatTime(*t)
 }
 
-// ClearStaging drops pages left by an interrupted run.
+// The staging table holds the pages of the run in progress until the apply.
+// It is a TEMP table of the one writer connection: with temp_store=MEMORY it
+// lives in memory, so staging costs no WAL writes and no page cache of the
+// database, and a crash or restart leaves nothing behind. Every statement
+// that touches it runs on the writer inside WithTx, and creates it first.
+// Should database/sql ever replace the writer connection in the middle of a
+// run, the apply finds fewer (or no) staged rows than were fetched and the
+// run fails without changing anything.
+const stagingDDL = `CREATE TEMP TABLE IF NOT EXISTS staged_devices (
+    run_id INTEGER NOT NULL,
+    id     TEXT NOT NULL,
+    host   TEXT NOT NULL,
+    host_lower TEXT NOT NULL,
+    aad_device_id TEXT,
+    os_platform TEXT NOT NULL,
+    os_version TEXT,
+    os_build INTEGER,
+    health_status TEXT NOT NULL,
+    risk_score TEXT,
+    exposure_level TEXT,
+    onboarding_status TEXT NOT NULL,
+    av_status TEXT,
+    is_aad_joined INTEGER NOT NULL,
+    merged_into TEXT,
+    potential_duplicate INTEGER NOT NULL,
+    first_seen TEXT,
+    last_seen TEXT,
+    last_ip TEXT,
+    tags TEXT NOT NULL,
+    content_hash BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    UNIQUE (run_id, id)
+)`
+
+func stagingTx(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, stagingDDL)
+	return err
+}
+
+// ClearStaging drops pages left by an abandoned run.
 func (s *Store) ClearStaging(ctx context.Context) error {
 	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, "DELETE FROM staged_devices")
 		return err
 	}), "Staging")
+}
+
+// StagedCount is the number of staged rows, of any run.
+func (s *Store) StagedCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM staged_devices").Scan(&n)
+	})
+	return n, mapErr(err, "Staging")
 }
 
 // StageDevices writes one page of a run in its own transaction. Staging a
 // device twice in a run keeps the later copy.
 func (s *Store) StageDevices(ctx context.Context, runID int64, page []Device) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
 		stmt, err := tx.PrepareContext(ctx, "INSERT OR REPLACE INTO staged_devices (run_id, "+deviceColumns+
 			", raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		if err != nil {
@@ -112,6 +169,8 @@ type ApplyResult struct {
 // this run count a miss and are marked removed at the second consecutive
 // miss. Unchanged rows are not rewritten.
 func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (ApplyResult, error) {
+	// What makes an upsert a change; devices.* is the stored row.
+	const changed = `(devices.content_hash != excluded.content_hash OR devices.removed_at IS NOT NULL)`
 	var r ApplyResult
 	ts := formatTime(now)
 	q := func(dst *int, query string, args ...any) error {
@@ -137,9 +196,11 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 			av_status = excluded.av_status, is_aad_joined = excluded.is_aad_joined, merged_into = excluded.merged_into,
 			potential_duplicate = excluded.potential_duplicate, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, last_ip = excluded.last_ip, tags = excluded.tags,
-			content_hash = excluded.content_hash, changed_at = excluded.changed_at,
-			changed_run_id = excluded.changed_run_id, missed_runs = 0, removed_at = NULL
-		WHERE devices.content_hash != excluded.content_hash OR devices.removed_at IS NOT NULL`,
+			content_hash = excluded.content_hash,
+			changed_at = CASE WHEN `+changed+` THEN excluded.changed_at ELSE devices.changed_at END,
+			changed_run_id = CASE WHEN `+changed+` THEN excluded.changed_run_id ELSE devices.changed_run_id END,
+			missed_runs = 0, removed_at = NULL
+		WHERE `+changed+` OR devices.missed_runs > 0`,
 		ts, ts, runID, runID); err != nil {
 		return r, fmt.Errorf("upsert devices: %w", err)
 	}
@@ -150,26 +211,38 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 		ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, runID, runID); err != nil {
 		return r, fmt.Errorf("store raw machines: %w", err)
 	}
-	// Seen again after a single miss: forget the miss.
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = 0
-		WHERE missed_runs > 0 AND removed_at IS NULL AND id IN (SELECT id FROM staged_devices WHERE run_id = ?)`, runID); err != nil {
+	// The upsert forgot the miss of a device seen again after one; count a
+	// miss for every device not seen. Every staged device is now active, so
+	// when there are as many active devices as staged ones, none was missed
+	// (the usual case, and every first sync): skip the scan.
+	var active int
+	if err := q(&active, "SELECT COUNT(*) FROM devices WHERE removed_at IS NULL"); err != nil {
 		return r, err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = missed_runs + 1,
+	if active == r.Seen {
+		return r, finishApplyTx(ctx, tx, runID)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = missed_runs + 1,
 			removed_at = CASE WHEN missed_runs + 1 >= 2 THEN ? ELSE NULL END
 		WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM staged_devices WHERE run_id = ?)`, ts, runID)
 	if err != nil {
 		return r, err
 	}
-	_ = res
 	if err := q(&r.Removed, "SELECT COUNT(*) FROM devices WHERE removed_at = ?", ts); err != nil {
 		return r, err
 	}
+	return r, finishApplyTx(ctx, tx, runID)
+}
+
+// finishApplyTx rewrites the tags of the devices the run changed and empties
+// the staging table: one run stages at a time, and a DELETE without WHERE
+// drops its pages at once instead of row by row.
+func finishApplyTx(ctx context.Context, tx *sql.Tx, runID int64) error {
 	if err := syncTagsTx(ctx, tx, runID); err != nil {
-		return r, err
+		return err
 	}
-	_, err = tx.ExecContext(ctx, "DELETE FROM staged_devices WHERE run_id = ?", runID)
-	return r, err
+	_, err := tx.ExecContext(ctx, "DELETE FROM staged_devices")
+	return err
 }
 
 // syncTagsTx rewrites the tag rows of the devices this run changed.

@@ -38,6 +38,9 @@ type SyncRun struct {
 func (s *Store) StartRun(ctx context.Context, integration, trigger string) (SyncRun, error) {
 	run := SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: RunRunning}
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM staged_devices"); err != nil {
 			return err
 		}
@@ -64,6 +67,9 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 			return err
 		}
 		n, _ = res.RowsAffected()
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "DELETE FROM staged_devices")
 		return err
 	})
@@ -76,6 +82,9 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
+		if err := stagingTx(ctx, tx); err != nil {
+			return err
+		}
 		if run.Outcome == RunSuccess {
 			r, err := applyTx(ctx, tx, run.ID, now)
 			if err != nil {

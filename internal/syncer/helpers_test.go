@@ -340,6 +340,16 @@ func (e *env) count(q string, args ...any) int {
 	return n
 }
 
+// staged counts the staging rows, which only the writer connection sees.
+func (e *env) staged() int {
+	e.t.Helper()
+	n, err := e.st.StagedCount(context.Background())
+	if err != nil {
+		e.t.Fatalf("count staged rows: %v", err)
+	}
+	return n
+}
+
 // device reads one stored device.
 func (e *env) device(id string) store.Device {
 	e.t.Helper()
@@ -398,7 +408,7 @@ func (e *env) assertUnchanged(before state) {
 		e.t.Errorf("snapshot was swapped by a failed sync: run %d (%d devices) → run %d (%d devices)",
 			before.snap.RunID, before.snap.Len(), got.RunID, got.Len())
 	}
-	if n := e.count("SELECT COUNT(*) FROM staged_devices"); n != 0 {
+	if n := e.staged(); n != 0 {
 		e.t.Errorf("staged_devices holds %d rows after the run ended, want 0", n)
 	}
 }

@@ -684,7 +684,7 @@ func TestRunMarksInterrupted(t *testing.T) {
 	if got.Outcome != store.RunInterrupted || got.FinishedAt == nil || got.Error == "" {
 		t.Errorf("left-over run after Run started: %+v, want interrupted with a finish time and message", got)
 	}
-	if n := e.count("SELECT COUNT(*) FROM staged_devices"); n != 0 {
+	if n := e.staged(); n != 0 {
 		t.Errorf("staged rows of the interrupted run = %d, want 0", n)
 	}
 	if s := e.w.Status(); s.LastRun == nil || s.LastRun.ID != left.ID || s.LastRun.Outcome != store.RunInterrupted {
