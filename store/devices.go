@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -187,6 +188,22 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 		WHERE s.run_id = ? AND (d.content_hash != s.content_hash OR d.removed_at IS NOT NULL)`, runID); err != nil {
 		return r, err
 	}
+	// A run that adds most of the table (a first sync) inserts faster
+	// without the secondary indexes: CREATE INDEX afterwards sorts once and
+	// writes full pages, instead of updating every index row by row.
+	var rebuild func() error
+	if r.Added >= bulkMinRows {
+		var stored int
+		if err := q(&stored, "SELECT COUNT(*) FROM devices"); err != nil {
+			return r, err
+		}
+		if r.Added > stored {
+			var err error
+			if rebuild, err = dropIndexesTx(ctx, tx, "devices", "device_tags"); err != nil {
+				return r, err
+			}
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at)
 		SELECT `+deviceColumns+`, ?, ?, ?, 0, NULL FROM staged_devices WHERE run_id = ? ORDER BY id
 		ON CONFLICT (id) DO UPDATE SET host = excluded.host, host_lower = excluded.host_lower,
@@ -211,6 +228,15 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 		ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, runID, runID); err != nil {
 		return r, fmt.Errorf("store raw machines: %w", err)
 	}
+	if rebuild != nil {
+		// Tags first: syncTagsTx finds this run's rows by changed_run_id.
+		if err := syncTagsTx(ctx, tx, runID); err != nil {
+			return r, err
+		}
+		if err := rebuild(); err != nil {
+			return r, err
+		}
+	}
 	// The upsert forgot the miss of a device seen again after one; count a
 	// miss for every device not seen. Every staged device is now active, so
 	// when there are as many active devices as staged ones, none was missed
@@ -220,7 +246,7 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 		return r, err
 	}
 	if active == r.Seen {
-		return r, finishApplyTx(ctx, tx, runID)
+		return r, finishApplyTx(ctx, tx, runID, rebuild == nil)
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = missed_runs + 1,
 			removed_at = CASE WHEN missed_runs + 1 >= 2 THEN ? ELSE NULL END
@@ -231,18 +257,69 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 	if err := q(&r.Removed, "SELECT COUNT(*) FROM devices WHERE removed_at = ?", ts); err != nil {
 		return r, err
 	}
-	return r, finishApplyTx(ctx, tx, runID)
+	return r, finishApplyTx(ctx, tx, runID, rebuild == nil)
 }
 
-// finishApplyTx rewrites the tags of the devices the run changed and empties
-// the staging table: one run stages at a time, and a DELETE without WHERE
-// drops its pages at once instead of row by row.
-func finishApplyTx(ctx context.Context, tx *sql.Tx, runID int64) error {
-	if err := syncTagsTx(ctx, tx, runID); err != nil {
-		return err
+// finishApplyTx rewrites the tags of the devices the run changed, unless
+// done already, and empties the staging table: one run stages at a time,
+// and a DELETE without WHERE drops its pages at once, not row by row.
+func finishApplyTx(ctx context.Context, tx *sql.Tx, runID int64, tags bool) error {
+	if tags {
+		if err := syncTagsTx(ctx, tx, runID); err != nil {
+			return err
+		}
 	}
 	_, err := tx.ExecContext(ctx, "DELETE FROM staged_devices")
 	return err
+}
+
+// bulkMinRows is the fewest added rows for which an apply rebuilds the
+// indexes rather than updating them.
+const bulkMinRows = 5000
+
+// dropIndexesTx drops the indexes of tables that a migration created (the
+// primary keys stay) and returns the function that creates them again, from
+// the very statements that created them.
+func dropIndexesTx(ctx context.Context, tx *sql.Tx, tables ...string) (func() error, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_schema
+		WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (?`+strings.Repeat(", ?", len(tables)-1)+`)
+		ORDER BY name`, anySlice(tables)...)
+	if err != nil {
+		return nil, err
+	}
+	var names, creates []string
+	for rows.Next() {
+		var name, create string
+		if err := rows.Scan(&name, &create); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, creates = append(names, name), append(creates, create)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
+	return func() error {
+		for i, create := range creates {
+			if _, err := tx.ExecContext(ctx, create); err != nil {
+				return fmt.Errorf("rebuild index %s: %w", names[i], err)
+			}
+		}
+		return nil
+	}, nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // syncTagsTx rewrites the tag rows of the devices this run changed.

@@ -122,6 +122,13 @@ func (s *Store) Device(ctx context.Context, id string) (Device, error) {
 	return d, mapErr(err, "Device")
 }
 
+// CountDevices is the number of device rows, removed ones included.
+func (s *Store) CountDevices(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices").Scan(&n)
+	return n, mapErr(err, "Devices")
+}
+
 // EachDevice calls fn for every device, removed ones included, without raw
 // (building the in-memory snapshot).
 func (s *Store) EachDevice(ctx context.Context, fn func(Device) error) error {

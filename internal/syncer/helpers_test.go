@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,7 +262,32 @@ func (e *env) waitRun(before syncer.Status) store.SyncRun {
 		run = *s.LastRun
 		return true
 	})
+	e.assertSnapshotMatchesStore()
 	return run
+}
+
+// assertSnapshotMatchesStore checks that the published snapshot, however
+// it was built, equals the one read back from the devices table.
+func (e *env) assertSnapshotMatchesStore() {
+	e.t.Helper()
+	want, err := syncer.LoadSnapshot(context.Background(), e.st, integration.Name)
+	if err != nil {
+		e.t.Fatalf("load snapshot: %v", err)
+	}
+	got := e.holder.Load()
+	if got.RunID != want.RunID || !got.SyncedAt.Equal(want.SyncedAt) || got.Active != want.Active {
+		e.t.Errorf("published snapshot run %d at %v with %d active; the store says run %d at %v with %d active",
+			got.RunID, got.SyncedAt, got.Active, want.RunID, want.SyncedAt, want.Active)
+	}
+	if !reflect.DeepEqual(got.Devices, want.Devices) {
+		e.t.Errorf("published snapshot devices differ from the store's (%d vs %d devices)", got.Len(), want.Len())
+		for i := range min(got.Len(), want.Len()) {
+			if !reflect.DeepEqual(got.Devices[i], want.Devices[i]) {
+				e.t.Errorf("first difference at %d:\n  published %+v\n  stored    %+v", i, got.Devices[i], want.Devices[i])
+				break
+			}
+		}
+	}
 }
 
 // idle triggers and waits until the loop has handled the trigger, for a

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +46,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.begin(run, cancelCause)
 	defer cancel()
 
-	stats, lerr := w.fetch(runCtx, client, run.ID)
+	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
 	run.Outcome = store.RunSuccess
 	if lerr != nil {
@@ -71,7 +73,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices.
 	if done.Outcome == store.RunSuccess {
-		if err := w.publish(rctx); err != nil {
+		if err := w.publishRun(rctx, done, fetched); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
 	}
@@ -82,9 +84,15 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 }
 
 // fetch lists every machine and stages each page while the next one is
-// fetched: decoding and writing overlap.
-func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, error) {
-	pages := make(chan []store.Device, 2)
+// fetched: decoding and writing overlap. It also returns the machines in
+// their snapshot form, to publish without reading them back.
+func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, []fleet.Device, error) {
+	// Sized for a fleet like the last one: growing by doubling would
+	// leave copies of 100,000 devices to the collector.
+	fetched := make([]fleet.Device, 0, w.fleet.Load().Len()+w.fleet.Load().Len()/8)
+	// One page waits while one is staged and the next is decoded: more in
+	// flight only holds more memory, as staging is the slower side.
+	pages := make(chan []store.Device, 1)
 	var stageErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -108,6 +116,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 				return err
 			}
 			devices = append(devices, d)
+			fetched = append(fetched, toFleet(d))
 		}
 		select {
 		case pages <- devices:
@@ -124,7 +133,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
-	return stats, err
+	return stats, fetched, err
 }
 
 // describe turns a run's error into its outcome and words for the admin.
@@ -171,6 +180,60 @@ func (w *Worker) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.swap(snap)
+	return nil
+}
+
+// maxReread is how many devices absent from a run publishRun reads back one
+// by one; past it, reading the whole table is cheaper.
+const maxReread = 1000
+
+// publishRun swaps in the snapshot of a successful run without reading
+// every device back: the devices the run fetched are exactly what it
+// applied (an unchanged row has the same content hash, so the same
+// fields), and the few it did not fetch, whose misses the apply counted,
+// are read from the store. The result equals what LoadSnapshot builds.
+func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched []fleet.Device) error {
+	w.publishMu.Lock()
+	defer w.publishMu.Unlock()
+	old := w.fleet.Load()
+	byID := func(a, b fleet.Device) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(fetched, byID)
+	var absent []string
+	for _, d := range old.Devices {
+		if _, found := slices.BinarySearchFunc(fetched, d.ID, func(f fleet.Device, id string) int { return strings.Compare(f.ID, id) }); !found {
+			absent = append(absent, d.ID)
+		}
+	}
+	// Devices the old snapshot lacks but the store holds (a publish that
+	// failed before) show up as a count that does not add up.
+	stored, err := w.store.CountDevices(ctx)
+	if err != nil {
+		return err
+	}
+	if len(absent) > maxReread || stored != len(fetched)+len(absent) {
+		snap, err := LoadSnapshot(ctx, w.store, integration.Name)
+		if err != nil {
+			return err
+		}
+		w.swap(snap)
+		return nil
+	}
+	devices := append(make([]fleet.Device, 0, len(fetched)+len(absent)), fetched...)
+	for _, id := range absent {
+		d, err := w.store.Device(ctx, id)
+		if err != nil {
+			return err
+		}
+		devices = append(devices, toFleet(d))
+	}
+	slices.SortFunc(devices, byID)
+	w.swap(fleet.NewSnapshot(devices, *run.FinishedAt, run.ID))
+	return nil
+}
+
+// swap publishes snap and tells the hooks.
+func (w *Worker) swap(snap *fleet.Snapshot) {
 	old := w.fleet.Load()
 	w.fleet.Store(snap)
 	w.mu.Lock()
@@ -179,5 +242,4 @@ func (w *Worker) publish(ctx context.Context) error {
 	for _, h := range hooks {
 		h(old, snap)
 	}
-	return nil
 }

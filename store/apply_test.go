@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"postern/store"
+)
+
+// syncDevices stages devices as one run and applies it.
+func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.SyncRun {
+	t.Helper()
+	ctx := context.Background()
+	run, err := s.StartRun(ctx, "defender", "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for page := range slices.Chunk(devices, 1000) {
+		if err := s.StageDevices(ctx, run.ID, page); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run.Outcome = store.RunSuccess
+	done, err := s.FinishRun(ctx, run, store.AuditEntry{Actor: "test", Action: "sync.run", Outcome: store.OutcomeSuccess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return done
+}
+
+func testDevices(from, to int, version string) []store.Device {
+	var out []store.Device
+	for i := from; i < to; i++ {
+		risk := []string{"None", "Low", "Medium", "High"}[i%4]
+		out = append(out, store.Device{
+			ID: fmt.Sprintf("%040x", i), Host: fmt.Sprintf("host-%06d.contoso.com", i), OSPlatform: "Windows11",
+			HealthStatus: "Active", OnboardingStatus: "Onboarded", RiskScore: &risk,
+			Tags: []string{"tag-" + fmt.Sprint(i%7), "all"}, Raw: []byte(`{"v":"` + version + `"}`),
+			ContentHash: []byte(version + fmt.Sprint(i)),
+		})
+	}
+	return out
+}
+
+// schema lists every index and its definition.
+func indexSchema(t *testing.T, s *store.Store) []string {
+	t.Helper()
+	_, r := s.DBs()
+	rows, err := r.Query("SELECT name || ': ' || COALESCE(sql, '(automatic)') FROM sqlite_schema WHERE type = 'index' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// A run that adds most of the table rebuilds the indexes instead of
+// updating them; afterwards the schema, the data and the indexes are as if
+// every row had been inserted one by one.
+func TestApplyBulkRebuildsIndexes(t *testing.T) {
+	s := openTemp(t, store.Options{})
+	before := indexSchema(t, s)
+
+	check := func(stage string, devices, tags int) {
+		t.Helper()
+		if got := indexSchema(t, s); !slices.Equal(got, before) {
+			t.Fatalf("%s: indexes\n%q\nwant\n%q", stage, got, before)
+		}
+		_, r := s.DBs()
+		var res string
+		if err := r.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil || res != "ok" {
+			t.Fatalf("%s: integrity_check = %q, %v", stage, res, err)
+		}
+		if n := queryInt(t, s, "SELECT COUNT(*) FROM devices"); n != devices {
+			t.Errorf("%s: %d devices, want %d", stage, n, devices)
+		}
+		if n := queryInt(t, s, "SELECT COUNT(*) FROM device_tags"); n != tags {
+			t.Errorf("%s: %d tag rows, want %d", stage, n, tags)
+		}
+		// The list indexes answer, and agree with a plain scan.
+		indexed := queryInt(t, s, "SELECT COUNT(*) FROM devices INDEXED BY devices_list_risk WHERE risk_score = 'High'")
+		scanned := queryInt(t, s, "SELECT COUNT(*) FROM devices NOT INDEXED WHERE risk_score = 'High'")
+		if indexed != scanned || indexed != devices/4 {
+			t.Errorf("%s: High by index %d, by scan %d, want %d", stage, indexed, scanned, devices/4)
+		}
+		if n := queryInt(t, s, "SELECT COUNT(*) FROM device_tags INDEXED BY device_tags_device WHERE device_id = ?", fmt.Sprintf("%040x", 7)); n != 2 {
+			t.Errorf("%s: device 7 has %d tag rows by index, want 2", stage, n)
+		}
+	}
+
+	run := syncDevices(t, s, testDevices(0, 6000, "a"))
+	if run.Added != 6000 {
+		t.Fatalf("first run added %d, want 6000", run.Added)
+	}
+	check("first sync (rebuild)", 6000, 12000)
+
+	// Mostly new again, with every known device changed and one gone.
+	run = syncDevices(t, s, append(testDevices(1, 6000, "b"), testDevices(6000, 14000, "b")...))
+	if run.Added != 8000 || run.Changed != 5999 {
+		t.Fatalf("second run added %d changed %d, want 8000 5999", run.Added, run.Changed)
+	}
+	check("second sync (rebuild over existing rows)", 14000, 28000)
+	if n := queryInt(t, s, "SELECT missed_runs FROM devices WHERE id = ?", fmt.Sprintf("%040x", 0)); n != 1 {
+		t.Errorf("the device missing from the second run has %d misses, want 1", n)
+	}
+
+	// Few changes: the indexes are updated in place.
+	run = syncDevices(t, s, testDevices(1, 14000, "b"))
+	if run.Added != 0 || run.Changed != 0 || run.Removed != 1 {
+		t.Fatalf("third run added %d changed %d removed %d, want 0 0 1", run.Added, run.Changed, run.Removed)
+	}
+	check("third sync (in place)", 14000, 28000)
+}
