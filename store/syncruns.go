@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -78,6 +80,12 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 
 // FinishRun applies a successful run's staged devices, records the run and
 // its audit entry, all in one transaction: either everything or nothing.
+//
+// The commit of a large apply would also copy the whole WAL into the
+// database file (SQLite's automatic checkpoint) before anyone can see the
+// new devices. FinishRun turns that off for the apply; the caller publishes
+// the devices and then calls Checkpoint, which does the copy and turns the
+// automatic checkpoint back on.
 func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (SyncRun, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
@@ -86,6 +94,9 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 			return err
 		}
 		if run.Outcome == RunSuccess {
+			if _, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+				return err
+			}
 			r, err := applyTx(ctx, tx, run.ID, now)
 			if err != nil {
 				return err
@@ -103,7 +114,25 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 		audit.At = now
 		return AppendAuditTx(ctx, tx, audit, now)
 	})
+	if err != nil {
+		err = errors.Join(err, s.autoCheckpoint(ctx))
+	}
 	return run, mapErr(err, "Sync run")
+}
+
+// walAutoCheckpoint is SQLite's default threshold, in pages.
+const walAutoCheckpoint = 1000
+
+// Checkpoint copies what the WAL holds into the database file, without
+// waiting for readers, and turns the automatic checkpoint back on.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	return mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Checkpoint")
+}
+
+func (s *Store) autoCheckpoint(ctx context.Context) error {
+	_, err := s.write.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walAutoCheckpoint))
+	return err
 }
 
 const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,

@@ -71,11 +71,14 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 		lerr = errors.New(run.Error)
 	}
 	// Publish before reporting the run done, so whoever sees it finished
-	// also sees its devices.
+	// also sees its devices; the database file catches up after.
 	if done.Outcome == store.RunSuccess {
 		if err := w.publishRun(rctx, done, fetched); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
+	}
+	if err := w.store.Checkpoint(rctx); err != nil {
+		w.log.Warn("sync: checkpoint", "run", done.ID, "err", err)
 	}
 	w.end(done, version, lerr)
 	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
