@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -70,7 +71,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && !bytes.ContainsAny(b[1:n-1], "\\\"") {
+		s = string(b[1 : n-1]) // the usual plain string: no decoder needed
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	if s == "" {
