@@ -27,6 +27,16 @@ func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.Syn
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The apply's commit skipped the automatic checkpoint; later writes
+	// must not.
+	w, _ := s.DBs()
+	var pages int
+	if err := w.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages != 1000 {
+		t.Fatalf("after FinishRun wal_autocheckpoint = %d, %v; want 1000", pages, err)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return done
 }
 

@@ -83,9 +83,8 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 //
 // The commit of a large apply would also copy the whole WAL into the
 // database file (SQLite's automatic checkpoint) before anyone can see the
-// new devices. FinishRun turns that off for the apply; the caller publishes
-// the devices and then calls Checkpoint, which does the copy and turns the
-// automatic checkpoint back on.
+// new devices. FinishRun skips that for its own commit, so the caller can
+// publish first and then call Checkpoint; otherwise the next write does it.
 func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (SyncRun, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
@@ -114,22 +113,21 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 		audit.At = now
 		return AppendAuditTx(ctx, tx, audit, now)
 	})
-	if err != nil {
-		err = errors.Join(err, s.autoCheckpoint(ctx))
-	}
-	return run, mapErr(err, "Sync run")
+	return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")
 }
 
 // walAutoCheckpoint is SQLite's default threshold, in pages.
 const walAutoCheckpoint = 1000
 
 // Checkpoint copies what the WAL holds into the database file, without
-// waiting for readers, and turns the automatic checkpoint back on.
+// waiting for readers.
 func (s *Store) Checkpoint(ctx context.Context) error {
 	_, err := s.write.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
-	return mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Checkpoint")
+	return mapErr(err, "Checkpoint")
 }
 
+// autoCheckpoint turns the automatic checkpoint back on, on the writer
+// connection, outside any transaction.
 func (s *Store) autoCheckpoint(ctx context.Context) error {
 	_, err := s.write.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walAutoCheckpoint))
 	return err
