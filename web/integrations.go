@@ -47,6 +47,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		LastError: d.LastError, LastErrorCode: d.LastErrorCode, LastErrorAt: d.LastErrorAt,
 		CSRF: csrfToken(c), Now: now,
 	}
+	if d.LastError != "" {
+		card.LastErrorHelp = defender.HelpForCode(d.LastErrorCode)
+	}
 	snap := s.fleet.Load()
 	card.Devices = snap.Active
 	st := s.syncer.Status()
@@ -55,6 +58,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if st.LastRun != nil && st.LastRun.Outcome == "failed" {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
+		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
 	}
 	if !st.NextRun.IsZero() {
 		next := st.NextRun
@@ -199,13 +203,14 @@ func applyErrors(f *views.ManageForm, err error) bool {
 	var de *defender.Error
 	switch {
 	case errors.As(err, &problems):
-		f.Errors = problems
+		f.Errors, f.Helps = problems, problemHelps(problems)
 	case errors.As(err, &de):
 		if de.Field != "" {
 			f.Errors = map[string]string{de.Field: de.Message}
 			f.Codes = map[string]string{de.Field: de.Code}
+			f.Helps = map[string]string{de.Field: de.Help}
 		} else {
-			f.FormError, f.FormCode = de.Message, de.Code
+			f.FormError, f.FormCode, f.FormHelp = de.Message, de.Code, de.Help
 		}
 	case apperr.Is(err, apperr.Conflict):
 		f.FormError = apperr.MessageOf(err)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"golang.org/x/oauth2"
 )
@@ -40,6 +42,26 @@ const (
 	FieldClientSecret = "client_secret"
 )
 
+// Sections of the in-app setup guide (/help/microsoft-defender#<anchor>) that
+// an Error's Help names. The guide's tests check that each one exists there.
+const (
+	HelpPrerequisites   = "prerequisites"
+	HelpRegisterApp     = "register-app"
+	HelpTenantID        = "tenant-id"
+	HelpClientSecret    = "client-secret"
+	HelpSecretValue     = "secret-value"
+	HelpPermission      = "permission"
+	HelpCloudRegion     = "cloud-region"
+	HelpTroubleshooting = "troubleshooting"
+)
+
+// HelpAnchors lists every anchor an Error's Help may hold, so that the setup
+// guide cannot lose a section an error links to.
+var HelpAnchors = []string{
+	HelpPrerequisites, HelpRegisterApp, HelpTenantID, HelpClientSecret,
+	HelpSecretValue, HelpPermission, HelpCloudRegion, HelpTroubleshooting,
+}
+
 // Error is a failure talking to Microsoft, in words an admin can act on. Its
 // text never contains the client secret.
 type Error struct {
@@ -47,7 +69,7 @@ type Error struct {
 	Field   string // the form field it concerns, or "" for the form as a whole
 	Code    string // Microsoft's code: "AADSTS7000215", "403 Forbidden", …
 	Message string // plain words, with what to do
-	Help    string // anchor in the setup guide that fixes it
+	Help    string // anchor in the setup guide that fixes it: one of HelpAnchors
 	Err     error  // cause, for logs
 }
 
@@ -93,7 +115,7 @@ func tokenError(err error) *Error {
 	}
 	e := tokenErrorFor(code, re.ErrorCode)
 	if re.Response != nil && re.Response.StatusCode >= 500 {
-		e = &Error{Reason: ServiceError, Help: "troubleshooting",
+		e = &Error{Reason: ServiceError, Help: HelpTroubleshooting,
 			Message: "Microsoft's sign-in service had a temporary problem. Postern will try again."}
 	}
 	if code != 0 {
@@ -110,32 +132,32 @@ func tokenError(err error) *Error {
 func tokenErrorFor(code int, class string) *Error {
 	switch code {
 	case 90002:
-		return &Error{Reason: TenantNotFound, Field: FieldTenantID, Help: "tenant-id",
+		return &Error{Reason: TenantNotFound, Field: FieldTenantID, Help: HelpTenantID,
 			Message: "Microsoft does not know this tenant. Copy the Directory (tenant) ID from the app's Overview page in the Entra admin center, and check the Cloud setting under Advanced."}
 	case 900023:
-		return &Error{Reason: TenantMalformed, Field: FieldTenantID, Help: "tenant-id",
+		return &Error{Reason: TenantMalformed, Field: FieldTenantID, Help: HelpTenantID,
 			Message: "This is not a valid tenant identifier. Use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com."}
 	case 700016:
-		return &Error{Reason: AppNotFound, Field: FieldClientID, Help: "register-app",
+		return &Error{Reason: AppNotFound, Field: FieldClientID, Help: HelpRegisterApp,
 			Message: "No application with this Client ID exists in the tenant. Copy the Application (client) ID from the app's Overview page, and check that the Tenant ID is the app's own tenant."}
 	case 7000215:
-		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: "secret-value",
+		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: HelpSecretValue,
 			Message: "Microsoft rejected the client secret. Paste the secret's Value, not its Secret ID; if the value is lost, create a new client secret."}
 	case 7000222:
-		return &Error{Reason: SecretExpired, Field: FieldClientSecret, Help: "client-secret",
+		return &Error{Reason: SecretExpired, Field: FieldClientSecret, Help: HelpClientSecret,
 			Message: "This client secret has expired. Create a new client secret for the app in the Entra admin center and paste its Value."}
 	case 7000218, 90014:
-		return &Error{Reason: SecretMissing, Field: FieldClientSecret, Help: "client-secret",
+		return &Error{Reason: SecretMissing, Field: FieldClientSecret, Help: HelpClientSecret,
 			Message: "Microsoft received no client secret. Paste the secret's Value."}
 	case 500011:
-		return &Error{Reason: DefenderNotProvisioned, Help: "prerequisites",
+		return &Error{Reason: DefenderNotProvisioned, Help: HelpPrerequisites,
 			Message: "Microsoft Defender for Endpoint is not set up in this tenant (its service principal was not found). Check that the tenant has a Defender for Endpoint licence and has been provisioned, and that the Cloud setting is right."}
 	}
 	if class == "invalid_client" {
-		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: "secret-value",
+		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: HelpSecretValue,
 			Message: "Microsoft rejected the client credentials. Check the Client ID and paste the secret's Value, not its Secret ID."}
 	}
-	return &Error{Reason: SignInRefused, Help: "register-app",
+	return &Error{Reason: SignInRefused, Help: HelpRegisterApp,
 		Message: "Microsoft refused to issue a token for this app. Check the Tenant ID, Client ID and Client Secret, and the Cloud setting under Advanced."}
 }
 
@@ -151,7 +173,7 @@ func networkError(err error) *Error {
 		// url.Error names only the URL, which carries no secret.
 		err = fmt.Errorf("%s %s: %w", ue.Op, ue.URL, ue.Err)
 	}
-	return &Error{Reason: Unreachable, Code: "network", Message: msg, Help: "troubleshooting", Err: err}
+	return &Error{Reason: Unreachable, Code: "network", Message: msg, Help: HelpTroubleshooting, Err: err}
 }
 
 // apiError is the body of a failed Defender API call.
@@ -173,20 +195,51 @@ func statusError(status int, body []byte) *Error {
 	e := &Error{Code: code, Err: fmt.Errorf("defender api: status %d %s", status, ae.Error.Code)}
 	switch {
 	case status == 403:
-		e.Reason, e.Help = PermissionMissing, "permission"
+		e.Reason, e.Help = PermissionMissing, HelpPermission
 		e.Message = "The app has no access to Defender machines. In the Entra admin center add the application permission WindowsDefenderATP → Machine.Read.All to the app, then click Grant admin consent."
 	case status == 401:
-		e.Reason, e.Help = TokenRejected, "permission"
+		e.Reason, e.Help = TokenRejected, HelpCloudRegion
 		e.Message = "The Defender API rejected the app's token. Check that the Cloud and API region match the tenant."
 	case status == 429:
-		e.Reason, e.Help = Throttled, "troubleshooting"
+		e.Reason, e.Help = Throttled, HelpTroubleshooting
 		e.Message = "Microsoft is throttling this app (Defender allows 100 calls a minute). Postern will wait and try again."
 	case status >= 500:
-		e.Reason, e.Help = ServiceError, "troubleshooting"
+		e.Reason, e.Help = ServiceError, HelpTroubleshooting
 		e.Message = "The Defender API had a temporary problem. Postern will try again."
 	default:
-		e.Reason, e.Help = ServiceError, "troubleshooting"
+		e.Reason, e.Help = ServiceError, HelpTroubleshooting
 		e.Message = "The Defender API answered with an unexpected error."
 	}
 	return e
 }
+
+// HelpForCode returns the setup guide anchor for an error kept only as its
+// Code (Error.Code), such as the integration's stored last error. It asks the
+// mapping that made the error, so the two agree; a code it does not know gets
+// HelpTroubleshooting.
+func HelpForCode(code string) string {
+	if n, ok := strings.CutPrefix(code, "AADSTS"); ok {
+		if c, err := strconv.Atoi(n); err == nil {
+			return tokenErrorFor(c, "").Help
+		}
+	}
+	if n, ok := strings.CutPrefix(code, "HTTP "); ok {
+		// A token endpoint answer without an AADSTS code or error class.
+		if c, err := strconv.Atoi(n); err == nil && c >= 400 && c < 500 {
+			return tokenErrorFor(0, "").Help
+		}
+		return HelpTroubleshooting
+	}
+	if oauthClass.MatchString(code) {
+		return tokenErrorFor(0, code).Help
+	}
+	status, _, _ := strings.Cut(code, " ")
+	if c, err := strconv.Atoi(status); err == nil && c >= 400 && c < 600 {
+		return statusError(c, nil).Help
+	}
+	return HelpTroubleshooting
+}
+
+// oauthClass matches an OAuth error class ("invalid_client"), the code of a
+// token error that carried no AADSTS number.
+var oauthClass = regexp.MustCompile(`^[a-z]+(_[a-z]+)+$`)

@@ -1,0 +1,158 @@
+package defender
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Every Help that the code sets, here and in the integration package (which
+// makes its own timeout error), is one of HelpAnchors: the setup guide's tests
+// check those, so an anchor outside the list could point nowhere. The source
+// is read rather than the errors made, so a new error cannot slip past.
+func TestEveryHelpIsAKnownAnchor(t *testing.T) {
+	consts := helpConsts(t)
+	for name, v := range consts {
+		if !slices.Contains(HelpAnchors, v) {
+			t.Errorf("constant %s = %q is missing from HelpAnchors", name, v)
+		}
+	}
+	files, _ := filepath.Glob("*.go")
+	more, _ := filepath.Glob("../integration/*.go")
+	found := 0
+	for _, path := range append(files, more...) {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(e ast.Expr) {
+			found++
+			pos := fset.Position(e.Pos())
+			switch v := e.(type) {
+			case *ast.BasicLit:
+				s, _ := strconv.Unquote(v.Value)
+				if !slices.Contains(HelpAnchors, s) {
+					t.Errorf("%s: Help %s is not one of HelpAnchors", pos, v.Value)
+				}
+			case *ast.Ident:
+				if _, ok := consts[v.Name]; !ok {
+					t.Errorf("%s: Help %s is not a Help constant", pos, v.Name)
+				}
+			case *ast.SelectorExpr:
+				if x, ok := v.X.(*ast.Ident); !ok || x.Name != "defender" || consts[v.Sel.Name] == "" {
+					t.Errorf("%s: Help is set from an expression the test cannot follow", pos)
+				}
+			default:
+				t.Errorf("%s: Help is set from an expression the test cannot follow", pos)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.KeyValueExpr:
+				if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Help" {
+					check(n.Value)
+				}
+			case *ast.AssignStmt:
+				for i, l := range n.Lhs {
+					if s, ok := l.(*ast.SelectorExpr); ok && s.Sel.Name == "Help" && i < len(n.Rhs) {
+						check(n.Rhs[i])
+					}
+				}
+			}
+			return true
+		})
+	}
+	if found < 10 {
+		t.Fatalf("found %d places that set Help; the scan looks broken", found)
+	}
+}
+
+// helpConsts returns the Help… constants of errors.go by name.
+func helpConsts(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, n := range vs.Names {
+				if !strings.HasPrefix(n.Name, "Help") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
+					out[n.Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+		}
+	}
+	if len(out) != len(HelpAnchors) {
+		t.Errorf("errors.go declares %d Help constants, HelpAnchors lists %d", len(out), len(HelpAnchors))
+	}
+	return out
+}
+
+func TestHelpForCode(t *testing.T) {
+	tests := []struct{ code, want string }{
+		{"AADSTS90002", HelpTenantID},
+		{"AADSTS900023", HelpTenantID},
+		{"AADSTS700016", HelpRegisterApp},
+		{"AADSTS7000215", HelpSecretValue},
+		{"AADSTS7000222", HelpClientSecret},
+		{"AADSTS7000218", HelpClientSecret},
+		{"AADSTS500011", HelpPrerequisites},
+		{"AADSTS53003", HelpRegisterApp}, // any other refusal to sign in
+		{"invalid_client", HelpSecretValue},
+		{"invalid_request", HelpRegisterApp},
+		{"HTTP 400", HelpRegisterApp},
+		{"HTTP 503", HelpTroubleshooting},
+		{"403 Forbidden", HelpPermission},
+		{"403", HelpPermission},
+		{"401 Unauthorized", HelpCloudRegion},
+		{"429 TooManyRequests", HelpTroubleshooting},
+		{"500 InternalServerError", HelpTroubleshooting},
+		{"404 ResourceNotFound", HelpTroubleshooting},
+		{"network", HelpTroubleshooting},
+		{"timeout", HelpTroubleshooting},
+		{"invalid JSON", HelpTroubleshooting},
+		{"store", HelpTroubleshooting},
+		{"", HelpTroubleshooting},
+	}
+	for _, tc := range tests {
+		if got := HelpForCode(tc.code); got != tc.want {
+			t.Errorf("HelpForCode(%q) = %q, want %q", tc.code, got, tc.want)
+		}
+	}
+}
+
+// An error and its stored code lead to the same section.
+func TestHelpForCodeAgreesWithTheError(t *testing.T) {
+	for _, c := range []int{90002, 900023, 700016, 7000215, 7000222, 7000218, 90014, 500011, 1} {
+		e := tokenErrorFor(c, "")
+		e.Code = "AADSTS" + strconv.Itoa(c)
+		if got := HelpForCode(e.Code); got != e.Help {
+			t.Errorf("HelpForCode(%q) = %q, the error's Help is %q", e.Code, got, e.Help)
+		}
+	}
+	for _, status := range []int{401, 403, 404, 429, 500, 503} {
+		e := statusError(status, []byte(`{"error":{"code":"Whatever"}}`))
+		if got := HelpForCode(e.Code); got != e.Help {
+			t.Errorf("HelpForCode(%q) = %q, the error's Help is %q", e.Code, got, e.Help)
+		}
+	}
+}
