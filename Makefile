@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/postern
 PKGS    := ./...
 
-.PHONY: run test check generate templ css build bench fuzz deps browser node-deps clean
+.PHONY: run test check generate templ css build release bench fuzz deps browser node-deps clean
 
 ## run: start the console on ./data at http://127.0.0.1:8080
 run:
@@ -34,6 +34,23 @@ css: node-deps
 ## build: a static binary in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) .
+
+## release: static linux/amd64 and linux/arm64 binaries in dist/, stamped with VERSION, COMMIT and DATE, and SHA256SUMS
+# The values are read once in the recipe so that every binary gets the same
+# ones. DATE follows SOURCE_DATE_EPOCH when set, for reproducible builds.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+DATE    ?= $(shell date -u $(if $(SOURCE_DATE_EPOCH),-d @$(SOURCE_DATE_EPOCH)) +%Y-%m-%dT%H:%M:%SZ)
+RELEASE_PLATFORMS := linux/amd64 linux/arm64
+release:
+	@set -e; version='$(VERSION)'; commit='$(COMMIT)'; date='$(DATE)'; \
+	rm -rf dist; mkdir -p dist; \
+	for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=dist/postern-$$version-$$os-$$arch; echo "build $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o $$out \
+	    -ldflags "-s -w -X main.version=$$version -X main.commit=$$commit -X main.date=$$date" .; \
+	done; \
+	cd dist && sha256sum postern-* > SHA256SUMS && cat SHA256SUMS
 
 ## bench: the performance benchmarks, printing their figures
 bench:
@@ -76,4 +93,4 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 clean:
-	rm -rf bin node_modules tmp
+	rm -rf bin dist node_modules tmp

@@ -37,6 +37,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return rotateKey(ctx, args[1:], getenv, stdout)
 		case "retire-key":
 			return retireKey(ctx, args[1:], getenv, stdout)
+		case "backup":
+			return backupCommand(ctx, args[1:], getenv, stdout)
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, versionLine())
+			return nil
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return nil
@@ -52,6 +57,8 @@ const usage = `Usage:
   postern emulate-defender [flags]         run a local stand-in for Microsoft's token and Defender endpoints
   postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
   postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
+  postern backup [flags] FILE              copy the live database to a new FILE (the master key is not in it)
+  postern version                          print the version, commit and build date (also --version)
 
 Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
   --addr                 listen address (default 127.0.0.1:8080)
@@ -62,4 +69,5 @@ Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
   --defender-api-url     Defender API host override
   --trusted-proxies      CIDRs whose X-Forwarded-* headers are believed
   --demo                 also start the built-in Defender emulator
+  --log-format           text or json (default text)
 `

@@ -43,7 +43,9 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// A configuration error has no logger yet: it goes back to main, which
+	// prints it to stderr whatever the log format.
+	log := newLogger(stdout, cfg.LogFormat)
 	kr, created, err := secret.LoadKeyring(cfg.MasterKey.Reveal(), cfg.MasterKeyFile)
 	if err != nil {
 		return nil, err
@@ -56,6 +58,16 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 		return nil, err
 	}
 	return &env{cfg: cfg, log: log, keyring: kr, store: st, args: rest}, nil
+}
+
+// newLogger writes key=value lines for people at a terminal, or one JSON
+// object per line for journald and log shippers.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // serve runs the console until ctx is cancelled, then drains requests and

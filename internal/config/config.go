@@ -22,6 +22,13 @@ import (
 // allows 100 calls a minute per app, and a full listing can take many pages.
 const MinSyncInterval = time.Minute
 
+// Log formats: text is slog's key=value lines for people, json is one object
+// per line for log shippers.
+const (
+	LogText = "text"
+	LogJSON = "json"
+)
+
 // Config is the whole runtime configuration of the console.
 type Config struct {
 	Addr             string
@@ -33,6 +40,7 @@ type Config struct {
 	DefenderAPIURL   string
 	TrustedProxies   []netip.Prefix
 	Demo             bool
+	LogFormat        string // LogText or LogJSON
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -53,6 +61,7 @@ var Settings = []Setting{
 	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
+	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
 }
 
 // EnvName is the environment variable that sets the named flag.
@@ -99,6 +108,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
 		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
 		DefenderAPIURL:   strings.TrimRight(strings.TrimSpace(*v["defender-api-url"]), "/"),
+		LogFormat:        strings.ToLower(strings.TrimSpace(*v["log-format"])),
 	}
 	if cfg.MasterKeyFile == "" && cfg.DataDir != "" {
 		cfg.MasterKeyFile = filepath.Join(cfg.DataDir, "master.key")
@@ -145,6 +155,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) base URL", name, u))
 		}
 	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
+	}
 	return errors.Join(errs...)
 }
 
@@ -190,6 +203,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
 		slog.Bool("demo", c.Demo),
+		slog.String("log_format", c.LogFormat),
 	)
 }
 

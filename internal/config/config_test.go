@@ -56,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		{"DefenderAPIURL", cfg.DefenderAPIURL, ""},
 		{"TrustedProxies", len(cfg.TrustedProxies), 0},
 		{"Demo", cfg.Demo, false},
+		{"LogFormat", cfg.LogFormat, "text"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -92,6 +93,7 @@ var sample = map[string]struct {
 	"defender-api-url":   {"http://127.0.0.1:9000", func(c config.Config) string { return c.DefenderAPIURL }, "http://127.0.0.1:9000"},
 	"trusted-proxies":    {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
 	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
+	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
@@ -178,6 +180,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"demo", "maybe", "flag"},
 		{"demo", "2", "env"},
 		{"data-dir", " ", "flag"},
+		{"log-format", "xml", "flag"},
+		{"log-format", "logfmt", "env"},
+		{"log-format", " ", "flag"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			var err error
@@ -205,6 +210,26 @@ func TestSeveralProblemsReportedAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not mention %s", err, name)
 		}
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	for in, want := range map[string]string{"text": "text", "json": "json", " JSON ": "json", "Text": "text"} {
+		if got := mustLoad(t, nil, "--log-format", in).LogFormat; got != want {
+			t.Errorf("--log-format %q: LogFormat = %q, want %q", in, got, want)
+		}
+	}
+	if got := mustLoad(t, env{"POSTERN_LOG_FORMAT": "json"}, "--log-format=text").LogFormat; got != "text" {
+		t.Errorf("flag text over POSTERN_LOG_FORMAT=json: LogFormat = %q, want text", got)
+	}
+	_, _, err := load(t, env{"POSTERN_LOG_FORMAT": "yaml"})
+	if want := `log-format: "yaml" is not text or json`; err == nil || err.Error() != want {
+		t.Errorf("POSTERN_LOG_FORMAT=yaml: error %v, want %q", err, want)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", mustLoad(t, nil, "--log-format=json"))
+	if !strings.Contains(buf.String(), "config.log_format=json") {
+		t.Errorf("log line %q does not show the log format", buf.String())
 	}
 }
 
