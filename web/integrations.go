@@ -292,6 +292,9 @@ func (s *Server) defenderSync(c echo.Context) error {
 	if !d.Configured || !d.Enabled {
 		return echo.NewHTTPError(http.StatusConflict, "Microsoft Defender is not connected, so there is nothing to sync. Enable it first.")
 	}
+	if s.syncer.Status().Blocked {
+		return echo.NewHTTPError(http.StatusConflict, "Syncing is paused because Microsoft refused access (403). Grant admin consent for Machine.Read.All, then choose Manage and Save so Postern checks the credentials again.")
+	}
 	s.syncer.Trigger(syncer.TriggerManual)
 	s.audit(c, "sync.requested", "Microsoft Defender", "success", "Sync now")
 	if isHTMX(c) {

@@ -343,6 +343,29 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 	wantStatus(t, c.post("/settings/integrations/defender/sync", url.Values{}), http.StatusConflict)
 }
 
+// After a 403 the sync stays paused until the credentials are saved again;
+// Sync now says so instead of pretending to start.
+func TestSyncNowWhileBlockedSaysWhy(t *testing.T) {
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	d.emu.SetFaults(emulator.Faults{TokenLifetime: time.Second})
+	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
+	d.waitSynced(t)
+	first := d.worker.Status().LastRun.ID
+	d.emu.SetFaults(emulator.Faults{TokenLifetime: time.Second, NoConsent: true})
+	time.Sleep(1100 * time.Millisecond) // the cached token, with its roles, expires
+	c.post("/settings/integrations/defender/sync", url.Values{})
+	if run := d.waitRunAfter(t, first); run.Outcome != "failed" || !strings.HasPrefix(run.ErrorCode, "403") {
+		t.Fatalf("run without consent: %+v", run)
+	}
+	res := c.do(http.MethodPost, "/settings/integrations/defender/sync", url.Values{}, http.Header{"Hx-Request": {"true"}})
+	wantStatus(t, res, http.StatusConflict)
+	if !strings.Contains(res.body, "Syncing is paused") || !strings.Contains(res.body, "Grant admin consent") {
+		t.Errorf("Sync now while blocked answered %q", res.body)
+	}
+}
+
 // A failed sync shows on the card in plain words, with the code.
 func TestFailedSyncShowsOnCard(t *testing.T) {
 	const sec = "Good~secret.value-0123456789abcdefghijklm"

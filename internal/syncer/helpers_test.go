@@ -107,6 +107,8 @@ type env struct {
 	svc    *integration.Service
 	holder *fleet.Holder
 	w      *syncer.Worker
+	wlog   *slog.Logger
+	wopts  syncer.Options
 	sleeps *sleeps
 	logs   *logBuffer
 	cancel context.CancelFunc
@@ -161,7 +163,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	o.list.BaseBackoff, o.list.MaxBackoff = time.Millisecond, 5*time.Millisecond
 	o.list.Sleep, o.list.Now = e.sleeps.Sleep, e.clk.Now
-	e.w = syncer.New(st, e.svc, e.holder, log, syncer.Options{Interval: time.Hour, RunTimeout: o.runTimeout, List: o.list})
+	e.wlog, e.wopts = log, syncer.Options{Interval: time.Hour, RunTimeout: o.runTimeout, List: o.list}
+	e.w = syncer.New(st, e.svc, e.holder, log, e.wopts)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("worker log:\n%s", e.logs.String())
@@ -206,6 +209,15 @@ func (e *env) start() {
 	go func() { e.done <- e.w.Run(ctx) }()
 	e.t.Cleanup(e.stop)
 	e.waitFor("the worker to enter its loop", func() bool { return !e.w.Status().NextRun.IsZero() })
+}
+
+// restart stops the worker and starts a new one on the same store, as a
+// restart of Postern would.
+func (e *env) restart() {
+	e.t.Helper()
+	e.stop()
+	e.w = syncer.New(e.st, e.svc, e.holder, e.wlog, e.wopts)
+	e.start()
 }
 
 // stop cancels the worker and waits for Run to return.

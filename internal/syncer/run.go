@@ -28,6 +28,9 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 		return
 	}
 	w.mu.Lock()
+	if w.blockedAtStart {
+		w.blocked, w.blockedAtStart = version, false
+	}
 	blocked := w.blocked == version
 	w.mu.Unlock()
 	// A 403 stops calls until the credentials change; Save and Enable

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"postern/internal/apperr"
@@ -103,6 +104,12 @@ func (w *Worker) setLastRun(ctx context.Context) {
 	}
 	w.mu.Lock()
 	w.status.LastRun = &last
+	// The block on a 403 outlives a restart: the credentials have not
+	// changed since the run that got it, or a later run would be the last.
+	if last.Outcome == store.RunFailed && (last.ErrorCode == "403" || strings.HasPrefix(last.ErrorCode, "403 ")) {
+		w.blockedAtStart = true
+		w.status.Blocked = true
+	}
 	w.mu.Unlock()
 	if ok, err := w.store.LastRun(ctx, integration.Name, store.RunSuccess); err == nil {
 		w.mu.Lock()

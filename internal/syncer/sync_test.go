@@ -335,6 +335,20 @@ func TestSyncNoConsentStopsCalls(t *testing.T) {
 	}
 	e.assertUnchanged(before)
 
+	// A restart does not lift it either.
+	e.restart()
+	before = e.state() // the restart loaded its own copy of the snapshot
+	if s := e.w.Status(); !s.Blocked {
+		t.Errorf("after a restart the status is not blocked")
+	}
+	for _, reason := range []string{syncer.TriggerStartup, syncer.TriggerSchedule, syncer.TriggerManual} {
+		e.idle(reason)
+	}
+	if st := e.emu.Stats(); st.APIRequests != 0 || st.TokenRequests != 0 {
+		t.Errorf("blocked, after a restart: %d API and %d token requests, want none", st.APIRequests, st.TokenRequests)
+	}
+	e.assertUnchanged(before)
+
 	// Saving the credentials again (re-validated) lifts the block.
 	e.configure()
 	e.emu.ResetStats()

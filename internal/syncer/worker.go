@@ -62,7 +62,10 @@ type Worker struct {
 	cancel  context.CancelCauseFunc // of the run in flight
 	status  Status
 	blocked string // credential version that got a 403
-	onSwap  []func(old, new *fleet.Snapshot)
+	// blockedAtStart: the last run before a restart got a 403; the first
+	// run blocks the version it finds.
+	blockedAtStart bool
+	onSwap         []func(old, new *fleet.Snapshot)
 }
 
 // errDisabled cancels a run when the integration is disabled.
