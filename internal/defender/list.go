@@ -82,19 +82,25 @@ type ListStats struct {
 // (DEFENDER_API.md §3.2); it drops repeated ids, stops at a repeated
 // nextLink, and fails past MaxPages rather than report a partial list as
 // complete. A 404 on the collection means no machines.
+//
+// Once a page is decoded and the next one is known, its request goes out
+// while onPage handles this one: no call is made that paging one page at a
+// time would not make, except when onPage fails.
 func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func([]Machine) error) (ListStats, error) {
 	opts.defaults()
 	var st ListStats
 	seenIDs := make(map[string]struct{})
 	seenLinks := make(map[string]struct{})
 	skip := 0
-	next := c.pageURL(opts.PageSize, skip)
+	pending := c.fetchAsync(ctx, c.pageURL(opts.PageSize, skip), &opts)
+	// A fetch still on its way when the listing ends early is stopped, and
+	// waited for: nothing outlives the call.
+	defer func() {
+		pending.cancel()
+		<-pending.done
+	}()
 	for {
-		if st.Pages >= opts.MaxPages {
-			return st, &Error{Reason: BadResponse, Code: "page cap", Help: "troubleshooting",
-				Message: fmt.Sprintf("Defender kept sending pages past %d; the listing was stopped and nothing was changed.", opts.MaxPages)}
-		}
-		res, err := c.fetch(ctx, next, &opts, &st)
+		res, err := pending.wait(&st)
 		if err != nil {
 			return st, err
 		}
@@ -106,6 +112,7 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 		if err != nil {
 			return st, err
 		}
+		res.release() // the machines hold copies of everything they need
 		fresh := page[:0]
 		for _, m := range page {
 			if !m.Valid() {
@@ -121,27 +128,67 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 			fresh = append(fresh, m)
 		}
 		st.Seen += len(fresh)
+
+		var next string
+		switch {
+		case link != "":
+			if _, again := seenLinks[link]; !again {
+				seenLinks[link] = struct{}{}
+				if next, err = c.rebase(link); err != nil {
+					return st, err
+				}
+			}
+		case len(page) >= opts.PageSize:
+			skip += opts.PageSize
+			next = c.pageURL(opts.PageSize, skip)
+		}
+		if next != "" {
+			if st.Pages >= opts.MaxPages {
+				return st, &Error{Reason: BadResponse, Code: "page cap", Help: "troubleshooting",
+					Message: fmt.Sprintf("Defender kept sending pages past %d; the listing was stopped and nothing was changed.", opts.MaxPages)}
+			}
+			pending = c.fetchAsync(ctx, next, &opts)
+		}
 		if len(fresh) > 0 {
 			if err := onPage(fresh); err != nil {
 				return st, err
 			}
 		}
-		switch {
-		case link != "":
-			if _, again := seenLinks[link]; again {
-				return st, nil
-			}
-			seenLinks[link] = struct{}{}
-			if next, err = c.rebase(link); err != nil {
-				return st, err
-			}
-		case len(page) >= opts.PageSize:
-			skip += opts.PageSize
-			next = c.pageURL(opts.PageSize, skip)
-		default:
+		if next == "" {
 			return st, nil
 		}
 	}
+}
+
+// pageFetch is one page request on its way.
+type pageFetch struct {
+	done   chan struct{}
+	res    response
+	err    error
+	st     ListStats // retries and waits of this page only
+	cancel context.CancelFunc
+}
+
+// fetchAsync starts fetching u in the background.
+func (c *Client) fetchAsync(ctx context.Context, u string, o *ListOptions) *pageFetch {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &pageFetch{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(f.done)
+		f.res, f.err = c.fetch(ctx, u, o, &f.st)
+	}()
+	return f
+}
+
+// wait returns the page once it has arrived, adding its retries and waits
+// to st.
+func (f *pageFetch) wait(st *ListStats) (response, error) {
+	<-f.done
+	f.cancel()
+	st.ThrottledWaits += f.st.ThrottledWaits
+	st.Retries += f.st.Retries
+	st.Waited += f.st.Waited
+	return f.res, f.err
 }
 
 func (c *Client) pageURL(top, skip int) string {
