@@ -78,6 +78,18 @@ func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
 func (f DeviceFilter) listQuery() (from, where string, args []any) {
 	q := strings.ToLower(strings.TrimSpace(f.Search))
 	f.Search = ""
+	if q == "" && f.Tag != "" {
+		// The tag's rows lead, and only its devices are looked up by id.
+		tag := f.Tag
+		f.Tag = ""
+		where, args = f.where()
+		if where == "" {
+			where = " WHERE device_tags.tag = ?"
+		} else {
+			where = " WHERE device_tags.tag = ? AND" + strings.TrimPrefix(where, " WHERE")
+		}
+		return " FROM device_tags CROSS JOIN devices ON devices.id = device_tags.device_id", where, append([]any{tag}, args...)
+	}
 	where, args = f.where()
 	if q == "" {
 		return " FROM devices INDEXED BY " + f.listIndex(), where, args
