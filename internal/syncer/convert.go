@@ -53,7 +53,10 @@ func toFleet(d store.Device) fleet.Device {
 		Removed: d.RemovedAt != nil,
 	}
 	if len(d.Tags) > 0 { // nil for none, whether read back or received
-		f.Tags = d.Tags
+		f.Tags = make([]string, len(d.Tags))
+		for i, t := range d.Tags {
+			f.Tags[i] = intern(t)
+		}
 	}
 	f.AADDeviceID = deref(d.AADDeviceID)
 	f.OSVersion = intern(deref(d.OSVersion))

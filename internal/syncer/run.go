@@ -93,12 +93,12 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 // fetched: decoding and writing overlap. It also returns the machines in
 // their snapshot form, to publish without reading them back.
 func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, []fleet.Device, error) {
-	// Sized for a fleet like the last one: growing by doubling would
-	// leave copies of 100,000 devices to the collector.
-	fetched := make([]fleet.Device, 0, w.fleet.Load().Len()+w.fleet.Load().Len()/8)
-	// One page waits while one is staged and the next is decoded: more in
-	// flight only holds more memory, as staging is the slower side.
-	pages := make(chan []store.Device, 1)
+	// One slice per page: no slice of the whole fleet grown by doubling.
+	var chunks [][]fleet.Device
+	// A page is handed over only when the stager is ready for it; the
+	// defender client fetches the next page meanwhile. Buffering more
+	// pages would only hold more memory.
+	pages := make(chan []store.Device)
 	var stageErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -116,14 +116,16 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 	}()
 	stats, err := client.ListMachines(ctx, w.opts.List, func(ms []defender.Machine) error {
 		devices := make([]store.Device, 0, len(ms))
+		chunk := make([]fleet.Device, 0, len(ms))
 		for _, m := range ms {
 			d, err := toDevice(m)
 			if err != nil {
 				return err
 			}
 			devices = append(devices, d)
-			fetched = append(fetched, toFleet(d))
+			chunk = append(chunk, toFleet(d))
 		}
+		chunks = append(chunks, chunk)
 		select {
 		case pages <- devices:
 			return nil
@@ -139,7 +141,19 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
-	return stats, fetched, err
+	if err != nil {
+		return stats, nil, err
+	}
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	// Room for a few devices the run did not fetch (see publishRun).
+	fetched := make([]fleet.Device, 0, n+64)
+	for _, c := range chunks {
+		fetched = append(fetched, c...)
+	}
+	return stats, fetched, nil
 }
 
 // describe turns a run's error into its outcome and words for the admin.
@@ -225,7 +239,7 @@ func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched []fl
 		w.swap(snap)
 		return nil
 	}
-	devices := append(make([]fleet.Device, 0, len(fetched)+len(absent)), fetched...)
+	devices := fetched
 	for _, id := range absent {
 		d, err := w.store.Device(ctx, id)
 		if err != nil {
