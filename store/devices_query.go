@@ -6,12 +6,9 @@ import (
 )
 
 // DevicePage is Devices for the console's list, built to stay fast at
-// 100,000 devices. Each devices row carries the whole machine (raw) and so
-// spills into an overflow page, with removed_at stored after raw: a query
-// that tests rows one by one reads an overflow page per device. Here the
-// count and the page of ids come from the covering index devices_list
-// (migration 0004), a search from three index lookups, and only the rows
-// shown are read.
+// 100,000 devices: the count and the page of ids come from the covering
+// index devices_list (migration 0004), a search from three index lookups
+// and a tag from its own rows, and only the rows shown are read.
 func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
 	total, err := s.deviceCount(ctx, f)
 	if err != nil {
@@ -73,7 +70,7 @@ func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
 // index (migration 0004) chosen for the filters:
 //   - a search: three index lookups (host name prefix range, exact id,
 //     exact Entra device id) instead of a test of every device;
-//   - a risk score: devices_list_risk, which starts at that score;
+//   - a tag: the tag's rows, then each of its devices by id;
 //   - otherwise devices_list, which holds active devices by host name.
 func (f DeviceFilter) listQuery() (from, where string, args []any) {
 	q := strings.ToLower(strings.TrimSpace(f.Search))
@@ -92,7 +89,7 @@ func (f DeviceFilter) listQuery() (from, where string, args []any) {
 	}
 	where, args = f.where()
 	if q == "" {
-		return " FROM devices INDEXED BY " + f.listIndex(), where, args
+		return " FROM devices INDEXED BY devices_list", where, args
 	}
 	and := func(cond string) string {
 		if where == "" {
@@ -113,13 +110,6 @@ func (f DeviceFilter) listQuery() (from, where string, args []any) {
 	all = append(append(all, args...), q)
 	all = append(append(all, args...), q)
 	return from, "", all
-}
-
-func (f DeviceFilter) listIndex() string {
-	if f.Risk != "" {
-		return "devices_list_risk"
-	}
-	return "devices_list"
 }
 
 // DeviceFilterValues is Facets by index seeks: one per distinct value
