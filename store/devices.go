@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -140,24 +141,55 @@ func (s *Store) StageDevices(ctx context.Context, runID int64, page []Device) er
 		if err := stagingTx(ctx, tx); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, "INSERT OR REPLACE INTO staged_devices (run_id, "+deviceColumns+
-			", raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, d := range page {
-			args, err := deviceArgs(d)
-			if err != nil {
-				return err
+		var stmts [stageBatch + 1]*sql.Stmt // by rows per statement
+		defer func() {
+			for _, st := range stmts {
+				if st != nil {
+					st.Close()
+				}
 			}
-			if _, err := stmt.ExecContext(ctx, append(append([]any{runID}, args...), d.Raw)...); err != nil {
+		}()
+		raws := make([][]byte, stageBatch) // reused: the driver copies what it binds
+		args := make([]any, 0, stageBatch*stagedColumns)
+		for batch := range slices.Chunk(page, stageBatch) {
+			st := stmts[len(batch)]
+			if st == nil {
+				var err error
+				if st, err = tx.PrepareContext(ctx, stageInsert(len(batch))); err != nil {
+					return err
+				}
+				stmts[len(batch)] = st
+			}
+			args = args[:0]
+			for i, d := range batch {
+				cols, err := deviceArgs(d)
+				if err != nil {
+					return err
+				}
+				raws[i] = appendPackedRaw(raws[i][:0], d.Raw)
+				args = append(append(append(args, runID), cols...), raws[i])
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return mapErr(err, "Staged devices")
+}
+
+// stageBatch is how many devices one INSERT stages: one trip through
+// database/sql and the driver per 64 rows instead of per row.
+const stageBatch = 64
+
+// stagedColumns is run_id, the device columns and raw.
+const stagedColumns = 22
+
+// stageInsert is the INSERT of rows staged devices.
+func stageInsert(rows int) string {
+	row := "(?" + strings.Repeat(", ?", stagedColumns-1) + ")"
+	return "INSERT OR REPLACE INTO staged_devices (run_id, " + deviceColumns + ", raw) VALUES " +
+		row + strings.Repeat(", "+row, rows-1)
 }
 
 // ApplyResult counts what an apply changed.

@@ -198,6 +198,11 @@ func scanDevice(r scanner, withRaw bool) (Device, error) {
 		return d, err
 	}
 	var err error
+	if withRaw && len(d.Raw) > 0 {
+		if d.Raw, err = unpackRaw(d.Raw); err != nil {
+			return d, err
+		}
+	}
 	if d.FirstSeen, err = nullTime(firstSeen); err != nil {
 		return d, err
 	}
@@ -249,7 +254,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (b
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO device_raw (id, raw) VALUES (?, ?)
-				ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, d.ID, d.Raw); err != nil {
+				ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, d.ID, packRaw(d.Raw)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM device_tags WHERE device_id = ?", d.ID); err != nil {
