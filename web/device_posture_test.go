@@ -127,18 +127,27 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	first := d.worker.Status().LastRun.ID
 	c.post("/settings/integrations/defender/sync", url.Values{})
 	d.waitRunAfter(t, first)
+	// History is recorded by the engine's background loop after the swap:
+	// wait for the entry of this change, not just any entry (the device
+	// already went from pass to fail when the check was created).
 	var hist []store.HistoryEntry
-	waitFor("a history entry", func() bool {
-		hist, _ = d.store.History(context.Background(), id, 10)
-		return len(hist) > 0
-	})
 	var overall *store.HistoryEntry
-	for i := range hist { // newest first
-		if hist[i].CheckID == 0 && overall == nil {
-			overall = &hist[i]
+	deadline := time.Now().Add(15 * time.Second)
+	for overall == nil || overall.From != "fail" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no overall fail → pass entry; history: %+v", hist)
+		}
+		time.Sleep(30 * time.Millisecond)
+		hist, _ = d.store.History(context.Background(), id, 10)
+		overall = nil
+		for i := range hist { // newest first
+			if hist[i].CheckID == 0 {
+				overall = &hist[i]
+				break
+			}
 		}
 	}
-	if overall == nil || overall.From != "fail" || overall.To != "pass" || !strings.Contains(overall.Signal, "risk score") {
+	if overall.To != "pass" || !strings.Contains(overall.Signal, "risk score") {
 		t.Fatalf("history: %+v", hist)
 	}
 	page := c.get("/devices/" + id).body
