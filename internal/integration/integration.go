@@ -264,7 +264,7 @@ func (s *Service) auditFailure(ctx context.Context, action string, by Actor, de 
 	e := store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action, Target: "Microsoft Defender",
 		Outcome: store.OutcomeFailure, Detail: "credentials refused: " + string(de.Reason) + " (" + de.Code + ")"}
 	if err := s.store.AppendAudit(ctx, e); err != nil {
-		s.log.Error("audit refused credentials", "err", err)
+		s.log.ErrorContext(ctx, "audit refused credentials", "err", err)
 	}
 }
 
