@@ -55,6 +55,15 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	if lerr != nil {
 		run.Outcome, run.Error, run.ErrorCode = w.describe(runCtx, lerr)
 	}
+	// SQLite applies the run on one core; index the fetched devices for the
+	// next snapshot on the other meanwhile.
+	next := make(chan *fleet.Snapshot, 1)
+	if lerr == nil {
+		go func() {
+			slices.SortFunc(fetched, byID)
+			next <- fleet.NewSnapshot(fetched, time.Time{}, 0)
+		}()
+	}
 	// Record the outcome even when ctx is ending (shutdown): on a context of
 	// its own, briefly.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -76,7 +85,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices; the database file catches up after.
 	if done.Outcome == store.RunSuccess {
-		if err := w.publishRun(rctx, done, fetched); err != nil {
+		if err := w.publishRun(rctx, done, <-next); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
 	}
@@ -209,19 +218,17 @@ func (w *Worker) publish(ctx context.Context) error {
 const maxReread = 1000
 
 // publishRun swaps in the snapshot of a successful run without reading
-// every device back: the devices the run fetched are exactly what it
-// applied (an unchanged row has the same content hash, so the same
-// fields), and the few it did not fetch, whose misses the apply counted,
-// are read from the store. The result equals what LoadSnapshot builds.
-func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched []fleet.Device) error {
+// every device back. fetched, indexed while the apply ran, holds exactly
+// what the run applied (an unchanged row has the same content hash, so the
+// same fields); the few devices it did not fetch, whose misses the apply
+// counted, are read from the store. The result equals what LoadSnapshot
+// builds.
+func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched *fleet.Snapshot) error {
 	w.publishMu.Lock()
 	defer w.publishMu.Unlock()
-	old := w.fleet.Load()
-	byID := func(a, b fleet.Device) int { return strings.Compare(a.ID, b.ID) }
-	slices.SortFunc(fetched, byID)
 	var absent []string
-	for _, d := range old.Devices {
-		if _, found := slices.BinarySearchFunc(fetched, d.ID, func(f fleet.Device, id string) int { return strings.Compare(f.ID, id) }); !found {
+	for _, d := range w.fleet.Load().Devices {
+		if _, ok := fetched.Index(d.ID); !ok {
 			absent = append(absent, d.ID)
 		}
 	}
@@ -231,7 +238,7 @@ func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched []fl
 	if err != nil {
 		return err
 	}
-	if len(absent) > maxReread || stored != len(fetched)+len(absent) {
+	if len(absent) > maxReread || stored != fetched.Len()+len(absent) {
 		snap, err := LoadSnapshot(ctx, w.store, integration.Name)
 		if err != nil {
 			return err
@@ -239,18 +246,26 @@ func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched []fl
 		w.swap(snap)
 		return nil
 	}
-	devices := fetched
-	for _, id := range absent {
-		d, err := w.store.Device(ctx, id)
-		if err != nil {
-			return err
+	snap := fetched
+	if len(absent) > 0 {
+		devices := fetched.Devices
+		for _, id := range absent {
+			d, err := w.store.Device(ctx, id)
+			if err != nil {
+				return err
+			}
+			devices = append(devices, toFleet(d))
 		}
-		devices = append(devices, toFleet(d))
+		slices.SortFunc(devices, byID)
+		snap = fleet.NewSnapshot(devices, time.Time{}, 0)
 	}
-	slices.SortFunc(devices, byID)
-	w.swap(fleet.NewSnapshot(devices, *run.FinishedAt, run.ID))
+	snap.SyncedAt, snap.RunID = *run.FinishedAt, run.ID // not yet published
+	w.swap(snap)
 	return nil
 }
+
+// byID orders devices as the store lists them.
+func byID(a, b fleet.Device) int { return strings.Compare(a.ID, b.ID) }
 
 // swap publishes snap and tells the hooks.
 func (w *Worker) swap(snap *fleet.Snapshot) {
