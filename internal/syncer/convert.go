@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
-	"unique"
 
 	"postern/internal/defender"
 	"postern/internal/fleet"
@@ -44,25 +43,21 @@ func timePtr(t *defender.Time) *time.Time {
 	return &v
 }
 
-// toFleet maps a stored device to its snapshot form. The fields with a
-// handful of values across a fleet share one copy of each value.
+// toFleet maps a stored device to its snapshot form.
 func toFleet(d store.Device) fleet.Device {
 	f := fleet.Device{
-		ID: d.ID, Host: d.Host, OSPlatform: intern(d.OSPlatform), HealthStatus: intern(d.HealthStatus),
-		OnboardingStatus: intern(d.OnboardingStatus), IsAADJoined: d.IsAADJoined, PotentialDuplicate: d.PotentialDuplicate,
+		ID: d.ID, Host: d.Host, OSPlatform: d.OSPlatform, HealthStatus: d.HealthStatus,
+		OnboardingStatus: d.OnboardingStatus, IsAADJoined: d.IsAADJoined, PotentialDuplicate: d.PotentialDuplicate,
 		Removed: d.RemovedAt != nil,
 	}
 	if len(d.Tags) > 0 { // nil for none, whether read back or received
-		f.Tags = make([]string, len(d.Tags))
-		for i, t := range d.Tags {
-			f.Tags[i] = intern(t)
-		}
+		f.Tags = d.Tags
 	}
 	f.AADDeviceID = deref(d.AADDeviceID)
-	f.OSVersion = intern(deref(d.OSVersion))
-	f.RiskScore = intern(deref(d.RiskScore))
-	f.ExposureLevel = intern(deref(d.ExposureLevel))
-	f.AVStatus = intern(deref(d.AVStatus))
+	f.OSVersion = deref(d.OSVersion)
+	f.RiskScore = deref(d.RiskScore)
+	f.ExposureLevel = deref(d.ExposureLevel)
+	f.AVStatus = deref(d.AVStatus)
 	f.MergedInto = deref(d.MergedInto)
 	if d.OSBuild != nil {
 		f.OSBuild = *d.OSBuild
@@ -71,13 +66,6 @@ func toFleet(d store.Device) fleet.Device {
 		f.LastSeen = *d.LastSeen
 	}
 	return f
-}
-
-func intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	return unique.Make(s).Value()
 }
 
 func deref(p *string) string {
