@@ -537,8 +537,8 @@ func TestRestoreFromBackup(t *testing.T) {
 }
 
 // Restoring the database without its key is refused with a message naming
-// the key; putting the right key in place (over the one the failed start
-// generated) then starts.
+// the key, and creates no new key; putting the right key in place then
+// starts.
 func TestRestoreWithoutTheKey(t *testing.T) {
 	dir, emuURL, backup := backedUpConsole(t)
 	restored := t.TempDir()
@@ -548,6 +548,9 @@ func TestRestoreWithoutTheKey(t *testing.T) {
 		t.Fatalf("start without the master key = %v, want a refusal naming key id \"k1\" and the master key", err)
 	}
 	t.Logf("start without the master key: %v", err)
+	if _, err := os.Lstat(filepath.Join(restored, "master.key")); !os.IsNotExist(err) {
+		t.Errorf("the refused start left a master key behind: %v", err)
+	}
 	copyFile(t, filepath.Join(dir, "master.key"), filepath.Join(restored, "master.key"))
 	serveFor(t, []string{"--data-dir", restored, "--defender-login-url", emuURL, "--defender-api-url", emuURL}, nil)()
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -46,18 +48,54 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 	// A configuration error has no logger yet: it goes back to main, which
 	// prints it to stderr whatever the log format.
 	log := newLogger(stdout, cfg.LogFormat)
-	kr, created, err := secret.LoadKeyring(cfg.MasterKey.Reveal(), cfg.MasterKeyFile)
-	if err != nil {
-		return nil, err
+	// An existing key (file or environment) is checked before the database
+	// is touched; a missing one is created only if nothing needs the old.
+	missing := cfg.MasterKey == ""
+	if missing {
+		_, err := os.Lstat(cfg.MasterKeyFile)
+		missing = errors.Is(err, fs.ErrNotExist)
 	}
-	if created {
-		log.Info("created a new master key; back it up separately from the database", "path", cfg.MasterKeyFile)
+	var kr *secret.Keyring
+	if !missing {
+		if kr, _, err = secret.LoadKeyring(cfg.MasterKey.Reveal(), cfg.MasterKeyFile); err != nil {
+			return nil, err
+		}
 	}
 	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "postern.db"), store.Options{})
 	if err != nil {
 		return nil, err
 	}
+	if missing {
+		if err := refuseSealedWithoutKey(ctx, cfg, st); err != nil {
+			st.Close()
+			return nil, err
+		}
+		if kr, _, err = secret.LoadKeyring("", cfg.MasterKeyFile); err != nil {
+			st.Close()
+			return nil, err
+		}
+		log.Info("created a new master key; back it up separately from the database", "path", cfg.MasterKeyFile)
+	}
 	return &env{cfg: cfg, log: log, keyring: kr, store: st, args: rest}, nil
+}
+
+// refuseSealedWithoutKey stops a start without a master key when the
+// database holds secrets sealed with one (a restore without its key): a
+// fresh key would only leave a useless one behind.
+func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.Store) error {
+	ins, err := st.Integrations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if in.ClientSecret == "" {
+			continue
+		}
+		id, _ := secret.KeyID(in.ClientSecret)
+		return fmt.Errorf("there is no master key at %s, but the stored client secret of %q is sealed with master key id %q: "+
+			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, in.Name, id)
+	}
+	return nil
 }
 
 // newLogger writes key=value lines for people at a terminal, or one JSON
