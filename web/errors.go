@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,6 +51,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.String(status, message)
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") { // machines read JSON
+		c.JSON(status, map[string]string{"error": orText(message, heading)})
 		return
 	}
 	ch := s.chrome(c, heading, "")

@@ -911,3 +911,37 @@ func TestEvaluateTypeErrorsUseJSONTypeNames(t *testing.T) {
 		}
 	}
 }
+
+// Whatever goes wrong under /api/, the caller gets JSON, not an HTML page:
+// another method, an unknown path, a body announced over the 1 MiB limit.
+func TestAPIErrorsAreJSON(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	authz := "Bearer " + evToken(t, e)
+	do := func(method, path string, body io.Reader, header http.Header) response {
+		t.Helper()
+		req, err := http.NewRequest(method, e.http.URL+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return response{Response: res, body: string(b)}
+	}
+	h := http.Header{"Authorization": {authz}}
+	get := do(http.MethodGet, evaluatePath, nil, h)
+	if get.StatusCode < 400 || get.StatusCode >= 500 {
+		t.Fatalf("GET %s: status %d", evaluatePath, get.StatusCode)
+	}
+	evError(t, get, get.StatusCode)
+	unknown := do(http.MethodPost, "/api/v1/nothing-here", nil, h)
+	evError(t, unknown, http.StatusNotFound)
+	big := do(http.MethodPost, evaluatePath, strings.NewReader(strings.Repeat(" ", 2<<20)),
+		http.Header{"Authorization": {authz}, "Content-Type": {"application/json"}})
+	evError(t, big, http.StatusRequestEntityTooLarge)
+}
