@@ -57,10 +57,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 ## fuzz: every fuzz target for FUZZTIME each (CI runs it; failing inputs land in testdata/fuzz)
-# A count, not a duration: with a duration, Go 1.26's fuzz coordinator can
-# fail a target with a bare "context deadline exceeded" as the time runs
-# out (golang/go#75804, fixed in Go 1.27). A count has no deadline to race.
-FUZZTIME ?= 250000x
+# SECURITY.md asks for at least 30 s per target. Go 1.26's fuzz coordinator
+# can end a timed run with a bare "context deadline exceeded" and no failing
+# input (golang/go#75804, fixed in Go 1.27): that alone, with no new input
+# written under testdata/fuzz, is reported and not counted as a failure.
+FUZZTIME ?= 30s
 FUZZ_TARGETS := \
 	./internal/secret:FuzzOpen \
 	./internal/defender:FuzzParseRetryAfter \
@@ -69,9 +70,17 @@ FUZZ_TARGETS := \
 	./web:FuzzDecodeEvaluateRequest \
 	./web:FuzzCheckForm
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; mkdir -p tmp; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; corpus=$$pkg/testdata/fuzz/$$name; log=tmp/fuzz-$$name.log; \
+	  before=$$(ls $$corpus 2>/dev/null | wc -l); echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+	  rc=0; $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > $$log 2>&1 || rc=$$?; \
+	  tail -n 15 $$log; \
+	  if [ $$rc -ne 0 ]; then \
+	    after=$$(ls $$corpus 2>/dev/null | wc -l); \
+	    if [ "$$after" = "$$before" ] && grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+	      echo "note: $$name stopped with golang/go#75804 (no failing input): not a failure"; \
+	    else exit $$rc; fi; \
+	  fi; \
 	done
 
 deps: browser node-deps
