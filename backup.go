@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"postern/internal/config"
 	"postern/store"
@@ -23,7 +22,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	if len(rest) != 1 || rest[0] == "" {
 		return errors.New("usage: postern backup [flags] FILE")
 	}
-	info, err := store.Backup(ctx, filepath.Join(cfg.DataDir, "postern.db"), rest[0])
+	info, err := store.Backup(ctx, dbPath(cfg), rest[0])
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,9 @@ type env struct {
 	args    []string
 }
 
+// dbPath is the database file in the data directory.
+func dbPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "postern.db") }
+
 // open loads configuration and opens the key and the database, refusing to
 // start on an unsafe key file or an unreadable database.
 func open(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (*env, error) {
@@ -61,7 +64,7 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 			return nil, err
 		}
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "postern.db"), store.Options{})
+	st, err := store.Open(ctx, dbPath(cfg), store.Options{})
 	if err != nil {
 		return nil, err
 	}

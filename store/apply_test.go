@@ -24,7 +24,7 @@ func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.Syn
 			t.Fatal(err)
 		}
 	}
-	run.Outcome = store.RunSuccess
+	run.Outcome, run.Seen = store.RunSuccess, len(devices)
 	done, err := s.FinishRun(ctx, run, store.AuditEntry{Actor: "test", Action: "sync.run", Outcome: store.OutcomeSuccess})
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +158,31 @@ func TestRawMachineRoundTrip(t *testing.T) {
 	mustExec(t, s, "UPDATE device_raw SET raw = ? WHERE id = ?", []byte(`{"id":"plain"}`), devices[1].ID)
 	if d, err := s.Device(ctx, devices[1].ID); err != nil || string(d.Raw) != `{"id":"plain"}` {
 		t.Errorf("a plain JSON row reads as %q, %v", d.Raw, err)
+	}
+}
+
+// Staging that went missing (the writer connection was replaced mid-run)
+// fails the apply instead of counting the devices it lost as gone.
+func TestApplyRefusesLostStaging(t *testing.T) {
+	s := openTemp(t, store.Options{})
+	ctx := context.Background()
+	syncDevices(t, s, testDevices(0, 10, "a"))
+
+	run, err := s.StartRun(ctx, "defender", "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageDevices(ctx, run.ID, testDevices(0, 10, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ClearStaging(ctx); err != nil { // what a new connection would see
+		t.Fatal(err)
+	}
+	run.Outcome, run.Seen = store.RunSuccess, 10
+	if _, err := s.FinishRun(ctx, run, store.AuditEntry{Actor: "test", Action: "sync.run", Outcome: store.OutcomeSuccess}); err == nil {
+		t.Fatal("an apply with its staging lost succeeded")
+	}
+	if n := queryInt(t, s, "SELECT COUNT(*) FROM devices WHERE missed_runs > 0 OR removed_at IS NOT NULL"); n != 0 {
+		t.Errorf("%d devices counted as missed by the refused apply", n)
 	}
 }

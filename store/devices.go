@@ -201,7 +201,7 @@ type ApplyResult struct {
 // are inserted, changed ones (by content hash) updated, devices missing from
 // this run count a miss and are marked removed at the second consecutive
 // miss. Unchanged rows are not rewritten.
-func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (ApplyResult, error) {
+func applyTx(ctx context.Context, tx *sql.Tx, runID int64, staged int, now time.Time) (ApplyResult, error) {
 	// What makes an upsert a change; devices.* is the stored row.
 	const changed = `(devices.content_hash != excluded.content_hash OR devices.removed_at IS NOT NULL)`
 	var r ApplyResult
@@ -211,6 +211,9 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, now time.Time) (Apply
 	}
 	if err := q(&r.Seen, "SELECT COUNT(*) FROM staged_devices WHERE run_id = ?", runID); err != nil {
 		return r, err
+	}
+	if r.Seen != staged {
+		return r, fmt.Errorf("apply: %d devices staged, %d found: the staging was lost", staged, r.Seen)
 	}
 	if err := q(&r.Added, `SELECT COUNT(*) FROM staged_devices s WHERE s.run_id = ?
 		AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = s.id)`, runID); err != nil {

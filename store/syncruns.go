@@ -80,6 +80,10 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 
 // FinishRun applies a successful run's staged devices, records the run and
 // its audit entry, all in one transaction: either everything or nothing.
+// For a successful run, run.Seen is how many devices the caller staged; an
+// apply that finds another number (the writer connection, and with it the
+// staging table, was replaced mid-run) fails rather than count the missing
+// devices as gone.
 //
 // The commit of a large apply would also copy the whole WAL into the
 // database file (SQLite's automatic checkpoint) before anyone can see the
@@ -96,7 +100,7 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 			if _, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
 				return err
 			}
-			r, err := applyTx(ctx, tx, run.ID, now)
+			r, err := applyTx(ctx, tx, run.ID, run.Seen, now)
 			if err != nil {
 				return err
 			}

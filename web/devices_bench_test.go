@@ -158,7 +158,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 			b.Fatal(err)
 		}
 	}
-	run.Outcome = store.RunSuccess
+	run.Outcome, run.Seen = store.RunSuccess, n
 	if _, err := st.FinishRun(ctx, run, store.AuditEntry{Actor: "system", Action: "sync.finished", Outcome: store.OutcomeSuccess}); err != nil {
 		b.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	if err := st.StageDevices(ctx, run.ID, page); err != nil {
 		t.Fatal(err)
 	}
-	run.Outcome = store.RunSuccess
+	run.Outcome, run.Seen = store.RunSuccess, len(page)
 	if _, err := st.FinishRun(ctx, run, store.AuditEntry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: store.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
 	}

@@ -306,6 +306,7 @@ func (e *evBenchEnv) applyLoop(ctx context.Context, b *testing.B, st *evApplySta
 				}
 				return
 			}
+			run.Seen += len(page)
 		}
 		t1 := time.Now()
 		run.Outcome = store.RunSuccess

@@ -1,14 +1,12 @@
 package defender
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -100,7 +98,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		Value *[]json.RawMessage `json:"value"`
 	}
 	if err := json.Unmarshal(res.body, &env); err != nil || env.Value == nil {
-		return &Error{Reason: BadResponse, Code: "invalid JSON", Help: "troubleshooting",
+		return &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
 			Message: "Microsoft answered with something that is not a Defender machine list. Check the API host (Cloud and API region) and any proxy in between.",
 			Err:     fmt.Errorf("decode machines envelope: %v", err)}
 	}
@@ -112,21 +110,6 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
-	buf        *bytes.Buffer // holds body; see release
-}
-
-// bodies recycles the buffers that pages of machines are read into: a page
-// is about 15 MB, and reading each into a new slice grown by doubling left
-// twice that to the collector.
-var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// release returns the body's buffer for the next page. Only a caller that
-// is done with body, and has let no error keep it, may call it.
-func (r *response) release() {
-	if r.buf != nil {
-		bodies.Put(r.buf)
-		r.buf, r.body = nil, nil
-	}
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
@@ -158,10 +141,8 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 		return response{}, networkError(err)
 	}
 	defer res.Body.Close()
-	buf := bodies.Get().(*bytes.Buffer)
-	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(res.Body, maxBody)); err != nil {
-		bodies.Put(buf)
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
 		if ctx.Err() != nil {
 			return response{}, ctx.Err()
 		}
@@ -170,5 +151,5 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusUnauthorized {
 		c.tokens.invalidate(tok)
 	}
-	return response{status: res.StatusCode, body: buf.Bytes(), buf: buf, retryAfter: res.Header.Get("Retry-After")}, nil
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
 }

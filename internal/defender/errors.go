@@ -214,30 +214,37 @@ func statusError(status int, body []byte) *Error {
 }
 
 // HelpForCode returns the setup guide anchor for an error kept only as its
-// Code (Error.Code), such as the integration's stored last error. It asks the
-// mapping that made the error, so the two agree; a code it does not know gets
-// HelpTroubleshooting.
-func HelpForCode(code string) string {
+// Code (Error.Code), such as the integration's stored last error; a code
+// it does not know gets HelpTroubleshooting.
+func HelpForCode(code string) string { return errorForCode(code).Help }
+
+// ReasonForCode returns the Reason of an error kept only as its Code, such
+// as a recorded sync run's; ServiceError when the code is not known.
+func ReasonForCode(code string) Reason { return errorForCode(code).Reason }
+
+// errorForCode rebuilds what the mapping that made an error says about its
+// Code, so that readers of a stored code and the error itself agree.
+func errorForCode(code string) *Error {
 	if n, ok := strings.CutPrefix(code, "AADSTS"); ok {
 		if c, err := strconv.Atoi(n); err == nil {
-			return tokenErrorFor(c, "").Help
+			return tokenErrorFor(c, "")
 		}
 	}
 	if n, ok := strings.CutPrefix(code, "HTTP "); ok {
 		// A token endpoint answer without an AADSTS code or error class.
 		if c, err := strconv.Atoi(n); err == nil && c >= 400 && c < 500 {
-			return tokenErrorFor(0, "").Help
+			return tokenErrorFor(0, "")
 		}
-		return HelpTroubleshooting
+		return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
 	}
 	if oauthClass.MatchString(code) {
-		return tokenErrorFor(0, code).Help
+		return tokenErrorFor(0, code)
 	}
 	status, _, _ := strings.Cut(code, " ")
 	if c, err := strconv.Atoi(status); err == nil && c >= 400 && c < 600 {
-		return statusError(c, nil).Help
+		return statusError(c, nil)
 	}
-	return HelpTroubleshooting
+	return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
 }
 
 // oauthClass matches an OAuth error class ("invalid_client"), the code of a

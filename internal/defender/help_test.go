@@ -156,3 +156,16 @@ func TestHelpForCodeAgreesWithTheError(t *testing.T) {
 		}
 	}
 }
+
+// A recorded run keeps only the code; its reason reads back from it.
+func TestReasonForCode(t *testing.T) {
+	for code, want := range map[string]Reason{
+		"403 Forbidden": PermissionMissing, "403": PermissionMissing, "401 Unauthorized": TokenRejected,
+		"AADSTS7000215": InvalidSecret, "invalid_client": InvalidSecret, "429": Throttled,
+		"network": ServiceError, "": ServiceError,
+	} {
+		if got := ReasonForCode(code); got != want {
+			t.Errorf("ReasonForCode(%q) = %s, want %s", code, got, want)
+		}
+	}
+}

@@ -114,7 +114,6 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 		if err != nil {
 			return st, err
 		}
-		res.release() // the machines hold copies of everything they need
 		fresh := page[:0]
 		for _, m := range page {
 			if !m.Valid() {
@@ -146,7 +145,7 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 		}
 		if next != "" {
 			if st.Pages >= opts.MaxPages {
-				return st, &Error{Reason: BadResponse, Code: "page cap", Help: "troubleshooting",
+				return st, &Error{Reason: BadResponse, Code: "page cap", Help: HelpTroubleshooting,
 					Message: fmt.Sprintf("Defender kept sending pages past %d; the listing was stopped and nothing was changed.", opts.MaxPages)}
 			}
 			pending = c.fetchAsync(ctx, next, &opts)
@@ -202,7 +201,7 @@ func (c *Client) pageURL(top, skip int) string {
 func (c *Client) rebase(link string) (string, error) {
 	u, err := url.Parse(link)
 	if err != nil || !strings.HasSuffix(strings.ToLower(u.Path), "/machines") {
-		return "", &Error{Reason: BadResponse, Code: "nextLink", Help: "troubleshooting",
+		return "", &Error{Reason: BadResponse, Code: "nextLink", Help: HelpTroubleshooting,
 			Message: "Defender sent a next-page link Postern does not follow.", Err: fmt.Errorf("nextLink %q", link)}
 	}
 	return c.api + u.EscapedPath() + "?" + u.RawQuery, nil
@@ -228,7 +227,7 @@ func decodePage(body []byte) ([]Machine, string, error) {
 		if err == nil {
 			err = errors.New(`no "value" member`)
 		}
-		return nil, "", &Error{Reason: BadResponse, Code: "invalid JSON", Help: "troubleshooting",
+		return nil, "", &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
 			Message: "Defender answered with a page Postern could not read; nothing was changed and the next sync will try again.",
 			Err:     fmt.Errorf("decode machines page: %w", err)}
 	}
@@ -326,11 +325,11 @@ func (c *Client) Machine(ctx context.Context, id string) (Machine, error) {
 		return m, err
 	}
 	if res.status == http.StatusNotFound {
-		return m, &Error{Reason: NotFound, Code: "404 ResourceNotFound", Help: "troubleshooting",
+		return m, &Error{Reason: NotFound, Code: "404 ResourceNotFound", Help: HelpTroubleshooting,
 			Message: "Defender no longer lists this device: it may have been offboarded, or left the retention period."}
 	}
 	if err := jsonv2.Unmarshal(res.body, &m, machineJSON); err != nil || !m.Valid() {
-		return m, &Error{Reason: BadResponse, Code: "invalid JSON", Help: "troubleshooting",
+		return m, &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
 			Message: "Defender answered with a device Postern could not read.", Err: fmt.Errorf("decode machine: %v", err)}
 	}
 	m.ID = strings.ToLower(m.ID)

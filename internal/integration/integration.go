@@ -182,7 +182,7 @@ func (s *Service) validate(ctx context.Context, creds defender.Credentials) erro
 	defer cancel()
 	err = defender.NewClient(creds, ep, s.http).Validate(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &defender.Error{Reason: defender.Unreachable, Code: "timeout", Help: "troubleshooting",
+		return &defender.Error{Reason: defender.Unreachable, Code: "timeout", Help: defender.HelpTroubleshooting,
 			Message: "Microsoft did not answer in time. Try again; if it keeps happening, check this server's network access to Microsoft.", Err: err}
 	}
 	return err

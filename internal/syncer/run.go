@@ -54,6 +54,8 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	run.Outcome = store.RunSuccess
 	if lerr != nil {
 		run.Outcome, run.Error, run.ErrorCode = w.describe(runCtx, lerr)
+	} else {
+		run.Seen = stats.Seen // what was staged, for the apply to check
 	}
 	// SQLite applies the run on one core; index the fetched devices for the
 	// next snapshot on the other meanwhile.

@@ -3,7 +3,6 @@ package syncer
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"postern/internal/apperr"
@@ -106,7 +105,7 @@ func (w *Worker) setLastRun(ctx context.Context) {
 	w.status.LastRun = &last
 	// The block on a 403 outlives a restart: the credentials have not
 	// changed since the run that got it, or a later run would be the last.
-	if last.Outcome == store.RunFailed && (last.ErrorCode == "403" || strings.HasPrefix(last.ErrorCode, "403 ")) {
+	if last.Outcome == store.RunFailed && defender.ReasonForCode(last.ErrorCode) == defender.PermissionMissing {
 		w.blockedAtStart = true
 		w.status.Blocked = true
 	}
