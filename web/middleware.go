@@ -34,7 +34,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		id := hex.EncodeToString(b)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, s.log.With("request_id", id))
+		c.Set(ctxLogger, s.log)
 		// Packages below web log with the request's context (slog's
 		// ...Context methods); LogHandler adds the id to their lines.
 		r := c.Request()
@@ -47,31 +47,54 @@ type requestIDKey struct{}
 
 // LogHandler wraps h so that a line logged with a request's context carries
 // that request's id, whichever package logs it.
-func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{Handler: unwrapRequestID(h)} }
 
-type requestIDHandler struct{ slog.Handler }
+// requestIDHandler adds request_id to each line: id when set (a logger bound
+// to one request), else the id in the context the line is logged with.
+type requestIDHandler struct {
+	slog.Handler
+	id string
+}
+
+func unwrapRequestID(h slog.Handler) slog.Handler {
+	if r, ok := h.(requestIDHandler); ok {
+		return r.Handler
+	}
+	return h
+}
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+	id := h.id
+	if id == "" {
+		id, _ = ctx.Value(requestIDKey{}).(string)
+	}
+	if id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
+	return requestIDHandler{h.Handler.WithAttrs(as), h.id}
 }
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+	return requestIDHandler{h.Handler.WithGroup(name), h.id}
 }
 
-// logger is the request-scoped logger carrying the request id.
+// logger is the server's logger bound to the request: every line it writes
+// carries the request id, once, whatever context it is logged with. It is
+// built on use, not for every request.
 func logger(c echo.Context) *slog.Logger {
-	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
-		return l
+	base, ok := c.Get(ctxLogger).(*slog.Logger)
+	if !ok {
+		base = slog.Default()
 	}
-	return slog.Default()
+	id, _ := c.Get(ctxRequestID).(string)
+	if id == "" {
+		return base
+	}
+	return slog.New(requestIDHandler{Handler: unwrapRequestID(base.Handler()), id: id})
 }
 
 // requestLog writes one line per request. The query string is left out: it

@@ -88,7 +88,7 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
+	log := slog.New(LogHandler(slog.NewTextHandler(logs, nil))) // as serve.go builds it
 	kr, _, err := secret.LoadKeyring("", filepath.Join(t.TempDir(), "master.key"))
 	if err != nil {
 		t.Fatal(err)
