@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -47,18 +48,16 @@ func (e *Engine) refresh(ctx context.Context) error {
 	now := e.now()
 	in := e.input(s, snap, now)
 	var ids []int64
+	var enforced []bool
 	for _, c := range s.checks {
 		if c.Enabled {
 			ids = append(ids, c.ID)
+			enforced = append(enforced, c.Mode != posture.ModeMonitor)
 		}
-	}
-	col := make(map[int64]int, len(ids))
-	for j, id := range ids {
-		col[id] = j + 1
 	}
 	stride := len(ids) + 1
 	next := &verdicts{snap: snap, checks: ids, results: make([]byte, len(snap.Devices)*stride)}
-	counts := make(map[int64]Counts, len(ids))
+	perCheck := make([]Counts, len(ids))
 	var overall Counts
 
 	e.mu.Lock()
@@ -75,24 +74,29 @@ func (e *Engine) refresh(ctx context.Context) error {
 	}
 	var entries []store.HistoryEntry
 	var audits []store.AuditEntry
+	res := make([]posture.Result, 0, len(ids))
 
 	for i := range snap.Devices {
+		if i%yieldEvery == yieldEvery-1 {
+			// A whole-fleet pass takes a good part of a second: let the
+			// enforcement API's requests in rather than hold a CPU for a
+			// whole scheduler time slice.
+			runtime.Gosched()
+		}
 		d := &snap.Devices[i]
 		if d.Removed {
 			continue
 		}
 		in.Device = d
-		dec := posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
+		m := posture.Match{Device: d, MatchedBy: "defender_machine_id"}
+		var allowed bool
+		res, allowed = posture.Results(s.checks, s.exceptions, in, m, res[:0])
 		row := next.results[i*stride : (i+1)*stride]
-		row[0] = code(overallResult(dec))
+		row[0] = code(overallOf(allowed, res, enforced))
 		tally(&overall, result(row[0]))
-		for _, r := range dec.Checks {
-			c := counts[r.ID]
-			tally(&c, r.Result)
-			counts[r.ID] = c
-			if j, ok := col[r.ID]; ok {
-				row[j] = code(r.Result)
-			}
+		for j, r := range res {
+			tally(&perCheck[j], r)
+			row[j+1] = code(r)
 		}
 		if prev == nil {
 			continue
@@ -102,6 +106,12 @@ func (e *Engine) refresh(ctx context.Context) error {
 			continue
 		}
 		old := prev.results[pi*prevStride : (pi+1)*prevStride]
+		if !verdictChanged(old, row, ids, prevCol) {
+			continue
+		}
+		// Rare: the device's verdict moved. Evaluate it again in full for
+		// the reasons the history shows.
+		dec := posture.Evaluate(s.checks, s.exceptions, in, m)
 		signal := changedSignals(prev.snap.Devices[pi], *d)
 		for _, r := range dec.Checks {
 			j, ok := prevCol[r.ID]
@@ -124,6 +134,10 @@ func (e *Engine) refresh(ctx context.Context) error {
 				Detail: string(from) + " → " + string(to) + signalDetail(signal)})
 		}
 	}
+	counts := make(map[int64]Counts, len(ids))
+	for j, id := range ids {
+		counts[id] = perCheck[j]
+	}
 	if err := e.store.AppendHistory(ctx, entries, audits); err != nil {
 		return err
 	}
@@ -136,15 +150,34 @@ func (e *Engine) refresh(ctx context.Context) error {
 	return nil
 }
 
-// overallResult is the device's verdict: fail if an enforced check does not
-// pass for a failure, unknown if it does not pass for lack of data, else
-// pass.
-func overallResult(d posture.Decision) posture.Result {
-	if d.Allowed {
+// yieldEvery is how many devices a whole-fleet pass evaluates between two
+// yields of its CPU: about a millisecond of work.
+const yieldEvery = 256
+
+// verdictChanged reports whether a device's overall verdict or one of its
+// checks' results differs from the previous refresh's row (a check new
+// since then does not count: it has no previous result).
+func verdictChanged(old, row []byte, ids []int64, prevCol map[int64]int) bool {
+	if old[0] != 0 && old[0] != row[0] {
+		return true
+	}
+	for j, id := range ids {
+		if k, ok := prevCol[id]; ok && old[k] != 0 && old[k] != row[j+1] {
+			return true
+		}
+	}
+	return false
+}
+
+// overallOf is the device's verdict from Results: fail if an enforced
+// check does not pass for a failure, unknown if it does not pass for lack
+// of data, else pass.
+func overallOf(allowed bool, res []posture.Result, enforced []bool) posture.Result {
+	if allowed {
 		return posture.Pass
 	}
-	for _, c := range d.Checks {
-		if c.Mode == "enforce" && c.Result == posture.Fail {
+	for j, r := range res {
+		if enforced[j] && r == posture.Fail {
 			return posture.Fail
 		}
 	}

@@ -160,6 +160,41 @@ func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) D
 	return d
 }
 
+// Results is Evaluate reduced to the verdicts, for whole-fleet passes (the
+// counts and history recomputed after every sync): dst[i] is the result of
+// the i-th enabled check, exceptions applied, and allowed is the device's
+// verdict as Evaluate would give it. It builds no answer and keeps no
+// reasons, so it allocates nothing once dst has room.
+func Results(checks []Check, exceptions []Exception, in Input, matched Match, dst []Result) (out []Result, allowed bool) {
+	if in.Device == nil {
+		in.Device = matched.Device
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	in.prepare()
+	in.terse = true
+
+	var exBuf [4]*Exception
+	mine := deviceExceptions(exBuf[:0], exceptions, &in)
+	allowed = true
+	for i := range checks {
+		c := &checks[i]
+		if !c.Enabled {
+			continue
+		}
+		res, _ := c.evaluate(&in, nil)
+		if res != Pass && pickException(mine, c.ID) != nil {
+			res = Pass
+		}
+		if res != Pass && c.mode() == ModeEnforce {
+			allowed = false
+		}
+		dst = append(dst, res)
+	}
+	return dst, allowed
+}
+
 // evaluate appends the check's reasons to reasons. A check fails if any
 // condition fails; if none fails and one is unknown, WhenUnavailable
 // decides, and on allow the unknown reasons stay as information.
@@ -179,6 +214,9 @@ func (c *Check) evaluate(in *Input, reasons []string) (Result, []string) {
 			unsure = true
 		default: // Fail, or anything unexpected: fail closed
 			failed = true
+		}
+		if in.terse {
+			continue
 		}
 		if o.Reason == "" {
 			o.Reason = cond.Name() + ": not met"

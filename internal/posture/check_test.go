@@ -333,3 +333,77 @@ func TestEvaluateAllocs(t *testing.T) {
 		t.Errorf("got %v allocs per evaluation, want at most 2", allocs)
 	}
 }
+
+// TestResultsAgreeWithEvaluate: the verdicts-only pass the counts use gives
+// exactly Evaluate's results, for every kind of device and input.
+func TestResultsAgreeWithEvaluate(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 5, 40, 0, time.UTC)
+	devices := benchFleet(3000, now)
+	snap := fleet.NewSnapshot(devices, now.Add(-3*time.Minute), 1)
+	checks := benchChecks()
+	checks[4].Enabled = false // a disabled check is skipped by both
+	exceptions := []Exception{
+		{ID: 1, DeviceID: devices[10].ID, CheckID: 2, CreatedBy: "alice", Reason: "patch pending", ExpiresAt: now.Add(time.Hour)},
+		{ID: 2, DeviceID: strings.ToUpper(devices[20].ID), CheckID: 0, CreatedBy: "bob", Reason: "VIP", ExpiresAt: now.Add(time.Hour)},
+		{ID: 3, DeviceID: devices[30].ID, CheckID: 0, CreatedBy: "bob", Reason: "expired", ExpiresAt: now.Add(-time.Hour)},
+	}
+	reports := []Report{goodReport(), {OS: "macOS", OSVersion: "14.4.1", Firewall: boolp(false)}, {}}
+	inputs := map[string]func(m Match, r Report) Input{
+		"fresh":    func(m Match, r Report) Input { return NewInput(snap, m, r, now, 5*time.Minute, false) },
+		"stale":    func(m Match, r Report) Input { return NewInput(snap, m, r, now.Add(time.Hour), 5*time.Minute, false) },
+		"disabled": func(m Match, r Report) Input { return NewInput(snap, m, r, now, 5*time.Minute, true) },
+	}
+	var res []Result
+	var fails, unknowns, denied int
+	for name, input := range inputs {
+		for i := range devices {
+			m := Match{Device: &snap.Devices[i], MatchedBy: "defender_machine_id"}
+			if i%97 == 0 {
+				m = Match{} // no machine
+			}
+			in := input(m, reports[i%len(reports)])
+			want := Evaluate(checks, exceptions, in, m)
+			var allowed bool
+			res, allowed = Results(checks, exceptions, in, m, res[:0])
+			if allowed != want.Allowed || len(res) != len(want.Checks) {
+				t.Fatalf("%s device %d: Results allowed %v with %d results, Evaluate %v with %d", name, i, allowed, len(res),
+					want.Allowed, len(want.Checks))
+			}
+			for j, r := range res {
+				if r != want.Checks[j].Result {
+					t.Fatalf("%s device %d check %d: Results %s, Evaluate %s %q", name, i, want.Checks[j].ID, r,
+						want.Checks[j].Result, want.Checks[j].Reasons)
+				}
+				switch r {
+				case Fail:
+					fails++
+				case Unknown:
+					unknowns++
+				}
+			}
+			if !allowed {
+				denied++
+			}
+		}
+	}
+	if fails == 0 || unknowns == 0 || denied == 0 {
+		t.Fatalf("the cases never failed (%d), were unknown (%d) or denied (%d)", fails, unknowns, denied)
+	}
+}
+
+func BenchmarkResults(b *testing.B) {
+	now := time.Date(2026, 11, 25, 10, 5, 40, 0, time.UTC)
+	devices := benchFleet(100_000, now)
+	snap := fleet.NewSnapshot(devices, now.Add(-3*time.Minute), 1)
+	checks := benchChecks()
+	in := NewInput(snap, Match{}, Report{}, now, 5*time.Minute, false)
+	var res []Result
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		d := &snap.Devices[i%len(snap.Devices)]
+		i++
+		in.Device = d
+		res, _ = Results(checks, nil, in, Match{Device: d, MatchedBy: "defender_machine_id"}, res[:0])
+	}
+}

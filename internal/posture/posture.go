@@ -90,6 +90,7 @@ type Input struct {
 	// Filled once per request by Evaluate so that conditions do not
 	// rebuild the same strings.
 	prepared bool
+	terse    bool   // Results: verdicts only, reasons are not kept
 	gate     string // non-empty: every Defender condition is unknown for this reason
 	suffix   string // " (Defender data from …)"
 }
