@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -91,14 +92,14 @@ func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 	if d == nil {
 		return posture.Request{}, errors.New(`"device" is required`)
 	}
-	fields := map[string]string{"defender_machine_id": d.DefenderMachineID, "aad_device_id": d.AADDeviceID,
-		"hostname": d.Hostname, "os": d.OS, "os_version": d.OSVersion, "client_version": d.ClientVersion}
-	for name, v := range fields {
-		if len(v) > 255 {
-			return posture.Request{}, fmt.Errorf("%q is longer than 255 bytes", name)
+	fields := [...]struct{ name, v string }{{"defender_machine_id", d.DefenderMachineID}, {"aad_device_id", d.AADDeviceID},
+		{"hostname", d.Hostname}, {"os", d.OS}, {"os_version", d.OSVersion}, {"client_version", d.ClientVersion}}
+	for _, f := range fields {
+		if len(f.v) > 255 {
+			return posture.Request{}, fmt.Errorf("%q is longer than 255 bytes", f.name)
 		}
-		if strings.ContainsAny(v, "\x00\r\n") {
-			return posture.Request{}, fmt.Errorf("%q contains control characters", name)
+		if strings.ContainsAny(f.v, "\x00\r\n") {
+			return posture.Request{}, fmt.Errorf("%q contains control characters", f.name)
 		}
 	}
 	id, aad, host := strings.TrimSpace(d.DefenderMachineID), strings.TrimSpace(d.AADDeviceID), strings.TrimSpace(d.Hostname)
@@ -171,8 +172,23 @@ func (s *Server) evaluate(c echo.Context) error {
 		}
 		res.Checks = append(res.Checks, EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result), Reasons: reasons})
 	}
-	return c.JSON(http.StatusOK, res)
+	buf := answerBufs.Get().(*[]byte)
+	*buf = appendEvaluateResponse((*buf)[:0], &res)
+	// Declared, the length spares the answer chunked framing.
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(*buf)))
+	err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+	if cap(*buf) <= 64<<10 { // an outsized answer's buffer is left to the collector
+		answerBufs.Put(buf)
+	}
+	return err
 }
+
+// answerBufs recycles the buffers answers are encoded into: c.Blob has
+// written the bytes by the time it returns.
+var answerBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
 
 // jsonKind names a Go type as JSON does.
 func jsonKind(t reflect.Type) string {

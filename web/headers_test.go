@@ -2,8 +2,11 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"postern/static"
 )
@@ -91,4 +94,36 @@ func TestHealth(t *testing.T) {
 	e.store.Close()
 	wantStatus(t, c.get("/readyz"), http.StatusServiceUnavailable)
 	wantStatus(t, c.get("/healthz"), http.StatusOK)
+}
+
+// The shared header values are stored under their canonical names, and a
+// handler adding to one cannot change what the next response sends.
+func TestSecurityHeaderValuesAreCanonicalAndShared(t *testing.T) {
+	for _, kv := range baseHeaders {
+		if http.CanonicalHeaderKey(kv.name) != kv.name || len(kv.value) != cap(kv.value) {
+			t.Errorf("%q: not canonical, or room to append in place", kv.name)
+		}
+	}
+	for _, v := range [][]string{cspValue, noStore, hstsValue} {
+		if len(v) != cap(v) {
+			t.Errorf("%q has room to append in place", v)
+		}
+	}
+	s := &Server{}
+	e := echo.New()
+	e.GET("/", s.securityHeaders(func(c echo.Context) error {
+		c.Response().Header().Add("Cache-Control", "private")
+		c.Response().Header().Add("X-Frame-Options", "SAMEORIGIN")
+		return c.NoContent(http.StatusNoContent)
+	}))
+	for range 2 {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if got := rec.Header().Values("Cache-Control"); len(got) != 2 || got[0] != "no-store" {
+			t.Fatalf("Cache-Control %q", got)
+		}
+	}
+	if len(noStore) != 1 || baseHeaders[2].value[0] != "DENY" || len(baseHeaders[2].value) != 1 {
+		t.Fatalf("a response changed the shared values: %q %q", noStore, baseHeaders[2].value)
+	}
 }

@@ -130,25 +130,45 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // securityHeaders sets the headers every response carries. Pages are never
 // cached (they may show admin data); static assets set their own caching.
+// The values are shared, read-only slices assigned under canonical names:
+// Header.Set would allocate a slice per header per response, on the
+// enforcement API's hot path too. (An Add appends to a full slice, which
+// copies it, so no response can change another's.)
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		for _, kv := range baseHeaders {
+			h[kv.name] = kv.value
+		}
 		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
-			h.Set("Cache-Control", "no-store")
+			h["Content-Security-Policy"] = cspValue
+			h["Cache-Control"] = noStore
 		}
 		if s.isHTTPS(c.Request()) {
-			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			h["Strict-Transport-Security"] = hstsValue
 		}
 		return next(c)
 	}
 }
+
+type headerValue struct {
+	name  string // canonical
+	value []string
+}
+
+var (
+	baseHeaders = []headerValue{
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Referrer-Policy", []string{"no-referrer"}},
+		{"X-Frame-Options", []string{"DENY"}},
+		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+		{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
+		{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), payment=(), usb=()"}},
+	}
+	cspValue  = []string{contentSecurityPolicy}
+	noStore   = []string{"no-store"}
+	hstsValue = []string{"max-age=31536000; includeSubDomains"}
+)
 
 // sessionCookieName uses the __Host- prefix over HTTPS, which makes the
 // browser insist on Secure, Path=/ and no Domain.
