@@ -1,0 +1,98 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+)
+
+// loadConn is one keep-alive HTTP/1.1 connection of the benchmark's load
+// generator. It plays the access gateway on the same two CPUs as the
+// server, so it is as lean as a load generator should be (wrk's way, not
+// net/http.Client's): requests are written from one reused buffer, the
+// status line and headers are scanned in place and the body is read into a
+// reused buffer. It speaks just enough HTTP for the enforcement API's
+// answers: a status line, headers with Content-Length, the body. Anything
+// else (chunking, a closed connection) is an error.
+type loadConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	head []byte // "POST … Content-Length: "
+	req  []byte
+	body []byte
+}
+
+func dialLoad(rawURL, authz string) (*loadConn, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	head := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: postern-bench\r\nContent-Type: application/json\r\n"+
+		"Authorization: %s\r\nContent-Length: ", u.RequestURI(), u.Host, authz)
+	return &loadConn{conn: conn, r: bufio.NewReaderSize(conn, 16<<10), head: head}, nil
+}
+
+func (l *loadConn) Close() error { return l.conn.Close() }
+
+// post sends body and returns the answer's status and body; the body is
+// valid until the next call.
+func (l *loadConn) post(body []byte) (int, []byte, error) {
+	l.req = append(l.req[:0], l.head...)
+	l.req = strconv.AppendInt(l.req, int64(len(body)), 10)
+	l.req = append(l.req, "\r\n\r\n"...)
+	l.req = append(l.req, body...)
+	if _, err := l.conn.Write(l.req); err != nil {
+		return 0, nil, err
+	}
+	line, err := l.r.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, nil, fmt.Errorf("status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, nil, fmt.Errorf("status line %q", line)
+	}
+	length := -1
+	for {
+		h, err := l.r.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(h) <= 2 { // the blank line
+			break
+		}
+		name, value, ok := bytes.Cut(h, []byte(":"))
+		switch {
+		case !ok:
+			return 0, nil, fmt.Errorf("header line %q", h)
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(value))); err != nil {
+				return 0, nil, fmt.Errorf("header line %q", h)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Connection")):
+			return 0, nil, fmt.Errorf("unexpected header %q", h)
+		}
+	}
+	if length < 0 {
+		return 0, nil, fmt.Errorf("status %d without Content-Length", status)
+	}
+	if cap(l.body) < length {
+		l.body = make([]byte, length)
+	}
+	l.body = l.body[:length]
+	if _, err := io.ReadFull(l.r, l.body); err != nil {
+		return 0, nil, err
+	}
+	return status, l.body, nil
+}
