@@ -383,3 +383,29 @@ func TestPingAndClock(t *testing.T) {
 		t.Errorf("Now() = %v, want %v", got, clock.Now())
 	}
 }
+
+// A new database gets 32 KiB pages, in WAL mode; a database created with
+// SQLite's default 4 KiB pages opens, migrates and keeps them.
+func TestPageSize(t *testing.T) {
+	s := openTemp(t, store.Options{})
+	if got := queryInt(t, s, "PRAGMA page_size"); got != 32768 {
+		t.Errorf("new database: page_size %d, want 32768", got)
+	}
+
+	path := dbPath(t)
+	old, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec("CREATE TABLE before_postern (x)"); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s = openAt(t, path, store.Options{})
+	if got := queryInt(t, s, "PRAGMA page_size"); got != 4096 {
+		t.Errorf("existing database: page_size %d, want 4096 kept", got)
+	}
+	if got := queryInt(t, s, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('before_postern', 'devices')"); got != 2 {
+		t.Errorf("existing database: %d of its table and the devices table, want 2", got)
+	}
+}
