@@ -72,6 +72,11 @@ const fieldKind = el => {
 	}
 	return "set"; // date, time, color, range, …: typing into them depends on the locale
 };
+// htmx wires new content up when it settles, about 20 ms after the swap:
+// an event fired at it before then goes unheard. Acting waits until no
+// swap is in progress, as a person, slower than 20 ms, always does.
+const htmxBusy = () => document.querySelector(".htmx-swapping, .htmx-settling, .htmx-added") ?
+	"htmx is still swapping new content in" : "";
 const changed = el => {
 	el.dispatchEvent(new Event("input", {bubbles: true}));
 	el.dispatchEvent(new Event("change", {bubbles: true}));
@@ -180,7 +185,8 @@ func (b *Browser) FillByLabel(label, value string) {
 
 func (b *Browser) fillByLabel(label, value string) error {
 	kind, err := poll[string](b, pollScript(
-		`const r = findField(a0); return r.el ? {ok: true, value: fieldKind(r.el)} : {ok: false, why: r.why};`, label))
+		`const busy = htmxBusy(); if (busy) return {ok: false, why: busy};
+		const r = findField(a0); return r.el ? {ok: true, value: fieldKind(r.el)} : {ok: false, why: r.why};`, label))
 	if err != nil {
 		return err
 	}
@@ -256,7 +262,8 @@ func (b *Browser) ClickLink(text string, within ...string) {
 // finds an element, then clicks its centre with the mouse.
 func (b *Browser) clickFound(find string, args ...any) error {
 	if _, err := poll[struct{}](b, pollScript(
-		`const r = `+find+`; return r.el ? {ok: true} : {ok: false, why: r.why};`, args...)); err != nil {
+		`const busy = htmxBusy(); if (busy) return {ok: false, why: busy};
+		const r = `+find+`; return r.el ? {ok: true} : {ok: false, why: r.why};`, args...)); err != nil {
 		return err
 	}
 	// Record the click and the submit events, to learn whether the click
