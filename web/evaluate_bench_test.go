@@ -331,6 +331,7 @@ func (e *evBenchEnv) run(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "evals/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(0.999), "p99.9-ms")
 	b.ReportMetric(float64(lat[len(lat)-1])/float64(time.Millisecond), "max-ms")
 }
 
