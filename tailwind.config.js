@@ -8,7 +8,6 @@ module.exports = {
   content: [
     './views/**/*.templ',
     './views/**/*_templ.go',
-    './web/**/*.go',
     './static/js/**/*.js',
     // Vendored htmx is not our markup: scanning it would emit utilities nobody uses.
     '!./static/js/htmx.min.js',
