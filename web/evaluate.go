@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/posture"
@@ -66,9 +67,16 @@ type EvaluatedItem struct {
 // errBodyTooLarge marks a body over the limit (413).
 var errBodyTooLarge = errors.New("body too large")
 
-// DecodeEvaluateRequest reads and checks the body strictly: unknown fields,
-// trailing data, over-long values and a missing identifier are refused with
-// a message the gateway's operator can act on.
+// evaluateJSON decodes the body strictly: member names match exactly,
+// unknown and repeated names are refused (a repeated name read one way
+// here and another by a proxy in front would be a way around a check), and
+// so is invalid UTF-8.
+var evaluateJSON = jsonv2.JoinOptions(jsonv2.RejectUnknownMembers(true))
+
+// DecodeEvaluateRequest reads and checks the body strictly: unknown or
+// repeated fields, names in another case, trailing data, over-long values
+// and a missing identifier are refused with a message the gateway's
+// operator can act on.
 func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 	body, err := io.ReadAll(io.LimitReader(r, maxEvaluateBody+1))
 	if err != nil {
@@ -77,16 +85,12 @@ func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 	if len(body) > maxEvaluateBody {
 		return posture.Request{}, errBodyTooLarge
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req EvaluateRequest
-	if err := dec.Decode(&req); err != nil {
-		return posture.Request{}, fmt.Errorf("the body is not valid JSON for this API: %s", jsonProblem(err))
+	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+		return posture.Request{}, errors.New(notJSON + "the body is empty")
 	}
-	// More() misses a stray ']' or '}', so ask for the next token: only
-	// the end of the input will do.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return posture.Request{}, errors.New("the body has data after the JSON object")
+	var req EvaluateRequest
+	if err := jsonv2.Unmarshal(body, &req, evaluateJSON); err != nil {
+		return posture.Request{}, errors.New(jsonProblem(err))
 	}
 	d := req.Device
 	if d == nil {
@@ -112,39 +116,57 @@ func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 	}}, nil
 }
 
-// jsonProblem words a decoding error without echoing the input.
+const notJSON = "the body is not valid JSON for this API: "
+
+// jsonProblem words a decoding error without echoing the input's values;
+// field names are echoed, at most 64 bytes of them.
 func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "after top-level value") {
+		return "the body has data after the JSON object"
+	}
+	return notJSON + jsonFault(err)
+}
+
+func jsonFault(err error) string {
+	var sem *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		want := jsonKind(typ.Type)
-		if typ.Field == "" {
+	case errors.As(err, &sem):
+		name := sem.JSONPointer.LastToken()
+		switch {
+		case errors.Is(sem.Err, jsonv2.ErrUnknownName):
+			return fmt.Sprintf("unknown field %q", clipName(name))
+		case sem.JSONPointer == "" || sem.GoType == nil:
 			return "the body must be a JSON object"
 		}
-		return fmt.Sprintf("%q must be %s", typ.Field, want)
-	case errors.Is(err, io.EOF):
-		return "the body is empty"
+		return fmt.Sprintf("%q must be %s", clipName(name), jsonKind(sem.GoType))
+	case errors.As(err, &syn):
+		switch {
+		case errors.Is(syn.Err, jsontext.ErrDuplicateName):
+			return fmt.Sprintf("the field %q appears twice", clipName(syn.JSONPointer.LastToken()))
+		case errors.Is(syn.Err, io.ErrUnexpectedEOF):
+			return "the JSON ends early"
+		case strings.Contains(syn.Err.Error(), "invalid UTF-8"):
+			return fmt.Sprintf("invalid UTF-8 at byte %d", syn.ByteOffset)
+		}
+		return fmt.Sprintf("syntax error at byte %d", syn.ByteOffset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends early"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		if uerr != nil {
-			return "unknown field"
-		}
-		// Echo at most 64 bytes of the caller's name, cut between runes.
-		if len(name) > 64 {
-			cut := 64
-			for cut > 0 && !utf8.RuneStart(name[cut]) {
-				cut--
-			}
-			name = name[:cut] + "…"
-		}
-		return fmt.Sprintf("unknown field %q", name)
 	}
 	return "malformed JSON"
+}
+
+// clipName cuts a caller's field name to 64 bytes, between runes.
+func clipName(name string) string {
+	if len(name) <= 64 {
+		return name
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + "…"
 }
 
 // evaluate answers the access gateway: may this device pass, and why.

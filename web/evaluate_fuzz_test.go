@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // FuzzDecodeEvaluateRequest holds the enforcement API's decoder (SECURITY
@@ -93,8 +95,8 @@ func FuzzDecodeEvaluateRequest(f *testing.F) {
 			}
 			return
 		}
-		if !json.Valid(body) {
-			t.Fatalf("accepted a body that is not one JSON document: %.200q", body)
+		if !json.Valid(body) || !jsontext.Value(body).IsValid() {
+			t.Fatalf("accepted a body that is not one JSON document of valid UTF-8 without repeated names: %.200q", body)
 		}
 		if req.DefenderMachineID == "" && req.AADDeviceID == "" && req.Hostname == "" {
 			t.Fatalf("accepted a request without an identifier: %.200q", body)

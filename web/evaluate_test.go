@@ -354,6 +354,11 @@ func TestEvaluateRejectsMalformedBodies(t *testing.T) {
 		{"os over 255", `{"device":{"hostname":"laptop-1","os":"` + long + `"}}`, `"os"`},
 		{"os_version over 255", `{"device":{"hostname":"laptop-1","os_version":"` + long + `"}}`, "os_version"},
 		{"client_version over 255", `{"device":{"hostname":"laptop-1","client_version":"` + long + `"}}`, "client_version"},
+		{"name in another case", `{"Device":{"hostname":"laptop-1"}}`, `unknown field "Device"`},
+		{"field name in another case", `{"device":{"HostName":"` + secret + `"}}`, `unknown field "HostName"`},
+		{"repeated field", `{"device":{"hostname":"laptop-1","hostname":"` + secret + `"}}`, `"hostname" appears twice`},
+		{"repeated device", `{"device":{"hostname":"laptop-1"},"device":{"hostname":"` + secret + `"}}`, `"device" appears twice`},
+		{"invalid UTF-8", "{\"device\":{\"hostname\":\"laptop\xff` + secret + `\"}}", "invalid UTF-8"},
 		{"NUL in hostname", `{"device":{"hostname":"laptop\u0000` + secret + `"}}`, "hostname"},
 		{"newline in hostname", `{"device":{"hostname":"laptop\n` + secret + `"}}`, "hostname"},
 	}
