@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -73,4 +74,33 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("appendJSONString(%q) = %s, encoding/json %s", s, got, want)
 		}
 	})
+}
+
+// Answers on one keep-alive connection, one after another from the pooled
+// buffer, each declare their own length and hold their own device.
+func TestEvaluateAnswersDeclareTheirLength(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	conn, err := dialLoad(e.http.URL+evaluatePath, "Bearer "+evToken(t, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var lengths []int
+	for _, host := range []string{"laptop-1", strings.Repeat("a-much-longer-host-name-", 8)} {
+		status, body, err := conn.post([]byte(`{"device":{"hostname":"` + host + `"}}`))
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("status %d, %v", status, err)
+		}
+		var res EvaluateResponse
+		if err := json.Unmarshal(body, &res); err != nil || body[len(body)-1] != '\n' {
+			t.Fatalf("answer %q: %v", body, err)
+		}
+		lengths = append(lengths, len(body))
+	}
+	if lengths[0] == 0 || lengths[0] != lengths[1] {
+		// The same answer shape for two unknown devices: equal lengths
+		// show nothing of the longer request leaked into the answer.
+		t.Fatalf("answer lengths %v, want two equal non-zero lengths", lengths)
+	}
 }

@@ -46,7 +46,9 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 type requestIDKey struct{}
 
 // LogHandler wraps h so that a line logged with a request's context carries
-// that request's id, whichever package logs it.
+// that request's id, whichever package logs it. It must be the outermost
+// handler of the server's logger: logger(c) replaces it, and a second one
+// further in would add the id again.
 func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{Handler: unwrapRequestID(h)} }
 
 // requestIDHandler adds request_id to each line: id when set (a logger bound
@@ -130,10 +132,10 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // securityHeaders sets the headers every response carries. Pages are never
 // cached (they may show admin data); static assets set their own caching.
-// The values are shared, read-only slices assigned under canonical names:
-// Header.Set would allocate a slice per header per response, on the
-// enforcement API's hot path too. (An Add appends to a full slice, which
-// copies it, so no response can change another's.)
+// The values are shared slices, never to be edited in place, assigned under
+// canonical names: Header.Set would allocate a slice per header per
+// response, on the enforcement API's hot path too. (An Add appends to a
+// full slice, which copies it, so no response can change another's.)
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()

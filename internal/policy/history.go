@@ -48,11 +48,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 	now := e.now()
 	in := e.input(s, snap, now)
 	var ids []int64
-	var enforced []bool
 	for _, c := range s.checks {
 		if c.Enabled {
 			ids = append(ids, c.ID)
-			enforced = append(enforced, c.Mode != posture.ModeMonitor)
 		}
 	}
 	stride := len(ids) + 1
@@ -80,7 +78,10 @@ func (e *Engine) refresh(ctx context.Context) error {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
 			// enforcement API's requests in rather than hold a CPU for a
-			// whole scheduler time slice.
+			// whole scheduler time slice, and stop early at shutdown.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			runtime.Gosched()
 		}
 		d := &snap.Devices[i]
@@ -89,10 +90,10 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 		in.Device = d
 		m := posture.Match{Device: d, MatchedBy: "defender_machine_id"}
-		var allowed bool
-		res, allowed = posture.Results(s.checks, s.exceptions, in, m, res[:0])
+		var overallResult posture.Result
+		res, overallResult = posture.Results(s.checks, s.exceptions, in, m, res[:0])
 		row := next.results[i*stride : (i+1)*stride]
-		row[0] = code(overallOf(allowed, res, enforced))
+		row[0] = code(overallResult)
 		tally(&overall, result(row[0]))
 		for j, r := range res {
 			tally(&perCheck[j], r)
@@ -167,21 +168,6 @@ func verdictChanged(old, row []byte, ids []int64, prevCol map[int64]int) bool {
 		}
 	}
 	return false
-}
-
-// overallOf is the device's verdict from Results: fail if an enforced
-// check does not pass for a failure, unknown if it does not pass for lack
-// of data, else pass.
-func overallOf(allowed bool, res []posture.Result, enforced []bool) posture.Result {
-	if allowed {
-		return posture.Pass
-	}
-	for j, r := range res {
-		if enforced[j] && r == posture.Fail {
-			return posture.Fail
-		}
-	}
-	return posture.Unknown
 }
 
 func tally(c *Counts, r posture.Result) {

@@ -161,11 +161,13 @@ func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) D
 }
 
 // Results is Evaluate reduced to the verdicts, for whole-fleet passes (the
-// counts and history recomputed after every sync): dst[i] is the result of
-// the i-th enabled check, exceptions applied, and allowed is the device's
-// verdict as Evaluate would give it. It builds no answer and keeps no
-// reasons, so it allocates nothing once dst has room.
-func Results(checks []Check, exceptions []Exception, in Input, matched Match, dst []Result) (out []Result, allowed bool) {
+// counts and history recomputed after every sync). It appends to dst the
+// result of each enabled check, in order and exceptions applied, and
+// returns the device's overall verdict: Pass when Evaluate would allow it,
+// else Fail when an Enforce check fails, else Unknown (an Enforce check
+// lacks data). It builds no answer and keeps no reasons; the conditions
+// still word theirs.
+func Results(checks []Check, exceptions []Exception, in Input, matched Match, dst []Result) (out []Result, overall Result) {
 	if in.Device == nil {
 		in.Device = matched.Device
 	}
@@ -177,7 +179,7 @@ func Results(checks []Check, exceptions []Exception, in Input, matched Match, ds
 
 	var exBuf [4]*Exception
 	mine := deviceExceptions(exBuf[:0], exceptions, &in)
-	allowed = true
+	overall = Pass
 	for i := range checks {
 		c := &checks[i]
 		if !c.Enabled {
@@ -187,12 +189,17 @@ func Results(checks []Check, exceptions []Exception, in Input, matched Match, ds
 		if res != Pass && pickException(mine, c.ID) != nil {
 			res = Pass
 		}
-		if res != Pass && c.mode() == ModeEnforce {
-			allowed = false
+		if c.mode() == ModeEnforce {
+			switch {
+			case res == Fail:
+				overall = Fail
+			case res != Pass && overall == Pass:
+				overall = Unknown
+			}
 		}
 		dst = append(dst, res)
 	}
-	return dst, allowed
+	return dst, overall
 }
 
 // evaluate appends the check's reasons to reasons. A check fails if any
