@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -73,6 +74,42 @@ func TestDemoPrintsWorkingCredentials(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "defender_login_url="+m[1]) {
 		t.Errorf("the console is not pointed at the demo emulator:\n%s", out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With --log-format json, the demo's credentials are a JSON line like every
+// other: the whole output parses, and the credentials in it work.
+func TestDemoJSONLogStaysJSON(t *testing.T) {
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--demo", "--log-format", "json", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, envOf(nil), out)
+	}()
+	waitFor(t, out, regexp.MustCompile(`"msg":"postern is ready"`))
+	var demo map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("a line of the JSON log is not JSON: %q", line)
+		}
+		if _, ok := rec["client_secret"]; ok {
+			demo = rec
+		}
+	}
+	if demo == nil {
+		t.Fatalf("no demo credentials in the log:\n%s", out)
+	}
+	url, _ := demo["emulator_url"].(string)
+	tenant, _ := demo["tenant_id"].(string)
+	client, _ := demo["client_id"].(string)
+	secretValue, _ := demo["client_secret"].(string)
+	if got := tokenStatus(t, url, tenant, client, secretValue); got != http.StatusOK {
+		t.Errorf("logged demo credentials get %d from the demo emulator, want 200", got)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -123,7 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
 	if e.cfg.Demo {
-		if err := startDemo(ctx, &e.cfg, stdout); err != nil {
+		if err := startDemo(ctx, &e.cfg, stdout, e.log); err != nil {
 			return err
 		}
 	}
@@ -204,8 +204,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // startDemo runs the emulator beside the console and points the Defender
-// client at it, unless the operator set the hosts explicitly.
-func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+// client at it, unless the operator set the hosts explicitly. What to paste
+// is printed for a person, or logged as one JSON line when the log is JSON,
+// so that the stream stays machine-readable. (The demo credentials are
+// fixed, published values that only the emulator accepts.)
+func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.Logger) error {
 	emu := emulator.New(emulator.Config{Machines: 250, Seed: 42})
 	url, _, err := emulator.Listen(ctx, "127.0.0.1:0", emu)
 	if err != nil {
@@ -218,6 +221,12 @@ func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer) error 
 		cfg.DefenderAPIURL = url
 	}
 	go emu.RunDrift(ctx, 30*time.Second)
+	if cfg.LogFormat == "json" {
+		log.Info("demo emulator (not Microsoft): paste these into Settings → Integrations → Microsoft Defender → Manage",
+			"emulator_url", url, "tenant_id", emulator.DemoTenantID, "client_id", emulator.DemoClientID,
+			"client_secret", emulator.DemoClientSecret)
+		return nil
+	}
 	printCredentials(stdout, url, emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret)
 	return nil
 }
