@@ -43,7 +43,7 @@ func rotateKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fmt.Fprintf(stdout, "Active master key is now %s; %d stored secret(s) re-encrypted.\n", id, n)
 	fmt.Fprintf(stdout, "Older keys stay in %s until retired: take a backup, then run postern retire-key ID.\n", e.cfg.MasterKeyFile)
-	fmt.Fprintln(stdout, "Restart Postern if it is running, so that it loads the new key.")
+	fmt.Fprintln(stdout, "A running Postern reads the key file again when it next opens the secret: no restart is needed.")
 	return nil
 }
 

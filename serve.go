@@ -131,6 +131,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
 		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		},
 	})
 	if err := integrations.CheckSecrets(ctx); err != nil {
 		return err

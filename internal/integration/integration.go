@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"postern/internal/apperr"
@@ -46,7 +47,9 @@ type Actor struct {
 // Service owns the Defender integration's lifecycle.
 type Service struct {
 	store    *store.Store
-	keyring  *secret.Keyring
+	keyring  atomic.Pointer[secret.Keyring]
+	reload   func() (*secret.Keyring, error) // nil: the keyring never changes
+	reloadMu sync.Mutex
 	log      *slog.Logger
 	loginURL string // overrides from configuration; empty means from Cloud
 	apiURL   string
@@ -58,6 +61,11 @@ type Service struct {
 type Options struct {
 	LoginURL, APIURL string
 	HTTPClient       *http.Client
+	// ReloadKeyring reads the master keyring again. When a stored secret is
+	// sealed under a key the service does not hold (postern rotate-key ran
+	// while Postern was running), the service reloads once and uses the
+	// new keyring from then on.
+	ReloadKeyring func() (*secret.Keyring, error)
 }
 
 // New returns the service.
@@ -65,7 +73,38 @@ func New(st *store.Store, kr *secret.Keyring, log *slog.Logger, o Options) *Serv
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}
-	return &Service{store: st, keyring: kr, log: log, loginURL: o.LoginURL, apiURL: o.APIURL, http: o.HTTPClient}
+	s := &Service{store: st, reload: o.ReloadKeyring, log: log, loginURL: o.LoginURL, apiURL: o.APIURL, http: o.HTTPClient}
+	s.keyring.Store(kr)
+	return s
+}
+
+// openSecret opens a stored secret. A secret sealed under a key id the
+// keyring lacks makes the service read the keyring again, once per call:
+// rotate-key adds the new key to the key file and re-seals the secrets
+// while the server may be running.
+func (s *Service) openSecret(sealed string, loc secret.Location) ([]byte, error) {
+	plain, err := s.keyring.Load().Open(sealed, loc)
+	if !errors.Is(err, secret.ErrUnknownKey) || s.reload == nil {
+		return plain, err
+	}
+	id, _ := secret.KeyID(sealed)
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	kr := s.keyring.Load()
+	if !kr.Has(id) { // not already reloaded by another caller
+		fresh, rerr := s.reload()
+		if rerr != nil {
+			s.log.Error("reload master key", "err", rerr)
+			return nil, err
+		}
+		if !fresh.Has(id) {
+			return nil, err
+		}
+		s.keyring.Store(fresh)
+		kr = fresh
+		s.log.Info("master key reloaded: a stored secret is sealed under a newer key", "keyring", fresh)
+	}
+	return kr.Open(sealed, loc)
 }
 
 // Defender is what the console may show of the integration: everything but
@@ -130,7 +169,7 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	secretChanged := in.ClientSecret != ""
 	if !secretChanged {
-		plain, err := s.keyring.Open(current.ClientSecret, secretLocation)
+		plain, err := s.openSecret(current.ClientSecret, secretLocation)
 		if err != nil {
 			return fmt.Errorf("integration: open stored secret: %w", err)
 		}
@@ -143,7 +182,7 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		}
 		return err
 	}
-	sealed, err := s.keyring.Seal([]byte(creds.ClientSecret.Reveal()), secretLocation)
+	sealed, err := s.keyring.Load().Seal([]byte(creds.ClientSecret.Reveal()), secretLocation)
 	if err != nil {
 		return fmt.Errorf("integration: seal secret: %w", err)
 	}
@@ -200,7 +239,7 @@ func (s *Service) Enable(ctx context.Context, by Actor) error {
 	if err != nil {
 		return err
 	}
-	plain, err := s.keyring.Open(in.ClientSecret, secretLocation)
+	plain, err := s.openSecret(in.ClientSecret, secretLocation)
 	if err != nil {
 		return fmt.Errorf("integration: open stored secret: %w", err)
 	}
@@ -277,7 +316,7 @@ func (s *Service) CheckSecrets(ctx context.Context) error {
 	}
 	for _, in := range ins {
 		loc := secret.Location{Table: "integrations", Column: "client_secret", Row: in.Name}
-		if _, err := s.keyring.Open(in.ClientSecret, loc); err != nil {
+		if _, err := s.keyring.Load().Open(in.ClientSecret, loc); err != nil {
 			id, _ := secret.KeyID(in.ClientSecret)
 			return fmt.Errorf("the stored client secret of %q cannot be decrypted with key id %q: %w; start Postern with the master key that sealed it", in.Name, id, err)
 		}
@@ -361,7 +400,7 @@ func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) 
 	if s.clients.client != nil && s.clients.version == version {
 		return s.clients.client, version, nil
 	}
-	plain, err := s.keyring.Open(in.ClientSecret, secretLocation)
+	plain, err := s.openSecret(in.ClientSecret, secretLocation)
 	if err != nil {
 		return nil, "", fmt.Errorf("integration: open stored secret: %w", err)
 	}

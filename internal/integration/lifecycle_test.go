@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -348,5 +349,67 @@ func TestResealIsAllOrNothing(t *testing.T) {
 	}
 	if !maps.Equal(used, map[string]int{"k1": 2}) {
 		t.Errorf("KeysInUse = %v, want map[k1:2]", used)
+	}
+}
+
+// rotate-key while Postern runs: the key file gains k2 and the secret is
+// re-sealed under it. The running service reads the key file again the
+// first time it meets k2, and from then on seals under k2 too; one without
+// a way to reload fails as before.
+func TestRunningServiceLoadsRotatedKey(t *testing.T) {
+	const sec = "Rot8Q~running.Sentinel-4040404040_mnbv"
+	ctx := context.Background()
+	e := newEnv(t, sec)
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := secret.WriteKeyring(path, e.kr); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(e.logs, nil))
+	reloads := 0
+	running := integration.New(e.st, e.kr, log, integration.Options{LoginURL: e.url, APIURL: e.url,
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			reloads++
+			return secret.ReadKeyring("", path)
+		}})
+	stale := integration.New(e.st, e.kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
+	if err := running.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: secret.Redacted(sec)}, admin); err != nil {
+		t.Fatal(err)
+	}
+
+	// postern rotate-key, from another process.
+	rotated, newID, err := e.kr.WithNewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := secret.WriteKeyring(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.service(rotated).Reseal(ctx, rotated, admin); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, _, err := stale.Client(ctx); !errors.Is(err, secret.ErrUnknownKey) {
+		t.Fatalf("a service that cannot reload: Client = %v, want ErrUnknownKey", err)
+	}
+	for range 2 {
+		if _, _, err := running.Client(ctx); err != nil {
+			t.Fatalf("after rotate-key: Client = %v", err)
+		}
+	}
+	if reloads != 1 || !strings.Contains(e.logs.String(), "master key reloaded") {
+		t.Fatalf("%d reloads, want 1 logged:\n%s", reloads, e.logs.String())
+	}
+	// A secret saved now is sealed under the new key.
+	if err := running.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: secret.Redacted(sec)}, admin); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.st.Integration(ctx, integration.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := secret.KeyID(in.ClientSecret); id != newID {
+		t.Fatalf("saved under %q after the reload, want %q", id, newID)
 	}
 }

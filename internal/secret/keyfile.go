@@ -64,6 +64,18 @@ func LoadKeyring(envValue, path string) (kr *Keyring, created bool, err error) {
 	return kr, err == nil, err
 }
 
+// ReadKeyring is LoadKeyring for a running process that looks again: it
+// reads the same sources but never creates a key file.
+func ReadKeyring(envValue, path string) (*Keyring, error) {
+	if strings.TrimSpace(envValue) != "" {
+		return parseEnvKey(envValue)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("secret: no master key: set %s or a master key file path", EnvVar)
+	}
+	return readKeyFile(path)
+}
+
 // parseEnvKey accepts one base64 key (id k1) or the JSON keyring form.
 func parseEnvKey(value string) (*Keyring, error) {
 	value = strings.TrimSpace(value)
