@@ -321,6 +321,10 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 		t.Error("the self-refreshing part carries the card's buttons")
 	}
 
+	if one := c.get("/sync-runs"); !strings.Contains(one.body, "<p>1 run</p>") {
+		t.Errorf("sync runs page does not count 1 run:\n%.1500s", one.body)
+	}
+
 	first := d.worker.Status().LastRun.ID
 	d.emu.SetFaults(emulator.Faults{SlowPage: 300 * time.Millisecond})
 	res := c.do(http.MethodPost, "/settings/integrations/defender/sync", url.Values{}, http.Header{"Hx-Request": {"true"}})
@@ -336,6 +340,9 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 	}
 	if !strings.Contains(runs.body, "manual") || !strings.Contains(runs.body, "configured") {
 		t.Error("sync runs page does not name the triggers")
+	}
+	if !strings.Contains(runs.body, "<p>2 runs</p>") {
+		t.Error("sync runs page does not count 2 runs")
 	}
 
 	// Disabled: nothing to sync.
