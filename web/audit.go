@@ -23,7 +23,7 @@ func (s *Server) audit(c echo.Context, action, target, outcome, detail string) {
 func (s *Server) auditAs(c echo.Context, actor, action, target, outcome, detail string) {
 	e := store.AuditEntry{Actor: actor, SourceIP: c.RealIP(), Action: action, Target: target, Outcome: outcome, Detail: detail}
 	if err := s.store.AppendAudit(c.Request().Context(), e); err != nil {
-		logger(c).Error("append audit entry", "action", action, "err", err)
+		s.logger(c).Error("append audit entry", "action", action, "err", err)
 	}
 }
 

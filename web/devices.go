@@ -210,7 +210,7 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	var m defender.Machine
 	if err := json.Unmarshal(d.Raw, &m); err != nil {
 		// The columns still show; only the extra fields are missing.
-		logger(c).Error("decode stored machine", "device", id, "err", err)
+		s.logger(c).Error("decode stored machine", "device", id, "err", err)
 	}
 	title := d.Host
 	if title == "" {
@@ -304,9 +304,9 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 	kind, text := recheckOutcome(changed, err)
 	if err != nil {
 		if kind == "error" && defender.ReasonOf(err) == "" && !errors.Is(err, syncer.ErrNotConnected) {
-			logger(c).Error("re-check device", "device", id, "err", err)
+			s.logger(c).Error("re-check device", "device", id, "err", err)
 		} else {
-			logger(c).Info("re-check device refused", "device", id, "reason", defender.ReasonOf(err))
+			s.logger(c).Info("re-check device refused", "device", id, "reason", defender.ReasonOf(err))
 		}
 		s.audit(c, "device.rechecked", id, store.OutcomeFailure, text)
 	}

@@ -42,7 +42,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	status := statusOf(err)
 	if status >= 500 {
-		logger(c).Error("request failed", "status", status, "err", err)
+		s.logger(c).Error("request failed", "status", status, "err", err)
 	}
 	heading, message := errorText(err, status)
 	if c.Request().Method == http.MethodHead {
@@ -61,7 +61,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	rid, _ := c.Get(ctxRequestID).(string)
 	page := views.ErrorPage{Chrome: ch, Status: status, Heading: heading, Message: message, RequestID: rid}
 	if rerr := render(c, status, views.Error(page)); rerr != nil {
-		logger(c).Error("render error page", "err", rerr)
+		s.logger(c).Error("render error page", "err", rerr)
 		c.String(status, message)
 	}
 }

@@ -187,10 +187,10 @@ func (s *Server) defenderSave(c echo.Context) error {
 		if !applyErrors(&f, err) {
 			return err
 		}
-		logger(c).Info("defender credentials refused", "reason", defender.ReasonOf(err), "err", err)
+		s.logger(c).Info("defender credentials refused", "reason", defender.ReasonOf(err), "err", err)
 		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
 	}
-	logger(c).Info("defender integration configured", "admin", actorOf(c))
+	s.logger(c).Info("defender integration configured", "admin", actorOf(c))
 	s.syncer.Trigger(syncer.TriggerConfigured)
 	s.reloadPolicy(c)
 	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)
@@ -328,7 +328,7 @@ func (s *Server) defenderCardFragment(c echo.Context) error {
 // failure is logged; the periodic reload retries.
 func (s *Server) reloadPolicy(c echo.Context) {
 	if err := s.policy.Reload(c.Request().Context()); err != nil {
-		logger(c).Error("reload posture policy", "err", err)
+		s.logger(c).Error("reload posture policy", "err", err)
 	}
 }
 

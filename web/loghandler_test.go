@@ -71,9 +71,9 @@ func TestRequestLinesCarryTheIDOnce(t *testing.T) {
 	e := echo.New()
 	e.Use(s.requestID)
 	e.GET("/", func(c echo.Context) error {
-		logger(c).Info("plain")
-		logger(c).InfoContext(c.Request().Context(), "with context")
-		logger(c).With("k", "v").Info("with attrs")
+		s.logger(c).Info("plain")
+		s.logger(c).InfoContext(c.Request().Context(), "with context")
+		s.logger(c).With("k", "v").Info("with attrs")
 		return c.NoContent(http.StatusNoContent)
 	})
 	rec := httptest.NewRecorder()

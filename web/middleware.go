@@ -19,7 +19,6 @@ import (
 // Context keys set by middleware.
 const (
 	ctxRequestID = "request_id"
-	ctxLogger    = "logger"
 	ctxSession   = "session"
 	ctxAdmin     = "admin"
 	ctxCSRF      = "csrf"
@@ -34,7 +33,6 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		id := hex.EncodeToString(b)
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, s.log)
 		// Packages below web log with the request's context (slog's
 		// ...Context methods); LogHandler adds the id to their lines.
 		r := c.Request()
@@ -47,8 +45,9 @@ type requestIDKey struct{}
 
 // LogHandler wraps h so that a line logged with a request's context carries
 // that request's id, whichever package logs it. It must be the outermost
-// handler of the server's logger: logger(c) replaces it, and a second one
-// further in would add the id again.
+// handler of a logger (NewServer makes sure of it for the server's own):
+// Server.logger replaces it, and a second one further in would add the id
+// again.
 func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{Handler: unwrapRequestID(h)} }
 
 // requestIDHandler adds request_id to each line: id when set (a logger bound
@@ -87,16 +86,12 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // logger is the server's logger bound to the request: every line it writes
 // carries the request id, once, whatever context it is logged with. It is
 // built on use, not for every request.
-func logger(c echo.Context) *slog.Logger {
-	base, ok := c.Get(ctxLogger).(*slog.Logger)
-	if !ok {
-		base = slog.Default()
-	}
+func (s *Server) logger(c echo.Context) *slog.Logger {
 	id, _ := c.Get(ctxRequestID).(string)
 	if id == "" {
-		return base
+		return s.log
 	}
-	return slog.New(requestIDHandler{Handler: unwrapRequestID(base.Handler()), id: id})
+	return slog.New(requestIDHandler{Handler: unwrapRequestID(s.log.Handler()), id: id})
 }
 
 // requestLog writes one line per request. The query string is left out: it
@@ -115,7 +110,8 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
-			logger(c).LogAttrs(c.Request().Context(), level, "request",
+			// The request's context carries its id to LogHandler.
+			s.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("method", v.Method), slog.String("path", v.URIPath),
 				slog.Int("status", v.Status), slog.Duration("duration", v.Latency),
 				slog.String("remote_ip", v.RemoteIP))

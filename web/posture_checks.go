@@ -61,7 +61,7 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 	p.Impact = s.impact(f)
 	if id != 0 {
 		if exc, err := s.store.Exceptions(c.Request().Context(), store.ExceptionFilter{CheckID: id}); err != nil {
-			logger(c).Error("list exceptions of check", "check", id, "err", err)
+			s.logger(c).Error("list exceptions of check", "check", id, "err", err)
 		} else {
 			names := map[int64]string{}
 			for _, ch := range s.policy.Checks() {

@@ -36,7 +36,7 @@ func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
 				}
 			}
 			if err := sess.Save(c.Request(), c.Response()); err != nil {
-				logger(c).Error("save session after reading flashes", "err", err)
+				s.logger(c).Error("save session after reading flashes", "err", err)
 			}
 		}
 	}

@@ -84,7 +84,7 @@ func NewServer(d Deps) *Server {
 		tokens:      d.Tokens,
 		policy:      d.Policy,
 		metrics:     d.Metrics,
-		log:         d.Logger,
+		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
@@ -100,7 +100,7 @@ func NewServer(d Deps) *Server {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			logger(c).Error("panic", "err", err, "stack", string(stack))
+			s.logger(c).Error("panic", "err", err, "stack", string(stack))
 			return err
 		},
 	}))

@@ -91,6 +91,6 @@ func (s *Server) setupSave(c echo.Context) error {
 		return err
 	}
 	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, store.OutcomeSuccess, "first admin account created at setup")
-	logger(c).Info("first admin created", "admin", a.Email)
+	s.logger(c).Info("first admin created", "admin", a.Email)
 	return redirect(c, "/login?notice=admin-created")
 }
