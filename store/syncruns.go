@@ -117,7 +117,15 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 		audit.At = now
 		return AppendAuditTx(ctx, tx, audit, now)
 	})
-	return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")
+	if err != nil {
+		return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")
+	}
+	// Committed: the run stands whatever happens next. Should turning the
+	// automatic checkpoints back on fail (a context ended just now), the
+	// WAL only grows until Checkpoint, which the worker calls after
+	// publishing and which turns them back on too.
+	_ = s.autoCheckpoint(context.WithoutCancel(ctx))
+	return run, nil
 }
 
 // walAutoCheckpoint is SQLite's default threshold, in pages.
@@ -126,6 +134,9 @@ const walAutoCheckpoint = 1000
 // Checkpoint copies what the WAL holds into the database file, without
 // waiting for readers.
 func (s *Store) Checkpoint(ctx context.Context) error {
+	if err := s.autoCheckpoint(ctx); err != nil {
+		return mapErr(err, "Checkpoint")
+	}
 	_, err := s.write.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	return mapErr(err, "Checkpoint")
 }
