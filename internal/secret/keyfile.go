@@ -35,14 +35,7 @@ var errEmptyKeyFile = errors.New("is empty")
 // created tells the caller to say so in the log. Errors name the source
 // but never contain key material.
 func LoadKeyring(envValue, path string) (kr *Keyring, created bool, err error) {
-	if strings.TrimSpace(envValue) != "" {
-		kr, err := parseEnvKey(envValue)
-		return kr, false, err
-	}
-	if path == "" {
-		return nil, false, fmt.Errorf("secret: no master key: set %s or a master key file path", EnvVar)
-	}
-	kr, err = readKeyFile(path)
+	kr, err = ReadKeyring(envValue, path)
 	if errors.Is(err, errEmptyKeyFile) {
 		// Another process is creating it right now: wait for its key.
 		kr, err := readAfterRace(path)
