@@ -78,7 +78,7 @@ func guidePrerequisites() templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = note("info", "When Microsoft answers AADSTS500011").Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Notice("info", "When Microsoft answers AADSTS500011").Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -229,7 +229,7 @@ func guideTenantID() templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = note("warning", "Not your domain name").Render(templ.WithChildren(ctx, templ_7745c5c3_Var11), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Notice("warning", "Not your domain name").Render(templ.WithChildren(ctx, templ_7745c5c3_Var11), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -346,7 +346,7 @@ func guideClientSecret() templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = note("info", "Renew before it expires").Render(templ.WithChildren(ctx, templ_7745c5c3_Var17), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Notice("info", "Renew before it expires").Render(templ.WithChildren(ctx, templ_7745c5c3_Var17), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -415,7 +415,7 @@ func guideSecretValue() templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = note("warning", "The Value is shown once").Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Notice("warning", "The Value is shown once").Render(templ.WithChildren(ctx, templ_7745c5c3_Var20), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -540,7 +540,7 @@ func guidePermission() templ.Component {
 				}
 				return nil
 			})
-			templ_7745c5c3_Err = note("warning", "Without admin consent Defender answers 403").Render(templ.WithChildren(ctx, templ_7745c5c3_Var26), templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Notice("warning", "Without admin consent Defender answers 403").Render(templ.WithChildren(ctx, templ_7745c5c3_Var26), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -13,9 +14,12 @@ import (
 
 // helpDefender shows the setup guide of the Microsoft Defender integration.
 func (s *Server) helpDefender(c echo.Context) error {
-	p := views.HelpDefenderPage{Chrome: s.chrome(c, "Microsoft Defender setup guide", "integrations"), Hosts: defenderHosts()}
+	p := views.HelpDefenderPage{Chrome: s.chrome(c, "Microsoft Defender setup guide", "integrations"), Hosts: guideHosts}
 	return render(c, http.StatusOK, views.HelpDefender(p))
 }
+
+// guideHosts is computed once: a choice without endpoints stops the start.
+var guideHosts = defenderHosts()
 
 // defenderHosts lists each Cloud and API region choice with the hosts the
 // Defender client then talks to, from the client's own table; the guide's
@@ -23,23 +27,26 @@ func (s *Server) helpDefender(c echo.Context) error {
 func defenderHosts() []views.CloudHosts {
 	var out []views.CloudHosts
 	for _, cl := range defender.Clouds {
-		regions := defender.Regions
-		if defender.Cloud(cl.Value) != defender.Commercial {
-			regions = regions[:1] // one host: the region does not apply
+		cloud := defender.Cloud(cl.Value)
+		if cloud != defender.Commercial { // one host: the API region does not apply
+			out = append(out, cloudHosts(cloud, defender.Global, cl.Label, ""))
+			continue
 		}
-		for _, r := range regions {
-			ep, err := defender.ResolveEndpoints(defender.Cloud(cl.Value), defender.Region(r.Value), "", "")
-			if err != nil {
-				continue // not a combination the dialog offers
-			}
-			h := views.CloudHosts{Cloud: cl.Label, LoginHost: host(ep.LoginURL), APIHost: host(ep.APIURL)}
-			if len(regions) > 1 {
-				h.Region = r.Label
-			}
-			out = append(out, h)
+		for _, r := range defender.Regions {
+			out = append(out, cloudHosts(cloud, defender.Region(r.Value), cl.Label, r.Label))
 		}
 	}
 	return out
+}
+
+// cloudHosts is one row of the guide's host table; regionLabel is empty when
+// the region does not apply.
+func cloudHosts(cloud defender.Cloud, region defender.Region, cloudLabel, regionLabel string) views.CloudHosts {
+	ep, err := defender.ResolveEndpoints(cloud, region, "", "")
+	if err != nil { // every choice the dialog offers resolves (TestDefenderHostsCoverEveryChoice)
+		panic(fmt.Sprintf("help: no endpoints for %s/%s: %v", cloud, region, err))
+	}
+	return views.CloudHosts{Cloud: cloudLabel, Region: regionLabel, LoginHost: host(ep.LoginURL), APIHost: host(ep.APIURL)}
 }
 
 // host is the host name of a base URL.
