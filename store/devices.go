@@ -209,19 +209,15 @@ func applyTx(ctx context.Context, tx *sql.Tx, runID int64, staged int, now time.
 	q := func(dst *int, query string, args ...any) error {
 		return tx.QueryRowContext(ctx, query, args...).Scan(dst)
 	}
-	if err := q(&r.Seen, "SELECT COUNT(*) FROM staged_devices WHERE run_id = ?", runID); err != nil {
+	// Seen, added (no stored row) and changed (the condition of the upsert
+	// below), in one pass over the staged rows.
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE d.id IS NULL),
+			COUNT(*) FILTER (WHERE d.content_hash != s.content_hash OR d.removed_at IS NOT NULL)
+		FROM staged_devices s LEFT JOIN devices d ON d.id = s.id WHERE s.run_id = ?`, runID).Scan(&r.Seen, &r.Added, &r.Changed); err != nil {
 		return r, err
 	}
 	if r.Seen != staged {
 		return r, fmt.Errorf("apply: %d devices staged, %d found: the staging was lost", staged, r.Seen)
-	}
-	if err := q(&r.Added, `SELECT COUNT(*) FROM staged_devices s WHERE s.run_id = ?
-		AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = s.id)`, runID); err != nil {
-		return r, err
-	}
-	if err := q(&r.Changed, `SELECT COUNT(*) FROM staged_devices s JOIN devices d ON d.id = s.id
-		WHERE s.run_id = ? AND (d.content_hash != s.content_hash OR d.removed_at IS NOT NULL)`, runID); err != nil {
-		return r, err
 	}
 	// A run that adds most of the table (a first sync) inserts faster
 	// without the secondary indexes: CREATE INDEX afterwards sorts once and
