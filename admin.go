@@ -8,10 +8,10 @@ import (
 	"io"
 	"strings"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
-	"postern/store"
 )
 
 // adminCommand handles `postern admin reset-password [flags] EMAIL`.
@@ -45,8 +45,8 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	if err := e.store.SetPassword(ctx, a.ID, hash); err != nil {
 		return err
 	}
-	entry := store.AuditEntry{Actor: "postern admin (command line)", Action: audit.AdminPasswordReset,
-		Target: a.Email, Outcome: store.OutcomeSuccess, Detail: "password reset; every session of this admin ended"}
+	entry := audit.As(actor.AdminCommand, audit.AdminPasswordReset, a.Email)
+	entry.Detail = "password reset; every session of this admin ended"
 	if err := e.store.AppendAudit(ctx, entry); err != nil {
 		return err
 	}

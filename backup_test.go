@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -149,8 +151,8 @@ func newSyncingConsole(t *testing.T, machines, pageSize, holdAt int) *syncingCon
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := integration.New(st, kr, log, integration.Options{LoginURL: hs.URL, APIURL: hs.URL})
-	err = svc.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
-		ClientSecret: emulator.DemoClientSecret}, cliActor)
+	err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: emulator.DemoClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +421,7 @@ func backedUpConsole(t *testing.T) (dir, emuURL, backup string) {
 	spec, _ := json.Marshal(posture.Spec{MaxRisk: "Medium", RequiredTags: []string{"vpn-allowed"}})
 	_, err = st.SavePostureCheck(context.Background(), store.PostureCheck{Name: "Low risk laptops", DataSource: posture.SourceDefender,
 		Mode: posture.ModeEnforce, Enabled: true, WhenUnavailable: posture.UnavailableDeny, Spec: string(spec)}, "admin@example.com",
-		store.AuditEntry{Actor: "admin@example.com", Action: "posture_check.saved", Outcome: store.OutcomeSuccess})
+		audit.Entry{Actor: "admin@example.com", Action: "posture_check.saved", Outcome: audit.Success})
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	"postern/internal/actor"
+	"postern/internal/audit"
 	"postern/internal/integration"
 	"postern/internal/secret"
-	"postern/store"
 )
-
-// cliActor is how the command line appears in the audit log.
-var cliActor = integration.Actor{Email: "postern (command line)"}
 
 // rotateKey adds a new master key, makes it active and re-encrypts every
 // stored secret under it. The keyring file is written first: if the
@@ -37,7 +35,7 @@ func rotateKey(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	svc := integration.New(e.store, next, e.log, integration.Options{})
-	n, err := svc.Reseal(ctx, next, cliActor)
+	n, err := svc.Reseal(actor.NewContext(ctx, actor.CommandLine), next)
 	if err != nil {
 		return fmt.Errorf("re-encrypt secrets (the new key %s is in the keyring but unused; run rotate-key again): %w", id, err)
 	}
@@ -78,8 +76,7 @@ func retireKey(ctx context.Context, args []string, getenv func(string) string, s
 	if err := secret.WriteKeyring(e.cfg.MasterKeyFile, next); err != nil {
 		return err
 	}
-	entry := store.AuditEntry{Actor: cliActor.Email, Action: "key.retired", Target: "master key " + id, Outcome: store.OutcomeSuccess}
-	if err := e.store.AppendAudit(ctx, entry); err != nil {
+	if err := e.store.AppendAudit(ctx, audit.As(actor.CommandLine, audit.KeyRetired, "master key "+id)); err != nil {
 		return err
 	}
 	ids := next.IDs()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"postern/internal/actor"
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
@@ -34,8 +35,8 @@ func configured(t *testing.T) (dir string, emuURL string) {
 	}
 	defer st.Close()
 	svc := integration.New(st, kr, slog.New(slog.NewTextHandler(io.Discard, nil)), integration.Options{LoginURL: emu.URL, APIURL: emu.URL})
-	err = svc.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
-		ClientSecret: emulator.DemoClientSecret}, integration.Actor{Email: "admin@example.com"})
+	err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{
+		TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID, ClientSecret: emulator.DemoClientSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

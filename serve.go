@@ -148,8 +148,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := engine.Reload(ctx); err != nil {
 		return err
 	}
+	integrations.Subscribe(worker.IntegrationChanged)
+	integrations.Subscribe(engine.IntegrationChanged)
 	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
-	srv := web.NewServer(web.Deps{Policy: engine, Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"postern/internal/audit"
 )
 
 // APIToken is a stored enforcement API token; the token itself is never
@@ -21,7 +23,7 @@ type APIToken struct {
 
 // CreateAPIToken stores a new token and its audit entry together. A name
 // already used by an active token is a Conflict.
-func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, audit AuditEntry) (APIToken, error) {
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, entry audit.Entry) (APIToken, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		t.CreatedAt = s.now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by)
@@ -32,7 +34,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, audit AuditEntry
 		if t.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return AppendAuditTx(ctx, tx, audit, t.CreatedAt)
+		return AppendAuditTx(ctx, tx, entry, t.CreatedAt)
 	})
 	return t, mapErr(err, "An API token with this name")
 }
@@ -68,7 +70,7 @@ func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
 }
 
 // RevokeAPIToken marks a token revoked; revoking twice is NotFound.
-func (s *Store) RevokeAPIToken(ctx context.Context, id int64, audit AuditEntry) (APIToken, error) {
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry) (APIToken, error) {
 	var t APIToken
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
@@ -80,8 +82,8 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64, audit AuditEntry) 
 		if _, err := tx.ExecContext(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE id = ?", formatTime(now), id); err != nil {
 			return err
 		}
-		audit.Target = t.Name + " (" + t.Prefix + "…)"
-		return AppendAuditTx(ctx, tx, audit, now)
+		entry.Target = t.Name + " (" + t.Prefix + "…)"
+		return AppendAuditTx(ctx, tx, entry, now)
 	})
 	return t, mapErr(err, "API token")
 }

@@ -3,11 +3,14 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"postern/internal/audit"
 	"postern/store"
 )
 
@@ -25,7 +28,7 @@ func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.Syn
 		}
 	}
 	run.Outcome, run.Seen = store.RunSuccess, len(devices)
-	done, err := s.FinishRun(ctx, run, store.AuditEntry{Actor: "test", Action: "sync.run", Outcome: store.OutcomeSuccess})
+	done, err := s.FinishRun(ctx, run, audit.Entry{Actor: "test", Action: "sync.run", Outcome: audit.Success})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,10 +182,41 @@ func TestApplyRefusesLostStaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	run.Outcome, run.Seen = store.RunSuccess, 10
-	if _, err := s.FinishRun(ctx, run, store.AuditEntry{Actor: "test", Action: "sync.run", Outcome: store.OutcomeSuccess}); err == nil {
+	if _, err := s.FinishRun(ctx, run, audit.Entry{Actor: "test", Action: "sync.run", Outcome: audit.Success}); err == nil {
 		t.Fatal("an apply with its staging lost succeeded")
 	}
 	if n := queryInt(t, s, "SELECT COUNT(*) FROM devices WHERE missed_runs > 0 OR removed_at IS NOT NULL"); n != 0 {
 		t.Errorf("%d devices counted as missed by the refused apply", n)
+	}
+}
+
+// The staging table is built from the devices table as migrated: every
+// device column with its declared type, and a database without the
+// devices table is refused rather than staged into a guess.
+func TestStagingDDLFollowsTheDevicesTable(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t, store.Options{})
+	_, db := s.DBs()
+	ddl, err := store.StagingDDL(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"run_id INTEGER NOT NULL, id TEXT NOT NULL,", "os_build INTEGER,", "tags TEXT NOT NULL,",
+		"content_hash BLOB NOT NULL, raw BLOB NOT NULL, UNIQUE (run_id, id))"} {
+		if !strings.Contains(ddl, want) {
+			t.Errorf("staging DDL lacks %q:\n%s", want, ddl)
+		}
+	}
+	if strings.Contains(ddl, "first_synced_at") || strings.Contains(ddl, "PRIMARY KEY") {
+		t.Errorf("staging DDL has more than the device columns:\n%s", ddl)
+	}
+
+	empty, err := sql.Open("sqlite", store.DSN(filepath.Join(t.TempDir(), "empty.db"), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	if _, err := store.StagingDDL(ctx, empty); err == nil || !strings.Contains(err.Error(), "no column id") {
+		t.Errorf("StagingDDL without a devices table: err = %v", err)
 	}
 }

@@ -5,27 +5,9 @@ import (
 	"database/sql"
 	"strings"
 	"time"
-)
 
-// Audit outcomes.
-const (
-	OutcomeSuccess = "success"
-	OutcomeFailure = "failure"
-	OutcomeDenied  = "denied"
+	"postern/internal/audit"
 )
-
-// AuditEntry is one row of the append-only audit log. Detail is free text
-// written by Postern itself and must never contain a secret.
-type AuditEntry struct {
-	ID       int64
-	At       time.Time
-	Actor    string
-	SourceIP string
-	Action   string
-	Target   string
-	Outcome  string
-	Detail   string
-}
 
 // AuditFilter narrows AuditEntries; nil fields do not filter.
 type AuditFilter struct {
@@ -37,13 +19,13 @@ type AuditFilter struct {
 }
 
 // AppendAudit records an entry, stamping the time if it is zero.
-func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) error {
+func (s *Store) AppendAudit(ctx context.Context, e audit.Entry) error {
 	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error { return AppendAuditTx(ctx, tx, e, s.now()) }), "Audit entry")
 }
 
 // AppendAuditTx records an entry inside the caller's transaction, so an
 // action and its audit row commit together.
-func AppendAuditTx(ctx context.Context, tx *sql.Tx, e AuditEntry, now time.Time) error {
+func AppendAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time) error {
 	if e.At.IsZero() {
 		e.At = now
 	}
@@ -54,7 +36,7 @@ func AppendAuditTx(ctx context.Context, tx *sql.Tx, e AuditEntry, now time.Time)
 }
 
 // AuditEntries returns the newest entries first and the total that match.
-func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error) {
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]audit.Entry, int, error) {
 	var where []string
 	var args []any
 	if f.Action != nil && *f.Action != "" {
@@ -88,9 +70,9 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, 
 		return nil, 0, mapErr(err, "Audit log")
 	}
 	defer rows.Close()
-	var out []AuditEntry
+	var out []audit.Entry
 	for rows.Next() {
-		var e AuditEntry
+		var e audit.Entry
 		var at string
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail); err != nil {
 			return nil, 0, mapErr(err, "Audit log")

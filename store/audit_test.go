@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/store"
 )
 
 func ptr(s string) *string { return &s }
 
-func appendAll(t *testing.T, s *store.Store, entries ...store.AuditEntry) {
+func appendAll(t *testing.T, s *store.Store, entries ...audit.Entry) {
 	t.Helper()
 	for _, e := range entries {
 		if err := s.AppendAudit(context.Background(), e); err != nil {
@@ -21,7 +22,7 @@ func appendAll(t *testing.T, s *store.Store, entries ...store.AuditEntry) {
 	}
 }
 
-func actions(es []store.AuditEntry) []string {
+func actions(es []audit.Entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = e.Action
@@ -35,11 +36,11 @@ func TestAuditAppendAndListNewestFirst(t *testing.T) {
 	s := openTemp(t, store.Options{Now: clock.Now})
 
 	explicit := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
-	appendAll(t, s, store.AuditEntry{Actor: "alice", SourceIP: "192.0.2.1", Action: "first", Target: "t1", Outcome: store.OutcomeSuccess, Detail: "d1"})
+	appendAll(t, s, audit.Entry{Actor: "alice", SourceIP: "192.0.2.1", Action: "first", Target: "t1", Outcome: audit.Success, Detail: "d1"})
 	clock.Advance(time.Minute)
-	appendAll(t, s, store.AuditEntry{Actor: "bob", Action: "second", Outcome: store.OutcomeFailure})
+	appendAll(t, s, audit.Entry{Actor: "bob", Action: "second", Outcome: audit.Failure})
 	clock.Advance(time.Minute)
-	appendAll(t, s, store.AuditEntry{At: explicit, Actor: "carol", Action: "third", Outcome: store.OutcomeDenied})
+	appendAll(t, s, audit.Entry{At: explicit, Actor: "carol", Action: "third", Outcome: audit.Denied})
 
 	got, total, err := s.AuditEntries(ctx, store.AuditFilter{})
 	if err != nil {
@@ -62,7 +63,7 @@ func TestAuditAppendAndListNewestFirst(t *testing.T) {
 		}
 	}
 	first := got[2]
-	want := store.AuditEntry{ID: first.ID, At: start, Actor: "alice", SourceIP: "192.0.2.1", Action: "first", Target: "t1", Outcome: store.OutcomeSuccess, Detail: "d1"}
+	want := audit.Entry{ID: first.ID, At: start, Actor: "alice", SourceIP: "192.0.2.1", Action: "first", Target: "t1", Outcome: audit.Success, Detail: "d1"}
 	if first != want {
 		t.Errorf("first entry = %+v, want %+v", first, want)
 	}
@@ -73,7 +74,7 @@ func TestAuditAppendAndListNewestFirst(t *testing.T) {
 
 func TestAuditRejectsUnknownOutcome(t *testing.T) {
 	s := openTemp(t, store.Options{})
-	err := s.AppendAudit(context.Background(), store.AuditEntry{Actor: "a", Action: "x", Outcome: "maybe"})
+	err := s.AppendAudit(context.Background(), audit.Entry{Actor: "a", Action: "x", Outcome: "maybe"})
 	if err == nil {
 		t.Error("AppendAudit with outcome \"maybe\" succeeded, want the CHECK constraint to refuse it")
 	}
@@ -83,14 +84,14 @@ func TestAuditFilters(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, store.Options{})
 	appendAll(t, s,
-		store.AuditEntry{Actor: "alice", Action: "auth.login", Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "bob", Action: "auth.login", Outcome: store.OutcomeFailure},
-		store.AuditEntry{Actor: "alice", Action: "auth.logout", Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "alice", Action: "authXlogin", Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "alice", Action: "auth_login", Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "alice", Action: "auth%done", Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "alice", Action: `auth\x`, Outcome: store.OutcomeSuccess},
-		store.AuditEntry{Actor: "system", Action: "sync.run", Outcome: store.OutcomeDenied},
+		audit.Entry{Actor: "alice", Action: "auth.login", Outcome: audit.Success},
+		audit.Entry{Actor: "bob", Action: "auth.login", Outcome: audit.Failure},
+		audit.Entry{Actor: "alice", Action: "auth.logout", Outcome: audit.Success},
+		audit.Entry{Actor: "alice", Action: "authXlogin", Outcome: audit.Success},
+		audit.Entry{Actor: "alice", Action: "auth_login", Outcome: audit.Success},
+		audit.Entry{Actor: "alice", Action: "auth%done", Outcome: audit.Success},
+		audit.Entry{Actor: "alice", Action: `auth\x`, Outcome: audit.Success},
+		audit.Entry{Actor: "system", Action: "sync.run", Outcome: audit.Denied},
 	)
 	for _, tc := range []struct {
 		name string
@@ -108,12 +109,12 @@ func TestAuditFilters(t *testing.T) {
 		{"lone underscore matches nothing", store.AuditFilter{Action: ptr("_")}, ""},
 		{"backslash is literal", store.AuditFilter{Action: ptr(`auth\`)}, `auth\x`},
 		{"no match", store.AuditFilter{Action: ptr("zzz")}, ""},
-		{"outcome failure", store.AuditFilter{Outcome: ptr(store.OutcomeFailure)}, "auth.login"},
-		{"outcome denied", store.AuditFilter{Outcome: ptr(store.OutcomeDenied)}, "sync.run"},
+		{"outcome failure", store.AuditFilter{Outcome: ptr(audit.Failure)}, "auth.login"},
+		{"outcome denied", store.AuditFilter{Outcome: ptr(audit.Denied)}, "sync.run"},
 		{"actor bob", store.AuditFilter{Actor: ptr("bob")}, "auth.login"},
 		{"actor is case-insensitive", store.AuditFilter{Actor: ptr("BOB")}, "auth.login"},
 		{"actor is exact, not prefix", store.AuditFilter{Actor: ptr("ali")}, ""},
-		{"combined", store.AuditFilter{Action: ptr("auth."), Actor: ptr("alice"), Outcome: ptr(store.OutcomeSuccess)}, "auth.logout,auth.login"},
+		{"combined", store.AuditFilter{Action: ptr("auth."), Actor: ptr("alice"), Outcome: ptr(audit.Success)}, "auth.logout,auth.login"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, total, err := s.AuditEntries(ctx, tc.f)
@@ -134,7 +135,7 @@ func TestAuditLimitOffset(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, store.Options{})
 	for i := range 25 {
-		appendAll(t, s, store.AuditEntry{Actor: "a", Action: fmt.Sprintf("a.%02d", i), Outcome: store.OutcomeSuccess})
+		appendAll(t, s, audit.Entry{Actor: "a", Action: fmt.Sprintf("a.%02d", i), Outcome: audit.Success})
 	}
 	for _, tc := range []struct {
 		limit, offset int
@@ -169,7 +170,7 @@ func TestAuditLimitOffset(t *testing.T) {
 
 func TestAuditLogIsAppendOnly(t *testing.T) {
 	s := openTemp(t, store.Options{})
-	appendAll(t, s, store.AuditEntry{Actor: "alice", Action: "auth.login", Outcome: store.OutcomeSuccess, Detail: "original"})
+	appendAll(t, s, audit.Entry{Actor: "alice", Action: "auth.login", Outcome: audit.Success, Detail: "original"})
 	for _, q := range []string{
 		"UPDATE audit_log SET detail = 'tampered'",
 		"UPDATE audit_log SET actor = 'mallory' WHERE id = 1",
@@ -198,7 +199,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 // recursive_triggers is on), so an existing audit row can be overwritten.
 func TestAuditLogRefusesReplace(t *testing.T) {
 	s := openTemp(t, store.Options{})
-	appendAll(t, s, store.AuditEntry{Actor: "alice", Action: "auth.login", Outcome: store.OutcomeSuccess, Detail: "original"})
+	appendAll(t, s, audit.Entry{Actor: "alice", Action: "auth.login", Outcome: audit.Success, Detail: "original"})
 	got, _, err := s.AuditEntries(context.Background(), store.AuditFilter{})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("AuditEntries = %v, %v", got, err)

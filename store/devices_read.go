@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"postern/internal/audit"
 )
 
 // DeviceFilter narrows Devices; empty fields do not filter.
@@ -234,7 +236,7 @@ func nullTime(s sql.NullString) (*time.Time, error) {
 
 // UpdateDevice replaces one device's data after a re-check, keeping its
 // sync bookkeeping; it reports whether the content changed.
-func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (bool, error) {
+func (s *Store) UpdateDevice(ctx context.Context, d Device, entry audit.Entry) (bool, error) {
 	var changed bool
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		var old []byte
@@ -265,7 +267,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, audit AuditEntry) (b
 				return err
 			}
 		}
-		return AppendAuditTx(ctx, tx, audit, s.now())
+		return AppendAuditTx(ctx, tx, entry, s.now())
 	})
 	return changed, mapErr(err, "Device")
 }

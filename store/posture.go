@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"time"
+
+	"postern/internal/audit"
 )
 
 // PostureCheck is a stored check; Spec is its conditions as JSON.
@@ -67,7 +69,7 @@ func (s *Store) PostureCheck(ctx context.Context, id int64) (PostureCheck, error
 
 // SavePostureCheck creates (ID 0) or updates a check with its audit entry. A
 // name in use by another check is a Conflict.
-func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string, audit AuditEntry) (PostureCheck, error) {
+func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string, entry audit.Entry) (PostureCheck, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		c.UpdatedAt, c.UpdatedBy = now, by
@@ -94,14 +96,14 @@ func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string,
 				return sql.ErrNoRows
 			}
 		}
-		audit.Target = c.Name
-		return AppendAuditTx(ctx, tx, audit, now)
+		entry.Target = c.Name
+		return AppendAuditTx(ctx, tx, entry, now)
 	})
 	return c, mapErr(err, "A posture check with this name")
 }
 
 // DeletePostureCheck removes a check and its exceptions; its history stays.
-func (s *Store) DeletePostureCheck(ctx context.Context, id int64, audit AuditEntry) (PostureCheck, error) {
+func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.Entry) (PostureCheck, error) {
 	var c PostureCheck
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -111,8 +113,8 @@ func (s *Store) DeletePostureCheck(ctx context.Context, id int64, audit AuditEnt
 		if _, err := tx.ExecContext(ctx, "DELETE FROM posture_checks WHERE id = ?", id); err != nil {
 			return err
 		}
-		audit.Target = c.Name
-		return AppendAuditTx(ctx, tx, audit, s.now())
+		entry.Target = c.Name
+		return AppendAuditTx(ctx, tx, entry, s.now())
 	})
 	return c, mapErr(err, "Posture check")
 }
@@ -183,7 +185,7 @@ func (s *Store) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception,
 }
 
 // CreateException stores an exception with its audit entry.
-func (s *Store) CreateException(ctx context.Context, e Exception, audit AuditEntry) (Exception, error) {
+func (s *Store) CreateException(ctx context.Context, e Exception, entry audit.Entry) (Exception, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		e.CreatedAt = s.now()
 		var check any
@@ -198,24 +200,25 @@ func (s *Store) CreateException(ctx context.Context, e Exception, audit AuditEnt
 		if e.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return AppendAuditTx(ctx, tx, audit, e.CreatedAt)
+		return AppendAuditTx(ctx, tx, entry, e.CreatedAt)
 	})
 	return e, mapErr(err, "Exception")
 }
 
-// RevokeException ends an exception early.
-func (s *Store) RevokeException(ctx context.Context, id int64, by string, audit AuditEntry) error {
+// RevokeException ends exception id of device deviceID early; one of
+// another device, or already revoked, is NotFound.
+func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, by string, entry audit.Entry) error {
 	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		res, err := tx.ExecContext(ctx, "UPDATE posture_exceptions SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
-			formatTime(now), by, id)
+		res, err := tx.ExecContext(ctx, `UPDATE posture_exceptions SET revoked_at = ?, revoked_by = ?
+			WHERE id = ? AND device_id = ? AND revoked_at IS NULL`, formatTime(now), by, id, deviceID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return sql.ErrNoRows
 		}
-		return AppendAuditTx(ctx, tx, audit, now)
+		return AppendAuditTx(ctx, tx, entry, now)
 	}), "Exception")
 }
 
@@ -233,7 +236,7 @@ type HistoryEntry struct {
 
 // AppendHistory records verdict changes, and an audit row for each, in one
 // transaction.
-func (s *Store) AppendHistory(ctx context.Context, entries []HistoryEntry, audits []AuditEntry) error {
+func (s *Store) AppendHistory(ctx context.Context, entries []HistoryEntry, audits []audit.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}

@@ -35,6 +35,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+	// staging is the DDL of the writer's staging table (stagingDDL).
+	staging string
 }
 
 // pragmas apply to every pooled connection because they live in the DSN.
@@ -99,6 +101,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if err := s.migrate(ctx); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if s.staging, err = stagingDDL(ctx, write); err != nil {
 		write.Close()
 		return nil, err
 	}

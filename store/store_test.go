@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/store"
 )
 
@@ -340,7 +341,7 @@ func TestCloseLeavesNoWAL(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	for i := range 50 {
-		if err := s.AppendAudit(ctx, store.AuditEntry{Actor: "a", Action: fmt.Sprintf("test.%d", i), Outcome: store.OutcomeSuccess}); err != nil {
+		if err := s.AppendAudit(ctx, audit.Entry{Actor: "a", Action: fmt.Sprintf("test.%d", i), Outcome: audit.Success}); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"postern/internal/audit"
 )
 
 // Sync run outcomes.
@@ -40,10 +42,7 @@ type SyncRun struct {
 func (s *Store) StartRun(ctx context.Context, integration, trigger string) (SyncRun, error) {
 	run := SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: RunRunning}
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
-		if err := stagingTx(ctx, tx); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM staged_devices"); err != nil {
+		if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
@@ -69,11 +68,7 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		if err := stagingTx(ctx, tx); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, "DELETE FROM staged_devices")
-		return err
+		return s.clearStagingTx(ctx, tx)
 	})
 	return n, mapErr(err, "Sync runs")
 }
@@ -89,23 +84,23 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 // database file (SQLite's automatic checkpoint) before anyone can see the
 // new devices. FinishRun skips that for its own commit, so the caller can
 // publish first and then call Checkpoint; otherwise the next write does it.
-func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (SyncRun, error) {
+func (s *Store) FinishRun(ctx context.Context, run SyncRun, entry audit.Entry) (SyncRun, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
-		if err := stagingTx(ctx, tx); err != nil {
-			return err
-		}
 		if run.Outcome == RunSuccess {
 			if _, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
 				return err
 			}
-			r, err := applyTx(ctx, tx, run.ID, run.Seen, now)
+			if err := s.stagingTx(ctx, tx); err != nil {
+				return err
+			}
+			r, err := s.applyTx(ctx, tx, run.ID, run.Seen, now)
 			if err != nil {
 				return err
 			}
 			run.Seen, run.Added, run.Changed, run.Removed = r.Seen, r.Added, r.Changed, r.Removed
-		} else if _, err := tx.ExecContext(ctx, "DELETE FROM staged_devices WHERE run_id = ?", run.ID); err != nil {
+		} else if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, outcome = ?, pages = ?, seen = ?,
@@ -114,8 +109,8 @@ func (s *Store) FinishRun(ctx context.Context, run SyncRun, audit AuditEntry) (S
 			run.ThrottledWaits, run.Error, run.ErrorCode, run.ID); err != nil {
 			return err
 		}
-		audit.At = now
-		return AppendAuditTx(ctx, tx, audit, now)
+		entry.At = now
+		return AppendAuditTx(ctx, tx, entry, now)
 	})
 	if err != nil {
 		return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")

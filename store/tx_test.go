@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/store"
 )
 
@@ -160,8 +161,8 @@ func TestConcurrentWritesNeverBusy(t *testing.T) {
 					if _, err := tx.ExecContext(ctx, "UPDATE counter SET n = ? WHERE id = 1", n+1); err != nil {
 						return err
 					}
-					return store.AppendAuditTx(ctx, tx, store.AuditEntry{
-						Actor: fmt.Sprintf("w%d", g), Action: fmt.Sprintf("test.%d", i), Outcome: store.OutcomeSuccess,
+					return store.AppendAuditTx(ctx, tx, audit.Entry{
+						Actor: fmt.Sprintf("w%d", g), Action: fmt.Sprintf("test.%d", i), Outcome: audit.Success,
 					}, s.Now())
 				})
 				if err != nil {

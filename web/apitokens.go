@@ -4,13 +4,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
 	"postern/internal/auth"
-	"postern/store"
 	"postern/views"
 )
 
@@ -35,30 +33,14 @@ func (s *Server) apiTokens(c echo.Context) error {
 // apiTokenCreate makes a token and shows it once, in this answer only.
 func (s *Server) apiTokenCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.Request().PostFormValue("name"))
-	msg := ""
-	switch {
-	case name == "":
-		msg = "Name the token after the gateway that will use it."
-	case utf8.RuneCountInString(name) > 80 || !utf8.ValidString(name):
-		msg = "Use at most 80 characters."
-	}
-	if msg != "" {
+	if msg := auth.CheckTokenName(name); msg != "" {
 		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: msg})
 	}
-	token, prefix, hash, err := auth.NewAPIToken()
-	if err != nil {
-		return err
-	}
-	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "api_token.created",
-		Target: name + " (" + prefix + "…)", Outcome: store.OutcomeSuccess}
-	_, err = s.store.CreateAPIToken(c.Request().Context(), store.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: actorOf(c)}, entry)
+	token, _, err := s.tokens.Create(c.Request().Context(), name)
 	if apperr.Is(err, apperr.Conflict) {
 		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: "An active token already has this name."})
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.tokens.Reload(c.Request().Context()); err != nil {
 		return err
 	}
 	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{NewToken: token, NewName: name})
@@ -70,12 +52,8 @@ func (s *Server) apiTokenRevoke(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "api_token.revoked", Outcome: store.OutcomeSuccess}
-	t, err := s.store.RevokeAPIToken(c.Request().Context(), id, entry)
+	t, err := s.tokens.Revoke(c.Request().Context(), id)
 	if err != nil {
-		return err
-	}
-	if err := s.tokens.Reload(c.Request().Context()); err != nil {
 		return err
 	}
 	if err := flash(c, "success", "Token “"+t.Name+"” is revoked. Requests that present it are refused."); err != nil {

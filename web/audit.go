@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/store"
 	"postern/views"
@@ -14,31 +15,34 @@ import (
 
 const auditPerPage = 50
 
-// audit records an action by the current admin (or "anonymous") from the
-// client's address. A failure to record is logged, never shown.
+// audit records an action by the request's actor (Anonymous before
+// sign-in) from the client's address. A failure to record is logged,
+// never shown.
 func (s *Server) audit(c echo.Context, action, target, outcome, detail string) {
-	s.auditAs(c, actorOf(c), action, target, outcome, detail)
+	s.record(c, audit.By(c.Request().Context(), action, target), outcome, detail)
 }
 
-func (s *Server) auditAs(c echo.Context, actor, action, target, outcome, detail string) {
-	e := store.AuditEntry{Actor: actor, SourceIP: c.RealIP(), Action: action, Target: target, Outcome: outcome, Detail: detail}
+// auditAs records an action by someone other than the request's actor,
+// such as the admin an anonymous request just created.
+func (s *Server) auditAs(c echo.Context, who, action, target, outcome, detail string) {
+	s.record(c, audit.As(actor.Actor{Email: who}, action, target), outcome, detail)
+}
+
+func (s *Server) record(c echo.Context, e audit.Entry, outcome, detail string) {
+	e.Outcome, e.Detail = outcome, detail
+	if e.SourceIP == "" {
+		e.SourceIP = c.RealIP()
+	}
 	if err := s.store.AppendAudit(c.Request().Context(), e); err != nil {
-		s.logger(c).Error("append audit entry", "action", action, "err", err)
+		s.logger(c).Error("append audit entry", "action", e.Action, "err", err)
 	}
-}
-
-func actorOf(c echo.Context) string {
-	if a, ok := currentAdmin(c); ok {
-		return a.Email
-	}
-	return "anonymous"
 }
 
 func auditFilter(c echo.Context) (store.AuditFilter, string, string) {
 	action := strings.TrimSpace(c.QueryParam("action"))
 	outcome := c.QueryParam("outcome")
 	switch outcome {
-	case store.OutcomeSuccess, store.OutcomeFailure, store.OutcomeDenied:
+	case audit.Success, audit.Failure, audit.Denied:
 	default:
 		outcome = ""
 	}

@@ -79,7 +79,7 @@ func (s *Server) exceptionInput(c echo.Context) (store.Exception, views.DevicePo
 	form := views.DevicePostureView{FormCheck: r.PostFormValue("check_id"), FormReason: strings.TrimSpace(r.PostFormValue("reason")),
 		FormExpires: strings.TrimSpace(r.PostFormValue("expires_on"))}
 	errs := map[string]string{}
-	e := store.Exception{DeviceID: c.Param("id"), Reason: form.FormReason, CreatedBy: actorOf(c)}
+	e := store.Exception{DeviceID: c.Param("id"), Reason: form.FormReason}
 	if id, err := strconv.ParseInt(form.FormCheck, 10, 64); err == nil && id > 0 {
 		known := false
 		for _, ch := range s.policy.Checks() {
@@ -123,12 +123,9 @@ func (s *Server) exceptionCreate(c echo.Context) error {
 	if len(errs) > 0 {
 		return s.renderDevice(c, id, http.StatusUnprocessableEntity, &form, errs)
 	}
-	audit := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "exception.created", Target: id,
-		Outcome: store.OutcomeSuccess, Detail: "until " + e.ExpiresAt.Format(time.DateOnly) + ": " + e.Reason}
-	if _, err := s.store.CreateException(c.Request().Context(), e, audit); err != nil {
+	if _, err := s.checks.CreateException(c.Request().Context(), e); err != nil {
 		return err
 	}
-	s.reloadPolicy(c)
 	if err := flash(c, "success", "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
 		return err
 	}
@@ -142,14 +139,12 @@ func (s *Server) exceptionRevoke(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	id := c.Param("id")
-	audit := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "exception.revoked", Target: id, Outcome: store.OutcomeSuccess}
-	if err := s.store.RevokeException(c.Request().Context(), eid, actorOf(c), audit); err != nil {
+	if err := s.checks.RevokeException(c.Request().Context(), id, eid); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return echo.NewHTTPError(http.StatusNotFound)
 		}
 		return err
 	}
-	s.reloadPolicy(c)
 	if err := flash(c, "success", "Exception revoked."); err != nil {
 		return err
 	}

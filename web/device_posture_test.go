@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/emulator"
 	"postern/internal/posture"
 	"postern/store"
@@ -161,4 +162,37 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	if dash := c.get("/").body; !strings.Contains(dash, "Recent verdict changes") {
 		t.Error("the dashboard does not list the verdict change")
 	}
+}
+
+// Revoking an exception through another device's URL is refused as not
+// found, changes nothing and is not audited as a revocation.
+func TestExceptionRevokeChecksTheDevice(t *testing.T) {
+	d, c := connected(t)
+	id := highRiskDevice(t, d, c)
+	var other string
+	for _, m := range d.emu.Machines() {
+		if m.ID != id && m.MergedIntoMachineID == nil && !m.IsPotentialDuplication {
+			other = m.ID
+			break
+		}
+	}
+	expires := d.clock.Now().AddDate(0, 0, 7).Format(time.DateOnly)
+	wantRedirect(t, c.post("/devices/"+id+"/exceptions", url.Values{"check_id": {"0"}, "reason": {"CHG-9 reimage"}, "expires_on": {expires}}), "/devices/"+id+"#exceptions")
+	exc, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id})
+	if len(exc) != 1 {
+		t.Fatalf("exceptions = %+v", exc)
+	}
+
+	wantStatus(t, c.post("/devices/"+other+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), http.StatusNotFound)
+	if after, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id}); len(after) != 1 || after[0].RevokedAt != nil {
+		t.Fatalf("revoking through another device's URL changed the exception: %+v", after)
+	}
+	if dec := d.policy.Evaluate(posture.Request{DefenderMachineID: id}); !dec.Allowed {
+		t.Fatalf("the exception no longer applies: %+v", dec)
+	}
+	a := audit.ExceptionRevoked
+	if entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) != 0 {
+		t.Errorf("a refused revocation was audited as done: %+v", entries)
+	}
+	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")
 }

@@ -297,8 +297,8 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	changed, err := s.syncer.Recheck(c.Request().Context(), id, actorOf(c), c.RealIP())
-	if apperr.Is(err, apperr.NotFound) {
+	changed, err := s.syncer.Recheck(c.Request().Context(), id)
+	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Forbidden) {
 		return err
 	}
 	kind, text := recheckOutcome(changed, err)
@@ -308,7 +308,6 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 		} else {
 			s.logger(c).Info("re-check device refused", "device", id, "reason", defender.ReasonOf(err))
 		}
-		s.audit(c, "device.rechecked", id, store.OutcomeFailure, text)
 	}
 	if err := flash(c, kind, text); err != nil {
 		return err
@@ -316,24 +315,16 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 	return redirect(c, deviceURL(id))
 }
 
-// recheckOutcome words a re-check's result for the flash: Microsoft's
-// message and code, or our own safe message; never err.Error().
+// recheckOutcome picks the flash for a re-check's result.
 func recheckOutcome(changed bool, err error) (kind, text string) {
-	var de *defender.Error
 	switch {
 	case err == nil && changed:
 		return "success", "Device re-checked: updated from Defender."
 	case err == nil:
 		return "success", "Device re-checked: no change."
-	case errors.As(err, &de):
-		text = "Re-check failed: " + de.Message
-		if de.Code != "" {
-			text += " (" + de.Code + ")"
-		}
-		return "error", text
 	case errors.Is(err, syncer.ErrNotConnected):
-		return "warning", apperr.MessageOf(err)
+		return "warning", syncer.RecheckFailure(err)
 	default:
-		return "error", "Re-check failed: " + apperr.MessageOf(err)
+		return "error", syncer.RecheckFailure(err)
 	}
 }

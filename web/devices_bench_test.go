@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/defender"
 	"postern/internal/fleet"
@@ -159,7 +160,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 		}
 	}
 	run.Outcome, run.Seen = store.RunSuccess, n
-	if _, err := st.FinishRun(ctx, run, store.AuditEntry{Actor: "system", Action: "sync.finished", Outcome: store.OutcomeSuccess}); err != nil {
+	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Outcome: audit.Success}); err != nil {
 		b.Fatal(err)
 	}
 }

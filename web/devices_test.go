@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/syncer"
@@ -86,7 +87,7 @@ func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 		t.Fatal(err)
 	}
 	run.Outcome, run.Seen = store.RunSuccess, len(page)
-	if _, err := st.FinishRun(ctx, run, store.AuditEntry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: store.OutcomeSuccess}); err != nil {
+	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: audit.Success}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -439,7 +440,7 @@ func TestDeviceRecheckNotConnected(t *testing.T) {
 	}
 	action := "device.rechecked"
 	entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
-	if len(entries) != 1 || entries[0].Outcome != store.OutcomeFailure || entries[0].Target != m.ID {
+	if len(entries) != 1 || entries[0].Outcome != audit.Failure || entries[0].Target != m.ID {
 		t.Errorf("audit of the failed re-check = %+v", entries)
 	}
 

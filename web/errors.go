@@ -26,6 +26,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case apperr.Unauthorized:
 		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -96,8 +96,8 @@ func DecodeEvaluateRequest(r io.Reader) (posture.Request, error) {
 	if d == nil {
 		return posture.Request{}, errors.New(`"device" is required`)
 	}
-	fields := [...]struct{ name, v string }{{"defender_machine_id", d.DefenderMachineID}, {"aad_device_id", d.AADDeviceID},
-		{"hostname", d.Hostname}, {"os", d.OS}, {"os_version", d.OSVersion}, {"client_version", d.ClientVersion}}
+	fields := [...]struct{ name, v string }{{posture.MatchedByDefenderID, d.DefenderMachineID}, {posture.MatchedByAADID, d.AADDeviceID},
+		{posture.MatchedByHostname, d.Hostname}, {"os", d.OS}, {"os_version", d.OSVersion}, {"client_version", d.ClientVersion}}
 	for _, f := range fields {
 		if len(f.v) > 255 {
 			return posture.Request{}, fmt.Errorf("%q is longer than 255 bytes", f.name)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -168,7 +169,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 		}
 		_, err = st.SavePostureCheck(ctx, store.PostureCheck{Name: fmt.Sprintf("%02d %s", i+1, c.name), DataSource: c.source,
 			Mode: c.mode, Enabled: true, WhenUnavailable: c.unavailable, Spec: string(raw)}, "bench",
-			store.AuditEntry{Actor: "bench", Action: "posture_check.saved", Outcome: store.OutcomeSuccess})
+			audit.Entry{Actor: "bench", Action: "posture_check.saved", Outcome: audit.Success})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 		b.Fatal(err)
 	}
 	if _, err := st.CreateAPIToken(ctx, store.APIToken{Name: "bench gateway", Prefix: prefix, Hash: hash, CreatedBy: "bench"},
-		store.AuditEntry{Actor: "bench", Action: "api_token.created", Outcome: store.OutcomeSuccess}); err != nil {
+		audit.Entry{Actor: "bench", Action: "api_token.created", Outcome: audit.Success}); err != nil {
 		b.Fatal(err)
 	}
 	if err := tokens.Reload(ctx); err != nil {
@@ -378,8 +379,8 @@ func (e *evBenchEnv) applyLoop(ctx context.Context, b *testing.B, st *evApplySta
 		}
 		t1 := time.Now()
 		run.Outcome = store.RunSuccess
-		if _, err := e.st.FinishRun(context.WithoutCancel(ctx), run, store.AuditEntry{Actor: "postern (sync)", Action: "sync.run",
-			Outcome: store.OutcomeSuccess}); err != nil {
+		if _, err := e.st.FinishRun(context.WithoutCancel(ctx), run, audit.Entry{Actor: "postern (sync)", Action: "sync.run",
+			Outcome: audit.Success}); err != nil {
 			b.Error(err)
 			return
 		}

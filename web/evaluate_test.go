@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"postern/internal/audit"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/posture"
@@ -205,8 +206,8 @@ func evSaveCheck(t *testing.T, e *testEnv, c store.PostureCheck, spec posture.Sp
 		c.WhenUnavailable = posture.UnavailableDeny
 	}
 	ctx := context.Background()
-	saved, err := e.store.SavePostureCheck(ctx, c, testEmail, store.AuditEntry{Actor: testEmail,
-		Action: "posture_check.saved", Outcome: store.OutcomeSuccess})
+	saved, err := e.store.SavePostureCheck(ctx, c, testEmail, audit.Entry{Actor: testEmail,
+		Action: "posture_check.saved", Outcome: audit.Success})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -803,8 +804,8 @@ func TestEvaluateExceptions(t *testing.T) {
 	addException := func(device string, check int64, expires time.Time, reason string) {
 		t.Helper()
 		_, err := e.store.CreateException(ctx, store.Exception{DeviceID: device, CheckID: check, Reason: reason,
-			ExpiresAt: expires, CreatedBy: testEmail}, store.AuditEntry{Actor: testEmail, Action: "posture_exception.created",
-			Outcome: store.OutcomeSuccess})
+			ExpiresAt: expires, CreatedBy: testEmail}, audit.Entry{Actor: testEmail, Action: "posture_exception.created",
+			Outcome: audit.Success})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,11 +8,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/defender"
 	"postern/internal/integration"
+	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/store"
 	"postern/views"
 )
 
@@ -20,10 +23,6 @@ import (
 const secretWarningWindow = 30 * 24 * time.Hour
 
 func isHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
-
-func actor(c echo.Context) integration.Actor {
-	return integration.Actor{Email: actorOf(c), IP: c.RealIP()}
-}
 
 // integrations shows the integration cards.
 func (s *Server) integrations(c echo.Context) error {
@@ -56,7 +55,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
 	}
-	if st.LastRun != nil && st.LastRun.Outcome == "failed" {
+	if st.LastRun != nil && st.LastRun.Outcome == store.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
 	}
@@ -177,7 +176,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
 	}
-	err := s.integration.Configure(r.Context(), in, actor(c))
+	err := s.integration.Configure(r.Context(), in)
 	if err != nil {
 		f, ferr := s.manageForm(c)
 		if ferr != nil {
@@ -190,9 +189,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		s.logger(c).Info("defender credentials refused", "reason", defender.ReasonOf(err), "err", err)
 		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
 	}
-	s.logger(c).Info("defender integration configured", "admin", actorOf(c))
-	s.syncer.Trigger(syncer.TriggerConfigured)
-	s.reloadPolicy(c)
+	s.logger(c).Info("defender integration configured", "admin", actor.Name(r.Context()))
 	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)
 }
 
@@ -248,7 +245,7 @@ func (s *Server) afterAction(c echo.Context, kind, text string, syncStarted bool
 func (s *Server) defenderDisableConfirm(c echo.Context) error {
 	d := views.DisableConfirm{CSRF: csrfToken(c)}
 	for _, ch := range s.policy.Checks() {
-		if ch.Source == "defender" {
+		if ch.Source == posture.SourceDefender {
 			d.Checks = append(d.Checks, ch.Name)
 		}
 	}
@@ -260,17 +257,15 @@ func (s *Server) defenderDisableConfirm(c echo.Context) error {
 
 // defenderDisable stops using Defender; nothing is deleted.
 func (s *Server) defenderDisable(c echo.Context) error {
-	if err := s.integration.Disable(c.Request().Context(), actor(c)); err != nil {
+	if err := s.integration.Disable(c.Request().Context()); err != nil {
 		return err
 	}
-	s.syncer.Cancel()
-	s.reloadPolicy(c)
 	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
 
 // defenderEnable re-validates the stored credentials and turns Defender on.
 func (s *Server) defenderEnable(c echo.Context) error {
-	err := s.integration.Enable(c.Request().Context(), actor(c))
+	err := s.integration.Enable(c.Request().Context())
 	var de *defender.Error
 	if errors.As(err, &de) {
 		return s.afterAction(c, "error", "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
@@ -278,25 +273,14 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.syncer.Trigger(syncer.TriggerEnabled)
-	s.reloadPolicy(c)
 	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.", true)
 }
 
 // defenderSync starts a sync now (Sync now on the card).
 func (s *Server) defenderSync(c echo.Context) error {
-	d, err := s.integration.Defender(c.Request().Context())
-	if err != nil {
+	if err := s.syncer.SyncNow(c.Request().Context()); err != nil {
 		return err
 	}
-	if !d.Configured || !d.Enabled {
-		return echo.NewHTTPError(http.StatusConflict, "Microsoft Defender is not connected, so there is nothing to sync. Enable it first.")
-	}
-	if s.syncer.Status().Blocked {
-		return echo.NewHTTPError(http.StatusConflict, "Syncing is paused because Microsoft refused access (403). Grant admin consent for Machine.Read.All, then choose Manage and Save so Postern checks the credentials again.")
-	}
-	s.syncer.Trigger(syncer.TriggerManual)
-	s.audit(c, "sync.requested", "Microsoft Defender", "success", "Sync now")
 	if isHTMX(c) {
 		card, err := s.defenderCard(c)
 		if err != nil {
@@ -322,14 +306,6 @@ func (s *Server) defenderCardFragment(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, views.DefenderCardView(card, false))
-}
-
-// reloadPolicy makes the enforcement answers follow a change at once. A
-// failure is logged; the periodic reload retries.
-func (s *Server) reloadPolicy(c echo.Context) {
-	if err := s.policy.Reload(c.Request().Context()); err != nil {
-		s.logger(c).Error("reload posture policy", "err", err)
-	}
 }
 
 // defenderStatusFragment is the card's self-refreshing part.

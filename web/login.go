@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
@@ -72,7 +73,7 @@ func (s *Server) loginSave(c echo.Context) error {
 		target = "(not an email address)" // never store what may be a mistyped password
 	}
 	if ok, wait := s.limiter.Attempt(acctKey, ipKey); !ok {
-		s.auditAs(c, "anonymous", audit.LoginRateLimited, target, store.OutcomeDenied, "too many failed sign-ins")
+		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, target, audit.Denied, "too many failed sign-ins")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed sign-ins. Wait %s and try again.", minutes(wait))
 		return render(c, http.StatusTooManyRequests, views.Login(s.loginPage(c, in.Email, msg)))
@@ -83,7 +84,7 @@ func (s *Server) loginSave(c echo.Context) error {
 			s.limiter.Refund(acctKey, ipKey)
 			return err
 		}
-		s.auditAs(c, "anonymous", audit.Login, target, store.OutcomeFailure, "incorrect email or password")
+		s.auditAs(c, actor.Anonymous, audit.Login, target, audit.Failure, "incorrect email or password")
 		return render(c, http.StatusUnauthorized, views.Login(s.loginPage(c, in.Email, loginFailed)))
 	}
 	s.limiter.Refund(ipKey)
@@ -96,8 +97,8 @@ func (s *Server) loginSave(c echo.Context) error {
 	if err := s.sessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
-	c.Set(ctxAdmin, a)
-	s.audit(c, audit.Login, a.Email, store.OutcomeSuccess, "")
+	s.setActor(c, &a)
+	s.audit(c, audit.Login, a.Email, audit.Success, "")
 	return redirect(c, "/")
 }
 
@@ -122,7 +123,7 @@ func (s *Server) authenticate(c echo.Context, email, password string) (store.Adm
 // logout revokes the session on the server, expires the cookie and asks the
 // browser to forget what it cached for this origin.
 func (s *Server) logout(c echo.Context) error {
-	s.audit(c, audit.Logout, "", store.OutcomeSuccess, "")
+	s.audit(c, audit.Logout, "", audit.Success, "")
 	sess := session(c)
 	sess.Options.MaxAge = -1
 	if err := s.sessions.Save(c.Request(), c.Response(), sess); err != nil {

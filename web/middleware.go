@@ -12,6 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"postern/internal/actor"
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/store"
 )
@@ -186,10 +188,10 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxSession, sess)
+		s.setActor(c, nil)
 		if id := auth.AdminID(sess); id != 0 {
-			a, err := s.store.Admin(r.Context(), id)
-			if err == nil {
-				c.Set(ctxAdmin, a)
+			if a, err := s.store.Admin(r.Context(), id); err == nil {
+				s.setActor(c, &a)
 			}
 		}
 		return next(c)
@@ -199,6 +201,18 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 func session(c echo.Context) *sessions.Session {
 	sess, _ := c.Get(ctxSession).(*sessions.Session)
 	return sess
+}
+
+// setActor makes a the request's actor (nil: an anonymous client): in
+// the request's context for the services, and in Echo's for the views.
+func (s *Server) setActor(c echo.Context, a *store.Admin) {
+	who := actor.Actor{IP: c.RealIP()}
+	if a != nil {
+		c.Set(ctxAdmin, *a)
+		who.ID, who.Email, who.Role = a.ID, a.Email, actor.Owner
+	}
+	r := c.Request()
+	c.SetRequest(r.WithContext(actor.NewContext(r.Context(), who)))
 }
 
 // currentAdmin is the signed-in admin, if any.
@@ -262,7 +276,7 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 
 func (s *Server) csrfRejected(c echo.Context, why string) error {
 	r := c.Request()
-	s.audit(c, "security.csrf_rejected", r.Method+" "+r.URL.Path, store.OutcomeDenied, why)
+	s.audit(c, audit.CSRFRejected, r.Method+" "+r.URL.Path, audit.Denied, why)
 	return echo.NewHTTPError(http.StatusForbidden, "This form has expired or came from another site. Reload the page and try again.")
 }
 

@@ -10,13 +10,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
+	"postern/internal/policy"
 	"postern/internal/posture"
 	"postern/store"
 	"postern/views"
 )
-
-// sourceLabels names the data sources as the editor shows them.
-var sourceLabels = map[string]string{posture.SourceDefender: "Microsoft Defender", posture.SourceDeviceReport: "Device report"}
 
 // postureChecks lists the checks with their current counts.
 func (s *Server) postureChecks(c echo.Context) error {
@@ -30,7 +28,7 @@ func (s *Server) postureChecks(c echo.Context) error {
 	for _, ch := range checks {
 		n := counts[ch.ID]
 		p.Checks = append(p.Checks, views.CheckRow{ID: ch.ID, Name: ch.Name, Description: ch.Description,
-			Source: sourceLabels[ch.DataSource], SourceDisabled: ch.DataSource == posture.SourceDefender && !enabled,
+			Source: posture.SourceLabel(ch.DataSource), SourceDisabled: ch.DataSource == posture.SourceDefender && !enabled,
 			Mode: ch.Mode, Enabled: ch.Enabled, Pass: n.Pass, Fail: n.Fail, Unknown: n.Unknown, Counted: !at.IsZero()})
 	}
 	return render(c, http.StatusOK, views.PostureChecks(p))
@@ -47,9 +45,9 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 		RiskLevels: posture.RiskLevels, ExposureLevels: posture.ExposureLevels, AVStatuses: posture.AVStatuses,
 		ReportOSes: posture.ReportOSes, Platforms: s.platforms(c)}
 	if enabled {
-		p.Sources = append(p.Sources, views.Option{Value: posture.SourceDefender, Label: sourceLabels[posture.SourceDefender]})
+		p.Sources = append(p.Sources, views.Option{Value: posture.SourceDefender, Label: posture.SourceLabel(posture.SourceDefender)})
 	}
-	p.Sources = append(p.Sources, views.Option{Value: posture.SourceDeviceReport, Label: sourceLabels[posture.SourceDeviceReport]})
+	p.Sources = append(p.Sources, views.Option{Value: posture.SourceDeviceReport, Label: posture.SourceLabel(posture.SourceDeviceReport)})
 	if f.Source == posture.SourceDefender && !enabled {
 		if id == 0 {
 			f.Source = ""
@@ -204,26 +202,14 @@ func (s *Server) checkSave(c echo.Context) error {
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, errs)))
 	}
-	spec, err := json.Marshal(f.Spec)
-	if err != nil {
-		return err
-	}
-	action := "posture_check.created"
-	if id != 0 {
-		action = "posture_check.updated"
-	}
-	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: action, Outcome: store.OutcomeSuccess,
-		Detail: sourceLabels[f.Source] + ", " + f.Mode + ", when data is unavailable: " + f.WhenUnavailable + "; " + string(spec)}
-	ch := store.PostureCheck{ID: id, Name: f.Name, Description: f.Description, DataSource: f.Source, Mode: f.Mode,
-		Enabled: f.Enabled, WhenUnavailable: f.WhenUnavailable, Spec: string(spec)}
-	_, err = s.store.SavePostureCheck(c.Request().Context(), ch, actorOf(c), entry)
+	_, err := s.checks.SaveCheck(c.Request().Context(), policy.CheckInput{ID: id, Name: f.Name, Description: f.Description,
+		Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Enabled: f.Enabled, Spec: f.Spec})
 	if apperr.Is(err, apperr.Conflict) {
 		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, map[string]string{"name": "Another check already has this name."})))
 	}
 	if err != nil {
 		return err
 	}
-	s.reloadPolicy(c)
 	if err := flash(c, "success", "Posture check “"+f.Name+"” is saved and in force."); err != nil {
 		return err
 	}
@@ -249,12 +235,10 @@ func (s *Server) checkDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	entry := store.AuditEntry{Actor: actorOf(c), SourceIP: c.RealIP(), Action: "posture_check.deleted", Outcome: store.OutcomeSuccess}
-	ch, err := s.store.DeletePostureCheck(c.Request().Context(), id, entry)
+	ch, err := s.checks.DeleteCheck(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	s.reloadPolicy(c)
 	if err := flash(c, "success", "Posture check “"+ch.Name+"” is deleted."); err != nil {
 		return err
 	}

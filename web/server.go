@@ -32,6 +32,7 @@ type Deps struct {
 	Fleet          *fleet.Holder
 	Tokens         *auth.Tokens
 	Policy         *policy.Engine
+	Checks         *policy.Service
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -43,7 +44,8 @@ type Syncer interface {
 	Trigger(reason string)
 	Cancel()
 	Status() syncer.Status
-	Recheck(ctx context.Context, id, actor, ip string) (bool, error)
+	SyncNow(ctx context.Context) error
+	Recheck(ctx context.Context, id string) (bool, error)
 }
 
 // Server is the console's HTTP handler.
@@ -55,6 +57,7 @@ type Server struct {
 	fleet       *fleet.Holder
 	tokens      *auth.Tokens
 	policy      *policy.Engine
+	checks      *policy.Service
 	metrics     *metrics.Metrics
 	log         *slog.Logger
 	now         func() time.Time
@@ -75,6 +78,9 @@ func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Checks == nil && d.Policy != nil {
+		d.Checks = policy.NewService(d.Store, d.Policy, d.Logger)
+	}
 	s := &Server{
 		echo:        echo.New(),
 		store:       d.Store,
@@ -83,6 +89,7 @@ func NewServer(d Deps) *Server {
 		fleet:       d.Fleet,
 		tokens:      d.Tokens,
 		policy:      d.Policy,
+		checks:      d.Checks,
 		metrics:     d.Metrics,
 		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },

@@ -110,6 +110,8 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		t.Fatal(err)
 	}
 	worker.OnSwap(func(_, _ *fleet.Snapshot) { pol.Recompute() })
+	svc.Subscribe(worker.IntegrationChanged)
+	svc.Subscribe(pol.IntegrationChanged)
 	go pol.Run(ctx)
 	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m, Policy: pol,
 		Logger: log, Now: clock.Now, TrustedProxies: proxies})

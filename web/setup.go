@@ -10,7 +10,6 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
-	"postern/store"
 	"postern/views"
 )
 
@@ -90,7 +89,7 @@ func (s *Server) setupSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, store.OutcomeSuccess, "first admin account created at setup")
+	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, audit.Success, "first admin account created at setup")
 	s.logger(c).Info("first admin created", "admin", a.Email)
 	return redirect(c, "/login?notice=admin-created")
 }

@@ -17,6 +17,8 @@ const (
 	Invalid
 	Conflict
 	Unauthorized
+	// Forbidden: the actor is known but may not do this.
+	Forbidden
 	Unavailable
 )
 
@@ -30,6 +32,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case Unauthorized:
 		return "unauthorized"
+	case Forbidden:
+		return "forbidden"
 	case Unavailable:
 		return "unavailable"
 	default:

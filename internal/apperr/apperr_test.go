@@ -130,7 +130,7 @@ func TestNewAndWrap(t *testing.T) {
 func TestKindString(t *testing.T) {
 	for k, want := range map[apperr.Kind]string{
 		apperr.Internal: "internal", apperr.NotFound: "not found", apperr.Invalid: "invalid",
-		apperr.Conflict: "conflict", apperr.Unauthorized: "unauthorized", apperr.Unavailable: "unavailable",
+		apperr.Conflict: "conflict", apperr.Unauthorized: "unauthorized", apperr.Forbidden: "forbidden", apperr.Unavailable: "unavailable",
 		apperr.Kind(99): "internal",
 	} {
 		if got := k.String(); got != want {

@@ -1,5 +1,3 @@
-// Package audit names the actions Postern records and exports the log as
-// CSV that spreadsheets cannot be tricked into executing.
 package audit
 
 import (
@@ -8,18 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"postern/store"
-)
-
-// Actions recorded in the audit log.
-const (
-	AdminCreated       = "admin.created"
-	AdminPasswordReset = "admin.password_reset"
-	Login              = "auth.login"
-	LoginRateLimited   = "auth.rate_limited"
-	Logout             = "auth.logout"
-	CSRFRejected       = "security.csrf_rejected"
 )
 
 // CSVHeader is the first row of the export.
@@ -27,7 +13,7 @@ var CSVHeader = []string{"id", "time_utc", "actor", "source_ip", "action", "targ
 
 // WriteCSV writes entries as CSV with every cell neutralised against formula
 // injection.
-func WriteCSV(w io.Writer, entries []store.AuditEntry) error {
+func WriteCSV(w io.Writer, entries []Entry) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err

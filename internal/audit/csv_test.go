@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"postern/internal/audit"
-	"postern/store"
 )
 
 func TestEscapeCell(t *testing.T) {
@@ -51,10 +50,10 @@ func TestEscapeCell(t *testing.T) {
 
 func TestWriteCSVRoundTrip(t *testing.T) {
 	at := time.Date(2025, 6, 1, 7, 8, 9, 500, time.FixedZone("CEST", 2*3600))
-	entries := []store.AuditEntry{
-		{ID: 2, At: at, Actor: "alice@example.com", SourceIP: "192.0.2.1", Action: audit.Login, Target: "alice@example.com", Outcome: store.OutcomeSuccess, Detail: ""},
+	entries := []audit.Entry{
+		{ID: 2, At: at, Actor: "alice@example.com", SourceIP: "192.0.2.1", Action: audit.Login, Target: "alice@example.com", Outcome: audit.Success, Detail: ""},
 		{ID: 1, At: at.Add(-time.Hour), Actor: "=cmd|' /C calc'!A0", SourceIP: "+1", Action: "-2+3", Target: "@x",
-			Outcome: store.OutcomeFailure, Detail: "a, \"quoted\" value\nsecond line, ünïcødé"},
+			Outcome: audit.Failure, Detail: "a, \"quoted\" value\nsecond line, ünïcødé"},
 	}
 	var buf bytes.Buffer
 	if err := audit.WriteCSV(&buf, entries); err != nil {
@@ -105,7 +104,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestWriteCSVReportsWriteError(t *testing.T) {
-	entries := []store.AuditEntry{{ID: 1, Actor: "a", Action: "x", Outcome: store.OutcomeSuccess}}
+	entries := []audit.Entry{{ID: 1, Actor: "a", Action: "x", Outcome: audit.Success}}
 	if err := audit.WriteCSV(failWriter{}, entries); err == nil {
 		t.Error("WriteCSV to a failing writer = nil, want the write error")
 	}

@@ -11,7 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
+	"postern/internal/actor"
+	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/store"
 )
 
@@ -35,6 +39,14 @@ func NewAPIToken() (token, prefix string, hash []byte, err error) {
 	return token, token[:tokenPrefixLen], sum[:], nil
 }
 
+// TokenStore is what Tokens needs of the database.
+type TokenStore interface {
+	APITokens(ctx context.Context) ([]store.APIToken, error)
+	CreateAPIToken(ctx context.Context, t store.APIToken, e audit.Entry) (store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, id int64, e audit.Entry) (store.APIToken, error)
+	TouchAPITokens(ctx context.Context, used map[int64]time.Time) error
+}
+
 type tokenEntry struct {
 	id   int64
 	hash []byte
@@ -44,7 +56,7 @@ type tokenEntry struct {
 // makes no database query. Last use is recorded in memory and written in
 // batches by Run.
 type Tokens struct {
-	store *store.Store
+	store TokenStore
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -55,7 +67,7 @@ type Tokens struct {
 }
 
 // NewTokens loads the active tokens.
-func NewTokens(ctx context.Context, st *store.Store, log *slog.Logger, now func() time.Time) (*Tokens, error) {
+func NewTokens(ctx context.Context, st TokenStore, log *slog.Logger, now func() time.Time) (*Tokens, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -63,7 +75,58 @@ func NewTokens(ctx context.Context, st *store.Store, log *slog.Logger, now func(
 	return t, t.Reload(ctx)
 }
 
-// Reload re-reads the active tokens; call it after creating or revoking one.
+// MaxTokenName is the longest token name, in characters.
+const MaxTokenName = 80
+
+// Create makes a token named name for a gateway and returns it: the only
+// time it is ever seen, since only its hash is stored. The token works at
+// once. An active token of the same name is a Conflict.
+func (t *Tokens) Create(ctx context.Context, name string) (string, store.APIToken, error) {
+	a, err := actor.Admin(ctx)
+	if err != nil {
+		return "", store.APIToken{}, err
+	}
+	if msg := CheckTokenName(name); msg != "" {
+		return "", store.APIToken{}, apperr.New(apperr.Invalid, "%s", msg)
+	}
+	token, prefix, hash, err := NewAPIToken()
+	if err != nil {
+		return "", store.APIToken{}, err
+	}
+	row, err := t.store.CreateAPIToken(ctx, store.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email},
+		audit.As(a, audit.APITokenCreated, name+" ("+prefix+"…)"))
+	if err != nil {
+		return "", row, err
+	}
+	return token, row, t.Reload(ctx)
+}
+
+// CheckTokenName says what is wrong with a token name, or "".
+func CheckTokenName(name string) string {
+	switch {
+	case name == "":
+		return "Name the token after the gateway that will use it."
+	case utf8.RuneCountInString(name) > MaxTokenName || !utf8.ValidString(name):
+		return "Use at most 80 characters."
+	}
+	return ""
+}
+
+// Revoke revokes token id at once: the next request that presents it is
+// refused. Revoking twice is NotFound.
+func (t *Tokens) Revoke(ctx context.Context, id int64) (store.APIToken, error) {
+	a, err := actor.Admin(ctx)
+	if err != nil {
+		return store.APIToken{}, err
+	}
+	row, err := t.store.RevokeAPIToken(ctx, id, audit.As(a, audit.APITokenRevoked, ""))
+	if err != nil {
+		return row, err
+	}
+	return row, t.Reload(ctx)
+}
+
+// Reload re-reads the active tokens.
 func (t *Tokens) Reload(ctx context.Context) error {
 	all, err := t.store.APITokens(ctx)
 	if err != nil {

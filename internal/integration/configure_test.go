@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/integration"
@@ -23,7 +25,7 @@ var sealedPattern = regexp.MustCompile(`^pst:v1:[a-z0-9]+:[A-Za-z0-9_-]+$`)
 func TestConfigureStoresSealedSecret(t *testing.T) {
 	const sec = "Cfg8Q~sealed.Sentinel-0f9e8d7c6b5a_ZZ"
 	e := newEnv(t, sec)
-	if err := e.svc.Configure(context.Background(), e.good(), admin); err != nil {
+	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	in := e.row()
@@ -64,7 +66,7 @@ func TestConfigureStoresSealedSecret(t *testing.T) {
 		t.Errorf("last error = %q/%q/%v, want none", in.LastError, in.LastErrorCode, in.LastErrorAt)
 	}
 
-	entries := e.audit(integration.ActionConfigured)
+	entries := e.audit(audit.IntegrationConfigured)
 	if len(entries) != 1 {
 		t.Fatalf("integration.configured audit rows = %d, want 1: %+v", len(entries), entries)
 	}
@@ -105,7 +107,7 @@ func TestConfigureDomainTenant(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.TenantID = "  " + emulator.DemoTenantDomain + " "
-	if err := e.svc.Configure(context.Background(), in, admin); err != nil {
+	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 		t.Fatalf("Configure with tenant %q = %v, want nil", in.TenantID, err)
 	}
 	if got := e.row().TenantID; got != emulator.DemoTenantDomain {
@@ -156,7 +158,7 @@ func TestConfigureFieldProblems(t *testing.T) {
 			before := e.emu.Stats().TokenRequests
 			in := e.good()
 			tt.edit(&in)
-			err := e.svc.Configure(context.Background(), in, admin)
+			err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
 			var p integration.Problems
 			if !errors.As(err, &p) {
 				t.Fatalf("Configure = %v (%T), want integration.Problems", err, err)
@@ -201,7 +203,7 @@ func TestConfigureStoresExpiry(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.SecretExpiresOn = "2099-06-30"
-	if err := e.svc.Configure(context.Background(), in, admin); err != nil {
+	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	got := e.row().SecretExpiresOn
@@ -217,7 +219,7 @@ func TestConfigureRefusedWritesNoRow(t *testing.T) {
 	in := e.good()
 	in.ClientSecret = secret.Redacted(wrong)
 
-	err := e.svc.Configure(context.Background(), in, admin)
+	err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
 	var de *defender.Error
 	if !errors.As(err, &de) || de.Reason != defender.InvalidSecret {
 		t.Fatalf("Configure(wrong secret) = %v, want *defender.Error %q", err, defender.InvalidSecret)
@@ -231,13 +233,13 @@ func TestConfigureRefusedWritesNoRow(t *testing.T) {
 	if rows := e.rawRows(); len(rows) != 0 {
 		t.Errorf("integrations rows = %v, want none", rows)
 	}
-	if got := e.auditCount(integration.ActionConfigured, "failure"); got != 1 {
+	if got := e.auditCount(audit.IntegrationConfigured, "failure"); got != 1 {
 		t.Errorf("integration.configured failure rows = %d, want 1", got)
 	}
-	if got := e.auditCount(integration.ActionConfigured, "success"); got != 0 {
+	if got := e.auditCount(audit.IntegrationConfigured, "success"); got != 0 {
 		t.Errorf("integration.configured success rows = %d, want 0", got)
 	}
-	fail := e.audit(integration.ActionConfigured)
+	fail := e.audit(audit.IntegrationConfigured)
 	if len(fail) == 1 && !strings.Contains(fail[0].Detail, "AADSTS7000215") {
 		t.Errorf("failure detail = %q, want Microsoft's code", fail[0].Detail)
 	}
@@ -283,7 +285,7 @@ func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 			e.emu.SetFaults(tt.fault)
 			defer e.emu.SetFaults(emulator.Faults{})
 
-			err := e.svc.Configure(context.Background(), in, admin)
+			err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
 			if got := defender.ReasonOf(err); got != tt.reason {
 				t.Fatalf("Configure = %v, want reason %q", err, tt.reason)
 			}
@@ -291,10 +293,10 @@ func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 			if after := e.rawRows(); !slices.Equal(after, before) {
 				t.Errorf("row changed by a refused save:\nbefore %v\nafter  %v", before, after)
 			}
-			if got := e.auditCount(integration.ActionConfigured, "failure"); got != failures {
+			if got := e.auditCount(audit.IntegrationConfigured, "failure"); got != failures {
 				t.Errorf("integration.configured failure rows = %d, want %d", got, failures)
 			}
-			if got := e.auditCount(integration.ActionConfigured, "success"); got != 1 {
+			if got := e.auditCount(audit.IntegrationConfigured, "success"); got != 1 {
 				t.Errorf("integration.configured success rows = %d, want 1 (the first save)", got)
 			}
 			e.assertAuditHidesSecrets(sec, in.ClientSecret.Reveal())
@@ -313,7 +315,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 		in := e.good()
 		in.ClientSecret = blank
 		in.SecretExpiresOn = "2099-12-31"
-		if err := e.svc.Configure(context.Background(), in, admin); err != nil {
+		if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 			t.Fatalf("Configure with secret %q = %v, want nil", blank.Reveal(), err)
 		}
 		row := e.row()
@@ -331,7 +333,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 			t.Errorf("TokenRequests = %d, want %d (each save validates with the stored secret)", got, tokensBefore+i+1)
 		}
 	}
-	entries := e.audit(integration.ActionConfigured)
+	entries := e.audit(audit.IntegrationConfigured)
 	if len(entries) != 3 || !strings.Contains(entries[2].Detail, "kept") {
 		t.Errorf("configured audit rows = %+v, want 3, the last saying the secret was kept", entries)
 	}
@@ -364,11 +366,11 @@ func conflictCase(t *testing.T, e *env) error {
 	in.ClientSecret = ""
 	in.SecretExpiresOn = "2099-01-01"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(context.Background(), in, admin) }()
+	go func() { errc <- e.svc.Configure(actor.NewContext(context.Background(), admin), in) }()
 
 	waitForTokenRequest(t, e.emu, n)
-	other := integration.Actor{Email: "other-admin@example.com", IP: "192.0.2.99"}
-	if err := e.svc.Disable(context.Background(), other); err != nil {
+	other := actor.Actor{ID: 2, Email: "other-admin@example.com", Role: actor.Owner, IP: "192.0.2.99"}
+	if err := e.svc.Disable(actor.NewContext(context.Background(), other)); err != nil {
 		t.Fatalf("Disable by the other admin = %v", err)
 	}
 	err := <-errc
@@ -383,7 +385,7 @@ func conflictCase(t *testing.T, e *env) error {
 	if after.ClientSecret != before.ClientSecret {
 		t.Error("client_secret changed: the stale save was written")
 	}
-	if got := e.auditCount(integration.ActionConfigured, "success"); got != 1 {
+	if got := e.auditCount(audit.IntegrationConfigured, "success"); got != 1 {
 		t.Errorf("integration.configured success rows = %d, want 1 (the stale save must not audit success)", got)
 	}
 	return err
@@ -422,7 +424,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 	slow := e.good()
 	slow.Region = "eu"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(context.Background(), slow, admin) }()
+	go func() { errc <- e.svc.Configure(actor.NewContext(context.Background(), admin), slow) }()
 	waitForTokenRequest(t, e.emu, 0)
 
 	// The other admin's save goes through a second, undelayed emulator.
@@ -431,7 +433,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 	t.Cleanup(hs.Close)
 	other := integration.New(e.st, e.kr, slog.New(slog.NewTextHandler(e.logs, nil)),
 		integration.Options{LoginURL: hs.URL, APIURL: hs.URL})
-	if err := other.Configure(context.Background(), e.good(), integration.Actor{Email: "other-admin@example.com"}); err != nil {
+	if err := other.Configure(actor.NewContext(context.Background(), actor.Actor{Email: "other-admin@example.com", Role: actor.Owner}), e.good()); err != nil {
 		t.Fatalf("other admin's Configure = %v", err)
 	}
 	if err := <-errc; !apperr.Is(err, apperr.Conflict) {
@@ -453,7 +455,7 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 
-		err := e.svc.Configure(ctx, e.good(), admin)
+		err := e.svc.Configure(actor.NewContext(ctx, admin), e.good())
 		var de *defender.Error
 		if !errors.As(err, &de) || de.Reason != defender.Unreachable {
 			t.Fatalf("Configure past its deadline = %v, want *defender.Error %q", err, defender.Unreachable)
@@ -461,7 +463,7 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 		if rows := e.rawRows(); len(rows) != 0 {
 			t.Errorf("rows = %v, want none", rows)
 		}
-		if got := e.auditCount(integration.ActionConfigured, "failure"); got != 1 {
+		if got := e.auditCount(audit.IntegrationConfigured, "failure"); got != 1 {
 			t.Errorf("integration.configured failure rows = %d, want 1 (a timed-out check is not audited)", got)
 		}
 	})
@@ -469,14 +471,14 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 		const sec = "Tmo8Q~enb.Sentinel-5544332211_lkjh"
 		e := newEnv(t, sec)
 		e.configure()
-		if err := e.svc.Disable(context.Background(), admin); err != nil {
+		if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
 			t.Fatal(err)
 		}
 		e.emu.SetFaults(emulator.Faults{SlowPage: 10 * time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 
-		err := e.svc.Enable(ctx, admin)
+		err := e.svc.Enable(actor.NewContext(ctx, admin))
 		var de *defender.Error
 		if !errors.As(err, &de) || de.Reason != defender.Unreachable {
 			t.Errorf("Enable past its deadline = %v, want *defender.Error %q", err, defender.Unreachable)
@@ -486,7 +488,7 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 			t.Errorf("row enabled=%v last error code=%q at=%v, want disabled with the timeout recorded",
 				row.Enabled, row.LastErrorCode, row.LastErrorAt)
 		}
-		if got := e.auditCount(integration.ActionEnabled, "failure"); got != 1 {
+		if got := e.auditCount(audit.IntegrationEnabled, "failure"); got != 1 {
 			t.Errorf("integration.enabled failure rows = %d, want 1", got)
 		}
 	})

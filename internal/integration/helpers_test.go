@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
+	"postern/internal/audit"
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
@@ -23,7 +25,7 @@ import (
 // loc is where the Defender client secret is sealed.
 var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: integration.Name}
 
-var admin = integration.Actor{Email: "admin@example.com", IP: "192.0.2.10"}
+var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
 // syncBuffer collects log output from concurrent goroutines.
 type syncBuffer struct {
@@ -107,7 +109,7 @@ func (e *env) good() integration.Input {
 // configure stores a working configuration or fails the test.
 func (e *env) configure() store.Integration {
 	e.t.Helper()
-	if err := e.svc.Configure(context.Background(), e.good(), admin); err != nil {
+	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
 		e.t.Fatalf("Configure(good) = %v", err)
 	}
 	return e.row()
@@ -164,7 +166,7 @@ func (e *env) rawRows() []string {
 }
 
 // audit returns the audit rows whose action starts with action, oldest first.
-func (e *env) audit(action string) []store.AuditEntry {
+func (e *env) audit(action string) []audit.Entry {
 	e.t.Helper()
 	entries, _, err := e.st.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
 	if err != nil {

@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/secret"
 	"postern/store"
@@ -25,24 +28,24 @@ import (
 // Name is the integrations row of Microsoft Defender.
 const Name = "defender"
 
-// secretLocation binds the sealed secret to its table, column and row.
-var secretLocation = secret.Location{Table: "integrations", Column: "client_secret", Row: Name}
-
-// Audit actions.
-const (
-	ActionConfigured = "integration.configured"
-	ActionDisabled   = "integration.disabled"
-	ActionEnabled    = "integration.enabled"
-)
+// secretLocation binds the sealed secret of integration name to its
+// table, column and row.
+func secretLocation(name string) secret.Location {
+	return secret.Location{Table: "integrations", Column: "client_secret", Row: name}
+}
 
 // validateTimeout bounds the whole check against Microsoft on Save.
 const validateTimeout = 30 * time.Second
 
-// Actor is who did something, for the audit log.
-type Actor struct {
-	Email string
-	IP    string
-}
+// Change is what happened to the integration, for those who follow it.
+type Change string
+
+// Changes.
+const (
+	Configured Change = "configured"
+	Enabled    Change = "enabled"
+	Disabled   Change = "disabled"
+)
 
 // Service owns the Defender integration's lifecycle.
 type Service struct {
@@ -55,6 +58,26 @@ type Service struct {
 	apiURL   string
 	http     *http.Client
 	clients  clientCache
+
+	subMu       sync.Mutex
+	subscribers []func(context.Context, Change)
+}
+
+// Subscribe calls fn, in the order subscribed, after every committed
+// change: the sync worker starts or stops, the policy follows.
+func (s *Service) Subscribe(fn func(context.Context, Change)) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	s.subscribers = append(s.subscribers, fn)
+}
+
+func (s *Service) publish(ctx context.Context, ch Change) {
+	s.subMu.Lock()
+	subs := slices.Clone(s.subscribers)
+	s.subMu.Unlock()
+	for _, fn := range subs {
+		fn(ctx, ch)
+	}
 }
 
 // Options configure a Service.
@@ -155,7 +178,19 @@ type Input struct {
 
 // Configure checks the input, validates it against Microsoft and only then
 // stores it: a failure at any step leaves the stored configuration as it was.
-func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
+func (s *Service) Configure(ctx context.Context, raw Input) error {
+	by, err := actor.Admin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.configure(ctx, raw, by); err != nil {
+		return err
+	}
+	s.publish(ctx, Configured)
+	return nil
+}
+
+func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) error {
 	current, err := s.store.Integration(ctx, Name)
 	hasCurrent := err == nil
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
@@ -169,7 +204,7 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	secretChanged := in.ClientSecret != ""
 	if !secretChanged {
-		plain, err := s.openSecret(current.ClientSecret, secretLocation)
+		plain, err := s.openSecret(current.ClientSecret, secretLocation(Name))
 		if err != nil {
 			return fmt.Errorf("integration: open stored secret: %w", err)
 		}
@@ -178,11 +213,11 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 	if err := s.validate(ctx, creds); err != nil {
 		var de *defender.Error
 		if errors.As(err, &de) {
-			s.auditFailure(context.WithoutCancel(ctx), ActionConfigured, by, de)
+			s.auditFailure(context.WithoutCancel(ctx), audit.IntegrationConfigured, by, de)
 		}
 		return err
 	}
-	sealed, err := s.keyring.Load().Seal([]byte(creds.ClientSecret.Reveal()), secretLocation)
+	sealed, err := s.keyring.Load().Seal([]byte(creds.ClientSecret.Reveal()), secretLocation(Name))
 	if err != nil {
 		return fmt.Errorf("integration: seal secret: %w", err)
 	}
@@ -206,8 +241,8 @@ func (s *Service) Configure(ctx context.Context, raw Input, by Actor) error {
 		if err := store.SaveIntegrationTx(ctx, tx, row); err != nil {
 			return err
 		}
-		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: ActionConfigured,
-			Target: "Microsoft Defender", Outcome: store.OutcomeSuccess, Detail: detail}, now)
+		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: audit.IntegrationConfigured,
+			Target: "Microsoft Defender", Outcome: audit.Success, Detail: detail}, now)
 	})
 }
 
@@ -228,18 +263,30 @@ func (s *Service) validate(ctx context.Context, creds defender.Credentials) erro
 }
 
 // Disable stops using Defender. Credentials and every synced row stay.
-func (s *Service) Disable(ctx context.Context, by Actor) error {
-	return s.setEnabled(ctx, false, "", by)
+func (s *Service) Disable(ctx context.Context) error {
+	by, err := actor.Admin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.setEnabled(ctx, false, audit.IntegrationDisabled, by); err != nil {
+		return err
+	}
+	s.publish(ctx, Disabled)
+	return nil
 }
 
 // Enable re-validates the stored credentials and, if they still work, turns
 // the integration back on. If they fail it stays disabled with the error.
-func (s *Service) Enable(ctx context.Context, by Actor) error {
+func (s *Service) Enable(ctx context.Context) error {
+	by, err := actor.Admin(ctx)
+	if err != nil {
+		return err
+	}
 	in, err := s.store.Integration(ctx, Name)
 	if err != nil {
 		return err
 	}
-	plain, err := s.openSecret(in.ClientSecret, secretLocation)
+	plain, err := s.openSecret(in.ClientSecret, secretLocation(Name))
 	if err != nil {
 		return fmt.Errorf("integration: open stored secret: %w", err)
 	}
@@ -250,18 +297,19 @@ func (s *Service) Enable(ctx context.Context, by Actor) error {
 		if !errors.As(verr, &de) {
 			return verr
 		}
-		if err := s.recordFailure(context.WithoutCancel(ctx), de, ActionEnabled, by); err != nil {
+		if err := s.recordFailure(context.WithoutCancel(ctx), de, audit.IntegrationEnabled, by); err != nil {
 			return err
 		}
 		return verr
 	}
-	return s.setEnabled(ctx, true, ActionEnabled, by)
+	if err := s.setEnabled(ctx, true, audit.IntegrationEnabled, by); err != nil {
+		return err
+	}
+	s.publish(ctx, Enabled)
+	return nil
 }
 
-func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, by Actor) error {
-	if action == "" {
-		action = ActionDisabled
-	}
+func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, by actor.Actor) error {
 	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
 		in, err := store.IntegrationTx(ctx, tx, Name)
 		if err != nil {
@@ -275,13 +323,13 @@ func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, b
 		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
 			return err
 		}
-		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action,
-			Target: "Microsoft Defender", Outcome: store.OutcomeSuccess}, now)
+		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: action,
+			Target: "Microsoft Defender", Outcome: audit.Success}, now)
 	})
 }
 
 // recordFailure stores the last error of a failed check and audits it.
-func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action string, by Actor) error {
+func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action string, by actor.Actor) error {
 	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
 		in, err := store.IntegrationTx(ctx, tx, Name)
 		if err != nil {
@@ -292,83 +340,19 @@ func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action 
 		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
 			return err
 		}
-		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action,
-			Target: "Microsoft Defender", Outcome: store.OutcomeFailure, Detail: de.Code + ": " + de.Message}, now)
+		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: action,
+			Target: "Microsoft Defender", Outcome: audit.Failure, Detail: de.Code + ": " + de.Message}, now)
 	})
 }
 
 // auditFailure records a refused check; the integration row is untouched.
 // The detail names Microsoft's code and the reason, never the input secret.
-func (s *Service) auditFailure(ctx context.Context, action string, by Actor, de *defender.Error) {
-	e := store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: action, Target: "Microsoft Defender",
-		Outcome: store.OutcomeFailure, Detail: "credentials refused: " + string(de.Reason) + " (" + de.Code + ")"}
+func (s *Service) auditFailure(ctx context.Context, action string, by actor.Actor, de *defender.Error) {
+	e := audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: action, Target: "Microsoft Defender",
+		Outcome: audit.Failure, Detail: "credentials refused: " + string(de.Reason) + " (" + de.Code + ")"}
 	if err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit refused credentials", "err", err)
 	}
-}
-
-// CheckSecrets opens every stored secret, so a missing or wrong master key
-// stops the start with a clear message instead of failing later.
-func (s *Service) CheckSecrets(ctx context.Context) error {
-	ins, err := s.store.Integrations(ctx)
-	if err != nil {
-		return err
-	}
-	for _, in := range ins {
-		loc := secret.Location{Table: "integrations", Column: "client_secret", Row: in.Name}
-		if _, err := s.keyring.Load().Open(in.ClientSecret, loc); err != nil {
-			id, _ := secret.KeyID(in.ClientSecret)
-			return fmt.Errorf("the stored client secret of %q cannot be decrypted with key id %q: %w; start Postern with the master key that sealed it", in.Name, id, err)
-		}
-	}
-	return nil
-}
-
-// Reseal re-encrypts every stored secret under kr's active key in one
-// transaction, and audits it. kr must still hold the keys that sealed them.
-func (s *Service) Reseal(ctx context.Context, kr *secret.Keyring, by Actor) (int, error) {
-	n := 0
-	err := s.store.WithTx(ctx, func(tx *sql.Tx) error {
-		ins, err := store.IntegrationsTx(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for _, in := range ins {
-			loc := secret.Location{Table: "integrations", Column: "client_secret", Row: in.Name}
-			plain, err := kr.Open(in.ClientSecret, loc)
-			if err != nil {
-				return fmt.Errorf("integration: open %s secret: %w", in.Name, err)
-			}
-			if in.ClientSecret, err = kr.Seal(plain, loc); err != nil {
-				return err
-			}
-			if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
-				return err
-			}
-			n++
-		}
-		return store.AppendAuditTx(ctx, tx, store.AuditEntry{Actor: by.Email, SourceIP: by.IP, Action: "key.rotated",
-			Target: "master key " + kr.ActiveID(), Outcome: store.OutcomeSuccess,
-			Detail: fmt.Sprintf("%d stored secrets re-encrypted", n)}, s.store.Now())
-	})
-	return n, err
-}
-
-// KeysInUse lists the key ids that sealed the stored secrets.
-func (s *Service) KeysInUse(ctx context.Context) (map[string]int, error) {
-	ins, err := s.store.Integrations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	used := map[string]int{}
-	for _, in := range ins {
-		id, err := secret.KeyID(in.ClientSecret)
-		if err != nil {
-			return nil, err
-		}
-		used[id]++
-	}
-	return used, nil
 }
 
 // ErrDisabled means the integration exists but is switched off.
@@ -400,7 +384,7 @@ func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) 
 	if s.clients.client != nil && s.clients.version == version {
 		return s.clients.client, version, nil
 	}
-	plain, err := s.openSecret(in.ClientSecret, secretLocation)
+	plain, err := s.openSecret(in.ClientSecret, secretLocation(Name))
 	if err != nil {
 		return nil, "", fmt.Errorf("integration: open stored secret: %w", err)
 	}

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/integration"
@@ -25,7 +27,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	configured := e.configure()
 	ctx := context.Background()
 
-	if err := e.svc.Disable(ctx, admin); err != nil {
+	if err := e.svc.Disable(actor.NewContext(ctx, admin)); err != nil {
 		t.Fatalf("Disable = %v", err)
 	}
 	disabled := e.row()
@@ -36,14 +38,14 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 		disabled.ClientID != configured.ClientID || disabled.Cloud != configured.Cloud || disabled.Region != configured.Region {
 		t.Errorf("Disable changed the credentials:\nbefore %+v\nafter  %+v", configured, disabled)
 	}
-	if got := e.auditCount(integration.ActionDisabled, "success"); got != 1 {
+	if got := e.auditCount(audit.IntegrationDisabled, "success"); got != 1 {
 		t.Errorf("integration.disabled success rows = %d, want 1", got)
 	}
 
 	// The secret expired while the integration was off: Enable must notice.
 	e.emu.SetFaults(emulator.Faults{ExpiredSecret: true})
 	tokens := e.emu.Stats().TokenRequests
-	err := e.svc.Enable(ctx, admin)
+	err := e.svc.Enable(actor.NewContext(ctx, admin))
 	var de *defender.Error
 	if !errors.As(err, &de) {
 		t.Fatalf("Enable with an expired secret = %v (%T), want *defender.Error", err, err)
@@ -70,10 +72,10 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	if failed.ClientSecret != configured.ClientSecret {
 		t.Error("a failed Enable changed the stored secret")
 	}
-	if got := e.auditCount(integration.ActionEnabled, "failure"); got != 1 {
+	if got := e.auditCount(audit.IntegrationEnabled, "failure"); got != 1 {
 		t.Errorf("integration.enabled failure rows = %d, want 1", got)
 	}
-	if got := e.auditCount(integration.ActionEnabled, "success"); got != 0 {
+	if got := e.auditCount(audit.IntegrationEnabled, "success"); got != 0 {
 		t.Errorf("integration.enabled success rows = %d, want 0", got)
 	}
 	d, err := e.svc.Defender(ctx)
@@ -86,7 +88,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 
 	// Fixed at Microsoft: Enable succeeds and clears the error.
 	e.emu.SetFaults(emulator.Faults{})
-	if err := e.svc.Enable(ctx, admin); err != nil {
+	if err := e.svc.Enable(actor.NewContext(ctx, admin)); err != nil {
 		t.Fatalf("Enable after the fault cleared = %v", err)
 	}
 	enabled := e.row()
@@ -99,7 +101,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	if enabled.ClientSecret != configured.ClientSecret {
 		t.Error("Enable changed the stored secret")
 	}
-	if got := e.auditCount(integration.ActionEnabled, "success"); got != 1 {
+	if got := e.auditCount(audit.IntegrationEnabled, "success"); got != 1 {
 		t.Errorf("integration.enabled success rows = %d, want 1", got)
 	}
 	e.assertAuditHidesSecrets(sec)
@@ -108,10 +110,10 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 func TestEnableDisableUnconfigured(t *testing.T) {
 	e := newEnv(t, "Unc8Q~none.Sentinel-0000111122_qazw")
 	ctx := context.Background()
-	if err := e.svc.Enable(ctx, admin); !apperr.Is(err, apperr.NotFound) {
+	if err := e.svc.Enable(actor.NewContext(ctx, admin)); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("Enable with nothing configured = %v, want NotFound", err)
 	}
-	if err := e.svc.Disable(ctx, admin); !apperr.Is(err, apperr.NotFound) {
+	if err := e.svc.Disable(actor.NewContext(ctx, admin)); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("Disable with nothing configured = %v, want NotFound", err)
 	}
 	if got := e.emu.Stats().TokenRequests; got != 0 {
@@ -246,7 +248,7 @@ func TestResealRotatesEverySecret(t *testing.T) {
 	if newID == "k1" {
 		t.Fatalf("new key id = %q, want a new one", newID)
 	}
-	n, err := e.svc.Reseal(ctx, rotated, admin)
+	n, err := e.svc.Reseal(actor.NewContext(ctx, admin), rotated)
 	if err != nil {
 		t.Fatalf("Reseal = %v", err)
 	}
@@ -312,7 +314,7 @@ func TestResealRotatesEverySecret(t *testing.T) {
 	// And the service on the new keyring still validates with the stored secret.
 	in := e.good()
 	in.ClientSecret = ""
-	if err := e.service(retired).Configure(ctx, in, admin); err != nil {
+	if err := e.service(retired).Configure(actor.NewContext(ctx, admin), in); err != nil {
 		t.Errorf("Configure keeping the resealed secret = %v, want nil", err)
 	}
 }
@@ -334,7 +336,7 @@ func TestResealIsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Reseal(ctx, rotated, admin); err == nil {
+	if _, err := e.svc.Reseal(actor.NewContext(ctx, admin), rotated); err == nil {
 		t.Fatal("Reseal with an unopenable secret = nil, want an error")
 	}
 	if after := e.rawRows(); !slices.Equal(after, before) {
@@ -372,8 +374,8 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 			return secret.ReadKeyring("", path)
 		}})
 	stale := integration.New(e.st, e.kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
-	if err := running.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
-		ClientSecret: secret.Redacted(sec)}, admin); err != nil {
+	if err := running.Configure(actor.NewContext(ctx, admin), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -385,7 +387,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 	if err := secret.WriteKeyring(path, rotated); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.service(rotated).Reseal(ctx, rotated, admin); err != nil {
+	if _, err := e.service(rotated).Reseal(actor.NewContext(ctx, admin), rotated); err != nil {
 		t.Fatal(err)
 	}
 
@@ -401,8 +403,8 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 		t.Fatalf("%d reloads, want 1 logged:\n%s", reloads, e.logs.String())
 	}
 	// A secret saved now is sealed under the new key.
-	if err := running.Configure(ctx, integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
-		ClientSecret: secret.Redacted(sec)}, admin); err != nil {
+	if err := running.Configure(actor.NewContext(ctx, admin), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}
 	in, err := e.st.Integration(ctx, integration.Name)

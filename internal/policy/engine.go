@@ -13,14 +13,9 @@ import (
 	"time"
 
 	"postern/internal/fleet"
+	"postern/internal/integration"
 	"postern/internal/posture"
 	"postern/store"
-)
-
-// Sources.
-const (
-	SourceDefender     = "defender"
-	SourceDeviceReport = "device_report"
 )
 
 // state is everything the hot path reads, replaced whole on every change.
@@ -194,4 +189,14 @@ func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
 	in := e.input(s, snap, e.now())
 	in.Device = d
 	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
+}
+
+// IntegrationChanged makes the enforcement answers follow a change of the
+// Defender integration at once (subscribe it with
+// integration.Service.Subscribe). A failure is logged; the periodic reload
+// retries.
+func (e *Engine) IntegrationChanged(ctx context.Context, _ integration.Change) {
+	if err := e.Reload(ctx); err != nil {
+		e.log.ErrorContext(ctx, "reload posture policy", "err", err)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/actor"
+	"postern/internal/audit"
 	"postern/internal/fleet"
 	"postern/internal/posture"
 	"postern/store"
@@ -43,38 +45,12 @@ func (e *Engine) Run(ctx context.Context) {
 // counts and records each verdict that changed since the last refresh. The
 // first refresh after start only sets the baseline.
 func (e *Engine) refresh(ctx context.Context) error {
-	s := e.st.Load()
-	snap := e.fleet.Load()
-	now := e.now()
-	in := e.input(s, snap, now)
-	var ids []int64
-	for _, c := range s.checks {
-		if c.Enabled {
-			ids = append(ids, c.ID)
-		}
-	}
-	stride := len(ids) + 1
-	next := &verdicts{snap: snap, checks: ids, results: make([]byte, len(snap.Devices)*stride)}
-	perCheck := make([]Counts, len(ids))
-	var overall Counts
-
 	e.mu.Lock()
 	prev := e.last
 	e.mu.Unlock()
-	var prevCol map[int64]int
-	prevStride := 0
-	if prev != nil {
-		prevStride = len(prev.checks) + 1
-		prevCol = make(map[int64]int, len(prev.checks))
-		for j, id := range prev.checks {
-			prevCol[id] = j + 1
-		}
-	}
-	var entries []store.HistoryEntry
-	var audits []store.AuditEntry
-	res := make([]posture.Result, 0, len(ids))
-
-	for i := range snap.Devices {
+	st, snap, now := e.st.Load(), e.fleet.Load(), e.now()
+	p := newPass(st, snap, e.input(st, snap, now), prev, now)
+	for i := range p.snap.Devices {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
 			// enforcement API's requests in rather than hold a CPU for a
@@ -84,71 +60,125 @@ func (e *Engine) refresh(ctx context.Context) error {
 			}
 			runtime.Gosched()
 		}
-		d := &snap.Devices[i]
-		if d.Removed {
-			continue
-		}
-		in.Device = d
-		m := posture.Match{Device: d, MatchedBy: "defender_machine_id"}
-		var overallResult posture.Result
-		res, overallResult = posture.Results(s.checks, s.exceptions, in, m, res[:0])
-		row := next.results[i*stride : (i+1)*stride]
-		row[0] = code(overallResult)
-		tally(&overall, result(row[0]))
-		for j, r := range res {
-			tally(&perCheck[j], r)
-			row[j+1] = code(r)
-		}
-		if prev == nil {
-			continue
-		}
-		pi, seen := prev.snap.Index(d.ID)
-		if !seen || prev.snap.Devices[pi].Removed {
-			continue
-		}
-		old := prev.results[pi*prevStride : (pi+1)*prevStride]
-		if !verdictChanged(old, row, ids, prevCol) {
-			continue
-		}
-		// Rare: the device's verdict moved. Evaluate it again in full for
-		// the reasons the history shows.
-		dec := posture.Evaluate(s.checks, s.exceptions, in, m)
-		signal := changedSignals(prev.snap.Devices[pi], *d)
-		for _, r := range dec.Checks {
-			j, ok := prevCol[r.ID]
-			if !ok || old[j] == 0 || old[j] == code(r.Result) {
-				continue
-			}
-			entries = append(entries, store.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: now,
-				From: string(result(old[j])), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
-		}
-		if old[0] != 0 && old[0] != row[0] {
-			var reasons []string
-			for _, r := range dec.Checks {
-				reasons = append(reasons, r.Reasons...)
-			}
-			from, to := result(old[0]), result(row[0])
-			entries = append(entries, store.HistoryEntry{DeviceID: d.ID, At: now, From: string(from),
-				To: string(to), Reasons: reasons, Signal: signal})
-			audits = append(audits, store.AuditEntry{Actor: "postern (posture)", Action: "posture.verdict_changed",
-				Target: hostOrID(d), Outcome: store.OutcomeSuccess,
-				Detail: string(from) + " → " + string(to) + signalDetail(signal)})
-		}
+		p.device(i)
 	}
-	counts := make(map[int64]Counts, len(ids))
-	for j, id := range ids {
-		counts[id] = perCheck[j]
+	counts := make(map[int64]Counts, len(p.ids))
+	for j, id := range p.ids {
+		counts[id] = p.perCheck[j]
 	}
-	if err := e.store.AppendHistory(ctx, entries, audits); err != nil {
+	if err := e.store.AppendHistory(ctx, p.entries, p.audits); err != nil {
 		return err
 	}
 	e.mu.Lock()
-	e.last = next
+	e.last = p.next
 	e.mu.Unlock()
 	cur := e.st.Load()
 	e.st.Store(&state{checks: cur.checks, exceptions: cur.exceptions, defenderEnabled: cur.defenderEnabled,
-		counts: counts, overall: overall, computedAt: now})
+		counts: counts, overall: p.overall, computedAt: p.now})
 	return nil
+}
+
+// pass is one whole-fleet refresh in progress: the verdicts so far, their
+// counts, and the history of the verdicts that moved since prev.
+type pass struct {
+	s    *state
+	snap *fleet.Snapshot
+	now  time.Time
+	in   posture.Input
+	ids  []int64 // the enabled checks, in the order of each verdicts row
+	next *verdicts
+	res  []posture.Result // reused for every device
+
+	perCheck []Counts
+	overall  Counts
+
+	prev       *verdicts     // the last refresh's, nil at the first
+	prevCol    map[int64]int // check id → its column in prev's rows
+	prevStride int
+
+	entries []store.HistoryEntry
+	audits  []audit.Entry
+}
+
+func newPass(s *state, snap *fleet.Snapshot, in posture.Input, prev *verdicts, now time.Time) *pass {
+	p := &pass{s: s, snap: snap, now: now, in: in, prev: prev}
+	for _, c := range s.checks {
+		if c.Enabled {
+			p.ids = append(p.ids, c.ID)
+		}
+	}
+	p.next = &verdicts{snap: snap, checks: p.ids, results: make([]byte, len(snap.Devices)*(len(p.ids)+1))}
+	p.perCheck = make([]Counts, len(p.ids))
+	p.res = make([]posture.Result, 0, len(p.ids))
+	if prev != nil {
+		p.prevStride = len(prev.checks) + 1
+		p.prevCol = make(map[int64]int, len(prev.checks))
+		for j, id := range prev.checks {
+			p.prevCol[id] = j + 1
+		}
+	}
+	return p
+}
+
+// device evaluates device i, counts its verdicts and, when they moved since
+// the last refresh, records the change.
+func (p *pass) device(i int) {
+	d := &p.snap.Devices[i]
+	if d.Removed {
+		return
+	}
+	p.in.Device = d
+	m := posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID}
+	var overall posture.Result
+	p.res, overall = posture.Results(p.s.checks, p.s.exceptions, p.in, m, p.res[:0])
+	stride := len(p.ids) + 1
+	row := p.next.results[i*stride : (i+1)*stride]
+	row[0] = code(overall)
+	tally(&p.overall, result(row[0]))
+	for j, r := range p.res {
+		tally(&p.perCheck[j], r)
+		row[j+1] = code(r)
+	}
+	if p.prev == nil {
+		return
+	}
+	pi, seen := p.prev.snap.Index(d.ID)
+	if !seen || p.prev.snap.Devices[pi].Removed {
+		return
+	}
+	old := p.prev.results[pi*p.prevStride : (pi+1)*p.prevStride]
+	if verdictChanged(old, row, p.ids, p.prevCol) {
+		p.record(d, m, &p.prev.snap.Devices[pi], old, row)
+	}
+}
+
+// record adds the history of a device whose verdict moved, from old to
+// row, and an audit entry when the overall verdict moved. This is rare, so
+// the device is evaluated again in full for the reasons the history shows.
+func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, row []byte) {
+	dec := posture.Evaluate(p.s.checks, p.s.exceptions, p.in, m)
+	signal := changedSignals(*was, *d)
+	for _, r := range dec.Checks {
+		j, ok := p.prevCol[r.ID]
+		if !ok || old[j] == 0 || old[j] == code(r.Result) {
+			continue
+		}
+		p.entries = append(p.entries, store.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: p.now,
+			From: string(result(old[j])), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
+	}
+	if old[0] == 0 || old[0] == row[0] {
+		return
+	}
+	var reasons []string
+	for _, r := range dec.Checks {
+		reasons = append(reasons, r.Reasons...)
+	}
+	from, to := result(old[0]), result(row[0])
+	p.entries = append(p.entries, store.HistoryEntry{DeviceID: d.ID, At: p.now, From: string(from),
+		To: string(to), Reasons: reasons, Signal: signal})
+	e := audit.As(actor.Posture, audit.VerdictChanged, hostOrID(d))
+	e.Detail = string(from) + " → " + string(to) + signalDetail(signal)
+	p.audits = append(p.audits, e)
 }
 
 // yieldEvery is how many devices a whole-fleet pass evaluates between two

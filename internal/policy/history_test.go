@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/fleet"
 	"postern/internal/posture"
 	"postern/store"
@@ -28,8 +29,8 @@ func newTestEngine(t *testing.T, now time.Time, devices []fleet.Device, checks .
 	}
 	t.Cleanup(func() { st.Close() })
 	for _, c := range checks {
-		if _, err := st.SavePostureCheck(ctx, c, "test", store.AuditEntry{Actor: "test", Action: "posture_check.saved",
-			Outcome: store.OutcomeSuccess}); err != nil {
+		if _, err := st.SavePostureCheck(ctx, c, "test", audit.Entry{Actor: "test", Action: "posture_check.saved",
+			Outcome: audit.Success}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -35,6 +35,17 @@ const (
 	SourceDeviceReport = "device_report"
 )
 
+// SourceLabel names a data source as the console and the audit log show it.
+func SourceLabel(source string) string {
+	switch source {
+	case SourceDefender:
+		return "Microsoft Defender"
+	case SourceDeviceReport:
+		return "Device report"
+	}
+	return source
+}
+
 // Modes of a check. Only Enforce checks can deny.
 const (
 	ModeEnforce = "enforce"

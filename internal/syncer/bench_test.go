@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -65,7 +66,7 @@ func benchSync(b *testing.B, resync bool) {
 		svc := integration.New(st, kr, log, integration.Options{LoginURL: emuURL, APIURL: emuURL})
 		in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 			ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-		if err := svc.Configure(context.Background(), in, admin); err != nil {
+		if err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 			b.Fatal(err)
 		}
 		holder := &fleet.Holder{}

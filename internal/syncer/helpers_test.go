@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -25,7 +26,7 @@ import (
 	"postern/store"
 )
 
-var admin = integration.Actor{Email: "admin@example.com", IP: "192.0.2.10"}
+var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
 // clock is a settable clock shared by the emulator (token expiry,
 // Retry-After dates) and the client's Retry-After parser. It starts on a
@@ -195,7 +196,7 @@ func (e *env) configure() {
 	e.t.Helper()
 	in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-	if err := e.svc.Configure(context.Background(), in, admin); err != nil {
+	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 		e.t.Fatalf("Configure: %v", err)
 	}
 }

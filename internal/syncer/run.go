@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -189,16 +191,16 @@ func (w *Worker) describe(ctx context.Context, err error) (outcome, msg, code st
 	}
 }
 
-func runAudit(run store.SyncRun) store.AuditEntry {
-	outcome := store.OutcomeSuccess
+func runAudit(run store.SyncRun) audit.Entry {
+	outcome := audit.Success
 	if run.Outcome != store.RunSuccess {
-		outcome = store.OutcomeFailure
+		outcome = audit.Failure
 	}
 	detail := fmt.Sprintf("run %d (%s): %s", run.ID, run.Trigger, run.Outcome)
 	if run.Error != "" {
 		detail += ": " + run.ErrorCode
 	}
-	return store.AuditEntry{Actor: "postern (sync)", Action: "sync.run", Target: "Microsoft Defender",
+	return audit.Entry{Actor: actor.Sync.Email, Action: audit.SyncRun, Target: "Microsoft Defender",
 		Outcome: outcome, Detail: detail}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -780,7 +781,7 @@ func TestOnSwap(t *testing.T) {
 
 func TestSyncSkipsWhenNotConnected(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 10})
-	if err := e.svc.Disable(context.Background(), admin); err != nil {
+	if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
 		t.Fatal(err)
 	}
 	e.emu.ResetStats()

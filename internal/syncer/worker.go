@@ -32,10 +32,11 @@ const (
 	maxBackoffFactor = 12
 )
 
-// Source gives the worker a client for the current credentials; see
-// integration.Service.Client.
+// Source gives the worker a client for the current credentials and says
+// whether Defender is connected; see integration.Service.
 type Source interface {
 	Client(ctx context.Context) (*defender.Client, string, error)
+	Enabled(ctx context.Context) (bool, error)
 }
 
 // Options configure a Worker.
@@ -137,5 +138,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		timer.Stop()
 		w.runOnce(ctx, reason)
 		next, reason = w.opts.Now().Add(w.nextDelay()), TriggerSchedule
+	}
+}
+
+// IntegrationChanged follows the integration (subscribe it with
+// integration.Service.Subscribe): new credentials or Enable start a sync
+// at once; Disable stops the run in flight.
+func (w *Worker) IntegrationChanged(_ context.Context, ch integration.Change) {
+	switch ch {
+	case integration.Configured:
+		w.Trigger(TriggerConfigured)
+	case integration.Enabled:
+		w.Trigger(TriggerEnabled)
+	case integration.Disabled:
+		w.Cancel()
 	}
 }
