@@ -21,26 +21,10 @@ import (
 // runOnce performs one sync if the integration is configured, enabled and
 // not blocked on missing permissions.
 func (w *Worker) runOnce(ctx context.Context, trigger string) {
-	client, version, err := w.source.Client(ctx)
-	switch {
-	case apperr.Is(err, apperr.NotFound), errors.Is(err, integration.ErrDisabled):
-		return
-	case err != nil:
-		w.log.Error("sync: cannot build the Defender client", "err", err)
+	client, version, ok := w.clientFor(ctx, trigger)
+	if !ok {
 		return
 	}
-	w.mu.Lock()
-	if w.blockedAtStart {
-		w.blocked, w.blockedAtStart = version, false
-	}
-	blocked := w.blocked == version
-	w.mu.Unlock()
-	// A 403 stops calls until the credentials change; Save and Enable
-	// re-validate them first, so their runs may go ahead.
-	if blocked && trigger != TriggerConfigured && trigger != TriggerEnabled {
-		return
-	}
-
 	run, err := w.store.StartRun(ctx, integration.Name, trigger)
 	if err != nil {
 		w.log.Error("sync: record start", "err", err)
@@ -72,19 +56,9 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// its own, briefly.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer rcancel()
-	done, err := w.store.FinishRun(rctx, run, runAudit(run))
-	if err != nil {
-		// The apply (or its record) failed and rolled back: the previous
-		// data stands. Record the run as failed, without applying.
-		w.log.Error("sync: record the run", "run", run.ID, "err", err)
-		run.Outcome, run.ErrorCode = store.RunFailed, "store"
-		run.Error = "Postern could not save the synced devices; the previous device data was kept. " + apperr.MessageOf(err)
-		run.Seen, run.Added, run.Changed, run.Removed = 0, 0, 0, 0
-		if done, err = w.store.FinishRun(rctx, run, runAudit(run)); err != nil {
-			w.log.Error("sync: record the failed run", "run", run.ID, "err", err)
-			done = run
-		}
-		lerr = errors.New(run.Error)
+	done, ferr := w.finish(rctx, run)
+	if ferr != nil {
+		lerr = ferr
 	}
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices; the database file catches up after.
@@ -100,6 +74,50 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
 		"seen", done.Seen, "added", done.Added, "changed", done.Changed, "removed", done.Removed,
 		"throttled_waits", done.ThrottledWaits, "error_code", done.ErrorCode)
+}
+
+// clientFor returns the client of the current credentials and their
+// version, or false when there is nothing to sync: Defender is not
+// connected, or a 403 stopped calls until the credentials change. Save
+// and Enable re-validate them first, so their runs may go ahead.
+func (w *Worker) clientFor(ctx context.Context, trigger string) (*defender.Client, string, bool) {
+	client, version, err := w.source.Client(ctx)
+	switch {
+	case apperr.Is(err, apperr.NotFound), errors.Is(err, integration.ErrDisabled):
+		return nil, "", false
+	case err != nil:
+		w.log.Error("sync: cannot build the Defender client", "err", err)
+		return nil, "", false
+	}
+	w.mu.Lock()
+	if w.blockedAtStart {
+		w.blocked, w.blockedAtStart = version, false
+	}
+	blocked := w.blocked == version
+	w.mu.Unlock()
+	if blocked && trigger != TriggerConfigured && trigger != TriggerEnabled {
+		return nil, "", false
+	}
+	return client, version, true
+}
+
+// finish applies and records the run. When the apply (or its record)
+// fails, it rolls back and the previous data stands: the run is recorded
+// as failed, without applying, and the error says so.
+func (w *Worker) finish(ctx context.Context, run store.SyncRun) (store.SyncRun, error) {
+	done, err := w.store.FinishRun(ctx, run, runAudit(run))
+	if err == nil {
+		return done, nil
+	}
+	w.log.Error("sync: record the run", "run", run.ID, "err", err)
+	run.Outcome, run.ErrorCode = store.RunFailed, "store"
+	run.Error = "Postern could not save the synced devices; the previous device data was kept. " + apperr.MessageOf(err)
+	run.Seen, run.Added, run.Changed, run.Removed = 0, 0, 0, 0
+	if done, err = w.store.FinishRun(ctx, run, runAudit(run)); err != nil {
+		w.log.Error("sync: record the failed run", "run", run.ID, "err", err)
+		done = run
+	}
+	return done, errors.New(run.Error)
 }
 
 // fetch lists every machine and stages each page while the next one is
