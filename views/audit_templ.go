@@ -163,7 +163,7 @@ func Audit(p AuditPage) templ.Component {
 				return nil
 			})
 			templ_7745c5c3_Err = components.DataTable(components.TableSpec{Caption: "Audit log entries, newest first", Columns: auditColumns, Empty: len(p.Rows) == 0,
-				NoRows: components.Blank{Icon: "list", Title: "No matching entries", Body: "Nothing in the audit log matches these filters. Clear them to see every entry."}}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
+				NoRows: p.pager().Blank(components.Blank{Icon: "list", Title: "No matching entries", Body: "Nothing in the audit log matches these filters. Clear them to see every entry."})}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

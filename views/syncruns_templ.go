@@ -182,7 +182,7 @@ func SyncRuns(p SyncRunsPage) templ.Component {
 				return nil
 			})
 			templ_7745c5c3_Err = components.DataTable(components.TableSpec{Caption: "Sync runs, newest first", Columns: syncRunColumns, Empty: len(p.Rows) == 0,
-				NoRows: components.Blank{Icon: "sync", Title: "No sync has run yet", Body: "Once Microsoft Defender is connected, Postern syncs every few minutes and on demand; each run is listed here."}}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var5), templ_7745c5c3_Buffer)
+				NoRows: p.pager().Blank(components.Blank{Icon: "sync", Title: "No sync has run yet", Body: "Once Microsoft Defender is connected, Postern syncs every few minutes and on demand; each run is listed here."})}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var5), templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -123,3 +123,18 @@ func (p Pager) link(n int) string {
 	}
 	return p.URL(n)
 }
+
+// Blank is the empty state of a page without rows: empty itself when the
+// list has none, or, for a page past the end, one that leads to the last.
+func (p Pager) Blank(empty Blank) Blank {
+	if p.Total <= 0 {
+		return empty
+	}
+	last := p.Pages()
+	b := Blank{Icon: empty.Icon, Title: "Nothing on page " + Count(p.cur()),
+		Body: "The list ends on page " + Count(last) + "."}
+	if p.URL != nil {
+		b.Action = LinkButton(Secondary, "Go to page "+Count(last), p.URL(last))
+	}
+	return b
+}

@@ -2,6 +2,7 @@ package components
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +104,22 @@ func TestParsePage(t *testing.T) {
 		if got := ParsePage(in); got != want {
 			t.Errorf("ParsePage(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+func TestPagerBlank(t *testing.T) {
+	empty := Blank{Icon: "list", Title: "No matching entries", Body: "Clear the filters."}
+	if got := entries(1, 50, 0).Blank(empty); got != empty {
+		t.Errorf("an empty list's blank = %+v, want %+v", got, empty)
+	}
+	past := entries(9, 50, 120).Blank(empty)
+	if past.Title != "Nothing on page 9" || past.Body != "The list ends on page 3." || past.Icon != "list" || past.Action == nil {
+		t.Fatalf("past the end: %+v", past)
+	}
+	if got := renderString(t, past.Action); !strings.Contains(got, `href="/audit?page=3"`) || !strings.Contains(got, ">Go to page 3<") {
+		t.Errorf("past the end, the action is %s", got)
+	}
+	if noURL := (Pager{Page: 9, PerPage: 50, Total: 120}).Blank(empty); noURL.Action != nil {
+		t.Error("a pager without URLs links to the last page")
 	}
 }
