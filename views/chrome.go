@@ -6,6 +6,8 @@ package views
 import (
 	"encoding/json"
 	"time"
+
+	"postern/views/components"
 )
 
 // Chrome is what every page's frame needs: title, who is signed in, the CSRF
@@ -21,7 +23,7 @@ type Chrome struct {
 
 // Flash is a one-time message shown at the top of the next page.
 type Flash struct {
-	Kind string // success, info, warning, error
+	Kind string // components.FlashSuccess, FlashInfo, FlashWarning or FlashError
 	Text string
 }
 
@@ -63,38 +65,9 @@ func csrfHeaders(token string) string {
 	return string(b)
 }
 
-// Ago renders a time relative to now in plain words.
-func Ago(t, now time.Time) string {
-	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
-	switch {
-	case d < 45*time.Second:
-		return "just now"
-	case d < 90*time.Second:
-		s = "1 minute"
-	case d < time.Hour:
-		s = plural(int(d.Round(time.Minute)/time.Minute), "minute")
-	case d < 36*time.Hour:
-		s = plural(int(d.Round(time.Hour)/time.Hour), "hour")
-	default:
-		s = plural(int(d.Round(24*time.Hour)/(24*time.Hour)), "day")
-	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return itoa(n) + " " + unit + "s"
-}
+// Ago renders a time relative to now in plain words; see components.Ago.
+// Prefer components.RelTime, which computes it itself.
+func Ago(t, now time.Time) string { return components.Ago(t, now) }
 
 // UTC formats t as the exact time shown on hover and in exports.
 func UTC(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }

@@ -10,6 +10,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/auth"
 	"postern/views"
+	"postern/views/components"
 )
 
 func (s *Server) apiTokensPage(c echo.Context, status int, p views.APITokensPage) error {
@@ -56,7 +57,7 @@ func (s *Server) apiTokenRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, "success", "Token “"+t.Name+"” is revoked. Requests that present it are refused."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Token “"+t.Name+"” is revoked. Requests that present it are refused."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -11,6 +10,7 @@ import (
 	"postern/internal/audit"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 const auditPerPage = 50
@@ -55,20 +55,20 @@ func auditFilter(c echo.Context) (store.AuditFilter, string, string) {
 // auditList shows the audit log, newest first, filtered and paged.
 func (s *Server) auditList(c echo.Context) error {
 	f, action, outcome := auditFilter(c)
-	page, _ := strconv.Atoi(c.QueryParam("page"))
-	page = max(page, 1)
-	f.Limit, f.Offset = auditPerPage, (page-1)*auditPerPage
+	pg := components.Pager{Page: components.ParsePage(c.QueryParam("page")), PerPage: auditPerPage}
+	f.Limit, f.Offset = pg.PerPage, pg.Offset()
 	entries, total, err := s.store.AuditEntries(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
+	pg.Total = total
 	rows := make([]views.AuditRow, len(entries))
 	for i, e := range entries {
 		rows[i] = views.AuditRow{At: e.At, Actor: e.Actor, SourceIP: e.SourceIP, Action: e.Action,
 			Target: e.Target, Outcome: e.Outcome, Detail: e.Detail}
 	}
-	p := views.AuditPage{Chrome: s.chrome(c, "Audit log", "audit"), Rows: rows, Total: total,
-		Page: page, PerPage: auditPerPage, Action: action, Outcome: outcome}
+	p := views.AuditPage{Chrome: s.chrome(c, "Audit log", "audit"), Rows: rows, Pager: pg,
+		Action: action, Outcome: outcome}
 	return render(c, http.StatusOK, views.Audit(p))
 }
 

@@ -12,6 +12,7 @@ import (
 	"postern/internal/apperr"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 // Exception limits.
@@ -126,7 +127,7 @@ func (s *Server) exceptionCreate(c echo.Context) error {
 	if _, err := s.checks.CreateException(c.Request().Context(), e); err != nil {
 		return err
 	}
-	if err := flash(c, "success", "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")
@@ -145,7 +146,7 @@ func (s *Server) exceptionRevoke(c echo.Context) error {
 		}
 		return err
 	}
-	if err := flash(c, "success", "Exception revoked."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Exception revoked."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")

@@ -17,6 +17,7 @@ import (
 	"postern/internal/syncer"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 const (
@@ -303,7 +304,7 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 	}
 	kind, text := recheckOutcome(changed, err)
 	if err != nil {
-		if kind == "error" && defender.ReasonOf(err) == "" && !errors.Is(err, syncer.ErrNotConnected) {
+		if kind == components.FlashError && defender.ReasonOf(err) == "" && !errors.Is(err, syncer.ErrNotConnected) {
 			s.logger(c).Error("re-check device", "device", id, "err", err)
 		} else {
 			s.logger(c).Info("re-check device refused", "device", id, "reason", defender.ReasonOf(err))
@@ -319,12 +320,12 @@ func (s *Server) deviceRecheck(c echo.Context) error {
 func recheckOutcome(changed bool, err error) (kind, text string) {
 	switch {
 	case err == nil && changed:
-		return "success", "Device re-checked: updated from Defender."
+		return components.FlashSuccess, "Device re-checked: updated from Defender."
 	case err == nil:
-		return "success", "Device re-checked: no change."
+		return components.FlashSuccess, "Device re-checked: no change."
 	case errors.Is(err, syncer.ErrNotConnected):
-		return "warning", syncer.RecheckFailure(err)
+		return components.FlashWarning, syncer.RecheckFailure(err)
 	default:
-		return "error", syncer.RecheckFailure(err)
+		return components.FlashError, syncer.RecheckFailure(err)
 	}
 }

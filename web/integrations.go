@@ -17,6 +17,7 @@ import (
 	"postern/internal/syncer"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 // secretWarningWindow is how early the card warns about an expiring secret.
@@ -106,7 +107,7 @@ func secretNotice(expires, now time.Time) (string, string) {
 	days := int(expires.Sub(today).Hours() / 24) // calendar days left; the secret works through its expiry day
 	switch {
 	case days < 0:
-		return "The client secret expired on " + day + ". Syncing fails until you create a new secret in the Entra admin center and paste its Value in Manage.", "error"
+		return "The client secret expired on " + day + ". Syncing fails until you create a new secret in the Entra admin center and paste its Value in Manage.", components.FlashError
 	case days <= int(secretWarningWindow.Hours()/24):
 		when := fmt.Sprintf("in %d days", days)
 		switch days {
@@ -115,7 +116,7 @@ func secretNotice(expires, now time.Time) (string, string) {
 		case 1:
 			when = "tomorrow"
 		}
-		return "The client secret expires " + when + " (" + day + "). Create a new secret in the Entra admin center and paste its Value in Manage before then.", "warning"
+		return "The client secret expires " + when + " (" + day + "). Create a new secret in the Entra admin center and paste its Value in Manage before then.", components.FlashWarning
 	}
 	return "", ""
 }
@@ -190,7 +191,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
 	}
 	s.logger(c).Info("defender integration configured", "admin", actor.Name(r.Context()))
-	return s.afterAction(c, "success", "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)
+	return s.afterAction(c, components.FlashSuccess, "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)
 }
 
 // applyErrors puts validation and Microsoft errors on the form; it reports
@@ -260,7 +261,7 @@ func (s *Server) defenderDisable(c echo.Context) error {
 	if err := s.integration.Disable(c.Request().Context()); err != nil {
 		return err
 	}
-	return s.afterAction(c, "info", "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
+	return s.afterAction(c, components.FlashInfo, "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
 
 // defenderEnable re-validates the stored credentials and turns Defender on.
@@ -268,12 +269,12 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	err := s.integration.Enable(c.Request().Context())
 	var de *defender.Error
 	if errors.As(err, &de) {
-		return s.afterAction(c, "error", "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
+		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
 	}
 	if err != nil {
 		return err
 	}
-	return s.afterAction(c, "success", "Microsoft Defender is enabled and connected.", true)
+	return s.afterAction(c, components.FlashSuccess, "Microsoft Defender is enabled and connected.", true)
 }
 
 // defenderSync starts a sync now (Sync now on the card).
@@ -293,7 +294,7 @@ func (s *Server) defenderSync(c echo.Context) error {
 		}
 		return render(c, http.StatusOK, views.DefenderCardView(card, false))
 	}
-	if err := flash(c, "info", "A sync has started. The card shows its progress."); err != nil {
+	if err := flash(c, components.FlashInfo, "A sync has started. The card shows its progress."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings/integrations")

@@ -321,7 +321,7 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 		t.Error("the self-refreshing part carries the card's buttons")
 	}
 
-	if one := c.get("/sync-runs"); !strings.Contains(one.body, "<p>1 run</p>") {
+	if one := c.get("/sync-runs"); !strings.Contains(one.body, `data-testid="range">Showing 1–1 of 1 run<`) {
 		t.Errorf("sync runs page does not count 1 run:\n%.1500s", one.body)
 	}
 
@@ -341,7 +341,7 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 	if !strings.Contains(runs.body, "manual") || !strings.Contains(runs.body, "configured") {
 		t.Error("sync runs page does not name the triggers")
 	}
-	if !strings.Contains(runs.body, "<p>2 runs</p>") {
+	if !strings.Contains(runs.body, `data-testid="range">Showing 1–2 of 2 runs<`) {
 		t.Error("sync runs page does not count 2 runs")
 	}
 

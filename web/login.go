@@ -16,6 +16,7 @@ import (
 	"postern/internal/auth"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 // loginFailed is the one message for an unknown account and a wrong password.
@@ -24,8 +25,8 @@ const loginFailed = "Incorrect email or password."
 // notices are the fixed messages a redirect to /login may ask for; the query
 // string only picks one, so it cannot inject text.
 var notices = map[string]views.Flash{
-	"admin-created": {Kind: "success", Text: "Admin account created. Sign in to continue."},
-	"signed-out":    {Kind: "info", Text: "You have signed out."},
+	"admin-created": {Kind: components.FlashSuccess, Text: "Admin account created. Sign in to continue."},
+	"signed-out":    {Kind: components.FlashInfo, Text: "You have signed out."},
 }
 
 // loginForm shows the sign-in page, or setup on a fresh install.

@@ -14,6 +14,7 @@ import (
 	"postern/internal/posture"
 	"postern/store"
 	"postern/views"
+	"postern/views/components"
 )
 
 // postureChecks lists the checks with their current counts.
@@ -210,7 +211,7 @@ func (s *Server) checkSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, "success", "Posture check “"+f.Name+"” is saved and in force."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Posture check “"+f.Name+"” is saved and in force."); err != nil {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")
@@ -239,7 +240,7 @@ func (s *Server) checkDelete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, "success", "Posture check “"+ch.Name+"” is deleted."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Posture check “"+ch.Name+"” is deleted."); err != nil {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")

@@ -90,6 +90,7 @@ func TestFirstRunJourney(t *testing.T) {
 	b.WaitHeading("Audit log")
 	b.WaitRow("admin.created")
 	b.WaitRow("auth.login")
+	b.Screenshot("audit")
 
 	b.ClickButton("Sign out")
 	b.WaitPath("/login")
