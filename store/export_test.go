@@ -5,3 +5,6 @@ import "database/sql"
 // DBs exposes the writer and reader pools so tests can inspect every pooled
 // connection's pragmas.
 func (s *Store) DBs() (w, r *sql.DB) { return s.write, s.read }
+
+// DeviceSortTerm is the ORDER BY term of a device sort key.
+func DeviceSortTerm(key string) string { return deviceSorts[key] }
