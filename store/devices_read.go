@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
 	"postern/internal/audit"
+	"postern/internal/defender/vocab"
 )
 
 // DeviceFilter narrows Devices; empty fields do not filter.
@@ -27,14 +29,26 @@ type DeviceFilter struct {
 }
 
 // deviceSorts maps sort keys to ORDER BY terms. Enum orders follow
-// Defender's scales, not the alphabet.
+// Defender's scales (vocab), not the alphabet.
 var deviceSorts = map[string]string{
 	"host":      "host_lower",
 	"last_seen": "last_seen",
 	"health":    "health_status",
 	"platform":  "os_platform",
-	"risk":      "CASE risk_score WHEN 'None' THEN 0 WHEN 'Informational' THEN 1 WHEN 'Low' THEN 2 WHEN 'Medium' THEN 3 WHEN 'High' THEN 4 ELSE -1 END",
-	"exposure":  "CASE exposure_level WHEN 'None' THEN 0 WHEN 'Low' THEN 1 WHEN 'Medium' THEN 2 WHEN 'High' THEN 3 ELSE -1 END",
+	"risk":      scaleRank("risk_score", vocab.Risk),
+	"exposure":  scaleRank("exposure_level", vocab.Exposure),
+}
+
+// scaleRank is col's position on e's scale, best first from 0, as a CASE
+// of literals (so the sort needs no join); other values and NULL rank -1.
+func scaleRank(col string, e *vocab.Enum) string {
+	var b strings.Builder
+	b.WriteString("CASE " + col)
+	for i, name := range e.Names() {
+		b.WriteString(" WHEN '" + strings.ReplaceAll(name, "'", "''") + "' THEN " + strconv.Itoa(i))
+	}
+	b.WriteString(" ELSE -1 END")
+	return b.String()
 }
 
 func (f DeviceFilter) where() (string, []any) {

@@ -8,3 +8,6 @@ func (s *Store) DBs() (w, r *sql.DB) { return s.write, s.read }
 
 // StagingDDL is stagingDDL, for the store's own tests.
 var StagingDDL = stagingDDL
+
+// DeviceSortTerm is the ORDER BY term of a device sort key.
+func DeviceSortTerm(key string) string { return deviceSorts[key] }

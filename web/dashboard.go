@@ -2,25 +2,12 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/defender/vocab"
+	"postern/internal/posture"
 	"postern/views"
-	"postern/views/components"
-)
-
-// Defender's scales, worst last, and how each value is shown.
-var (
-	healthOrder = []struct{ value, status string }{
-		{"Active", components.StatusOK}, {"Inactive", components.StatusWarn},
-		{"ImpairedCommunication", components.StatusError}, {"NoSensorData", components.StatusError},
-		{"NoSensorDataImpairedCommunication", components.StatusError}, {"Unknown", components.StatusNeutral},
-	}
-	riskOrder = []struct{ value, status string }{
-		{"None", components.StatusOK}, {"Informational", components.StatusOK}, {"Low", components.StatusOK},
-		{"Medium", components.StatusWarn}, {"High", components.StatusError},
-	}
 )
 
 // dashboard shows the fleet at a glance, from the in-memory snapshot.
@@ -42,25 +29,18 @@ func (s *Server) dashboard(c echo.Context) error {
 		health[d.HealthStatus]++
 		risk[d.RiskScore]++
 	}
-	for _, h := range healthOrder {
-		if n := health[h.value]; n > 0 {
-			p.Health = append(p.Health, views.Tally{Label: h.value, Count: n, Status: h.status, Href: "/devices?health=" + url.QueryEscape(h.value)})
-		}
-	}
-	for _, r := range riskOrder {
-		if n := risk[r.value]; n > 0 {
-			p.Risk = append(p.Risk, views.Tally{Label: r.value, Count: n, Status: r.status, Href: "/devices?risk=" + url.QueryEscape(r.value)})
-		}
-	}
+	p.Health = tallies(vocab.Health, health, func(v string) views.DeviceQuery { return views.DeviceQuery{Health: v} })
+	p.Risk = tallies(vocab.Risk, risk, func(v string) views.DeviceQuery { return views.DeviceQuery{Risk: v} })
 	if n := risk[""]; n > 0 {
-		p.Risk = append(p.Risk, views.Tally{Label: "No score", Count: n, Status: components.StatusNeutral, Href: "/devices?risk=none"})
+		p.Risk = append(p.Risk, views.Tally{Label: vocab.Risk.Missing, Count: n, Tone: vocab.Neutral,
+			Href: views.DeviceQuery{Risk: views.RiskUnscored}.URL()})
 	}
 	_, overall, at := s.policy.Counts()
 	p.Compliant, p.NonCompliant, p.Unknown, p.Counted = overall.Pass, overall.Fail, overall.Unknown, !at.IsZero()
 	for _, ch := range s.policy.Checks() {
 		if ch.Enabled {
 			p.ChecksActive++
-			if ch.Mode == "enforce" {
+			if ch.Mode == posture.ModeEnforce {
 				p.Enforced++
 			}
 		}
@@ -80,4 +60,16 @@ func (s *Server) dashboard(c echo.Context) error {
 		p.Changes = append(p.Changes, vc)
 	}
 	return render(c, http.StatusOK, views.Dashboard(p))
+}
+
+// tallies counts devices per value of e, in e's order, each linking to the
+// Devices page filtered to it; values no device has are left out.
+func tallies(e *vocab.Enum, counts map[string]int, filter func(string) views.DeviceQuery) []views.Tally {
+	var out []views.Tally
+	for _, v := range e.Values() {
+		if n := counts[v.Name]; n > 0 {
+			out = append(out, views.Tally{Label: v.Label, Count: n, Tone: v.Tone, Href: filter(v.Name).URL()})
+		}
+	}
+	return out
 }

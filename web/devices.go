@@ -14,6 +14,7 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/defender"
+	"postern/internal/defender/vocab"
 	"postern/internal/syncer"
 	"postern/store"
 	"postern/views"
@@ -28,15 +29,22 @@ const (
 	maxFacetTags = 500
 )
 
-// Defender's documented values (DEFENDER_API.md §4), in the order the
-// filters offer them. Anything else in a query is ignored.
+// Defender's documented values (vocab), in the order the filters offer
+// them: the scales worst first. Anything else in a query is ignored.
 var (
-	healthValues     = []string{"Active", "Inactive", "ImpairedCommunication", "NoSensorData", "NoSensorDataImpairedCommunication", "Unknown"}
-	riskValues       = []string{"High", "Medium", "Low", "Informational", "None"}
-	exposureValues   = []string{"High", "Medium", "Low", "None"}
-	onboardingValues = []string{"Onboarded", "CanBeOnboarded", "Unsupported", "InsufficientInfo"}
+	healthValues     = vocab.Health.Names()
+	riskValues       = worstFirst(vocab.Risk)
+	exposureValues   = worstFirst(vocab.Exposure)
+	onboardingValues = vocab.Onboarding.Names()
 	deviceSortKeys   = []string{"host", "health", "risk", "exposure", "platform", "last_seen"}
 )
+
+// worstFirst is an ordered enum's names from worst to best.
+func worstFirst(e *vocab.Enum) []string {
+	names := e.Names()
+	slices.Reverse(names)
+	return names
+}
 
 // deviceQuery reads the list's query string, keeping only values the
 // filters offer; the rest is dropped, never passed on.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"postern/internal/defender/vocab"
 	"postern/internal/posture"
 )
 
@@ -63,10 +64,10 @@ func parseCheckForm(v url.Values) (checkForm, map[string]string) {
 	s := &f.Spec
 	switch f.Source {
 	case posture.SourceDefender:
-		s.HealthActive = v.Get("health_status") == "Active"
+		s.HealthActive = v.Get("health_status") == vocab.HealthActive
 		s.MaxRisk = v.Get("max_risk")
 		s.MaxExposure = v.Get("max_exposure")
-		s.RequireOnboarded = v.Get("onboarding_status") == "Onboarded"
+		s.RequireOnboarded = v.Get("onboarding_status") == vocab.Onboarded
 		s.AVStatuses = limit(v["av_statuses"])
 		s.OSPlatforms = limit(v["os_platforms"])
 		s.RequireEntraJoined = v.Get("entra_joined") != ""

@@ -1,16 +1,21 @@
 package posture
 
-import "strings"
+import (
+	"strings"
 
-// Defender enum values in their documented spelling, used to render
-// reasons and editor messages. Real JSON casing differs from the docs
-// (DEFENDER_API.md §7.6), so lookups are case-insensitive.
+	"postern/internal/defender/vocab"
+)
+
+// Defender enum values in their documented spelling, from vocab, used to
+// render reasons and editor messages. Real JSON casing differs from the
+// docs (DEFENDER_API.md §7.6), so lookups are case-insensitive.
 var (
 	// riskLevels and exposureLevels are ordered from best to worst.
-	riskLevels     = []string{"None", "Informational", "Low", "Medium", "High"}
-	exposureLevels = []string{"None", "Low", "Medium", "High"}
-	avStatuses     = []string{"Updated", "NotUpdated", "Disabled", "NotReporting", "NotSupported", "Unknown"}
-	// reportOSes are the OS names a gateway may report.
+	riskLevels     = vocab.Risk.Names()
+	exposureLevels = vocab.Exposure.Names()
+	avStatuses     = vocab.Antivirus.Names()
+	// reportOSes are the OS names a gateway may report: the device
+	// report's own vocabulary, not Defender's.
 	reportOSes = []string{"Windows", "macOS", "Linux", "iOS", "Android"}
 )
 

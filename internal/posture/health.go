@@ -1,6 +1,10 @@
 package posture
 
-import "strings"
+import (
+	"strings"
+
+	"postern/internal/defender/vocab"
+)
 
 // healthActive requires Defender's health status to be Active.
 type healthActive struct{}
@@ -14,9 +18,9 @@ func (healthActive) Evaluate(in *Input) Outcome {
 	v := in.Device.HealthStatus
 	switch {
 	case v == "":
-		return unknown("health status not reported, required Active" + dataSuffix(in))
-	case strings.EqualFold(v, "Active"):
+		return unknown("health status not reported, required " + vocab.HealthActive + dataSuffix(in))
+	case strings.EqualFold(v, vocab.HealthActive):
 		return passed
 	}
-	return fail("health status " + v + ", required Active" + dataSuffix(in))
+	return fail("health status " + v + ", required " + vocab.HealthActive + dataSuffix(in))
 }

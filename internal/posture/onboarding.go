@@ -1,6 +1,10 @@
 package posture
 
-import "strings"
+import (
+	"strings"
+
+	"postern/internal/defender/vocab"
+)
 
 // onboarded requires Defender's onboarding status to be Onboarded. The
 // docs spell it "onboarded", real JSON "Onboarded": compare ignoring case.
@@ -15,9 +19,9 @@ func (onboarded) Evaluate(in *Input) Outcome {
 	v := in.Device.OnboardingStatus
 	switch {
 	case v == "":
-		return unknown("onboarding status not reported, required Onboarded" + dataSuffix(in))
-	case strings.EqualFold(v, "Onboarded"):
+		return unknown("onboarding status not reported, required " + vocab.Onboarded + dataSuffix(in))
+	case strings.EqualFold(v, vocab.Onboarded):
 		return passed
 	}
-	return fail("onboarding status " + v + ", required Onboarded" + dataSuffix(in))
+	return fail("onboarding status " + v + ", required " + vocab.Onboarded + dataSuffix(in))
 }

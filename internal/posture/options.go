@@ -1,6 +1,10 @@
 package posture
 
-import "slices"
+import (
+	"slices"
+
+	"postern/internal/defender/vocab"
+)
 
 // Values the check editor offers, in Defender's documented spelling and
 // order (best to worst for the ordered scales).
@@ -11,6 +15,5 @@ var (
 	ReportOSes     = slices.Clone(reportOSes)
 	// OSPlatforms are the platforms Defender reports most; the editor also
 	// offers any platform seen in the synced devices.
-	OSPlatforms = []string{"Windows10", "Windows11", "WindowsServer2016", "WindowsServer2019", "WindowsServer2022",
-		"Linux", "macOS", "iOS", "Android"}
+	OSPlatforms = slices.Clone(vocab.CommonPlatforms)
 )

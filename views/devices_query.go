@@ -1,0 +1,134 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+
+	"postern/views/components"
+)
+
+// DeviceQuery is the validated state of the device list: filters, sort and
+// page. Empty fields do not filter; every value here was checked against
+// what the filters offer.
+type DeviceQuery struct {
+	Search     string
+	Health     string
+	Risk       string // a risk score, or RiskUnscored
+	Exposure   string
+	Onboarding string
+	Platform   string
+	Tag        string
+	Show       string // "" active, "removed", "all"
+	Sort       string // host, health, risk, exposure, platform, last_seen
+	Desc       bool
+	Page       int
+}
+
+// RiskUnscored filters devices that Defender gave no risk score.
+const RiskUnscored = "unscored"
+
+// DefaultSortDesc says which direction a column sorts first: the worst or
+// newest first for scales and times, A to Z for names.
+func DefaultSortDesc(sort string) bool {
+	return sort == "risk" || sort == "exposure" || sort == "last_seen"
+}
+
+// Filtered reports whether any filter (not sort or page) is set.
+func (q DeviceQuery) Filtered() bool {
+	return q.Search != "" || q.Health != "" || q.Risk != "" || q.Exposure != "" || q.Onboarding != "" ||
+		q.Platform != "" || q.Tag != "" || q.Show != ""
+}
+
+func (q DeviceQuery) sortKey() string {
+	if q.Sort == "" {
+		return "host"
+	}
+	return q.Sort
+}
+
+// values encodes q, leaving defaults out so links stay short.
+func (q DeviceQuery) values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("q", q.Search)
+	set("health", q.Health)
+	set("risk", q.Risk)
+	set("exposure", q.Exposure)
+	set("onboarding", q.Onboarding)
+	set("platform", q.Platform)
+	set("tag", q.Tag)
+	set("show", q.Show)
+	if s := q.sortKey(); s != "host" {
+		v.Set("sort", s)
+	}
+	if q.Desc != DefaultSortDesc(q.sortKey()) {
+		v.Set("dir", dirName(q.Desc))
+	}
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	return v
+}
+
+// sortFields are the sort parameters alone (name, value), for the filter
+// form to keep.
+func (q DeviceQuery) sortFields() [][2]string {
+	v := DeviceQuery{Sort: q.Sort, Desc: q.Desc}.values()
+	var out [][2]string
+	for _, k := range []string{"sort", "dir"} {
+		if v.Has(k) {
+			out = append(out, [2]string{k, v.Get(k)})
+		}
+	}
+	return out
+}
+
+func dirName(desc bool) string {
+	if desc {
+		return "desc"
+	}
+	return "asc"
+}
+
+// URL is the list with q applied.
+func (q DeviceQuery) URL() string {
+	if v := q.values(); len(v) > 0 {
+		return "/devices?" + v.Encode()
+	}
+	return "/devices"
+}
+
+func (q DeviceQuery) pageURL(page int) string {
+	q.Page = page
+	return q.URL()
+}
+
+// sortURL sorts by col: the other way round when it already sorts by col,
+// otherwise in col's natural direction; back to the first page either way.
+func (q DeviceQuery) sortURL(col string) string {
+	if q.sortKey() == col {
+		q.Desc = !q.Desc
+	} else {
+		q.Sort, q.Desc = col, DefaultSortDesc(col)
+	}
+	q.Page = 1
+	return q.URL()
+}
+
+func (q DeviceQuery) sortState(col string) string {
+	if q.sortKey() != col {
+		return ""
+	}
+	if q.Desc {
+		return components.SortDescending
+	}
+	return components.SortAscending
+}
+
+func (q DeviceQuery) tagURL(tag string) string {
+	return DeviceQuery{Tag: tag}.URL()
+}
