@@ -1770,7 +1770,7 @@ func CheckEditor(p CheckEditorPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if p.SourceDisabled {
-				templ_7745c5c3_Err = components.FlashMessage("warning", "This check uses Microsoft Defender, which is disabled: its conditions are unknown, so When data is unavailable decides. Enable the integration to change them.").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.FlashMessage(components.FlashWarning, "This check uses Microsoft Defender, which is disabled: its conditions are unknown, so When data is unavailable decides. Enable the integration to change them.").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -390,7 +390,7 @@ func deviceSummary(p DeviceDetailPage) templ.Component {
 			}
 			ctx = templ.InitializeContext(ctx)
 			if p.LastSeen != nil {
-				templ_7745c5c3_Err = components.RelTime(*p.LastSeen, p.Now, Ago(*p.LastSeen, p.Now)).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.RelTime(*p.LastSeen, p.Now).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -2058,7 +2058,7 @@ func absTime(t, now time.Time) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = components.RelTime(t, now, Ago(t, now)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.RelTime(t, now).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

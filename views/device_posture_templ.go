@@ -433,7 +433,7 @@ func postureHistory(v DevicePostureView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = components.RelTime(h.At, v.Now, Ago(h.At, v.Now)).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = components.RelTime(h.At, v.Now).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

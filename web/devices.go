@@ -79,8 +79,7 @@ func deviceQuery(c echo.Context, facets store.DeviceFacets) views.DeviceQuery {
 	case "desc":
 		q.Desc = true
 	}
-	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
-	q.Page = max(q.Page, 1)
+	q.Page = components.ParsePage(c.QueryParam("page"))
 	return q
 }
 
@@ -99,7 +98,7 @@ func searchTerm(s string) string {
 func deviceFilter(q views.DeviceQuery) store.DeviceFilter {
 	f := store.DeviceFilter{Search: q.Search, Health: q.Health, Risk: q.Risk, Exposure: q.Exposure,
 		Onboarding: q.Onboarding, Platform: q.Platform, Tag: q.Tag, Sort: q.Sort, Desc: q.Desc,
-		Limit: devicesPerPage, Offset: (q.Page - 1) * devicesPerPage}
+		Limit: devicesPerPage, Offset: components.Pager{Page: q.Page, PerPage: devicesPerPage}.Offset()}
 	if q.Risk == views.RiskUnscored {
 		f.Risk = "none"
 	}
@@ -129,15 +128,16 @@ func (s *Server) devices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	pg := components.Pager{Page: q.Page, PerPage: devicesPerPage, Total: total}
 	if len(list) == 0 && total > 0 { // past the last page: show the last one
-		q.Page = (total + devicesPerPage - 1) / devicesPerPage
-		f.Offset = (q.Page - 1) * devicesPerPage
-		if list, total, err = s.store.DevicePage(ctx, f); err != nil {
+		pg = pg.Clamp()
+		q.Page, f.Offset = pg.Page, pg.Offset()
+		if list, pg.Total, err = s.store.DevicePage(ctx, f); err != nil {
 			return err
 		}
 	}
 	p := views.DevicesPage{
-		Chrome: s.chrome(c, "Devices", "devices"), Query: q, Total: total, PerPage: devicesPerPage,
+		Chrome: s.chrome(c, "Devices", "devices"), Query: q, Pager: pg,
 		Choices: views.DeviceFilterChoices{Health: healthValues, Risk: riskValues, Exposure: exposureValues,
 			Onboarding: onboardingValues, Platforms: facets.Platforms, Tags: facets.Tags},
 		// Every device has a platform, so no platform means no device at all.

@@ -628,7 +628,7 @@ func EmptyState(icon, title, body string) templ.Component {
 // exact UTC time on hover. Pass the view-model's clock (Chrome.Now) as now.
 // Callers written before it computed its own words pass them as a third
 // argument, which is ignored: drop it when touching them.
-func RelTime(t, now time.Time, _ ...string) templ.Component {
+func RelTime(t, now time.Time) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
