@@ -2,30 +2,36 @@ package integration
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/secret"
-	"postern/store"
 )
 
 // CheckSecrets opens every stored secret, so a missing or wrong master key
 // stops the start with a clear message instead of failing later.
 func (s *Service) CheckSecrets(ctx context.Context) error {
-	ins, err := s.store.Integrations(ctx)
+	vals, err := s.store.SealedValues(ctx)
 	if err != nil {
 		return err
 	}
-	for _, in := range ins {
-		loc := secretLocation(in.Name)
-		if _, err := s.keyring.Load().Open(in.ClientSecret, loc); err != nil {
-			id, _ := secret.KeyID(in.ClientSecret)
-			return fmt.Errorf("the stored client secret of %q cannot be decrypted with key id %q: %w; start Postern with the master key that sealed it", in.Name, id, err)
+	for _, v := range vals {
+		if _, err := s.keyring.Load().Open(v.Value, v.Location); err != nil {
+			id, _ := secret.KeyID(v.Value)
+			return fmt.Errorf("the stored %s of %q cannot be decrypted with key id %q: %w; start Postern with the master key that sealed it",
+				describe(v.Location), v.Row, id, err)
 		}
 	}
 	return nil
+}
+
+// describe names a sealed column for an admin.
+func describe(loc secret.Location) string {
+	if loc.Table == "integrations" && loc.Column == "client_secret" {
+		return "client secret"
+	}
+	return loc.Table + "." + loc.Column
 }
 
 // Reseal re-encrypts every stored secret under kr's active key in one
@@ -35,42 +41,28 @@ func (s *Service) Reseal(ctx context.Context, kr *secret.Keyring) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	err = s.store.WithTx(ctx, func(tx *sql.Tx) error {
-		ins, err := store.IntegrationsTx(ctx, tx)
+	return s.store.Reseal(ctx, func(v secret.Stored) (string, error) {
+		plain, err := kr.Open(v.Value, v.Location)
 		if err != nil {
-			return err
+			return "", fmt.Errorf("integration: open %s of %s: %w", describe(v.Location), v.Row, err)
 		}
-		for _, in := range ins {
-			loc := secretLocation(in.Name)
-			plain, err := kr.Open(in.ClientSecret, loc)
-			if err != nil {
-				return fmt.Errorf("integration: open %s secret: %w", in.Name, err)
-			}
-			if in.ClientSecret, err = kr.Seal(plain, loc); err != nil {
-				return err
-			}
-			if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
-				return err
-			}
-			n++
-		}
-		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: audit.KeyRotated,
-			Target: "master key " + kr.ActiveID(), Outcome: audit.Success,
-			Detail: fmt.Sprintf("%d stored secrets re-encrypted", n)}, s.store.Now())
+		return kr.Seal(plain, v.Location)
+	}, func(n int) audit.Entry {
+		e := audit.As(by, audit.KeyRotated, "master key "+kr.ActiveID())
+		e.Detail = fmt.Sprintf("%d stored secrets re-encrypted", n)
+		return e
 	})
-	return n, err
 }
 
-// KeysInUse lists the key ids that sealed the stored secrets.
+// KeysInUse counts the stored secrets sealed by each key id.
 func (s *Service) KeysInUse(ctx context.Context) (map[string]int, error) {
-	ins, err := s.store.Integrations(ctx)
+	vals, err := s.store.SealedValues(ctx)
 	if err != nil {
 		return nil, err
 	}
 	used := map[string]int{}
-	for _, in := range ins {
-		id, err := secret.KeyID(in.ClientSecret)
+	for _, v := range vals {
+		id, err := secret.KeyID(v.Value)
 		if err != nil {
 			return nil, err
 		}

@@ -179,3 +179,10 @@ func isBase64URL(s string) bool {
 	}
 	return true
 }
+
+// Stored is a sealed value as it is stored, with where: its Location is
+// the one it was sealed for.
+type Stored struct {
+	Location
+	Value string
+}
