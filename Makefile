@@ -68,7 +68,8 @@ FUZZ_TARGETS := \
 	./internal/integration:FuzzCredentialsForm \
 	./internal/posture:FuzzSpecValidate \
 	./web:FuzzDecodeEvaluateRequest \
-	./web:FuzzCheckForm
+	./web:FuzzCheckForm \
+	./internal/jsonenc:FuzzAppendJSONString
 fuzz:
 	@set -e; mkdir -p tmp; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; corpus=$$pkg/testdata/fuzz/$$name; log=tmp/fuzz-$$name.log; \

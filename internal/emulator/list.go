@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"postern/internal/jsonenc"
 )
 
 // listQuery is the parsed OData query of a listing.
@@ -119,7 +121,7 @@ func writePage(bw *bodyWriter, page []*Machine, q *listQuery, total int, next st
 	buf = append(buf, ']')
 	if next != "" {
 		buf = append(buf, `,"@odata.nextLink":`...)
-		buf = appendString(buf, next)
+		buf = jsonenc.AppendString(buf, next)
 	}
 	buf = append(buf, '}')
 	bw.Write(buf)
