@@ -152,7 +152,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 	for from := 0; from < n; from += pageSize {
 		page := make([]store.Device, 0, pageSize)
 		for i := from; i < min(from+pageSize, n); i++ {
-			page = append(page, storedDevice(benchMachine(r, i)))
+			page = append(page, storedDevice(b, benchMachine(r, i)))
 		}
 		if err := st.StageDevices(ctx, run.ID, page); err != nil {
 			b.Fatal(err)

@@ -30,7 +30,7 @@ func (w *Worker) Recheck(ctx context.Context, id, actor, ip string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	d, err := toDevice(m)
+	d, err := ToDevice(m)
 	if err != nil {
 		return false, err
 	}
