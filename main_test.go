@@ -9,30 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"postern/internal/auth"
+	"postern/internal/testkit"
 	"postern/store"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -57,7 +40,7 @@ func TestStartRefusesUnsafeKeys(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--addr", "127.0.0.1:0"}, tc.args...)
-			err := run(context.Background(), args, envOf(tc.env), &lockedBuffer{})
+			err := run(context.Background(), args, envOf(tc.env), &testkit.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
 			}
@@ -75,7 +58,7 @@ func TestStartRefusesUnsafeKeys(t *testing.T) {
 // and a cancelled context shuts down cleanly with no WAL left behind.
 func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	dir := t.TempDir()
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil), out) }()
@@ -109,7 +92,7 @@ func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 
 var urlPattern = regexp.MustCompile(`msg="postern is ready" url=(http://[0-9.:]+)`)
 
-func waitForURL(t *testing.T, out *lockedBuffer) string {
+func waitForURL(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -135,7 +118,7 @@ func TestAdminResetPassword(t *testing.T) {
 	}
 	st.Close()
 
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	if err := run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "ADMIN@example.com"}, envOf(nil), out); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +142,7 @@ func TestAdminResetPassword(t *testing.T) {
 	if entries, _, _ := st.AuditEntries(ctx, store.AuditFilter{Action: &action}); len(entries) != 1 {
 		t.Fatalf("password reset audited %d times, want 1", len(entries))
 	}
-	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &lockedBuffer{})
+	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &testkit.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "no admin account") {
 		t.Fatalf("unknown admin: %v", err)
 	}

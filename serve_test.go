@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"postern/internal/testkit"
 )
 
 // With --log-format json every line on stdout is one JSON object, request
@@ -22,7 +24,7 @@ import (
 func TestServeLogsJSON(t *testing.T) {
 	key := []byte("postern-test-master-key-32bytes!")
 	const password = "json-log-sentinel-password-7f3a"
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -100,7 +102,7 @@ func TestServeLogsJSON(t *testing.T) {
 }
 
 // waitForJSONURL returns the console's URL from its JSON "ready" line.
-func waitForJSONURL(t *testing.T, out *lockedBuffer) string {
+func waitForJSONURL(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -132,7 +134,7 @@ func jsonPath(rec map[string]any, keys ...string) any {
 // serve returns only once everything it started has stopped: after run
 // returns, neither the console nor the demo emulator answers.
 func TestServeStopsEverythingItStarted(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -171,7 +173,7 @@ func TestServeStopsEverythingItStarted(t *testing.T) {
 // A part that fails while the console runs stops the console and is what
 // serve returns; one that fails after the stop began is only logged.
 func TestSuperviseStopsTheGroupOnAFailure(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	log := newLogger(out, "text")
 	g, ctx := errgroup.WithContext(context.Background())
 	stopped := make(chan struct{})

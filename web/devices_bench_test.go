@@ -22,6 +22,7 @@ import (
 	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -86,11 +87,7 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := teststore.OpenAt(b, filepath.Join(dir, "postern.db"), store.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
 	if err != nil {
