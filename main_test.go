@@ -58,10 +58,7 @@ func TestStartRefusesUnsafeKeys(t *testing.T) {
 // and a cancelled context shuts down cleanly with no WAL left behind.
 func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	dir := t.TempDir()
-	out := &testkit.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil), out) }()
+	out, stop := startRun(t, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil))
 
 	url := waitForURL(t, out)
 	res, err := http.Get(url + "/readyz")
@@ -73,20 +70,35 @@ func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
 		t.Fatalf("master.key: %v %v", fi, err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stop()
 	if _, err := os.Stat(filepath.Join(dir, "postern.db-wal")); !os.IsNotExist(err) {
 		t.Errorf("WAL file left after a clean shutdown: %v", err)
 	}
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("no shutdown log line:\n%s", out)
+	}
+}
+
+// startRun runs the console with args in the background. stop cancels it
+// and fails the test unless run returns nil within 20 s.
+func startRun(t *testing.T, args []string, getenv func(string) string) (out *testkit.Buffer, stop func()) {
+	t.Helper()
+	out = &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, out) }()
+	return out, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run after cancel: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("run did not return after cancel")
+		}
 	}
 }
 

@@ -24,13 +24,8 @@ import (
 func TestServeLogsJSON(t *testing.T) {
 	key := []byte("postern-test-master-key-32bytes!")
 	const password = "json-log-sentinel-password-7f3a"
-	out := &testkit.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}
-	env := envOf(map[string]string{"POSTERN_MASTER_KEY": base64.StdEncoding.EncodeToString(key)})
-	go func() { done <- run(ctx, args, env, out) }()
+	out, stop := startRun(t, args, envOf(map[string]string{"POSTERN_MASTER_KEY": base64.StdEncoding.EncodeToString(key)}))
 
 	base := waitForJSONURL(t, out)
 	// The first-admin form logs through the request's logger; Fetch Metadata
@@ -50,15 +45,7 @@ func TestServeLogsJSON(t *testing.T) {
 	}
 	requestID := res.Header.Get("X-Request-Id")
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stop()
 
 	logged := out.String()
 	for name, s := range map[string]string{
@@ -134,13 +121,7 @@ func jsonPath(rec map[string]any, keys ...string) any {
 // serve returns only once everything it started has stopped: after run
 // returns, neither the console nor the demo emulator answers.
 func TestServeStopsEverythingItStarted(t *testing.T) {
-	out := &testkit.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, envOf(nil), out)
-	}()
+	out, stop := startRun(t, []string{"--demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, envOf(nil))
 	console := waitForURL(t, out)
 	demo := waitFor(t, out, regexp.MustCompile(`Microsoft Defender emulator \(not Microsoft\) at (http://127\.0\.0\.1:\d+)`))[1]
 	for _, u := range []string{console + "/readyz", demo + "/api/machines"} {
@@ -150,15 +131,7 @@ func TestServeStopsEverythingItStarted(t *testing.T) {
 		}
 		res.Body.Close()
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stop()
 	for _, u := range []string{console, demo} {
 		if res, err := http.Get(u + "/"); err == nil {
 			res.Body.Close()
