@@ -9,18 +9,18 @@ PKGS    := ./...
 run:
 	$(GO) run .
 
-## test: every test, including the browser journeys (installs Chromium when missing and run as root)
+## test: every test once, with the race detector, including the browser journeys (installs Chromium when missing and run as root)
 test: deps
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
 
-## check: regenerate templ and CSS and fail if they differ from the commit; vet; race tests
+## check: the static checks: regenerate templ and CSS and fail if they differ from the commit; gofmt; vet; staticcheck
 check: node-deps generate
 	@git diff --exit-code -- '*_templ.go' static/css/app.css || { echo "generated files are stale: run 'make generate' and commit" >&2; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); \
 	  if [ -n "$$untracked" ]; then echo "generated but not committed: $$untracked" >&2; exit 1; fi
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 ## generate: templ components, then the stylesheet (Tailwind reads the generated code)
 generate: templ css
@@ -68,7 +68,8 @@ FUZZ_TARGETS := \
 	./internal/integration:FuzzCredentialsForm \
 	./internal/posture:FuzzSpecValidate \
 	./web:FuzzDecodeEvaluateRequest \
-	./web:FuzzCheckForm
+	./web:FuzzCheckForm \
+	./internal/jsonenc:FuzzAppendJSONString
 fuzz:
 	@set -e; mkdir -p tmp; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; corpus=$$pkg/testdata/fuzz/$$name; log=tmp/fuzz-$$name.log; \

@@ -29,13 +29,14 @@ import (
 	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
 	"postern/store"
 )
 
 // runBackup runs `postern backup --data-dir dir dst` and returns what it printed.
 func runBackup(t *testing.T, dir, dst string) (string, error) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	err := run(context.Background(), []string{"backup", "--data-dir", dir, dst}, envOf(nil), out)
 	return out.String(), err
 }
@@ -368,7 +369,7 @@ func TestBackupNeitherMigratesNorCreates(t *testing.T) {
 // reports how it ended.
 func serveFor(t *testing.T, args []string, env map[string]string) (stop func()) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), envOf(env), out) }()

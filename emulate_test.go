@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"postern/internal/emulator"
+	"postern/internal/testkit"
 )
 
-func waitFor(t *testing.T, out *lockedBuffer, re *regexp.Regexp) []string {
+func waitFor(t *testing.T, out *testkit.Buffer, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -40,7 +41,7 @@ func tokenStatus(t *testing.T, base, tenant, client, secretValue string) int {
 }
 
 func TestEmulateDefenderCommand(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -61,7 +62,7 @@ func TestEmulateDefenderCommand(t *testing.T) {
 
 // --demo starts the emulator beside the console and prints what to paste.
 func TestDemoPrintsWorkingCredentials(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -84,7 +85,7 @@ func TestDemoPrintsWorkingCredentials(t *testing.T) {
 // With --log-format json, the demo's credentials are a JSON line like every
 // other: the whole output parses, and the credentials in it work.
 func TestDemoJSONLogStaysJSON(t *testing.T) {
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/testkit"
 	"postern/store"
 )
 
@@ -74,7 +75,7 @@ func TestRotateAndRetireKey(t *testing.T) {
 		t.Fatal("retiring the only, active key succeeded")
 	}
 
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	if err := run(ctx, append([]string{"rotate-key"}, args...), envOf(nil), out); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestRotateKeyRefusesEnvironmentKey(t *testing.T) {
 
 func startAndStop(t *testing.T, dir string) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil), out) }()

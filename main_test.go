@@ -9,30 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"postern/internal/auth"
+	"postern/internal/testkit"
 	"postern/store"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -57,7 +40,7 @@ func TestStartRefusesUnsafeKeys(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--addr", "127.0.0.1:0"}, tc.args...)
-			err := run(context.Background(), args, envOf(tc.env), &lockedBuffer{})
+			err := run(context.Background(), args, envOf(tc.env), &testkit.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("run = %v, want an error containing %q", err, tc.want)
 			}
@@ -75,10 +58,7 @@ func TestStartRefusesUnsafeKeys(t *testing.T) {
 // and a cancelled context shuts down cleanly with no WAL left behind.
 func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	dir := t.TempDir()
-	out := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil), out) }()
+	out, stop := startRun(t, []string{"--addr", "127.0.0.1:0", "--data-dir", dir}, envOf(nil))
 
 	url := waitForURL(t, out)
 	res, err := http.Get(url + "/readyz")
@@ -90,15 +70,7 @@ func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
 		t.Fatalf("master.key: %v %v", fi, err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stop()
 	if _, err := os.Stat(filepath.Join(dir, "postern.db-wal")); !os.IsNotExist(err) {
 		t.Errorf("WAL file left after a clean shutdown: %v", err)
 	}
@@ -107,9 +79,32 @@ func TestServeStartsAndShutsDownCleanly(t *testing.T) {
 	}
 }
 
+// startRun runs the console with args in the background. stop cancels it
+// and fails the test unless run returns nil within 20 s.
+func startRun(t *testing.T, args []string, getenv func(string) string) (out *testkit.Buffer, stop func()) {
+	t.Helper()
+	out = &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, out) }()
+	return out, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run after cancel: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("run did not return after cancel")
+		}
+	}
+}
+
 var urlPattern = regexp.MustCompile(`msg="postern is ready" url=(http://[0-9.:]+)`)
 
-func waitForURL(t *testing.T, out *lockedBuffer) string {
+func waitForURL(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -135,7 +130,7 @@ func TestAdminResetPassword(t *testing.T) {
 	}
 	st.Close()
 
-	out := &lockedBuffer{}
+	out := &testkit.Buffer{}
 	if err := run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "ADMIN@example.com"}, envOf(nil), out); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +154,7 @@ func TestAdminResetPassword(t *testing.T) {
 	if entries, _, _ := st.AuditEntries(ctx, store.AuditFilter{Action: &action}); len(entries) != 1 {
 		t.Fatalf("password reset audited %d times, want 1", len(entries))
 	}
-	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &lockedBuffer{})
+	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &testkit.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "no admin account") {
 		t.Fatalf("unknown admin: %v", err)
 	}

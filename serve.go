@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"postern/internal/auth"
 	"postern/internal/config"
 	"postern/internal/emulator"
@@ -111,8 +113,8 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 	return slog.New(web.LogHandler(slog.NewTextHandler(w, opts)))
 }
 
-// serve runs the console until ctx is cancelled, then drains requests and
-// closes the database cleanly.
+// serve runs the console until ctx is cancelled or one of its parts fails,
+// then drains requests, waits for every worker and closes the database.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	e, err := open(ctx, args, getenv, stdout)
 	if err != nil {
@@ -122,39 +124,48 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(e.args) > 0 {
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
+	// One group owns every goroutine serve starts (HTTP server, sync worker,
+	// policy and token loops, the demo emulator and its drift): a signal or
+	// the failure of any of them stops them all, and the database is closed
+	// only once each has returned.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	err = runConsole(gctx, g, e, stdout)
+	stop() // after a failed start, what did start stops too
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return err
+	}
+	e.log.Info("stopped")
+	return nil
+}
+
+// console is what serve runs: the HTTP server and the workers behind it.
+type console struct {
+	worker *syncer.Worker
+	engine *policy.Engine
+	tokens *auth.Tokens
+	http   *http.Server
+}
+
+// runConsole starts the console's parts in g and, once ctx ends (a signal
+// or a failed part), shuts the HTTP server down, letting in-flight requests
+// finish within the grace period. The workers stop with ctx: a sync run in
+// flight is cancelled and recorded, and the previous snapshot stays.
+func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer) error {
 	if e.cfg.Demo {
-		if err := startDemo(ctx, &e.cfg, stdout, e.log); err != nil {
+		if err := startDemo(ctx, g, &e.cfg, stdout, e.log); err != nil {
 			return err
 		}
 	}
 	e.log.Info("starting postern", "config", e.cfg, "keyring", e.keyring)
-
-	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
-		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
-		ReloadKeyring: func() (*secret.Keyring, error) {
-			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		},
-	})
-	if err := integrations.CheckSecrets(ctx); err != nil {
-		return err
-	}
-	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
-	tokens, err := auth.NewTokens(ctx, e.store, e.log, nil)
+	c, err := newConsole(ctx, e)
 	if err != nil {
 		return err
 	}
-	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
-	if err := engine.Reload(ctx); err != nil {
-		return err
-	}
-	integrations.Subscribe(worker.IntegrationChanged)
-	integrations.Subscribe(engine.IntegrationChanged)
-	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
-	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
-		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
-		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
-	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	ln, err := net.Listen("tcp", e.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
@@ -163,59 +174,88 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// lets in-flight requests finish within the grace period.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	hs.BaseContext = func(net.Listener) context.Context { return base }
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	// The worker stops with ctx: its run in flight is cancelled and recorded,
-	// and the previous snapshot stays.
-	workerCtx, stopWorker := context.WithCancel(ctx)
-	defer stopWorker()
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(workerCtx) }()
-	policyDone := make(chan struct{})
-	go func() { engine.Run(workerCtx); close(policyDone) }()
-	tokensDone := make(chan struct{})
-	go func() { tokens.Run(workerCtx, time.Minute); close(tokensDone) }()
+	c.http.BaseContext = func(net.Listener) context.Context { return base }
+	g.Go(func() error {
+		if err := c.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
+	g.Go(func() error { c.engine.Run(ctx); return nil })
+	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
-	select {
-	case err := <-serveErr:
-		stopWorker()
-		<-workerDone
-		<-tokensDone
-		<-policyDone
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
+	<-ctx.Done()
 	e.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := c.http.Shutdown(sctx); err != nil {
 		e.log.Warn("graceful shutdown incomplete; cancelling the remaining requests", "err", err)
 		cancelBase()
-		hs.Close()
+		c.http.Close()
 	}
-	stopWorker()
-	<-tokensDone
-	<-policyDone
-	if err := <-workerDone; err != nil {
-		e.log.Error("sync worker stopped", "err", err)
-	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	e.log.Info("stopped")
 	return nil
 }
 
-// startDemo runs the emulator beside the console and points the Defender
-// client at it, unless the operator set the hosts explicitly. What to paste
+// newConsole builds the integration, sync worker, policy engine, API tokens
+// and web server over e's store, checking the sealed secrets and loading
+// the policy before anything is served.
+func newConsole(ctx context.Context, e *env) (*console, error) {
+	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
+		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		},
+	})
+	if err := integrations.CheckSecrets(ctx); err != nil {
+		return nil, err
+	}
+	var devices fleet.Holder
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	tokens, err := auth.NewTokens(ctx, e.store, e.log, nil)
+	if err != nil {
+		return nil, err
+	}
+	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
+	if err := engine.Reload(ctx); err != nil {
+		return nil, err
+	}
+	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
+	integrations.Subscribe(worker.IntegrationChanged)
+	integrations.Subscribe(engine.IntegrationChanged)
+	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
+	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
+	return &console{worker: worker, engine: engine, tokens: tokens, http: hs}, nil
+}
+
+// supervise runs fn in g under name. An error while the console runs stops
+// it and is what serve returns; one after the stop began is only logged.
+func supervise(ctx context.Context, g *errgroup.Group, log *slog.Logger, name string, fn func() error) {
+	g.Go(func() error {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		log.Error(name+" stopped", "err", err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	})
+}
+
+// startDemo runs the emulator and its drift in g beside the console and
+// points the Defender client at it, unless the operator set the hosts
+// explicitly. What to paste
 // is printed for a person, or logged as one JSON line when the log is JSON,
 // so that the stream stays machine-readable. (The demo credentials are
 // fixed, published values that only the emulator accepts.)
-func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer, log *slog.Logger) error {
+func startDemo(ctx context.Context, g *errgroup.Group, cfg *config.Config, stdout io.Writer, log *slog.Logger) error {
 	emu := emulator.New(emulator.Config{Machines: 250, Seed: 42})
-	url, _, err := emulator.Listen(ctx, "127.0.0.1:0", emu)
+	url, wait, err := emulator.Listen(ctx, "127.0.0.1:0", emu)
 	if err != nil {
 		return fmt.Errorf("demo emulator: %w", err)
 	}
@@ -225,7 +265,8 @@ func startDemo(ctx context.Context, cfg *config.Config, stdout io.Writer, log *s
 	if cfg.DefenderAPIURL == "" {
 		cfg.DefenderAPIURL = url
 	}
-	go emu.RunDrift(ctx, 30*time.Second)
+	supervise(ctx, g, log, "demo emulator", wait)
+	g.Go(func() error { emu.RunDrift(ctx, 30*time.Second); return nil })
 	if cfg.LogFormat == "json" {
 		log.Info("demo emulator (not Microsoft): paste these into Settings → Integrations → Microsoft Defender → Manage",
 			"emulator_url", url, "tenant_id", emulator.DemoTenantID, "client_id", emulator.DemoClientID,

@@ -5,11 +5,17 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"postern/internal/testkit"
 )
 
 // With --log-format json every line on stdout is one JSON object, request
@@ -18,13 +24,8 @@ import (
 func TestServeLogsJSON(t *testing.T) {
 	key := []byte("postern-test-master-key-32bytes!")
 	const password = "json-log-sentinel-password-7f3a"
-	out := &lockedBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}
-	env := envOf(map[string]string{"POSTERN_MASTER_KEY": base64.StdEncoding.EncodeToString(key)})
-	go func() { done <- run(ctx, args, env, out) }()
+	out, stop := startRun(t, args, envOf(map[string]string{"POSTERN_MASTER_KEY": base64.StdEncoding.EncodeToString(key)}))
 
 	base := waitForJSONURL(t, out)
 	// The first-admin form logs through the request's logger; Fetch Metadata
@@ -44,15 +45,7 @@ func TestServeLogsJSON(t *testing.T) {
 	}
 	requestID := res.Header.Get("X-Request-Id")
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	stop()
 
 	logged := out.String()
 	for name, s := range map[string]string{
@@ -96,7 +89,7 @@ func TestServeLogsJSON(t *testing.T) {
 }
 
 // waitForJSONURL returns the console's URL from its JSON "ready" line.
-func waitForJSONURL(t *testing.T, out *lockedBuffer) string {
+func waitForJSONURL(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -123,4 +116,62 @@ func jsonPath(rec map[string]any, keys ...string) any {
 		v = m[k]
 	}
 	return v
+}
+
+// serve returns only once everything it started has stopped: after run
+// returns, neither the console nor the demo emulator answers.
+func TestServeStopsEverythingItStarted(t *testing.T) {
+	out, stop := startRun(t, []string{"--demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, envOf(nil))
+	console := waitForURL(t, out)
+	demo := waitFor(t, out, regexp.MustCompile(`Microsoft Defender emulator \(not Microsoft\) at (http://127\.0\.0\.1:\d+)`))[1]
+	for _, u := range []string{console + "/readyz", demo + "/api/machines"} {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s while running: %v", u, err)
+		}
+		res.Body.Close()
+	}
+	stop()
+	for _, u := range []string{console, demo} {
+		if res, err := http.Get(u + "/"); err == nil {
+			res.Body.Close()
+			t.Errorf("%s still answers after run returned", u)
+		}
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Errorf("no shutdown log line:\n%s", out)
+	}
+}
+
+// A part that fails while the console runs stops the console and is what
+// serve returns; one that fails after the stop began is only logged.
+func TestSuperviseStopsTheGroupOnAFailure(t *testing.T) {
+	out := &testkit.Buffer{}
+	log := newLogger(out, "text")
+	g, ctx := errgroup.WithContext(context.Background())
+	stopped := make(chan struct{})
+	g.Go(func() error { <-ctx.Done(); close(stopped); return nil })
+	supervise(ctx, g, log, "sync worker", func() error { return errors.New("database is locked") })
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a failed part did not stop the others")
+	}
+	if err := g.Wait(); err == nil || err.Error() != "sync worker: database is locked" {
+		t.Fatalf("Wait = %v, want the failed part's error", err)
+	}
+	if !strings.Contains(out.String(), `msg="sync worker stopped" err="database is locked"`) {
+		t.Errorf("the failure is not logged:\n%s", out)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx = errgroup.WithContext(ctx)
+	cancel()
+	supervise(ctx, g, log, "demo emulator", func() error { return errors.New("shutdown timed out") })
+	if err := g.Wait(); err != nil {
+		t.Fatalf("Wait = %v, want nil for a failure after the stop", err)
+	}
+	if !strings.Contains(out.String(), `msg="demo emulator stopped" err="shutdown timed out"`) {
+		t.Errorf("the late failure is not logged:\n%s", out)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+
+	"postern/internal/testkit"
 )
 
 func TestDescribeBuild(t *testing.T) {
@@ -52,7 +54,7 @@ func TestVersionCommand(t *testing.T) {
 		t.Run(arg, func(t *testing.T) {
 			dir := t.TempDir()
 			env := envOf(map[string]string{"POSTERN_DATA_DIR": dir, "POSTERN_ADDR": "127.0.0.1:0"})
-			out := &lockedBuffer{}
+			out := &testkit.Buffer{}
 			if err := run(context.Background(), []string{arg}, env, out); err != nil {
 				t.Fatalf("run(%s): %v", arg, err)
 			}

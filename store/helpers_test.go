@@ -3,56 +3,23 @@ package store_test
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
-// fakeClock is a settable clock shared by the store and the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newFakeClock is a settable clock shared by the store and the test.
+func newFakeClock(t time.Time) *testkit.Clock { return testkit.NewClock(t) }
 
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// dbPath is a fresh database path in the test's temporary directory.
-func dbPath(t testing.TB) string {
-	t.Helper()
-	return filepath.Join(t.TempDir(), "postern.db")
-}
-
-// openAt opens the store at path and closes it when the test ends.
-func openAt(t testing.TB, path string, opts store.Options) *store.Store {
-	t.Helper()
-	s, err := store.Open(context.Background(), path, opts)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// openTemp opens a store on a new file in t.TempDir().
-func openTemp(t testing.TB, opts store.Options) *store.Store {
-	t.Helper()
-	return openAt(t, dbPath(t), opts)
-}
+// dbPath, openAt and openTemp open real stores that close when the test ends.
+var (
+	dbPath   = teststore.Path
+	openAt   = teststore.OpenAt
+	openTemp = teststore.Open
+)
 
 // execTx runs raw SQL through the store's only write path.
 func execTx(t testing.TB, s *store.Store, query string, args ...any) error {

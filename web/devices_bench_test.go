@@ -23,6 +23,7 @@ import (
 	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -87,11 +88,7 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := teststore.OpenAt(b, filepath.Join(dir, "postern.db"), store.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
 	if err != nil {
@@ -153,7 +150,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 	for from := 0; from < n; from += pageSize {
 		page := make([]store.Device, 0, pageSize)
 		for i := from; i < min(from+pageSize, n); i++ {
-			page = append(page, storedDevice(benchMachine(r, i)))
+			page = append(page, storedDevice(b, benchMachine(r, i)))
 		}
 		if err := st.StageDevices(ctx, run.ID, page); err != nil {
 			b.Fatal(err)

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"html"
 	"math/rand/v2"
@@ -46,27 +44,12 @@ func testMachine(n int, host string) defender.Machine {
 	}
 }
 
-// storedDevice maps a machine as the sync does (syncer's toDevice).
-func storedDevice(m defender.Machine) store.Device {
-	raw, err := json.Marshal(m)
+// storedDevice maps a machine as the sync does.
+func storedDevice(t testing.TB, m defender.Machine) store.Device {
+	t.Helper()
+	d, err := syncer.ToDevice(m)
 	if err != nil {
-		panic(err)
-	}
-	sum := sha256.Sum256(raw)
-	d := store.Device{ID: m.ID, Host: m.ComputerDNSName, OSPlatform: m.OSPlatform, OSVersion: m.OSVersion,
-		OSBuild: m.OSBuild, HealthStatus: m.HealthStatus, RiskScore: m.RiskScore, ExposureLevel: m.ExposureLevel,
-		OnboardingStatus: m.OnboardingStatus, AVStatus: m.DefenderAVStatus, IsAADJoined: m.IsAADJoined,
-		MergedInto: m.MergedIntoMachineID, PotentialDuplicate: m.IsPotentialDuplication, LastIP: m.LastIPAddress,
-		Tags: m.MachineTags, Raw: raw, ContentHash: sum[:]}
-	if m.AADDeviceID != nil {
-		id := strings.ToLower(*m.AADDeviceID)
-		d.AADDeviceID = &id
-	}
-	if m.FirstSeen != nil {
-		d.FirstSeen = &m.FirstSeen.Time
-	}
-	if m.LastSeen != nil {
-		d.LastSeen = &m.LastSeen.Time
+		t.Fatal(err)
 	}
 	return d
 }
@@ -81,7 +64,7 @@ func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	}
 	page := make([]store.Device, len(ms))
 	for i, m := range ms {
-		page[i] = storedDevice(m)
+		page[i] = storedDevice(t, m)
 	}
 	if err := st.StageDevices(ctx, run.ID, page); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -132,11 +133,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	ctx, stop := context.WithCancel(context.Background())
 	b.Cleanup(stop)
 	dir := b.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := teststore.OpenAt(b, filepath.Join(dir, "postern.db"), store.Options{})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
 	if err != nil {

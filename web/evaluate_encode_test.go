@@ -64,18 +64,6 @@ func TestEncodeEvaluateResponseMatchesJSON(t *testing.T) {
 	}
 }
 
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range awkwardStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want := strings.TrimSuffix(string(jsonEncode(t, s)), "\n")
-		if got := string(appendJSONString(nil, s)); got != want {
-			t.Fatalf("appendJSONString(%q) = %s, encoding/json %s", s, got, want)
-		}
-	})
-}
-
 // Answers on one keep-alive connection, one after another from the pooled
 // buffer, each declare their own length and hold their own device.
 func TestEvaluateAnswersDeclareTheirLength(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,55 +22,22 @@ import (
 	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
-
-// fakeClock is a settable clock shared by the store, sessions and limiter.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type testEnv struct {
 	t     *testing.T
 	srv   *Server
 	http  *httptest.Server
 	store *store.Store
-	clock *fakeClock
-	logs  *syncBuffer
+	clock *testkit.Clock // shared by the store, sessions and limiter
+	logs  *testkit.Buffer
 
 	worker *syncer.Worker
 	fleet  *fleet.Holder
 	policy *policy.Engine
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv starts the real server over loopback on a fresh SQLite file.
@@ -82,12 +48,9 @@ func newEnv(t *testing.T, proxies ...netip.Prefix) *testEnv {
 // newEnvWith points the Defender client at microsoftURL (login and API).
 func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *testEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "postern.db"), store.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
+	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	st := teststore.Open(t, store.Options{Now: clock.Now})
+	logs := &testkit.Buffer{}
 	log := slog.New(LogHandler(slog.NewTextHandler(logs, nil))) // as serve.go builds it
 	kr, _, err := secret.LoadKeyring("", filepath.Join(t.TempDir(), "master.key"))
 	if err != nil {
@@ -116,11 +79,10 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m, Policy: pol,
 		Logger: log, Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before the store closes
 		hs.Close()
 		stop()
 		<-workerDone
-		st.Close()
 	})
 	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs, worker: worker, fleet: &devices, policy: pol}
 }

@@ -7,28 +7,12 @@ import (
 	"time"
 
 	"postern/internal/auth"
+	"postern/internal/testkit"
 )
 
-// fakeClock is a settable clock for the limiter and the session store.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock is a settable clock for the limiter and the session store.
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC))
 }
 
 const (

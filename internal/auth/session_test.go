@@ -17,6 +17,8 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/auth"
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -24,7 +26,7 @@ const cookieName = "postern_session"
 
 type sessionEnv struct {
 	db    *store.Store
-	clock *fakeClock
+	clock *testkit.Clock
 	ss    *auth.SessionStore
 	admin store.Admin
 }
@@ -32,11 +34,7 @@ type sessionEnv struct {
 func newSessionEnv(t *testing.T) *sessionEnv {
 	t.Helper()
 	clock := newFakeClock()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "postern.db"), store.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := teststore.Open(t, store.Options{Now: clock.Now})
 	a, err := db.CreateFirstAdmin(context.Background(), "admin@example.com", "$argon2id$unused")
 	if err != nil {
 		t.Fatalf("CreateFirstAdmin: %v", err)

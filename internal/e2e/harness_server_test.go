@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postern/internal/testkit"
 )
 
 const (
@@ -29,7 +30,7 @@ type Server struct {
 
 	t        testing.TB
 	cmd      *exec.Cmd
-	out      syncBuffer
+	out      testkit.Buffer
 	done     chan struct{} // closed when the process has exited
 	waitErr  error         // the result of cmd.Wait, set before done closes
 	stopOnce sync.Once
@@ -174,23 +175,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer that the copying goroutines of os/exec and the
-// test can use at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,7 +3,8 @@ package emulator
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"postern/internal/jsonenc"
 )
 
 // appendMachine appends m as JSON. It produces the same bytes as
@@ -18,8 +19,17 @@ func appendMachine(b []byte, m *Machine) []byte {
 // appendMachineFields appends the members of m and the closing brace, so a
 // single-entity response can put "@odata.context" first.
 func appendMachineFields(b []byte, m *Machine) []byte {
+	b = appendMachineHost(b, m)
+	b = appendMachineState(b, m)
+	b = appendMachineNetwork(b, m)
+	return append(b, '}')
+}
+
+// appendMachineHost appends the members from "id" to "osBuild": what the
+// machine is and where it runs.
+func appendMachineHost(b []byte, m *Machine) []byte {
 	b = append(b, `"id":`...)
-	b = appendString(b, m.ID)
+	b = jsonenc.AppendString(b, m.ID)
 	b = append(b, `,"mergedIntoMachineId":`...)
 	b = appendNullString(b, m.MergedIntoMachineID)
 	b = append(b, `,"isPotentialDuplication":`...)
@@ -29,17 +39,17 @@ func appendMachineFields(b []byte, m *Machine) []byte {
 	b = append(b, `,"exclusionReason":`...)
 	b = appendNullString(b, m.ExclusionReason)
 	b = append(b, `,"computerDnsName":`...)
-	b = appendString(b, m.ComputerDNSName)
+	b = jsonenc.AppendString(b, m.ComputerDNSName)
 	b = append(b, `,"firstSeen":`...)
 	b = appendTime(b, m.FirstSeen)
 	b = append(b, `,"lastSeen":`...)
 	b = appendTime(b, m.LastSeen)
 	b = append(b, `,"osPlatform":`...)
-	b = appendString(b, m.OSPlatform)
+	b = jsonenc.AppendString(b, m.OSPlatform)
 	b = append(b, `,"osVersion":`...)
 	b = appendNullString(b, m.OSVersion)
 	b = append(b, `,"osProcessor":`...)
-	b = appendString(b, m.OSProcessor)
+	b = jsonenc.AppendString(b, m.OSProcessor)
 	b = append(b, `,"version":`...)
 	b = appendNullString(b, m.Version)
 	b = append(b, `,"lastIpAddress":`...)
@@ -54,8 +64,14 @@ func appendMachineFields(b []byte, m *Machine) []byte {
 	} else {
 		b = strconv.AppendInt(b, *m.OSBuild, 10)
 	}
+	return b
+}
+
+// appendMachineState appends the members from "healthStatus" to
+// "managedByStatus": health, risk, tags and management.
+func appendMachineState(b []byte, m *Machine) []byte {
 	b = append(b, `,"healthStatus":`...)
-	b = appendString(b, m.HealthStatus)
+	b = jsonenc.AppendString(b, m.HealthStatus)
 	b = append(b, `,"deviceValue":`...)
 	b = appendNullString(b, m.DeviceValue)
 	b = append(b, `,"rbacGroupId":`...)
@@ -75,18 +91,23 @@ func appendMachineFields(b []byte, m *Machine) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, t)
+		b = jsonenc.AppendString(b, t)
 	}
 	b = append(b, `],"defenderAvStatus":`...)
 	b = appendNullString(b, m.DefenderAVStatus)
 	b = append(b, `,"onboardingStatus":`...)
-	b = appendString(b, m.OnboardingStatus)
+	b = jsonenc.AppendString(b, m.OnboardingStatus)
 	b = append(b, `,"osArchitecture":`...)
 	b = appendNullString(b, m.OSArchitecture)
 	b = append(b, `,"managedBy":`...)
 	b = appendNullString(b, m.ManagedBy)
 	b = append(b, `,"managedByStatus":`...)
 	b = appendNullString(b, m.ManagedByStatus)
+	return b
+}
+
+// appendMachineNetwork appends "ipAddresses" and "vmMetadata".
+func appendMachineNetwork(b []byte, m *Machine) []byte {
 	b = append(b, `,"ipAddresses":[`...)
 	for i := range m.IPAddresses {
 		if i > 0 {
@@ -96,18 +117,18 @@ func appendMachineFields(b []byte, m *Machine) []byte {
 	}
 	b = append(b, `],"vmMetadata":`...)
 	b = appendVMMetadata(b, m.VMMetadata)
-	return append(b, '}')
+	return b
 }
 
 func appendIPAddress(b []byte, ip *IPAddress) []byte {
 	b = append(b, `{"ipAddress":`...)
-	b = appendString(b, ip.IPAddress)
+	b = jsonenc.AppendString(b, ip.IPAddress)
 	b = append(b, `,"macAddress":`...)
 	b = appendNullString(b, ip.MACAddress)
 	b = append(b, `,"type":`...)
-	b = appendString(b, ip.Type)
+	b = jsonenc.AppendString(b, ip.Type)
 	b = append(b, `,"operationalStatus":`...)
-	b = appendString(b, ip.OperationalStatus)
+	b = jsonenc.AppendString(b, ip.OperationalStatus)
 	return append(b, '}')
 }
 
@@ -116,13 +137,13 @@ func appendVMMetadata(b []byte, vm *VMMetadata) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, `{"vmId":`...)
-	b = appendString(b, vm.VMID)
+	b = jsonenc.AppendString(b, vm.VMID)
 	b = append(b, `,"cloudProvider":`...)
-	b = appendString(b, vm.CloudProvider)
+	b = jsonenc.AppendString(b, vm.CloudProvider)
 	b = append(b, `,"resourceId":`...)
-	b = appendString(b, vm.ResourceID)
+	b = jsonenc.AppendString(b, vm.ResourceID)
 	b = append(b, `,"subscriptionId":`...)
-	b = appendString(b, vm.SubscriptionID)
+	b = jsonenc.AppendString(b, vm.SubscriptionID)
 	return append(b, '}')
 }
 
@@ -136,59 +157,5 @@ func appendNullString(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendString(b, *s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString quotes s the way encoding/json does with HTML escaping on.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonenc.AppendString(b, *s)
 }

@@ -128,7 +128,7 @@ type filterParser struct {
 func parseFilter(s string) (predicate, error) {
 	toks, err := lexFilter(s)
 	if err != nil {
-		return nil, fmt.Errorf("Invalid $filter '%s': %w.", s, err)
+		return nil, defenderMessage("Invalid $filter '%s': %w.", s, err)
 	}
 	p := &filterParser{toks: toks}
 	pred, err := p.expr()
@@ -136,7 +136,7 @@ func parseFilter(s string) (predicate, error) {
 		err = fmt.Errorf("unsupported syntax at '%s'", p.peek().text)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Invalid $filter '%s': %w.", s, err)
+		return nil, defenderMessage("Invalid $filter '%s': %w.", s, err)
 	}
 	return pred, nil
 }

@@ -7,34 +7,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"postern/internal/testkit"
 )
 
 // t0 is the fake "now" of every test.
 var t0 = time.Date(2026, 11, 25, 10, 2, 11, 0, time.UTC)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newEmu(t testing.TB, machines int) (*Emulator, *clock) {
+func newEmu(t testing.TB, machines int) (*Emulator, *testkit.Clock) {
 	t.Helper()
-	clk := &clock{t: t0}
+	clk := testkit.NewClock(t0)
 	return New(Config{Machines: machines, Seed: 42, Now: clk.Now}), clk
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"postern/internal/jsonenc"
 )
 
 // listQuery is the parsed OData query of a listing.
@@ -119,12 +121,18 @@ func writePage(bw *bodyWriter, page []*Machine, q *listQuery, total int, next st
 	buf = append(buf, ']')
 	if next != "" {
 		buf = append(buf, `,"@odata.nextLink":`...)
-		buf = appendString(buf, next)
+		buf = jsonenc.AppendString(buf, next)
 	}
 	buf = append(buf, '}')
 	bw.Write(buf)
 	bw.Close()
 }
+
+// defenderMessage is an error whose text is the message Defender's API sends
+// for the same mistake, word for word (capitalised and with its full stop),
+// which the emulator sends on in its error body as it is: not a Go-style
+// error string.
+func defenderMessage(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 	var q listQuery
@@ -133,7 +141,7 @@ func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 			continue
 		}
 		if len(vs) > 1 {
-			return q, fmt.Errorf("Query option '%s' was specified more than once, it must be specified at most once.", name)
+			return q, defenderMessage("Query option '%s' was specified more than once, it must be specified at most once.", name)
 		}
 		v := strings.TrimSpace(vs[0])
 		var err error
@@ -143,7 +151,7 @@ func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 			q.hasTop = true
 			if err == nil && q.top > maxTop {
 				if !f.ClampTop {
-					return q, fmt.Errorf("The limit of '%d' for Top query has been exceeded. The value from the incoming request is '%d'.", maxTop, q.top)
+					return q, defenderMessage("The limit of '%d' for Top query has been exceeded. The value from the incoming request is '%d'.", maxTop, q.top)
 				}
 				q.top = maxTop
 			}
@@ -158,10 +166,10 @@ func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 				q.count = true
 			case "false":
 			default:
-				err = fmt.Errorf("'%s' is not a valid count option.", v)
+				err = defenderMessage("'%s' is not a valid count option.", v)
 			}
 		default:
-			err = fmt.Errorf("Query option '%s' is not supported.", name)
+			err = defenderMessage("Query option '%s' is not supported.", name)
 		}
 		if err != nil {
 			return q, err
@@ -173,7 +181,7 @@ func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 func nonNegative(name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("Invalid value '%s' for %s query option found. The %s query option requires a non-negative integer value.", v, name, name)
+		return 0, defenderMessage("Invalid value '%s' for %s query option found. The %s query option requires a non-negative integer value.", v, name, name)
 	}
 	return n, nil
 }

@@ -18,6 +18,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/testkit"
 )
 
 var sealedPattern = regexp.MustCompile(`^pst:v1:[a-z0-9]+:[A-Za-z0-9_-]+$`)
@@ -407,7 +408,7 @@ func TestConfigureConflictWithConcurrentDisable(t *testing.T) {
 // tests freeze it), and a coarse or stepped clock does the same in production:
 // Configure then silently overwrites another admin's Disable.
 func TestConfigureConflictDetectedWithFrozenClock(t *testing.T) {
-	clk := frozenClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second)) // never advanced
 	e := newEnvWith(t, "Frz8Q~clock.Sentinel-1357924680_sdfg", envOptions{now: clk.Now})
 	err := conflictCase(t, e)
 	if !apperr.Is(err, apperr.Conflict) {

@@ -1,16 +1,13 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,8 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -26,24 +25,6 @@ import (
 var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: integration.Name}
 
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is a Service on a real SQLite file and keyring, talking to the
 // emulator over loopback.
@@ -55,7 +36,7 @@ type env struct {
 	st     *store.Store
 	kr     *secret.Keyring
 	svc    *integration.Service
-	logs   *syncBuffer
+	logs   *testkit.Buffer
 	secret string // the secret the emulator accepts
 }
 
@@ -73,18 +54,13 @@ func newEnvWith(t *testing.T, sec string, o envOptions) *env {
 	hs := httptest.NewServer(emu)
 	t.Cleanup(hs.Close)
 
-	dbPath := filepath.Join(t.TempDir(), "postern.db")
-	st, err := store.Open(context.Background(), dbPath, store.Options{Now: o.now})
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, store.Options{Now: o.now})
 	kr, _, err := secret.LoadKeyring("", filepath.Join(t.TempDir(), "master.key"))
 	if err != nil {
 		t.Fatalf("LoadKeyring: %v", err)
 	}
-	logs := &syncBuffer{}
-	e := &env{t: t, emu: emu, url: hs.URL, dbPath: dbPath, st: st, kr: kr, logs: logs, secret: sec}
+	logs := &testkit.Buffer{}
+	e := &env{t: t, emu: emu, url: hs.URL, dbPath: st.Path(), st: st, kr: kr, logs: logs, secret: sec}
 	e.svc = e.service(kr)
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), sec) {
@@ -96,8 +72,7 @@ func newEnvWith(t *testing.T, sec string, o envOptions) *env {
 
 // service builds another Service on the same store and emulator with kr.
 func (e *env) service(kr *secret.Keyring) *integration.Service {
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return integration.New(e.st, kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
+	return integration.New(e.st, kr, e.logs.Logger(), integration.Options{LoginURL: e.url, APIURL: e.url})
 }
 
 // good is a valid input for the emulator's demo app.
@@ -208,8 +183,3 @@ func encodings(s string) []string {
 	return []string{s, base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
 		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), fmt.Sprintf("%x", b)}
 }
-
-// frozenClock always reports the same instant.
-type frozenClock struct{ t time.Time }
-
-func (c frozenClock) Now() time.Time { return c.t }

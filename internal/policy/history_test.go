@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/fleet"
 	"postern/internal/posture"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -23,11 +23,7 @@ import (
 func newTestEngine(t *testing.T, now time.Time, devices []fleet.Device, checks ...store.PostureCheck) (*Engine, *store.Store, *fleet.Holder) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "postern.db"), store.Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
 	for _, c := range checks {
 		if _, err := st.SavePostureCheck(ctx, c, "test", audit.Entry{Actor: "test", Action: "posture_check.saved",
 			Outcome: audit.Success}); err != nil {

@@ -11,9 +11,11 @@ import (
 	"postern/store"
 )
 
-// toDevice maps a Defender machine to its stored form. Raw is the machine
-// re-encoded, so its hash changes exactly when a field Postern knows does.
-func toDevice(m defender.Machine) (store.Device, error) {
+// ToDevice maps a Defender machine to its stored form, as a sync does; tests
+// that seed the store use it too, so their rows are what a sync writes. Raw
+// is the machine re-encoded, so its hash changes exactly when a field
+// Postern knows does.
+func ToDevice(m defender.Machine) (store.Device, error) {
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return store.Device{}, err

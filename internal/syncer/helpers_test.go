@@ -1,7 +1,6 @@
 package syncer_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -23,32 +22,17 @@ import (
 	"postern/internal/integration"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
-// clock is a settable clock shared by the emulator (token expiry,
+// newClock is a settable clock shared by the emulator (token expiry,
 // Retry-After dates) and the client's Retry-After parser. It starts on a
 // whole second so an HTTP-date Retry-After is exact.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testkit.Clock { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 // sleeps replaces ListOptions.Sleep: it records each wait and returns at
 // once, so backoff and Retry-After are asserted without real waiting.
@@ -76,29 +60,11 @@ func (s *sleeps) reset() {
 	s.mu.Unlock()
 }
 
-// logBuffer collects the worker's log lines from several goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a Worker on a real SQLite file and keyring, syncing from the
 // emulator over loopback HTTP.
 type env struct {
 	t      *testing.T
-	clk    *clock
+	clk    *testkit.Clock
 	emu    *emulator.Emulator
 	url    string
 	before atomic.Pointer[func(*http.Request)] // runs before the emulator sees a request
@@ -111,7 +77,7 @@ type env struct {
 	wlog   *slog.Logger
 	wopts  syncer.Options
 	sleeps *sleeps
-	logs   *logBuffer
+	logs   *testkit.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -128,7 +94,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.machines == 0 {
 		o.machines = 50
 	}
-	e := &env{t: t, clk: newClock(), sleeps: &sleeps{}, logs: &logBuffer{}, holder: &fleet.Holder{}}
+	e := &env{t: t, clk: newClock(), sleeps: &sleeps{}, logs: &testkit.Buffer{}, holder: &fleet.Holder{}}
 	e.emu = emulator.New(emulator.Config{Machines: o.machines, Seed: 11, Now: e.clk.Now})
 	e.setFaults(emulator.Faults{})
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,13 +106,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
 
-	e.dbPath = filepath.Join(t.TempDir(), "postern.db")
-	st, err := store.Open(context.Background(), e.dbPath, store.Options{})
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	e.st = st
-	t.Cleanup(func() { st.Close() })
+	st := teststore.Open(t, store.Options{})
+	e.st, e.dbPath = st, st.Path()
 	raw, err := sql.Open("sqlite", store.DSN(e.dbPath, false))
 	if err != nil {
 		t.Fatalf("open raw: %v", err)
@@ -158,7 +119,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatalf("LoadKeyring: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := e.logs.Logger()
 	e.svc = integration.New(st, kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
 	e.configure()
 

@@ -83,7 +83,7 @@ func (w *Worker) recheck(ctx context.Context, a actor.Actor, id string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	d, err := toDevice(m)
+	d, err := ToDevice(m)
 	if err != nil {
 		return false, err
 	}

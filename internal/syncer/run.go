@@ -149,7 +149,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 		devices := make([]store.Device, 0, len(ms))
 		chunk := make([]fleet.Device, 0, len(ms))
 		for _, m := range ms {
-			d, err := toDevice(m)
+			d, err := ToDevice(m)
 			if err != nil {
 				return err
 			}

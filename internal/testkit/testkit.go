@@ -1,0 +1,65 @@
+// Package testkit holds the fakes that tests across Postern share: a clock
+// the test moves by hand and a buffer that goroutines can write to while the
+// test reads it. Only tests import it.
+//
+// It imports nothing of Postern's, so that any package's own tests (store
+// and secret included) can use it; opening a store for a test is in
+// package teststore.
+package testkit
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Clock is a settable clock, safe for concurrent use: pass its Now where
+// code takes a clock, and move it with Advance.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock that reads t until it is advanced.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Buffer collects output (a logger's, a child process's) written from
+// several goroutines while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Logger returns a text logger, debug level included, that writes to b.
+func (b *Buffer) Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
