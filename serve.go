@@ -213,6 +213,11 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	var devices fleet.Holder
 	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	// The stored snapshot is in memory before the listener opens: the
+	// first answers of the enforcement API come from it, not from nothing.
+	if err := worker.Load(ctx); err != nil {
+		return nil, err
+	}
 	tokens, err := auth.NewTokens(ctx, e.store, e.log, nil)
 	if err != nil {
 		return nil, err

@@ -60,6 +60,11 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 	var devices fleet.Holder
 	worker := syncer.New(st, svc, &devices, log, syncer.Options{Interval: time.Hour,
 		List: defender.ListOptions{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}})
+	// Loaded before the test acts: Run's start-up closes runs it finds
+	// open, which would otherwise include a run the test has just begun.
+	if err := worker.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- worker.Run(ctx) }()

@@ -59,6 +59,9 @@ type Worker struct {
 	trigger   chan string
 	publishMu sync.Mutex
 
+	loadMu sync.Mutex
+	loaded bool
+
 	mu      sync.Mutex
 	cancel  context.CancelCauseFunc // of the run in flight
 	status  Status
@@ -110,9 +113,16 @@ func (w *Worker) Cancel() {
 	}
 }
 
-// Run loads the last snapshot, closes runs a crash left open, then syncs on
-// every tick and trigger until ctx ends.
-func (w *Worker) Run(ctx context.Context) error {
+// Load closes the runs a crash left open and publishes the stored
+// snapshot, once: Run does it first unless it was done already. Call it
+// before serving, so that no answer comes from an empty snapshot and no
+// run of this process is mistaken for one a crash left open.
+func (w *Worker) Load(ctx context.Context) error {
+	w.loadMu.Lock()
+	defer w.loadMu.Unlock()
+	if w.loaded {
+		return nil
+	}
 	if n, err := w.store.MarkInterrupted(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -124,6 +134,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.fleet.Store(snap)
 	w.setLastRun(ctx)
+	w.loaded = true
+	return nil
+}
+
+// Run loads the last snapshot, closes runs a crash left open, then syncs on
+// every tick and trigger until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Load(ctx); err != nil {
+		return err
+	}
 	next, reason := w.opts.Now().Add(time.Second), TriggerStartup // first sync soon after start
 	for {
 		w.setNext(next)
