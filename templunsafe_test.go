@@ -22,7 +22,7 @@ var templBypasses = map[string]bool{
 // reviewed and may be passed to a bypass. Empty today: nothing needs one.
 var templBypassAllowed = map[string]bool{}
 
-// TestNoTemplBypassOnData is SECURITY item 25 as a check in `make check`:
+// TestNoTemplBypassOnData is security item 25 as a check in `make check`:
 // every templ.Raw, SafeURL, SafeCSS (and the other escaping bypasses) in
 // the Go code, generated *_templ.go included (so every .templ file is
 // covered), is called on a constant: a string literal, a concatenation of

@@ -1249,7 +1249,7 @@ func enumBadge(status, value string) templ.Component {
 	})
 }
 
-// enumLabels spell Defender's enum values (DEFENDER_API.md §4) as words.
+// enumLabels spell Defender's enum values (docs/defender-api.md#the-machine-entity) as words.
 // Anything else shows as received.
 var enumLabels = map[string]string{
 	"ImpairedCommunication":             "Impaired communication",

@@ -116,7 +116,7 @@ var auditCases = []auditCase{
 	{route: "POST /logout", action: "auth.logout", ok: auditPath("/logout")},
 }
 
-// TestEveryWriteRouteIsAudited is SECURITY item 26 walked over the routes
+// TestEveryWriteRouteIsAudited is security item 26 walked over the routes
 // table (docs/security.md#item-26): every state-changing route has a case
 // here (a new route without one fails), and each writes an audit row with a
 // UTC time, the admin, the source address, the action and the outcome, both

@@ -118,7 +118,7 @@ func scriptURL(v string) bool {
 	return strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "vbscript:") || strings.HasPrefix(v, "data:")
 }
 
-// FuzzDeviceDetail is the device renderer's fuzz target (SECURITY item 40,
+// FuzzDeviceDetail is the device renderer's fuzz target (security item 40,
 // docs/security.md#item-40): whatever Defender puts in a device's fields, the
 // detail page is well-formed HTML with the elements and attributes of a
 // benign device's page only (no injected tag, attribute or handler), no

@@ -27,7 +27,7 @@ const (
 	maxFacetTags = 500
 )
 
-// Defender's documented values (DEFENDER_API.md §4), in the order the
+// Defender's documented values (docs/defender-api.md#the-machine-entity), in the order the
 // filters offer them. Anything else in a query is ignored.
 var (
 	healthValues     = []string{"Active", "Inactive", "ImpairedCommunication", "NoSensorData", "NoSensorDataImpairedCommunication", "Unknown"}

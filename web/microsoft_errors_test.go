@@ -47,7 +47,7 @@ func htmlText(n *html.Node) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-// TestDefenderFormErrorsNameTheirCode holds SECURITY item 10 for the failures
+// TestDefenderFormErrorsNameTheirCode holds security item 10 for the failures
 // that concern no single field (docs/security.md#item-10): missing consent
 // or a missing role (API 403) and Microsoft unreachable each get their own
 // message in the form's alert, with the code beside it in a <code> element.

@@ -11,8 +11,8 @@ import (
 	"postern/internal/emulator"
 )
 
-// TestImpactPreviewEscapesSyncedText covers the impact preview in SECURITY
-// item 24 (docs/security.md#item-24): a synced host name that is markup or a
+// TestImpactPreviewEscapesSyncedText covers the impact preview in
+// docs/security.md#item-24: a synced host name that is markup or a
 // javascript: URL shows as text among the preview's examples. (The device
 // list and page are TestDevicesXSS; FuzzDeviceDetail fuzzes the page.)
 func TestImpactPreviewEscapesSyncedText(t *testing.T) {

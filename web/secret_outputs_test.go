@@ -16,7 +16,7 @@ import (
 )
 
 // TestSecretAbsentFromEveryOutput extends TestDefenderSecretNeverLeaks to
-// the outputs SECURITY item 7 names beyond the integration pages
+// the outputs security item 7 names beyond the integration pages
 // (docs/security.md#item-7): /metrics, the JSON enforcement API's answers
 // (success and errors), the sync runs page after a good and a failed run,
 // the dashboard, and the device list and detail pages, re-check included.

@@ -62,7 +62,7 @@ func backoffWaits(t *testing.T, status int, fails int64, o defender.ListOptions)
 	return rec.d, err
 }
 
-// TestBackoffIsJittered holds SECURITY item 30's "capped jittered backoff"
+// TestBackoffIsJittered holds security item 30's "capped jittered backoff"
 // (docs/security.md#item-30): each wait lies in the upper half of
 // min(MaxBackoff, BaseBackoff·2^(attempt-1)), the capped waits are spread
 // over that range rather than repeated, and two runs do not retry in step.

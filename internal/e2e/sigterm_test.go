@@ -12,7 +12,7 @@ import (
 	"postern/internal/emulator"
 )
 
-// TestSIGTERMDuringSync is SECURITY item 38 (docs/security.md#item-38) on
+// TestSIGTERMDuringSync is security item 38 (docs/security.md#item-38) on
 // the real binary: SIGTERM while a sync is fetching and while an admin's
 // Save is waiting on Microsoft. The process exits 0 within the grace period;
 // the Save, already in flight, still gets its answer; the sync is rolled

@@ -4,7 +4,7 @@ import "strings"
 
 // Defender enum values in their documented spelling, used to render
 // reasons and editor messages. Real JSON casing differs from the docs
-// (DEFENDER_API.md §7.6), so lookups are case-insensitive.
+// (docs/defender-api.md#casing), so lookups are case-insensitive.
 var (
 	// riskLevels and exposureLevels are ordered from best to worst.
 	riskLevels     = []string{"None", "Informational", "Low", "Medium", "High"}
