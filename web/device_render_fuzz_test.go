@@ -43,7 +43,7 @@ func fuzzDevice(id, host, tag, text, url string) views.DeviceDetailPage {
 	return p
 }
 
-func renderDevice(t testing.TB, p views.DeviceDetailPage) string {
+func renderDetailPage(t testing.TB, p views.DeviceDetailPage) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := views.DeviceDetail(p).Render(context.Background(), &b); err != nil {
@@ -134,13 +134,13 @@ func FuzzDeviceDetail(f *testing.F) {
 	f.Add("id/../../x?y#z", "laptop-ana.corp.example.com", "finance", "Active", "10.20.30.41")
 	// A benign device with every field set, and one with every field empty
 	// (Defender's nulls), give the page's possible elements and attributes.
-	baseline := renderDevice(f, fuzzDevice("a1b2", "laptop", "vpn", "Active", "10.0.0.1"))
+	baseline := renderDetailPage(f, fuzzDevice("a1b2", "laptop", "vpn", "Active", "10.0.0.1"))
 	benign := htmlShape(f, baseline)
-	for k := range htmlShape(f, renderDevice(f, fuzzDevice("a1b2", "", "", "", ""))) {
+	for k := range htmlShape(f, renderDetailPage(f, fuzzDevice("a1b2", "", "", "", ""))) {
 		benign[k] = true
 	}
 	f.Fuzz(func(t *testing.T, id, host, tag, text, url string) {
-		page := renderDevice(t, fuzzDevice(id, host, tag, text, url))
+		page := renderDetailPage(t, fuzzDevice(id, host, tag, text, url))
 		for k := range htmlShape(t, page) {
 			if !benign[k] {
 				t.Errorf("element or attribute %q is not on a benign device's page: injected", k)

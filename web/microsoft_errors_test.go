@@ -95,7 +95,7 @@ func TestDefenderFormErrorsNameTheirCode(t *testing.T) {
 				}
 			}
 			if len(codes) != 1 || htmlText(codes[0]) != tc.code {
-				t.Errorf("alert codes %v, want one <code>%s</code>", texts(codes), tc.code)
+				t.Errorf("alert codes %v, want one <code>%s</code>", htmlTexts(codes), tc.code)
 			}
 			messages[tc.name] = strings.Replace(text, tc.code, "", 1)
 		})
@@ -114,7 +114,7 @@ func htmlAncestorID(n *html.Node, id string) bool {
 	return false
 }
 
-func texts(ns []*html.Node) []string {
+func htmlTexts(ns []*html.Node) []string {
 	out := make([]string, len(ns))
 	for i, n := range ns {
 		out[i] = htmlText(n)

@@ -49,12 +49,12 @@ func TestSecretAbsentFromEveryOutput(t *testing.T) {
 	anon := d.client()
 	collect("/metrics", anon.do(http.MethodGet, "/metrics", nil, bearer))
 	bodies := map[string]string{
-		"by id":        `{"device":{"defender_machine_id":` + jsonString(dev.ID) + `}}`,
-		"by host":      `{"device":{"hostname":` + jsonString(dev.Host) + `,"os":"Windows","firewall":true}}`,
+		"by id":        `{"device":{"defender_machine_id":` + jsonQuoted(dev.ID) + `}}`,
+		"by host":      `{"device":{"hostname":` + jsonQuoted(dev.Host) + `,"os":"Windows","firewall":true}}`,
 		"unknown":      `{"device":{"hostname":"no-such-host.example"}}`,
 		"no id":        `{"device":{"os":"Windows"}}`,
 		"malformed":    `{"device":`,
-		"secret input": `{"device":{"hostname":` + jsonString(sentinel) + `}}`,
+		"secret input": `{"device":{"hostname":` + jsonQuoted(sentinel) + `}}`,
 	}
 	for name, b := range bodies {
 		res := evPost(t, d.testEnv, "Bearer "+token, strings.NewReader(b))
@@ -118,7 +118,7 @@ func TestSecretAbsentFromEveryOutput(t *testing.T) {
 	}
 }
 
-func jsonString(s string) string {
+func jsonQuoted(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
