@@ -29,8 +29,9 @@ const (
 	maxFacetTags = 500
 )
 
-// Defender's documented values (vocab), in the order the filters offer
-// them: the scales worst first. Anything else in a query is ignored.
+// Defender's documented values (vocab, docs/defender-api.md#the-machine-entity),
+// in the order the filters offer them: the scales worst first. Anything
+// else in a query is ignored.
 var (
 	healthValues     = vocab.Health.Names()
 	riskValues       = worstFirst(vocab.Risk)

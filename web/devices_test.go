@@ -539,7 +539,7 @@ func TestDeviceRecheckFromDefender(t *testing.T) {
 }
 
 // Synced text is untrusted: markup and javascript: URLs render inert on the
-// list and the detail page (SECURITY.md item 24).
+// list and the detail page (docs/security.md#item-24).
 func TestDevicesXSS(t *testing.T) {
 	e := newEnv(t)
 	e.setup()

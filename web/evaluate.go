@@ -23,7 +23,7 @@ import (
 // maxEvaluateBody is the largest request body the enforcement API reads.
 const maxEvaluateBody = 64 << 10
 
-// EvaluateRequest is the enforcement API's body (SPEC §6).
+// EvaluateRequest is the enforcement API's body (docs/design.md#enforcement-api).
 type EvaluateRequest struct {
 	Device *EvaluateDevice `json:"device"`
 }
@@ -41,7 +41,7 @@ type EvaluateDevice struct {
 	ClientVersion     string `json:"client_version"`
 }
 
-// EvaluateResponse is the answer (SPEC §6).
+// EvaluateResponse is the answer (docs/design.md#enforcement-api).
 type EvaluateResponse struct {
 	Allowed     bool            `json:"allowed"`
 	Device      EvaluatedDevice `json:"device"`

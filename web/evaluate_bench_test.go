@@ -39,7 +39,7 @@ const evBenchFleet = 100_000
 
 // BenchmarkEvaluateHTTP drives POST /api/v1/posture/evaluate over loopback
 // HTTP with keep-alive clients, against a snapshot of 100,000 devices and
-// 20 checks. Targets (SECURITY 37, on the 2-core CI machine): at least
+// 20 checks. Targets (docs/security.md#item-37, on the 2-core CI machine): at least
 // 10,000 evaluations/s and p99 under 5 ms, also while a 100k sync apply
 // runs against the same SQLite file and swaps the snapshot.
 //

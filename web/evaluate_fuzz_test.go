@@ -11,11 +11,11 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// FuzzDecodeEvaluateRequest holds the enforcement API's decoder (SECURITY
-// 40) to its contract on any input: it never panics; what it accepts is
-// one well-formed JSON document of at most 64 KiB with at least one
-// identifier, fields of at most 255 bytes, trimmed, without NUL, CR or LF;
-// only bodies over 64 KiB are "too large".
+// FuzzDecodeEvaluateRequest holds the enforcement API's decoder
+// (docs/security.md#item-40) to its contract on any input: it never
+// panics; what it accepts is one well-formed JSON document of at most
+// 64 KiB with at least one identifier, fields of at most 255 bytes,
+// trimmed, without NUL, CR or LF; only bodies over 64 KiB are "too large".
 func FuzzDecodeEvaluateRequest(f *testing.F) {
 	long := strings.Repeat("a", 255)
 	for _, s := range []string{

@@ -20,7 +20,7 @@ import (
 	"postern/store"
 )
 
-// evaluatePath is the enforcement API (SPEC §6).
+// evaluatePath is the enforcement API (docs/design.md#enforcement-api).
 const evaluatePath = "/api/v1/posture/evaluate"
 
 // evPost sends body to the enforcement API with a plain client (no cookies)
@@ -69,7 +69,7 @@ func evError(t *testing.T, res response, want int) string {
 	return msg
 }
 
-// evResult is the §6 answer, decoded strictly.
+// evResult is the enforcement API's answer, decoded strictly.
 type evResult struct {
 	Allowed bool `json:"allowed"`
 	Device  struct {
@@ -99,7 +99,7 @@ func (r evResult) check(t *testing.T, name string) (result string, reasons []str
 }
 
 // evaluate asks about device (the "device" object) and decodes a 200
-// answer, checking its shape against SPEC §6 on the way.
+// answer, checking its shape against docs/design.md#enforcement-api on the way.
 func evaluate(t *testing.T, e *testEnv, token string, device map[string]any) evResult {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"device": device})
@@ -113,12 +113,12 @@ func evaluate(t *testing.T, e *testEnv, token string, device map[string]any) evR
 	dec := json.NewDecoder(strings.NewReader(res.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		t.Fatalf("answer does not decode as §6: %v\n%s", err, res.body)
+		t.Fatalf("answer does not decode as the documented answer: %v\n%s", err, res.body)
 	}
 	return out
 }
 
-// evCheckShape holds the answer to the exact field names of SPEC §6:
+// evCheckShape holds the answer to the exact field names of docs/design.md#enforcement-api:
 // reasons is an array (never null), evaluated_at RFC 3339 UTC.
 func evCheckShape(t *testing.T, body string) {
 	t.Helper()
@@ -231,7 +231,7 @@ func wantReason(t *testing.T, what string, reasons []string, parts ...string) {
 	t.Errorf("%s: no reason contains all of %q; reasons %q", what, parts, reasons)
 }
 
-// SECURITY 17: the enforcement API takes a bearer token and nothing else.
+// docs/security.md#item-17: the enforcement API takes a bearer token and nothing else.
 func TestEvaluateRequiresToken(t *testing.T) {
 	e := newEnv(t)
 	e.setup()

@@ -324,7 +324,7 @@ func assertTimeout(t *testing.T, err error, start time.Time, sec string) {
 	assertNoSecret(t, err, sec)
 }
 
-// SECURITY.md 28: the token source is built once per client and reused.
+// docs/security.md#item-28: the token source is built once per client and reused.
 func TestTokenReusedAcrossValidateCalls(t *testing.T) {
 	sec := sentinel("reuse")
 	emu := emulator.New(emulator.Config{ClientSecret: sec, Machines: 3})
@@ -356,7 +356,7 @@ func TestTokenReusedAcrossValidateCalls(t *testing.T) {
 	}
 }
 
-// SECURITY.md 29: a cancelled request context never breaks later calls or
+// docs/security.md#item-29: a cancelled request context never breaks later calls or
 // token refreshes.
 func TestCancelledContextDoesNotPoisonTokenSource(t *testing.T) {
 	sec := sentinel("cancel")
@@ -437,7 +437,7 @@ func recordTokens(t *testing.T, emu *emulator.Emulator) (string, func() []tokenR
 	}
 }
 
-// SECURITY.md §3: AuthStyleInParams, so a failed fetch is not retried with
+// docs/security.md#library-pitfalls: AuthStyleInParams, so a failed fetch is not retried with
 // the other auth style.
 func TestTokenRequestSendsSecretInBodyOnce(t *testing.T) {
 	t.Run("success", func(t *testing.T) {

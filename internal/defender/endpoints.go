@@ -79,8 +79,9 @@ const commercialScope = "https://api.securitycenter.microsoft.com/.default"
 // govScope is the resource for GCC High and DoD tenants.
 const govScope = "https://securitycenter.onmicrosoft.us/windowsatpservice/.default"
 
-// ResolveEndpoints maps a cloud and region to hosts (DEFENDER_API.md §1.7,
-// §2). Non-empty overrides replace the hosts (tests, proxies, the emulator).
+// ResolveEndpoints maps a cloud and region to hosts
+// (docs/defender-api.md#clouds-and-hosts). Non-empty overrides replace the
+// hosts (tests, proxies, the emulator).
 func ResolveEndpoints(cloud Cloud, region Region, loginOverride, apiOverride string) (Endpoints, error) {
 	var ep Endpoints
 	switch cloud {

@@ -69,7 +69,7 @@ func TestResolveEndpointsCommercialScopeIsMDE(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not the XDR scope https://api.security.microsoft.com/.default, whose
-	// tokens the MDE API answers with 403 (DEFENDER_API.md §7.10).
+	// tokens the MDE API answers with 403 (docs/defender-api.md#wrong-audience).
 	if ep.Scope != "https://api.securitycenter.microsoft.com/.default" {
 		t.Errorf("Scope = %q, want https://api.securitycenter.microsoft.com/.default", ep.Scope)
 	}

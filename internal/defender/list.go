@@ -81,7 +81,7 @@ type ListStats struct {
 // ListMachines fetches every machine, page by page, and hands each page's
 // new machines to onPage. It follows @odata.nextLink when Defender sends
 // one and otherwise pages with $top/$skip while pages come back full
-// (DEFENDER_API.md §3.2); it drops repeated ids, stops at a repeated
+// (docs/defender-api.md#paging); it drops repeated ids, stops at a repeated
 // nextLink, and fails past MaxPages rather than report a partial list as
 // complete. A 404 on the collection means no machines.
 //

@@ -8,7 +8,7 @@ import (
 )
 
 // Machine is one Defender for Endpoint device as the machines API returns
-// it (DEFENDER_API.md §4). Nullable fields are pointers; unknown fields are
+// it (docs/defender-api.md#the-machine-entity). Nullable fields are pointers; unknown fields are
 // ignored, since Microsoft adds properties without notice.
 type Machine struct {
 	ID                     string      `json:"id"`

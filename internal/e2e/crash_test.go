@@ -25,7 +25,7 @@ import (
 	"postern/internal/emulator"
 )
 
-// TestCrashDuringSync is SECURITY 34: kill -9 of a syncing server at random
+// TestCrashDuringSync is docs/security.md#item-34: kill -9 of a syncing server at random
 // points, then restart. Each trial changes the emulated fleet, starts the
 // real binary on the same data directory, asks for a sync (Sync now; the
 // worker's startup sync would follow a second later anyway), SIGKILLs it

@@ -12,7 +12,7 @@
 //     full-page screenshot.
 //   - The Browser methods (Navigate, FillByLabel, ClickButton, ClickLink,
 //     WaitText, WaitPath, WaitHeading, …) find elements by their visible
-//     labels and texts, the contract in SPEC.md, and wait for them.
+//     labels and texts, the contract in docs/design.md, and wait for them.
 //   - CheckA11y runs axe-core on the current page.
 //
 // Environment:

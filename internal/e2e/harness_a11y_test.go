@@ -42,7 +42,7 @@ var axeSource = sync.OnceValues(func() (string, error) {
 
 // CheckA11y runs axe-core on the current page and fails t for each violation
 // of impact serious or critical, with its rule id, impact and first target
-// selectors. UI.md asks for none on any page.
+// selectors. docs/design.md#accessibility asks for none on any page.
 //
 // When axe-core is not installed, t is skipped, or fails when
 // POSTERN_E2E_REQUIRED=1. Call it in a subtest, so that a skip does not end

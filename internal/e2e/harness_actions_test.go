@@ -11,7 +11,7 @@ import (
 )
 
 // The helpers find elements by what a person sees: label texts, button and
-// link texts, headings. They are the contract of SPEC.md; CSS classes are not.
+// link texts, headings. They are the contract of docs/design.md; CSS classes are not.
 // Each helper waits up to b.Timeout for its element, then fails the test with
 // what it found instead.
 

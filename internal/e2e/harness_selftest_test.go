@@ -16,7 +16,7 @@ import (
 
 // These tests prove that the harness can fail: they run the browser against
 // small pages of an httptest server (not postern) under the strict CSP that
-// SECURITY.md asks of postern, and check what it reports.
+// docs/security.md asks of postern, and check what it reports.
 
 const strictCSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 

@@ -90,7 +90,7 @@ func (s *Server) Output() string {
 
 // Stop sends SIGTERM and waits up to 10 s for the process to exit, then kills
 // it. It fails the test when the process had already exited on its own, did
-// not exit in time, or exited with an error: SPEC.md asks for a clean
+// not exit in time, or exited with an error: docs/design.md#shutdown asks for a clean
 // shutdown on SIGTERM. Stop runs at cleanup; calling it earlier is fine, and
 // calls after the first do nothing.
 func (s *Server) Stop() {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The journeys follow SPEC.md §1: the visible labels, headings and button
+// The journeys follow docs/design.md#labels-are-a-contract: the visible labels, headings and button
 // texts below are the contract with the pages.
 
 const (
@@ -100,7 +100,7 @@ func TestFirstRunJourney(t *testing.T) {
 	b.Navigate("/devices")
 	b.WaitPath("/login")
 
-	// Setup is closed once an admin exists (SPEC.md §2).
+	// Setup is closed once an admin exists (docs/design.md#routes).
 	client := &http.Client{
 		Timeout:       5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -115,7 +115,7 @@ func TestFirstRunJourney(t *testing.T) {
 	}
 }
 
-// TestLoginFailureShowsOneMessage checks SECURITY.md item 20 as a person
+// TestLoginFailureShowsOneMessage checks docs/security.md#item-20 as a person
 // sees it: a wrong password and an unknown email give the same page.
 func TestLoginFailureShowsOneMessage(t *testing.T) {
 	srv := StartServer(t)

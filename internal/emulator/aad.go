@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// aadError is one Entra token-endpoint failure (DEFENDER_API.md §1.5–1.6).
+// aadError is one Entra token-endpoint failure (docs/defender-api.md#token-errors).
 type aadError struct {
 	status int
 	class  string // the OAuth "error" value

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// apiErrorBody is the error shape of every MDE API error (DEFENDER_API.md §6.1).
+// apiErrorBody is the error shape of every MDE API error (docs/defender-api.md#api-errors).
 type apiErrorBody struct {
 	Error apiError `json:"error"`
 }

@@ -1,6 +1,6 @@
 // Package emulator is a local stand-in for the Microsoft Entra token endpoint
 // and the Microsoft Defender for Endpoint machines API, written from the facts
-// in DEFENDER_API.md. One http.Handler serves both, so a single base URL works
+// in docs/defender-api.md. One http.Handler serves both, so a single base URL works
 // as the login host and the API host. Tests, benchmarks, `postern
 // emulate-defender` and `postern --demo` use it; everything a test needs
 // (faults, data edits, the clock) is switchable here, so production code needs

@@ -12,7 +12,7 @@ import (
 // predicate is a compiled $filter.
 type predicate func(*Machine) bool
 
-// The $filter subset of DEFENDER_API.md §3.1:
+// The $filter subset of docs/defender-api.md#filter:
 //
 //	expr       = term *("and" term)
 //	term       = "(" expr ")" | field op literal

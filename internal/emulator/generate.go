@@ -29,7 +29,7 @@ func pick[T any](r *rand.Rand, cs []choice[T]) T {
 	return cs[len(cs)-1].v
 }
 
-// Value mixes follow DEFENDER_API.md §4; the weights are our guess at a
+// Value mixes follow docs/defender-api.md#the-machine-entity; the weights are our guess at a
 // typical mid-size fleet (mostly healthy Windows clients, a long tail of the rest).
 var (
 	platformMix = []choice[string]{

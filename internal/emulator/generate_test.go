@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// machineFields is every §4 property, in payload order.
+// machineFields is every property of
+// docs/defender-api.md#the-machine-entity, in payload order.
 var machineFields = []string{
 	"id", "mergedIntoMachineId", "isPotentialDuplication", "isExcluded", "exclusionReason",
 	"computerDnsName", "firstSeen", "lastSeen", "osPlatform", "osVersion", "osProcessor", "version",

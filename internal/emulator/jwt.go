@@ -12,7 +12,7 @@ import (
 )
 
 // Claims are the access-token claims of a real app-only Entra token for MDE
-// (DEFENDER_API.md §1.4). Roles is omitted entirely when empty, as Entra does
+// (docs/defender-api.md#token-response). Roles is omitted entirely when empty, as Entra does
 // for an app without granted roles.
 type Claims struct {
 	Aud               string   `json:"aud"`

@@ -25,7 +25,7 @@ type listQuery struct {
 	count     bool
 }
 
-// serveList answers /api/machines with the paging DEFENDER_API.md §3.2
+// serveList answers /api/machines with the paging docs/defender-api.md#paging
 // observed: without $top, pages of Faults.PageSize plus @odata.nextLink; with
 // $top, at most $top items and never a nextLink.
 func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, f *Faults) {

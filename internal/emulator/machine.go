@@ -6,7 +6,7 @@ import (
 )
 
 // Machine is one Defender for Endpoint device record with the exact JSON names
-// and nullability of DEFENDER_API.md §4 (pointers are the nullable fields).
+// and nullability of docs/defender-api.md#the-machine-entity (pointers are the nullable fields).
 // Field order matches the real payload so encoded pages read like captures.
 type Machine struct {
 	ID                     string      `json:"id"`

@@ -17,7 +17,7 @@ type tokenV2 struct {
 	AccessToken  string `json:"access_token"`
 }
 
-// tokenV1 is the v1 success body: every number is a string (DEFENDER_API.md §1.4).
+// tokenV1 is the v1 success body: every number is a string (docs/defender-api.md#token-response).
 type tokenV1 struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    string `json:"expires_in"`

@@ -82,7 +82,7 @@ func TestTokenErrors(t *testing.T) {
 	}
 }
 
-// checkAADError pins the full §1.5 field set of a token error.
+// checkAADError pins the full field set of docs/defender-api.md#token-errors of a token error.
 func checkAADError(t *testing.T, w *httptest.ResponseRecorder, status int, class string, code int, descPart string) {
 	t.Helper()
 	if w.Code != status {

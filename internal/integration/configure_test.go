@@ -247,7 +247,7 @@ func TestConfigureRefusedWritesNoRow(t *testing.T) {
 	e.assertAuditHidesSecrets(sec, wrong)
 }
 
-// SECURITY.md 9: a refused check leaves the stored row byte-identical.
+// docs/security.md#item-9: a refused check leaves the stored row byte-identical.
 func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 	const sec = "Keep8Q~bytes.Sentinel-6655443322_uiop"
 	e := newEnv(t, sec)
@@ -305,7 +305,7 @@ func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 	}
 }
 
-// SECURITY.md 8: an empty secret field keeps the stored secret.
+// docs/security.md#item-8: an empty secret field keeps the stored secret.
 func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 	const sec = "Blank8Q~keep.Sentinel-9988776655_ghjk"
 	e := newEnv(t, sec)
@@ -446,7 +446,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 }
 
 // A check that runs out of time is an admin action that failed: it must be
-// audited (SECURITY.md 26) even though the caller's context has ended, and
+// audited (docs/security.md#item-26) even though the caller's context has ended, and
 // Enable must record it on the row.
 func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 	t.Run("configure", func(t *testing.T) {

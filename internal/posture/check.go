@@ -80,7 +80,7 @@ type Exception struct {
 }
 
 // CheckResult is one enabled check's verdict, as the enforcement API
-// returns it (SPEC §6).
+// returns it (docs/design.md#enforcement-api).
 type CheckResult struct {
 	ID      int64    `json:"id"`
 	Name    string   `json:"name"`

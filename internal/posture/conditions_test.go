@@ -277,7 +277,7 @@ func TestReportConditions(t *testing.T) {
 	}
 }
 
-// TestConditionNames pins the editor labels (SPEC §5) and the order.
+// TestConditionNames pins the editor labels (docs/design.md#posture-checks) and the order.
 func TestConditionNames(t *testing.T) {
 	all := Spec{HealthActive: true, MaxRisk: "High", MaxExposure: "High", RequireOnboarded: true,
 		AVStatuses: []string{"Updated"}, LastSeenHours: 24, OSPlatforms: []string{"Windows11"},

@@ -1,8 +1,8 @@
 package posture
 
 // entraJoined requires isAadJoined. It reads the flag, not aadDeviceId:
-// Defender reports a null aadDeviceId on joined devices (DEFENDER_API.md
-// §7.8).
+// Defender reports a null aadDeviceId on joined devices
+// (docs/defender-api.md#entra-device-id).
 type entraJoined struct{}
 
 func (entraJoined) Name() string { return "Must be Entra joined" }

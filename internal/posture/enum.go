@@ -8,7 +8,7 @@ import (
 
 // Defender enum values in their documented spelling, from vocab, used to
 // render reasons and editor messages. Real JSON casing differs from the
-// docs (DEFENDER_API.md §7.6), so lookups are case-insensitive.
+// docs (docs/defender-api.md#casing), so lookups are case-insensitive.
 var (
 	// riskLevels and exposureLevels are ordered from best to worst.
 	riskLevels     = vocab.Risk.Names()

@@ -9,7 +9,7 @@ import (
 const maxLastSeenHours = 24 * 366
 
 // lastSeen requires Defender's lastSeen within N hours. lastSeen is the
-// last full device report, about daily (DEFENDER_API.md §7.3), hence the
+// last full device report, about daily (docs/defender-api.md#last-seen), hence the
 // editor's minimum of 24.
 type lastSeen struct {
 	within time.Duration

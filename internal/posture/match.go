@@ -6,7 +6,7 @@ import (
 	"postern/internal/fleet"
 )
 
-// Keys a device can be matched by, strongest first (SPEC §5).
+// Keys a device can be matched by, strongest first (docs/design.md#matching).
 const (
 	MatchedByDefenderID = "defender_machine_id"
 	MatchedByAADID      = "aad_device_id"

@@ -1,5 +1,5 @@
 // Package posture decides whether a device may pass. It is pure evaluation
-// over an immutable fleet snapshot (SPEC §5): a check is a set of
+// over an immutable fleet snapshot (docs/design.md#posture-checks): a check is a set of
 // conditions, each condition answers pass, fail or unknown, and every
 // answer other than pass carries a reason naming what was observed, what
 // was required and how old the data is, so an admin can act on a denial

@@ -13,7 +13,8 @@ import (
 // (disk full, I/O error, SQLITE_BUSY past busy_timeout — simulated with a
 // trigger that aborts every update of devices), the devices and snapshot
 // stay as they were and the run is still recorded as failed, with its error,
-// its audit row and no staged rows left (SPEC §7, SECURITY 26 and 33).
+// its audit row and no staged rows left (docs/design.md#sync,
+// docs/security.md#item-26 and docs/security.md#item-33).
 // Before run.go recorded the failed run in a second FinishRun, the row stayed
 // 'running' until the next process start.
 func TestSyncApplyFailureIsRecorded(t *testing.T) {

@@ -28,7 +28,7 @@ const benchMachines = 100_000
 // token, ten pages of 10,000 over loopback HTTP from the emulator (in a
 // process of its own, on the same two CPUs), staging, the apply transaction
 // and the snapshot swap, on a fresh database each iteration, so every
-// machine is new. SECURITY 37 asks for under 5 s; docs/performance.md
+// machine is new. docs/security.md#item-37 asks for under 5 s; docs/performance.md
 // records the figures.
 //
 // Metrics: machines/s; s/sync, from the trigger to the snapshot swap, split

@@ -50,8 +50,8 @@ func TestSyncComplete(t *testing.T) {
 		t.Errorf("sync.run audit rows = %d, want 1", n)
 	}
 
-	// SECURITY 35: the same listing again changes nothing, not even a
-	// timestamp.
+	// docs/security.md#item-35: the same listing again changes nothing, not
+	// even a timestamp.
 	before := e.dump()
 	again := e.sync(syncer.TriggerManual)
 	if again.Outcome != store.RunSuccess || again.Seen != 50 || again.Added != 0 || again.Changed != 0 || again.Removed != 0 {
@@ -67,8 +67,9 @@ func TestSyncComplete(t *testing.T) {
 }
 
 func TestSyncPagingTopSkip(t *testing.T) {
-	// Real Defender sends no nextLink when $top is given (DEFENDER_API.md
-	// §3.2): the client pages with $top/$skip until a short page.
+	// Real Defender sends no nextLink when $top is given
+	// (docs/defender-api.md#paging): the client pages with $top/$skip until
+	// a short page.
 	e := newEnv(t, envOptions{machines: 45, list: defender.ListOptions{PageSize: 10}})
 	e.setFaults(emulator.Faults{NoNextLink: true})
 	var mu sync.Mutex
@@ -216,7 +217,7 @@ func TestSyncSkipAcrossPages(t *testing.T) {
 	}
 }
 
-// failure is one fault that must leave everything as it was (SECURITY 33).
+// failure is one fault that must leave everything as it was (docs/security.md#item-33).
 type failure struct {
 	name     string
 	faults   emulator.Faults
@@ -540,7 +541,7 @@ func TestSync401TwiceFails(t *testing.T) {
 }
 
 func TestSyncReusesToken(t *testing.T) {
-	// SECURITY 28: one token for two runs within its lifetime.
+	// docs/security.md#item-28: one token for two runs within its lifetime.
 	e := newEnv(t, envOptions{machines: 20})
 	e.emu.ResetStats() // Configure's validation used a client of its own
 	for i := range 2 {

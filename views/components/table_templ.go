@@ -695,7 +695,7 @@ func sortIcon(state string) templ.Component {
 }
 
 // FullWidth lets a wide table use the whole width of the main area, past
-// the reading width the layout caps content at (UI.md: tables may use the
+// the reading width the layout caps content at (docs/design.md#console-layout: tables may use the
 // full width). It depends on the layout's frame: a 15rem navigation and
 // 2rem padding each side of main (1rem more is left for a scrollbar). Below
 // 1456px the cap does not bite and it is plain full width.
