@@ -26,6 +26,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
@@ -180,7 +181,7 @@ func TestBackupWhileSyncing(t *testing.T) {
 	const machines, added, pageSize = 1000, 200, 50
 	c := newSyncingConsole(t, machines, pageSize, 5*pageSize)
 	dir, live, emu, w := c.dir, c.live, c.emu, c.w
-	if initial := syncOnce(t, w); initial.Outcome != store.RunSuccess || initial.Seen != machines {
+	if initial := syncOnce(t, w); initial.Outcome != model.RunSuccess || initial.Seen != machines {
 		t.Fatalf("first sync: %+v", initial)
 	}
 
@@ -222,9 +223,9 @@ func TestBackupWhileSyncing(t *testing.T) {
 		}
 		devices := queryInt(t, copyDB, "SELECT COUNT(*) FROM devices")
 		switch {
-		case outcome == store.RunRunning && devices == machines:
+		case outcome == model.RunRunning && devices == machines:
 			during++
-		case outcome == store.RunSuccess && devices == machines+added:
+		case outcome == model.RunSuccess && devices == machines+added:
 			after++
 		default:
 			t.Fatalf("%s is not one snapshot: run %d is %s with %d devices", name, runID, outcome, devices)
@@ -251,20 +252,20 @@ func TestBackupWhileSyncing(t *testing.T) {
 	if during == 0 || after == 0 {
 		t.Errorf("backups during the sync: %d, after it: %d; want some of each", during, after)
 	}
-	if got := w.Status().LastRun; got.ID != runID || got.Outcome != store.RunSuccess || got.Added != added {
+	if got := w.Status().LastRun; got.ID != runID || got.Outcome != model.RunSuccess || got.Added != added {
 		t.Fatalf("the sync during the backups: %+v; want success with %d added", got, added)
 	}
 }
 
 // syncOnce triggers a run and waits for it to be recorded.
-func syncOnce(t *testing.T, w *syncer.Worker) store.SyncRun {
+func syncOnce(t *testing.T, w *syncer.Worker) model.SyncRun {
 	t.Helper()
 	var prev int64
 	if s := w.Status(); s.LastRun != nil {
 		prev = s.LastRun.ID
 	}
 	w.Trigger("backup test")
-	var run store.SyncRun
+	var run model.SyncRun
 	waitUntil(t, "a sync run", func() bool {
 		s := w.Status()
 		if s.Running || s.LastRun == nil || s.LastRun.ID <= prev {
@@ -420,7 +421,7 @@ func backedUpConsole(t *testing.T) (dir, emuURL, backup string) {
 		t.Fatal(err)
 	}
 	spec, _ := json.Marshal(posture.Spec{MaxRisk: "Medium", RequiredTags: []string{"vpn-allowed"}})
-	_, err = st.SavePostureCheck(context.Background(), store.PostureCheck{Name: "Low risk laptops", DataSource: posture.SourceDefender,
+	_, err = st.SavePostureCheck(context.Background(), model.PostureCheck{Name: "Low risk laptops", DataSource: posture.SourceDefender,
 		Mode: posture.ModeEnforce, Enabled: true, WhenUnavailable: posture.UnavailableDeny, Spec: string(spec)}, "admin@example.com",
 		audit.Entry{Actor: "admin@example.com", Action: "posture_check.saved", Outcome: audit.Success})
 	st.Close()

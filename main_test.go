@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/testkit"
 	"postern/store"
@@ -151,7 +152,7 @@ func TestAdminResetPassword(t *testing.T) {
 		t.Fatal("old password still works")
 	}
 	action := "admin.password_reset"
-	if entries, _, _ := st.AuditEntries(ctx, store.AuditFilter{Action: &action}); len(entries) != 1 {
+	if entries, _, _ := st.AuditEntries(ctx, audit.Filter{Action: &action}); len(entries) != 1 {
 		t.Fatalf("password reset audited %d times, want 1", len(entries))
 	}
 	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &testkit.Buffer{})

@@ -6,28 +6,20 @@ import (
 	"time"
 
 	"postern/internal/apperr"
+	"postern/internal/model"
 )
-
-// Admin is a console account. PasswordHash is an argon2id PHC string.
-type Admin struct {
-	ID                int64
-	Email             string
-	PasswordHash      string
-	CreatedAt         time.Time
-	PasswordChangedAt time.Time
-}
 
 // AdminCount tells whether the first-run setup is still open.
 func (s *Store) AdminCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM admins").Scan(&n)
-	return n, mapErr(err, "Admin count")
+	return n, mapErr(err, "model.Admin count")
 }
 
 // CreateFirstAdmin inserts an admin only while none exists, checked inside
 // the write transaction so two concurrent setups cannot both succeed.
-func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string) (Admin, error) {
-	var a Admin
+func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string) (model.Admin, error) {
+	var a model.Admin
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM admins").Scan(&n); err != nil {
@@ -40,41 +32,41 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string
 		a, err = insertAdmin(ctx, tx, email, passwordHash, s.now())
 		return err
 	})
-	return a, mapErr(err, "Admin")
+	return a, mapErr(err, "model.Admin")
 }
 
-func insertAdmin(ctx context.Context, tx *sql.Tx, email, hash string, now time.Time) (Admin, error) {
+func insertAdmin(ctx context.Context, tx *sql.Tx, email, hash string, now time.Time) (model.Admin, error) {
 	res, err := tx.ExecContext(ctx,
 		"INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?)",
 		email, hash, formatTime(now), formatTime(now))
 	if err != nil {
-		return Admin{}, err
+		return model.Admin{}, err
 	}
 	id, err := res.LastInsertId()
-	return Admin{ID: id, Email: email, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}, err
+	return model.Admin{ID: id, Email: email, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}, err
 }
 
 // AdminByEmail looks an admin up case-insensitively.
-func (s *Store) AdminByEmail(ctx context.Context, email string) (Admin, error) {
+func (s *Store) AdminByEmail(ctx context.Context, email string) (model.Admin, error) {
 	return s.scanAdmin(ctx, "email = ?", email)
 }
 
 // Admin returns the admin with id.
-func (s *Store) Admin(ctx context.Context, id int64) (Admin, error) {
+func (s *Store) Admin(ctx context.Context, id int64) (model.Admin, error) {
 	return s.scanAdmin(ctx, "id = ?", id)
 }
 
-func (s *Store) scanAdmin(ctx context.Context, where string, arg any) (Admin, error) {
-	var a Admin
+func (s *Store) scanAdmin(ctx context.Context, where string, arg any) (model.Admin, error) {
+	var a model.Admin
 	var created, changed string
 	err := s.read.QueryRowContext(ctx,
 		"SELECT id, email, password_hash, created_at, password_changed_at FROM admins WHERE "+where, arg).
 		Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &changed)
 	if err != nil {
-		return Admin{}, mapErr(err, "Admin")
+		return model.Admin{}, mapErr(err, "model.Admin")
 	}
 	if a.CreatedAt, err = parseTime(created); err != nil {
-		return Admin{}, err
+		return model.Admin{}, err
 	}
 	a.PasswordChangedAt, err = parseTime(changed)
 	return a, err
@@ -95,5 +87,5 @@ func (s *Store) SetPassword(ctx context.Context, adminID int64, hash string) err
 		_, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE admin_id = ?", adminID)
 		return err
 	})
-	return mapErr(err, "Admin")
+	return mapErr(err, "model.Admin")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postern/internal/apperr"
+	"postern/internal/model"
 	"postern/store"
 )
 
@@ -116,7 +117,7 @@ func TestSetPasswordEndsOnlyThatAdminsSessions(t *testing.T) {
 	bobID := insertAdmin(t, s, "bob@example.com")
 
 	now := clock.Now()
-	sessions := []store.Session{
+	sessions := []model.Session{
 		{IDHash: []byte("alice-1"), AdminID: alice.ID, Data: "{}", CreatedAt: now, LastSeenAt: now},
 		{IDHash: []byte("alice-2"), AdminID: alice.ID, Data: "{}", CreatedAt: now, LastSeenAt: now},
 		{IDHash: []byte("bob-1"), AdminID: bobID, Data: "{}", CreatedAt: now, LastSeenAt: now},

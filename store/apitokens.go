@@ -6,24 +6,12 @@ import (
 	"time"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 )
-
-// APIToken is a stored enforcement API token; the token itself is never
-// stored, only its hash.
-type APIToken struct {
-	ID         int64
-	Name       string
-	Prefix     string
-	Hash       []byte
-	CreatedAt  time.Time
-	CreatedBy  string
-	LastUsedAt *time.Time
-	RevokedAt  *time.Time
-}
 
 // CreateAPIToken stores a new token and its audit entry together. A name
 // already used by an active token is a Conflict.
-func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, entry audit.Entry) (APIToken, error) {
+func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audit.Entry) (model.APIToken, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		t.CreatedAt = s.now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by)
@@ -40,16 +28,16 @@ func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, entry audit.Entr
 }
 
 // APITokens lists every token, newest first, revoked ones included.
-func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+func (s *Store) APITokens(ctx context.Context) ([]model.APIToken, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at
 		FROM api_tokens ORDER BY id DESC`)
 	if err != nil {
 		return nil, mapErr(err, "API tokens")
 	}
 	defer rows.Close()
-	var out []APIToken
+	var out []model.APIToken
 	for rows.Next() {
-		var t APIToken
+		var t model.APIToken
 		var created string
 		var used, revoked sql.NullString
 		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked); err != nil {
@@ -70,8 +58,8 @@ func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
 }
 
 // RevokeAPIToken marks a token revoked; revoking twice is NotFound.
-func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry) (APIToken, error) {
-	var t APIToken
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry) (model.APIToken, error) {
+	var t model.APIToken
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		if err := tx.QueryRowContext(ctx, "SELECT name, prefix FROM api_tokens WHERE id = ? AND revoked_at IS NULL", id).

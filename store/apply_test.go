@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 	"postern/store"
 )
 
 // syncDevices stages devices as one run and applies it.
-func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.SyncRun {
+func syncDevices(t *testing.T, s *store.Store, devices []model.Device) model.SyncRun {
 	t.Helper()
 	ctx := context.Background()
 	run, err := s.StartRun(ctx, "defender", "manual")
@@ -27,7 +28,7 @@ func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.Syn
 			t.Fatal(err)
 		}
 	}
-	run.Outcome, run.Seen = store.RunSuccess, len(devices)
+	run.Outcome, run.Seen = model.RunSuccess, len(devices)
 	done, err := s.FinishRun(ctx, run, audit.Entry{Actor: "test", Action: "sync.run", Outcome: audit.Success})
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +46,11 @@ func syncDevices(t *testing.T, s *store.Store, devices []store.Device) store.Syn
 	return done
 }
 
-func testDevices(from, to int, version string) []store.Device {
-	var out []store.Device
+func testDevices(from, to int, version string) []model.Device {
+	var out []model.Device
 	for i := from; i < to; i++ {
 		risk := []string{"None", "Low", "Medium", "High"}[i%4]
-		out = append(out, store.Device{
+		out = append(out, model.Device{
 			ID: fmt.Sprintf("%040x", i), Host: fmt.Sprintf("host-%06d.contoso.com", i), OSPlatform: "Windows11",
 			HealthStatus: "Active", OnboardingStatus: "Onboarded", RiskScore: &risk,
 			Tags: []string{"tag-" + fmt.Sprint(i%7), "all"}, Raw: []byte(`{"v":"` + version + `"}`),
@@ -181,7 +182,7 @@ func TestApplyRefusesLostStaging(t *testing.T) {
 	if err := s.ClearStaging(ctx); err != nil { // what a new connection would see
 		t.Fatal(err)
 	}
-	run.Outcome, run.Seen = store.RunSuccess, 10
+	run.Outcome, run.Seen = model.RunSuccess, 10
 	if _, err := s.FinishRun(ctx, run, audit.Entry{Actor: "test", Action: "sync.run", Outcome: audit.Success}); err == nil {
 		t.Fatal("an apply with its staging lost succeeded")
 	}

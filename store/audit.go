@@ -9,15 +9,6 @@ import (
 	"postern/internal/audit"
 )
 
-// AuditFilter narrows AuditEntries; nil fields do not filter.
-type AuditFilter struct {
-	Action  *string // prefix match, e.g. "auth." or "auth.login"
-	Actor   *string
-	Outcome *string
-	Limit   int
-	Offset  int
-}
-
 // AppendAudit records an entry, stamping the time if it is zero.
 func (s *Store) AppendAudit(ctx context.Context, e audit.Entry) error {
 	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error { return AppendAuditTx(ctx, tx, e, s.now()) }), "Audit entry")
@@ -36,7 +27,7 @@ func AppendAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time
 }
 
 // AuditEntries returns the newest entries first and the total that match.
-func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]audit.Entry, int, error) {
+func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int, error) {
 	var where []string
 	var args []any
 	if f.Action != nil && *f.Action != "" {

@@ -42,7 +42,7 @@ func TestAuditAppendAndListNewestFirst(t *testing.T) {
 	clock.Advance(time.Minute)
 	appendAll(t, s, audit.Entry{At: explicit, Actor: "carol", Action: "third", Outcome: audit.Denied})
 
-	got, total, err := s.AuditEntries(ctx, store.AuditFilter{})
+	got, total, err := s.AuditEntries(ctx, audit.Filter{})
 	if err != nil {
 		t.Fatalf("AuditEntries: %v", err)
 	}
@@ -95,26 +95,26 @@ func TestAuditFilters(t *testing.T) {
 	)
 	for _, tc := range []struct {
 		name string
-		f    store.AuditFilter
+		f    audit.Filter
 		want string // actions, newest first
 	}{
-		{"no filter", store.AuditFilter{}, `sync.run,auth\x,auth%done,auth_login,authXlogin,auth.logout,auth.login,auth.login`},
-		{"empty action is no filter", store.AuditFilter{Action: ptr("")}, `sync.run,auth\x,auth%done,auth_login,authXlogin,auth.logout,auth.login,auth.login`},
-		{"prefix auth.", store.AuditFilter{Action: ptr("auth.")}, "auth.logout,auth.login,auth.login"},
-		{"prefix auth.login", store.AuditFilter{Action: ptr("auth.login")}, "auth.login,auth.login"},
-		{"exact action", store.AuditFilter{Action: ptr("sync.run")}, "sync.run"},
-		{"underscore is literal", store.AuditFilter{Action: ptr("auth_")}, "auth_login"},
-		{"percent is literal", store.AuditFilter{Action: ptr("auth%")}, "auth%done"},
-		{"lone percent matches nothing", store.AuditFilter{Action: ptr("%")}, ""},
-		{"lone underscore matches nothing", store.AuditFilter{Action: ptr("_")}, ""},
-		{"backslash is literal", store.AuditFilter{Action: ptr(`auth\`)}, `auth\x`},
-		{"no match", store.AuditFilter{Action: ptr("zzz")}, ""},
-		{"outcome failure", store.AuditFilter{Outcome: ptr(audit.Failure)}, "auth.login"},
-		{"outcome denied", store.AuditFilter{Outcome: ptr(audit.Denied)}, "sync.run"},
-		{"actor bob", store.AuditFilter{Actor: ptr("bob")}, "auth.login"},
-		{"actor is case-insensitive", store.AuditFilter{Actor: ptr("BOB")}, "auth.login"},
-		{"actor is exact, not prefix", store.AuditFilter{Actor: ptr("ali")}, ""},
-		{"combined", store.AuditFilter{Action: ptr("auth."), Actor: ptr("alice"), Outcome: ptr(audit.Success)}, "auth.logout,auth.login"},
+		{"no filter", audit.Filter{}, `sync.run,auth\x,auth%done,auth_login,authXlogin,auth.logout,auth.login,auth.login`},
+		{"empty action is no filter", audit.Filter{Action: ptr("")}, `sync.run,auth\x,auth%done,auth_login,authXlogin,auth.logout,auth.login,auth.login`},
+		{"prefix auth.", audit.Filter{Action: ptr("auth.")}, "auth.logout,auth.login,auth.login"},
+		{"prefix auth.login", audit.Filter{Action: ptr("auth.login")}, "auth.login,auth.login"},
+		{"exact action", audit.Filter{Action: ptr("sync.run")}, "sync.run"},
+		{"underscore is literal", audit.Filter{Action: ptr("auth_")}, "auth_login"},
+		{"percent is literal", audit.Filter{Action: ptr("auth%")}, "auth%done"},
+		{"lone percent matches nothing", audit.Filter{Action: ptr("%")}, ""},
+		{"lone underscore matches nothing", audit.Filter{Action: ptr("_")}, ""},
+		{"backslash is literal", audit.Filter{Action: ptr(`auth\`)}, `auth\x`},
+		{"no match", audit.Filter{Action: ptr("zzz")}, ""},
+		{"outcome failure", audit.Filter{Outcome: ptr(audit.Failure)}, "auth.login"},
+		{"outcome denied", audit.Filter{Outcome: ptr(audit.Denied)}, "sync.run"},
+		{"actor bob", audit.Filter{Actor: ptr("bob")}, "auth.login"},
+		{"actor is case-insensitive", audit.Filter{Actor: ptr("BOB")}, "auth.login"},
+		{"actor is exact, not prefix", audit.Filter{Actor: ptr("ali")}, ""},
+		{"combined", audit.Filter{Action: ptr("auth."), Actor: ptr("alice"), Outcome: ptr(audit.Success)}, "auth.logout,auth.login"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, total, err := s.AuditEntries(ctx, tc.f)
@@ -151,7 +151,7 @@ func TestAuditLimitOffset(t *testing.T) {
 		{-1, 0, "a.24", "a.00", 25},
 	} {
 		t.Run(fmt.Sprintf("limit=%d,offset=%d", tc.limit, tc.offset), func(t *testing.T) {
-			got, total, err := s.AuditEntries(ctx, store.AuditFilter{Limit: tc.limit, Offset: tc.offset})
+			got, total, err := s.AuditEntries(ctx, audit.Filter{Limit: tc.limit, Offset: tc.offset})
 			if err != nil {
 				t.Fatalf("AuditEntries: %v", err)
 			}
@@ -188,7 +188,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 			t.Errorf("%s: %v, want the append-only trigger error", q, err)
 		}
 	}
-	got, total, err := s.AuditEntries(context.Background(), store.AuditFilter{})
+	got, total, err := s.AuditEntries(context.Background(), audit.Filter{})
 	if err != nil || total != 1 || got[0].Detail != "original" || got[0].Actor != "alice" {
 		t.Errorf("after refused changes: %+v, total %d, err %v; want the original row", got, total, err)
 	}
@@ -200,14 +200,14 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 func TestAuditLogRefusesReplace(t *testing.T) {
 	s := openTemp(t, store.Options{})
 	appendAll(t, s, audit.Entry{Actor: "alice", Action: "auth.login", Outcome: audit.Success, Detail: "original"})
-	got, _, err := s.AuditEntries(context.Background(), store.AuditFilter{})
+	got, _, err := s.AuditEntries(context.Background(), audit.Filter{})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("AuditEntries = %v, %v", got, err)
 	}
 	id := got[0].ID
 	err = execTx(t, s, `INSERT OR REPLACE INTO audit_log (id, at, actor, action, outcome, detail)
 		VALUES (?, '2025-01-01T00:00:00.000000000Z', 'mallory', 'auth.login', 'success', 'tampered')`, id)
-	got, _, _ = s.AuditEntries(context.Background(), store.AuditFilter{})
+	got, _, _ = s.AuditEntries(context.Background(), audit.Filter{})
 	if err == nil || len(got) != 1 || got[0].Detail != "original" {
 		t.Errorf("INSERT OR REPLACE on audit row %d: err = %v, row now %+v; want it refused and the row unchanged", id, err, got)
 	}

@@ -8,46 +8,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"postern/internal/model"
 )
-
-// Device is one synced Defender machine: the columns Postern filters and
-// evaluates on, plus the whole machine as received (Raw).
-type Device struct {
-	ID                 string
-	Host               string
-	AADDeviceID        *string
-	OSPlatform         string
-	OSVersion          *string
-	OSBuild            *int64
-	HealthStatus       string
-	RiskScore          *string
-	ExposureLevel      *string
-	OnboardingStatus   string
-	AVStatus           *string
-	IsAADJoined        bool
-	MergedInto         *string
-	PotentialDuplicate bool
-	FirstSeen          *time.Time
-	LastSeen           *time.Time
-	LastIP             *string
-	Tags               []string
-	Raw                []byte
-	ContentHash        []byte
-
-	// Provenance, set by the store.
-	FirstSyncedAt time.Time
-	ChangedAt     time.Time
-	ChangedRunID  int64
-	MissedRuns    int
-	RemovedAt     *time.Time
-}
 
 // deviceColumns are shared by devices and staged_devices; staging adds raw.
 const deviceColumns = `id, host, host_lower, aad_device_id, os_platform, os_version, os_build, health_status,
 	risk_score, exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate,
 	first_seen, last_seen, last_ip, tags, content_hash`
 
-func deviceArgs(d Device) ([]any, error) {
+func deviceArgs(d model.Device) ([]any, error) {
 	tags, err := json.Marshal(nonNil(d.Tags))
 	if err != nil {
 		return nil, err

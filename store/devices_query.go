@@ -3,13 +3,15 @@ package store
 import (
 	"context"
 	"strings"
+
+	"postern/internal/model"
 )
 
 // DevicePage is Devices for the console's list, built to stay fast at
 // 100,000 devices: the count and the page of ids come from the covering
 // index devices_list (migration 0004), a search from three index lookups
 // and a tag from its own rows, and only the rows shown are read.
-func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
+func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
 	total, err := s.deviceCount(ctx, f)
 	if err != nil {
 		return nil, 0, err
@@ -29,17 +31,17 @@ func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, 
 	if limit <= 0 {
 		limit = 50
 	}
-	from, where, args := f.listQuery()
+	from, where, args := listQuery(f)
 	ids, err := s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?",
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil || len(ids) == 0 {
-		return []Device{}, total, err
+		return []model.Device{}, total, err
 	}
 	byID, err := s.devicesByID(ctx, ids)
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]Device, 0, len(ids))
+	out := make([]model.Device, 0, len(ids))
 	for _, id := range ids {
 		if d, ok := byID[id]; ok { // a sync may have removed it in between
 			out = append(out, d)
@@ -50,9 +52,9 @@ func (s *Store) DevicePage(ctx context.Context, f DeviceFilter) ([]Device, int, 
 
 // deviceCount counts the devices f matches. Without filters it counts
 // whole index pages (SQLite's COUNT(*) fast path) instead of entries.
-func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
+func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, error) {
 	var n int
-	if (f == DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset, Removed: f.Removed}) && f.Removed != "only" {
+	if (f == model.DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset, Removed: f.Removed}) && f.Removed != "only" {
 		var all, removed int
 		err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices").Scan(&all)
 		if err == nil && f.Removed != "all" {
@@ -60,7 +62,7 @@ func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
 		}
 		return all - removed, mapErr(err, "Devices")
 	}
-	from, where, args := f.listQuery()
+	from, where, args := listQuery(f)
 	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&n)
 	return n, mapErr(err, "Devices")
 }
@@ -72,14 +74,14 @@ func (s *Store) deviceCount(ctx context.Context, f DeviceFilter) (int, error) {
 //     exact Entra device id) instead of a test of every device;
 //   - a tag: the tag's rows, then each of its devices by id;
 //   - otherwise devices_list, which holds active devices by host name.
-func (f DeviceFilter) listQuery() (from, where string, args []any) {
+func listQuery(f model.DeviceFilter) (from, where string, args []any) {
 	q := strings.ToLower(strings.TrimSpace(f.Search))
 	f.Search = ""
 	if q == "" && f.Tag != "" {
 		// The tag's rows lead, and only its devices are looked up by id.
 		tag := f.Tag
 		f.Tag = ""
-		where, args = f.where()
+		where, args = deviceWhere(f)
 		if where == "" {
 			where = " WHERE device_tags.tag = ?"
 		} else {
@@ -87,7 +89,7 @@ func (f DeviceFilter) listQuery() (from, where string, args []any) {
 		}
 		return " FROM device_tags CROSS JOIN devices ON devices.id = device_tags.device_id", where, append([]any{tag}, args...)
 	}
-	where, args = f.where()
+	where, args = deviceWhere(f)
 	if q == "" {
 		return " FROM devices INDEXED BY devices_list", where, args
 	}
@@ -114,8 +116,8 @@ func (f DeviceFilter) listQuery() (from, where string, args []any) {
 
 // DeviceFilterValues is Facets by index seeks: one per distinct value
 // rather than a scan of every device and tag.
-func (s *Store) DeviceFilterValues(ctx context.Context) (DeviceFacets, error) {
-	var f DeviceFacets
+func (s *Store) DeviceFilterValues(ctx context.Context) (model.DeviceFacets, error) {
+	var f model.DeviceFacets
 	var err error
 	if f.Platforms, err = s.strings(ctx, `WITH RECURSIVE v(x) AS (
 			SELECT MIN(os_platform) FROM devices
@@ -147,7 +149,7 @@ func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, e
 	return ids, mapErr(rows.Err(), "Devices")
 }
 
-func (s *Store) devicesByID(ctx context.Context, ids []string) (map[string]Device, error) {
+func (s *Store) devicesByID(ctx context.Context, ids []string) (map[string]model.Device, error) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -158,7 +160,7 @@ func (s *Store) devicesByID(ctx context.Context, ids []string) (map[string]Devic
 		return nil, mapErr(err, "Devices")
 	}
 	defer rows.Close()
-	out := make(map[string]Device, len(ids))
+	out := make(map[string]model.Device, len(ids))
 	for rows.Next() {
 		d, err := scanDevice(rows, false)
 		if err != nil {

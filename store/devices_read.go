@@ -10,23 +10,8 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/defender/vocab"
+	"postern/internal/model"
 )
-
-// DeviceFilter narrows Devices; empty fields do not filter.
-type DeviceFilter struct {
-	Search     string // host name prefix, or an exact Defender id or Entra device id
-	Health     string
-	Risk       string // a risk score, or "none" for no score
-	Exposure   string
-	Onboarding string
-	Platform   string
-	Tag        string
-	Removed    string // "" active only, "only" removed only, "all"
-	Sort       string // host, last_seen, risk, exposure, health, platform
-	Desc       bool
-	Limit      int
-	Offset     int
-}
 
 // deviceSorts maps sort keys to ORDER BY terms. Enum orders follow
 // Defender's scales (vocab), not the alphabet.
@@ -51,7 +36,7 @@ func scaleRank(col string, e *vocab.Enum) string {
 	return b.String()
 }
 
-func (f DeviceFilter) where() (string, []any) {
+func deviceWhere(f model.DeviceFilter) (string, []any) {
 	var conds []string
 	var args []any
 	if q := strings.ToLower(strings.TrimSpace(f.Search)); q != "" {
@@ -96,8 +81,8 @@ const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build,
 	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at`
 
 // Devices returns one page of devices and the number that match.
-func (s *Store) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, error) {
-	where, args := f.where()
+func (s *Store) Devices(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
+	where, args := deviceWhere(f)
 	var total int
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+where, args...).Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Devices")
@@ -120,7 +105,7 @@ func (s *Store) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, err
 		return nil, 0, mapErr(err, "Devices")
 	}
 	defer rows.Close()
-	out := make([]Device, 0, limit)
+	out := make([]model.Device, 0, limit)
 	for rows.Next() {
 		d, err := scanDevice(rows, false)
 		if err != nil {
@@ -132,10 +117,10 @@ func (s *Store) Devices(ctx context.Context, f DeviceFilter) ([]Device, int, err
 }
 
 // Device returns one device with its raw machine, or NotFound.
-func (s *Store) Device(ctx context.Context, id string) (Device, error) {
+func (s *Store) Device(ctx context.Context, id string) (model.Device, error) {
 	row := s.read.QueryRowContext(ctx, "SELECT "+prefixed("d.", listColumns)+", COALESCE(r.raw, x'') FROM devices d LEFT JOIN device_raw r ON r.id = d.id WHERE d.id = ?", id)
 	d, err := scanDevice(row, true)
-	return d, mapErr(err, "Device")
+	return d, mapErr(err, "model.Device")
 }
 
 // CountDevices is the number of device rows, removed ones included.
@@ -147,7 +132,7 @@ func (s *Store) CountDevices(ctx context.Context) (int, error) {
 
 // EachDevice calls fn for every device, removed ones included, without raw
 // (building the in-memory snapshot).
-func (s *Store) EachDevice(ctx context.Context, fn func(Device) error) error {
+func (s *Store) EachDevice(ctx context.Context, fn func(model.Device) error) error {
 	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices ORDER BY id")
 	if err != nil {
 		return mapErr(err, "Devices")
@@ -165,15 +150,9 @@ func (s *Store) EachDevice(ctx context.Context, fn func(Device) error) error {
 	return mapErr(rows.Err(), "Devices")
 }
 
-// DeviceFacets lists the distinct values the filters offer.
-type DeviceFacets struct {
-	Platforms []string
-	Tags      []string
-}
-
 // Facets returns the platforms and tags present among devices.
-func (s *Store) Facets(ctx context.Context) (DeviceFacets, error) {
-	var f DeviceFacets
+func (s *Store) Facets(ctx context.Context) (model.DeviceFacets, error) {
+	var f model.DeviceFacets
 	var err error
 	if f.Platforms, err = s.strings(ctx, "SELECT DISTINCT os_platform FROM devices ORDER BY os_platform"); err != nil {
 		return f, err
@@ -199,8 +178,8 @@ func (s *Store) strings(ctx context.Context, q string) ([]string, error) {
 	return out, mapErr(rows.Err(), "Facets")
 }
 
-func scanDevice(r scanner, withRaw bool) (Device, error) {
-	var d Device
+func scanDevice(r scanner, withRaw bool) (model.Device, error) {
+	var d model.Device
 	var firstSeen, lastSeen, removed sql.NullString
 	var tags, firstSynced, changed string
 	dest := []any{&d.ID, &d.Host, &d.AADDeviceID, &d.OSPlatform, &d.OSVersion, &d.OSBuild, &d.HealthStatus,
@@ -250,7 +229,7 @@ func nullTime(s sql.NullString) (*time.Time, error) {
 
 // UpdateDevice replaces one device's data after a re-check, keeping its
 // sync bookkeeping; it reports whether the content changed.
-func (s *Store) UpdateDevice(ctx context.Context, d Device, entry audit.Entry) (bool, error) {
+func (s *Store) UpdateDevice(ctx context.Context, d model.Device, entry audit.Entry) (bool, error) {
 	var changed bool
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		var old []byte
@@ -283,7 +262,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d Device, entry audit.Entry) (
 		}
 		return AppendAuditTx(ctx, tx, entry, s.now())
 	})
-	return changed, mapErr(err, "Device")
+	return changed, mapErr(err, "model.Device")
 }
 
 // prefixed qualifies each column of a comma-separated list with p.

@@ -4,48 +4,28 @@ import (
 	"context"
 	"database/sql"
 	"time"
-)
 
-// Integration is a stored connection to a posture source. ClientSecret is
-// the sealed value; it is opened only where a client is built.
-type Integration struct {
-	Name            string
-	TenantID        string
-	ClientID        string
-	ClientSecret    string // sealed: pst:v1:…
-	SecretExpiresOn *time.Time
-	Cloud           string
-	Region          string
-	Enabled         bool
-	LastError       string
-	LastErrorCode   string
-	LastErrorAt     *time.Time
-	ConfiguredBy    string
-	ConfiguredAt    time.Time
-	UpdatedAt       time.Time
-	// Version increases with every write; compare it to detect a change
-	// made by someone else since a read.
-	Version int64
-}
+	"postern/internal/model"
+)
 
 const integrationColumns = `name, tenant_id, client_id, client_secret, secret_expires_on, cloud, region, enabled,
 	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at, version`
 
 // Integration returns the named integration or apperr.NotFound.
-func (s *Store) Integration(ctx context.Context, name string) (Integration, error) {
+func (s *Store) Integration(ctx context.Context, name string) (model.Integration, error) {
 	row := s.read.QueryRowContext(ctx, "SELECT "+integrationColumns+" FROM integrations WHERE name = ?", name)
 	in, err := scanIntegration(row)
-	return in, mapErr(err, "Integration")
+	return in, mapErr(err, "model.Integration")
 }
 
 // Integrations returns every integration (for the secret self-check).
-func (s *Store) Integrations(ctx context.Context) ([]Integration, error) {
+func (s *Store) Integrations(ctx context.Context) ([]model.Integration, error) {
 	return queryIntegrations(ctx, s.read)
 }
 
 // IntegrationsTx returns every integration inside a write transaction (key
 // rotation reads and rewrites them atomically).
-func IntegrationsTx(ctx context.Context, tx *sql.Tx) ([]Integration, error) {
+func IntegrationsTx(ctx context.Context, tx *sql.Tx) ([]model.Integration, error) {
 	return queryIntegrations(ctx, tx)
 }
 
@@ -53,13 +33,13 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func queryIntegrations(ctx context.Context, q querier) ([]Integration, error) {
+func queryIntegrations(ctx context.Context, q querier) ([]model.Integration, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+integrationColumns+" FROM integrations ORDER BY name")
 	if err != nil {
 		return nil, mapErr(err, "Integrations")
 	}
 	defer rows.Close()
-	var out []Integration
+	var out []model.Integration
 	for rows.Next() {
 		in, err := scanIntegration(rows)
 		if err != nil {
@@ -72,31 +52,31 @@ func queryIntegrations(ctx context.Context, q querier) ([]Integration, error) {
 
 type scanner interface{ Scan(...any) error }
 
-func scanIntegration(r scanner) (Integration, error) {
-	var in Integration
+func scanIntegration(r scanner) (model.Integration, error) {
+	var in model.Integration
 	var expires, errAt sql.NullString
 	var configured, updated string
 	err := r.Scan(&in.Name, &in.TenantID, &in.ClientID, &in.ClientSecret, &expires, &in.Cloud, &in.Region, &in.Enabled,
 		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated, &in.Version)
 	if err != nil {
-		return Integration{}, err
+		return model.Integration{}, err
 	}
 	if expires.Valid {
 		t, err := time.Parse(time.DateOnly, expires.String)
 		if err != nil {
-			return Integration{}, err
+			return model.Integration{}, err
 		}
 		in.SecretExpiresOn = &t
 	}
 	if errAt.Valid {
 		t, err := parseTime(errAt.String)
 		if err != nil {
-			return Integration{}, err
+			return model.Integration{}, err
 		}
 		in.LastErrorAt = &t
 	}
 	if in.ConfiguredAt, err = parseTime(configured); err != nil {
-		return Integration{}, err
+		return model.Integration{}, err
 	}
 	in.UpdatedAt, err = parseTime(updated)
 	return in, err
@@ -104,7 +84,7 @@ func scanIntegration(r scanner) (Integration, error) {
 
 // SaveIntegrationTx inserts or replaces an integration inside the caller's
 // transaction, so the row and its audit entry commit together.
-func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in Integration) error {
+func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in model.Integration) error {
 	var expires, errAt any
 	if in.SecretExpiresOn != nil {
 		expires = in.SecretExpiresOn.Format(time.DateOnly)
@@ -127,8 +107,8 @@ func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in Integration) error {
 }
 
 // IntegrationTx reads an integration inside a write transaction.
-func IntegrationTx(ctx context.Context, tx *sql.Tx, name string) (Integration, error) {
+func IntegrationTx(ctx context.Context, tx *sql.Tx, name string) (model.Integration, error) {
 	row := tx.QueryRowContext(ctx, "SELECT "+integrationColumns+" FROM integrations WHERE name = ?", name)
 	in, err := scanIntegration(row)
-	return in, mapErr(err, "Integration")
+	return in, mapErr(err, "model.Integration")
 }

@@ -4,32 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"time"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 )
-
-// PostureCheck is a stored check; Spec is its conditions as JSON.
-type PostureCheck struct {
-	ID              int64
-	Name            string
-	Description     string
-	DataSource      string
-	Mode            string
-	Enabled         bool
-	WhenUnavailable string
-	Spec            string
-	CreatedAt       time.Time
-	CreatedBy       string
-	UpdatedAt       time.Time
-	UpdatedBy       string
-}
 
 const checkColumns = `id, name, description, data_source, mode, enabled, when_unavailable, spec,
 	created_at, created_by, updated_at, updated_by`
 
-func scanCheck(r scanner) (PostureCheck, error) {
-	var c PostureCheck
+func scanCheck(r scanner) (model.PostureCheck, error) {
+	var c model.PostureCheck
 	var created, updated string
 	err := r.Scan(&c.ID, &c.Name, &c.Description, &c.DataSource, &c.Mode, &c.Enabled, &c.WhenUnavailable, &c.Spec,
 		&created, &c.CreatedBy, &updated, &c.UpdatedBy)
@@ -44,13 +28,13 @@ func scanCheck(r scanner) (PostureCheck, error) {
 }
 
 // PostureChecks lists every check by name.
-func (s *Store) PostureChecks(ctx context.Context) ([]PostureCheck, error) {
+func (s *Store) PostureChecks(ctx context.Context) ([]model.PostureCheck, error) {
 	rows, err := s.read.QueryContext(ctx, "SELECT "+checkColumns+" FROM posture_checks ORDER BY name COLLATE NOCASE")
 	if err != nil {
 		return nil, mapErr(err, "Posture checks")
 	}
 	defer rows.Close()
-	var out []PostureCheck
+	var out []model.PostureCheck
 	for rows.Next() {
 		c, err := scanCheck(rows)
 		if err != nil {
@@ -62,14 +46,14 @@ func (s *Store) PostureChecks(ctx context.Context) ([]PostureCheck, error) {
 }
 
 // PostureCheck returns one check or NotFound.
-func (s *Store) PostureCheck(ctx context.Context, id int64) (PostureCheck, error) {
+func (s *Store) PostureCheck(ctx context.Context, id int64) (model.PostureCheck, error) {
 	c, err := scanCheck(s.read.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id))
 	return c, mapErr(err, "Posture check")
 }
 
 // SavePostureCheck creates (ID 0) or updates a check with its audit entry. A
 // name in use by another check is a Conflict.
-func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string, entry audit.Entry) (PostureCheck, error) {
+func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, entry audit.Entry) (model.PostureCheck, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		c.UpdatedAt, c.UpdatedBy = now, by
@@ -103,8 +87,8 @@ func (s *Store) SavePostureCheck(ctx context.Context, c PostureCheck, by string,
 }
 
 // DeletePostureCheck removes a check and its exceptions; its history stays.
-func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.Entry) (PostureCheck, error) {
-	var c PostureCheck
+func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.Entry) (model.PostureCheck, error) {
+	var c model.PostureCheck
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if c, err = scanCheck(tx.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id)); err != nil {
@@ -119,29 +103,8 @@ func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.En
 	return c, mapErr(err, "Posture check")
 }
 
-// Exception is a stored posture exception.
-type Exception struct {
-	ID        int64
-	DeviceID  string
-	CheckID   int64 // 0 = every check
-	Reason    string
-	ExpiresAt time.Time
-	CreatedBy string
-	CreatedAt time.Time
-	RevokedAt *time.Time
-	RevokedBy string
-}
-
-// ExceptionFilter narrows Exceptions; zero fields do not filter.
-type ExceptionFilter struct {
-	DeviceID string
-	CheckID  int64
-	// ActiveAt, when set, keeps exceptions neither revoked nor expired then.
-	ActiveAt time.Time
-}
-
 // Exceptions lists exceptions, newest first.
-func (s *Store) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception, error) {
+func (s *Store) Exceptions(ctx context.Context, f model.ExceptionFilter) ([]model.Exception, error) {
 	q := `SELECT id, device_id, COALESCE(check_id, 0), reason, expires_at, created_by, created_at, revoked_at,
 		COALESCE(revoked_by, '') FROM posture_exceptions WHERE 1 = 1`
 	var args []any
@@ -162,9 +125,9 @@ func (s *Store) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception,
 		return nil, mapErr(err, "Exceptions")
 	}
 	defer rows.Close()
-	var out []Exception
+	var out []model.Exception
 	for rows.Next() {
-		var e Exception
+		var e model.Exception
 		var expires, created string
 		var revoked sql.NullString
 		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.Reason, &expires, &e.CreatedBy, &created, &revoked, &e.RevokedBy); err != nil {
@@ -185,7 +148,7 @@ func (s *Store) Exceptions(ctx context.Context, f ExceptionFilter) ([]Exception,
 }
 
 // CreateException stores an exception with its audit entry.
-func (s *Store) CreateException(ctx context.Context, e Exception, entry audit.Entry) (Exception, error) {
+func (s *Store) CreateException(ctx context.Context, e model.Exception, entry audit.Entry) (model.Exception, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		e.CreatedAt = s.now()
 		var check any
@@ -202,7 +165,7 @@ func (s *Store) CreateException(ctx context.Context, e Exception, entry audit.En
 		}
 		return AppendAuditTx(ctx, tx, entry, e.CreatedAt)
 	})
-	return e, mapErr(err, "Exception")
+	return e, mapErr(err, "model.Exception")
 }
 
 // RevokeException ends exception id of device deviceID early; one of
@@ -219,24 +182,12 @@ func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, 
 			return sql.ErrNoRows
 		}
 		return AppendAuditTx(ctx, tx, entry, now)
-	}), "Exception")
-}
-
-// HistoryEntry is one change of a device's verdict.
-type HistoryEntry struct {
-	ID        int64
-	DeviceID  string
-	CheckID   int64 // 0 = the overall verdict
-	CheckName string
-	At        time.Time
-	From, To  string
-	Reasons   []string
-	Signal    string
+	}), "model.Exception")
 }
 
 // AppendHistory records verdict changes, and an audit row for each, in one
 // transaction.
-func (s *Store) AppendHistory(ctx context.Context, entries []HistoryEntry, audits []audit.Entry) error {
+func (s *Store) AppendHistory(ctx context.Context, entries []model.HistoryEntry, audits []audit.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -272,7 +223,7 @@ func (s *Store) AppendHistory(ctx context.Context, entries []HistoryEntry, audit
 
 // History returns a device's verdict changes (deviceID "" for every device),
 // newest first.
-func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]HistoryEntry, error) {
+func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]model.HistoryEntry, error) {
 	q := "SELECT id, device_id, COALESCE(check_id, 0), check_name, at, from_result, to_result, reasons, signal FROM posture_history"
 	var args []any
 	if deviceID != "" {
@@ -284,9 +235,9 @@ func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]Hist
 		return nil, mapErr(err, "Posture history")
 	}
 	defer rows.Close()
-	var out []HistoryEntry
+	var out []model.HistoryEntry
 	for rows.Next() {
-		var e HistoryEntry
+		var e model.HistoryEntry
 		var at, reasons string
 		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.CheckName, &at, &e.From, &e.To, &reasons, &e.Signal); err != nil {
 			return nil, mapErr(err, "Posture history")

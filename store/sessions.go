@@ -4,52 +4,44 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"postern/internal/model"
 )
 
-// Session is a server-side session row. IDHash is the SHA-256 of the cookie
-// value; the value itself is never stored.
-type Session struct {
-	IDHash     []byte
-	AdminID    int64 // 0 before sign-in
-	Data       string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-}
-
 // Session returns the session whose id hashes to idHash.
-func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
-	var ss Session
+func (s *Store) Session(ctx context.Context, idHash []byte) (model.Session, error) {
+	var ss model.Session
 	var admin sql.NullInt64
 	var created, seen string
 	err := s.read.QueryRowContext(ctx,
 		"SELECT id_hash, admin_id, data, created_at, last_seen_at FROM sessions WHERE id_hash = ?", idHash).
 		Scan(&ss.IDHash, &admin, &ss.Data, &created, &seen)
 	if err != nil {
-		return Session{}, mapErr(err, "Session")
+		return model.Session{}, mapErr(err, "model.Session")
 	}
 	ss.AdminID = admin.Int64
 	if ss.CreatedAt, err = parseTime(created); err != nil {
-		return Session{}, err
+		return model.Session{}, err
 	}
 	ss.LastSeenAt, err = parseTime(seen)
 	return ss, err
 }
 
 // InsertSession stores a new session row.
-func (s *Store) InsertSession(ctx context.Context, ss Session) error {
+func (s *Store) InsertSession(ctx context.Context, ss model.Session) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, admin_id, data, created_at, last_seen_at)
 			VALUES (?, ?, ?, ?, ?)`,
 			ss.IDHash, nullAdmin(ss.AdminID), ss.Data, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt))
 		return err
 	})
-	return mapErr(err, "Session")
+	return mapErr(err, "model.Session")
 }
 
 // UpdateSession rewrites an existing session's data and last activity. It
 // never creates a row: a session revoked meanwhile (sign-out, password
 // change) stays revoked, and UpdateSession reports NotFound.
-func (s *Store) UpdateSession(ctx context.Context, ss Session) error {
+func (s *Store) UpdateSession(ctx context.Context, ss model.Session) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE sessions SET admin_id = ?, data = ?, last_seen_at = ? WHERE id_hash = ?",
 			nullAdmin(ss.AdminID), ss.Data, formatTime(ss.LastSeenAt), ss.IDHash)
@@ -61,7 +53,7 @@ func (s *Store) UpdateSession(ctx context.Context, ss Session) error {
 		}
 		return nil
 	})
-	return mapErr(err, "Session")
+	return mapErr(err, "model.Session")
 }
 
 // TouchSession records activity on a session without changing its data.
@@ -70,7 +62,7 @@ func (s *Store) TouchSession(ctx context.Context, idHash []byte, at time.Time) e
 		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", formatTime(at), idHash)
 		return err
 	})
-	return mapErr(err, "Session")
+	return mapErr(err, "model.Session")
 }
 
 func nullAdmin(id int64) sql.NullInt64 {
@@ -83,7 +75,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash)
 		return err
 	})
-	return mapErr(err, "Session")
+	return mapErr(err, "model.Session")
 }
 
 // DeleteSessionsBefore removes sessions idle since before cutoff or created

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postern/internal/apperr"
+	"postern/internal/model"
 	"postern/store"
 )
 
@@ -18,7 +19,7 @@ func TestSessionRoundTrip(t *testing.T) {
 		t.Fatalf("CreateFirstAdmin: %v", err)
 	}
 	created := time.Date(2025, 2, 3, 4, 5, 6, 789, time.FixedZone("X", -7*3600))
-	in := store.Session{
+	in := model.Session{
 		IDHash: bytes.Repeat([]byte{0xab}, 32), AdminID: admin.ID, Data: `{"k":"v"}`,
 		CreatedAt: created, LastSeenAt: created.Add(time.Minute),
 	}
@@ -40,7 +41,7 @@ func TestSessionRoundTrip(t *testing.T) {
 	}
 
 	// An anonymous session stores a NULL admin and reads back as 0.
-	anon := store.Session{IDHash: []byte("anon"), Data: "{}", CreatedAt: created, LastSeenAt: created}
+	anon := model.Session{IDHash: []byte("anon"), Data: "{}", CreatedAt: created, LastSeenAt: created}
 	if err := s.InsertSession(ctx, anon); err != nil {
 		t.Fatalf("InsertSession(anon): %v", err)
 	}
@@ -65,11 +66,11 @@ func TestUpdateSessionKeepsCreatedAt(t *testing.T) {
 	}
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	id := []byte("sess")
-	if err := s.InsertSession(ctx, store.Session{IDHash: id, Data: `{"a":1}`, CreatedAt: t0, LastSeenAt: t0}); err != nil {
+	if err := s.InsertSession(ctx, model.Session{IDHash: id, Data: `{"a":1}`, CreatedAt: t0, LastSeenAt: t0}); err != nil {
 		t.Fatalf("InsertSession: %v", err)
 	}
 	t1 := t0.Add(3 * time.Hour)
-	if err := s.UpdateSession(ctx, store.Session{IDHash: id, AdminID: admin.ID, Data: `{"b":2}`, CreatedAt: t1, LastSeenAt: t1}); err != nil {
+	if err := s.UpdateSession(ctx, model.Session{IDHash: id, AdminID: admin.ID, Data: `{"b":2}`, CreatedAt: t1, LastSeenAt: t1}); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
 	got, err := s.Session(ctx, id)
@@ -90,7 +91,7 @@ func TestUpdateSessionKeepsCreatedAt(t *testing.T) {
 func TestInsertSessionUnknownAdminRefused(t *testing.T) {
 	s := openTemp(t, store.Options{})
 	now := time.Now()
-	err := s.InsertSession(context.Background(), store.Session{IDHash: []byte("x"), AdminID: 12345, Data: "{}", CreatedAt: now, LastSeenAt: now})
+	err := s.InsertSession(context.Background(), model.Session{IDHash: []byte("x"), AdminID: 12345, Data: "{}", CreatedAt: now, LastSeenAt: now})
 	if err == nil {
 		t.Error("InsertSession with a missing admin succeeded, want a foreign-key error")
 	}
@@ -101,7 +102,7 @@ func TestDeleteSession(t *testing.T) {
 	s := openTemp(t, store.Options{})
 	now := time.Now()
 	for _, id := range []string{"a", "b"} {
-		if err := s.InsertSession(ctx, store.Session{IDHash: []byte(id), Data: "{}", CreatedAt: now, LastSeenAt: now}); err != nil {
+		if err := s.InsertSession(ctx, model.Session{IDHash: []byte(id), Data: "{}", CreatedAt: now, LastSeenAt: now}); err != nil {
 			t.Fatalf("InsertSession: %v", err)
 		}
 	}
@@ -136,7 +137,7 @@ func TestDeleteSessionsBefore(t *testing.T) {
 		{"just-idle", -1 * time.Hour, -30*time.Minute - time.Nanosecond, false},
 	}
 	for _, r := range rows {
-		if err := s.InsertSession(ctx, store.Session{IDHash: []byte(r.id), Data: "{}", CreatedAt: base.Add(r.created), LastSeenAt: base.Add(r.lastSee)}); err != nil {
+		if err := s.InsertSession(ctx, model.Session{IDHash: []byte(r.id), Data: "{}", CreatedAt: base.Add(r.created), LastSeenAt: base.Add(r.lastSee)}); err != nil {
 			t.Fatalf("InsertSession(%s): %v", r.id, err)
 		}
 	}
@@ -166,7 +167,7 @@ func TestDeleteSessionsBefore(t *testing.T) {
 func TestUpdateSessionDoesNotCreate(t *testing.T) {
 	s := openTemp(t, store.Options{})
 	now := time.Now()
-	err := s.UpdateSession(context.Background(), store.Session{IDHash: []byte("gone"), Data: "{}", CreatedAt: now, LastSeenAt: now})
+	err := s.UpdateSession(context.Background(), model.Session{IDHash: []byte("gone"), Data: "{}", CreatedAt: now, LastSeenAt: now})
 	if !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("UpdateSession(missing) = %v, want NotFound", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"postern/internal/model"
 )
 
 // The staging table holds the pages of the run in progress until the apply.
@@ -95,7 +97,7 @@ func (s *Store) StagedCount(ctx context.Context) (int, error) {
 
 // StageDevices writes one page of a run in its own transaction. Staging a
 // device twice in a run keeps the later copy.
-func (s *Store) StageDevices(ctx context.Context, runID int64, page []Device) error {
+func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Device) error {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		if err := s.stagingTx(ctx, tx); err != nil {
 			return err

@@ -345,7 +345,7 @@ func TestCloseLeavesNoWAL(t *testing.T) {
 			t.Fatalf("AppendAudit: %v", err)
 		}
 	}
-	if _, _, err := s.AuditEntries(ctx, store.AuditFilter{}); err != nil {
+	if _, _, err := s.AuditEntries(ctx, audit.Filter{}); err != nil {
 		t.Fatalf("AuditEntries: %v", err)
 	}
 	if _, err := os.Stat(path + "-wal"); err != nil {
@@ -359,7 +359,7 @@ func TestCloseLeavesNoWAL(t *testing.T) {
 	}
 
 	s = openAt(t, path, store.Options{})
-	if _, total, err := s.AuditEntries(ctx, store.AuditFilter{}); err != nil || total != 50 {
+	if _, total, err := s.AuditEntries(ctx, audit.Filter{}); err != nil || total != 50 {
 		t.Errorf("after reopen: total = %d, err = %v; want 50 entries kept", total, err)
 	}
 	var ok string

@@ -6,47 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 )
-
-// Sync run outcomes.
-const (
-	RunRunning     = "running"
-	RunSuccess     = "success"
-	RunFailed      = "failed"
-	RunCancelled   = "cancelled"
-	RunInterrupted = "interrupted"
-)
-
-// SyncRun is one run of the background sync.
-type SyncRun struct {
-	ID             int64
-	Integration    string
-	Trigger        string
-	StartedAt      time.Time
-	FinishedAt     *time.Time
-	Outcome        string
-	Pages          int
-	Seen           int
-	Added          int
-	Changed        int
-	Removed        int
-	ThrottledWaits int
-	Error          string
-	ErrorCode      string
-}
 
 // StartRun records a run in progress and clears staging left by any other.
-func (s *Store) StartRun(ctx context.Context, integration, trigger string) (SyncRun, error) {
-	run := SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: RunRunning}
+func (s *Store) StartRun(ctx context.Context, integration, trigger string) (model.SyncRun, error) {
+	run := model.SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: model.RunRunning}
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
-			integration, trigger, formatTime(run.StartedAt), RunRunning)
+			integration, trigger, formatTime(run.StartedAt), model.RunRunning)
 		if err != nil {
 			return err
 		}
@@ -63,7 +36,7 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sync_runs SET outcome = ?, finished_at = ?,
 			error = 'Postern stopped before this run finished; the previous device data was kept.'
-			WHERE outcome = ?`, RunInterrupted, formatTime(s.now()), RunRunning)
+			WHERE outcome = ?`, model.RunInterrupted, formatTime(s.now()), model.RunRunning)
 		if err != nil {
 			return err
 		}
@@ -84,11 +57,11 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 // database file (SQLite's automatic checkpoint) before anyone can see the
 // new devices. FinishRun skips that for its own commit, so the caller can
 // publish first and then call Checkpoint; otherwise the next write does it.
-func (s *Store) FinishRun(ctx context.Context, run SyncRun, entry audit.Entry) (SyncRun, error) {
+func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.Entry) (model.SyncRun, error) {
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
-		if run.Outcome == RunSuccess {
+		if run.Outcome == model.RunSuccess {
 			if _, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
 				return err
 			}
@@ -146,8 +119,8 @@ func (s *Store) autoCheckpoint(ctx context.Context) error {
 const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
 	throttled_waits, error, error_code`
 
-func scanRun(r scanner) (SyncRun, error) {
-	var run SyncRun
+func scanRun(r scanner) (model.SyncRun, error) {
+	var run model.SyncRun
 	var started string
 	var finished sql.NullString
 	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
@@ -169,7 +142,7 @@ func scanRun(r scanner) (SyncRun, error) {
 }
 
 // SyncRuns returns runs newest first and the total.
-func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]SyncRun, int, error) {
+func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]model.SyncRun, int, error) {
 	var total int
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM sync_runs").Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Sync runs")
@@ -179,7 +152,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]SyncRun, int
 		return nil, 0, mapErr(err, "Sync runs")
 	}
 	defer rows.Close()
-	var out []SyncRun
+	var out []model.SyncRun
 	for rows.Next() {
 		run, err := scanRun(rows)
 		if err != nil {
@@ -192,7 +165,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]SyncRun, int
 
 // LastRun returns the newest run of integration with one of outcomes (all
 // outcomes when none are given), or NotFound.
-func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...string) (SyncRun, error) {
+func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...string) (model.SyncRun, error) {
 	q := "SELECT " + runColumns + " FROM sync_runs WHERE integration = ?"
 	args := []any{integration}
 	if len(outcomes) > 0 {
@@ -205,15 +178,9 @@ func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...str
 	return run, mapErr(err, "Sync run")
 }
 
-// RunTotals are counters over every recorded run.
-type RunTotals struct {
-	ByOutcome      map[string]int
-	ThrottledWaits int
-}
-
 // RunTotals sums the runs by outcome and their throttled waits.
-func (s *Store) RunTotals(ctx context.Context) (RunTotals, error) {
-	t := RunTotals{ByOutcome: map[string]int{}}
+func (s *Store) RunTotals(ctx context.Context) (model.RunTotals, error) {
+	t := model.RunTotals{ByOutcome: map[string]int{}}
 	rows, err := s.read.QueryContext(ctx, "SELECT outcome, COUNT(*), COALESCE(SUM(throttled_waits), 0) FROM sync_runs GROUP BY outcome")
 	if err != nil {
 		return t, mapErr(err, "Sync runs")

@@ -135,7 +135,7 @@ func TestConcurrentWritesNeverBusy(t *testing.T) {
 				if err := r.QueryRowContext(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n); err != nil {
 					record(fmt.Errorf("read counter: %w", err))
 				}
-				if _, _, err := s.AuditEntries(ctx, store.AuditFilter{Limit: 5}); err != nil {
+				if _, _, err := s.AuditEntries(ctx, audit.Filter{Limit: 5}); err != nil {
 					record(fmt.Errorf("AuditEntries: %w", err))
 				}
 				if _, err := s.Admin(ctx, admin.ID); err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"postern/store"
+	"postern/internal/audit"
 )
 
 var tokenRE = regexp.MustCompile(`data-testid="new-token">(pst_[a-z2-7]+)<`)
@@ -68,7 +68,7 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 
 	for _, action := range []string{"api_token.created", "api_token.revoked"} {
 		a := action
-		if entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) != 1 {
+		if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
 			t.Errorf("%s audited %d times", action, len(entries))
 		}
 	}

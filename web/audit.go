@@ -8,7 +8,6 @@ import (
 
 	"postern/internal/actor"
 	"postern/internal/audit"
-	"postern/store"
 	"postern/views"
 	"postern/views/components"
 )
@@ -38,7 +37,7 @@ func (s *Server) record(c echo.Context, e audit.Entry, outcome, detail string) {
 	}
 }
 
-func auditFilter(c echo.Context) (store.AuditFilter, string, string) {
+func auditFilter(c echo.Context) (audit.Filter, string, string) {
 	action := strings.TrimSpace(c.QueryParam("action"))
 	outcome := c.QueryParam("outcome")
 	switch outcome {
@@ -49,7 +48,7 @@ func auditFilter(c echo.Context) (store.AuditFilter, string, string) {
 	if len(action) > 100 {
 		action = action[:100]
 	}
-	return store.AuditFilter{Action: &action, Outcome: &outcome}, action, outcome
+	return audit.Filter{Action: &action, Outcome: &outcome}, action, outcome
 }
 
 // auditList shows the audit log, newest first, filtered and paged.

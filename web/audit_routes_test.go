@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 	"postern/store"
 )
 
@@ -221,7 +222,7 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	f.token = tokens[0].ID
 	wantRedirect(t, c.post(deviceURL(f.device)+"/exceptions", url.Values{"check_id": {"0"}, "reason": {"fixture"},
 		"expires_on": {d.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)}}), deviceURL(f.device)+"#exceptions")
-	exc, _ := d.store.Exceptions(ctx, store.ExceptionFilter{DeviceID: f.device})
+	exc, _ := d.store.Exceptions(ctx, model.ExceptionFilter{DeviceID: f.device})
 	f.excepts = exc[0].ID
 	return f
 }
@@ -252,7 +253,7 @@ func wantAudit(t *testing.T, st *store.Store, what string, id int64, want audit.
 }
 
 func lastAuditID(st *store.Store) int64 {
-	e, _, _ := st.AuditEntries(context.Background(), store.AuditFilter{Limit: 1})
+	e, _, _ := st.AuditEntries(context.Background(), audit.Filter{Limit: 1})
 	if len(e) == 0 {
 		return 0
 	}
@@ -261,7 +262,7 @@ func lastAuditID(st *store.Store) int64 {
 
 // auditSince lists the rows written after id.
 func auditSince(st *store.Store, id int64) []audit.Entry {
-	all, _, _ := st.AuditEntries(context.Background(), store.AuditFilter{})
+	all, _, _ := st.AuditEntries(context.Background(), audit.Filter{})
 	var out []audit.Entry
 	for _, e := range all {
 		if e.ID > id {

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
-	"postern/store"
+	"postern/internal/model"
 	"postern/views"
 	"postern/views/components"
 )
@@ -40,7 +40,7 @@ func (s *Server) devicePosture(c echo.Context, id string) (views.DevicePostureVi
 				Reasons: r.Reasons, Excepted: r.Excepted})
 		}
 	}
-	exc, err := s.store.Exceptions(ctx, store.ExceptionFilter{DeviceID: id})
+	exc, err := s.store.Exceptions(ctx, model.ExceptionFilter{DeviceID: id})
 	if err != nil {
 		return v, err
 	}
@@ -55,7 +55,7 @@ func (s *Server) devicePosture(c echo.Context, id string) (views.DevicePostureVi
 	return v, nil
 }
 
-func (s *Server) exceptionRows(exc []store.Exception, names map[int64]string, now time.Time) []views.ExceptionRow {
+func (s *Server) exceptionRows(exc []model.Exception, names map[int64]string, now time.Time) []views.ExceptionRow {
 	snap := s.fleet.Load()
 	rows := make([]views.ExceptionRow, 0, len(exc))
 	for _, e := range exc {
@@ -75,12 +75,12 @@ func (s *Server) exceptionRows(exc []store.Exception, names map[int64]string, no
 }
 
 // exceptionInput checks the Add exception form.
-func (s *Server) exceptionInput(c echo.Context) (store.Exception, views.DevicePostureView, map[string]string) {
+func (s *Server) exceptionInput(c echo.Context) (model.Exception, views.DevicePostureView, map[string]string) {
 	r := c.Request()
 	form := views.DevicePostureView{FormCheck: r.PostFormValue("check_id"), FormReason: strings.TrimSpace(r.PostFormValue("reason")),
 		FormExpires: strings.TrimSpace(r.PostFormValue("expires_on"))}
 	errs := map[string]string{}
-	e := store.Exception{DeviceID: c.Param("id"), Reason: form.FormReason}
+	e := model.Exception{DeviceID: c.Param("id"), Reason: form.FormReason}
 	if id, err := strconv.ParseInt(form.FormCheck, 10, 64); err == nil && id > 0 {
 		known := false
 		for _, ch := range s.policy.Checks() {

@@ -10,8 +10,8 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/emulator"
+	"postern/internal/model"
 	"postern/internal/posture"
-	"postern/store"
 )
 
 // highRiskDevice saves the Low risk only check and returns a High-risk,
@@ -50,7 +50,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 	if !strings.Contains(tooLong.body, "at most one year") {
 		t.Error("an exception over a year is not refused")
 	}
-	if exc, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id}); len(exc) != 0 {
+	if exc, _ := d.store.Exceptions(context.Background(), model.ExceptionFilter{DeviceID: id}); len(exc) != 0 {
 		t.Fatalf("invalid input stored %d exceptions", len(exc))
 	}
 
@@ -86,14 +86,14 @@ func TestExceptionsLifecycle(t *testing.T) {
 	// A new one, revoked early.
 	expires = d.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions", url.Values{"check_id": {itoa(checks[0].ID)}, "reason": {"vendor fix"}, "expires_on": {expires}}), "/devices/"+id+"#exceptions")
-	exc, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id})
+	exc, _ := d.store.Exceptions(context.Background(), model.ExceptionFilter{DeviceID: id})
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")
 	if dec := d.policy.Evaluate(posture.Request{DefenderMachineID: id}); dec.Allowed {
 		t.Fatal("a revoked exception still allows the device")
 	}
 	for _, action := range []string{"exception.created", "exception.revoked"} {
 		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) == 0 {
+		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
 			t.Errorf("%s not audited", action)
 		}
 	}
@@ -131,8 +131,8 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	// History is recorded by the engine's background loop after the swap:
 	// wait for the entry of this change, not just any entry (the device
 	// already went from pass to fail when the check was created).
-	var hist []store.HistoryEntry
-	var overall *store.HistoryEntry
+	var hist []model.HistoryEntry
+	var overall *model.HistoryEntry
 	deadline := time.Now().Add(15 * time.Second)
 	for overall == nil || overall.From != "fail" {
 		if time.Now().After(deadline) {
@@ -156,7 +156,7 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 		t.Error("the device's timeline does not show the change")
 	}
 	a := "posture.verdict_changed"
-	if entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) == 0 {
+	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
 		t.Error("the verdict change is not in the audit log")
 	}
 	if dash := c.get("/").body; !strings.Contains(dash, "Recent verdict changes") {
@@ -178,20 +178,20 @@ func TestExceptionRevokeChecksTheDevice(t *testing.T) {
 	}
 	expires := d.clock.Now().AddDate(0, 0, 7).Format(time.DateOnly)
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions", url.Values{"check_id": {"0"}, "reason": {"CHG-9 reimage"}, "expires_on": {expires}}), "/devices/"+id+"#exceptions")
-	exc, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id})
+	exc, _ := d.store.Exceptions(context.Background(), model.ExceptionFilter{DeviceID: id})
 	if len(exc) != 1 {
 		t.Fatalf("exceptions = %+v", exc)
 	}
 
 	wantStatus(t, c.post("/devices/"+other+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), http.StatusNotFound)
-	if after, _ := d.store.Exceptions(context.Background(), store.ExceptionFilter{DeviceID: id}); len(after) != 1 || after[0].RevokedAt != nil {
+	if after, _ := d.store.Exceptions(context.Background(), model.ExceptionFilter{DeviceID: id}); len(after) != 1 || after[0].RevokedAt != nil {
 		t.Fatalf("revoking through another device's URL changed the exception: %+v", after)
 	}
 	if dec := d.policy.Evaluate(posture.Request{DefenderMachineID: id}); !dec.Allowed {
 		t.Fatalf("the exception no longer applies: %+v", dec)
 	}
 	a := audit.ExceptionRevoked
-	if entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) != 0 {
+	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 0 {
 		t.Errorf("a refused revocation was audited as done: %+v", entries)
 	}
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")

@@ -15,8 +15,8 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/defender"
 	"postern/internal/defender/vocab"
+	"postern/internal/model"
 	"postern/internal/syncer"
-	"postern/store"
 	"postern/views"
 	"postern/views/components"
 )
@@ -49,7 +49,7 @@ func worstFirst(e *vocab.Enum) []string {
 
 // deviceQuery reads the list's query string, keeping only values the
 // filters offer; the rest is dropped, never passed on.
-func deviceQuery(c echo.Context, facets store.DeviceFacets) views.DeviceQuery {
+func deviceQuery(c echo.Context, facets model.DeviceFacets) views.DeviceQuery {
 	oneOf := func(name string, allowed []string) string {
 		if v := c.QueryParam(name); slices.Contains(allowed, v) {
 			return v
@@ -96,8 +96,8 @@ func searchTerm(s string) string {
 	return s
 }
 
-func deviceFilter(q views.DeviceQuery) store.DeviceFilter {
-	f := store.DeviceFilter{Search: q.Search, Health: q.Health, Risk: q.Risk, Exposure: q.Exposure,
+func deviceFilter(q views.DeviceQuery) model.DeviceFilter {
+	f := model.DeviceFilter{Search: q.Search, Health: q.Health, Risk: q.Risk, Exposure: q.Exposure,
 		Onboarding: q.Onboarding, Platform: q.Platform, Tag: q.Tag, Sort: q.Sort, Desc: q.Desc,
 		Limit: devicesPerPage, Offset: components.Pager{Page: q.Page, PerPage: devicesPerPage}.Offset()}
 	if q.Risk == views.RiskUnscored {
@@ -164,7 +164,7 @@ func (s *Server) defenderConnected(c echo.Context) (bool, error) {
 	return d.Configured && d.Enabled, err
 }
 
-func deviceRow(d store.Device) views.DeviceRow {
+func deviceRow(d model.Device) views.DeviceRow {
 	return views.DeviceRow{
 		ID: d.ID, Href: deviceURL(d.ID), Host: d.Host, Health: d.HealthStatus, Risk: deref(d.RiskScore),
 		Exposure: deref(d.ExposureLevel), Onboarding: d.OnboardingStatus, AV: deref(d.AVStatus),
@@ -247,7 +247,7 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	return render(c, status, views.DeviceDetail(p))
 }
 
-func deviceDetailPage(d store.Device, m defender.Machine) views.DeviceDetailPage {
+func deviceDetailPage(d model.Device, m defender.Machine) views.DeviceDetailPage {
 	p := views.DeviceDetailPage{
 		ID: d.ID, Host: d.Host, RecheckURL: deviceURL(d.ID) + "/recheck",
 		Health: d.HealthStatus, Risk: deref(d.RiskScore), Exposure: deref(d.ExposureLevel),

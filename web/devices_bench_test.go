@@ -20,6 +20,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
@@ -148,7 +149,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const pageSize = 10_000
 	for from := 0; from < n; from += pageSize {
-		page := make([]store.Device, 0, pageSize)
+		page := make([]model.Device, 0, pageSize)
 		for i := from; i < min(from+pageSize, n); i++ {
 			page = append(page, storedDevice(b, benchMachine(r, i)))
 		}
@@ -156,7 +157,7 @@ func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 			b.Fatal(err)
 		}
 	}
-	run.Outcome, run.Seen = store.RunSuccess, n
+	run.Outcome, run.Seen = model.RunSuccess, n
 	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Outcome: audit.Success}); err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/model"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -45,7 +46,7 @@ func testMachine(n int, host string) defender.Machine {
 }
 
 // storedDevice maps a machine as the sync does.
-func storedDevice(t testing.TB, m defender.Machine) store.Device {
+func storedDevice(t testing.TB, m defender.Machine) model.Device {
 	t.Helper()
 	d, err := syncer.ToDevice(m)
 	if err != nil {
@@ -62,14 +63,14 @@ func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := make([]store.Device, len(ms))
+	page := make([]model.Device, len(ms))
 	for i, m := range ms {
 		page[i] = storedDevice(t, m)
 	}
 	if err := st.StageDevices(ctx, run.ID, page); err != nil {
 		t.Fatal(err)
 	}
-	run.Outcome, run.Seen = store.RunSuccess, len(page)
+	run.Outcome, run.Seen = model.RunSuccess, len(page)
 	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: audit.Success}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestDeviceRecheckNotConnected(t *testing.T) {
 		t.Error("a failed re-check changed the device")
 	}
 	action := "device.rechecked"
-	entries, _, _ := e.store.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
+	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
 	if len(entries) != 1 || entries[0].Outcome != audit.Failure || entries[0].Target != m.ID {
 		t.Errorf("audit of the failed re-check = %+v", entries)
 	}
@@ -472,7 +473,7 @@ func TestDeviceRecheckFromDefender(t *testing.T) {
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if run, err := d.store.LastRun(ctx, "defender", store.RunSuccess); err == nil && run.Seen > 0 {
+		if run, err := d.store.LastRun(ctx, "defender", model.RunSuccess); err == nil && run.Seen > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -634,9 +635,9 @@ func TestDevicePageMatchesDevices(t *testing.T) {
 			break
 		}
 	}
-	var filters []store.DeviceFilter
+	var filters []model.DeviceFilter
 	for _, removed := range []string{"", "only", "all"} {
-		for _, f := range []store.DeviceFilter{
+		for _, f := range []model.DeviceFilter{
 			{}, {Health: "Active"}, {Risk: "High"}, {Risk: "none"}, {Risk: "Low", Health: "Inactive"},
 			{Exposure: "Medium"}, {Onboarding: "CanBeOnboarded"}, {Platform: "Linux"}, {Tag: "finance"},
 			{Tag: "pci", Risk: "None"}, {Search: "laptop"}, {Search: ms[5].ID}, {Search: entra},
@@ -672,7 +673,7 @@ func TestDevicePageMatchesDevices(t *testing.T) {
 		}
 	}
 	// Pages partition the result in a stable order.
-	f := store.DeviceFilter{Sort: "risk", Desc: true, Limit: 50}
+	f := model.DeviceFilter{Sort: "risk", Desc: true, Limit: 50}
 	seen := map[string]bool{}
 	for off := 0; ; off += 50 {
 		f.Offset = off

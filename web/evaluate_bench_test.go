@@ -26,6 +26,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/posture"
 	"postern/internal/secret"
@@ -164,7 +165,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, err = st.SavePostureCheck(ctx, store.PostureCheck{Name: fmt.Sprintf("%02d %s", i+1, c.name), DataSource: c.source,
+		_, err = st.SavePostureCheck(ctx, model.PostureCheck{Name: fmt.Sprintf("%02d %s", i+1, c.name), DataSource: c.source,
 			Mode: c.mode, Enabled: true, WhenUnavailable: c.unavailable, Spec: string(raw)}, "bench",
 			audit.Entry{Actor: "bench", Action: "posture_check.saved", Outcome: audit.Success})
 		if err != nil {
@@ -194,7 +195,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.CreateAPIToken(ctx, store.APIToken{Name: "bench gateway", Prefix: prefix, Hash: hash, CreatedBy: "bench"},
+	if _, err := st.CreateAPIToken(ctx, model.APIToken{Name: "bench gateway", Prefix: prefix, Hash: hash, CreatedBy: "bench"},
 		audit.Entry{Actor: "bench", Action: "api_token.created", Outcome: audit.Success}); err != nil {
 		b.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func (e *evBenchEnv) applyLoop(ctx context.Context, b *testing.B, st *evApplySta
 		}
 		const pageSize = 10_000
 		for from := 0; from < len(base); from += pageSize {
-			page := make([]store.Device, 0, pageSize)
+			page := make([]model.Device, 0, pageSize)
 			for i := from; i < min(from+pageSize, len(base)); i++ {
 				d := base[i]
 				if d.Removed {
@@ -375,7 +376,7 @@ func (e *evBenchEnv) applyLoop(ctx context.Context, b *testing.B, st *evApplySta
 			run.Seen += len(page)
 		}
 		t1 := time.Now()
-		run.Outcome = store.RunSuccess
+		run.Outcome = model.RunSuccess
 		if _, err := e.st.FinishRun(context.WithoutCancel(ctx), run, audit.Entry{Actor: "postern (sync)", Action: "sync.run",
 			Outcome: audit.Success}); err != nil {
 			b.Error(err)
@@ -413,7 +414,7 @@ type evApplyStats struct {
 }
 
 // evStoredDevice is d as the sync stores it.
-func evStoredDevice(d fleet.Device) store.Device {
+func evStoredDevice(d fleet.Device) model.Device {
 	opt := func(s string) *string {
 		if s == "" {
 			return nil
@@ -422,7 +423,7 @@ func evStoredDevice(d fleet.Device) store.Device {
 	}
 	raw, _ := json.Marshal(d)
 	sum := sha256.Sum256(raw)
-	sd := store.Device{ID: d.ID, Host: d.Host, AADDeviceID: opt(d.AADDeviceID), OSPlatform: d.OSPlatform,
+	sd := model.Device{ID: d.ID, Host: d.Host, AADDeviceID: opt(d.AADDeviceID), OSPlatform: d.OSPlatform,
 		OSVersion: opt(d.OSVersion), HealthStatus: d.HealthStatus, RiskScore: opt(d.RiskScore),
 		ExposureLevel: opt(d.ExposureLevel), OnboardingStatus: d.OnboardingStatus, AVStatus: opt(d.AVStatus),
 		IsAADJoined: d.IsAADJoined, MergedInto: opt(d.MergedInto), PotentialDuplicate: d.PotentialDuplicate,

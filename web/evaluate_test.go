@@ -16,8 +16,8 @@ import (
 	"postern/internal/audit"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/posture"
-	"postern/store"
 )
 
 // evaluatePath is the enforcement API (docs/design.md#enforcement-api).
@@ -192,7 +192,7 @@ func evToken(t *testing.T, e *testEnv) string {
 }
 
 // evSaveCheck stores a check and reloads the engine, as the editor would.
-func evSaveCheck(t *testing.T, e *testEnv, c store.PostureCheck, spec posture.Spec) store.PostureCheck {
+func evSaveCheck(t *testing.T, e *testEnv, c model.PostureCheck, spec posture.Spec) model.PostureCheck {
 	t.Helper()
 	raw, err := json.Marshal(spec)
 	if err != nil {
@@ -518,7 +518,7 @@ func evSetupDefender(t *testing.T) (*defenderEnv, string, evFleet) {
 	c := d.signedIn()
 	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(emulator.DemoClientSecret)), "/settings/integrations")
 	d.waitSynced(t)
-	if run := d.worker.Status().LastRun; run == nil || run.Outcome != store.RunSuccess {
+	if run := d.worker.Status().LastRun; run == nil || run.Outcome != model.RunSuccess {
 		t.Fatalf("first sync: %+v", run)
 	}
 	snap := d.fleet.Load()
@@ -540,7 +540,7 @@ const evDataFrom = "Defender data from 2026-11-25T10:00:00Z"
 func TestEvaluateDefenderDecisions(t *testing.T) {
 	d, token, f := evSetupDefender(t)
 	e := d.testEnv
-	lowRisk := evSaveCheck(t, e, store.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+	lowRisk := evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
 		posture.Spec{MaxRisk: "Medium"})
 
 	t.Run("high risk is denied", func(t *testing.T) {
@@ -662,7 +662,7 @@ func TestEvaluateDefenderDecisions(t *testing.T) {
 	})
 
 	t.Run("monitor-only failures never deny", func(t *testing.T) {
-		mon := evSaveCheck(t, e, store.PostureCheck{Name: "Watch risk", DataSource: posture.SourceDefender, Enabled: true,
+		mon := evSaveCheck(t, e, model.PostureCheck{Name: "Watch risk", DataSource: posture.SourceDefender, Enabled: true,
 			Mode: posture.ModeMonitor}, posture.Spec{MaxRisk: "None"})
 		defer func() {
 			mon.Enabled = false
@@ -738,7 +738,7 @@ func TestEvaluateDeviceReport(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
 	token := evToken(t, e)
-	evSaveCheck(t, e, store.PostureCheck{Name: "Firewall on", DataSource: posture.SourceDeviceReport, Enabled: true},
+	evSaveCheck(t, e, model.PostureCheck{Name: "Firewall on", DataSource: posture.SourceDeviceReport, Enabled: true},
 		posture.Spec{ReportFirewall: true})
 
 	fw := func(v any) evResult {
@@ -771,7 +771,7 @@ func TestEvaluateDeviceReport(t *testing.T) {
 	wantReason(t, "firewall missing", reasons, "firewall not reported")
 
 	// More report conditions together: every failing one gives a reason.
-	evSaveCheck(t, e, store.PostureCheck{Name: "Managed laptop", DataSource: posture.SourceDeviceReport, Enabled: true},
+	evSaveCheck(t, e, model.PostureCheck{Name: "Managed laptop", DataSource: posture.SourceDeviceReport, Enabled: true},
 		posture.Spec{ReportOS: []string{"Windows", "macOS"}, ReportMinOSVersion: "10.0.22631", ReportDiskEncrypted: true,
 			ReportMinClientVersion: "1.4.2"})
 	good := map[string]any{"hostname": "byod-laptop-7", "os": "Windows", "os_version": "10.0.26100", "firewall": true,
@@ -797,13 +797,13 @@ func TestEvaluateExceptions(t *testing.T) {
 	d, token, f := evSetupDefender(t)
 	e := d.testEnv
 	ctx := context.Background()
-	lowRisk := evSaveCheck(t, e, store.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+	lowRisk := evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
 		posture.Spec{MaxRisk: "Medium"})
-	other := evSaveCheck(t, e, store.PostureCheck{Name: "Entra joined", DataSource: posture.SourceDefender, Enabled: true},
+	other := evSaveCheck(t, e, model.PostureCheck{Name: "Entra joined", DataSource: posture.SourceDefender, Enabled: true},
 		posture.Spec{RequireEntraJoined: true})
 	addException := func(device string, check int64, expires time.Time, reason string) {
 		t.Helper()
-		_, err := e.store.CreateException(ctx, store.Exception{DeviceID: device, CheckID: check, Reason: reason,
+		_, err := e.store.CreateException(ctx, model.Exception{DeviceID: device, CheckID: check, Reason: reason,
 			ExpiresAt: expires, CreatedBy: testEmail}, audit.Entry{Actor: testEmail, Action: "posture_exception.created",
 			Outcome: audit.Success})
 		if err != nil {
@@ -876,7 +876,7 @@ func TestEvaluateReadsTheSnapshot(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
 	token := evToken(t, e)
-	evSaveCheck(t, e, store.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
 		posture.Spec{MaxRisk: "Medium"})
 	// Defender is not configured: Defender conditions are unknown, whatever
 	// the snapshot says.

@@ -12,10 +12,10 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/defender"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
-	"postern/store"
 	"postern/views"
 	"postern/views/components"
 )
@@ -56,7 +56,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
 	}
-	if st.LastRun != nil && st.LastRun.Outcome == store.RunFailed {
+	if st.LastRun != nil && st.LastRun.Outcome == model.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
 	}

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/emulator"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // defenderEnv is a console wired to a Defender emulator over loopback.
@@ -39,7 +40,7 @@ func (e *testEnv) waitSynced(t *testing.T) {
 }
 
 // waitRunAfter waits until a run newer than id has finished, and returns it.
-func (e *testEnv) waitRunAfter(t *testing.T, id int64) store.SyncRun {
+func (e *testEnv) waitRunAfter(t *testing.T, id int64) model.SyncRun {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -49,7 +50,7 @@ func (e *testEnv) waitRunAfter(t *testing.T, id int64) store.SyncRun {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no sync after run %d finished: %+v", id, e.worker.Status())
-	return store.SyncRun{}
+	return model.SyncRun{}
 }
 
 func (d *defenderEnv) goodForm(secretValue string) url.Values {
@@ -59,11 +60,11 @@ func (d *defenderEnv) goodForm(secretValue string) url.Values {
 	}
 }
 
-func (d *defenderEnv) integrationRow(t *testing.T) (store.Integration, bool) {
+func (d *defenderEnv) integrationRow(t *testing.T) (model.Integration, bool) {
 	t.Helper()
 	in, err := d.store.Integration(context.Background(), "defender")
 	if err != nil {
-		return store.Integration{}, false
+		return model.Integration{}, false
 	}
 	return in, true
 }
@@ -91,7 +92,7 @@ func TestDefenderConfigureConnects(t *testing.T) {
 		t.Errorf("stored secret %q is not sealed", in.ClientSecret)
 	}
 	action := "integration.configured"
-	entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
+	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
 	if len(entries) != 1 || entries[0].Actor != testEmail {
 		t.Fatalf("integration.configured audit = %+v", entries)
 	}
@@ -221,7 +222,7 @@ func TestDefenderSecretNeverLeaks(t *testing.T) {
 		check("response "+string(rune('A'+i)), b)
 	}
 	check("the log", d.logs.String())
-	entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{})
+	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{})
 	for _, e := range entries {
 		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
 	}

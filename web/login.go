@@ -14,7 +14,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
-	"postern/store"
+	"postern/internal/model"
 	"postern/views"
 	"postern/views/components"
 )
@@ -104,19 +104,19 @@ func (s *Server) loginSave(c echo.Context) error {
 }
 
 // authenticate spends the same time whether or not the account exists.
-func (s *Server) authenticate(c echo.Context, email, password string) (store.Admin, error) {
+func (s *Server) authenticate(c echo.Context, email, password string) (model.Admin, error) {
 	if email == "" || len(password) > auth.MaxPasswordBytes {
-		return store.Admin{}, auth.VerifyNothing(password)
+		return model.Admin{}, auth.VerifyNothing(password)
 	}
 	a, err := s.store.AdminByEmail(c.Request().Context(), email)
 	if apperr.Is(err, apperr.NotFound) {
-		return store.Admin{}, auth.VerifyNothing(password)
+		return model.Admin{}, auth.VerifyNothing(password)
 	}
 	if err != nil {
-		return store.Admin{}, err
+		return model.Admin{}, err
 	}
 	if err := auth.VerifyPassword(a.PasswordHash, password); err != nil {
-		return store.Admin{}, err
+		return model.Admin{}, err
 	}
 	return a, nil
 }

@@ -15,7 +15,7 @@ import (
 	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/auth"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // Context keys set by middleware.
@@ -205,7 +205,7 @@ func session(c echo.Context) *sessions.Session {
 
 // setActor makes a the request's actor (nil: an anonymous client): in
 // the request's context for the services, and in Echo's for the views.
-func (s *Server) setActor(c echo.Context, a *store.Admin) {
+func (s *Server) setActor(c echo.Context, a *model.Admin) {
 	who := actor.Actor{IP: c.RealIP()}
 	if a != nil {
 		c.Set(ctxAdmin, *a)
@@ -216,8 +216,8 @@ func (s *Server) setActor(c echo.Context, a *store.Admin) {
 }
 
 // currentAdmin is the signed-in admin, if any.
-func currentAdmin(c echo.Context) (store.Admin, bool) {
-	a, ok := c.Get(ctxAdmin).(store.Admin)
+func currentAdmin(c echo.Context) (model.Admin, bool) {
+	a, ok := c.Get(ctxAdmin).(model.Admin)
 	return a, ok
 }
 

@@ -10,9 +10,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
+	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/posture"
-	"postern/store"
 	"postern/views"
 	"postern/views/components"
 )
@@ -59,7 +59,7 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 	p.Form = editorForm(f)
 	p.Impact = s.impact(f)
 	if id != 0 {
-		if exc, err := s.store.Exceptions(c.Request().Context(), store.ExceptionFilter{CheckID: id}); err != nil {
+		if exc, err := s.store.Exceptions(c.Request().Context(), model.ExceptionFilter{CheckID: id}); err != nil {
 			s.logger(c).Error("list exceptions of check", "check", id, "err", err)
 		} else {
 			names := map[int64]string{}
@@ -137,7 +137,7 @@ func checkID(c echo.Context) (int64, error) {
 }
 
 // formOf turns a stored check back into the editor's form.
-func formOf(ch store.PostureCheck) (checkForm, error) {
+func formOf(ch model.PostureCheck) (checkForm, error) {
 	f := checkForm{Name: ch.Name, Description: ch.Description, Source: ch.DataSource, Mode: ch.Mode,
 		WhenUnavailable: ch.WhenUnavailable, Enabled: ch.Enabled, MinBuild: map[string]string{}}
 	if err := json.Unmarshal([]byte(ch.Spec), &f.Spec); err != nil {

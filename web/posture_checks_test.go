@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/emulator"
-	"postern/store"
 )
 
 // connected returns a signed-in client with Defender configured and synced.
@@ -155,7 +155,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 	}
 	for _, action := range []string{"posture_check.created", "posture_check.updated", "posture_check.deleted"} {
 		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{Action: &a}); len(entries) != 1 {
+		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
 			t.Errorf("%s audited %d times", action, len(entries))
 		}
 	}

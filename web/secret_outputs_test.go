@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/emulator"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // TestSecretAbsentFromEveryOutput extends TestDefenderSecretNeverLeaks to
@@ -76,7 +77,7 @@ func TestSecretAbsentFromEveryOutput(t *testing.T) {
 		d.emu.SetFaults(f)
 		time.Sleep(1100 * time.Millisecond) // the cached token expires
 		collect("sync now", c.post("/settings/integrations/defender/sync", url.Values{}))
-		if run := d.waitRunAfter(t, last); run.Outcome != store.RunFailed {
+		if run := d.waitRunAfter(t, last); run.Outcome != model.RunFailed {
 			t.Fatalf("run under %+v: outcome %q, want failed", f, run.Outcome)
 		}
 		collect("/sync-runs after a failure", c.get("/sync-runs"))
@@ -103,7 +104,7 @@ func TestSecretAbsentFromEveryOutput(t *testing.T) {
 		check(where, o)
 	}
 	check("the log", d.logs.String())
-	entries, _, _ := d.store.AuditEntries(context.Background(), store.AuditFilter{})
+	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{})
 	for _, e := range entries {
 		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
 	}

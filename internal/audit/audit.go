@@ -23,6 +23,15 @@ type Entry struct {
 	Detail   string
 }
 
+// Filter narrows the store's AuditEntries; nil fields do not filter.
+type Filter struct {
+	Action  *string // prefix match, e.g. "auth." or "auth.login"
+	Actor   *string
+	Outcome *string
+	Limit   int
+	Offset  int
+}
+
 // Outcomes of an audited action.
 const (
 	Success = "success"

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"postern/internal/apperr"
+	"postern/internal/model"
 	"postern/store"
 )
 
@@ -153,7 +154,7 @@ func (s *SessionStore) write(ctx context.Context, sess *sessions.Session) error 
 		return err
 	}
 	now := s.now()
-	row := store.Session{IDHash: hashID(sess.ID), AdminID: adminID, Data: data, CreatedAt: now, LastSeenAt: now}
+	row := model.Session{IDHash: hashID(sess.ID), AdminID: adminID, Data: data, CreatedAt: now, LastSeenAt: now}
 	if sess.IsNew {
 		if err := s.db.InsertSession(ctx, row); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/auth"
+	"postern/internal/model"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
@@ -28,7 +29,7 @@ type sessionEnv struct {
 	db    *store.Store
 	clock *testkit.Clock
 	ss    *auth.SessionStore
-	admin store.Admin
+	admin model.Admin
 }
 
 func newSessionEnv(t *testing.T) *sessionEnv {
@@ -104,7 +105,7 @@ func (e *sessionEnv) rowCount(t *testing.T) int {
 	return n
 }
 
-func (e *sessionEnv) row(t *testing.T, c *http.Cookie) (store.Session, error) {
+func (e *sessionEnv) row(t *testing.T, c *http.Cookie) (model.Session, error) {
 	t.Helper()
 	h := sha256.Sum256([]byte(c.Value))
 	return e.db.Session(context.Background(), h[:])

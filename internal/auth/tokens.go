@@ -16,7 +16,7 @@ import (
 	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/audit"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // API tokens look like pst_<52 base32 characters>: 256 random bits. The
@@ -41,9 +41,9 @@ func NewAPIToken() (token, prefix string, hash []byte, err error) {
 
 // TokenStore is what Tokens needs of the database.
 type TokenStore interface {
-	APITokens(ctx context.Context) ([]store.APIToken, error)
-	CreateAPIToken(ctx context.Context, t store.APIToken, e audit.Entry) (store.APIToken, error)
-	RevokeAPIToken(ctx context.Context, id int64, e audit.Entry) (store.APIToken, error)
+	APITokens(ctx context.Context) ([]model.APIToken, error)
+	CreateAPIToken(ctx context.Context, t model.APIToken, e audit.Entry) (model.APIToken, error)
+	RevokeAPIToken(ctx context.Context, id int64, e audit.Entry) (model.APIToken, error)
 	TouchAPITokens(ctx context.Context, used map[int64]time.Time) error
 }
 
@@ -81,19 +81,19 @@ const MaxTokenName = 80
 // Create makes a token named name for a gateway and returns it: the only
 // time it is ever seen, since only its hash is stored. The token works at
 // once. An active token of the same name is a Conflict.
-func (t *Tokens) Create(ctx context.Context, name string) (string, store.APIToken, error) {
+func (t *Tokens) Create(ctx context.Context, name string) (string, model.APIToken, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
-		return "", store.APIToken{}, err
+		return "", model.APIToken{}, err
 	}
 	if msg := CheckTokenName(name); msg != "" {
-		return "", store.APIToken{}, apperr.New(apperr.Invalid, "%s", msg)
+		return "", model.APIToken{}, apperr.New(apperr.Invalid, "%s", msg)
 	}
 	token, prefix, hash, err := NewAPIToken()
 	if err != nil {
-		return "", store.APIToken{}, err
+		return "", model.APIToken{}, err
 	}
-	row, err := t.store.CreateAPIToken(ctx, store.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email},
+	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email},
 		audit.As(a, audit.APITokenCreated, name+" ("+prefix+"…)"))
 	if err != nil {
 		return "", row, err
@@ -114,10 +114,10 @@ func CheckTokenName(name string) string {
 
 // Revoke revokes token id at once: the next request that presents it is
 // refused. Revoking twice is NotFound.
-func (t *Tokens) Revoke(ctx context.Context, id int64) (store.APIToken, error) {
+func (t *Tokens) Revoke(ctx context.Context, id int64) (model.APIToken, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
-		return store.APIToken{}, err
+		return model.APIToken{}, err
 	}
 	row, err := t.store.RevokeAPIToken(ctx, id, audit.As(a, audit.APITokenRevoked, ""))
 	if err != nil {

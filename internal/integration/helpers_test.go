@@ -15,6 +15,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/emulator"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/secret"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
@@ -82,7 +83,7 @@ func (e *env) good() integration.Input {
 }
 
 // configure stores a working configuration or fails the test.
-func (e *env) configure() store.Integration {
+func (e *env) configure() model.Integration {
 	e.t.Helper()
 	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
 		e.t.Fatalf("Configure(good) = %v", err)
@@ -91,7 +92,7 @@ func (e *env) configure() store.Integration {
 }
 
 // row returns the stored integration or fails the test.
-func (e *env) row() store.Integration {
+func (e *env) row() model.Integration {
 	e.t.Helper()
 	in, err := e.st.Integration(context.Background(), integration.Name)
 	if err != nil {
@@ -143,7 +144,7 @@ func (e *env) rawRows() []string {
 // audit returns the audit rows whose action starts with action, oldest first.
 func (e *env) audit(action string) []audit.Entry {
 	e.t.Helper()
-	entries, _, err := e.st.AuditEntries(context.Background(), store.AuditFilter{Action: &action})
+	entries, _, err := e.st.AuditEntries(context.Background(), audit.Filter{Action: &action})
 	if err != nil {
 		e.t.Fatalf("AuditEntries: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/defender"
+	"postern/internal/model"
 	"postern/internal/secret"
 	"postern/store"
 )
@@ -222,7 +223,7 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 		return fmt.Errorf("integration: seal secret: %w", err)
 	}
 	now := s.store.Now()
-	row := store.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
+	row := model.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
 		SecretExpiresOn: expires, Cloud: in.Cloud, Region: in.Region, Enabled: true,
 		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now}
 	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s",

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -90,7 +91,7 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 	if totals, err := c.store.RunTotals(ctx); err != nil {
 		c.log.Warn("metrics: read sync runs", "err", err)
 	} else {
-		for _, outcome := range []string{store.RunSuccess, store.RunFailed, store.RunCancelled, store.RunInterrupted} {
+		for _, outcome := range []string{model.RunSuccess, model.RunFailed, model.RunCancelled, model.RunInterrupted} {
 			ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.CounterValue, float64(totals.ByOutcome[outcome]), outcome)
 		}
 		ch <- prometheus.MustNewConstMetric(waitDesc, prometheus.CounterValue, float64(totals.ThrottledWaits))

@@ -14,6 +14,7 @@ import (
 
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/posture"
 	"postern/store"
 )
@@ -97,7 +98,7 @@ func New(st *store.Store, h *fleet.Holder, enabled func(context.Context) (bool, 
 }
 
 // ToCheck converts a stored check.
-func ToCheck(c store.PostureCheck) (posture.Check, error) {
+func ToCheck(c model.PostureCheck) (posture.Check, error) {
 	var spec posture.Spec
 	if err := json.Unmarshal([]byte(c.Spec), &spec); err != nil {
 		return posture.Check{}, fmt.Errorf("policy: check %d: %w", c.ID, err)
@@ -121,7 +122,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 		}
 		checks = append(checks, pc)
 	}
-	exc, err := e.store.Exceptions(ctx, store.ExceptionFilter{ActiveAt: e.now()})
+	exc, err := e.store.Exceptions(ctx, model.ExceptionFilter{ActiveAt: e.now()})
 	if err != nil {
 		return err
 	}

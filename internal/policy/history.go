@@ -10,8 +10,8 @@ import (
 	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/posture"
-	"postern/store"
 )
 
 // refreshEvery recomputes counts even without changes, so that data going
@@ -96,7 +96,7 @@ type pass struct {
 	prevCol    map[int64]int // check id → its column in prev's rows
 	prevStride int
 
-	entries []store.HistoryEntry
+	entries []model.HistoryEntry
 	audits  []audit.Entry
 }
 
@@ -163,7 +163,7 @@ func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, 
 		if !ok || old[j] == 0 || old[j] == code(r.Result) {
 			continue
 		}
-		p.entries = append(p.entries, store.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: p.now,
+		p.entries = append(p.entries, model.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: p.now,
 			From: string(result(old[j])), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
 	}
 	if old[0] == 0 || old[0] == row[0] {
@@ -174,7 +174,7 @@ func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, 
 		reasons = append(reasons, r.Reasons...)
 	}
 	from, to := result(old[0]), result(row[0])
-	p.entries = append(p.entries, store.HistoryEntry{DeviceID: d.ID, At: p.now, From: string(from),
+	p.entries = append(p.entries, model.HistoryEntry{DeviceID: d.ID, At: p.now, From: string(from),
 		To: string(to), Reasons: reasons, Signal: signal})
 	e := audit.As(actor.Posture, audit.VerdictChanged, hostOrID(d))
 	e.Detail = string(from) + " → " + string(to) + signalDetail(signal)

@@ -13,6 +13,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/posture"
 	"postern/internal/testkit/teststore"
 	"postern/store"
@@ -20,7 +21,7 @@ import (
 
 // newTestEngine is an engine over a real SQLite file with the given checks
 // saved and a snapshot of devices synced a minute before now.
-func newTestEngine(t *testing.T, now time.Time, devices []fleet.Device, checks ...store.PostureCheck) (*Engine, *store.Store, *fleet.Holder) {
+func newTestEngine(t *testing.T, now time.Time, devices []fleet.Device, checks ...model.PostureCheck) (*Engine, *store.Store, *fleet.Holder) {
 	t.Helper()
 	ctx := context.Background()
 	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
@@ -40,13 +41,13 @@ func newTestEngine(t *testing.T, now time.Time, devices []fleet.Device, checks .
 	return e, st, &h
 }
 
-func check(t *testing.T, name, mode string, spec posture.Spec) store.PostureCheck {
+func check(t *testing.T, name, mode string, spec posture.Spec) model.PostureCheck {
 	t.Helper()
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.PostureCheck{Name: name, DataSource: posture.SourceDefender, Mode: mode, Enabled: true,
+	return model.PostureCheck{Name: name, DataSource: posture.SourceDefender, Mode: mode, Enabled: true,
 		WhenUnavailable: posture.UnavailableDeny, Spec: string(raw)}
 }
 

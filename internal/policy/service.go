@@ -8,17 +8,17 @@ import (
 
 	"postern/internal/actor"
 	"postern/internal/audit"
+	"postern/internal/model"
 	"postern/internal/posture"
-	"postern/store"
 )
 
 // Store is what Service needs of the database: each write is one
 // transaction together with its audit entry.
 type Store interface {
-	Device(ctx context.Context, id string) (store.Device, error)
-	SavePostureCheck(ctx context.Context, c store.PostureCheck, by string, e audit.Entry) (store.PostureCheck, error)
-	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (store.PostureCheck, error)
-	CreateException(ctx context.Context, x store.Exception, e audit.Entry) (store.Exception, error)
+	Device(ctx context.Context, id string) (model.Device, error)
+	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
+	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
+	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
 	RevokeException(ctx context.Context, deviceID string, id int64, by string, e audit.Entry) error
 }
 
@@ -50,14 +50,14 @@ type CheckInput struct {
 
 // SaveCheck creates or updates a check. A name in use by another check is
 // a Conflict.
-func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (store.PostureCheck, error) {
+func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCheck, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
-		return store.PostureCheck{}, err
+		return model.PostureCheck{}, err
 	}
 	spec, err := json.Marshal(in.Spec)
 	if err != nil {
-		return store.PostureCheck{}, err
+		return model.PostureCheck{}, err
 	}
 	action := audit.CheckCreated
 	if in.ID != 0 {
@@ -65,7 +65,7 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (store.PostureCh
 	}
 	e := audit.As(a, action, in.Name)
 	e.Detail = posture.SourceLabel(in.Source) + ", " + in.Mode + ", when data is unavailable: " + in.WhenUnavailable + "; " + string(spec)
-	c, err := s.store.SavePostureCheck(ctx, store.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
+	c, err := s.store.SavePostureCheck(ctx, model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
 		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}, a.Email, e)
 	if err != nil {
 		return c, err
@@ -75,10 +75,10 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (store.PostureCh
 }
 
 // DeleteCheck removes a check and its exceptions; its history stays.
-func (s *Service) DeleteCheck(ctx context.Context, id int64) (store.PostureCheck, error) {
+func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
-		return store.PostureCheck{}, err
+		return model.PostureCheck{}, err
 	}
 	c, err := s.store.DeletePostureCheck(ctx, id, audit.As(a, audit.CheckDeleted, ""))
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Service) DeleteCheck(ctx context.Context, id int64) (store.PostureCheck
 
 // CreateException lets a device pass one check (CheckID) or all of them
 // (CheckID 0) until x.ExpiresAt, for x.Reason. The device must be known.
-func (s *Service) CreateException(ctx context.Context, x store.Exception) (store.Exception, error) {
+func (s *Service) CreateException(ctx context.Context, x model.Exception) (model.Exception, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return x, err

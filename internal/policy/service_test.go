@@ -12,6 +12,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/posture"
 	"postern/store"
@@ -60,7 +61,7 @@ func TestSaveCheckAuditsAndReloads(t *testing.T) {
 	if got := e.Checks(); len(got) != 0 {
 		t.Fatalf("engine checks after delete = %+v", got)
 	}
-	entries, _, err := st.AuditEntries(context.Background(), store.AuditFilter{})
+	entries, _, err := st.AuditEntries(context.Background(), audit.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestServiceRefusesWithoutAnAdmin(t *testing.T) {
 			if _, err := svc.DeleteCheck(ctx, 1); !apperr.Is(err, apperr.Forbidden) {
 				t.Errorf("DeleteCheck err = %v, want forbidden", err)
 			}
-			if _, err := svc.CreateException(ctx, store.Exception{DeviceID: "d", Reason: "r", ExpiresAt: time.Now().Add(time.Hour)}); !apperr.Is(err, apperr.Forbidden) {
+			if _, err := svc.CreateException(ctx, model.Exception{DeviceID: "d", Reason: "r", ExpiresAt: time.Now().Add(time.Hour)}); !apperr.Is(err, apperr.Forbidden) {
 				t.Errorf("CreateException err = %v, want forbidden", err)
 			}
 			if err := svc.RevokeException(ctx, "d", 1); !apperr.Is(err, apperr.Forbidden) {
@@ -111,7 +112,7 @@ func TestServiceRefusesWithoutAnAdmin(t *testing.T) {
 func TestCreateExceptionOfUnknownDevice(t *testing.T) {
 	svc, _, _ := newService(t)
 	ctx := actor.NewContext(context.Background(), owner)
-	_, err := svc.CreateException(ctx, store.Exception{DeviceID: "nope", Reason: "r", ExpiresAt: time.Now().Add(time.Hour)})
+	_, err := svc.CreateException(ctx, model.Exception{DeviceID: "nope", Reason: "r", ExpiresAt: time.Now().Add(time.Hour)})
 	if !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("err = %v, want not found", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"postern/internal/model"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -19,7 +20,7 @@ import (
 // 'running' until the next process start.
 func TestSyncApplyFailureIsRecorded(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	e.change()
@@ -34,13 +35,13 @@ func TestSyncApplyFailureIsRecorded(t *testing.T) {
 	}
 
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunFailed {
+	if run.Outcome != model.RunFailed {
 		t.Fatalf("status outcome %q, want failed", run.Outcome)
 	}
 	e.assertUnchanged(before) // holds: the apply was rolled back
 
 	stored := e.storedRun(run.ID)
-	if stored.Outcome != store.RunFailed || stored.FinishedAt == nil || strings.TrimSpace(stored.Error) == "" {
+	if stored.Outcome != model.RunFailed || stored.FinishedAt == nil || strings.TrimSpace(stored.Error) == "" {
 		t.Errorf("sync_runs row of a run whose apply failed: outcome %q, finished %v, error %q; want failed, finished, with the error",
 			stored.Outcome, stored.FinishedAt, stored.Error)
 	}

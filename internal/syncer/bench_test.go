@@ -17,6 +17,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -80,7 +81,7 @@ func benchSync(b *testing.B, resync bool) {
 			time.Sleep(time.Millisecond)
 		}
 		if resync {
-			if run, _ := benchRun(w); run.Outcome != store.RunSuccess {
+			if run, _ := benchRun(w); run.Outcome != model.RunSuccess {
 				b.Fatalf("first run %s: %s %s", run.Outcome, run.ErrorCode, run.Error)
 			}
 		}
@@ -132,7 +133,7 @@ func benchSync(b *testing.B, resync bool) {
 		if resync {
 			wantAdded = 0
 		}
-		if run.Outcome != store.RunSuccess || run.Seen != benchMachines || run.Added != wantAdded || run.Changed != 0 {
+		if run.Outcome != model.RunSuccess || run.Seen != benchMachines || run.Added != wantAdded || run.Changed != 0 {
 			b.Fatalf("run %s seen %d added %d changed %d: %s %s", run.Outcome, run.Seen, run.Added, run.Changed, run.ErrorCode, run.Error)
 		}
 		if n := holder.Load().Len(); n != benchMachines {
@@ -183,7 +184,7 @@ func rss() uint64 {
 
 // benchRun triggers a sync and waits until the worker is back in its loop
 // (the run recorded and its snapshot published).
-func benchRun(w *syncer.Worker) (store.SyncRun, time.Duration) {
+func benchRun(w *syncer.Worker) (model.SyncRun, time.Duration) {
 	before := w.Status()
 	start := time.Now()
 	w.Trigger(syncer.TriggerManual)

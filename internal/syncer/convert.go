@@ -8,20 +8,20 @@ import (
 
 	"postern/internal/defender"
 	"postern/internal/fleet"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // ToDevice maps a Defender machine to its stored form, as a sync does; tests
 // that seed the store use it too, so their rows are what a sync writes. Raw
 // is the machine re-encoded, so its hash changes exactly when a field
 // Postern knows does.
-func ToDevice(m defender.Machine) (store.Device, error) {
+func ToDevice(m defender.Machine) (model.Device, error) {
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return store.Device{}, err
+		return model.Device{}, err
 	}
 	sum := sha256.Sum256(raw)
-	d := store.Device{
+	d := model.Device{
 		ID: m.ID, Host: m.ComputerDNSName, OSPlatform: m.OSPlatform, OSVersion: m.OSVersion, OSBuild: m.OSBuild,
 		HealthStatus: m.HealthStatus, RiskScore: m.RiskScore, ExposureLevel: m.ExposureLevel,
 		OnboardingStatus: m.OnboardingStatus, AVStatus: m.DefenderAVStatus, IsAADJoined: m.IsAADJoined,
@@ -46,7 +46,7 @@ func timePtr(t *defender.Time) *time.Time {
 }
 
 // toFleet maps a stored device to its snapshot form.
-func toFleet(d store.Device) fleet.Device {
+func toFleet(d model.Device) fleet.Device {
 	f := fleet.Device{
 		ID: d.ID, Host: d.Host, OSPlatform: d.OSPlatform, HealthStatus: d.HealthStatus,
 		OnboardingStatus: d.OnboardingStatus, IsAADJoined: d.IsAADJoined, PotentialDuplicate: d.PotentialDuplicate,

@@ -20,6 +20,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/internal/testkit"
@@ -212,7 +213,7 @@ func (e *env) waitFor(what string, cond func() bool) {
 
 // sync triggers a run and waits until the worker is back in its loop, that
 // is after the run was recorded and, on success, its snapshot published.
-func (e *env) sync(reason string) store.SyncRun {
+func (e *env) sync(reason string) model.SyncRun {
 	e.t.Helper()
 	before := e.w.Status()
 	e.w.Trigger(reason)
@@ -221,13 +222,13 @@ func (e *env) sync(reason string) store.SyncRun {
 
 // waitRun waits for a run newer than before.LastRun to end and for the loop
 // to schedule the next one (NextRun is set only after runOnce returns).
-func (e *env) waitRun(before syncer.Status) store.SyncRun {
+func (e *env) waitRun(before syncer.Status) model.SyncRun {
 	e.t.Helper()
 	var prev int64
 	if before.LastRun != nil {
 		prev = before.LastRun.ID
 	}
-	var run store.SyncRun
+	var run model.SyncRun
 	e.waitFor("the sync run to end", func() bool {
 		s := e.w.Status()
 		if s.LastRun == nil || s.LastRun.ID <= prev || s.Running || s.NextRun.Equal(before.NextRun) {
@@ -274,7 +275,7 @@ func (e *env) idle(reason string) {
 }
 
 // storedRun reads a run back from sync_runs.
-func (e *env) storedRun(id int64) store.SyncRun {
+func (e *env) storedRun(id int64) model.SyncRun {
 	e.t.Helper()
 	runs, _, err := e.st.SyncRuns(context.Background(), 1000, 0)
 	if err != nil {
@@ -286,7 +287,7 @@ func (e *env) storedRun(id int64) store.SyncRun {
 		}
 	}
 	e.t.Fatalf("sync run %d not found", id)
-	return store.SyncRun{}
+	return model.SyncRun{}
 }
 
 // dump returns every row of devices and device_tags, every column, as
@@ -351,7 +352,7 @@ func (e *env) staged() int {
 }
 
 // device reads one stored device.
-func (e *env) device(id string) store.Device {
+func (e *env) device(id string) model.Device {
 	e.t.Helper()
 	d, err := e.st.Device(context.Background(), id)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // runOnce performs one sync if the integration is configured, enabled and
@@ -37,7 +37,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 
 	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
-	run.Outcome = store.RunSuccess
+	run.Outcome = model.RunSuccess
 	if lerr != nil {
 		run.Outcome, run.Error, run.ErrorCode = w.describe(runCtx, lerr)
 	} else {
@@ -62,7 +62,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	}
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices; the database file catches up after.
-	if done.Outcome == store.RunSuccess {
+	if done.Outcome == model.RunSuccess {
 		if err := w.publishRun(rctx, done, <-next); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
@@ -104,13 +104,13 @@ func (w *Worker) clientFor(ctx context.Context, trigger string) (*defender.Clien
 // finish applies and records the run. When the apply (or its record)
 // fails, it rolls back and the previous data stands: the run is recorded
 // as failed, without applying, and the error says so.
-func (w *Worker) finish(ctx context.Context, run store.SyncRun) (store.SyncRun, error) {
+func (w *Worker) finish(ctx context.Context, run model.SyncRun) (model.SyncRun, error) {
 	done, err := w.store.FinishRun(ctx, run, runAudit(run))
 	if err == nil {
 		return done, nil
 	}
 	w.log.Error("sync: record the run", "run", run.ID, "err", err)
-	run.Outcome, run.ErrorCode = store.RunFailed, "store"
+	run.Outcome, run.ErrorCode = model.RunFailed, "store"
 	run.Error = "Postern could not save the synced devices; the previous device data was kept. " + apperr.MessageOf(err)
 	run.Seen, run.Added, run.Changed, run.Removed = 0, 0, 0, 0
 	if done, err = w.store.FinishRun(ctx, run, runAudit(run)); err != nil {
@@ -129,7 +129,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 	// A page is handed over only when the stager is ready for it; the
 	// defender client fetches the next page meanwhile. Buffering more
 	// pages would only hold more memory.
-	pages := make(chan []store.Device)
+	pages := make(chan []model.Device)
 	var stageErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -146,7 +146,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 		}
 	}()
 	stats, err := client.ListMachines(ctx, w.opts.List, func(ms []defender.Machine) error {
-		devices := make([]store.Device, 0, len(ms))
+		devices := make([]model.Device, 0, len(ms))
 		chunk := make([]fleet.Device, 0, len(ms))
 		for _, m := range ms {
 			d, err := ToDevice(m)
@@ -192,26 +192,26 @@ func (w *Worker) describe(ctx context.Context, err error) (outcome, msg, code st
 	var de *defender.Error
 	switch {
 	case errors.As(err, &de):
-		return store.RunFailed, de.Message, de.Code
+		return model.RunFailed, de.Message, de.Code
 	case ctx.Err() != nil:
 		cause := context.Cause(ctx)
 		switch {
 		case errors.Is(cause, errDisabled):
-			return store.RunCancelled, "Cancelled: the integration was disabled. The previous device data was kept.", "cancelled"
+			return model.RunCancelled, "Cancelled: the integration was disabled. The previous device data was kept.", "cancelled"
 		case errors.Is(cause, context.Canceled):
-			return store.RunCancelled, "Cancelled: Postern was shutting down. The previous device data was kept.", "cancelled"
+			return model.RunCancelled, "Cancelled: Postern was shutting down. The previous device data was kept.", "cancelled"
 		default:
-			return store.RunFailed, "The sync took longer than its time limit and was stopped. The previous device data was kept.", "timeout"
+			return model.RunFailed, "The sync took longer than its time limit and was stopped. The previous device data was kept.", "timeout"
 		}
 	default:
 		w.log.Error("sync failed", "err", err)
-		return store.RunFailed, "The sync failed on Postern's side: " + apperr.MessageOf(err), "internal"
+		return model.RunFailed, "The sync failed on Postern's side: " + apperr.MessageOf(err), "internal"
 	}
 }
 
-func runAudit(run store.SyncRun) audit.Entry {
+func runAudit(run model.SyncRun) audit.Entry {
 	outcome := audit.Success
-	if run.Outcome != store.RunSuccess {
+	if run.Outcome != model.RunSuccess {
 		outcome = audit.Failure
 	}
 	detail := fmt.Sprintf("run %d (%s): %s", run.ID, run.Trigger, run.Outcome)
@@ -245,7 +245,7 @@ const maxReread = 1000
 // same fields); the few devices it did not fetch, whose misses the apply
 // counted, are read from the store. The result equals what LoadSnapshot
 // builds.
-func (w *Worker) publishRun(ctx context.Context, run store.SyncRun, fetched *fleet.Snapshot) error {
+func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fleet.Snapshot) error {
 	w.publishMu.Lock()
 	defer w.publishMu.Unlock()
 	var absent []string

@@ -7,6 +7,7 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/store"
 )
 
@@ -15,7 +16,7 @@ import (
 func LoadSnapshot(ctx context.Context, st *store.Store, integration string) (*fleet.Snapshot, error) {
 	var syncedAt time.Time
 	var runID int64
-	run, err := st.LastRun(ctx, integration, store.RunSuccess)
+	run, err := st.LastRun(ctx, integration, model.RunSuccess)
 	switch {
 	case err == nil:
 		syncedAt, runID = *run.FinishedAt, run.ID
@@ -23,7 +24,7 @@ func LoadSnapshot(ctx context.Context, st *store.Store, integration string) (*fl
 		return nil, err
 	}
 	devices := make([]fleet.Device, 0, 1024)
-	err = st.EachDevice(ctx, func(d store.Device) error {
+	err = st.EachDevice(ctx, func(d model.Device) error {
 		devices = append(devices, toFleet(d))
 		return nil
 	})

@@ -8,7 +8,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/defender"
 	"postern/internal/integration"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // Status is what the console shows about syncing, live.
@@ -18,8 +18,8 @@ type Status struct {
 	RunStarted  time.Time
 	Trigger     string
 	Fetched     int // machines staged so far in the running sync
-	LastRun     *store.SyncRun
-	LastSuccess *store.SyncRun
+	LastRun     *model.SyncRun
+	LastSuccess *model.SyncRun
 	NextRun     time.Time
 	// ConsecutiveFailures counts failed runs since the last success; at
 	// breakerThreshold the breaker opens and the interval lengthens.
@@ -51,7 +51,7 @@ func (w *Worker) Status() Status {
 	return s
 }
 
-func (w *Worker) begin(run store.SyncRun, cancel context.CancelCauseFunc) {
+func (w *Worker) begin(run model.SyncRun, cancel context.CancelCauseFunc) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.cancel = cancel
@@ -64,7 +64,7 @@ func (w *Worker) progress(n int) {
 	w.mu.Unlock()
 }
 
-func (w *Worker) end(run store.SyncRun, version string, err error) {
+func (w *Worker) end(run model.SyncRun, version string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.cancel = nil
@@ -72,11 +72,11 @@ func (w *Worker) end(run store.SyncRun, version string, err error) {
 	r := run
 	w.status.LastRun = &r
 	switch run.Outcome {
-	case store.RunSuccess:
+	case model.RunSuccess:
 		w.status.LastSuccess = &r
 		w.status.ConsecutiveFailures = 0
 		w.blocked = ""
-	case store.RunFailed:
+	case model.RunFailed:
 		w.status.ConsecutiveFailures++
 	}
 	if defender.ReasonOf(err) == defender.PermissionMissing {
@@ -105,12 +105,12 @@ func (w *Worker) setLastRun(ctx context.Context) {
 	w.status.LastRun = &last
 	// The block on a 403 outlives a restart: the credentials have not
 	// changed since the run that got it, or a later run would be the last.
-	if last.Outcome == store.RunFailed && defender.ReasonForCode(last.ErrorCode) == defender.PermissionMissing {
+	if last.Outcome == model.RunFailed && defender.ReasonForCode(last.ErrorCode) == defender.PermissionMissing {
 		w.blockedAtStart = true
 		w.status.Blocked = true
 	}
 	w.mu.Unlock()
-	if ok, err := w.store.LastRun(ctx, integration.Name, store.RunSuccess); err == nil {
+	if ok, err := w.store.LastRun(ctx, integration.Name, model.RunSuccess); err == nil {
 		w.mu.Lock()
 		w.status.LastSuccess = &ok
 		w.mu.Unlock()

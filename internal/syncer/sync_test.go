@@ -15,22 +15,22 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
+	"postern/internal/model"
 	"postern/internal/syncer"
-	"postern/store"
 )
 
 func TestSyncComplete(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 50})
 	run := e.sync(syncer.TriggerManual)
 
-	if run.Outcome != store.RunSuccess {
+	if run.Outcome != model.RunSuccess {
 		t.Fatalf("outcome %q (%s: %s), want success", run.Outcome, run.ErrorCode, run.Error)
 	}
 	if run.Pages != 1 || run.Seen != 50 || run.Added != 50 || run.Changed != 0 || run.Removed != 0 {
 		t.Errorf("run pages/seen/added/changed/removed = %d/%d/%d/%d/%d, want 1/50/50/0/0",
 			run.Pages, run.Seen, run.Added, run.Changed, run.Removed)
 	}
-	if got := e.storedRun(run.ID); got.Outcome != store.RunSuccess || got.Seen != 50 || got.Added != 50 || got.Pages != 1 ||
+	if got := e.storedRun(run.ID); got.Outcome != model.RunSuccess || got.Seen != 50 || got.Added != 50 || got.Pages != 1 ||
 		got.FinishedAt == nil || got.Trigger != syncer.TriggerManual {
 		t.Errorf("sync_runs row = %+v, want a finished manual success with 1 page, 50 seen, 50 added", got)
 	}
@@ -54,7 +54,7 @@ func TestSyncComplete(t *testing.T) {
 	// even a timestamp.
 	before := e.dump()
 	again := e.sync(syncer.TriggerManual)
-	if again.Outcome != store.RunSuccess || again.Seen != 50 || again.Added != 0 || again.Changed != 0 || again.Removed != 0 {
+	if again.Outcome != model.RunSuccess || again.Seen != 50 || again.Added != 0 || again.Changed != 0 || again.Removed != 0 {
 		t.Errorf("second identical run: %s seen/added/changed/removed = %d/%d/%d/%d, want success 50/0/0/0",
 			again.Outcome, again.Seen, again.Added, again.Changed, again.Removed)
 	}
@@ -82,7 +82,7 @@ func TestSyncPagingTopSkip(t *testing.T) {
 		}
 	})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Pages != 5 || run.Seen != 45 || run.Added != 45 {
+	if run.Outcome != model.RunSuccess || run.Pages != 5 || run.Seen != 45 || run.Added != 45 {
 		t.Fatalf("run %s pages/seen/added = %d/%d/%d, want success 5/45/45 (%s)", run.Outcome, run.Pages, run.Seen, run.Added, run.Error)
 	}
 	want := []string{"$top=10&$skip=0", "$top=10&$skip=10", "$top=10&$skip=20", "$top=10&$skip=30", "$top=10&$skip=40"}
@@ -98,7 +98,7 @@ func TestSyncPagingExactMultiple(t *testing.T) {
 	// A fleet that is a multiple of the page size ends on an empty page.
 	e := newEnv(t, envOptions{machines: 40, list: defender.ListOptions{PageSize: 10}})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Pages != 5 || run.Seen != 40 {
+	if run.Outcome != model.RunSuccess || run.Pages != 5 || run.Seen != 40 {
 		t.Fatalf("run %s pages/seen = %d/%d, want success 5/40", run.Outcome, run.Pages, run.Seen)
 	}
 }
@@ -109,7 +109,7 @@ func TestSyncPagingNextLink(t *testing.T) {
 	// nothing: one page of everything.
 	e := newEnv(t, envOptions{machines: 35})
 	e.setFaults(emulator.Faults{PageSize: 10})
-	if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunSuccess || run.Pages != 1 || run.Seen != 35 {
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess || run.Pages != 1 || run.Seen != 35 {
 		t.Fatalf("with $top: run %s pages/seen = %d/%d, want success 1/35", run.Outcome, run.Pages, run.Seen)
 	}
 
@@ -131,7 +131,7 @@ func TestSyncPagingNextLink(t *testing.T) {
 	})
 	e.change()
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Pages != 4 || run.Seen != 35 || run.Added != 1 || run.Changed != 34 {
+	if run.Outcome != model.RunSuccess || run.Pages != 4 || run.Seen != 35 || run.Added != 1 || run.Changed != 34 {
 		t.Fatalf("nextLink run %s pages/seen/added/changed = %d/%d/%d/%d, want success 4/35/1/34 (%s)",
 			run.Outcome, run.Pages, run.Seen, run.Added, run.Changed, run.Error)
 	}
@@ -155,7 +155,7 @@ func TestSyncNextLinkLoopStops(t *testing.T) {
 		}
 	})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Pages != 2 || run.Seen != 10 {
+	if run.Outcome != model.RunSuccess || run.Pages != 2 || run.Seen != 10 {
 		t.Fatalf("run %s pages/seen = %d/%d, want success 2/10", run.Outcome, run.Pages, run.Seen)
 	}
 }
@@ -166,7 +166,7 @@ func TestSyncDuplicateAcrossPages(t *testing.T) {
 	run := e.sync(syncer.TriggerManual)
 	// Pages start at 0, 9, 19, 29, 39: one row repeats on each of pages
 	// 2–5 and is dropped.
-	if run.Outcome != store.RunSuccess || run.Pages != 5 || run.Seen != 45 || run.Added != 45 {
+	if run.Outcome != model.RunSuccess || run.Pages != 5 || run.Seen != 45 || run.Added != 45 {
 		t.Fatalf("run %s pages/seen/added = %d/%d/%d, want success 5/45/45", run.Outcome, run.Pages, run.Seen, run.Added)
 	}
 	if n := e.count("SELECT COUNT(*) FROM devices"); n != 45 {
@@ -184,14 +184,14 @@ func TestSyncDuplicateAcrossPages(t *testing.T) {
 // protects against a skip that moves, as it does over a live collection.
 func TestSyncSkipAcrossPages(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 45, list: defender.ListOptions{PageSize: 10}})
-	if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunSuccess || run.Seen != 45 {
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess || run.Seen != 45 {
 		t.Fatalf("clean run %s seen %d, want success 45", run.Outcome, run.Seen)
 	}
 	skipped := e.ids()[10] // page 2 ($skip=10) starts at row 11
 
 	e.setFaults(emulator.Faults{SkipAcrossPages: true})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Pages != 5 || run.Seen != 44 || run.Removed != 0 {
+	if run.Outcome != model.RunSuccess || run.Pages != 5 || run.Seen != 44 || run.Removed != 0 {
 		t.Fatalf("skip run %s pages/seen/removed = %d/%d/%d, want success 5/44/0", run.Outcome, run.Pages, run.Seen, run.Removed)
 	}
 	if d := e.device(skipped); d.MissedRuns != 1 || d.RemovedAt != nil {
@@ -202,7 +202,7 @@ func TestSyncSkipAcrossPages(t *testing.T) {
 	}
 
 	run = e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Removed != 1 {
+	if run.Outcome != model.RunSuccess || run.Removed != 1 {
 		t.Fatalf("second skip run %s removed %d, want success 1", run.Outcome, run.Removed)
 	}
 	if d := e.device(skipped); d.RemovedAt == nil {
@@ -212,7 +212,7 @@ func TestSyncSkipAcrossPages(t *testing.T) {
 	// Listed again: it comes back.
 	e.setFaults(emulator.Faults{})
 	run = e.sync(syncer.TriggerManual)
-	if d := e.device(skipped); run.Outcome != store.RunSuccess || d.RemovedAt != nil || d.MissedRuns != 0 {
+	if d := e.device(skipped); run.Outcome != model.RunSuccess || d.RemovedAt != nil || d.MissedRuns != 0 {
 		t.Errorf("after a clean run: outcome %s, removed %v, missed %d; want success, nil, 0", run.Outcome, d.RemovedAt, d.MissedRuns)
 	}
 }
@@ -241,7 +241,7 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			c.list.PageSize = 10
 			e := newEnv(t, envOptions{machines: 45, list: c.list})
 			first := e.sync(syncer.TriggerManual)
-			if first.Outcome != store.RunSuccess {
+			if first.Outcome != model.RunSuccess {
 				t.Fatalf("first run %s: %s", first.Outcome, first.Error)
 			}
 			e.change()
@@ -251,11 +251,11 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			e.emu.ResetStats()
 
 			run := e.sync(syncer.TriggerManual)
-			if run.Outcome != store.RunFailed {
+			if run.Outcome != model.RunFailed {
 				t.Fatalf("outcome %q, want failed", run.Outcome)
 			}
 			stored := e.storedRun(run.ID)
-			if stored.Outcome != store.RunFailed || strings.TrimSpace(stored.Error) == "" || !strings.Contains(stored.ErrorCode, c.code) {
+			if stored.Outcome != model.RunFailed || strings.TrimSpace(stored.Error) == "" || !strings.Contains(stored.ErrorCode, c.code) {
 				t.Errorf("sync_runs row: outcome %q, error %q, code %q; want failed, a message, a code containing %q",
 					stored.Outcome, stored.Error, stored.ErrorCode, c.code)
 			}
@@ -289,7 +289,7 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			// Healthy again: the change goes through.
 			e.setFaults(emulator.Faults{})
 			ok := e.sync(syncer.TriggerManual)
-			if ok.Outcome != store.RunSuccess || ok.Added != 1 || ok.Changed != 44 {
+			if ok.Outcome != model.RunSuccess || ok.Added != 1 || ok.Changed != 44 {
 				t.Errorf("recovery run %s added/changed %d/%d, want success 1/44", ok.Outcome, ok.Added, ok.Changed)
 			}
 		})
@@ -299,7 +299,7 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 func TestSyncNoConsentStopsCalls(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20})
 	first := e.sync(syncer.TriggerManual)
-	if first.Outcome != store.RunSuccess {
+	if first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	e.change()
@@ -310,7 +310,7 @@ func TestSyncNoConsentStopsCalls(t *testing.T) {
 	e.setFaults(emulator.Faults{NoConsent: true})
 	e.clk.Advance(2 * time.Hour)
 	run := e.sync(syncer.TriggerSchedule)
-	if run.Outcome != store.RunFailed || !strings.Contains(run.ErrorCode, "403") || run.Error == "" {
+	if run.Outcome != model.RunFailed || !strings.Contains(run.ErrorCode, "403") || run.Error == "" {
 		t.Fatalf("run %s code %q error %q, want failed with 403", run.Outcome, run.ErrorCode, run.Error)
 	}
 	if !strings.Contains(run.Error, "Machine.Read.All") {
@@ -355,7 +355,7 @@ func TestSyncNoConsentStopsCalls(t *testing.T) {
 	e.configure()
 	e.emu.ResetStats()
 	ok := e.sync(syncer.TriggerManual)
-	if ok.Outcome != store.RunSuccess || ok.Added != 1 {
+	if ok.Outcome != model.RunSuccess || ok.Added != 1 {
 		t.Fatalf("after Configure: run %s added %d (%s), want success 1", ok.Outcome, ok.Added, ok.Error)
 	}
 	if st := e.emu.Stats(); st.APIRequests == 0 {
@@ -368,7 +368,7 @@ func TestSyncNoConsentStopsCalls(t *testing.T) {
 
 func TestSyncCancel(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 50, list: defender.ListOptions{PageSize: 10}})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	e.change()
@@ -379,10 +379,10 @@ func TestSyncCancel(t *testing.T) {
 	e.waitFor("the first page to be staged", func() bool { s := e.w.Status(); return s.Running && s.Fetched >= 10 })
 	e.w.Cancel()
 	run := e.waitRun(status)
-	if run.Outcome != store.RunCancelled || run.ErrorCode != "cancelled" || run.Error == "" {
+	if run.Outcome != model.RunCancelled || run.ErrorCode != "cancelled" || run.Error == "" {
 		t.Fatalf("run %s code %q error %q, want cancelled", run.Outcome, run.ErrorCode, run.Error)
 	}
-	if got := e.storedRun(run.ID); got.Outcome != store.RunCancelled {
+	if got := e.storedRun(run.ID); got.Outcome != model.RunCancelled {
 		t.Errorf("sync_runs outcome %q, want cancelled", got.Outcome)
 	}
 	e.assertUnchanged(before)
@@ -395,7 +395,7 @@ func TestSyncCancel(t *testing.T) {
 func TestSyncShutdownDuringRun(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 50, list: defender.ListOptions{PageSize: 10}})
 	first := e.sync(syncer.TriggerManual)
-	if first.Outcome != store.RunSuccess {
+	if first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	e.change()
@@ -421,7 +421,7 @@ func TestSyncShutdownDuringRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last.ID == first.ID || last.Outcome != store.RunCancelled || last.FinishedAt == nil || last.Error == "" {
+	if last.ID == first.ID || last.Outcome != model.RunCancelled || last.FinishedAt == nil || last.Error == "" {
 		t.Errorf("last run %+v, want the interrupted run recorded as cancelled", last)
 	}
 	if n := e.count("SELECT COUNT(*) FROM sync_runs WHERE outcome = 'running'"); n != 0 {
@@ -437,7 +437,7 @@ func TestSyncRetryAfter(t *testing.T) {
 			e := newEnv(t, envOptions{machines: 20})
 			e.setFaults(emulator.Faults{Throttle: 2, RetryAfter: 3 * time.Second, RetryAfterHTTPDate: httpDate})
 			run := e.sync(syncer.TriggerManual)
-			if run.Outcome != store.RunSuccess || run.ThrottledWaits != 2 || run.Seen != 20 {
+			if run.Outcome != model.RunSuccess || run.ThrottledWaits != 2 || run.Seen != 20 {
 				t.Fatalf("run %s throttled %d seen %d (%s), want success 2 20", run.Outcome, run.ThrottledWaits, run.Seen, run.Error)
 			}
 			if got := e.storedRun(run.ID).ThrottledWaits; got != 2 {
@@ -461,14 +461,14 @@ func TestSyncRetryAfter(t *testing.T) {
 
 func TestSyncThrottledPastMaxAttempts(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20, list: defender.ListOptions{MaxAttempts: 3}})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	before := e.state()
 	e.sleeps.reset()
 	e.setFaults(emulator.Faults{Throttle: 100, RetryAfter: 10 * time.Second})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunFailed || !strings.Contains(run.ErrorCode, "429") || run.ThrottledWaits != 2 {
+	if run.Outcome != model.RunFailed || !strings.Contains(run.ErrorCode, "429") || run.ThrottledWaits != 2 {
 		t.Errorf("run %s code %q throttled %d, want failed 429 after 2 waits", run.Outcome, run.ErrorCode, run.ThrottledWaits)
 	}
 	if w := e.sleeps.all(); len(w) != 2 || w[0] < 10*time.Second {
@@ -479,7 +479,7 @@ func TestSyncThrottledPastMaxAttempts(t *testing.T) {
 
 func TestSyncTokenRefreshOn401(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 35, list: defender.ListOptions{PageSize: 10}})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	// The cached token dies between pages 1 and 2 of the next run: the
@@ -502,7 +502,7 @@ func TestSyncTokenRefreshOn401(t *testing.T) {
 	})
 	e.emu.ResetStats()
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Seen != 35 || run.Pages != 4 {
+	if run.Outcome != model.RunSuccess || run.Seen != 35 || run.Pages != 4 {
 		t.Fatalf("run %s seen %d pages %d (%s %s), want success 35 4", run.Outcome, run.Seen, run.Pages, run.ErrorCode, run.Error)
 	}
 	st := e.emu.Stats()
@@ -520,7 +520,7 @@ func TestSyncTokenRefreshOn401(t *testing.T) {
 func TestSync401TwiceFails(t *testing.T) {
 	// A token refused again right after a refresh is not retried forever.
 	e := newEnv(t, envOptions{machines: 20})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	before := e.state()
@@ -531,7 +531,7 @@ func TestSync401TwiceFails(t *testing.T) {
 	})
 	e.emu.ResetStats()
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunFailed || !strings.Contains(run.ErrorCode, "401") {
+	if run.Outcome != model.RunFailed || !strings.Contains(run.ErrorCode, "401") {
 		t.Errorf("run %s code %q, want failed 401", run.Outcome, run.ErrorCode)
 	}
 	if st := e.emu.Stats(); st.TokenRequests != 1 || st.APIRequests != 2 {
@@ -545,7 +545,7 @@ func TestSyncReusesToken(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20})
 	e.emu.ResetStats() // Configure's validation used a client of its own
 	for i := range 2 {
-		if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunSuccess {
+		if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
 			t.Fatalf("run %d: %s", i+1, run.Outcome)
 		}
 	}
@@ -553,7 +553,7 @@ func TestSyncReusesToken(t *testing.T) {
 		t.Errorf("two runs made %d token requests, want 1", st.TokenRequests)
 	}
 	e.emu.ResetStats()
-	if run := e.sync(syncer.TriggerSchedule); run.Outcome != store.RunSuccess {
+	if run := e.sync(syncer.TriggerSchedule); run.Outcome != model.RunSuccess {
 		t.Fatalf("third run: %s", run.Outcome)
 	}
 	if st := e.emu.Stats(); st.TokenRequests != 0 {
@@ -563,7 +563,7 @@ func TestSyncReusesToken(t *testing.T) {
 
 func TestSyncRemovedAfterTwoMisses(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 20})
-	if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunSuccess {
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", run.Outcome)
 	}
 	gone := e.ids()[3]
@@ -574,7 +574,7 @@ func TestSyncRemovedAfterTwoMisses(t *testing.T) {
 	})
 
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Seen != 19 || run.Removed != 0 {
+	if run.Outcome != model.RunSuccess || run.Seen != 19 || run.Removed != 0 {
 		t.Fatalf("first miss: run %s seen %d removed %d, want success 19 0", run.Outcome, run.Seen, run.Removed)
 	}
 	if d := e.device(gone); d.RemovedAt != nil || d.MissedRuns != 1 {
@@ -585,7 +585,7 @@ func TestSyncRemovedAfterTwoMisses(t *testing.T) {
 	}
 
 	run = e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Removed != 1 {
+	if run.Outcome != model.RunSuccess || run.Removed != 1 {
 		t.Fatalf("second miss: run %s removed %d, want success 1", run.Outcome, run.Removed)
 	}
 	d := e.device(gone)
@@ -615,7 +615,7 @@ func TestSyncRemovedAfterTwoMisses(t *testing.T) {
 	// It reappears: un-removed, misses forgotten.
 	e.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine { return append(ms, kept) })
 	run = e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Changed != 1 || run.Added != 0 {
+	if run.Outcome != model.RunSuccess || run.Changed != 1 || run.Added != 0 {
 		t.Errorf("reappearance: run %s changed %d added %d, want success 1 0", run.Outcome, run.Changed, run.Added)
 	}
 	if d := e.device(gone); d.RemovedAt != nil || d.MissedRuns != 0 {
@@ -644,13 +644,13 @@ func TestSyncMissThenBackForgetsMiss(t *testing.T) {
 
 func TestSyncBreaker(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 10, list: defender.ListOptions{MaxAttempts: 2}})
-	if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunSuccess {
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", run.Outcome)
 	}
 	e.setFaults(emulator.Faults{APIDown: true})
 	for i := 1; i <= 5; i++ {
 		run := e.sync(syncer.TriggerSchedule)
-		if run.Outcome != store.RunFailed {
+		if run.Outcome != model.RunFailed {
 			t.Fatalf("run %d: %s, want failed", i, run.Outcome)
 		}
 		s := e.w.Status()
@@ -671,7 +671,7 @@ func TestSyncBreaker(t *testing.T) {
 	}
 	e.setFaults(emulator.Faults{})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess {
+	if run.Outcome != model.RunSuccess {
 		t.Fatalf("recovery run %s", run.Outcome)
 	}
 	s := e.w.Status()
@@ -691,26 +691,26 @@ func TestRunMarksInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.StageDevices(ctx, left.ID, []store.Device{{ID: "staged-but-never-applied", Host: "x", OSPlatform: "Windows11",
+	if err := e.st.StageDevices(ctx, left.ID, []model.Device{{ID: "staged-but-never-applied", Host: "x", OSPlatform: "Windows11",
 		HealthStatus: "Active", OnboardingStatus: "Onboarded", Raw: []byte("{}"), ContentHash: []byte{1}}}); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
 	got := e.storedRun(left.ID)
-	if got.Outcome != store.RunInterrupted || got.FinishedAt == nil || got.Error == "" {
+	if got.Outcome != model.RunInterrupted || got.FinishedAt == nil || got.Error == "" {
 		t.Errorf("left-over run after Run started: %+v, want interrupted with a finish time and message", got)
 	}
 	if n := e.staged(); n != 0 {
 		t.Errorf("staged rows of the interrupted run = %d, want 0", n)
 	}
-	if s := e.w.Status(); s.LastRun == nil || s.LastRun.ID != left.ID || s.LastRun.Outcome != store.RunInterrupted {
+	if s := e.w.Status(); s.LastRun == nil || s.LastRun.ID != left.ID || s.LastRun.Outcome != model.RunInterrupted {
 		t.Errorf("status last run %+v, want the interrupted run", s.LastRun)
 	}
 	if n := e.count("SELECT COUNT(*) FROM devices"); n != 0 {
 		t.Errorf("devices = %d, want 0", n)
 	}
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunSuccess || run.Added != 10 {
+	if run.Outcome != model.RunSuccess || run.Added != 10 {
 		t.Errorf("next run %s added %d, want success 10", run.Outcome, run.Added)
 	}
 }
@@ -764,7 +764,7 @@ func TestOnSwap(t *testing.T) {
 	}
 
 	e.setFaults(emulator.Faults{APIDown: true})
-	if run := e.sync(syncer.TriggerManual); run.Outcome != store.RunFailed {
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunFailed {
 		t.Fatalf("run %s, want failed", run.Outcome)
 	}
 	if n := len(got()); n != 1 {
@@ -806,21 +806,21 @@ func TestSyncRecordsProgress(t *testing.T) {
 		t.Errorf("running status %+v, want trigger, run id and start", s)
 	}
 	run := e.waitRun(before)
-	if run.Outcome != store.RunSuccess {
+	if run.Outcome != model.RunSuccess {
 		t.Fatalf("run %s", run.Outcome)
 	}
 }
 
 func TestSyncRunTimeout(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 50, list: defender.ListOptions{PageSize: 10}, runTimeout: 500 * time.Millisecond})
-	if first := e.sync(syncer.TriggerManual); first.Outcome != store.RunSuccess {
+	if first := e.sync(syncer.TriggerManual); first.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	e.change()
 	before := e.state()
 	e.setFaults(emulator.Faults{SlowPage: 200 * time.Millisecond})
 	run := e.sync(syncer.TriggerManual)
-	if run.Outcome != store.RunFailed || run.ErrorCode != "timeout" || !strings.Contains(run.Error, "time limit") {
+	if run.Outcome != model.RunFailed || run.ErrorCode != "timeout" || !strings.Contains(run.Error, "time limit") {
 		t.Errorf("run %s code %q error %q, want failed timeout", run.Outcome, run.ErrorCode, run.Error)
 	}
 	e.assertUnchanged(before)

@@ -1,0 +1,35 @@
+package model
+
+import "time"
+
+// Admin is a console account. PasswordHash is an argon2id PHC string.
+type Admin struct {
+	ID                int64
+	Email             string
+	PasswordHash      string
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Session is a server-side session row. IDHash is the SHA-256 of the cookie
+// value; the value itself is never stored.
+type Session struct {
+	IDHash     []byte
+	AdminID    int64 // 0 before sign-in
+	Data       string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// APIToken is a stored enforcement API token; the token itself is never
+// stored, only its hash.
+type APIToken struct {
+	ID         int64
+	Name       string
+	Prefix     string
+	Hash       []byte
+	CreatedAt  time.Time
+	CreatedBy  string
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}

@@ -1,0 +1,57 @@
+package model
+
+import "time"
+
+// Device is one synced Defender machine: the columns Postern filters and
+// evaluates on, plus the whole machine as received (Raw).
+type Device struct {
+	ID                 string
+	Host               string
+	AADDeviceID        *string
+	OSPlatform         string
+	OSVersion          *string
+	OSBuild            *int64
+	HealthStatus       string
+	RiskScore          *string
+	ExposureLevel      *string
+	OnboardingStatus   string
+	AVStatus           *string
+	IsAADJoined        bool
+	MergedInto         *string
+	PotentialDuplicate bool
+	FirstSeen          *time.Time
+	LastSeen           *time.Time
+	LastIP             *string
+	Tags               []string
+	Raw                []byte
+	ContentHash        []byte
+
+	// Provenance, set by the store.
+	FirstSyncedAt time.Time
+	ChangedAt     time.Time
+	ChangedRunID  int64
+	MissedRuns    int
+	RemovedAt     *time.Time
+}
+
+// DeviceFilter narrows Devices; empty fields do not filter.
+type DeviceFilter struct {
+	Search     string // host name prefix, or an exact Defender id or Entra device id
+	Health     string
+	Risk       string // a risk score, or "none" for no score
+	Exposure   string
+	Onboarding string
+	Platform   string
+	Tag        string
+	Removed    string // "" active only, "only" removed only, "all"
+	Sort       string // host, last_seen, risk, exposure, health, platform
+	Desc       bool
+	Limit      int
+	Offset     int
+}
+
+// DeviceFacets lists the distinct values the filters offer.
+type DeviceFacets struct {
+	Platforms []string
+	Tags      []string
+}

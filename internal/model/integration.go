@@ -1,0 +1,25 @@
+package model
+
+import "time"
+
+// Integration is a stored connection to a posture source. ClientSecret is
+// the sealed value; it is opened only where a client is built.
+type Integration struct {
+	Name            string
+	TenantID        string
+	ClientID        string
+	ClientSecret    string // sealed: pst:v1:…
+	SecretExpiresOn *time.Time
+	Cloud           string
+	Region          string
+	Enabled         bool
+	LastError       string
+	LastErrorCode   string
+	LastErrorAt     *time.Time
+	ConfiguredBy    string
+	ConfiguredAt    time.Time
+	UpdatedAt       time.Time
+	// Version increases with every write; compare it to detect a change
+	// made by someone else since a read.
+	Version int64
+}
