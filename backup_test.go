@@ -341,11 +341,13 @@ func TestBackupNeitherMigratesNorCreates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.WithTx(context.Background(), func(tx *sql.Tx) error {
-		_, err := tx.Exec("DELETE FROM schema_migrations WHERE version = ?", store.SchemaVersion())
-		return err
-	})
 	st.Close()
+	db, err := sql.Open("sqlite", store.DSN(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec("DELETE FROM schema_migrations WHERE version = ?", store.SchemaVersion())
+	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

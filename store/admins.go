@@ -20,7 +20,7 @@ func (s *Store) AdminCount(ctx context.Context) (int, error) {
 // the write transaction so two concurrent setups cannot both succeed.
 func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string) (model.Admin, error) {
 	var a model.Admin
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM admins").Scan(&n); err != nil {
 			return err
@@ -75,7 +75,7 @@ func (s *Store) scanAdmin(ctx context.Context, where string, arg any) (model.Adm
 // SetPassword replaces an admin's password hash and ends every session of
 // that admin, so a changed password locks out whoever held the old one.
 func (s *Store) SetPassword(ctx context.Context, adminID int64, hash string) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE admins SET password_hash = ?, password_changed_at = ? WHERE id = ?",
 			hash, formatTime(s.now()), adminID)
 		if err != nil {

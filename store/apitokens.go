@@ -12,7 +12,7 @@ import (
 // CreateAPIToken stores a new token and its audit entry together. A name
 // already used by an active token is a Conflict.
 func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audit.Entry) (model.APIToken, error) {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		t.CreatedAt = s.now()
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy)
@@ -22,7 +22,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 		if t.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return AppendAuditTx(ctx, tx, entry, t.CreatedAt)
+		return appendAuditTx(ctx, tx, entry, t.CreatedAt)
 	})
 	return t, mapErr(err, "An API token with this name")
 }
@@ -60,7 +60,7 @@ func (s *Store) APITokens(ctx context.Context) ([]model.APIToken, error) {
 // RevokeAPIToken marks a token revoked; revoking twice is NotFound.
 func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry) (model.APIToken, error) {
 	var t model.APIToken
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		if err := tx.QueryRowContext(ctx, "SELECT name, prefix FROM api_tokens WHERE id = ? AND revoked_at IS NULL", id).
 			Scan(&t.Name, &t.Prefix); err != nil {
@@ -71,7 +71,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry)
 			return err
 		}
 		entry.Target = t.Name + " (" + t.Prefix + "…)"
-		return AppendAuditTx(ctx, tx, entry, now)
+		return appendAuditTx(ctx, tx, entry, now)
 	})
 	return t, mapErr(err, "API token")
 }
@@ -82,7 +82,7 @@ func (s *Store) TouchAPITokens(ctx context.Context, used map[int64]time.Time) er
 	if len(used) == 0 {
 		return nil
 	}
-	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
 		for id, at := range used {
 			if _, err := tx.ExecContext(ctx, "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", formatTime(at), id); err != nil {
 				return err

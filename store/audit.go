@@ -11,12 +11,12 @@ import (
 
 // AppendAudit records an entry, stamping the time if it is zero.
 func (s *Store) AppendAudit(ctx context.Context, e audit.Entry) error {
-	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error { return AppendAuditTx(ctx, tx, e, s.now()) }), "Audit entry")
+	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error { return appendAuditTx(ctx, tx, e, s.now()) }), "Audit entry")
 }
 
-// AppendAuditTx records an entry inside the caller's transaction, so an
+// appendAuditTx records an entry inside the caller's transaction, so an
 // action and its audit row commit together.
-func AppendAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time) error {
+func appendAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time) error {
 	if e.At.IsZero() {
 		e.At = now
 	}

@@ -1,6 +1,9 @@
 package store
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // DBs exposes the writer and reader pools so tests can inspect every pooled
 // connection's pragmas.
@@ -11,3 +14,11 @@ var StagingDDL = stagingDDL
 
 // DeviceSortTerm is the ORDER BY term of a device sort key.
 func DeviceSortTerm(key string) string { return deviceSorts[key] }
+
+// AppendAuditTx is appendAuditTx, for the store's transaction tests.
+var AppendAuditTx = appendAuditTx
+
+// WithTx is withTx, for the store's transaction tests.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.withTx(ctx, fn)
+}

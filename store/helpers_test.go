@@ -30,7 +30,7 @@ func execTx(t testing.TB, s *store.Store, query string, args ...any) error {
 	})
 }
 
-// mustExec runs raw SQL through WithTx or stops the test.
+// mustExec runs raw SQL through withTx or stops the test.
 func mustExec(t testing.TB, s *store.Store, query string, args ...any) {
 	t.Helper()
 	if err := execTx(t, s, query, args...); err != nil {

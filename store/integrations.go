@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"time"
 
+	"postern/internal/apperr"
+	"postern/internal/audit"
 	"postern/internal/model"
 )
 
@@ -21,12 +23,6 @@ func (s *Store) Integration(ctx context.Context, name string) (model.Integration
 // Integrations returns every integration (for the secret self-check).
 func (s *Store) Integrations(ctx context.Context) ([]model.Integration, error) {
 	return queryIntegrations(ctx, s.read)
-}
-
-// IntegrationsTx returns every integration inside a write transaction (key
-// rotation reads and rewrites them atomically).
-func IntegrationsTx(ctx context.Context, tx *sql.Tx) ([]model.Integration, error) {
-	return queryIntegrations(ctx, tx)
 }
 
 type querier interface {
@@ -82,9 +78,46 @@ func scanIntegration(r scanner) (model.Integration, error) {
 	return in, err
 }
 
-// SaveIntegrationTx inserts or replaces an integration inside the caller's
-// transaction, so the row and its audit entry commit together.
-func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in model.Integration) error {
+// SaveIntegration stores in with its audit entry, in one transaction,
+// provided the stored row is still at version (0: none is stored): a change
+// someone else made since the caller read it is a Conflict, and nothing is
+// written.
+func (s *Store) SaveIntegration(ctx context.Context, in model.Integration, version int64, e audit.Entry) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		latest, err := integrationTx(ctx, tx, in.Name)
+		switch {
+		case err == nil && latest.Version != version, apperr.Is(err, apperr.NotFound) && version != 0:
+			return apperr.New(apperr.Conflict, "The integration changed since it was read.")
+		case err != nil && !apperr.Is(err, apperr.NotFound):
+			return err
+		}
+		if err := saveIntegrationTx(ctx, tx, in); err != nil {
+			return err
+		}
+		return appendAuditTx(ctx, tx, e, s.now())
+	})
+}
+
+// UpdateIntegration applies change to the stored integration name and
+// stores it with its audit entry, in one transaction; NotFound when there
+// is none.
+func (s *Store) UpdateIntegration(ctx context.Context, name string, change func(*model.Integration), e audit.Entry) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error {
+		in, err := integrationTx(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		change(&in)
+		if err := saveIntegrationTx(ctx, tx, in); err != nil {
+			return err
+		}
+		return appendAuditTx(ctx, tx, e, s.now())
+	})
+}
+
+// saveIntegrationTx inserts or replaces an integration inside tx; the
+// stored version goes up by one.
+func saveIntegrationTx(ctx context.Context, tx *sql.Tx, in model.Integration) error {
 	var expires, errAt any
 	if in.SecretExpiresOn != nil {
 		expires = in.SecretExpiresOn.Format(time.DateOnly)
@@ -106,8 +139,8 @@ func SaveIntegrationTx(ctx context.Context, tx *sql.Tx, in model.Integration) er
 	return err
 }
 
-// IntegrationTx reads an integration inside a write transaction.
-func IntegrationTx(ctx context.Context, tx *sql.Tx, name string) (model.Integration, error) {
+// integrationTx reads an integration inside a write transaction.
+func integrationTx(ctx context.Context, tx *sql.Tx, name string) (model.Integration, error) {
 	row := tx.QueryRowContext(ctx, "SELECT "+integrationColumns+" FROM integrations WHERE name = ?", name)
 	in, err := scanIntegration(row)
 	return in, mapErr(err, "model.Integration")

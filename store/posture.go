@@ -54,7 +54,7 @@ func (s *Store) PostureCheck(ctx context.Context, id int64) (model.PostureCheck,
 // SavePostureCheck creates (ID 0) or updates a check with its audit entry. A
 // name in use by another check is a Conflict.
 func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, entry audit.Entry) (model.PostureCheck, error) {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		c.UpdatedAt, c.UpdatedBy = now, by
 		if c.ID == 0 {
@@ -81,7 +81,7 @@ func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by s
 			}
 		}
 		entry.Target = c.Name
-		return AppendAuditTx(ctx, tx, entry, now)
+		return appendAuditTx(ctx, tx, entry, now)
 	})
 	return c, mapErr(err, "A posture check with this name")
 }
@@ -89,7 +89,7 @@ func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by s
 // DeletePostureCheck removes a check and its exceptions; its history stays.
 func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.Entry) (model.PostureCheck, error) {
 	var c model.PostureCheck
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if c, err = scanCheck(tx.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id)); err != nil {
 			return err
@@ -98,7 +98,7 @@ func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.En
 			return err
 		}
 		entry.Target = c.Name
-		return AppendAuditTx(ctx, tx, entry, s.now())
+		return appendAuditTx(ctx, tx, entry, s.now())
 	})
 	return c, mapErr(err, "Posture check")
 }
@@ -149,7 +149,7 @@ func (s *Store) Exceptions(ctx context.Context, f model.ExceptionFilter) ([]mode
 
 // CreateException stores an exception with its audit entry.
 func (s *Store) CreateException(ctx context.Context, e model.Exception, entry audit.Entry) (model.Exception, error) {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		e.CreatedAt = s.now()
 		var check any
 		if e.CheckID != 0 {
@@ -163,7 +163,7 @@ func (s *Store) CreateException(ctx context.Context, e model.Exception, entry au
 		if e.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return AppendAuditTx(ctx, tx, entry, e.CreatedAt)
+		return appendAuditTx(ctx, tx, entry, e.CreatedAt)
 	})
 	return e, mapErr(err, "model.Exception")
 }
@@ -171,7 +171,7 @@ func (s *Store) CreateException(ctx context.Context, e model.Exception, entry au
 // RevokeException ends exception id of device deviceID early; one of
 // another device, or already revoked, is NotFound.
 func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, by string, entry audit.Entry) error {
-	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		res, err := tx.ExecContext(ctx, `UPDATE posture_exceptions SET revoked_at = ?, revoked_by = ?
 			WHERE id = ? AND device_id = ? AND revoked_at IS NULL`, formatTime(now), by, id, deviceID)
@@ -181,7 +181,7 @@ func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return sql.ErrNoRows
 		}
-		return AppendAuditTx(ctx, tx, entry, now)
+		return appendAuditTx(ctx, tx, entry, now)
 	}), "model.Exception")
 }
 
@@ -191,7 +191,7 @@ func (s *Store) AppendHistory(ctx context.Context, entries []model.HistoryEntry,
 	if len(entries) == 0 {
 		return nil
 	}
-	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO posture_history (device_id, check_id, check_name, at, from_result,
 			to_result, reasons, signal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -213,7 +213,7 @@ func (s *Store) AppendHistory(ctx context.Context, entries []model.HistoryEntry,
 		}
 		now := s.now()
 		for _, a := range audits {
-			if err := AppendAuditTx(ctx, tx, a, now); err != nil {
+			if err := appendAuditTx(ctx, tx, a, now); err != nil {
 				return err
 			}
 		}

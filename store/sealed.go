@@ -61,7 +61,7 @@ func sealedIn(ctx context.Context, q rowsQuerier, table, column, key string) ([]
 // every value is rewritten or none.
 func (s *Store) Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error) {
 	n := 0
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		for _, c := range sealedColumns {
 			vals, err := sealedIn(ctx, tx, c.table, c.column, c.key)
 			if err != nil {
@@ -79,7 +79,7 @@ func (s *Store) Reseal(ctx context.Context, reseal func(secret.Stored) (string, 
 				n++
 			}
 		}
-		return AppendAuditTx(ctx, tx, entry(n), s.now())
+		return appendAuditTx(ctx, tx, entry(n), s.now())
 	})
 	return n, mapErr(err, "Sealed values")
 }

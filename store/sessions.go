@@ -29,7 +29,7 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (model.Session, erro
 
 // InsertSession stores a new session row.
 func (s *Store) InsertSession(ctx context.Context, ss model.Session) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, admin_id, data, created_at, last_seen_at)
 			VALUES (?, ?, ?, ?, ?)`,
 			ss.IDHash, nullAdmin(ss.AdminID), ss.Data, formatTime(ss.CreatedAt), formatTime(ss.LastSeenAt))
@@ -42,7 +42,7 @@ func (s *Store) InsertSession(ctx context.Context, ss model.Session) error {
 // never creates a row: a session revoked meanwhile (sign-out, password
 // change) stays revoked, and UpdateSession reports NotFound.
 func (s *Store) UpdateSession(ctx context.Context, ss model.Session) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "UPDATE sessions SET admin_id = ?, data = ?, last_seen_at = ? WHERE id_hash = ?",
 			nullAdmin(ss.AdminID), ss.Data, formatTime(ss.LastSeenAt), ss.IDHash)
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *Store) UpdateSession(ctx context.Context, ss model.Session) error {
 
 // TouchSession records activity on a session without changing its data.
 func (s *Store) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", formatTime(at), idHash)
 		return err
 	})
@@ -71,7 +71,7 @@ func nullAdmin(id int64) sql.NullInt64 {
 
 // DeleteSession revokes one session; deleting a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE id_hash = ?", idHash)
 		return err
 	})
@@ -82,7 +82,7 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 // before absoluteCutoff; it keeps the table from growing without bound.
 func (s *Store) DeleteSessionsBefore(ctx context.Context, idleCutoff, absoluteCutoff time.Time) (int64, error) {
 	var n int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
 			formatTime(idleCutoff), formatTime(absoluteCutoff))
 		if err != nil {

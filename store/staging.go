@@ -14,7 +14,7 @@ import (
 // It is a TEMP table of the one writer connection: with temp_store=MEMORY it
 // lives in memory, so staging costs no WAL writes and no page cache of the
 // database, and a crash or restart leaves nothing behind. Every statement
-// that touches it runs on the writer inside WithTx, and creates it first.
+// that touches it runs on the writer inside withTx, and creates it first.
 // Should database/sql ever replace the writer connection in the middle of a
 // run, the apply finds fewer (or no) staged rows than were fetched and the
 // run fails without changing anything.
@@ -80,13 +80,13 @@ func (s *Store) clearStagingTx(ctx context.Context, tx *sql.Tx) error {
 
 // ClearStaging drops pages left by an abandoned run.
 func (s *Store) ClearStaging(ctx context.Context) error {
-	return mapErr(s.WithTx(ctx, func(tx *sql.Tx) error { return s.clearStagingTx(ctx, tx) }), "Staging")
+	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error { return s.clearStagingTx(ctx, tx) }), "Staging")
 }
 
 // StagedCount is the number of staged rows, of any run.
 func (s *Store) StagedCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.stagingTx(ctx, tx); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (s *Store) StagedCount(ctx context.Context) (int, error) {
 // StageDevices writes one page of a run in its own transaction. Staging a
 // device twice in a run keeps the later copy.
 func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Device) error {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.stagingTx(ctx, tx); err != nil {
 			return err
 		}

@@ -179,9 +179,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// WithTx runs fn in one write transaction: the only write path. fn's error,
+// withTx runs fn in one write transaction: the only write path. fn's error,
 // or a panic, rolls it back.
-func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)

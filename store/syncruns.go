@@ -14,7 +14,7 @@ import (
 // StartRun records a run in progress and clears staging left by any other.
 func (s *Store) StartRun(ctx context.Context, integration, trigger string) (model.SyncRun, error) {
 	run := model.SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: model.RunRunning}
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
@@ -33,7 +33,7 @@ func (s *Store) StartRun(ctx context.Context, integration, trigger string) (mode
 // at start, before any new run.
 func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sync_runs SET outcome = ?, finished_at = ?,
 			error = 'Postern stopped before this run finished; the previous device data was kept.'
 			WHERE outcome = ?`, model.RunInterrupted, formatTime(s.now()), model.RunRunning)
@@ -58,7 +58,7 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 // new devices. FinishRun skips that for its own commit, so the caller can
 // publish first and then call Checkpoint; otherwise the next write does it.
 func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.Entry) (model.SyncRun, error) {
-	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
 		if run.Outcome == model.RunSuccess {
@@ -83,7 +83,7 @@ func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.En
 			return err
 		}
 		entry.At = now
-		return AppendAuditTx(ctx, tx, entry, now)
+		return appendAuditTx(ctx, tx, entry, now)
 	})
 	if err != nil {
 		return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")

@@ -6,7 +6,6 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -228,23 +227,15 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now}
 	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s",
 		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged])
-	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
-		// Validation took a while: if another admin saved or disabled
-		// meanwhile, do not silently overwrite their change.
-		latest, err := store.IntegrationTx(ctx, tx, Name)
-		switch {
-		case err == nil && (!hasCurrent || latest.Version != current.Version),
-			apperr.Is(err, apperr.NotFound) && hasCurrent:
-			return apperr.New(apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
-		case err != nil && !apperr.Is(err, apperr.NotFound):
-			return err
-		}
-		if err := store.SaveIntegrationTx(ctx, tx, row); err != nil {
-			return err
-		}
-		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: audit.IntegrationConfigured,
-			Target: "Microsoft Defender", Outcome: audit.Success, Detail: detail}, now)
-	})
+	e := audit.As(by, audit.IntegrationConfigured, "Microsoft Defender")
+	e.Detail = detail
+	// Validation took a while: if another admin saved or disabled
+	// meanwhile, do not silently overwrite their change.
+	err = s.store.SaveIntegration(ctx, row, current.Version, e)
+	if apperr.Is(err, apperr.Conflict) {
+		return apperr.Wrap(err, apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
+	}
+	return err
 }
 
 // validate runs the check against Microsoft under its own deadline.
@@ -311,39 +302,23 @@ func (s *Service) Enable(ctx context.Context) error {
 }
 
 func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, by actor.Actor) error {
-	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
-		in, err := store.IntegrationTx(ctx, tx, Name)
-		if err != nil {
-			return err
-		}
-		now := s.store.Now()
+	now := s.store.Now()
+	return s.store.UpdateIntegration(ctx, Name, func(in *model.Integration) {
 		in.Enabled, in.UpdatedAt = enabled, now
 		if enabled {
 			in.LastError, in.LastErrorCode, in.LastErrorAt = "", "", nil
 		}
-		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
-			return err
-		}
-		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: action,
-			Target: "Microsoft Defender", Outcome: audit.Success}, now)
-	})
+	}, audit.As(by, action, "Microsoft Defender"))
 }
 
 // recordFailure stores the last error of a failed check and audits it.
 func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action string, by actor.Actor) error {
-	return s.store.WithTx(ctx, func(tx *sql.Tx) error {
-		in, err := store.IntegrationTx(ctx, tx, Name)
-		if err != nil {
-			return err
-		}
-		now := s.store.Now()
+	now := s.store.Now()
+	e := audit.As(by, action, "Microsoft Defender")
+	e.Outcome, e.Detail = audit.Failure, de.Code+": "+de.Message
+	return s.store.UpdateIntegration(ctx, Name, func(in *model.Integration) {
 		in.LastError, in.LastErrorCode, in.LastErrorAt, in.UpdatedAt = de.Message, de.Code, &now, now
-		if err := store.SaveIntegrationTx(ctx, tx, in); err != nil {
-			return err
-		}
-		return store.AppendAuditTx(ctx, tx, audit.Entry{Actor: by.Email, SourceIP: by.IP, Action: action,
-			Target: "Microsoft Defender", Outcome: audit.Failure, Detail: de.Code + ": " + de.Message}, now)
-	})
+	}, e)
 }
 
 // auditFailure records a refused check; the integration row is untouched.

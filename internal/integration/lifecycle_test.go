@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
 	"maps"
@@ -18,7 +17,6 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/integration"
 	"postern/internal/secret"
-	"postern/store"
 )
 
 func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
@@ -195,7 +193,7 @@ func TestCheckSecrets(t *testing.T) {
 		in := e.configure()
 		moved := in
 		moved.Name = "moved"
-		if err := e.st.WithTx(ctx, func(tx *sql.Tx) error { return store.SaveIntegrationTx(ctx, tx, moved) }); err != nil {
+		if err := e.st.SaveIntegration(ctx, moved, 0, audit.Entry{Action: "test.row_added", Outcome: audit.Success}); err != nil {
 			t.Fatal(err)
 		}
 		err := e.svc.CheckSecrets(ctx)
@@ -219,7 +217,7 @@ func addRow(t *testing.T, e *env, kr *secret.Keyring, name, plain string) {
 		t.Fatal(err)
 	}
 	in.ClientSecret = sealed
-	if err := e.st.WithTx(ctx, func(tx *sql.Tx) error { return store.SaveIntegrationTx(ctx, tx, in) }); err != nil {
+	if err := e.st.SaveIntegration(ctx, in, 0, audit.Entry{Action: "test.row_added", Outcome: audit.Success}); err != nil {
 		t.Fatal(err)
 	}
 }
