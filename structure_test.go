@@ -16,7 +16,8 @@ import (
 	"testing"
 )
 
-// The structure rules of docs/architecture.md, checked on every test run:
+// The structure rules of docs/architecture.md#imports-flow-one-way, checked
+// on every test run:
 // files and functions of a readable size, and imports that flow one way
 // (main → web → services → store; nothing imports web; only the store
 // speaks SQL). Each rule is a function over a source text or the import
@@ -343,6 +344,36 @@ func TestStructureRules(t *testing.T) {
 	}
 }
 
+// TestStructureDocumented fails when a package is missing from the package
+// table of docs/architecture.md, so that the table follows the layout.
+func TestStructureDocumented(t *testing.T) {
+	goFiles, _ := structureSources(t)
+	code, _ := moduleImports(t, goFiles)
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range undocumented(sortedKeys(code), string(doc)) {
+		t.Error(msg)
+	}
+}
+
+// undocumented names every package of pkgs that doc does not name as
+// `dir` or `dir/` (main is documented as `main`).
+func undocumented(pkgs []string, doc string) []string {
+	var out []string
+	for _, pkg := range pkgs {
+		dir := strings.TrimPrefix(strings.TrimPrefix(pkg, modulePath), "/")
+		if dir == "" {
+			dir = "main"
+		}
+		if !strings.Contains(doc, "`"+dir+"`") && !strings.Contains(doc, "`"+dir+"/`") {
+			out = append(out, fmt.Sprintf("docs/architecture.md does not name package %s (as `%s`): add it to the package table", pkg, dir))
+		}
+	}
+	return out
+}
+
 // unexcused returns the message of every problem no exception covers, then
 // one for every exception that covers no problem.
 func unexcused(problems []structureProblem, exceptions map[structureException]string) []string {
@@ -451,6 +482,12 @@ func TestStructureRulesCatch(t *testing.T) {
 		has(t, got, ruleOneWay, "postern/store", "postern/internal/syncer", "postern/internal/model")
 		if len(got) != 8 { // components importing web breaks two rules
 			t.Errorf("%d problems, want 8 (main, web, store/pg and the testkit import as allowed): %+v", len(got), got)
+		}
+	})
+	t.Run("documented", func(t *testing.T) {
+		got := undocumented([]string{"postern", "postern/store", "postern/internal/new"}, "| `main` | `store` |")
+		if len(got) != 1 || !strings.Contains(got[0], "postern/internal/new") {
+			t.Errorf("undocumented = %q, want only postern/internal/new", got)
 		}
 	})
 	t.Run("exceptions", func(t *testing.T) {
