@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,17 +13,17 @@ import (
 	"postern/internal/audit"
 )
 
-var tokenRE = regexp.MustCompile(`data-testid="new-token">(pst_[a-z2-7]+)<`)
+var tokenRE = regexp.MustCompile(`^pst_[a-z2-7]+$`)
 
 func createToken(t *testing.T, c *client, name string) string {
 	t.Helper()
 	res := c.post("/settings/api-tokens", url.Values{"name": {name}})
 	wantStatus(t, res, http.StatusOK)
-	m := tokenRE.FindStringSubmatch(res.body)
-	if m == nil {
-		t.Fatalf("the new token is not shown:\n%.800s", res.body)
+	token := text(parse(t, res).Find(testID("new-token")))
+	if !tokenRE.MatchString(token) {
+		t.Fatalf("the new token is not shown (%q):\n%.800s", token, res.body)
 	}
-	return m[1]
+	return token
 }
 
 func TestAPITokensLifecycleAndMetrics(t *testing.T) {
@@ -36,8 +37,10 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 	if strings.Contains(list.body, token) {
 		t.Fatal("the token is shown again after creation")
 	}
-	if !strings.Contains(list.body, token[:12]) || !strings.Contains(list.body, "Gateway eu-west") {
-		t.Fatal("the list does not show the token's name and prefix")
+	doc := parse(t, list)
+	if names, shown := column(doc, "Name"), column(doc, "Token"); !slices.Equal(names, []string{"Gateway eu-west"}) ||
+		len(shown) != 1 || !strings.HasPrefix(shown[0], token[:12]) {
+		t.Fatalf("the list shows names %q and tokens %q, want the token's name and prefix", names, shown)
 	}
 	dup := c.post("/settings/api-tokens", url.Values{"name": {"Gateway eu-west"}})
 	wantStatus(t, dup, http.StatusUnprocessableEntity)

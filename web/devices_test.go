@@ -3,18 +3,14 @@ package web
 import (
 	"context"
 	"fmt"
-	"html"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/audit"
 	"postern/internal/defender"
-	"postern/internal/emulator"
 	"postern/internal/model"
 	"postern/internal/syncer"
 	"postern/store"
@@ -76,18 +72,12 @@ func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	}
 }
 
-var rowRe = regexp.MustCompile(`data-testid="device-row"`)
+func rowCount(t testing.TB, body string) int { return dom(t, body).Find(testID("device-row")).Length() }
 
-func rowCount(body string) int { return len(rowRe.FindAllString(body, -1)) }
-
-// hosts lists the host names of the rows in order.
-func hosts(body string) []string {
-	re := regexp.MustCompile(`(?s)data-testid="device-row".*?<a href="/devices/[^"]*"[^>]*>\s*([^<]*?)\s*</a>`)
-	var out []string
-	for _, m := range re.FindAllStringSubmatch(body, -1) {
-		out = append(out, html.UnescapeString(m[1]))
-	}
-	return out
+// hosts lists the host names of the rows in order: the text of each row's
+// link to its device.
+func hosts(t testing.TB, body string) []string {
+	return texts(dom(t, body).Find(testID("device-row") + ` td:first-child a[href^="/devices/"]`))
 }
 
 // fleetFixture is twelve devices with known signals, one of them removed.
@@ -126,12 +116,16 @@ func TestDevicesEmptyState(t *testing.T) {
 	e.setup()
 	res := e.signedIn().get("/devices")
 	wantStatus(t, res, http.StatusOK)
-	for _, want := range []string{"<h1", ">Devices</h1>", "No devices synced yet", "Connect Microsoft Defender"} {
+	doc := parse(t, res)
+	if h := texts(doc.Find("h1")); len(h) != 1 || h[0] != "Devices" {
+		t.Errorf("empty devices page has headings %q, want one h1 Devices", h)
+	}
+	for _, want := range []string{"No devices synced yet", "Connect Microsoft Defender"} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("empty devices page lacks %q", want)
 		}
 	}
-	if strings.Contains(res.body, `name="health"`) {
+	if doc.Find(`[name="health"]`).Length() != 0 {
 		t.Error("the filters show although no device exists")
 	}
 }
@@ -144,17 +138,27 @@ func TestDevicesListAndFilters(t *testing.T) {
 
 	all := c.get("/devices")
 	wantStatus(t, all, http.StatusOK)
-	if n := rowCount(all.body); n != 11 {
+	if n := rowCount(t, all.body); n != 11 {
 		t.Fatalf("list shows %d devices, want the 11 active ones", n)
 	}
 	for _, want := range []string{"Showing 1–11 of 11 devices", "alpha-laptop", "Windows 11", "build 22631",
 		"Search", "Health status", "Risk score", "Exposure level", "Onboarding", "OS platform", "Tag", "Show",
-		">Filter<", "AV status", "Last seen", `<time datetime="2026-11-25T06:00:00Z"`, `aria-sort="ascending"`} {
+		"AV status", "Last seen"} {
 		if !strings.Contains(all.body, want) {
 			t.Errorf("device list lacks %q", want)
 		}
 	}
-	if !strings.Contains(all.body, `href="/devices?tag=vpn-allowed"`) {
+	doc := parse(t, all)
+	if withText(doc.Find(`form button[type="submit"]`), "Filter").Length() != 1 {
+		t.Error("the filters have no Filter button")
+	}
+	if doc.Find(testID("device-row")+` time[datetime="2026-11-25T06:00:00Z"]`).Length() == 0 {
+		t.Error("no row shows its last-seen time as a machine-readable <time>")
+	}
+	if th := texts(doc.Find(`th[aria-sort="ascending"]`)); len(th) != 1 || th[0] != "Host name" {
+		t.Errorf("columns sorted ascending: %q, want Host name alone", th)
+	}
+	if tag := withAttr(doc.Find(testID("device-row")+" a"), "href", "/devices?tag=vpn-allowed"); text(tag) != "vpn-allowed" {
 		t.Error("a tag does not link to the devices with that tag")
 	}
 	if strings.Contains(all.body, "kilo-gone") {
@@ -192,27 +196,35 @@ func TestDevicesListAndFilters(t *testing.T) {
 	for _, tc := range cases {
 		res := c.get("/devices?" + tc.query)
 		wantStatus(t, res, http.StatusOK)
-		if n := rowCount(res.body); n != tc.want {
-			t.Errorf("%s: %d rows, want %d (hosts %v)", tc.query, n, tc.want, hosts(res.body))
+		if n := rowCount(t, res.body); n != tc.want {
+			t.Errorf("%s: %d rows, want %d (hosts %v)", tc.query, n, tc.want, hosts(t, res.body))
 			continue
 		}
-		got := hosts(res.body)
+		got := hosts(t, res.body)
 		for _, h := range tc.hosts {
 			if !contains(got, h) {
 				t.Errorf("%s: rows %v lack %s", tc.query, got, h)
 			}
 		}
-		if tc.want > 0 && !strings.Contains(res.body, fmt.Sprintf("of %d device", tc.want)) {
+		if tc.want > 0 && !strings.Contains(text(parse(t, res).Find(testID("range"))), fmt.Sprintf("of %d device", tc.want)) {
 			t.Errorf("%s: the counts line does not say %d", tc.query, tc.want)
 		}
 	}
 
 	// Chosen filters stay selected; Clear filters appears.
 	sel := c.get("/devices?risk=High&health=Active&q=juli")
-	for _, want := range []string{`<option value="High" selected>`, `<option value="Active" selected>`, `value="juli"`, "Clear filters"} {
-		if !strings.Contains(sel.body, want) {
-			t.Errorf("filtered page lacks %q", want)
+	sd := parse(t, sel)
+	for name, want := range map[string]string{"risk": "High", "health": "Active"} {
+		opt := sd.Find(`select[name="` + name + `"] option[selected]`)
+		if opt.Length() != 1 || opt.AttrOr("value", "") != want {
+			t.Errorf("the %s filter has %q selected, want %s", name, texts(opt), want)
 		}
+	}
+	if q := sd.Find(`input[name="q"]`).AttrOr("value", ""); q != "juli" {
+		t.Errorf("the search box holds %q, want juli", q)
+	}
+	if !strings.Contains(sel.body, "Clear filters") {
+		t.Error("filtered page lacks Clear filters")
 	}
 
 	none := c.get("/devices?q=zzz")
@@ -225,10 +237,8 @@ func TestDevicesListAndFilters(t *testing.T) {
 		t.Error("no-match page says no device exists")
 	}
 	removed := c.get("/devices?show=removed")
-	if !strings.Contains(removed.body, ">Removed</span>") && !strings.Contains(removed.body, "Removed\n") {
-		if !regexp.MustCompile(`(?s)</svg>\s*Removed\s*</span>`).MatchString(removed.body) {
-			t.Error("a removed device has no Removed badge")
-		}
+	if badge := withText(parse(t, removed).Find(testID("device-row")+" td:first-child span"), "Removed"); badge.Length() != 1 {
+		t.Error("a removed device has no Removed badge")
 	}
 }
 
@@ -248,7 +258,7 @@ func TestDevicesSort(t *testing.T) {
 	c := e.signedIn()
 
 	res := c.get("/devices?sort=risk")
-	got := hosts(res.body)
+	got := hosts(t, res.body)
 	if len(got) != 11 {
 		t.Fatalf("sorted list has %d rows", len(got))
 	}
@@ -263,28 +273,28 @@ func TestDevicesSort(t *testing.T) {
 	if got[len(got)-1] != "delta-linux" { // no score sorts last
 		t.Errorf("last row is %s, want delta-linux (no score); order %v", got[len(got)-1], got)
 	}
-	if !regexp.MustCompile(`aria-sort="descending"[^>]*>\s*<a href="/devices\?dir=asc&amp;sort=risk"`).MatchString(res.body) {
+	if th := parse(t, res).Find(`th[aria-sort="descending"]`); text(th) != "Risk score" || th.Find("a").AttrOr("href", "") != "/devices?dir=asc&sort=risk" {
 		t.Error("the sorted Risk score header lacks aria-sort=descending or a link that flips it")
 	}
-	asc := hosts(c.get("/devices?sort=risk&dir=asc").body)
+	asc := hosts(t, c.get("/devices?sort=risk&dir=asc").body)
 	if asc[0] != "delta-linux" || !contains([]string{"alpha-desktop", "foxtrot", "juliet"}, asc[len(asc)-1]) {
 		t.Errorf("sort=risk&dir=asc order %v", asc)
 	}
-	byHost := hosts(c.get("/devices").body)
+	byHost := hosts(t, c.get("/devices").body)
 	if byHost[0] != "alpha-desktop" || byHost[1] != "alpha-laptop" {
 		t.Errorf("default order %v, want by host name", byHost)
 	}
-	desc := hosts(c.get("/devices?dir=desc").body)
+	desc := hosts(t, c.get("/devices?dir=desc").body)
 	if desc[0] != "juliet" {
 		t.Errorf("dir=desc order %v", desc)
 	}
 	// The filter form keeps the sort.
-	if !strings.Contains(res.body, `<input type="hidden" name="sort" value="risk">`) {
+	if v := parse(t, res).Find(`form input[type="hidden"][name="sort"]`).AttrOr("value", ""); v != "risk" {
 		t.Error("the filter form drops the sort")
 	}
 	// Sorting keeps the filters.
 	f := c.get("/devices?tag=finance&sort=host&dir=desc")
-	if !strings.Contains(f.body, `href="/devices?sort=risk&amp;tag=finance"`) {
+	if href := withText(parse(t, f).Find("th a"), "Risk score").AttrOr("href", ""); href != "/devices?sort=risk&tag=finance" {
 		t.Error("a sort link drops the filters")
 	}
 }
@@ -301,317 +311,43 @@ func TestDevicesPaging(t *testing.T) {
 	c := e.signedIn()
 
 	first := c.get("/devices?tag=fleet")
-	if n := rowCount(first.body); n != 50 {
+	if n := rowCount(t, first.body); n != 50 {
 		t.Fatalf("page 1 has %d rows, want 50", n)
 	}
-	if !strings.Contains(first.body, "Showing 1–50 of 120 devices") {
-		t.Error("page 1 lacks its counts line")
+	fd := parse(t, first)
+	if got := text(fd.Find(testID("range"))); got != "Showing 1–50 of 120 devices" {
+		t.Errorf("page 1's counts line is %q", got)
 	}
-	if !strings.Contains(first.body, `rel="next" class="`) || !strings.Contains(first.body, `href="/devices?page=2&amp;tag=fleet"`) {
+	if next := fd.Find(`a[rel="next"]`); text(next) != "Next" || next.AttrOr("href", "") != "/devices?page=2&tag=fleet" {
 		t.Error("page 1 has no Next link that keeps the tag filter")
 	}
-	if strings.Contains(first.body, `rel="prev"`) {
+	if fd.Find(`a[rel="prev"]`).Length() != 0 {
 		t.Error("page 1 has a Previous link")
 	}
 	third := c.get("/devices?tag=fleet&page=3&sort=host&dir=desc")
-	if n := rowCount(third.body); n != 20 {
+	if n := rowCount(t, third.body); n != 20 {
 		t.Fatalf("page 3 has %d rows, want 20", n)
 	}
-	for _, want := range []string{"Showing 101–120 of 120 devices", `href="/devices?dir=desc&amp;page=2&amp;tag=fleet"`, ">Previous<"} {
-		if !strings.Contains(third.body, want) {
-			t.Errorf("page 3 lacks %q", want)
-		}
+	td := parse(t, third)
+	if got := text(td.Find(testID("range"))); got != "Showing 101–120 of 120 devices" {
+		t.Errorf("page 3's counts line is %q", got)
 	}
-	if strings.Contains(third.body, `rel="next"`) {
+	if prev := td.Find(`a[rel="prev"]`); text(prev) != "Previous" || prev.AttrOr("href", "") != "/devices?dir=desc&page=2&tag=fleet" {
+		t.Error("page 3 has no Previous link that keeps the sort and the filter")
+	}
+	if td.Find(`a[rel="next"]`).Length() != 0 {
 		t.Error("the last page has a Next link")
 	}
-	if h := hosts(third.body); h[0] != "host-020" || h[19] != "host-001" {
+	if h := hosts(t, third.body); h[0] != "host-020" || h[19] != "host-001" {
 		t.Errorf("page 3 sorted desc shows %s … %s", h[0], h[19])
 	}
 	// Past the end shows the last page; nonsense pages the first.
-	if n := rowCount(c.get("/devices?page=99").body); n != 20 {
+	if n := rowCount(t, c.get("/devices?page=99").body); n != 20 {
 		t.Errorf("page 99 shows %d rows, want the last page's 20", n)
 	}
-	if n := rowCount(c.get("/devices?page=-4").body); n != 50 {
+	if n := rowCount(t, c.get("/devices?page=-4").body); n != 50 {
 		t.Errorf("page -4 shows %d rows, want the first page", n)
 	}
-}
-
-func TestDeviceDetail(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	full := testMachine(1, "laptop-ana.corp.example.com")
-	full.MachineTags = []string{"finance", "vpn-allowed"}
-	full.IsPotentialDuplication = true
-	full.MergedIntoMachineID = sp(fmt.Sprintf("%040x", 2))
-	full.VMMetadata = &defender.VMMetadata{VMID: sp("vm-0042"), CloudProvider: sp("Azure"),
-		ResourceID: sp("/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"), SubscriptionID: sp("5e1f0000-0000-4000-8000-000000000001")}
-	bare := defender.Machine{ID: fmt.Sprintf("%040x", 2), ComputerDNSName: "", OSPlatform: "Linux",
-		HealthStatus: "Unknown", OnboardingStatus: "InsufficientInfo", MachineTags: []string{}}
-	syncMachines(t, e.store, []defender.Machine{full, bare})
-	c := e.signedIn()
-
-	res := c.get(deviceURL(full.ID))
-	wantStatus(t, res, http.StatusOK)
-	for _, want := range []string{
-		"<title>laptop-ana.corp.example.com · Postern</title>", ">laptop-ana.corp.example.com</h1>",
-		"Posture signals", "System", "Network", "Tags", "VM metadata", "Identity and duplicates", "Timeline", "Sync provenance",
-		"Health status", "Entra joined", "6b1d2e3f-4a5b-4c6d-8e9f-000000000001", "Device value", "Normal",
-		"Windows 11", "23H2", "22631", "64-bit", "x64", "10.8760.22631.4890", "Intune", "Laptops-EU", "412",
-		"10.20.30.41", "203.0.113.17", "00-15-5D-0A-1B-2C", "127.0.0.1", "Software loopback", "Ethernet",
-		"finance", "vpn-allowed", "vm-0042", "Azure", "5e1f0000-0000-4000-8000-000000000001",
-		full.ID, `href="/devices/` + bare.ID + `"`, "Potential duplicate",
-		"2025-03-01 09:30:00 UTC", "2026-11-25 06:00:00 UTC", "about once a day",
-		"First synced", "Last changed", "Missed runs", "Changed by sync run", "#1",
-		"Re-check now", `name="_csrf"`, `hx-post="/devices/` + full.ID + `/recheck"`, `action="/devices/` + full.ID + `/recheck"`,
-		`hx-disabled-elt="find button"`, "htmx-spinner",
-		"Microsoft Defender is not connected",
-	} {
-		if !strings.Contains(res.body, want) {
-			t.Errorf("detail page lacks %q", want)
-		}
-	}
-
-	nulls := c.get(deviceURL(bare.ID))
-	wantStatus(t, nulls, http.StatusOK)
-	if !strings.Contains(nulls.body, ">"+bare.ID+"</h1>") {
-		t.Error("a device without a host name is not titled by its id")
-	}
-	if n := strings.Count(nulls.body, ">—</span>"); n < 15 {
-		t.Errorf("nulls show %d em dashes, want one per missing field (≥ 15)", n)
-	}
-	for _, bad := range []string{"null", "<nil>", "VM metadata", "0001-01-01"} {
-		if strings.Contains(nulls.body, bad) {
-			t.Errorf("a device with null fields shows %q", bad)
-		}
-	}
-	if !strings.Contains(nulls.body, "No tags.") || !strings.Contains(nulls.body, "no network interfaces") {
-		t.Error("empty tags or addresses are not explained")
-	}
-
-	for _, path := range []string{"/devices/" + strings.Repeat("f", 40), "/devices/%25zz", "/devices/" + strings.Repeat("a", 300)} {
-		res := c.get(path)
-		wantStatus(t, res, http.StatusNotFound)
-		if !strings.Contains(res.body, "Page not found") {
-			t.Errorf("%s: the 404 is not the not-found page", path)
-		}
-	}
-	wantStatus(t, c.post("/devices/"+strings.Repeat("f", 40)+"/recheck", url.Values{}), http.StatusNotFound)
-}
-
-func TestDeviceRecheckNotConnected(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	m := testMachine(7, "lonely")
-	syncMachines(t, e.store, []defender.Machine{m})
-	before, err := e.store.Device(context.Background(), m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := e.signedIn()
-	res := c.post(deviceURL(m.ID)+"/recheck", url.Values{})
-	wantRedirect(t, res, deviceURL(m.ID))
-	page := c.get(deviceURL(m.ID))
-	if !strings.Contains(page.body, html.EscapeString(syncer.ErrNotConnected.Message)) {
-		t.Fatalf("detail after re-check lacks the not-connected message:\n%.3000s", page.body)
-	}
-	if !strings.Contains(page.body, `data-flash="warning"`) {
-		t.Error("the not-connected message is not a warning flash")
-	}
-	after, _ := e.store.Device(context.Background(), m.ID)
-	if string(after.ContentHash) != string(before.ContentHash) || !after.ChangedAt.Equal(before.ChangedAt) {
-		t.Error("a failed re-check changed the device")
-	}
-	action := "device.rechecked"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
-	if len(entries) != 1 || entries[0].Outcome != audit.Failure || entries[0].Target != m.ID {
-		t.Errorf("audit of the failed re-check = %+v", entries)
-	}
-
-	// htmx: the whole page reloads to show the flash.
-	hx := c.do(http.MethodPost, deviceURL(m.ID)+"/recheck", url.Values{}, http.Header{"Hx-Request": {"true"}})
-	if hx.StatusCode != http.StatusNoContent || hx.Header.Get("Hx-Redirect") != deviceURL(m.ID) {
-		t.Errorf("htmx re-check: status %d HX-Redirect %q", hx.StatusCode, hx.Header.Get("Hx-Redirect"))
-	}
-	// Cross-site posts without a token are refused.
-	cs := e.client()
-	cs.fetchSite = "cross-site"
-	if res := cs.post(deviceURL(m.ID)+"/recheck", url.Values{}); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusSeeOther {
-		t.Errorf("cross-site re-check: status %d", res.StatusCode)
-	}
-}
-
-func TestRecheckOutcomeWords(t *testing.T) {
-	cases := []struct {
-		changed  bool
-		err      error
-		kind     string
-		contains string
-	}{
-		{true, nil, "success", "Device re-checked: updated from Defender."},
-		{false, nil, "success", "Device re-checked: no change."},
-		{false, syncer.ErrNotConnected, "warning", "not connected"},
-		{false, &defender.Error{Reason: defender.PermissionMissing, Code: "403 Forbidden", Message: "The app has no access.", Err: fmt.Errorf("secret-ish detail")}, "error", "The app has no access. (403 Forbidden)"},
-		{false, fmt.Errorf("wrapped: %w", &defender.Error{Reason: defender.NotFound, Code: "404 ResourceNotFound", Message: "Gone."}), "error", "Gone. (404 ResourceNotFound)"},
-		{false, fmt.Errorf("database is locked at /var/lib/postern"), "error", "Something went wrong"},
-	}
-	for _, tc := range cases {
-		kind, text := recheckOutcome(tc.changed, tc.err)
-		if kind != tc.kind || !strings.Contains(text, tc.contains) {
-			t.Errorf("recheckOutcome(%v, %v) = %q, %q; want %q containing %q", tc.changed, tc.err, kind, text, tc.kind, tc.contains)
-		}
-		if strings.Contains(text, "secret-ish") || strings.Contains(text, "/var/lib") {
-			t.Errorf("recheckOutcome leaks err.Error(): %q", text)
-		}
-	}
-}
-
-func TestDeviceRecheckFromDefender(t *testing.T) {
-	d := newDefenderEnv(t, emulator.DemoClientSecret)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(emulator.DemoClientSecret)), "/settings/integrations")
-	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if run, err := d.store.LastRun(ctx, "defender", model.RunSuccess); err == nil && run.Seen > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first sync did not finish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var target emulator.Machine
-	for _, m := range d.emu.Machines() {
-		if (m.RiskScore == nil || *m.RiskScore != "High") && m.MergedIntoMachineID == nil {
-			target = m
-			break
-		}
-	}
-	if target.ID == "" {
-		t.Fatal("no machine to change")
-	}
-	page := c.get(deviceURL(target.ID))
-	wantStatus(t, page, http.StatusOK)
-	if strings.Contains(page.body, "Microsoft Defender is not connected") {
-		t.Error("the detail page says Defender is not connected while it is")
-	}
-
-	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
-		for i := range ms {
-			if ms[i].ID == target.ID {
-				ms[i].RiskScore = sp("High")
-			}
-		}
-		return ms
-	})
-	wantRedirect(t, c.post(deviceURL(target.ID)+"/recheck", url.Values{}), deviceURL(target.ID))
-	page = c.get(deviceURL(target.ID))
-	if !strings.Contains(page.body, "Device re-checked: updated from Defender.") {
-		t.Fatalf("no success flash after re-check: %s\nlogs: %s", flashText(page.body), d.logs.String())
-	}
-	if !regexp.MustCompile(`(?s)Risk score</dt>\s*<dd[^>]*><span class="[^"]*bg-red-50[^"]*">.*?High\s*</span>`).MatchString(page.body) {
-		t.Error("the detail page does not show risk score High after the re-check")
-	}
-	stored, _ := d.store.Device(ctx, target.ID)
-	if stored.RiskScore == nil || *stored.RiskScore != "High" {
-		t.Errorf("stored risk = %v, want High", stored.RiskScore)
-	}
-	wantRedirect(t, c.post(deviceURL(target.ID)+"/recheck", url.Values{}), deviceURL(target.ID))
-	if page := c.get(deviceURL(target.ID)); !strings.Contains(page.body, "Device re-checked: no change.") {
-		t.Error("a second re-check does not say no change")
-	}
-
-	// Defender no longer has the machine: its words and code, nothing changes.
-	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
-		out := ms[:0]
-		for _, m := range ms {
-			if m.ID != target.ID {
-				out = append(out, m)
-			}
-		}
-		return out
-	})
-	wantRedirect(t, c.post(deviceURL(target.ID)+"/recheck", url.Values{}), deviceURL(target.ID))
-	page = c.get(deviceURL(target.ID))
-	if !strings.Contains(page.body, "Re-check failed: Defender no longer lists this device") || !strings.Contains(page.body, "404") {
-		t.Errorf("a re-check of a machine Defender dropped does not explain it:\n%.2000s", page.body)
-	}
-}
-
-// Synced text is untrusted: markup and javascript: URLs render inert on the
-// list and the detail page (docs/security.md#item-24).
-func TestDevicesXSS(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	const script = `"><script>alert(1)</script>`
-	const js = "javascript:alert(1)"
-	a := testMachine(1, script)
-	a.MachineTags = []string{script, js}
-	a.RBACGroupName = sp(script)
-	a.ExclusionReason = sp(script)
-	a.OSVersion = sp(script)
-	a.ManagedBy = sp(js)
-	a.IPAddresses = append(a.IPAddresses, defender.IPAddress{IPAddress: js, MACAddress: sp(script), Type: sp(script), OperationalStatus: sp(js)})
-	a.MergedIntoMachineID = sp(js)
-	b := testMachine(2, js)
-	b.MachineTags = []string{js}
-	b.OSPlatform = script
-	b.IPAddresses[0].Type = sp(js)
-	b.RBACGroupName = sp(js)
-	// An id that is not hex at all must still link and load safely.
-	weird := testMachine(3, "weird-id")
-	weird.ID = `x"><script>alert(1)</script>/../a b?c#d`
-	syncMachines(t, e.store, []defender.Machine{a, b, weird})
-	c := e.signedIn()
-
-	pages := map[string]string{}
-	for _, p := range []string{"/devices", "/devices?show=all", "/devices?tag=" + url.QueryEscape(script), "/devices?tag=" + url.QueryEscape(js),
-		"/devices?q=" + url.QueryEscape(script), "/devices?q=" + url.QueryEscape(js), "/devices?platform=" + url.QueryEscape(script),
-		deviceURL(a.ID), deviceURL(b.ID), deviceURL(weird.ID)} {
-		res := c.get(p)
-		wantStatus(t, res, http.StatusOK)
-		pages[p] = res.body
-	}
-	if n := rowCount(pages["/devices?tag="+url.QueryEscape(script)]); n != 1 {
-		t.Errorf("filtering by the hostile tag finds %d devices, want 1", n)
-	}
-	if n := rowCount(pages["/devices?platform="+url.QueryEscape(script)]); n != 1 {
-		t.Errorf("filtering by the hostile platform finds %d devices, want 1", n)
-	}
-	for p, body := range pages {
-		lower := strings.ToLower(body)
-		for _, bad := range []string{"<script>alert", `href="javascript:`, `src="javascript:`, `action="javascript:`, `hx-post="javascript:`} {
-			if strings.Contains(lower, bad) {
-				t.Errorf("%s contains %s", p, bad)
-			}
-		}
-	}
-	if !strings.Contains(pages["/devices"], "&lt;script&gt;alert(1)&lt;/script&gt;") {
-		t.Error("the hostile host name is not shown escaped on the list")
-	}
-	if !strings.Contains(pages[deviceURL(a.ID)], "&lt;script&gt;alert(1)&lt;/script&gt;") {
-		t.Error("the hostile text is not shown escaped on the detail page")
-	}
-	// The weird id's link leads to its page and its re-check form posts
-	// back to it.
-	wantLink := `href="` + deviceURL(weird.ID) + `"`
-	if !strings.Contains(pages["/devices"], html.EscapeString(deviceURL(weird.ID))) {
-		t.Errorf("the list does not link the odd id as %s", wantLink)
-	}
-	if !strings.Contains(pages[deviceURL(weird.ID)], ">weird-id</h1>") {
-		t.Error("the odd id's link does not lead to its page")
-	}
-	wantRedirect(t, c.post(deviceURL(weird.ID)+"/recheck", url.Values{}), deviceURL(weird.ID))
-}
-
-// flashText is the flash region of a page, for failure messages.
-func flashText(body string) string {
-	i := strings.Index(body, `id="flash-region"`)
-	if i < 0 {
-		return "(no flash region)"
-	}
-	return body[i:min(len(body), i+600)]
 }
 
 // The list's indexed query (Store.DevicePage) finds exactly what the

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
 	"postern/static"
@@ -60,20 +62,25 @@ func TestSecurityHeaders(t *testing.T) {
 func TestLayoutIsCSPClean(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	body := e.signedIn().get("/").body
-	for _, want := range []string{`name="htmx-config"`, `&#34;includeIndicatorStyles&#34;:false`, `&#34;allowEval&#34;:false`, `&#34;historyCacheSize&#34;:0`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("layout lacks %s", want)
+	doc := parse(t, e.signedIn().get("/"))
+	meta := doc.Find(`head meta[name="htmx-config"]`)
+	var config map[string]any
+	if err := json.Unmarshal([]byte(meta.AttrOr("content", "")), &config); meta.Length() != 1 || err != nil {
+		t.Fatalf("layout has no htmx-config meta holding JSON (%d found, %v)", meta.Length(), err)
+	}
+	for key, want := range map[string]any{"includeIndicatorStyles": false, "allowEval": false, "historyCacheSize": 0.0} {
+		if got, ok := config[key]; !ok || got != want {
+			t.Errorf("htmx-config %s = %v, want %v", key, got, want)
 		}
 	}
-	if strings.Contains(body, "<style") || strings.Contains(body, " style=") {
-		t.Error("layout has inline styles")
+	if styled := doc.Find("style, [style]"); styled.Length() != 0 {
+		t.Errorf("layout has %d inline styles", styled.Length())
 	}
-	for _, tag := range strings.Split(body, "<script")[1:] {
-		if !strings.HasPrefix(strings.TrimSpace(tag), "src=") {
-			t.Errorf("inline script: <script%.80s", tag)
+	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+		if src := s.AttrOr("src", ""); src == "" || strings.TrimSpace(s.Text()) != "" {
+			t.Errorf("inline script: src %q, body %.80q", src, s.Text())
 		}
-	}
+	})
 }
 
 func TestStaticAssetsAreHashedAndCached(t *testing.T) {

@@ -1,13 +1,13 @@
 package web
 
 import (
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
@@ -24,9 +24,6 @@ func TestDefenderGuideRendersForAdmins(t *testing.T) {
 	res := e.signedIn().get(guidePath)
 	wantStatus(t, res, http.StatusOK)
 	for _, want := range []string{
-		"<title>Microsoft Defender setup guide · Postern</title>",
-		`<h1 class="text-2xl font-semibold tracking-tight text-slate-900">Microsoft Defender setup guide</h1>`,
-		`aria-current="page"`, // Integrations: the guide belongs to it
 		"On this page",
 		"Grant admin consent for",
 		"AES-256-GCM",
@@ -38,6 +35,15 @@ func TestDefenderGuideRendersForAdmins(t *testing.T) {
 			t.Errorf("the guide lacks %q", want)
 		}
 	}
+	doc := parse(t, res)
+	if title, h1 := text(doc.Find("title")), texts(doc.Find("h1")); title != "Microsoft Defender setup guide · Postern" ||
+		!slices.Equal(h1, []string{"Microsoft Defender setup guide"}) {
+		t.Errorf("the guide is titled %q and headed %q", title, h1)
+	}
+	// Integrations is the current page: the guide belongs to it.
+	if current := texts(doc.Find(`nav [aria-current="page"]`)); !slices.Equal(current, []string{"Integrations"}) {
+		t.Errorf("the navigation marks %q as the current page, want Integrations", current)
+	}
 }
 
 // The values an admin pastes into the Entra admin center have copy buttons
@@ -45,17 +51,14 @@ func TestDefenderGuideRendersForAdmins(t *testing.T) {
 func TestDefenderGuideCopyButtons(t *testing.T) {
 	e := newEnv(t)
 	e.setup()
-	body := e.signedIn().get(guidePath).body
-	buttons := regexp.MustCompile(`(?s)<button[^>]*data-copy="([^"]*)"[^>]*>(.*?)</button>`).FindAllStringSubmatch(body, -1)
 	var copied []string
-	for _, b := range buttons {
-		value := html.UnescapeString(b[1])
+	parse(t, e.signedIn().get(guidePath)).Find("button[data-copy]").Each(func(_ int, b *goquery.Selection) {
+		value := b.AttrOr("data-copy", "")
 		copied = append(copied, value)
-		name := strings.Join(strings.Fields(html.UnescapeString(tags.ReplaceAllString(b[2], " "))), " ")
-		if name != "Copy "+value {
+		if name := text(b); name != "Copy "+value {
 			t.Errorf("the copy button of %q is named %q, want %q", value, name, "Copy "+value)
 		}
-	}
+	})
 	for _, want := range []string{"WindowsDefenderATP", "Machine.Read.All", "Postern"} {
 		if !slices.Contains(copied, want) {
 			t.Errorf("no copy button for %q; buttons copy %q", want, copied)
@@ -63,31 +66,25 @@ func TestDefenderGuideCopyButtons(t *testing.T) {
 	}
 }
 
-var (
-	tags     = regexp.MustCompile(`<[^>]*>`)
-	idAttr   = regexp.MustCompile(`<[^>]*\sid="([^"]*)"`)
-	hrefAttr = regexp.MustCompile(`<a\s[^>]*href="([^"]*)"`)
-)
-
 // ids returns the element ids of a page, failing on a duplicate.
 func ids(t *testing.T, path, body string) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	for _, m := range idAttr.FindAllStringSubmatch(body, -1) {
-		id := html.UnescapeString(m[1])
+	dom(t, body).Find("[id]").Each(func(_ int, e *goquery.Selection) {
+		id := e.AttrOr("id", "")
 		if out[id] {
 			t.Errorf("%s: the id %q appears twice", path, id)
 		}
 		out[id] = true
-	}
+	})
 	return out
 }
 
 // internalLinks returns the hrefs of a page that start with # or /help/.
-func internalLinks(body string) []string {
+func internalLinks(t *testing.T, body string) []string {
 	var out []string
-	for _, m := range hrefAttr.FindAllStringSubmatch(body, -1) {
-		if h := html.UnescapeString(m[1]); strings.HasPrefix(h, "#") || strings.HasPrefix(h, "/help/") {
+	for _, h := range dom(t, body).Find("a[href]").Map(func(_ int, a *goquery.Selection) string { return a.AttrOr("href", "") }) {
+		if strings.HasPrefix(h, "#") || strings.HasPrefix(h, "/help/") {
 			out = append(out, h)
 		}
 	}
@@ -121,7 +118,7 @@ func TestDefenderGuideHasNoBrokenLinks(t *testing.T) {
 		res := c.get(page)
 		wantStatus(t, res, http.StatusOK)
 		pages[page] = ids(t, page, res.body)
-		for _, href := range internalLinks(res.body) {
+		for _, href := range internalLinks(t, res.body) {
 			u, err := url.Parse(href)
 			if err != nil {
 				t.Errorf("%s: bad href %q", page, href)
@@ -164,10 +161,14 @@ func TestDefenderGuideHasEveryErrorAnchor(t *testing.T) {
 	}
 }
 
-// helpLink is the "How to fix this" link to a section of the guide.
-func helpLink(anchor string) string {
-	return `href="` + guidePath + "#" + anchor + `" target="_blank" rel="noopener"`
+// newTabLinks are the words of the links of a page to href that open in
+// a new tab.
+func newTabLinks(t *testing.T, body, href string) []string {
+	return texts(withAttr(dom(t, body).Find(`a[target="_blank"][rel="noopener"]`), "href", href))
 }
+
+// fixLink is the words of the link that follows an error with its fix.
+const fixLink = "How to fix this (opens in a new tab)"
 
 // Each error of the Manage dialog, from Microsoft or Postern's own checks,
 // links to the section of the guide that fixes it, in a new tab; the dialog
@@ -183,7 +184,7 @@ func TestManageErrorsLinkToTheGuide(t *testing.T) {
 				h.Set("HX-Request", "true")
 			}
 			body := c.do(http.MethodGet, page, nil, h).body
-			if !strings.Contains(body, `href="`+guidePath+`" target="_blank" rel="noopener"`) || !strings.Contains(body, "Setup guide") {
+			if !slices.Contains(newTabLinks(t, body, guidePath), "Setup guide (opens in a new tab)") {
 				t.Errorf("Manage (htmx %v) has no Setup guide link", hx)
 			}
 		}
@@ -212,7 +213,7 @@ func TestManageErrorsLinkToTheGuide(t *testing.T) {
 			}
 			res := c.post("/settings/integrations/defender", form)
 			wantStatus(t, res, http.StatusUnprocessableEntity)
-			if !strings.Contains(res.body, helpLink(tc.anchor)) || !strings.Contains(res.body, "How to fix this") {
+			if !slices.Contains(newTabLinks(t, res.body, guidePath+"#"+tc.anchor), fixLink) {
 				t.Errorf("the error does not link to #%s:\n%.3000s", tc.anchor, res.body)
 			}
 		})
@@ -230,7 +231,7 @@ func TestCardLastErrorLinksToTheGuide(t *testing.T) {
 	d.emu.SetFaults(emulator.Faults{ExpiredSecret: true})
 	wantRedirect(t, c.post("/settings/integrations/defender/enable", url.Values{}), "/settings/integrations")
 	page := c.get("/settings/integrations").body
-	if !strings.Contains(page, "AADSTS7000222") || !strings.Contains(page, helpLink("client-secret")) {
+	if !strings.Contains(page, "AADSTS7000222") || !slices.Contains(newTabLinks(t, page, guidePath+"#client-secret"), fixLink) {
 		t.Fatalf("the card's last error does not link to #client-secret:\n%.3000s", page)
 	}
 }

@@ -3,10 +3,12 @@ package web
 import (
 	"context"
 	"encoding/base64"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,8 +165,14 @@ func TestDefenderBadCredentials(t *testing.T) {
 			if !strings.Contains(res.body, tc.want) {
 				t.Fatalf("body lacks %q:\n%.2000s", tc.want, res.body)
 			}
-			if tc.field != "" && !strings.Contains(res.body, `id="`+tc.field+`-error"`) {
-				t.Errorf("the message is not next to %s", tc.field)
+			if tc.field != "" {
+				doc := parse(t, res)
+				msg := doc.Find("#" + tc.field + "-error")
+				input := doc.Find(`[name="` + tc.field + `"]`)
+				if !strings.Contains(text(msg), html.UnescapeString(tc.want)) || input.AttrOr("aria-invalid", "") != "true" ||
+					!slices.Contains(strings.Fields(input.AttrOr("aria-describedby", "")), tc.field+"-error") {
+					t.Errorf("the message is not next to %s, or the field does not point to it", tc.field)
+				}
 			}
 			if strings.Contains(res.body, sec) {
 				t.Error("the form echoed the secret back")
@@ -256,19 +264,22 @@ func TestDefenderManageOverHTMX(t *testing.T) {
 	c := d.signedIn()
 	hx := http.Header{"Hx-Request": {"true"}}
 	dlg := c.do(http.MethodGet, "/settings/integrations/defender", nil, hx)
-	if !strings.Contains(dlg.body, "<dialog") || strings.Contains(dlg.body, "<html") {
+	// A fragment has no <html> of its own (the parser would add one: a
+	// byte check).
+	if parse(t, dlg).Find("body > dialog").Length() != 1 || strings.Contains(dlg.body, "<html") {
 		t.Fatal("Manage over htmx is not a bare dialog")
 	}
 	bad := d.goodForm("Wrong~secret.value-0123456789abcdefghijk")
 	res := c.do(http.MethodPost, "/settings/integrations/defender", bad, hx)
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	if !strings.HasPrefix(strings.TrimSpace(res.body), `<form id="manage-form"`) {
+	if top := parse(t, res).Find("body").Children(); top.Length() != 1 || !top.Is("form#manage-form") {
 		t.Fatalf("failed save over htmx is not the form alone: %.200s", res.body)
 	}
 	ok := c.do(http.MethodPost, "/settings/integrations/defender", d.goodForm(sec), hx)
 	wantStatus(t, ok, http.StatusOK)
-	if ok.Header.Get("Hx-Retarget") != "#dialog-root" || !strings.Contains(ok.body, `id="defender-card"`) ||
-		!strings.Contains(ok.body, `hx-swap-oob="true"`) || !(strings.Contains(ok.body, "Connected") || strings.Contains(ok.body, "Syncing…")) {
+	card := parse(t, ok).Find(`#defender-card[hx-swap-oob="true"]`)
+	if ok.Header.Get("Hx-Retarget") != "#dialog-root" || card.Length() != 1 ||
+		!(strings.Contains(text(card), "Connected") || strings.Contains(text(card), "Syncing…")) {
 		t.Fatalf("successful save over htmx: headers %v body %.300s", ok.Header, ok.body)
 	}
 }
@@ -310,10 +321,17 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 
 	card := c.get("/settings/integrations/defender/status")
 	wantStatus(t, card, http.StatusOK)
-	for _, want := range []string{`id="defender-status"`, "Devices synced", `data-testid="devices-synced">20 `, "Last successful sync", `hx-trigger="every 15s"`} {
+	for _, want := range []string{"Devices synced", "Last successful sync"} {
 		if !strings.Contains(card.body, want) {
 			t.Errorf("card fragment lacks %q", want)
 		}
+	}
+	status := parse(t, card).Find("#defender-status")
+	if status.AttrOr("hx-trigger", "") != "every 15s" || status.AttrOr("hx-get", "") != "/settings/integrations/defender/status" {
+		t.Error("the status fragment does not refresh itself every 15 s")
+	}
+	if got := devicesSynced(t, card.body); got != "20" {
+		t.Errorf("the card counts %q devices synced, want 20", got)
 	}
 	if strings.Contains(card.body, "<html") {
 		t.Error("the status fragment is a whole page")
@@ -322,7 +340,7 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 		t.Error("the self-refreshing part carries the card's buttons")
 	}
 
-	if one := c.get("/sync-runs"); !strings.Contains(one.body, `data-testid="range">Showing 1–1 of 1 run<`) {
+	if one := c.get("/sync-runs"); text(parse(t, one).Find(testID("range"))) != "Showing 1–1 of 1 run" {
 		t.Errorf("sync runs page does not count 1 run:\n%.1500s", one.body)
 	}
 
@@ -330,20 +348,21 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 	d.emu.SetFaults(emulator.Faults{SlowPage: 300 * time.Millisecond})
 	res := c.do(http.MethodPost, "/settings/integrations/defender/sync", url.Values{}, http.Header{"Hx-Request": {"true"}})
 	wantStatus(t, res, http.StatusOK)
-	if !strings.Contains(res.body, "Syncing…") || !strings.Contains(res.body, `hx-trigger="every 2s"`) {
+	if !strings.Contains(res.body, "Syncing…") || parse(t, res).Find(`#defender-status[hx-trigger="every 2s"]`).Length() != 1 {
 		t.Fatalf("Sync now did not answer with a syncing card: %.400s", res.body)
 	}
 	d.waitRunAfter(t, first)
 	runs := c.get("/sync-runs")
 	wantStatus(t, runs, http.StatusOK)
-	if n := strings.Count(runs.body, "Success"); n < 2 {
-		t.Fatalf("sync runs page lists %d successful runs, want 2:\n%.1500s", n, runs.body)
+	rd := parse(t, runs)
+	if outcomes := column(rd, "Outcome"); !slices.Equal(outcomes, []string{"Success", "Success"}) {
+		t.Fatalf("sync runs page lists outcomes %q, want 2 successful runs:\n%.1500s", outcomes, runs.body)
 	}
-	if !strings.Contains(runs.body, "manual") || !strings.Contains(runs.body, "configured") {
-		t.Error("sync runs page does not name the triggers")
+	if ids := column(rd, "Run"); len(ids) != 2 || !strings.HasSuffix(ids[0], " manual") || !strings.HasSuffix(ids[1], " configured") {
+		t.Errorf("sync runs page names the runs %q, want the manual one above the configured one", ids)
 	}
-	if !strings.Contains(runs.body, `data-testid="range">Showing 1–2 of 2 runs<`) {
-		t.Error("sync runs page does not count 2 runs")
+	if got := text(rd.Find(testID("range"))); got != "Showing 1–2 of 2 runs" {
+		t.Errorf("sync runs page counts %q, want 2 runs", got)
 	}
 
 	// Disabled: nothing to sync.
@@ -388,9 +407,22 @@ func TestFailedSyncShowsOnCard(t *testing.T) {
 		t.Fatalf("run with malformed JSON: %+v", run)
 	}
 	card := c.get("/settings/integrations/defender/card").body
-	for _, want := range []string{"The last sync failed", "invalid JSON", "Error", `data-testid="devices-synced">20 `} {
+	for _, want := range []string{"The last sync failed", "invalid JSON", "Error"} {
 		if !strings.Contains(card, want) {
 			t.Errorf("card after a failed sync lacks %q", want)
 		}
 	}
+	if got := devicesSynced(t, card); got != "20" {
+		t.Errorf("after a failed sync the card counts %q devices synced, want the 20 of the last success", got)
+	}
+}
+
+// devicesSynced is the count of devices synced a card shows, without what
+// a running sync has fetched.
+func devicesSynced(t *testing.T, body string) string {
+	words := strings.Fields(text(dom(t, body).Find(testID("devices-synced"))))
+	if len(words) == 0 {
+		return ""
+	}
+	return words[0]
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/net/html"
-
 	"postern/internal/emulator"
 )
 
@@ -40,20 +38,19 @@ func TestImpactPreviewEscapesSyncedText(t *testing.T) {
 	if strings.Contains(res.body, "<script>alert") {
 		t.Fatalf("the preview shows a synced host name as markup:\n%.3000s", res.body)
 	}
-	var shown []string
-	for _, n := range htmlNodes(t, res.body, func(*html.Node) bool { return true }) {
+	doc := parse(t, res)
+	for _, n := range doc.Find("*").Nodes {
 		for _, a := range n.Attr {
 			if urlAttr(a.Key) && scriptURL(a.Val) {
 				t.Errorf("<%s %s=%q>: a synced value became a script URL", n.Data, a.Key, a.Val)
 			}
 		}
-		if n.FirstChild != nil && n.FirstChild.Type == html.TextNode {
-			shown = append(shown, n.FirstChild.Data)
-		}
 	}
-	text := strings.Join(shown, "\n")
+	// Markup would become elements, and its words alone text: the whole
+	// host name is text only when it stayed text.
+	shown := text(doc.Selection)
 	for _, host := range []string{script, js} {
-		if !strings.Contains(text, host) {
+		if !strings.Contains(shown, host) {
 			t.Errorf("the preview's examples do not show the host %q as text", host)
 		}
 	}

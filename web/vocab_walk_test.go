@@ -51,15 +51,6 @@ func vocabFleet(t *testing.T, d *defenderEnv, c *client) map[string]emulator.Mac
 	return byID
 }
 
-func parse(t *testing.T, res response) *goquery.Document {
-	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(res.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
 // option is a value as sent and the words shown for it.
 type option struct{ value, words string }
 
@@ -80,8 +71,6 @@ func offered(doc *goquery.Document, sel string) []option {
 	})
 	return got
 }
-
-func text(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
 
 func deref0(p *string) string {
 	if p == nil {
