@@ -272,7 +272,7 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *config.Config, stdou
 	}
 	supervise(ctx, g, log, "demo emulator", wait)
 	g.Go(func() error { emu.RunDrift(ctx, 30*time.Second); return nil })
-	if cfg.LogFormat == "json" {
+	if cfg.LogFormat == config.LogJSON {
 		log.Info("demo emulator (not Microsoft): paste these into Settings → Integrations → Microsoft Defender → Manage",
 			"emulator_url", url, "tenant_id", emulator.DemoTenantID, "client_id", emulator.DemoClientID,
 			"client_secret", emulator.DemoClientSecret)

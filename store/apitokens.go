@@ -29,32 +29,25 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 
 // APITokens lists every token, newest first, revoked ones included.
 func (s *Store) APITokens(ctx context.Context) ([]model.APIToken, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at
-		FROM api_tokens ORDER BY id DESC`)
-	if err != nil {
-		return nil, mapErr(err, "API tokens")
+	return collect(ctx, s.read, "API tokens", `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at
+		FROM api_tokens ORDER BY id DESC`, nil, scanAPIToken)
+}
+
+func scanAPIToken(r scanner) (model.APIToken, error) {
+	var t model.APIToken
+	var created string
+	var used, revoked sql.NullString
+	err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked)
+	if err == nil {
+		t.CreatedAt, err = parseTime(created)
 	}
-	defer rows.Close()
-	var out []model.APIToken
-	for rows.Next() {
-		var t model.APIToken
-		var created string
-		var used, revoked sql.NullString
-		if err := rows.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked); err != nil {
-			return nil, mapErr(err, "API tokens")
-		}
-		if t.CreatedAt, err = parseTime(created); err != nil {
-			return nil, err
-		}
-		if t.LastUsedAt, err = nullTime(used); err != nil {
-			return nil, err
-		}
-		if t.RevokedAt, err = nullTime(revoked); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
+	if err == nil {
+		t.LastUsedAt, err = nullTime(used)
 	}
-	return out, mapErr(rows.Err(), "API tokens")
+	if err == nil {
+		t.RevokedAt, err = nullTime(revoked)
+	}
+	return t, err
 }
 
 // RevokeAPIToken marks a token revoked; revoking twice is NotFound.

@@ -54,26 +54,19 @@ func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.read.QueryContext(ctx,
-		"SELECT id, at, actor, source_ip, action, target, outcome, detail FROM audit_log"+cond+
-			" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset)...)
-	if err != nil {
-		return nil, 0, mapErr(err, "Audit log")
+	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, source_ip, action, target, outcome, detail FROM audit_log"+cond+
+		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset), scanAuditEntry)
+	return out, total, err
+}
+
+func scanAuditEntry(r scanner) (audit.Entry, error) {
+	var e audit.Entry
+	var at string
+	err := r.Scan(&e.ID, &at, &e.Actor, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail)
+	if err == nil {
+		e.At, err = parseTime(at)
 	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
-		var e audit.Entry
-		var at string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail); err != nil {
-			return nil, 0, mapErr(err, "Audit log")
-		}
-		if e.At, err = parseTime(at); err != nil {
-			return nil, 0, err
-		}
-		out = append(out, e)
-	}
-	return out, total, mapErr(rows.Err(), "Audit log")
+	return e, err
 }
 
 func likePrefix(s string) string {

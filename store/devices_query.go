@@ -114,39 +114,27 @@ func listQuery(f model.DeviceFilter) (from, where string, args []any) {
 	return from, "", all
 }
 
-// DeviceFilterValues is Facets by index seeks: one per distinct value
-// rather than a scan of every device and tag.
+// DeviceFilterValues returns the platforms and (at most 500) tags present
+// among devices, by index seeks: one per distinct value rather than a scan
+// of every device and tag.
 func (s *Store) DeviceFilterValues(ctx context.Context) (model.DeviceFacets, error) {
 	var f model.DeviceFacets
 	var err error
-	if f.Platforms, err = s.strings(ctx, `WITH RECURSIVE v(x) AS (
+	if f.Platforms, err = collect(ctx, s.read, "Device filters", `WITH RECURSIVE v(x) AS (
 			SELECT MIN(os_platform) FROM devices
 			UNION ALL SELECT (SELECT MIN(os_platform) FROM devices WHERE os_platform > v.x) FROM v WHERE v.x IS NOT NULL)
-		SELECT x FROM v WHERE x IS NOT NULL`); err != nil {
+		SELECT x FROM v WHERE x IS NOT NULL`, nil, scanString); err != nil {
 		return f, err
 	}
-	f.Tags, err = s.strings(ctx, `WITH RECURSIVE v(x) AS (
+	f.Tags, err = collect(ctx, s.read, "Device filters", `WITH RECURSIVE v(x) AS (
 			SELECT MIN(tag) FROM device_tags
 			UNION ALL SELECT (SELECT MIN(tag) FROM device_tags WHERE tag > v.x) FROM v WHERE v.x IS NOT NULL LIMIT 501)
-		SELECT x FROM v WHERE x IS NOT NULL LIMIT 500`)
+		SELECT x FROM v WHERE x IS NOT NULL LIMIT 500`, nil, scanString)
 	return f, err
 }
 
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err, "Devices")
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err, "Devices")
-		}
-		ids = append(ids, id)
-	}
-	return ids, mapErr(rows.Err(), "Devices")
+	return collect(ctx, s.read, "Devices", query, args, scanString)
 }
 
 func (s *Store) devicesByID(ctx context.Context, ids []string) (map[string]model.Device, error) {
@@ -154,19 +142,12 @@ func (s *Store) devicesByID(ctx context.Context, ids []string) (map[string]model
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices WHERE id IN (?"+
-		strings.Repeat(", ?", len(ids)-1)+")", args...)
-	if err != nil {
-		return nil, mapErr(err, "Devices")
-	}
-	defer rows.Close()
 	out := make(map[string]model.Device, len(ids))
-	for rows.Next() {
-		d, err := scanDevice(rows, false)
-		if err != nil {
-			return nil, mapErr(err, "Devices")
-		}
+	err := eachRow(ctx, s.read, "Devices", "SELECT "+listColumns+" FROM devices WHERE id IN (?"+
+		strings.Repeat(", ?", len(ids)-1)+")", args, func(r scanner) error {
+		d, err := scanDevice(r, false)
 		out[d.ID] = d
-	}
-	return out, mapErr(rows.Err(), "Devices")
+		return err
+	})
+	return out, err
 }

@@ -80,47 +80,11 @@ const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build,
 	exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate, first_seen,
 	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at`
 
-// Devices returns one page of devices and the number that match.
-func (s *Store) Devices(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
-	where, args := deviceWhere(f)
-	var total int
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+where, args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(err, "Devices")
-	}
-	order, ok := deviceSorts[f.Sort]
-	if !ok {
-		order = deviceSorts["host"]
-	}
-	dir := " ASC"
-	if f.Desc {
-		dir = " DESC"
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices"+where+
-		" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?", append(args, limit, f.Offset)...)
-	if err != nil {
-		return nil, 0, mapErr(err, "Devices")
-	}
-	defer rows.Close()
-	out := make([]model.Device, 0, limit)
-	for rows.Next() {
-		d, err := scanDevice(rows, false)
-		if err != nil {
-			return nil, 0, mapErr(err, "Devices")
-		}
-		out = append(out, d)
-	}
-	return out, total, mapErr(rows.Err(), "Devices")
-}
-
 // Device returns one device with its raw machine, or NotFound.
 func (s *Store) Device(ctx context.Context, id string) (model.Device, error) {
 	row := s.read.QueryRowContext(ctx, "SELECT "+prefixed("d.", listColumns)+", COALESCE(r.raw, x'') FROM devices d LEFT JOIN device_raw r ON r.id = d.id WHERE d.id = ?", id)
 	d, err := scanDevice(row, true)
-	return d, mapErr(err, "model.Device")
+	return d, mapErr(err, "Device")
 }
 
 // CountDevices is the number of device rows, removed ones included.
@@ -133,49 +97,13 @@ func (s *Store) CountDevices(ctx context.Context) (int, error) {
 // EachDevice calls fn for every device, removed ones included, without raw
 // (building the in-memory snapshot).
 func (s *Store) EachDevice(ctx context.Context, fn func(model.Device) error) error {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices ORDER BY id")
-	if err != nil {
-		return mapErr(err, "Devices")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		d, err := scanDevice(rows, false)
+	return eachRow(ctx, s.read, "Devices", "SELECT "+listColumns+" FROM devices ORDER BY id", nil, func(r scanner) error {
+		d, err := scanDevice(r, false)
 		if err != nil {
-			return mapErr(err, "Devices")
-		}
-		if err := fn(d); err != nil {
 			return err
 		}
-	}
-	return mapErr(rows.Err(), "Devices")
-}
-
-// Facets returns the platforms and tags present among devices.
-func (s *Store) Facets(ctx context.Context) (model.DeviceFacets, error) {
-	var f model.DeviceFacets
-	var err error
-	if f.Platforms, err = s.strings(ctx, "SELECT DISTINCT os_platform FROM devices ORDER BY os_platform"); err != nil {
-		return f, err
-	}
-	f.Tags, err = s.strings(ctx, "SELECT DISTINCT tag FROM device_tags ORDER BY tag LIMIT 500")
-	return f, err
-}
-
-func (s *Store) strings(ctx context.Context, q string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, q)
-	if err != nil {
-		return nil, mapErr(err, "Facets")
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, mapErr(err, "Facets")
-		}
-		out = append(out, v)
-	}
-	return out, mapErr(rows.Err(), "Facets")
+		return fn(d)
+	})
 }
 
 func scanDevice(r scanner, withRaw bool) (model.Device, error) {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+
+	"postern/internal/model"
 )
 
 // DBs exposes the writer and reader pools so tests can inspect every pooled
@@ -21,4 +23,41 @@ var AppendAuditTx = appendAuditTx
 // WithTx is withTx, for the store's transaction tests.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.withTx(ctx, fn)
+}
+
+// DevicesOracle is the plain reference query for DevicePage's indexed
+// plan: one page of devices and the number that match, found by a scan.
+func (s *Store) DevicesOracle(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
+	where, args := deviceWhere(f)
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+where, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Devices")
+	}
+	order, ok := deviceSorts[f.Sort]
+	if !ok {
+		order = deviceSorts["host"]
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT "+listColumns+" FROM devices"+where+
+		" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?", append(args, limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, mapErr(err, "Devices")
+	}
+	defer rows.Close()
+	out := make([]model.Device, 0, limit)
+	for rows.Next() {
+		d, err := scanDevice(rows, false)
+		if err != nil {
+			return nil, 0, mapErr(err, "Devices")
+		}
+		out = append(out, d)
+	}
+	return out, total, mapErr(rows.Err(), "Devices")
 }

@@ -25,28 +25,9 @@ func (s *Store) Integrations(ctx context.Context) ([]model.Integration, error) {
 	return queryIntegrations(ctx, s.read)
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 func queryIntegrations(ctx context.Context, q querier) ([]model.Integration, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+integrationColumns+" FROM integrations ORDER BY name")
-	if err != nil {
-		return nil, mapErr(err, "Integrations")
-	}
-	defer rows.Close()
-	var out []model.Integration
-	for rows.Next() {
-		in, err := scanIntegration(rows)
-		if err != nil {
-			return nil, mapErr(err, "Integrations")
-		}
-		out = append(out, in)
-	}
-	return out, mapErr(rows.Err(), "Integrations")
+	return collect(ctx, q, "Integrations", "SELECT "+integrationColumns+" FROM integrations ORDER BY name", nil, scanIntegration)
 }
-
-type scanner interface{ Scan(...any) error }
 
 func scanIntegration(r scanner) (model.Integration, error) {
 	var in model.Integration

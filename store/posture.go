@@ -29,20 +29,7 @@ func scanCheck(r scanner) (model.PostureCheck, error) {
 
 // PostureChecks lists every check by name.
 func (s *Store) PostureChecks(ctx context.Context) ([]model.PostureCheck, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT "+checkColumns+" FROM posture_checks ORDER BY name COLLATE NOCASE")
-	if err != nil {
-		return nil, mapErr(err, "Posture checks")
-	}
-	defer rows.Close()
-	var out []model.PostureCheck
-	for rows.Next() {
-		c, err := scanCheck(rows)
-		if err != nil {
-			return nil, mapErr(err, "Posture checks")
-		}
-		out = append(out, c)
-	}
-	return out, mapErr(rows.Err(), "Posture checks")
+	return collect(ctx, s.read, "Posture checks", "SELECT "+checkColumns+" FROM posture_checks ORDER BY name COLLATE NOCASE", nil, scanCheck)
 }
 
 // PostureCheck returns one check or NotFound.
@@ -120,31 +107,24 @@ func (s *Store) Exceptions(ctx context.Context, f model.ExceptionFilter) ([]mode
 		q += " AND revoked_at IS NULL AND expires_at > ?"
 		args = append(args, formatTime(f.ActiveAt))
 	}
-	rows, err := s.read.QueryContext(ctx, q+" ORDER BY id DESC", args...)
-	if err != nil {
-		return nil, mapErr(err, "Exceptions")
+	return collect(ctx, s.read, "Exceptions", q+" ORDER BY id DESC", args, scanException)
+}
+
+func scanException(r scanner) (model.Exception, error) {
+	var e model.Exception
+	var expires, created string
+	var revoked sql.NullString
+	err := r.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.Reason, &expires, &e.CreatedBy, &created, &revoked, &e.RevokedBy)
+	if err == nil {
+		e.ExpiresAt, err = parseTime(expires)
 	}
-	defer rows.Close()
-	var out []model.Exception
-	for rows.Next() {
-		var e model.Exception
-		var expires, created string
-		var revoked sql.NullString
-		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.Reason, &expires, &e.CreatedBy, &created, &revoked, &e.RevokedBy); err != nil {
-			return nil, mapErr(err, "Exceptions")
-		}
-		if e.ExpiresAt, err = parseTime(expires); err != nil {
-			return nil, err
-		}
-		if e.CreatedAt, err = parseTime(created); err != nil {
-			return nil, err
-		}
-		if e.RevokedAt, err = nullTime(revoked); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	if err == nil {
+		e.CreatedAt, err = parseTime(created)
 	}
-	return out, mapErr(rows.Err(), "Exceptions")
+	if err == nil {
+		e.RevokedAt, err = nullTime(revoked)
+	}
+	return e, err
 }
 
 // CreateException stores an exception with its audit entry.
@@ -230,25 +210,18 @@ func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]mode
 		q += " WHERE device_id = ?"
 		args = append(args, deviceID)
 	}
-	rows, err := s.read.QueryContext(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return nil, mapErr(err, "Posture history")
+	return collect(ctx, s.read, "Posture history", q+" ORDER BY id DESC LIMIT ?", append(args, limit), scanHistory)
+}
+
+func scanHistory(r scanner) (model.HistoryEntry, error) {
+	var e model.HistoryEntry
+	var at, reasons string
+	err := r.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.CheckName, &at, &e.From, &e.To, &reasons, &e.Signal)
+	if err == nil {
+		e.At, err = parseTime(at)
 	}
-	defer rows.Close()
-	var out []model.HistoryEntry
-	for rows.Next() {
-		var e model.HistoryEntry
-		var at, reasons string
-		if err := rows.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.CheckName, &at, &e.From, &e.To, &reasons, &e.Signal); err != nil {
-			return nil, mapErr(err, "Posture history")
-		}
-		if e.At, err = parseTime(at); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(reasons), &e.Reasons); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	if err == nil {
+		err = json.Unmarshal([]byte(reasons), &e.Reasons)
 	}
-	return out, mapErr(rows.Err(), "Posture history")
+	return e, err
 }

@@ -27,33 +27,19 @@ func (s *Store) SealedValues(ctx context.Context) ([]secret.Stored, error) {
 	for _, c := range sealedColumns {
 		vals, err := sealedIn(ctx, s.read, c.table, c.column, c.key)
 		if err != nil {
-			return nil, mapErr(err, "Sealed values")
+			return nil, err
 		}
 		out = append(out, vals...)
 	}
 	return out, nil
 }
 
-type rowsQuerier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func sealedIn(ctx context.Context, q rowsQuerier, table, column, key string) ([]secret.Stored, error) {
-	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s FROM %s WHERE %s IS NOT NULL AND %s != '' ORDER BY %s`,
-		key, column, table, column, column, key))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []secret.Stored
-	for rows.Next() {
+func sealedIn(ctx context.Context, q querier, table, column, key string) ([]secret.Stored, error) {
+	return collect(ctx, q, "Sealed values", fmt.Sprintf(`SELECT %s, %s FROM %s WHERE %s IS NOT NULL AND %s != '' ORDER BY %s`,
+		key, column, table, column, column, key), nil, func(r scanner) (secret.Stored, error) {
 		v := secret.Stored{Location: secret.Location{Table: table, Column: column}}
-		if err := rows.Scan(&v.Row, &v.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		return v, r.Scan(&v.Row, &v.Value)
+	})
 }
 
 // Reseal replaces every sealed value with what reseal makes of it, and

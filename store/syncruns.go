@@ -147,20 +147,9 @@ func (s *Store) SyncRuns(ctx context.Context, limit, offset int) ([]model.SyncRu
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM sync_runs").Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Sync runs")
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+runColumns+" FROM sync_runs ORDER BY id DESC LIMIT ? OFFSET ?", limit, offset)
-	if err != nil {
-		return nil, 0, mapErr(err, "Sync runs")
-	}
-	defer rows.Close()
-	var out []model.SyncRun
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, 0, mapErr(err, "Sync runs")
-		}
-		out = append(out, run)
-	}
-	return out, total, mapErr(rows.Err(), "Sync runs")
+	out, err := collect(ctx, s.read, "Sync runs", "SELECT "+runColumns+" FROM sync_runs ORDER BY id DESC LIMIT ? OFFSET ?",
+		[]any{limit, offset}, scanRun)
+	return out, total, err
 }
 
 // LastRun returns the newest run of integration with one of outcomes (all
@@ -181,19 +170,16 @@ func (s *Store) LastRun(ctx context.Context, integration string, outcomes ...str
 // RunTotals sums the runs by outcome and their throttled waits.
 func (s *Store) RunTotals(ctx context.Context) (model.RunTotals, error) {
 	t := model.RunTotals{ByOutcome: map[string]int{}}
-	rows, err := s.read.QueryContext(ctx, "SELECT outcome, COUNT(*), COALESCE(SUM(throttled_waits), 0) FROM sync_runs GROUP BY outcome")
-	if err != nil {
-		return t, mapErr(err, "Sync runs")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var outcome string
-		var n, waits int
-		if err := rows.Scan(&outcome, &n, &waits); err != nil {
-			return t, mapErr(err, "Sync runs")
-		}
-		t.ByOutcome[outcome] = n
-		t.ThrottledWaits += waits
-	}
-	return t, mapErr(rows.Err(), "Sync runs")
+	err := eachRow(ctx, s.read, "Sync runs", "SELECT outcome, COUNT(*), COALESCE(SUM(throttled_waits), 0) FROM sync_runs GROUP BY outcome",
+		nil, func(r scanner) error {
+			var outcome string
+			var n, waits int
+			if err := r.Scan(&outcome, &n, &waits); err != nil {
+				return err
+			}
+			t.ByOutcome[outcome] = n
+			t.ThrottledWaits += waits
+			return nil
+		})
+	return t, err
 }

@@ -75,7 +75,7 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 // platforms offers the common Defender platforms and any seen in the fleet.
 func (s *Server) platforms(c echo.Context) []string {
 	out := slices.Clone(posture.OSPlatforms)
-	if facets, err := s.store.Facets(c.Request().Context()); err == nil {
+	if facets, err := s.store.DeviceFilterValues(c.Request().Context()); err == nil {
 		for _, p := range facets.Platforms {
 			if p != "" && !slices.Contains(out, p) && len(out) < 30 {
 				out = append(out, p)

@@ -189,7 +189,7 @@ func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
 	snap := e.fleet.Load()
 	in := e.input(s, snap, e.now())
 	in.Device = d
-	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
+	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID})
 }
 
 // IntegrationChanged makes the enforcement answers follow a change of the

@@ -36,7 +36,7 @@ func (e *Engine) Preview(check posture.Check, examples int) Impact {
 		}
 		imp.Devices++
 		in.Device = d
-		dec := posture.Evaluate(compiled, nil, in, posture.Match{Device: d, MatchedBy: "defender_machine_id"})
+		dec := posture.Evaluate(compiled, nil, in, posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID})
 		if len(dec.Checks) == 0 {
 			continue
 		}
