@@ -58,7 +58,7 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 	wantStatus(t, anon.do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer pst_wrongwrongwrongwrong"}}), http.StatusUnauthorized)
 	m := anon.do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer " + token}})
 	wantStatus(t, m, http.StatusOK)
-	for _, want := range []string{"postern_sync_runs_total", "postern_devices{state=\"active\"}", "postern_http_requests_total{code=\"200\",method=\"GET\",route=\"/settings/api-tokens\"}", "postern_sync_last_success_timestamp_seconds"} {
+	for _, want := range []string{"postern_sync_runs_total", "postern_devices{state=\"active\"}", "postern_http_requests_total{code=\"200\",method=\"GET\",route=\"/settings/api-tokens\"}", "postern_sync_last_success_timestamp_seconds", "postern_database_up 1", "postern_snapshot_loaded 1"} {
 		if !strings.Contains(m.body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -171,6 +171,12 @@ func clipName(name string) string {
 
 // evaluate answers the access gateway: may this device pass, and why.
 func (s *Server) evaluate(c echo.Context) error {
+	if !s.fleet.Loaded() {
+		// serve loads the snapshot before it listens; this guards any other
+		// start-up order: an empty fleet would deny every device.
+		c.Response().Header().Set("Retry-After", "1")
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "the device snapshot is still loading; retry in a second"})
+	}
 	req, err := DecodeEvaluateRequest(c.Request().Body)
 	if errors.Is(err, errBodyTooLarge) {
 		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "the body is larger than 64 KiB"})

@@ -10,6 +10,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/fleet"
 	"postern/static"
 )
 
@@ -93,14 +94,59 @@ func TestStaticAssetsAreHashedAndCached(t *testing.T) {
 	wantStatus(t, e.client().get("/static/css/app.css"), http.StatusNotFound)
 }
 
+// Readiness means the enforcement API can answer: the database's state is
+// reported with ?verbose but does not make the plain answer fail.
 func TestHealth(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	wantStatus(t, c.get("/healthz"), http.StatusOK)
 	wantStatus(t, c.get("/readyz"), http.StatusOK)
+	if r := verboseReadiness(t, c, http.StatusOK); !r.Ready || !r.Database.OK {
+		t.Errorf("readyz?verbose = %+v, want ready with the database answering", r)
+	}
 	e.store.Close()
-	wantStatus(t, c.get("/readyz"), http.StatusServiceUnavailable)
+	wantStatus(t, c.get("/readyz"), http.StatusOK)
+	if r := verboseReadiness(t, c, http.StatusOK); !r.Ready || r.Database.OK || r.Database.Error == "" {
+		t.Errorf("readyz?verbose with the database closed = %+v, want ready, the database reported down", r)
+	}
 	wantStatus(t, c.get("/healthz"), http.StatusOK)
+}
+
+func verboseReadiness(t *testing.T, c *client, status int) readiness {
+	t.Helper()
+	res := c.get("/readyz?verbose")
+	wantStatus(t, res, status)
+	var r readiness
+	if err := json.Unmarshal([]byte(res.body), &r); err != nil {
+		t.Fatalf("readyz?verbose: %v in %q", err, res.body)
+	}
+	return r
+}
+
+// Until the stored snapshot is in memory, readiness fails and the
+// enforcement API asks gateways to retry instead of denying every device.
+func TestNotReadyUntilTheSnapshotIsLoaded(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	c := e.client()
+	token := evToken(t, e)
+	loaded := e.srv.fleet
+	e.srv.fleet = &fleet.Holder{}
+	res := c.get("/readyz")
+	wantStatus(t, res, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("readyz while loading has no Retry-After")
+	}
+	if r := verboseReadiness(t, c, http.StatusServiceUnavailable); r.Ready {
+		t.Errorf("readyz?verbose while loading = %+v, want not ready", r)
+	}
+	res = evPost(t, e, "Bearer "+token, strings.NewReader(`{"device":{"hostname":"x"}}`))
+	if msg := evError(t, res, http.StatusServiceUnavailable); !strings.Contains(msg, "loading") || res.Header.Get("Retry-After") == "" {
+		t.Errorf("evaluate while loading: %q, Retry-After %q", msg, res.Header.Get("Retry-After"))
+	}
+	e.srv.fleet = loaded
+	wantStatus(t, c.get("/readyz"), http.StatusOK)
+	wantStatus(t, evPost(t, e, "Bearer "+token, strings.NewReader(`{"device":{"hostname":"x"}}`)), http.StatusOK)
 }
 
 // The shared header values are stored under their canonical names, and a

@@ -13,13 +13,76 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// readyz answers 200 only while the database answers too.
+// readyz answers 200 once the enforcement API can answer: the stored device
+// snapshot is in memory. The database and the sync do not decide it, so a
+// load balancer never drops every replica over the console's database;
+// ?verbose reports them, as JSON, with the same status.
 func (s *Server) readyz(c echo.Context) error {
+	ready := s.fleet.Loaded()
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+		c.Response().Header().Set("Retry-After", "1")
+	}
+	if _, verbose := c.QueryParams()["verbose"]; verbose {
+		return c.JSON(status, s.readiness(c, ready))
+	}
+	if !ready {
+		return c.String(status, "loading the device snapshot\n")
+	}
+	return c.String(status, "ready\n")
+}
+
+// readiness is the answer of /readyz?verbose.
+type readiness struct {
+	Ready    bool `json:"ready"`
+	Snapshot struct {
+		RunID      int64      `json:"run_id"`
+		SyncedAt   *time.Time `json:"synced_at"`
+		AgeSeconds *int64     `json:"age_seconds"`
+		Devices    int        `json:"devices"`
+		Active     int        `json:"active"`
+	} `json:"snapshot"`
+	Database struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	} `json:"database"`
+	Sync struct {
+		Running             bool       `json:"running"`
+		LastOutcome         string     `json:"last_outcome,omitempty"`
+		LastSuccessAt       *time.Time `json:"last_success_at"`
+		ConsecutiveFailures int        `json:"consecutive_failures"`
+		Blocked             bool       `json:"blocked"`
+		Stale               bool       `json:"stale"`
+	} `json:"sync"`
+}
+
+func (s *Server) readiness(c echo.Context, ready bool) readiness {
+	r := readiness{Ready: ready}
+	now := s.now()
+	snap := s.fleet.Load()
+	r.Snapshot.RunID, r.Snapshot.Devices, r.Snapshot.Active = snap.RunID, snap.Len(), snap.Active
+	if !snap.SyncedAt.IsZero() {
+		at, age := snap.SyncedAt.UTC(), int64(now.Sub(snap.SyncedAt)/time.Second)
+		r.Snapshot.SyncedAt, r.Snapshot.AgeSeconds = &at, &age
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		s.logger(c).Warn("not ready", "err", err)
-		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+		s.logger(c).Warn("readiness: the database does not answer", "err", err)
+		r.Database.Error = "the database does not answer"
+	} else {
+		r.Database.OK = true
 	}
-	return c.String(http.StatusOK, "ready\n")
+	st := s.syncer.Status()
+	r.Sync.Running, r.Sync.ConsecutiveFailures, r.Sync.Blocked = st.Running, st.ConsecutiveFailures, st.Blocked
+	if st.LastRun != nil {
+		r.Sync.LastOutcome = st.LastRun.Outcome
+	}
+	if st.LastSuccess != nil && st.LastSuccess.FinishedAt != nil {
+		at := st.LastSuccess.FinishedAt.UTC()
+		r.Sync.LastSuccessAt = &at
+	}
+	r.Sync.Stale = st.Stale(now)
+	return r
 }

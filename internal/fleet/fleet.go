@@ -140,3 +140,7 @@ func (h *Holder) Load() *Snapshot {
 
 // Store swaps in a new snapshot.
 func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
+
+// Loaded reports whether a snapshot was stored: until then Load returns an
+// empty fleet that would deny every device.
+func (h *Holder) Loaded() bool { return h.p.Load() != nil }

@@ -70,6 +70,8 @@ var (
 	runningDesc = prometheus.NewDesc("postern_sync_running", "1 while a sync runs.", nil, nil)
 	breakerDesc = prometheus.NewDesc("postern_sync_breaker_open", "1 while repeated failures have lengthened the interval.", nil, nil)
 	devicesDesc = prometheus.NewDesc("postern_devices", "Devices in the in-memory snapshot.", []string{"state"}, nil)
+	dbUpDesc    = prometheus.NewDesc("postern_database_up", "1 while the database answers.", nil, nil)
+	readyDesc   = prometheus.NewDesc("postern_snapshot_loaded", "1 once the stored device snapshot is in memory: the enforcement API can answer.", nil, nil)
 )
 
 type syncCollector struct {
@@ -80,7 +82,7 @@ type syncCollector struct {
 }
 
 func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{runsDesc, waitDesc, lastOKDesc, lastDurDesc, runningDesc, breakerDesc, devicesDesc} {
+	for _, d := range []*prometheus.Desc{runsDesc, waitDesc, lastOKDesc, lastDurDesc, runningDesc, breakerDesc, devicesDesc, dbUpDesc, readyDesc} {
 		ch <- d
 	}
 }
@@ -88,7 +90,9 @@ func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if totals, err := c.store.RunTotals(ctx); err != nil {
+	totals, err := c.store.RunTotals(ctx)
+	ch <- prometheus.MustNewConstMetric(dbUpDesc, prometheus.GaugeValue, b2f(err == nil))
+	if err != nil {
 		c.log.Warn("metrics: read sync runs", "err", err)
 	} else {
 		for _, outcome := range []string{model.RunSuccess, model.RunFailed, model.RunCancelled, model.RunInterrupted} {
@@ -109,6 +113,7 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, b2f(st.Running))
 	ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, b2f(st.BreakerOpen))
 	snap := c.devices.Load()
+	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, b2f(c.devices.Loaded()))
 	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Active), "active")
 	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Len()-snap.Active), "removed")
 }
