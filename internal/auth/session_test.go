@@ -23,6 +23,12 @@ import (
 	"postern/store"
 )
 
+// *store.Store is the database of sessions and API tokens.
+var (
+	_ auth.SessionRows = (*store.Store)(nil)
+	_ auth.TokenStore  = (*store.Store)(nil)
+)
+
 const cookieName = "postern_session"
 
 type sessionEnv struct {

@@ -22,6 +22,9 @@ import (
 	"postern/store"
 )
 
+// *store.Store is the Store the service runs on.
+var _ integration.Store = (*store.Store)(nil)
+
 // loc is where the Defender client secret is sealed.
 var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: integration.Name}
 

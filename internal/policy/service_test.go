@@ -18,6 +18,12 @@ import (
 	"postern/store"
 )
 
+// *store.Store is the store both the service and the engine run on.
+var (
+	_ policy.Store       = (*store.Store)(nil)
+	_ policy.EngineStore = (*store.Store)(nil)
+)
+
 func newService(t *testing.T) (*policy.Service, *policy.Engine, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "postern.db"), store.Options{})

@@ -28,6 +28,12 @@ import (
 	"postern/store"
 )
 
+// *store.Store is the Store the worker and LoadSnapshot run on.
+var (
+	_ syncer.Store     = (*store.Store)(nil)
+	_ syncer.Snapshots = (*store.Store)(nil)
+)
+
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
 // newClock is a settable clock shared by the emulator (token expiry,
