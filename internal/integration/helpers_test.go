@@ -20,10 +20,15 @@ import (
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
+	"postern/store/storetest"
 )
 
-// *store.Store is the Store the service runs on.
-var _ integration.Store = (*store.Store)(nil)
+// *store.Store is the Store the service runs on, and so is any engine
+// that passes the store conformance suite.
+var (
+	_ integration.Store = (*store.Store)(nil)
+	_ integration.Store = storetest.Store(nil)
+)
 
 // loc is where the Defender client secret is sealed.
 var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: integration.Name}

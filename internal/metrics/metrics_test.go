@@ -15,10 +15,15 @@ import (
 	"postern/internal/syncer"
 	"postern/internal/testkit/teststore"
 	"postern/store"
+	"postern/store/storetest"
 )
 
-// *store.Store is the Store the metrics read.
-var _ metrics.Store = (*store.Store)(nil)
+// *store.Store is the Store the metrics read, and so is any engine that
+// passes the store conformance suite.
+var (
+	_ metrics.Store = (*store.Store)(nil)
+	_ metrics.Store = storetest.Store(nil)
+)
 
 // The run counters come from the store at scrape time.
 func TestRunTotalsComeFromTheStore(t *testing.T) {
