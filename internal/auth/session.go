@@ -14,7 +14,6 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/model"
-	"postern/store"
 )
 
 // Session lifetimes: an idle session ends after IdleTimeout; any session ends
@@ -28,11 +27,20 @@ const (
 // adminIDKey is the session value holding the signed-in admin's id.
 const adminIDKey = "admin_id"
 
+// SessionRows is what SessionStore needs of the database: the session rows.
+type SessionRows interface {
+	Session(ctx context.Context, idHash []byte) (model.Session, error)
+	InsertSession(ctx context.Context, ss model.Session) error
+	UpdateSession(ctx context.Context, ss model.Session) error
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	DeleteSession(ctx context.Context, idHash []byte) error
+}
+
 // SessionStore is a gorilla/sessions Store that keeps sessions in SQLite. The
 // cookie carries only a random id; the row is looked up by its SHA-256, so
 // sessions can be revoked and expire on the server whatever the browser keeps.
 type SessionStore struct {
-	db              *store.Store
+	db              SessionRows
 	now             func() time.Time
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
@@ -44,7 +52,7 @@ type SessionStore struct {
 var _ sessions.Store = (*SessionStore)(nil)
 
 // NewSessionStore returns a store with the default timeouts.
-func NewSessionStore(db *store.Store, now func() time.Time) *SessionStore {
+func NewSessionStore(db SessionRows, now func() time.Time) *SessionStore {
 	if now == nil {
 		now = time.Now
 	}

@@ -21,6 +21,16 @@ import (
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
+	"postern/store/storetest"
+)
+
+// *store.Store is the database of sessions and API tokens, and so is any
+// engine that passes the store conformance suite.
+var (
+	_ auth.SessionRows = (*store.Store)(nil)
+	_ auth.TokenStore  = (*store.Store)(nil)
+	_ auth.SessionRows = storetest.Store(nil)
+	_ auth.TokenStore  = storetest.Store(nil)
 )
 
 const cookieName = "postern_session"

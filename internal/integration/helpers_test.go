@@ -20,6 +20,14 @@ import (
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
+	"postern/store/storetest"
+)
+
+// *store.Store is the Store the service runs on, and so is any engine
+// that passes the store conformance suite.
+var (
+	_ integration.Store = (*store.Store)(nil)
+	_ integration.Store = storetest.Store(nil)
 )
 
 // loc is where the Defender client secret is sealed.

@@ -22,7 +22,6 @@ import (
 	"postern/internal/defender"
 	"postern/internal/model"
 	"postern/internal/secret"
-	"postern/store"
 )
 
 // Name is the integrations row of Microsoft Defender.
@@ -47,9 +46,20 @@ const (
 	Disabled   Change = "disabled"
 )
 
+// Store is what Service needs of the database: the integration row and every sealed value.
+type Store interface {
+	Now() time.Time
+	Integration(ctx context.Context, name string) (model.Integration, error)
+	SaveIntegration(ctx context.Context, in model.Integration, version int64, e audit.Entry) error
+	UpdateIntegration(ctx context.Context, name string, change func(*model.Integration), e audit.Entry) error
+	AppendAudit(ctx context.Context, e audit.Entry) error
+	SealedValues(ctx context.Context) ([]secret.Stored, error)
+	Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error)
+}
+
 // Service owns the Defender integration's lifecycle.
 type Service struct {
-	store    *store.Store
+	store    Store
 	keyring  atomic.Pointer[secret.Keyring]
 	reload   func() (*secret.Keyring, error) // nil: the keyring never changes
 	reloadMu sync.Mutex
@@ -92,7 +102,7 @@ type Options struct {
 }
 
 // New returns the service.
-func New(st *store.Store, kr *secret.Keyring, log *slog.Logger, o Options) *Service {
+func New(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Service {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}

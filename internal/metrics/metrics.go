@@ -17,8 +17,12 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/model"
 	"postern/internal/syncer"
-	"postern/store"
 )
+
+// Store is what the metrics read of the database: the sync run totals.
+type Store interface {
+	RunTotals(ctx context.Context) (model.RunTotals, error)
+}
 
 // Metrics owns the registry.
 type Metrics struct {
@@ -28,7 +32,7 @@ type Metrics struct {
 }
 
 // New registers every metric. status reports the sync worker's state.
-func New(st *store.Store, devices *fleet.Holder, status func() syncer.Status, log *slog.Logger) *Metrics {
+func New(st Store, devices *fleet.Holder, status func() syncer.Status, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -75,7 +79,7 @@ var (
 )
 
 type syncCollector struct {
-	store   *store.Store
+	store   Store
 	devices *fleet.Holder
 	status  func() syncer.Status
 	log     *slog.Logger

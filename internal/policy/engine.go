@@ -12,12 +12,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/model"
 	"postern/internal/posture"
-	"postern/store"
 )
+
+// EngineStore is what Engine reads of the database, and the history it appends.
+type EngineStore interface {
+	PostureChecks(ctx context.Context) ([]model.PostureCheck, error)
+	Exceptions(ctx context.Context, f model.ExceptionFilter) ([]model.Exception, error)
+	AppendHistory(ctx context.Context, entries []model.HistoryEntry, audits []audit.Entry) error
+}
 
 // state is everything the hot path reads, replaced whole on every change.
 type state struct {
@@ -34,7 +41,7 @@ type Counts struct{ Pass, Fail, Unknown int }
 
 // Engine is safe for concurrent use.
 type Engine struct {
-	store    *store.Store
+	store    EngineStore
 	fleet    *fleet.Holder
 	enabled  func(context.Context) (bool, error) // is the Defender integration enabled?
 	interval time.Duration                       // sync interval, for staleness
@@ -88,7 +95,7 @@ func result(c byte) posture.Result {
 }
 
 // New returns an engine; call Reload before serving and Run for history.
-func New(st *store.Store, h *fleet.Holder, enabled func(context.Context) (bool, error), interval time.Duration, log *slog.Logger, now func() time.Time) *Engine {
+func New(st EngineStore, h *fleet.Holder, enabled func(context.Context) (bool, error), interval time.Duration, log *slog.Logger, now func() time.Time) *Engine {
 	if now == nil {
 		now = time.Now
 	}

@@ -16,6 +16,16 @@ import (
 	"postern/internal/policy"
 	"postern/internal/posture"
 	"postern/store"
+	"postern/store/storetest"
+)
+
+// *store.Store is the store both the service and the engine run on, and so
+// is any engine that passes the store conformance suite.
+var (
+	_ policy.Store       = (*store.Store)(nil)
+	_ policy.EngineStore = (*store.Store)(nil)
+	_ policy.Store       = storetest.Store(nil)
+	_ policy.EngineStore = storetest.Store(nil)
 )
 
 func newService(t *testing.T) (*policy.Service, *policy.Engine, *store.Store) {

@@ -26,6 +26,15 @@ import (
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
+	"postern/store/storetest"
+)
+
+// *store.Store is the Store the worker and LoadSnapshot run on, and so is
+// any engine that passes the store conformance suite.
+var (
+	_ syncer.Store     = (*store.Store)(nil)
+	_ syncer.Snapshots = (*store.Store)(nil)
+	_ syncer.Store     = storetest.Store(nil)
 )
 
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}

@@ -8,12 +8,17 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/fleet"
 	"postern/internal/model"
-	"postern/store"
 )
+
+// Snapshots is what LoadSnapshot reads: the last successful run and every device.
+type Snapshots interface {
+	LastRun(ctx context.Context, integration string, outcomes ...string) (model.SyncRun, error)
+	EachDevice(ctx context.Context, fn func(model.Device) error) error
+}
 
 // LoadSnapshot builds the in-memory snapshot from the devices table, stamped
 // with the last successful run.
-func LoadSnapshot(ctx context.Context, st *store.Store, integration string) (*fleet.Snapshot, error) {
+func LoadSnapshot(ctx context.Context, st Snapshots, integration string) (*fleet.Snapshot, error) {
 	var syncedAt time.Time
 	var runID int64
 	run, err := st.LastRun(ctx, integration, model.RunSuccess)

@@ -10,10 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
-	"postern/store"
+	"postern/internal/model"
 )
 
 // Triggers name why a run started.
@@ -39,6 +40,20 @@ type Source interface {
 	Enabled(ctx context.Context) (bool, error)
 }
 
+// Store is what Worker needs of the database: the sync runs, their staging and apply, and re-checks.
+type Store interface {
+	Snapshots
+	MarkInterrupted(ctx context.Context) (int64, error)
+	StartRun(ctx context.Context, integration, trigger string) (model.SyncRun, error)
+	StageDevices(ctx context.Context, runID int64, page []model.Device) error
+	FinishRun(ctx context.Context, run model.SyncRun, e audit.Entry) (model.SyncRun, error)
+	Checkpoint(ctx context.Context) error
+	CountDevices(ctx context.Context) (int, error)
+	Device(ctx context.Context, id string) (model.Device, error)
+	UpdateDevice(ctx context.Context, d model.Device, e audit.Entry) (bool, error)
+	AppendAudit(ctx context.Context, e audit.Entry) error
+}
+
 // Options configure a Worker.
 type Options struct {
 	Interval   time.Duration
@@ -50,7 +65,7 @@ type Options struct {
 // Worker owns the sync loop. Run it once; it returns when ctx ends, after the
 // run in flight has stopped and been recorded.
 type Worker struct {
-	store  *store.Store
+	store  Store
 	source Source
 	fleet  *fleet.Holder
 	log    *slog.Logger
@@ -76,7 +91,7 @@ type Worker struct {
 var errDisabled = errors.New("the integration was disabled")
 
 // New returns a worker; call Run to start it.
-func New(st *store.Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Worker {
+func New(st Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Worker {
 	if o.RunTimeout <= 0 {
 		o.RunTimeout = 15 * time.Minute
 	}
