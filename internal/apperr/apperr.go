@@ -6,6 +6,9 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Kind classifies an error for the caller; it decides the HTTP status.
@@ -46,6 +49,9 @@ type Error struct {
 	Kind    Kind
 	Message string // safe to show in the console
 	Err     error  // cause, logged, never shown
+	// Fields holds, for an Invalid input refused field by field, one
+	// message per field (by its form name), each safe to show.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string {
@@ -65,6 +71,27 @@ func New(kind Kind, format string, args ...any) *Error {
 // Wrap attaches a kind and safe message to a cause.
 func Wrap(err error, kind Kind, format string, args ...any) *Error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Fields returns an Invalid error that refuses the fields named in fields,
+// each with its message; its own message is a summary naming them.
+func Fields(fields map[string]string) *Error {
+	return &Error{Kind: Invalid, Message: "Correct these fields: " + strings.Join(FieldNames(fields), ", ") + ".", Fields: fields}
+}
+
+// FieldsOf returns the per-field messages of the first *Error in err's
+// chain, or nil when err refuses no field in particular.
+func FieldsOf(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+// FieldNames lists the fields of fields in order.
+func FieldNames(fields map[string]string) []string {
+	return slices.Sorted(maps.Keys(fields))
 }
 
 // KindOf reports the kind of the first *Error in err's chain, or Internal.

@@ -138,3 +138,25 @@ func TestKindString(t *testing.T) {
 		}
 	}
 }
+
+// Fields makes an Invalid error whose per-field messages come back through
+// wrapping; its message names the fields; errors without fields have none.
+func TestFieldsThroughWrapping(t *testing.T) {
+	fields := map[string]string{"reason": "Say why.", "expires_on": "Choose a date after today."}
+	err := fmt.Errorf("policy: %w", apperr.Fields(fields))
+	if !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("KindOf = %v, want invalid", apperr.KindOf(err))
+	}
+	got := apperr.FieldsOf(err)
+	if len(got) != 2 || got["reason"] != "Say why." || got["expires_on"] != "Choose a date after today." {
+		t.Errorf("FieldsOf = %v, want %v", got, fields)
+	}
+	if msg := apperr.MessageOf(err); msg != "Correct these fields: expires_on, reason." {
+		t.Errorf("MessageOf = %q", msg)
+	}
+	for _, other := range []error{apperr.New(apperr.Invalid, "x"), errors.New("plain"), nil} {
+		if got := apperr.FieldsOf(other); got != nil {
+			t.Errorf("FieldsOf(%v) = %v, want nil", other, got)
+		}
+	}
+}

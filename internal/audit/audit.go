@@ -5,9 +5,12 @@ package audit
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"time"
 
 	"postern/internal/actor"
+	"postern/internal/apperr"
 )
 
 // Entry is one row of the append-only audit log. Detail is free text
@@ -90,4 +93,45 @@ func By(ctx context.Context, action, target string) Entry {
 // As starts a successful entry of action on target by a.
 func As(a actor.Actor, action, target string) Entry {
 	return Entry{Actor: a.Email, SourceIP: a.IP, Action: action, Target: target, Outcome: Success}
+}
+
+// Refused turns e into the record of a refusal: Denied when err is
+// Forbidden, else Failure. The detail is err's safe message or, for an
+// input refused field by field, the fields' names ("refused: name,
+// source"); never err.Error(), whose cause may hold anything. The target,
+// which may be the refused input itself, is cut to MaxRefusedTarget
+// characters of valid UTF-8.
+func Refused(e Entry, err error) Entry {
+	e.Target = strings.ToValidUTF8(e.Target, "�")
+	if r := []rune(e.Target); len(r) > MaxRefusedTarget {
+		e.Target = string(r[:MaxRefusedTarget]) + "…"
+	}
+	e.Outcome = Failure
+	if apperr.Is(err, apperr.Forbidden) {
+		e.Outcome = Denied
+	}
+	e.Detail = apperr.MessageOf(err)
+	if fields := apperr.FieldsOf(err); len(fields) > 0 {
+		e.Detail = "refused: " + strings.Join(apperr.FieldNames(fields), ", ")
+	}
+	return e
+}
+
+// MaxRefusedTarget is the longest target of a refused entry, in characters.
+const MaxRefusedTarget = 100
+
+// Appender records one entry on its own.
+type Appender interface {
+	AppendAudit(ctx context.Context, e Entry) error
+}
+
+// RecordRefusal appends Refused(e, err) to st and returns err. The
+// refusal stands even when its row cannot be written: that is logged, and
+// the caller still gets err.
+func RecordRefusal(ctx context.Context, st Appender, log *slog.Logger, e Entry, err error) error {
+	e = Refused(e, err)
+	if aerr := st.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
+		log.ErrorContext(ctx, "append audit entry of a refusal", "action", e.Action, "target", e.Target, "err", aerr)
+	}
+	return err
 }
