@@ -145,7 +145,7 @@ func (s *Store) CreateException(ctx context.Context, e model.Exception, entry au
 		}
 		return appendAuditTx(ctx, tx, entry, e.CreatedAt)
 	})
-	return e, mapErr(err, "model.Exception")
+	return e, mapErr(err, "Exception")
 }
 
 // RevokeException ends exception id of device deviceID early; one of
@@ -162,7 +162,7 @@ func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, 
 			return sql.ErrNoRows
 		}
 		return appendAuditTx(ctx, tx, entry, now)
-	}), "model.Exception")
+	}), "Exception")
 }
 
 // AppendHistory records verdict changes, and an audit row for each, in one

@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
-	"postern/internal/auth"
 	"postern/views"
 	"postern/views/components"
 )
@@ -34,12 +33,9 @@ func (s *Server) apiTokens(c echo.Context) error {
 // apiTokenCreate makes a token and shows it once, in this answer only.
 func (s *Server) apiTokenCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.Request().PostFormValue("name"))
-	if msg := auth.CheckTokenName(name); msg != "" {
-		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: msg})
-	}
 	token, _, err := s.tokens.Create(c.Request().Context(), name)
-	if apperr.Is(err, apperr.Conflict) {
-		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: "An active token already has this name."})
+	if fields := apperr.FieldsOf(err); fields != nil {
+		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: fields["name"]})
 	}
 	if err != nil {
 		return err

@@ -70,9 +70,9 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 	wantStatus(t, c.post("/settings/api-tokens/"+itoa(id)+"/revoke", url.Values{}), http.StatusNotFound)
 
 	for _, action := range []string{"api_token.created", "api_token.revoked"} {
-		a := action
-		if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
-			t.Errorf("%s audited %d times", action, len(entries))
+		a, done := action, audit.Success
+		if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
+			t.Errorf("%s audited as done %d times", action, len(entries))
 		}
 	}
 }

@@ -5,20 +5,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
 	"postern/internal/model"
+	"postern/internal/policy"
 	"postern/views"
 	"postern/views/components"
-)
-
-// Exception limits.
-const (
-	maxExceptionReason = 500
-	maxExceptionDays   = 366
 )
 
 // devicePosture builds the posture part of a device's page: verdicts from
@@ -74,60 +68,22 @@ func (s *Server) exceptionRows(exc []model.Exception, names map[int64]string, no
 	return rows
 }
 
-// exceptionInput checks the Add exception form.
-func (s *Server) exceptionInput(c echo.Context) (model.Exception, views.DevicePostureView, map[string]string) {
+// exceptionCreate adds an exception for a device; the service checks the
+// form, and a refused one is shown again with its problems.
+func (s *Server) exceptionCreate(c echo.Context) error {
+	id := c.Param("id")
 	r := c.Request()
 	form := views.DevicePostureView{FormCheck: r.PostFormValue("check_id"), FormReason: strings.TrimSpace(r.PostFormValue("reason")),
 		FormExpires: strings.TrimSpace(r.PostFormValue("expires_on"))}
-	errs := map[string]string{}
-	e := model.Exception{DeviceID: c.Param("id"), Reason: form.FormReason}
-	if id, err := strconv.ParseInt(form.FormCheck, 10, 64); err == nil && id > 0 {
-		known := false
-		for _, ch := range s.policy.Checks() {
-			known = known || ch.ID == id
-		}
-		if !known {
-			errs["check_id"] = "That check no longer exists."
-		}
-		e.CheckID = id
+	x, err := s.checks.CreateException(r.Context(), policy.ExceptionInput{DeviceID: id, CheckID: form.FormCheck,
+		Reason: form.FormReason, ExpiresOn: form.FormExpires})
+	if fields := apperr.FieldsOf(err); fields != nil {
+		return s.renderDevice(c, id, http.StatusUnprocessableEntity, &form, fields)
 	}
-	switch {
-	case e.Reason == "":
-		errs["reason"] = "Say why this device may pass, e.g. the ticket of the fix under way."
-	case utf8.RuneCountInString(e.Reason) > maxExceptionReason || !utf8.ValidString(e.Reason):
-		errs["reason"] = "Use at most 500 characters."
-	}
-	today := s.now().UTC().Truncate(24 * time.Hour)
-	day, err := time.Parse(time.DateOnly, form.FormExpires)
-	switch {
-	case form.FormExpires == "":
-		errs["expires_on"] = "Choose when the exception ends."
-	case err != nil:
-		errs["expires_on"] = "Use a date such as 2027-01-31."
-	case !day.After(today):
-		errs["expires_on"] = "Choose a date after today."
-	case day.After(today.AddDate(0, 0, maxExceptionDays)):
-		errs["expires_on"] = "An exception can last at most one year."
-	default:
-		e.ExpiresAt = day.Add(24*time.Hour - time.Second) // through the end of that day, UTC
-	}
-	return e, form, errs
-}
-
-// exceptionCreate adds an exception for a device.
-func (s *Server) exceptionCreate(c echo.Context) error {
-	id := c.Param("id")
-	if _, err := s.store.Device(c.Request().Context(), id); err != nil {
+	if err != nil {
 		return err
 	}
-	e, form, errs := s.exceptionInput(c)
-	if len(errs) > 0 {
-		return s.renderDevice(c, id, http.StatusUnprocessableEntity, &form, errs)
-	}
-	if _, err := s.checks.CreateException(c.Request().Context(), e); err != nil {
-		return err
-	}
-	if err := flash(c, components.FlashSuccess, "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Exception added until "+x.ExpiresAt.Format("2 January 2006")+"."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")

@@ -190,8 +190,8 @@ func TestExceptionRevokeChecksTheDevice(t *testing.T) {
 	if dec := d.policy.Evaluate(posture.Request{DefenderMachineID: id}); !dec.Allowed {
 		t.Fatalf("the exception no longer applies: %+v", dec)
 	}
-	a := audit.ExceptionRevoked
-	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 0 {
+	a, done := audit.ExceptionRevoked, audit.Success
+	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 0 {
 		t.Errorf("a refused revocation was audited as done: %+v", entries)
 	}
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")

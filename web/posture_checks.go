@@ -196,17 +196,11 @@ func (s *Server) checkSave(c echo.Context) error {
 	if err := c.Request().ParseForm(); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	f, errs := parseCheckForm(c.Request().PostForm)
-	if f.Source == posture.SourceDefender && !s.policy.DefenderEnabled() {
-		errs["source"] = "Microsoft Defender is disabled. Enable it in Settings → Integrations, or choose Device report."
-	}
-	if len(errs) > 0 {
-		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, errs)))
-	}
+	f, problems := parseCheckForm(c.Request().PostForm)
 	_, err := s.checks.SaveCheck(c.Request().Context(), policy.CheckInput{ID: id, Name: f.Name, Description: f.Description,
-		Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Enabled: f.Enabled, Spec: f.Spec})
-	if apperr.Is(err, apperr.Conflict) {
-		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, map[string]string{"name": "Another check already has this name."})))
+		Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Enabled: f.Enabled, Spec: f.Spec, Problems: problems})
+	if fields := apperr.FieldsOf(err); fields != nil {
+		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, fields)))
 	}
 	if err != nil {
 		return err

@@ -163,9 +163,9 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 		t.Fatal("check not deleted")
 	}
 	for _, action := range []string{"posture_check.created", "posture_check.updated", "posture_check.deleted"} {
-		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
-			t.Errorf("%s audited %d times", action, len(entries))
+		a, done := action, audit.Success
+		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
+			t.Errorf("%s audited as done %d times", action, len(entries))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,8 +40,10 @@ func NewAPIToken() (token, prefix string, hash []byte, err error) {
 	return token, token[:tokenPrefixLen], sum[:], nil
 }
 
-// TokenStore is what Tokens needs of the database.
+// TokenStore is what Tokens needs of the database; a refused change is
+// recorded on its own with AppendAudit.
 type TokenStore interface {
+	AppendAudit(ctx context.Context, e audit.Entry) error
 	APITokens(ctx context.Context) ([]model.APIToken, error)
 	CreateAPIToken(ctx context.Context, t model.APIToken, e audit.Entry) (model.APIToken, error)
 	RevokeAPIToken(ctx context.Context, id int64, e audit.Entry) (model.APIToken, error)
@@ -80,26 +83,36 @@ const MaxTokenName = 80
 
 // Create makes a token named name for a gateway and returns it: the only
 // time it is ever seen, since only its hash is stored. The token works at
-// once. An active token of the same name is a Conflict.
+// once. A name that is empty, too long or used by an active token is
+// refused with apperr.Fields ("name") and audited as a failure.
 func (t *Tokens) Create(ctx context.Context, name string) (string, model.APIToken, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
+	e := audit.As(a, audit.APITokenCreated, name)
 	if msg := CheckTokenName(name); msg != "" {
-		return "", model.APIToken{}, apperr.New(apperr.Invalid, "%s", msg)
+		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(map[string]string{"name": msg}))
 	}
 	token, prefix, hash, err := NewAPIToken()
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
-	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email},
-		audit.As(a, audit.APITokenCreated, name+" ("+prefix+"…)"))
+	e.Target = name + " (" + prefix + "…)"
+	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email}, e)
+	if apperr.Is(err, apperr.Conflict) {
+		taken := apperr.Fields(map[string]string{"name": msgTokenNameTaken})
+		taken.Err = err
+		e.Target = name
+		return "", row, t.refuse(ctx, e, taken)
+	}
 	if err != nil {
 		return "", row, err
 	}
 	return token, row, t.Reload(ctx)
 }
+
+const msgTokenNameTaken = "An active token already has this name."
 
 // CheckTokenName says what is wrong with a token name, or "".
 func CheckTokenName(name string) string {
@@ -113,17 +126,26 @@ func CheckTokenName(name string) string {
 }
 
 // Revoke revokes token id at once: the next request that presents it is
-// refused. Revoking twice is NotFound.
+// refused. An unknown token, or one already revoked, is NotFound, audited
+// as a failure.
 func (t *Tokens) Revoke(ctx context.Context, id int64) (model.APIToken, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return model.APIToken{}, err
 	}
 	row, err := t.store.RevokeAPIToken(ctx, id, audit.As(a, audit.APITokenRevoked, ""))
+	if apperr.Is(err, apperr.NotFound) {
+		return row, t.refuse(ctx, audit.As(a, audit.APITokenRevoked, strconv.FormatInt(id, 10)), err)
+	}
 	if err != nil {
 		return row, err
 	}
 	return row, t.Reload(ctx)
+}
+
+// refuse records err, the refusal of e's change, and returns it.
+func (t *Tokens) refuse(ctx context.Context, e audit.Entry, err error) error {
+	return audit.RecordRefusal(ctx, t.store, t.log, e, err)
 }
 
 // Reload re-reads the active tokens.

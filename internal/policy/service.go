@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"time"
+	"maps"
+	"strconv"
 
 	"postern/internal/actor"
+	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/model"
 	"postern/internal/posture"
 )
 
 // Store is what Service needs of the database: each write is one
-// transaction together with its audit entry.
+// transaction together with its audit entry; a refused change is recorded
+// on its own with AppendAudit.
 type Store interface {
+	AppendAudit(ctx context.Context, e audit.Entry) error
 	Device(ctx context.Context, id string) (model.Device, error)
 	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
 	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
@@ -46,16 +50,22 @@ type CheckInput struct {
 	WhenUnavailable string
 	Enabled         bool
 	Spec            posture.Spec
+	// Problems are what the form's parser found wrong, by field; the
+	// service refuses the input with them and its own.
+	Problems map[string]string
 }
 
-// SaveCheck creates or updates a check. A name in use by another check is
-// a Conflict.
+// Messages of the fields SaveCheck refuses itself.
+const (
+	msgDefenderDisabled = "Microsoft Defender is disabled. Enable it in Settings → Integrations, or choose Device report."
+	msgCheckNameTaken   = "Another check already has this name."
+)
+
+// SaveCheck creates or updates a check. An input with problems (the
+// parser's, a Defender check while Defender is disabled, a name in use by
+// another check) is refused with apperr.Fields and audited as a failure.
 func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCheck, error) {
 	a, err := actor.Admin(ctx)
-	if err != nil {
-		return model.PostureCheck{}, err
-	}
-	spec, err := json.Marshal(in.Spec)
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
@@ -64,17 +74,35 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 		action = audit.CheckUpdated
 	}
 	e := audit.As(a, action, in.Name)
+	problems := map[string]string{}
+	maps.Copy(problems, in.Problems)
+	if in.Source == posture.SourceDefender && !s.engine.DefenderEnabled() {
+		problems["source"] = msgDefenderDisabled
+	}
+	if len(problems) > 0 {
+		return model.PostureCheck{}, s.refuse(ctx, e, apperr.Fields(problems))
+	}
+	spec, err := json.Marshal(in.Spec)
+	if err != nil {
+		return model.PostureCheck{}, err
+	}
 	e.Detail = posture.SourceLabel(in.Source) + ", " + in.Mode + ", when data is unavailable: " + in.WhenUnavailable + "; " + string(spec)
 	c, err := s.store.SavePostureCheck(ctx, model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
 		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}, a.Email, e)
+	if apperr.Is(err, apperr.Conflict) {
+		taken := apperr.Fields(map[string]string{"name": msgCheckNameTaken})
+		taken.Err = err
+		return c, s.refuse(ctx, e, taken)
+	}
 	if err != nil {
-		return c, err
+		return c, s.refuseIfNotFound(ctx, e, err)
 	}
 	s.reload(ctx)
 	return c, nil
 }
 
-// DeleteCheck removes a check and its exceptions; its history stays.
+// DeleteCheck removes a check and its exceptions; its history stays. An
+// unknown check is NotFound, audited as a failure.
 func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
@@ -82,45 +110,41 @@ func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck
 	}
 	c, err := s.store.DeletePostureCheck(ctx, id, audit.As(a, audit.CheckDeleted, ""))
 	if err != nil {
-		return c, err
+		return c, s.refuseIfNotFound(ctx, audit.As(a, audit.CheckDeleted, strconv.FormatInt(id, 10)), err)
 	}
 	s.reload(ctx)
 	return c, nil
 }
 
-// CreateException lets a device pass one check (CheckID) or all of them
-// (CheckID 0) until x.ExpiresAt, for x.Reason. The device must be known.
-func (s *Service) CreateException(ctx context.Context, x model.Exception) (model.Exception, error) {
-	a, err := actor.Admin(ctx)
-	if err != nil {
-		return x, err
-	}
-	if _, err := s.store.Device(ctx, x.DeviceID); err != nil {
-		return x, err
-	}
-	x.CreatedBy = a.Email
-	e := audit.As(a, audit.ExceptionCreated, x.DeviceID)
-	e.Detail = "until " + x.ExpiresAt.Format(time.DateOnly) + ": " + x.Reason
-	x, err = s.store.CreateException(ctx, x, e)
-	if err != nil {
-		return x, err
-	}
-	s.reload(ctx)
-	return x, nil
-}
-
 // RevokeException ends exception id of device deviceID early. An
-// exception of another device is NotFound, as is one already revoked.
+// exception of another device is NotFound, as is one already revoked; both
+// are audited as failures.
 func (s *Service) RevokeException(ctx context.Context, deviceID string, id int64) error {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := s.store.RevokeException(ctx, deviceID, id, a.Email, audit.As(a, audit.ExceptionRevoked, deviceID)); err != nil {
-		return err
+	e := audit.As(a, audit.ExceptionRevoked, deviceID)
+	if err := s.store.RevokeException(ctx, deviceID, id, a.Email, e); err != nil {
+		return s.refuseIfNotFound(ctx, e, err)
 	}
 	s.reload(ctx)
 	return nil
+}
+
+// refuse records err, the refusal of e's change, in the audit log and
+// returns it.
+func (s *Service) refuse(ctx context.Context, e audit.Entry, err error) error {
+	return audit.RecordRefusal(ctx, s.store, s.log, e, err)
+}
+
+// refuseIfNotFound audits err as a refusal when it is NotFound (the change
+// named something that is not there) and returns it in any case.
+func (s *Service) refuseIfNotFound(ctx context.Context, e audit.Entry, err error) error {
+	if apperr.Is(err, apperr.NotFound) {
+		return s.refuse(ctx, e, err)
+	}
+	return err
 }
 
 // reload makes the enforcement answers follow a change at once. A failure

@@ -50,19 +50,23 @@ func (w *Worker) SyncNow(ctx context.Context) error {
 
 // Recheck fetches one machine from Defender at an admin's request, stores
 // it and republishes the snapshot if it changed. It reports whether
-// anything changed. A device Postern does not know is NotFound; any other
-// failure is recorded in the audit log in the words of RecheckFailure.
+// anything changed. A device Postern does not know is NotFound, audited as
+// a failure; any other failure is recorded in the audit log in the words of
+// RecheckFailure.
 func (w *Worker) Recheck(ctx context.Context, id string) (bool, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return false, err
 	}
+	e := audit.As(a, audit.DeviceRechecked, id)
 	if _, err := w.store.Device(ctx, id); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return false, audit.RecordRefusal(ctx, w.store, w.log, e, err)
+		}
 		return false, err
 	}
 	changed, err := w.recheck(ctx, a, id)
 	if err != nil {
-		e := audit.As(a, audit.DeviceRechecked, id)
 		e.Outcome, e.Detail = audit.Failure, RecheckFailure(err)
 		if aerr := w.store.AppendAudit(ctx, e); aerr != nil {
 			w.log.ErrorContext(ctx, "append audit entry", "action", e.Action, "err", aerr)
