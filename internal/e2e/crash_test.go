@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -233,42 +232,6 @@ func (m *pagingMicrosoft) expected(t *testing.T, before map[string]string) map[s
 		out[mc.ID] = hex.EncodeToString(sum[:])
 	}
 	return out
-}
-
-// startServerIn runs the postern binary like StartServer, but on dataDir,
-// so that restarts find the previous process's database and key.
-func startServerIn(t *testing.T, dataDir string, extraArgs ...string) *Server {
-	t.Helper()
-	bin, err := binary()
-	if err != nil {
-		t.Fatalf("building postern: %v", err)
-	}
-	addr := freeAddr(t)
-	s := &Server{URL: "http://" + addr, DataDir: dataDir, t: t, done: make(chan struct{})}
-	args := append([]string{"--addr", addr, "--data-dir", dataDir}, extraArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = t.TempDir()
-	s.cmd.Env = envWithout("POSTERN_")
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	s.cmd.WaitDelay = time.Second
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("postern %v output:\n%s", args, s.Output())
-		}
-	})
-	if err := s.waitReady(); err != nil {
-		s.kill()
-		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
-	}
-	return s
 }
 
 // console signs in over plain HTTP, as a browser that sends Fetch Metadata.
