@@ -31,6 +31,7 @@ import (
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -65,20 +66,7 @@ func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
 // schemaOf lists the tables and indexes of a database, with their SQL.
 func schemaOf(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query("SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return teststore.Strings(t, db.Query, "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
 }
 
 // assertGoodBackup checks the file is private, passes integrity_check when

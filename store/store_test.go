@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,21 +174,12 @@ func TestDSN(t *testing.T) {
 				t.Errorf("_pragma = %q, want busy_timeout(5000) first", pr)
 			}
 			for _, want := range []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
-				if !contains(pr, want) {
+				if !slices.Contains(pr, want) {
 					t.Errorf("_pragma = %q, want it to include %s", pr, want)
 				}
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A data directory with spaces, '#' and '?' must reach SQLite as a path, not

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ func benchMachine(r *rand.Rand, i int) defender.Machine {
 	m.LastSeen = &seen
 	m.MachineTags = nil
 	for range r.IntN(3) {
-		if t := benchTags[r.IntN(len(benchTags))]; !contains(m.MachineTags, t) {
+		if t := benchTags[r.IntN(len(benchTags))]; !slices.Contains(m.MachineTags, t) {
 			m.MachineTags = append(m.MachineTags, t)
 		}
 	}

@@ -222,11 +222,7 @@ func TestManageErrorsLinkToTheGuide(t *testing.T) {
 
 // The card's last error links to the guide too, from its stored code.
 func TestCardLastErrorLinksToTheGuide(t *testing.T) {
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
+	d, c := connected(t)
 	wantRedirect(t, c.post("/settings/integrations/defender/disable", url.Values{}), "/settings/integrations")
 	d.emu.SetFaults(emulator.Faults{ExpiredSecret: true})
 	wantRedirect(t, c.post("/settings/integrations/defender/enable", url.Values{}), "/settings/integrations")

@@ -14,17 +14,6 @@ import (
 	"postern/internal/emulator"
 )
 
-// connected returns a signed-in client with Defender configured and synced.
-func connected(t *testing.T) (*defenderEnv, *client) {
-	t.Helper()
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
-	return d, c
-}
-
 func riskCounts(ms []emulator.Machine) (high, other int) {
 	for _, m := range ms {
 		if m.RiskScore != nil && *m.RiskScore == "High" {

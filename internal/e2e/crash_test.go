@@ -22,6 +22,7 @@ import (
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/testkit/teststore"
 )
 
 // TestCrashDuringSync is docs/security.md#item-34: kill -9 of a syncing server at random
@@ -316,20 +317,7 @@ func integrityCheck(t *testing.T, path string) string {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("PRAGMA integrity_check")
-	if err != nil {
-		t.Fatalf("integrity_check: %v", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, "; ")
+	return strings.Join(teststore.Strings(t, db.Query, "PRAGMA integrity_check"), "; ")
 }
 
 // readDevices returns id → hex content_hash of every devices row.
@@ -337,22 +325,12 @@ func readDevices(t *testing.T, path string) map[string]string {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("SELECT id, content_hash FROM devices")
-	if err != nil {
-		t.Fatalf("reading devices: %v", err)
-	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
+	for scan := range teststore.Each(t, db.Query, "SELECT id, content_hash FROM devices") {
 		var id string
 		var h []byte
-		if err := rows.Scan(&id, &h); err != nil {
-			t.Fatal(err)
-		}
+		scan(&id, &h)
 		out[id] = hex.EncodeToString(h)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -402,17 +380,10 @@ func runsAfter(t *testing.T, path string, after int64) []runRow {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("SELECT id, outcome FROM sync_runs WHERE id > ? ORDER BY id", after)
-	if err != nil {
-		t.Fatalf("reading sync_runs: %v", err)
-	}
-	defer rows.Close()
 	var out []runRow
-	for rows.Next() {
+	for scan := range teststore.Each(t, db.Query, "SELECT id, outcome FROM sync_runs WHERE id > ? ORDER BY id", after) {
 		var r runRow
-		if err := rows.Scan(&r.id, &r.outcome); err != nil {
-			t.Fatal(err)
-		}
+		scan(&r.id, &r.outcome)
 		out = append(out, r)
 	}
 	return out

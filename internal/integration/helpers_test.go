@@ -110,35 +110,7 @@ func (e *env) rawRows() []string {
 		e.t.Fatalf("open raw: %v", err)
 	}
 	defer db.Close()
-	rows, err := db.Query("SELECT * FROM integrations ORDER BY name")
-	if err != nil {
-		e.t.Fatalf("raw query: %v", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			e.t.Fatal(err)
-		}
-		var b strings.Builder
-		for i, c := range cols {
-			fmt.Fprintf(&b, "%s=%T:%q ", c, vals[i], fmt.Sprint(vals[i]))
-		}
-		out = append(out, b.String())
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return teststore.Dump(e.t, db.Query, "SELECT * FROM integrations ORDER BY name")
 }
 
 // audit returns the audit rows whose action starts with action, oldest first.

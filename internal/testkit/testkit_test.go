@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,5 +45,28 @@ func TestBufferAndClockAreSafeForConcurrentUse(t *testing.T) {
 	}
 	if got := c.Now(); !got.Equal(time.Unix(8, 0)) {
 		t.Fatalf("Now = %v after 8 advances of 1s", got)
+	}
+}
+
+func TestSleepsRecordsWithoutWaiting(t *testing.T) {
+	var s Sleeps
+	start := time.Now()
+	if err := s.Sleep(context.Background(), time.Hour); err != nil {
+		t.Fatalf("Sleep: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Sleep(ctx, 2*time.Second); err != context.Canceled {
+		t.Fatalf("Sleep on a cancelled context = %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("two sleeps took %v: Sleep waited", took)
+	}
+	if got, want := s.All(), []time.Duration{time.Hour, 2 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("All = %v, want %v", got, want)
+	}
+	s.Reset()
+	if got := s.All(); len(got) != 0 {
+		t.Fatalf("All after Reset = %v, want none", got)
 	}
 }
