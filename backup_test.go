@@ -187,7 +187,7 @@ func TestBackupWhileSyncing(t *testing.T) {
 	emu.SetFaults(emulator.Faults{NoRateLimit: true, SlowPage: 50 * time.Millisecond})
 	c.hold.Store(true)
 	w.Trigger("backup test")
-	waitUntil(t, "pages to be fetched", func() bool { s := w.Status(); return s.Running && s.Fetched == 5*pageSize })
+	testkit.WaitFor(t, 30*time.Second, "pages to be fetched", func() bool { s := w.Status(); return s.Running && s.Fetched == 5*pageSize })
 	runID := w.Status().RunID
 
 	first := filepath.Join(t.TempDir(), "first.db")
@@ -254,7 +254,7 @@ func syncOnce(t *testing.T, w *syncer.Worker) model.SyncRun {
 	}
 	w.Trigger("backup test")
 	var run model.SyncRun
-	waitUntil(t, "a sync run", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "a sync run", func() bool {
 		s := w.Status()
 		if s.Running || s.LastRun == nil || s.LastRun.ID <= prev {
 			return false
@@ -263,17 +263,6 @@ func syncOnce(t *testing.T, w *syncer.Worker) model.SyncRun {
 		return true
 	})
 	return run
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // An existing file is never overwritten, even an empty one (which VACUUM
@@ -476,7 +465,7 @@ func TestRestoreFromBackup(t *testing.T) {
 		live := openReadOnly(t, filepath.Join(restored, "postern.db"))
 		// The emulator accepts only the right secret: a successful sync
 		// proves the decrypted secret is the one that was saved.
-		waitUntil(t, "a successful sync from the restored console", func() bool {
+		testkit.WaitFor(t, 30*time.Second, "a successful sync from the restored console", func() bool {
 			var n int
 			err := live.QueryRow("SELECT COUNT(*) FROM sync_runs WHERE outcome = 'success' AND id > ?", lastRun).Scan(&n)
 			return err == nil && n > 0

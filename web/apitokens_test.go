@@ -27,8 +27,7 @@ func createToken(t *testing.T, c *client, name string) string {
 }
 
 func TestAPITokensLifecycleAndMetrics(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.signedIn()
 	wantStatus(t, c.post("/settings/api-tokens", url.Values{"name": {"  "}}), http.StatusUnprocessableEntity)
 	token := createToken(t, c, "Gateway eu-west")

@@ -12,6 +12,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/model"
 	"postern/internal/posture"
+	"postern/internal/testkit"
 )
 
 // highRiskDevice saves the Low risk only check and returns a High-risk,
@@ -104,17 +105,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	d, c := connected(t)
 	id := highRiskDevice(t, d, c)
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
-	}
-	waitFor("the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
+	testkit.WaitFor(t, 15*time.Second, "the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
 
 	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
 		for i := range ms {

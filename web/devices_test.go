@@ -80,6 +80,15 @@ func hosts(t testing.TB, body string) []string {
 	return texts(dom(t, body).Find(testID("device-row") + ` td:first-child a[href^="/devices/"]`))
 }
 
+// signedInOverFleet is a client signed in to a console holding
+// fleetFixture's devices.
+func signedInOverFleet(t *testing.T) *client {
+	t.Helper()
+	e := newAdminEnv(t)
+	fleetFixture(t, e.store)
+	return e.signedIn()
+}
+
 // fleetFixture is twelve devices with known signals, one of them removed.
 func fleetFixture(t *testing.T, st *store.Store) {
 	t.Helper()
@@ -112,8 +121,7 @@ func fleetFixture(t *testing.T, st *store.Store) {
 }
 
 func TestDevicesEmptyState(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	res := e.signedIn().get("/devices")
 	wantStatus(t, res, http.StatusOK)
 	doc := parse(t, res)
@@ -131,10 +139,7 @@ func TestDevicesEmptyState(t *testing.T) {
 }
 
 func TestDevicesListAndFilters(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	fleetFixture(t, e.store)
-	c := e.signedIn()
+	c := signedInOverFleet(t)
 
 	all := c.get("/devices")
 	wantStatus(t, all, http.StatusOK)
@@ -243,10 +248,7 @@ func TestDevicesListAndFilters(t *testing.T) {
 }
 
 func TestDevicesSort(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	fleetFixture(t, e.store)
-	c := e.signedIn()
+	c := signedInOverFleet(t)
 
 	res := c.get("/devices?sort=risk")
 	got := hosts(t, res.body)
@@ -291,8 +293,7 @@ func TestDevicesSort(t *testing.T) {
 }
 
 func TestDevicesPaging(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	ms := make([]defender.Machine, 120)
 	for i := range ms {
 		ms[i] = testMachine(i+1, fmt.Sprintf("host-%03d", i+1))
@@ -325,7 +326,7 @@ func TestDevicesPaging(t *testing.T) {
 		if a := doc.Find(`a[rel="` + p.link + `"]`); text(a) != p.label || a.AttrOr("href", "") != p.href {
 			t.Errorf("%s has no %s link to %s", p.path, p.label, p.href)
 		}
-		if doc.Find(`a[rel="` + p.gone + `"]`).Length() != 0 {
+		if doc.Find(`a[rel="`+p.gone+`"]`).Length() != 0 {
 			t.Errorf("%s has a rel=%s link", p.path, p.gone)
 		}
 		third = res

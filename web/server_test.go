@@ -45,6 +45,15 @@ func newEnv(t *testing.T, proxies ...netip.Prefix) *testEnv {
 	return newEnvWith(t, "", proxies...)
 }
 
+// newAdminEnv is newEnv with the first admin account created (see
+// signedIn).
+func newAdminEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newEnv(t)
+	e.setup()
+	return e
+}
+
 // newEnvWith points the Defender client at microsoftURL (login and API).
 func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *testEnv {
 	t.Helper()

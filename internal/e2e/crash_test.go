@@ -22,6 +22,7 @@ import (
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 )
 
@@ -59,7 +60,7 @@ func TestCrashDuringSync(t *testing.T) {
 	c := newConsole(t)
 	c.setUp(srv.URL)
 	c.configure(srv.URL)
-	waitFor(t, 30*time.Second, "the first successful sync", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the first successful sync", func() bool {
 		return countRuns(t, dbPath, "success") > 0
 	})
 	srv.Stop() // SIGTERM: a clean exit is part of the contract
@@ -420,7 +421,7 @@ func checkInterrupted(t *testing.T, path string, ids []int64) {
 	}
 	db := openRO(t, path)
 	defer db.Close()
-	waitFor(t, 10*time.Second, "the left-over runs to be closed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the left-over runs to be closed", func() bool {
 		for _, id := range ids {
 			var outcome string
 			if err := db.QueryRow("SELECT outcome FROM sync_runs WHERE id = ?", id).Scan(&outcome); err != nil || outcome == "running" {
@@ -438,16 +439,5 @@ func checkInterrupted(t *testing.T, path string, ids []int64) {
 		if outcome != "interrupted" || !finished.Valid {
 			t.Errorf("run %d, left running by a kill: outcome %q, finished %v; want interrupted with a finish time", id, outcome, finished)
 		}
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -345,13 +345,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 // requests: Configure has read the row and is waiting on Microsoft.
 func waitForTokenRequest(t *testing.T, emu *emulator.Emulator, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for emu.Stats().TokenRequests <= n {
-		if time.Now().After(deadline) {
-			t.Fatal("Configure never reached the token endpoint")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, "Configure to reach the token endpoint", func() bool { return emu.Stats().TokenRequests > n })
 }
 
 // conflictCase runs Configure while another admin disables the integration

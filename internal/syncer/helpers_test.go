@@ -129,10 +129,16 @@ func (e *env) onRequest(fn func(*http.Request)) { e.before.Store(&fn) }
 // configure saves the emulator's demo credentials (validated against it).
 func (e *env) configure() {
 	e.t.Helper()
+	configureDemo(e.t, e.svc)
+}
+
+// configureDemo saves the emulator's demo credentials in svc, as admin.
+func configureDemo(t testing.TB, svc *integration.Service) {
+	t.Helper()
 	in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
-		e.t.Fatalf("Configure: %v", err)
+	if err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+		t.Fatalf("Configure: %v", err)
 	}
 }
 

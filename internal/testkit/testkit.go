@@ -1,6 +1,7 @@
 // Package testkit holds the fakes that tests across Postern share: a clock
-// the test moves by hand, a sleep that only records its waits, and a buffer
-// that goroutines can write to while the test reads it. Only tests import it.
+// the test moves by hand, a sleep that only records its waits, a buffer
+// that goroutines can write to while the test reads it, and a wait for a
+// condition. Only tests import it.
 //
 // It imports nothing of Postern's, so that any package's own tests (store
 // and secret included) can use it; opening a store for a test is in
@@ -12,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -93,4 +95,17 @@ func (b *Buffer) String() string {
 // Logger returns a text logger, debug level included, that writes to b.
 func (b *Buffer) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// WaitFor polls cond until it holds, and fails the test when it still does
+// not after within; what names the awaited event in the failure.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

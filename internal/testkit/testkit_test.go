@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,4 +71,35 @@ func TestSleepsRecordsWithoutWaiting(t *testing.T) {
 	if got := s.All(); len(got) != 0 {
 		t.Fatalf("All after Reset = %v, want none", got)
 	}
+}
+
+func TestWaitForPollsUntilTheCondition(t *testing.T) {
+	n := 0
+	WaitFor(t, time.Second, "three polls", func() bool { n++; return n == 3 })
+	if n != 3 {
+		t.Fatalf("cond called %d times, want 3", n)
+	}
+	ft := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() { // Fatalf ends the goroutine, as it ends a test
+		defer close(done)
+		WaitFor(ft, 20*time.Millisecond, "never", func() bool { return false })
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "waiting for never") {
+		t.Fatalf("failure %q does not name what it waited for", ft.msg)
+	}
+}
+
+// fatalRecorder keeps the message of Fatalf instead of failing the test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }
