@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"postern/internal/audit"
 )
 
 var tokenRE = regexp.MustCompile(`^pst_[a-z2-7]+$`)
@@ -70,7 +68,7 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 
 	for _, action := range []string{"api_token.created", "api_token.revoked"} {
 		a := action
-		if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
+		if entries := e.auditedAs(a); len(entries) != 1 {
 			t.Errorf("%s audited %d times", action, len(entries))
 		}
 	}

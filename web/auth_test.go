@@ -80,7 +80,7 @@ func TestSetupOnlyWhileNoAdmin(t *testing.T) {
 	if _, err := e.store.AdminByEmail(context.Background(), "evil@example.com"); err == nil {
 		t.Fatal("a second admin was created through /setup")
 	}
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{})
+	entries := e.audited(audit.Filter{})
 	if len(entries) == 0 || entries[len(entries)-1].Action != "admin.created" {
 		t.Fatalf("audit log lacks admin.created: %+v", entries)
 	}
@@ -226,7 +226,7 @@ func TestCSRF(t *testing.T) {
 	wantRedirect(t, form.post("/logout", url.Values{"_csrf": {form.cookie("postern_csrf").Value}}), "/login?notice=signed-out")
 
 	denied := "denied"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Outcome: &denied})
+	entries := e.audited(audit.Filter{Outcome: &denied})
 	if len(entries) < 5 {
 		t.Fatalf("CSRF refusals audited: %d, want 5", len(entries))
 	}
@@ -300,7 +300,7 @@ func TestLoginRateLimit(t *testing.T) {
 	wantRedirect(t, c.post("/login", url.Values{"email": {testEmail}, "password": {testPassword}}), "/")
 
 	limited := "auth.rate_limited"
-	if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &limited}); len(entries) != 1 {
+	if entries := e.auditedAs(limited); len(entries) != 1 {
 		t.Fatalf("rate-limit refusals audited: %d, want 1", len(entries))
 	}
 }
@@ -335,7 +335,7 @@ func TestTrustedProxyForwardedFor(t *testing.T) {
 		http.Header{"X-Forwarded-For": {"198.51.100.7"}})
 	wantRedirect(t, res, "/")
 	action := "auth.login"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := e.auditedAs(action)
 	if len(entries) == 0 || entries[0].SourceIP != "198.51.100.7" {
 		t.Fatalf("newest auth.login entry source IP = %+v, want 198.51.100.7", entries[:1])
 	}

@@ -115,7 +115,7 @@ func TestDeviceRecheckNotConnected(t *testing.T) {
 		t.Error("a failed re-check changed the device")
 	}
 	action := "device.rechecked"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := e.auditedAs(action)
 	if len(entries) != 1 || entries[0].Outcome != audit.Failure || entries[0].Target != m.ID {
 		t.Errorf("audit of the failed re-check = %+v", entries)
 	}

@@ -94,7 +94,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 	}
 	for _, action := range []string{"exception.created", "exception.revoked"} {
 		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
+		if entries := d.auditedAs(a); len(entries) == 0 {
 			t.Errorf("%s not audited", action)
 		}
 	}
@@ -147,7 +147,7 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 		t.Error("the device's timeline does not show the change")
 	}
 	a := "posture.verdict_changed"
-	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
+	if entries := d.auditedAs(a); len(entries) == 0 {
 		t.Error("the verdict change is not in the audit log")
 	}
 	if dash := c.get("/").body; !strings.Contains(dash, "Recent verdict changes") {
@@ -182,7 +182,7 @@ func TestExceptionRevokeChecksTheDevice(t *testing.T) {
 		t.Fatalf("the exception no longer applies: %+v", dec)
 	}
 	a := audit.ExceptionRevoked
-	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 0 {
+	if entries := d.auditedAs(a); len(entries) != 0 {
 		t.Errorf("a refused revocation was audited as done: %+v", entries)
 	}
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")

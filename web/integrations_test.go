@@ -105,7 +105,7 @@ func TestDefenderConfigureConnects(t *testing.T) {
 		t.Errorf("stored secret %q is not sealed", in.ClientSecret)
 	}
 	action := "integration.configured"
-	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := d.auditedAs(action)
 	if len(entries) != 1 || entries[0].Actor != testEmail {
 		t.Fatalf("integration.configured audit = %+v", entries)
 	}
@@ -241,7 +241,7 @@ func TestDefenderSecretNeverLeaks(t *testing.T) {
 		check("response "+string(rune('A'+i)), b)
 	}
 	check("the log", d.logs.String())
-	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{})
+	entries := d.audited(audit.Filter{})
 	for _, e := range entries {
 		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"postern/internal/audit"
 	"postern/internal/emulator"
 )
 
@@ -153,7 +152,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 	}
 	for _, action := range []string{"posture_check.created", "posture_check.updated", "posture_check.deleted"} {
 		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) != 1 {
+		if entries := d.auditedAs(a); len(entries) != 1 {
 			t.Errorf("%s audited %d times", action, len(entries))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/defender"
 	"postern/internal/fleet"
@@ -191,6 +192,22 @@ func (e *testEnv) signedIn() *client {
 		e.t.Fatalf("login: status %d location %q, want 303 to /", res.StatusCode, res.Header.Get("Location"))
 	}
 	return c
+}
+
+// audited lists the audit rows that f selects, newest first.
+func (e *testEnv) audited(f audit.Filter) []audit.Entry {
+	e.t.Helper()
+	entries, _, err := e.store.AuditEntries(context.Background(), f)
+	if err != nil {
+		e.t.Fatalf("AuditEntries: %v", err)
+	}
+	return entries
+}
+
+// auditedAs lists the audit rows of one action, newest first.
+func (e *testEnv) auditedAs(action string) []audit.Entry {
+	e.t.Helper()
+	return e.audited(audit.Filter{Action: &action})
 }
 
 func wantStatus(t *testing.T, res response, want int) {
