@@ -9,24 +9,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/audit"
-	"postern/internal/auth"
 	"postern/internal/defender"
 	"postern/internal/emulator"
-	"postern/internal/fleet"
-	"postern/internal/integration"
-	"postern/internal/metrics"
 	"postern/internal/model"
-	"postern/internal/policy"
-	"postern/internal/secret"
 	"postern/internal/syncer"
-	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -88,11 +80,8 @@ func benchGet(b *testing.B, srv *Server, cookie *http.Cookie, path string) *http
 // benchConsole is the real console the benchmarks drive, over a fresh
 // store, with its logs discarded.
 type benchConsole struct {
-	srv    *Server
-	st     *store.Store
-	fleet  *fleet.Holder
-	pol    *policy.Engine
-	tokens *auth.Tokens
+	parts
+	srv *Server
 }
 
 // newBenchConsole builds it; defenderOn makes Defender count as enabled
@@ -100,28 +89,12 @@ type benchConsole struct {
 // answering "data source is disabled".
 func newBenchConsole(b *testing.B, defenderOn bool) benchConsole {
 	b.Helper()
-	dir := b.TempDir()
-	st := teststore.OpenAt(b, filepath.Join(dir, "postern.db"), store.Options{})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := integration.New(st, kr, log, integration.Options{})
-	devices := &fleet.Holder{}
-	worker := syncer.New(st, svc, devices, log, syncer.Options{Interval: time.Hour})
-	tokens, err := auth.NewTokens(context.Background(), st, log, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	enabled := svc.Enabled
+	o := partsOptions{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now, syncer: syncer.Options{Interval: time.Hour}}
 	if defenderOn {
-		enabled = func(context.Context) (bool, error) { return true, nil }
+		o.enabled = func(context.Context) (bool, error) { return true, nil }
 	}
-	pol := policy.New(st, devices, enabled, time.Hour, log, time.Now)
-	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: devices, Tokens: tokens, Policy: pol,
-		Metrics: metrics.New(st, devices, worker.Status, log), Logger: log})
-	return benchConsole{srv: srv, st: st, fleet: devices, pol: pol, tokens: tokens}
+	p := newParts(b, o)
+	return benchConsole{parts: p, srv: p.server(Deps{})}
 }
 
 // benchServer builds a console over a fresh store holding benchFleet
