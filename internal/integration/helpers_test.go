@@ -27,6 +27,9 @@ var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: i
 
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
+// asAdmin is a request context that acts as admin.
+func asAdmin() context.Context { return actor.NewContext(context.Background(), admin) }
+
 // env is a Service on a real SQLite file and keyring, talking to the
 // emulator over loopback.
 type env struct {
@@ -85,7 +88,7 @@ func (e *env) good() integration.Input {
 // configure stores a working configuration or fails the test.
 func (e *env) configure() model.Integration {
 	e.t.Helper()
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
+	if err := e.svc.Configure(asAdmin(), e.good()); err != nil {
 		e.t.Fatalf("Configure(good) = %v", err)
 	}
 	return e.row()
