@@ -8,16 +8,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"postern/internal/audit"
 	"postern/internal/defender"
 	"postern/internal/emulator"
-	"postern/internal/model"
 	"postern/internal/syncer"
 	"postern/store"
 )
@@ -112,54 +108,25 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 	}
 	b.Logf("seeded %d devices in %s", benchFleet, time.Since(start).Round(time.Millisecond))
 
-	post := func(path string, form url.Values, cookies []*http.Cookie) *http.Response {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		for _, c := range cookies {
-			req.AddCookie(c)
-		}
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
-		return rec.Result()
+	// Signed in over loopback, as the tests are; the benchmark then calls
+	// the handler directly with the session cookie.
+	hs := httptest.NewServer(srv)
+	b.Cleanup(hs.Close)
+	e := &testEnv{t: b, srv: srv, http: hs, store: st}
+	e.setup()
+	cookie := e.signedIn().cookie(sessionCookie)
+	if cookie == nil {
+		b.Fatal("login set no session cookie")
 	}
-	if res := post("/setup", url.Values{"email": {testEmail}, "password": {testPassword}, "confirm": {testPassword}}, nil); res.StatusCode != http.StatusSeeOther {
-		b.Fatalf("setup: status %d", res.StatusCode)
-	}
-	res := post("/login", url.Values{"email": {testEmail}, "password": {testPassword}}, nil)
-	for _, c := range res.Cookies() {
-		if c.Name == sessionCookie {
-			return srv, c
-		}
-	}
-	b.Fatalf("login set no session cookie (status %d)", res.StatusCode)
-	return nil, nil
+	return srv, cookie
 }
 
-// seedBenchFleet stages n varied devices in pages of 10,000 and applies
-// them in one successful run, as a sync would.
+// seedBenchFleet records a successful sync of n varied devices, staged in
+// pages of 10,000 as a sync stages them.
 func seedBenchFleet(b testing.TB, st *store.Store, n int) {
 	b.Helper()
-	ctx := context.Background()
-	run, err := st.StartRun(ctx, "defender", "manual")
-	if err != nil {
-		b.Fatal(err)
-	}
 	r := rand.New(rand.NewPCG(1, 2))
-	const pageSize = 10_000
-	for from := 0; from < n; from += pageSize {
-		page := make([]model.Device, 0, pageSize)
-		for i := from; i < min(from+pageSize, n); i++ {
-			page = append(page, storedDevice(b, benchMachine(r, i)))
-		}
-		if err := st.StageDevices(ctx, run.ID, page); err != nil {
-			b.Fatal(err)
-		}
-	}
-	run.Outcome, run.Seen = model.RunSuccess, n
-	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Outcome: audit.Success}); err != nil {
-		b.Fatal(err)
-	}
+	syncRun(b, st, n, 10_000, func(i int) defender.Machine { return benchMachine(r, i) })
 }
 
 // Names and tags of the bench fleet; the signals come from the emulator's mixes.

@@ -54,19 +54,28 @@ func storedDevice(t testing.TB, m defender.Machine) model.Device {
 // syncMachines records one successful sync run that saw exactly ms.
 func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	t.Helper()
+	syncRun(t, st, len(ms), max(len(ms), 1), func(i int) defender.Machine { return ms[i] })
+}
+
+// syncRun records one successful sync run that saw n machines, staged in
+// pages of pageSize; machine(i) is the i-th, asked for in order.
+func syncRun(t testing.TB, st *store.Store, n, pageSize int, machine func(i int) defender.Machine) {
+	t.Helper()
 	ctx := context.Background()
 	run, err := st.StartRun(ctx, "defender", "manual")
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := make([]model.Device, len(ms))
-	for i, m := range ms {
-		page[i] = storedDevice(t, m)
+	for from := 0; from < n; from += pageSize {
+		page := make([]model.Device, 0, min(pageSize, n-from))
+		for i := from; i < min(from+pageSize, n); i++ {
+			page = append(page, storedDevice(t, machine(i)))
+		}
+		if err := st.StageDevices(ctx, run.ID, page); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := st.StageDevices(ctx, run.ID, page); err != nil {
-		t.Fatal(err)
-	}
-	run.Outcome, run.Seen = model.RunSuccess, len(page)
+	run.Outcome, run.Seen = model.RunSuccess, n
 	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: audit.Success}); err != nil {
 		t.Fatal(err)
 	}

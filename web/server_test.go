@@ -29,7 +29,7 @@ import (
 )
 
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB // a benchmark's too
 	srv   *Server
 	http  *httptest.Server
 	store *store.Store
