@@ -80,18 +80,13 @@ func TestOpenMigratedDatabaseIsNoOp(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	ctx := context.Background()
 	path := dbPath(t)
 	s := openOwned(t, path)
 	newer := store.SchemaVersion() + 1
 	mustExec(t, s, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', '2099-01-01T00:00:00.000000000Z')", newer)
 	mustClose(t, s)
 
-	s2, err := store.Open(ctx, path, store.Options{})
-	if err == nil {
-		s2.Close()
-		t.Fatalf("Open of a schema %d database succeeded, want an error", newer)
-	}
+	err := openRefused(t, path, fmt.Sprintf("a schema %d database", newer))
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open error = %q, want it to say %q", err, "newer")
 	}
@@ -105,11 +100,19 @@ func TestOpenRefusesFileThatIsNotADatabase(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 200)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	openRefused(t, path, "a text file")
+}
+
+// openRefused is the error of Open on a file it must refuse (what names
+// the file); it fails the test when Open succeeds.
+func openRefused(t *testing.T, path, what string) error {
+	t.Helper()
 	s, err := store.Open(context.Background(), path, store.Options{})
 	if err == nil {
 		s.Close()
-		t.Fatal("Open of a text file succeeded, want an error")
+		t.Fatalf("Open of %s succeeded, want an error", what)
 	}
+	return err
 }
 
 func TestDSN(t *testing.T) {

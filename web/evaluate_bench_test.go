@@ -27,6 +27,7 @@ import (
 	"postern/internal/policy"
 	"postern/internal/posture"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
 	"postern/store"
 )
 
@@ -158,15 +159,10 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	// Counts and history, as in production (it recomputes on every swap).
 	go pol.Run(ctx)
 	// Let the first whole-fleet pass finish before anything is measured.
-	for deadline := time.Now().Add(time.Minute); ; {
-		if _, _, at := pol.Counts(); !at.IsZero() {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the policy engine's first whole-fleet pass did not finish within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(b, time.Minute, "the policy engine's first whole-fleet pass", func() bool {
+		_, _, at := pol.Counts()
+		return !at.IsZero()
+	})
 
 	token, prefix, hash, err := auth.NewAPIToken()
 	if err != nil {

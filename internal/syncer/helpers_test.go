@@ -132,6 +132,14 @@ func (e *env) configure() {
 	configureDemo(e.t, e.svc)
 }
 
+// disable turns the integration off, as admin.
+func (e *env) disable() {
+	e.t.Helper()
+	if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
+		e.t.Fatalf("Disable: %v", err)
+	}
+}
+
 // configureDemo saves the emulator's demo credentials in svc, as admin.
 func configureDemo(t testing.TB, svc *integration.Service) {
 	t.Helper()

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"postern/internal/actor"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -782,9 +781,7 @@ func TestOnSwap(t *testing.T) {
 
 func TestSyncSkipsWhenNotConnected(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 10})
-	if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
-		t.Fatal(err)
-	}
+	e.disable()
 	e.emu.ResetStats()
 	e.idle(syncer.TriggerManual)
 	if s := e.w.Status(); s.LastRun != nil {
