@@ -31,6 +31,7 @@ import (
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -65,20 +66,7 @@ func queryInt(t *testing.T, db *sql.DB, q string, args ...any) int {
 // schemaOf lists the tables and indexes of a database, with their SQL.
 func schemaOf(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query("SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return teststore.Strings(t, db.Query, "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
 }
 
 // assertGoodBackup checks the file is private, passes integrity_check when
@@ -199,7 +187,7 @@ func TestBackupWhileSyncing(t *testing.T) {
 	emu.SetFaults(emulator.Faults{NoRateLimit: true, SlowPage: 50 * time.Millisecond})
 	c.hold.Store(true)
 	w.Trigger("backup test")
-	waitUntil(t, "pages to be fetched", func() bool { s := w.Status(); return s.Running && s.Fetched == 5*pageSize })
+	testkit.WaitFor(t, 30*time.Second, "pages to be fetched", func() bool { s := w.Status(); return s.Running && s.Fetched == 5*pageSize })
 	runID := w.Status().RunID
 
 	first := filepath.Join(t.TempDir(), "first.db")
@@ -266,7 +254,7 @@ func syncOnce(t *testing.T, w *syncer.Worker) model.SyncRun {
 	}
 	w.Trigger("backup test")
 	var run model.SyncRun
-	waitUntil(t, "a sync run", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "a sync run", func() bool {
 		s := w.Status()
 		if s.Running || s.LastRun == nil || s.LastRun.ID <= prev {
 			return false
@@ -275,17 +263,6 @@ func syncOnce(t *testing.T, w *syncer.Worker) model.SyncRun {
 		return true
 	})
 	return run
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // An existing file is never overwritten, even an empty one (which VACUUM
@@ -488,7 +465,7 @@ func TestRestoreFromBackup(t *testing.T) {
 		live := openReadOnly(t, filepath.Join(restored, "postern.db"))
 		// The emulator accepts only the right secret: a successful sync
 		// proves the decrypted secret is the one that was saved.
-		waitUntil(t, "a successful sync from the restored console", func() bool {
+		testkit.WaitFor(t, 30*time.Second, "a successful sync from the restored console", func() bool {
 			var n int
 			err := live.QueryRow("SELECT COUNT(*) FROM sync_runs WHERE outcome = 'success' AND id > ?", lastRun).Scan(&n)
 			return err == nil && n > 0

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,17 +109,8 @@ func TestCitedDocumentsExist(t *testing.T) {
 // templ, the Makefile, SQL, scripts) and the Markdown documents.
 func citingFiles(t *testing.T) (sources, docs []string) {
 	t.Helper()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != "." && (name == "node_modules" || name == "testdata" || strings.HasPrefix(name, ".") && name != ".ci") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	for _, path := range repoFiles(t) {
+		name := filepath.Base(path)
 		switch {
 		case strings.HasSuffix(name, "_templ.go"):
 		case strings.HasSuffix(name, ".go"), strings.HasSuffix(name, ".templ"), strings.HasSuffix(name, ".sql"),
@@ -129,10 +119,6 @@ func citingFiles(t *testing.T) (sources, docs []string) {
 		case strings.HasSuffix(name, ".md") && (filepath.Dir(path) == "docs" || path == "README.md"):
 			docs = append(docs, path)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return sources, docs
 }

@@ -107,15 +107,7 @@ var urlPattern = regexp.MustCompile(`msg="postern is ready" url=(http://[0-9.:]+
 
 func waitForURL(t *testing.T, out *testkit.Buffer) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := urlPattern.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("server never said it was ready:\n%s", out)
-	return ""
+	return waitFor(t, out, urlPattern)[1]
 }
 
 func TestAdminResetPassword(t *testing.T) {

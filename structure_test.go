@@ -234,28 +234,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// structureSources lists the module's Go and templ files, skipping
-// node_modules, testdata and hidden directories.
-func structureSources(t *testing.T) (goFiles, templFiles []string) {
+// repoFiles lists every file of the module, skipping node_modules,
+// testdata and hidden directories but .ci (the CI scripts).
+func repoFiles(t *testing.T) []string {
 	t.Helper()
+	var files []string
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		name := d.Name()
 		switch {
-		case d.IsDir() && path != "." && (name == "node_modules" || name == "testdata" || strings.HasPrefix(name, ".")):
+		case d.IsDir() && path != "." && (name == "node_modules" || name == "testdata" || strings.HasPrefix(name, ".") && name != ".ci"):
 			return filepath.SkipDir
-		case d.IsDir():
-		case strings.HasSuffix(name, ".go"):
-			goFiles = append(goFiles, path)
-		case strings.HasSuffix(name, ".templ"):
-			templFiles = append(templFiles, path)
+		case !d.IsDir():
+			files = append(files, path)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return files
+}
+
+// structureSources lists the module's Go and templ files.
+func structureSources(t *testing.T) (goFiles, templFiles []string) {
+	t.Helper()
+	for _, path := range repoFiles(t) {
+		switch {
+		case strings.HasSuffix(path, ".go"):
+			goFiles = append(goFiles, path)
+		case strings.HasSuffix(path, ".templ"):
+			templFiles = append(templFiles, path)
+		}
 	}
 	return goFiles, templFiles
 }

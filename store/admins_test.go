@@ -75,10 +75,7 @@ func TestCreateFirstAdminConcurrent(t *testing.T) {
 func TestAdminByEmail(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, store.Options{})
-	created, err := s.CreateFirstAdmin(ctx, "Alice@Example.com", "hash")
-	if err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
+	created := firstAdmin(t, s, "Alice@Example.com", "hash")
 	for _, email := range []string{"Alice@Example.com", "alice@example.com", "ALICE@EXAMPLE.COM"} {
 		a, err := s.AdminByEmail(ctx, email)
 		if err != nil {
@@ -110,10 +107,7 @@ func TestSetPasswordEndsOnlyThatAdminsSessions(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := openTemp(t, store.Options{Now: clock.Now})
-	alice, err := s.CreateFirstAdmin(ctx, "alice@example.com", "old")
-	if err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
+	alice := firstAdmin(t, s, "alice@example.com", "old")
 	bobID := insertAdmin(t, s, "bob@example.com")
 
 	now := clock.Now()

@@ -12,6 +12,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/model"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -64,20 +65,7 @@ func testDevices(from, to int, version string) []model.Device {
 func indexSchema(t *testing.T, s *store.Store) []string {
 	t.Helper()
 	_, r := s.DBs()
-	rows, err := r.Query("SELECT name || ': ' || COALESCE(sql, '(automatic)') FROM sqlite_schema WHERE type = 'index' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
+	return teststore.Strings(t, r.Query, "SELECT name || ': ' || COALESCE(sql, '(automatic)') FROM sqlite_schema WHERE type = 'index' ORDER BY name")
 }
 
 // A run that adds most of the table rebuilds the indexes instead of

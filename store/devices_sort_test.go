@@ -1,11 +1,11 @@
 package store_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 
 	"postern/internal/defender/vocab"
+	"postern/internal/testkit/teststore"
 	"postern/store"
 )
 
@@ -30,19 +30,7 @@ func TestDeviceSortFollowsVocab(t *testing.T) {
 			args = append(args, n)
 		}
 		col := map[string]string{"risk": "risk_score", "exposure": "exposure_level"}[tc.key]
-		rows, err := r.QueryContext(context.Background(), q+") SELECT COALESCE(x, '') FROM (SELECT x AS "+col+", x FROM v) ORDER BY "+order+", x", args...)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.key, err)
-		}
-		var got []string
-		for rows.Next() {
-			var x string
-			if err := rows.Scan(&x); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, x)
-		}
-		rows.Close()
+		got := teststore.Strings(t, r.Query, q+") SELECT COALESCE(x, '') FROM (SELECT x AS "+col+", x FROM v) ORDER BY "+order+", x", args...)
 		want := append([]string{"", "Severe"}, names...)
 		if !slices.Equal(got, want) {
 			t.Errorf("sort %s: got %q, want %q", tc.key, got, want)

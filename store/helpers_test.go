@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/model"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
@@ -47,6 +48,34 @@ func queryInt(t testing.TB, s *store.Store, query string, args ...any) int {
 		t.Fatalf("query %q: %v", query, err)
 	}
 	return n
+}
+
+// openOwned opens the store at path for a test that closes it itself,
+// with mustClose, to reopen the file or look at it closed.
+func openOwned(t testing.TB, path string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), path, store.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func mustClose(t testing.TB, s *store.Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// firstAdmin creates the first admin through the store.
+func firstAdmin(t testing.TB, s *store.Store, email, hash string) model.Admin {
+	t.Helper()
+	a, err := s.CreateFirstAdmin(context.Background(), email, hash)
+	if err != nil {
+		t.Fatalf("CreateFirstAdmin(%q): %v", email, err)
+	}
+	return a
 }
 
 // insertAdmin adds an admin with raw SQL, bypassing CreateFirstAdmin's

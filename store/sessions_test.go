@@ -14,10 +14,7 @@ import (
 func TestSessionRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, store.Options{})
-	admin, err := s.CreateFirstAdmin(ctx, "a@example.com", "h")
-	if err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
+	admin := firstAdmin(t, s, "a@example.com", "h")
 	created := time.Date(2025, 2, 3, 4, 5, 6, 789, time.FixedZone("X", -7*3600))
 	in := model.Session{
 		IDHash: bytes.Repeat([]byte{0xab}, 32), AdminID: admin.ID, Data: `{"k":"v"}`,
@@ -60,10 +57,7 @@ func TestSessionRoundTrip(t *testing.T) {
 func TestUpdateSessionKeepsCreatedAt(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, store.Options{})
-	admin, err := s.CreateFirstAdmin(ctx, "a@example.com", "h")
-	if err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
+	admin := firstAdmin(t, s, "a@example.com", "h")
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	id := []byte("sess")
 	if err := s.InsertSession(ctx, model.Session{IDHash: id, Data: `{"a":1}`, CreatedAt: t0, LastSeenAt: t0}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,33 +46,26 @@ func TestOpenFreshFileAppliesEveryMigration(t *testing.T) {
 func TestOpenMigratedDatabaseIsNoOp(t *testing.T) {
 	ctx := context.Background()
 	path := dbPath(t)
-	s, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatalf("first Open: %v", err)
+	s := openOwned(t, path)
+	firstAdmin(t, s, "a@example.com", "hash")
+	applied := func(s *store.Store) string {
+		t.Helper()
+		var v string
+		_, r := s.DBs()
+		if err := r.QueryRow("SELECT group_concat(version || '@' || applied_at) FROM schema_migrations").Scan(&v); err != nil {
+			t.Fatalf("read schema_migrations: %v", err)
+		}
+		return v
 	}
-	if _, err := s.CreateFirstAdmin(ctx, "a@example.com", "hash"); err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
-	var appliedBefore string
-	_, r := s.DBs()
-	if err := r.QueryRow("SELECT group_concat(version || '@' || applied_at) FROM schema_migrations").Scan(&appliedBefore); err != nil {
-		t.Fatalf("read schema_migrations: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	appliedBefore := applied(s)
+	mustClose(t, s)
 
 	for i := range 2 {
 		s = openAt(t, path, store.Options{})
 		if got, want := queryInt(t, s, "SELECT COUNT(*) FROM schema_migrations"), store.SchemaVersion(); got != want {
 			t.Errorf("reopen %d: schema_migrations rows = %d, want %d", i, got, want)
 		}
-		var appliedAfter string
-		_, r = s.DBs()
-		if err := r.QueryRow("SELECT group_concat(version || '@' || applied_at) FROM schema_migrations").Scan(&appliedAfter); err != nil {
-			t.Fatalf("read schema_migrations: %v", err)
-		}
-		if appliedAfter != appliedBefore {
+		if appliedAfter := applied(s); appliedAfter != appliedBefore {
 			t.Errorf("reopen %d: schema_migrations = %q, want unchanged %q", i, appliedAfter, appliedBefore)
 		}
 		a, err := s.AdminByEmail(ctx, "a@example.com")
@@ -81,30 +75,18 @@ func TestOpenMigratedDatabaseIsNoOp(t *testing.T) {
 		if a.PasswordHash != "hash" {
 			t.Errorf("reopen %d: password hash = %q, want %q", i, a.PasswordHash, "hash")
 		}
-		if err := s.Close(); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
+		mustClose(t, s)
 	}
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
-	ctx := context.Background()
 	path := dbPath(t)
-	s, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	s := openOwned(t, path)
 	newer := store.SchemaVersion() + 1
 	mustExec(t, s, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', '2099-01-01T00:00:00.000000000Z')", newer)
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	mustClose(t, s)
 
-	s2, err := store.Open(ctx, path, store.Options{})
-	if err == nil {
-		s2.Close()
-		t.Fatalf("Open of a schema %d database succeeded, want an error", newer)
-	}
+	err := openRefused(t, path, fmt.Sprintf("a schema %d database", newer))
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open error = %q, want it to say %q", err, "newer")
 	}
@@ -118,11 +100,19 @@ func TestOpenRefusesFileThatIsNotADatabase(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 200)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	openRefused(t, path, "a text file")
+}
+
+// openRefused is the error of Open on a file it must refuse (what names
+// the file); it fails the test when Open succeeds.
+func openRefused(t *testing.T, path, what string) error {
+	t.Helper()
 	s, err := store.Open(context.Background(), path, store.Options{})
 	if err == nil {
 		s.Close()
-		t.Fatal("Open of a text file succeeded, want an error")
+		t.Fatalf("Open of %s succeeded, want an error", what)
 	}
+	return err
 }
 
 func TestDSN(t *testing.T) {
@@ -173,21 +163,12 @@ func TestDSN(t *testing.T) {
 				t.Errorf("_pragma = %q, want busy_timeout(5000) first", pr)
 			}
 			for _, want := range []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
-				if !contains(pr, want) {
+				if !slices.Contains(pr, want) {
 					t.Errorf("_pragma = %q, want it to include %s", pr, want)
 				}
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A data directory with spaces, '#' and '?' must reach SQLite as a path, not
@@ -197,9 +178,7 @@ func TestOpenPathWithURIDelimiters(t *testing.T) {
 	path := filepath.Join(dir, "postern.db")
 	s := openAt(t, path, store.Options{})
 	mustExec(t, s, "INSERT INTO audit_log (at, actor, action, outcome) VALUES ('2025-01-01T00:00:00.000000000Z', 'a', 'x', 'success')")
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	mustClose(t, s)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("ReadDir: %v", err)
@@ -336,10 +315,7 @@ func TestDatabaseFileIsPrivate(t *testing.T) {
 func TestCloseLeavesNoWAL(t *testing.T) {
 	ctx := context.Background()
 	path := dbPath(t)
-	s, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	s := openOwned(t, path)
 	for i := range 50 {
 		if err := s.AppendAudit(ctx, audit.Entry{Actor: "a", Action: fmt.Sprintf("test.%d", i), Outcome: audit.Success}); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
@@ -351,9 +327,7 @@ func TestCloseLeavesNoWAL(t *testing.T) {
 	if _, err := os.Stat(path + "-wal"); err != nil {
 		t.Fatalf("no -wal while open (%v): the database is not in WAL mode, so this test proves nothing", err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	mustClose(t, s)
 	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after Close, Stat(-wal) = %v, want it gone", err)
 	}

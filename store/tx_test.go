@@ -104,10 +104,7 @@ func TestConcurrentWritesNeverBusy(t *testing.T) {
 	s := openTemp(t, store.Options{})
 	mustExec(t, s, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
 	mustExec(t, s, "INSERT INTO counter VALUES (1, 0)")
-	admin, err := s.CreateFirstAdmin(ctx, "a@example.com", "h")
-	if err != nil {
-		t.Fatalf("CreateFirstAdmin: %v", err)
-	}
+	admin := firstAdmin(t, s, "a@example.com", "h")
 
 	var mu sync.Mutex
 	var errs []error

@@ -27,8 +27,7 @@ func createToken(t *testing.T, c *client, name string) string {
 }
 
 func TestAPITokensLifecycleAndMetrics(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.signedIn()
 	wantStatus(t, c.post("/settings/api-tokens", url.Values{"name": {"  "}}), http.StatusUnprocessableEntity)
 	token := createToken(t, c, "Gateway eu-west")
@@ -71,7 +70,7 @@ func TestAPITokensLifecycleAndMetrics(t *testing.T) {
 
 	for _, action := range []string{"api_token.created", "api_token.revoked"} {
 		a, done := action, audit.Success
-		if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
+		if entries := e.audited(audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
 			t.Errorf("%s audited as done %d times", action, len(entries))
 		}
 	}

@@ -14,8 +14,7 @@ import (
 )
 
 func TestAuditPageAndCSV(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	e.client().post("/login", url.Values{"email": {"=hyperlink@evil.example"}, "password": {"wrong-password-123"}})
 	c := e.signedIn()
 
@@ -74,8 +73,7 @@ func TestAuditHasNoWriteRoutes(t *testing.T) {
 
 // The audit log pages by 50, and its page links keep the filters.
 func TestAuditPaging(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	for i := range 60 {
 		err := e.store.AppendAudit(context.Background(), audit.Entry{Actor: "paging@example.com", SourceIP: "192.0.2.1",
 			Action: "test.paged", Target: "item " + strconv.Itoa(i), Outcome: audit.Success})

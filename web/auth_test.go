@@ -16,8 +16,7 @@ import (
 // Every route but the public ones must send an anonymous browser to sign in;
 // the list comes from Echo itself so a new route cannot slip past.
 func TestEveryRouteRequiresSignIn(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	checked := 0
 	for _, r := range e.srv.Routes() {
@@ -81,15 +80,14 @@ func TestSetupOnlyWhileNoAdmin(t *testing.T) {
 	if _, err := e.store.AdminByEmail(context.Background(), "evil@example.com"); err == nil {
 		t.Fatal("a second admin was created through /setup")
 	}
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{})
+	entries := e.audited(audit.Filter{})
 	if len(entries) == 0 || entries[len(entries)-1].Action != "admin.created" {
 		t.Fatalf("audit log lacks admin.created: %+v", entries)
 	}
 }
 
 func TestLoginFailureIsTheSameForUnknownUserAndWrongPassword(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	wrong := c.post("/login", url.Values{"email": {testEmail}, "password": {"wrong-password-123"}})
 	unknown := c.post("/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong-password-123"}})
@@ -108,8 +106,7 @@ func TestLoginFailureIsTheSameForUnknownUserAndWrongPassword(t *testing.T) {
 
 // The session id changes at sign-in and the pre-login id is dead afterwards.
 func TestLoginRotatesSessionID(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	// Plant a pre-login session, as an attacker fixing a victim's id would.
 	req := httptestRequest(e)
@@ -136,8 +133,7 @@ func TestLoginRotatesSessionID(t *testing.T) {
 }
 
 func TestLogoutRevokesSessionOnTheServer(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.signedIn()
 	old := c.cookie(sessionCookie).Value
 
@@ -166,8 +162,7 @@ func TestLogoutRevokesSessionOnTheServer(t *testing.T) {
 }
 
 func TestSessionIdleAndAbsoluteTimeouts(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 
 	idle := e.signedIn()
 	e.clock.Advance(auth.DefaultIdleTimeout - time.Minute)
@@ -187,8 +182,7 @@ func TestSessionIdleAndAbsoluteTimeouts(t *testing.T) {
 }
 
 func TestPasswordResetEndsSessions(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.signedIn()
 	a, _ := e.store.AdminByEmail(context.Background(), testEmail)
 	hash, _ := auth.HashPassword("another-password-99")
@@ -199,8 +193,7 @@ func TestPasswordResetEndsSessions(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 
 	cross := e.signedIn()
 	cross.fetchSite = "cross-site"
@@ -233,7 +226,7 @@ func TestCSRF(t *testing.T) {
 	wantRedirect(t, form.post("/logout", url.Values{"_csrf": {form.cookie("postern_csrf").Value}}), "/login?notice=signed-out")
 
 	denied := "denied"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Outcome: &denied})
+	entries := e.audited(audit.Filter{Outcome: &denied})
 	if len(entries) < 5 {
 		t.Fatalf("CSRF refusals audited: %d, want 5", len(entries))
 	}
@@ -258,8 +251,7 @@ func TestCSRFCookieAttributes(t *testing.T) {
 }
 
 func TestSessionCookieAttributes(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	res := e.client().post("/login", url.Values{"email": {testEmail}, "password": {testPassword}})
 	raw := strings.Join(res.Header.Values("Set-Cookie"), "\n")
 	for _, want := range []string{sessionCookie + "=", "HttpOnly", "SameSite=Lax", "Path=/"} {
@@ -292,8 +284,7 @@ func TestSecureModeBehindTrustedProxy(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	for range 10 {
 		res := c.post("/login", url.Values{"email": {testEmail}, "password": {"wrong-password-123"}})
@@ -309,7 +300,7 @@ func TestLoginRateLimit(t *testing.T) {
 	wantRedirect(t, c.post("/login", url.Values{"email": {testEmail}, "password": {testPassword}}), "/")
 
 	limited := "auth.rate_limited"
-	if entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &limited}); len(entries) != 1 {
+	if entries := e.auditedAs(limited); len(entries) != 1 {
 		t.Fatalf("rate-limit refusals audited: %d, want 1", len(entries))
 	}
 }
@@ -317,8 +308,7 @@ func TestLoginRateLimit(t *testing.T) {
 // Without trusted proxies, X-Forwarded-For is ignored: rotating it does not
 // give an attacker a fresh per-address budget.
 func TestSpoofedForwardedForDoesNotResetAddressLimit(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	for i := range 10 {
 		res := c.do(http.MethodPost, "/login",
@@ -345,7 +335,7 @@ func TestTrustedProxyForwardedFor(t *testing.T) {
 		http.Header{"X-Forwarded-For": {"198.51.100.7"}})
 	wantRedirect(t, res, "/")
 	action := "auth.login"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := e.auditedAs(action)
 	if len(entries) == 0 || entries[0].SourceIP != "198.51.100.7" {
 		t.Fatalf("newest auth.login entry source IP = %+v, want 198.51.100.7", entries[:1])
 	}
@@ -354,8 +344,7 @@ func TestTrustedProxyForwardedFor(t *testing.T) {
 // Parallel wrong guesses cannot all slip under the limit while their
 // passwords are being checked.
 func TestLoginRateLimitHoldsUnderConcurrency(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	const n = 30
 	codes := make(chan int, n)
 	for i := range n {

@@ -15,11 +15,11 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/model"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
 )
 
 func TestDeviceDetail(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	full := testMachine(1, "laptop-ana.corp.example.com")
 	full.MachineTags = []string{"finance", "vpn-allowed"}
 	full.IsPotentialDuplication = true
@@ -93,8 +93,7 @@ func TestDeviceDetail(t *testing.T) {
 }
 
 func TestDeviceRecheckNotConnected(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	m := testMachine(7, "lonely")
 	syncMachines(t, e.store, []defender.Machine{m})
 	before, err := e.store.Device(context.Background(), m.ID)
@@ -116,7 +115,7 @@ func TestDeviceRecheckNotConnected(t *testing.T) {
 		t.Error("a failed re-check changed the device")
 	}
 	action := "device.rechecked"
-	entries, _, _ := e.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := e.auditedAs(action)
 	if len(entries) != 1 || entries[0].Outcome != audit.Failure || entries[0].Target != m.ID {
 		t.Errorf("audit of the failed re-check = %+v", entries)
 	}
@@ -164,16 +163,10 @@ func TestDeviceRecheckFromDefender(t *testing.T) {
 	c := d.signedIn()
 	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(emulator.DemoClientSecret)), "/settings/integrations")
 	ctx := context.Background()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if run, err := d.store.LastRun(ctx, "defender", model.RunSuccess); err == nil && run.Seen > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first sync did not finish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 20*time.Second, "the first sync", func() bool {
+		run, err := d.store.LastRun(ctx, "defender", model.RunSuccess)
+		return err == nil && run.Seen > 0
+	})
 	var target emulator.Machine
 	for _, m := range d.emu.Machines() {
 		if (m.RiskScore == nil || *m.RiskScore != "High") && m.MergedIntoMachineID == nil {
@@ -236,8 +229,7 @@ func TestDeviceRecheckFromDefender(t *testing.T) {
 // Synced text is untrusted: markup and javascript: URLs render inert on the
 // list and the detail page (docs/security.md#item-24).
 func TestDevicesXSS(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	const script = `"><script>alert(1)</script>`
 	const js = "javascript:alert(1)"
 	a := testMachine(1, script)

@@ -12,6 +12,7 @@ import (
 	"postern/internal/emulator"
 	"postern/internal/model"
 	"postern/internal/posture"
+	"postern/internal/testkit"
 )
 
 // highRiskDevice saves the Low risk only check and returns a High-risk,
@@ -93,7 +94,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 	}
 	for _, action := range []string{"exception.created", "exception.revoked"} {
 		a := action
-		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
+		if entries := d.auditedAs(a); len(entries) == 0 {
 			t.Errorf("%s not audited", action)
 		}
 	}
@@ -104,17 +105,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	d, c := connected(t)
 	id := highRiskDevice(t, d, c)
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
-	}
-	waitFor("the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
+	testkit.WaitFor(t, 15*time.Second, "the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
 
 	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
 		for i := range ms {
@@ -156,7 +147,7 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 		t.Error("the device's timeline does not show the change")
 	}
 	a := "posture.verdict_changed"
-	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a}); len(entries) == 0 {
+	if entries := d.auditedAs(a); len(entries) == 0 {
 		t.Error("the verdict change is not in the audit log")
 	}
 	if dash := c.get("/").body; !strings.Contains(dash, "Recent verdict changes") {
@@ -191,7 +182,7 @@ func TestExceptionRevokeChecksTheDevice(t *testing.T) {
 		t.Fatalf("the exception no longer applies: %+v", dec)
 	}
 	a, done := audit.ExceptionRevoked, audit.Success
-	if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 0 {
+	if entries := d.audited(audit.Filter{Action: &a, Outcome: &done}); len(entries) != 0 {
 		t.Errorf("a refused revocation was audited as done: %+v", entries)
 	}
 	wantRedirect(t, c.post("/devices/"+id+"/exceptions/"+itoa(exc[0].ID)+"/revoke", url.Values{}), "/devices/"+id+"#exceptions")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,19 +54,28 @@ func storedDevice(t testing.TB, m defender.Machine) model.Device {
 // syncMachines records one successful sync run that saw exactly ms.
 func syncMachines(t testing.TB, st *store.Store, ms []defender.Machine) {
 	t.Helper()
+	syncRun(t, st, len(ms), max(len(ms), 1), func(i int) defender.Machine { return ms[i] })
+}
+
+// syncRun records one successful sync run that saw n machines, staged in
+// pages of pageSize; machine(i) is the i-th, asked for in order.
+func syncRun(t testing.TB, st *store.Store, n, pageSize int, machine func(i int) defender.Machine) {
+	t.Helper()
 	ctx := context.Background()
 	run, err := st.StartRun(ctx, "defender", "manual")
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := make([]model.Device, len(ms))
-	for i, m := range ms {
-		page[i] = storedDevice(t, m)
+	for from := 0; from < n; from += pageSize {
+		page := make([]model.Device, 0, min(pageSize, n-from))
+		for i := from; i < min(from+pageSize, n); i++ {
+			page = append(page, storedDevice(t, machine(i)))
+		}
+		if err := st.StageDevices(ctx, run.ID, page); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := st.StageDevices(ctx, run.ID, page); err != nil {
-		t.Fatal(err)
-	}
-	run.Outcome, run.Seen = model.RunSuccess, len(page)
+	run.Outcome, run.Seen = model.RunSuccess, n
 	if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "system", Action: "sync.finished", Target: "defender", Outcome: audit.Success}); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +87,15 @@ func rowCount(t testing.TB, body string) int { return dom(t, body).Find(testID("
 // link to its device.
 func hosts(t testing.TB, body string) []string {
 	return texts(dom(t, body).Find(testID("device-row") + ` td:first-child a[href^="/devices/"]`))
+}
+
+// signedInOverFleet is a client signed in to a console holding
+// fleetFixture's devices.
+func signedInOverFleet(t *testing.T) *client {
+	t.Helper()
+	e := newAdminEnv(t)
+	fleetFixture(t, e.store)
+	return e.signedIn()
 }
 
 // fleetFixture is twelve devices with known signals, one of them removed.
@@ -111,8 +130,7 @@ func fleetFixture(t *testing.T, st *store.Store) {
 }
 
 func TestDevicesEmptyState(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	res := e.signedIn().get("/devices")
 	wantStatus(t, res, http.StatusOK)
 	doc := parse(t, res)
@@ -130,10 +148,7 @@ func TestDevicesEmptyState(t *testing.T) {
 }
 
 func TestDevicesListAndFilters(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	fleetFixture(t, e.store)
-	c := e.signedIn()
+	c := signedInOverFleet(t)
 
 	all := c.get("/devices")
 	wantStatus(t, all, http.StatusOK)
@@ -201,7 +216,7 @@ func TestDevicesListAndFilters(t *testing.T) {
 		}
 		got := hosts(t, res.body)
 		for _, h := range tc.hosts {
-			if !contains(got, h) {
+			if !slices.Contains(got, h) {
 				t.Errorf("%s: rows %v lack %s", tc.query, got, h)
 			}
 		}
@@ -241,20 +256,8 @@ func TestDevicesListAndFilters(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func TestDevicesSort(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
-	fleetFixture(t, e.store)
-	c := e.signedIn()
+	c := signedInOverFleet(t)
 
 	res := c.get("/devices?sort=risk")
 	got := hosts(t, res.body)
@@ -262,7 +265,7 @@ func TestDevicesSort(t *testing.T) {
 		t.Fatalf("sorted list has %d rows", len(got))
 	}
 	for i, h := range got[:3] {
-		if !contains([]string{"alpha-desktop", "foxtrot", "juliet"}, h) {
+		if !slices.Contains([]string{"alpha-desktop", "foxtrot", "juliet"}, h) {
 			t.Fatalf("sort=risk (desc by default): row %d is %s; order %v", i, h, got)
 		}
 	}
@@ -276,7 +279,7 @@ func TestDevicesSort(t *testing.T) {
 		t.Error("the sorted Risk score header lacks aria-sort=descending or a link that flips it")
 	}
 	asc := hosts(t, c.get("/devices?sort=risk&dir=asc").body)
-	if asc[0] != "delta-linux" || !contains([]string{"alpha-desktop", "foxtrot", "juliet"}, asc[len(asc)-1]) {
+	if asc[0] != "delta-linux" || !slices.Contains([]string{"alpha-desktop", "foxtrot", "juliet"}, asc[len(asc)-1]) {
 		t.Errorf("sort=risk&dir=asc order %v", asc)
 	}
 	byHost := hosts(t, c.get("/devices").body)
@@ -299,8 +302,7 @@ func TestDevicesSort(t *testing.T) {
 }
 
 func TestDevicesPaging(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	ms := make([]defender.Machine, 120)
 	for i := range ms {
 		ms[i] = testMachine(i+1, fmt.Sprintf("host-%03d", i+1))
@@ -309,33 +311,34 @@ func TestDevicesPaging(t *testing.T) {
 	syncMachines(t, e.store, ms)
 	c := e.signedIn()
 
-	first := c.get("/devices?tag=fleet")
-	if n := rowCount(t, first.body); n != 50 {
-		t.Fatalf("page 1 has %d rows, want 50", n)
+	// Each page: its rows, its counts line, and the pager links (rel and
+	// label) it has, which keep the filter and the sort.
+	pages := []struct {
+		path, counts string
+		rows         int
+		link, gone   string // rel of the link it has and of the one it lacks
+		label, href  string
+	}{
+		{"/devices?tag=fleet", "Showing 1–50 of 120 devices", 50, "next", "prev", "Next", "/devices?page=2&tag=fleet"},
+		{"/devices?tag=fleet&page=3&sort=host&dir=desc", "Showing 101–120 of 120 devices", 20, "prev", "next", "Previous", "/devices?dir=desc&page=2&tag=fleet"},
 	}
-	fd := parse(t, first)
-	if got := text(fd.Find(testID("range"))); got != "Showing 1–50 of 120 devices" {
-		t.Errorf("page 1's counts line is %q", got)
-	}
-	if next := fd.Find(`a[rel="next"]`); text(next) != "Next" || next.AttrOr("href", "") != "/devices?page=2&tag=fleet" {
-		t.Error("page 1 has no Next link that keeps the tag filter")
-	}
-	if fd.Find(`a[rel="prev"]`).Length() != 0 {
-		t.Error("page 1 has a Previous link")
-	}
-	third := c.get("/devices?tag=fleet&page=3&sort=host&dir=desc")
-	if n := rowCount(t, third.body); n != 20 {
-		t.Fatalf("page 3 has %d rows, want 20", n)
-	}
-	td := parse(t, third)
-	if got := text(td.Find(testID("range"))); got != "Showing 101–120 of 120 devices" {
-		t.Errorf("page 3's counts line is %q", got)
-	}
-	if prev := td.Find(`a[rel="prev"]`); text(prev) != "Previous" || prev.AttrOr("href", "") != "/devices?dir=desc&page=2&tag=fleet" {
-		t.Error("page 3 has no Previous link that keeps the sort and the filter")
-	}
-	if td.Find(`a[rel="next"]`).Length() != 0 {
-		t.Error("the last page has a Next link")
+	var third response
+	for _, p := range pages {
+		res := c.get(p.path)
+		if n := rowCount(t, res.body); n != p.rows {
+			t.Fatalf("%s has %d rows, want %d", p.path, n, p.rows)
+		}
+		doc := parse(t, res)
+		if got := text(doc.Find(testID("range"))); got != p.counts {
+			t.Errorf("%s: counts line %q, want %q", p.path, got, p.counts)
+		}
+		if a := doc.Find(`a[rel="` + p.link + `"]`); text(a) != p.label || a.AttrOr("href", "") != p.href {
+			t.Errorf("%s has no %s link to %s", p.path, p.label, p.href)
+		}
+		if doc.Find(`a[rel="`+p.gone+`"]`).Length() != 0 {
+			t.Errorf("%s has a rel=%s link", p.path, p.gone)
+		}
+		third = res
 	}
 	if h := hosts(t, third.body); h[0] != "host-020" || h[19] != "host-001" {
 		t.Errorf("page 3 sorted desc shows %s … %s", h[0], h[19])

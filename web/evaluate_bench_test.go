@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -23,15 +21,13 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/emulator"
 	"postern/internal/fleet"
-	"postern/internal/integration"
-	"postern/internal/metrics"
 	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/posture"
-	"postern/internal/secret"
 	"postern/internal/syncer"
-	"postern/internal/testkit/teststore"
+	"postern/internal/testkit"
 	"postern/store"
 )
 
@@ -133,26 +129,8 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	b.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	b.Cleanup(stop)
-	dir := b.TempDir()
-	st := teststore.OpenAt(b, filepath.Join(dir, "postern.db"), store.Options{})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := integration.New(st, kr, log, integration.Options{})
-	var devices fleet.Holder
-	worker := syncer.New(st, svc, &devices, log, syncer.Options{Interval: time.Hour})
-	tokens, err := auth.NewTokens(ctx, st, log, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Defender counts as enabled: the checks evaluate for real instead of
-	// all answering "data source is disabled".
-	enabled := func(context.Context) (bool, error) { return true, nil }
-	pol := policy.New(st, &devices, enabled, time.Hour, log, time.Now)
-	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Policy: pol,
-		Metrics: metrics.New(st, &devices, worker.Status, log), Logger: log})
+	con := newBenchConsole(b, true)
+	srv, st, devices, pol := con.srv, con.st, con.fleet, con.pol
 
 	start := time.Now()
 	r := rand.New(rand.NewPCG(7, 11))
@@ -181,15 +159,10 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	// Counts and history, as in production (it recomputes on every swap).
 	go pol.Run(ctx)
 	// Let the first whole-fleet pass finish before anything is measured.
-	for deadline := time.Now().Add(time.Minute); ; {
-		if _, _, at := pol.Counts(); !at.IsZero() {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the policy engine's first whole-fleet pass did not finish within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(b, time.Minute, "the policy engine's first whole-fleet pass", func() bool {
+		_, _, at := pol.Counts()
+		return !at.IsZero()
+	})
 
 	token, prefix, hash, err := auth.NewAPIToken()
 	if err != nil {
@@ -199,7 +172,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 		audit.Entry{Actor: "bench", Action: "api_token.created", Outcome: audit.Success}); err != nil {
 		b.Fatal(err)
 	}
-	if err := tokens.Reload(ctx); err != nil {
+	if err := con.tokens.Reload(ctx); err != nil {
 		b.Fatal(err)
 	}
 
@@ -207,7 +180,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	b.Cleanup(hs.Close)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	b.Cleanup(tr.CloseIdleConnections)
-	env := &evBenchEnv{parent: b, st: st, handler: srv, fleet: &devices, pol: pol, url: hs.URL + evaluatePath, authz: "Bearer " + token,
+	env := &evBenchEnv{parent: b, st: st, handler: srv, fleet: devices, pol: pol, url: hs.URL + evaluatePath, authz: "Bearer " + token,
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 	env.bodies = evBenchBodies(r, fl, 8192)
 
@@ -439,39 +412,12 @@ func evStoredDevice(d fleet.Device) model.Device {
 	return sd
 }
 
-type evWeighted struct {
-	v string
-	w int
-}
-
-func evPick(r *rand.Rand, cs []evWeighted) string {
-	total := 0
-	for _, c := range cs {
-		total += c.w
-	}
-	n := r.IntN(total)
-	for _, c := range cs {
-		if n < c.w {
-			return c.v
-		}
-		n -= c.w
-	}
-	return cs[len(cs)-1].v
-}
-
-// Signal mixes of a typical mid-size fleet ("" is null).
+// Names and tags of the evaluate bench's fleet; the signals come from the
+// emulator's mixes.
 var (
-	evPlatforms = []evWeighted{{"Windows11", 34}, {"Windows10", 30}, {"WindowsServer2022", 7}, {"WindowsServer2019", 5},
-		{"Linux", 9}, {"macOS", 7}, {"iOS", 3}, {"Android", 4}, {"WindowsServer2016", 1}}
-	evHealth = []evWeighted{{"Active", 86}, {"Inactive", 7}, {"ImpairedCommunication", 3}, {"NoSensorData", 2},
-		{"NoSensorDataImpairedCommunication", 1}, {"Unknown", 1}}
-	evOnboarding = []evWeighted{{"Onboarded", 92}, {"CanBeOnboarded", 4}, {"Unsupported", 2}, {"InsufficientInfo", 2}}
-	evRisk       = []evWeighted{{"None", 38}, {"Informational", 10}, {"Low", 24}, {"Medium", 13}, {"High", 6}, {"", 9}}
-	evExposure   = []evWeighted{{"None", 4}, {"Low", 36}, {"Medium", 44}, {"High", 10}, {"", 6}}
-	evAV         = []evWeighted{{"Updated", 80}, {"NotUpdated", 7}, {"Disabled", 2}, {"NotReporting", 4}, {"Unknown", 3}, {"", 4}}
-	evTags       = []string{"corp", "finance", "vpn-allowed", "byod", "kiosk", "pci", "engineering", "quarantine", "vip", "lab"}
-	evNames      = []string{"ana", "ben", "chen", "dana", "eli", "fatima", "gus", "hana", "ivan", "jo", "kai", "lena"}
-	evKinds      = []string{"LAPTOP", "desktop", "srv", "vm", "mac", "phone"}
+	evTags  = []string{"corp", "finance", "vpn-allowed", "byod", "kiosk", "pci", "engineering", "quarantine", "vip", "lab"}
+	evNames = []string{"ana", "ben", "chen", "dana", "eli", "fatima", "gus", "hana", "ivan", "jo", "kai", "lena"}
+	evKinds = []string{"LAPTOP", "desktop", "srv", "vm", "mac", "phone"}
 )
 
 // evBenchDevices builds n varied devices; about 2% are the stale record a
@@ -493,15 +439,17 @@ func evBenchDevices(r *rand.Rand, n int) []fleet.Device {
 			out = append(out, old)
 			continue
 		}
+		host := fmt.Sprintf("%s-%s-%05d.corp.example.com", evKinds[r.IntN(len(evKinds))], evNames[r.IntN(len(evNames))], i)
+		sig := emulator.DrawSignals(r)
 		d := fleet.Device{
 			ID:               fmt.Sprintf("%040x", uint64(i)*2654435761),
-			Host:             fmt.Sprintf("%s-%s-%05d.corp.example.com", evKinds[r.IntN(len(evKinds))], evNames[r.IntN(len(evNames))], i),
-			OSPlatform:       evPick(r, evPlatforms),
-			HealthStatus:     evPick(r, evHealth),
-			RiskScore:        evPick(r, evRisk),
-			ExposureLevel:    evPick(r, evExposure),
-			OnboardingStatus: evPick(r, evOnboarding),
-			AVStatus:         evPick(r, evAV),
+			Host:             host,
+			OSPlatform:       sig.Platform,
+			HealthStatus:     sig.Health,
+			RiskScore:        sig.Risk,
+			ExposureLevel:    sig.Exposure,
+			OnboardingStatus: sig.Onboarding,
+			AVStatus:         sig.AV,
 			IsAADJoined:      r.IntN(10) != 0,
 			LastSeen:         now.Add(-time.Duration(r.IntN(30*24*60)) * time.Minute),
 			Removed:          r.IntN(100) == 0,

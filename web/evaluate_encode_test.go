@@ -67,8 +67,7 @@ func TestEncodeEvaluateResponseMatchesJSON(t *testing.T) {
 // Answers on one keep-alive connection, one after another from the pooled
 // buffer, each declare their own length and hold their own device.
 func TestEvaluateAnswersDeclareTheirLength(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	conn, err := dialLoad(e.http.URL+evaluatePath, "Bearer "+evToken(t, e))
 	if err != nil {
 		t.Fatal(err)

@@ -233,8 +233,7 @@ func wantReason(t *testing.T, what string, reasons []string, parts ...string) {
 
 // docs/security.md#item-17: the enforcement API takes a bearer token and nothing else.
 func TestEvaluateRequiresToken(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	admin := e.signedIn()
 	token := createToken(t, admin, "Gateway eu-west")
 	body := func() io.Reader { return strings.NewReader(`{"device":{"hostname":"laptop-1"}}`) }
@@ -316,8 +315,7 @@ func flipLast(s string) string {
 // Malformed input gets 400 and a message that names the problem, never the
 // value that caused it.
 func TestEvaluateRejectsMalformedBodies(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	authz := "Bearer " + evToken(t, e)
 	const secret = "SENTINELvalue9f8e7d"
 	long := strings.Repeat("S", 256)
@@ -465,8 +463,7 @@ func TestEvaluateRejectsTrailingCloseBracket(t *testing.T) {
 
 // The answer's shape with nothing configured: allowed, no checks, "none".
 func TestEvaluateShapeWithoutChecks(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	token := evToken(t, e)
 	res := evPost(t, e, "Bearer "+token, strings.NewReader(`{"device":{"hostname":"laptop-1"}}`))
 	wantStatus(t, res, http.StatusOK)
@@ -735,8 +732,7 @@ func TestEvaluateDefenderDecisions(t *testing.T) {
 // Device report checks judge what the gateway sends, also for devices
 // Defender does not know.
 func TestEvaluateDeviceReport(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	token := evToken(t, e)
 	evSaveCheck(t, e, model.PostureCheck{Name: "Firewall on", DataSource: posture.SourceDeviceReport, Enabled: true},
 		posture.Spec{ReportFirewall: true})
@@ -873,8 +869,7 @@ func TestEvaluateExceptions(t *testing.T) {
 // The snapshot a request reads is the one published: a newly stored
 // snapshot answers at once (no database on the hot path).
 func TestEvaluateReadsTheSnapshot(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	token := evToken(t, e)
 	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
 		posture.Spec{MaxRisk: "Medium"})
@@ -921,8 +916,7 @@ func TestEvaluateTypeErrorsUseJSONTypeNames(t *testing.T) {
 // Whatever goes wrong under /api/, the caller gets JSON, not an HTML page:
 // another method, an unknown path, a body announced over the 1 MiB limit.
 func TestAPIErrorsAreJSON(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	authz := "Bearer " + evToken(t, e)
 	do := func(method, path string, body io.Reader, header http.Header) response {
 		t.Helper()

@@ -15,8 +15,7 @@ import (
 )
 
 func TestSecurityHeaders(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	anon := e.client()
 	admin := e.signedIn()
 	pages := []struct {
@@ -61,8 +60,7 @@ func TestSecurityHeaders(t *testing.T) {
 // The layout configures htmx for the CSP and carries no inline script or
 // style.
 func TestLayoutIsCSPClean(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	doc := parse(t, e.signedIn().get("/"))
 	meta := doc.Find(`head meta[name="htmx-config"]`)
 	var config map[string]any
@@ -126,8 +124,7 @@ func verboseReadiness(t *testing.T, c *client, status int) readiness {
 // Until the stored snapshot is in memory, readiness fails and the
 // enforcement API asks gateways to retry instead of denying every device.
 func TestNotReadyUntilTheSnapshotIsLoaded(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.client()
 	token := evToken(t, e)
 	loaded := e.srv.fleet

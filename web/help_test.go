@@ -17,8 +17,7 @@ import (
 const guidePath = "/help/microsoft-defender"
 
 func TestDefenderGuideRendersForAdmins(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	wantRedirect(t, e.client().get(guidePath), "/login")
 
 	res := e.signedIn().get(guidePath)
@@ -49,8 +48,7 @@ func TestDefenderGuideRendersForAdmins(t *testing.T) {
 // The values an admin pastes into the Entra admin center have copy buttons
 // whose accessible names say what they copy.
 func TestDefenderGuideCopyButtons(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	var copied []string
 	parse(t, e.signedIn().get(guidePath)).Find("button[data-copy]").Each(func(_ int, b *goquery.Selection) {
 		value := b.AttrOr("data-copy", "")
@@ -94,8 +92,7 @@ func internalLinks(t *testing.T, body string) []string {
 // No internal link of the guide, or of the pages that link to it, is
 // broken: each /help/ page answers 200 and each fragment names an element.
 func TestDefenderGuideHasNoBrokenLinks(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	c := e.signedIn()
 	pages := map[string]map[string]bool{} // path → its ids
 	load := func(path string) map[string]bool {
@@ -144,8 +141,7 @@ func TestDefenderGuideHasNoBrokenLinks(t *testing.T) {
 
 // Every section an error can send an admin to exists in the guide.
 func TestDefenderGuideHasEveryErrorAnchor(t *testing.T) {
-	e := newEnv(t)
-	e.setup()
+	e := newAdminEnv(t)
 	got := ids(t, guidePath, e.signedIn().get(guidePath).body)
 	anchors := slices.Clone(defender.HelpAnchors)
 	for _, a := range fieldHelp {
@@ -222,11 +218,7 @@ func TestManageErrorsLinkToTheGuide(t *testing.T) {
 
 // The card's last error links to the guide too, from its stored code.
 func TestCardLastErrorLinksToTheGuide(t *testing.T) {
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
+	d, c := connected(t)
 	wantRedirect(t, c.post("/settings/integrations/defender/disable", url.Values{}), "/settings/integrations")
 	d.emu.SetFaults(emulator.Faults{ExpiredSecret: true})
 	wantRedirect(t, c.post("/settings/integrations/defender/enable", url.Values{}), "/settings/integrations")

@@ -36,6 +36,17 @@ func newDefenderEnv(t *testing.T, secretValue string) *defenderEnv {
 }
 
 // waitSynced waits until a sync has finished and none is running.
+// connected returns a signed-in client with Defender configured and synced.
+func connected(t *testing.T) (*defenderEnv, *client) {
+	t.Helper()
+	const sec = "Good~secret.value-0123456789abcdefghijklm"
+	d := newDefenderEnv(t, sec)
+	c := d.signedIn()
+	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
+	d.waitSynced(t)
+	return d, c
+}
+
 func (e *testEnv) waitSynced(t *testing.T) {
 	t.Helper()
 	e.waitRunAfter(t, 0)
@@ -94,7 +105,7 @@ func TestDefenderConfigureConnects(t *testing.T) {
 		t.Errorf("stored secret %q is not sealed", in.ClientSecret)
 	}
 	action := "integration.configured"
-	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	entries := d.auditedAs(action)
 	if len(entries) != 1 || entries[0].Actor != testEmail {
 		t.Fatalf("integration.configured audit = %+v", entries)
 	}
@@ -230,7 +241,7 @@ func TestDefenderSecretNeverLeaks(t *testing.T) {
 		check("response "+string(rune('A'+i)), b)
 	}
 	check("the log", d.logs.String())
-	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{})
+	entries := d.audited(audit.Filter{})
 	for _, e := range entries {
 		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
 	}
@@ -313,11 +324,7 @@ func mustDate(s string) time.Time {
 }
 
 func TestSyncNowAndLiveCard(t *testing.T) {
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
+	d, c := connected(t)
 
 	card := c.get("/settings/integrations/defender/status")
 	wantStatus(t, card, http.StatusOK)
@@ -395,11 +402,7 @@ func TestSyncNowWhileBlockedSaysWhy(t *testing.T) {
 
 // A failed sync shows on the card in plain words, with the code.
 func TestFailedSyncShowsOnCard(t *testing.T) {
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
+	d, c := connected(t)
 	first := d.worker.Status().LastRun.ID
 	d.emu.SetFaults(emulator.Faults{MalformedJSON: true})
 	c.post("/settings/integrations/defender/sync", url.Values{})

@@ -14,17 +14,6 @@ import (
 	"postern/internal/emulator"
 )
 
-// connected returns a signed-in client with Defender configured and synced.
-func connected(t *testing.T) (*defenderEnv, *client) {
-	t.Helper()
-	const sec = "Good~secret.value-0123456789abcdefghijklm"
-	d := newDefenderEnv(t, sec)
-	c := d.signedIn()
-	wantRedirect(t, c.post("/settings/integrations/defender", d.goodForm(sec)), "/settings/integrations")
-	d.waitSynced(t)
-	return d, c
-}
-
 func riskCounts(ms []emulator.Machine) (high, other int) {
 	for _, m := range ms {
 		if m.RiskScore != nil && *m.RiskScore == "High" {
@@ -164,7 +153,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 	}
 	for _, action := range []string{"posture_check.created", "posture_check.updated", "posture_check.deleted"} {
 		a, done := action, audit.Success
-		if entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
+		if entries := d.audited(audit.Filter{Action: &a, Outcome: &done}); len(entries) != 1 {
 			t.Errorf("%s audited as done %d times", action, len(entries))
 		}
 	}

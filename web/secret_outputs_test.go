@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -104,7 +103,7 @@ func TestSecretAbsentFromEveryOutput(t *testing.T) {
 		check(where, o)
 	}
 	check("the log", d.logs.String())
-	entries, _, _ := d.store.AuditEntries(context.Background(), audit.Filter{})
+	entries := d.audited(audit.Filter{})
 	for _, e := range entries {
 		check("audit entry "+e.Action, e.Actor+e.Target+e.Detail)
 	}

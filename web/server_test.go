@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/defender"
 	"postern/internal/fleet"
@@ -28,7 +29,7 @@ import (
 )
 
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB // a benchmark's too
 	srv   *Server
 	http  *httptest.Server
 	store *store.Store
@@ -45,51 +46,102 @@ func newEnv(t *testing.T, proxies ...netip.Prefix) *testEnv {
 	return newEnvWith(t, "", proxies...)
 }
 
+// newAdminEnv is newEnv with the first admin account created (see
+// signedIn).
+func newAdminEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newEnv(t)
+	e.setup()
+	return e
+}
+
 // newEnvWith points the Defender client at microsoftURL (login and API).
 func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *testEnv {
 	t.Helper()
 	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	st := teststore.Open(t, store.Options{Now: clock.Now})
 	logs := &testkit.Buffer{}
-	log := slog.New(LogHandler(slog.NewTextHandler(logs, nil))) // as serve.go builds it
-	kr, _, err := secret.LoadKeyring("", filepath.Join(t.TempDir(), "master.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := integration.New(st, kr, log, integration.Options{LoginURL: microsoftURL, APIURL: microsoftURL})
-	var devices fleet.Holder
-	worker := syncer.New(st, svc, &devices, log, syncer.Options{Interval: time.Hour,
-		List: defender.ListOptions{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}})
+	p := newParts(t, partsOptions{
+		store:       store.Options{Now: clock.Now},
+		log:         slog.New(LogHandler(slog.NewTextHandler(logs, nil))), // as serve.go builds it
+		now:         clock.Now,
+		integration: integration.Options{LoginURL: microsoftURL, APIURL: microsoftURL},
+		syncer: syncer.Options{Interval: time.Hour,
+			List: defender.ListOptions{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}},
+	})
 	// Loaded before the test acts: Run's start-up closes runs it finds
 	// open, which would otherwise include a run the test has just begun.
-	if err := worker.Load(context.Background()); err != nil {
+	if err := p.worker.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(ctx) }()
-	tokens, err := auth.NewTokens(context.Background(), st, log, clock.Now)
-	if err != nil {
+	go func() { workerDone <- p.worker.Run(ctx) }()
+	if err := p.pol.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New(st, &devices, worker.Status, log)
-	pol := policy.New(st, &devices, svc.Enabled, time.Hour, log, clock.Now)
-	if err := pol.Reload(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	worker.OnSwap(func(_, _ *fleet.Snapshot) { pol.Recompute() })
-	svc.Subscribe(worker.IntegrationChanged)
-	svc.Subscribe(pol.IntegrationChanged)
-	go pol.Run(ctx)
-	srv := NewServer(Deps{Store: st, Integration: svc, Syncer: worker, Fleet: &devices, Tokens: tokens, Metrics: m, Policy: pol,
-		Logger: log, Now: clock.Now, TrustedProxies: proxies})
+	p.worker.OnSwap(func(_, _ *fleet.Snapshot) { p.pol.Recompute() })
+	p.svc.Subscribe(p.worker.IntegrationChanged)
+	p.svc.Subscribe(p.pol.IntegrationChanged)
+	go p.pol.Run(ctx)
+	srv := p.server(Deps{Now: clock.Now, TrustedProxies: proxies})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { // before the store closes
 		hs.Close()
 		stop()
 		<-workerDone
 	})
-	return &testEnv{t: t, srv: srv, http: hs, store: st, clock: clock, logs: logs, worker: worker, fleet: &devices, policy: pol}
+	return &testEnv{t: t, srv: srv, http: hs, store: p.st, clock: clock, logs: logs, worker: p.worker, fleet: p.fleet, policy: p.pol}
+}
+
+// parts are the real components a console is built from, over a fresh
+// store and keyring in the test's temporary directory.
+type parts struct {
+	st     *store.Store
+	log    *slog.Logger
+	svc    *integration.Service
+	fleet  *fleet.Holder
+	worker *syncer.Worker
+	tokens *auth.Tokens
+	pol    *policy.Engine
+}
+
+type partsOptions struct {
+	store       store.Options
+	log         *slog.Logger
+	now         func() time.Time
+	integration integration.Options
+	syncer      syncer.Options
+	// enabled overrides whether Defender counts as enabled for the checks;
+	// nil asks the integration.
+	enabled func(context.Context) (bool, error)
+}
+
+func newParts(t testing.TB, o partsOptions) parts {
+	t.Helper()
+	dir := t.TempDir()
+	p := parts{st: teststore.OpenAt(t, filepath.Join(dir, "postern.db"), o.store), log: o.log, fleet: &fleet.Holder{}}
+	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.svc = integration.New(p.st, kr, p.log, o.integration)
+	p.worker = syncer.New(p.st, p.svc, p.fleet, p.log, o.syncer)
+	if p.tokens, err = auth.NewTokens(context.Background(), p.st, p.log, o.now); err != nil {
+		t.Fatal(err)
+	}
+	if o.enabled == nil {
+		o.enabled = p.svc.Enabled
+	}
+	p.pol = policy.New(p.st, p.fleet, o.enabled, time.Hour, p.log, o.now)
+	return p
+}
+
+// server is the console over p; d adds what the caller sets beyond the
+// parts (clock, trusted proxies).
+func (p parts) server(d Deps) *Server {
+	d.Store, d.Integration, d.Syncer, d.Fleet, d.Tokens, d.Policy, d.Logger = p.st, p.svc, p.worker, p.fleet, p.tokens, p.pol, p.log
+	d.Metrics = metrics.New(p.st, p.fleet, p.worker.Status, p.log)
+	return NewServer(d)
 }
 
 const (
@@ -182,6 +234,22 @@ func (e *testEnv) signedIn() *client {
 		e.t.Fatalf("login: status %d location %q, want 303 to /", res.StatusCode, res.Header.Get("Location"))
 	}
 	return c
+}
+
+// audited lists the audit rows that f selects, newest first.
+func (e *testEnv) audited(f audit.Filter) []audit.Entry {
+	e.t.Helper()
+	entries, _, err := e.store.AuditEntries(context.Background(), f)
+	if err != nil {
+		e.t.Fatalf("AuditEntries: %v", err)
+	}
+	return entries
+}
+
+// auditedAs lists the audit rows of one action, newest first.
+func (e *testEnv) auditedAs(action string) []audit.Entry {
+	e.t.Helper()
+	return e.audited(audit.Filter{Action: &action})
 }
 
 func wantStatus(t *testing.T, res response, want int) {

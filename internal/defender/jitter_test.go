@@ -6,13 +6,13 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/testkit"
 )
 
 // failingAPI serves emu, except that the first n API calls get status (429
@@ -34,20 +34,6 @@ func failingAPI(t *testing.T, emu *emulator.Emulator, status int, n int64) strin
 	return hs.URL
 }
 
-// recordedSleeps is a ListOptions.Sleep that returns at once and keeps
-// every wait.
-type recordedSleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *recordedSleeps) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
 // backoffWaits lists the machines once against an API whose first fails
 // calls answer status, and returns the waits between attempts.
 func backoffWaits(t *testing.T, status int, fails int64, o defender.ListOptions) ([]time.Duration, error) {
@@ -56,10 +42,10 @@ func backoffWaits(t *testing.T, status int, fails int64, o defender.ListOptions)
 	emu := emulator.New(emulator.Config{ClientSecret: sec, Machines: 3, Seed: 5})
 	emu.SetFaults(emulator.Faults{NoRateLimit: true})
 	base := failingAPI(t, emu, status, fails)
-	rec := &recordedSleeps{}
+	rec := &testkit.Sleeps{}
 	o.Sleep = rec.Sleep
 	_, err := newClient(t, creds(sec), base, nil).ListMachines(context.Background(), o, func([]defender.Machine) error { return nil })
-	return rec.d, err
+	return rec.All(), err
 }
 
 // TestBackoffIsJittered holds security item 30's "capped jittered backoff"

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -23,6 +22,8 @@ import (
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/testkit"
+	"postern/internal/testkit/teststore"
 )
 
 // TestCrashDuringSync is docs/security.md#item-34: kill -9 of a syncing server at random
@@ -59,7 +60,7 @@ func TestCrashDuringSync(t *testing.T) {
 	c := newConsole(t)
 	c.setUp(srv.URL)
 	c.configure(srv.URL)
-	waitFor(t, 30*time.Second, "the first successful sync", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the first successful sync", func() bool {
 		return countRuns(t, dbPath, "success") > 0
 	})
 	srv.Stop() // SIGTERM: a clean exit is part of the contract
@@ -235,42 +236,6 @@ func (m *pagingMicrosoft) expected(t *testing.T, before map[string]string) map[s
 	return out
 }
 
-// startServerIn runs the postern binary like StartServer, but on dataDir,
-// so that restarts find the previous process's database and key.
-func startServerIn(t *testing.T, dataDir string, extraArgs ...string) *Server {
-	t.Helper()
-	bin, err := binary()
-	if err != nil {
-		t.Fatalf("building postern: %v", err)
-	}
-	addr := freeAddr(t)
-	s := &Server{URL: "http://" + addr, DataDir: dataDir, t: t, done: make(chan struct{})}
-	args := append([]string{"--addr", addr, "--data-dir", dataDir}, extraArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = t.TempDir()
-	s.cmd.Env = envWithout("POSTERN_")
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	s.cmd.WaitDelay = time.Second
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		s.Stop()
-		if t.Failed() {
-			t.Logf("postern %v output:\n%s", args, s.Output())
-		}
-	})
-	if err := s.waitReady(); err != nil {
-		s.kill()
-		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
-	}
-	return s
-}
-
 // console signs in over plain HTTP, as a browser that sends Fetch Metadata.
 type console struct {
 	t      *testing.T
@@ -353,20 +318,7 @@ func integrityCheck(t *testing.T, path string) string {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("PRAGMA integrity_check")
-	if err != nil {
-		t.Fatalf("integrity_check: %v", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, "; ")
+	return strings.Join(teststore.Strings(t, db.Query, "PRAGMA integrity_check"), "; ")
 }
 
 // readDevices returns id → hex content_hash of every devices row.
@@ -374,22 +326,12 @@ func readDevices(t *testing.T, path string) map[string]string {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("SELECT id, content_hash FROM devices")
-	if err != nil {
-		t.Fatalf("reading devices: %v", err)
-	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
+	for scan := range teststore.Each(t, db.Query, "SELECT id, content_hash FROM devices") {
 		var id string
 		var h []byte
-		if err := rows.Scan(&id, &h); err != nil {
-			t.Fatal(err)
-		}
+		scan(&id, &h)
 		out[id] = hex.EncodeToString(h)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -439,17 +381,10 @@ func runsAfter(t *testing.T, path string, after int64) []runRow {
 	t.Helper()
 	db := openRO(t, path)
 	defer db.Close()
-	rows, err := db.Query("SELECT id, outcome FROM sync_runs WHERE id > ? ORDER BY id", after)
-	if err != nil {
-		t.Fatalf("reading sync_runs: %v", err)
-	}
-	defer rows.Close()
 	var out []runRow
-	for rows.Next() {
+	for scan := range teststore.Each(t, db.Query, "SELECT id, outcome FROM sync_runs WHERE id > ? ORDER BY id", after) {
 		var r runRow
-		if err := rows.Scan(&r.id, &r.outcome); err != nil {
-			t.Fatal(err)
-		}
+		scan(&r.id, &r.outcome)
 		out = append(out, r)
 	}
 	return out
@@ -486,7 +421,7 @@ func checkInterrupted(t *testing.T, path string, ids []int64) {
 	}
 	db := openRO(t, path)
 	defer db.Close()
-	waitFor(t, 10*time.Second, "the left-over runs to be closed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the left-over runs to be closed", func() bool {
 		for _, id := range ids {
 			var outcome string
 			if err := db.QueryRow("SELECT outcome FROM sync_runs WHERE id = ?", id).Scan(&outcome); err != nil || outcome == "running" {
@@ -504,16 +439,5 @@ func checkInterrupted(t *testing.T, path string, ids []int64) {
 		if outcome != "interrupted" || !finished.Valid {
 			t.Errorf("run %d, left running by a kill: outcome %q, finished %v; want interrupted with a finish time", id, outcome, finished)
 		}
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -75,18 +75,8 @@ func fillCredentials(b *Browser, tenant, client, secretValue string) {
 func TestDefenderIntegrationJourney(t *testing.T) {
 	const goodSecret = "Jr8Q~journey.Secret-Value_0123456789abcd"
 	ms := startMicrosoft(t, goodSecret)
-	srv := StartServer(t, ms.args()...)
-	b := NewBrowser(t, srv)
-
-	createFirstAdmin(t, b)
-	signIn(b, adminEmail, adminPassword)
-	b.WaitHeading("Dashboard")
-	b.ClickLink("Integrations", mainNav)
-	b.WaitHeading("Integrations")
-	b.WaitText("Not configured")
-
-	b.ClickButton("Manage")
-	b.WaitText("Manage Microsoft Defender")
+	_, b := signedInAdmin(t, ms.args()...)
+	openManageDialog(b)
 	checkA11y(t, b, "Manage dialog")
 
 	bad := []struct {

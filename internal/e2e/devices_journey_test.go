@@ -17,15 +17,8 @@ func TestDevicesJourney(t *testing.T) {
 	ms := startMicrosoft(t, secretValue)
 	// Slow pages so that Syncing… is visible for a moment.
 	ms.emu.SetFaults(emulator.Faults{SlowPage: 700 * time.Millisecond, PageSize: 10})
-	srv := StartServer(t, ms.args()...)
-	b := NewBrowser(t, srv)
-	createFirstAdmin(t, b)
-	signIn(b, adminEmail, adminPassword)
-	b.WaitHeading("Dashboard")
-
-	b.ClickLink("Integrations", mainNav)
-	b.ClickButton("Manage")
-	b.WaitText("Manage Microsoft Defender")
+	_, b := signedInAdmin(t, ms.args()...)
+	openManageDialog(b)
 	fillCredentials(b, emulator.DemoTenantID, emulator.DemoClientID, secretValue)
 	b.ClickButton("Save")
 	b.WaitFlash("Microsoft Defender is connected")

@@ -25,7 +25,8 @@ const (
 type Server struct {
 	// URL is the base URL, such as http://127.0.0.1:41234, without a slash.
 	URL string
-	// DataDir is the --data-dir of the process, a fresh t.TempDir().
+	// DataDir is the --data-dir of the process: a fresh t.TempDir(), or the
+	// directory given to startServerIn.
 	DataDir string
 
 	t        testing.TB
@@ -46,6 +47,13 @@ type Server struct {
 // its stdout and stderr are logged.
 func StartServer(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
+	return startServerIn(t, t.TempDir(), extraArgs...)
+}
+
+// startServerIn is StartServer on dataDir, so that a restart finds the
+// previous process's database and key.
+func startServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatalf("building postern: %v", err)
@@ -53,7 +61,7 @@ func StartServer(t testing.TB, extraArgs ...string) *Server {
 	addr := freeAddr(t)
 	s := &Server{
 		URL:     "http://" + addr,
-		DataDir: t.TempDir(),
+		DataDir: dataDir,
 		t:       t,
 		done:    make(chan struct{}),
 	}
@@ -78,7 +86,7 @@ func StartServer(t testing.TB, extraArgs ...string) *Server {
 	})
 	if err := s.waitReady(); err != nil {
 		s.kill()
-		t.Fatalf("postern did not become ready: %v", err)
+		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
 	}
 	return s
 }

@@ -24,16 +24,8 @@ const guidePath = "/help/microsoft-defender"
 func TestSetupGuideJourney(t *testing.T) {
 	const goodSecret = "Hq4Z~guide.Secret-Value_0123456789abcdef"
 	ms := startMicrosoft(t, goodSecret)
-	srv := StartServer(t, ms.args()...)
-	b := NewBrowser(t, srv)
-
-	createFirstAdmin(t, b)
-	signIn(b, adminEmail, adminPassword)
-	b.WaitHeading("Dashboard")
-	b.ClickLink("Integrations", mainNav)
-	b.WaitHeading("Integrations")
-	b.ClickButton("Manage")
-	b.WaitText("Manage Microsoft Defender")
+	srv, b := signedInAdmin(t, ms.args()...)
+	openManageDialog(b)
 
 	guide := followToNewTab(t, b, "Setup guide (opens in a new tab)", "dialog[open]")
 	guide.WaitPath(guidePath)

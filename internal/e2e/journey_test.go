@@ -53,6 +53,29 @@ func createFirstAdmin(t *testing.T, b *Browser) {
 	b.WaitFlash("Admin account created")
 }
 
+// signedInAdmin starts a fresh console with args, creates the first admin
+// and signs in: the browser is on the Dashboard.
+func signedInAdmin(t *testing.T, args ...string) (*Server, *Browser) {
+	t.Helper()
+	srv := StartServer(t, args...)
+	b := NewBrowser(t, srv)
+	createFirstAdmin(t, b)
+	signIn(b, adminEmail, adminPassword)
+	b.WaitHeading("Dashboard")
+	return srv, b
+}
+
+// openManageDialog goes to Integrations, where Defender is not configured
+// yet, and opens its Manage dialog.
+func openManageDialog(b *Browser) {
+	b.t.Helper()
+	b.ClickLink("Integrations", mainNav)
+	b.WaitHeading("Integrations")
+	b.WaitText("Not configured")
+	b.ClickButton("Manage")
+	b.WaitText("Manage Microsoft Defender")
+}
+
 // signIn submits the sign-in form of the current page.
 func signIn(b *Browser, email, password string) {
 	b.t.Helper()

@@ -15,10 +15,7 @@ import (
 // the first sync to show its devices on the card.
 func connectDefender(t *testing.T, b *Browser, secretValue string, machines int) {
 	t.Helper()
-	b.ClickLink("Integrations", mainNav)
-	b.WaitHeading("Integrations")
-	b.ClickButton("Manage")
-	b.WaitText("Manage Microsoft Defender")
+	openManageDialog(b)
 	fillCredentials(b, emulator.DemoTenantID, emulator.DemoClientID, secretValue)
 	b.ClickButton("Save")
 	b.WaitFlash("Microsoft Defender is connected")
@@ -81,11 +78,7 @@ func TestPostureCheckJourney(t *testing.T) {
 	if high == "" || low == "" {
 		t.Fatal("the emulator fleet has no High- or Low-risk machine; change the seed")
 	}
-	srv := StartServer(t, ms.args()...)
-	b := NewBrowser(t, srv)
-	createFirstAdmin(t, b)
-	signIn(b, adminEmail, adminPassword)
-	b.WaitHeading("Dashboard")
+	srv, b := signedInAdmin(t, ms.args()...)
 	connectDefender(t, b, secretValue, len(ms.emu.Machines()))
 
 	// A token for the gateway, shown once.

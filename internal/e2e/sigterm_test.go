@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"postern/internal/emulator"
+	"postern/internal/testkit"
 )
 
 // TestSIGTERMDuringSync is security item 38 (docs/security.md#item-38) on
@@ -27,8 +28,8 @@ func TestSIGTERMDuringSync(t *testing.T) {
 	c := newConsole(t)
 	c.setUp(srv.URL)
 	c.configure(srv.URL)
-	waitFor(t, 30*time.Second, "the first successful sync", func() bool { return countRuns(t, dbPath, "success") > 0 })
-	waitFor(t, 10*time.Second, "the first sync to finish", func() bool { return countRuns(t, dbPath, "running") == 0 })
+	testkit.WaitFor(t, 30*time.Second, "the first successful sync", func() bool { return countRuns(t, dbPath, "success") > 0 })
+	testkit.WaitFor(t, 10*time.Second, "the first sync to finish", func() bool { return countRuns(t, dbPath, "running") == 0 })
 	before := readDevices(t, dbPath)
 	lastRun := maxRunID(t, dbPath)
 
@@ -39,7 +40,7 @@ func TestSIGTERMDuringSync(t *testing.T) {
 	if !c.syncNow(srv.URL) {
 		t.Fatal("Sync now is not there")
 	}
-	waitFor(t, 10*time.Second, "the sync to start", func() bool { return countRuns(t, dbPath, "running") > 0 })
+	testkit.WaitFor(t, 10*time.Second, "the sync to start", func() bool { return countRuns(t, dbPath, "running") > 0 })
 
 	tokens := ms.emu.Stats().TokenRequests
 	saved := make(chan *http.Response, 1)
@@ -59,7 +60,7 @@ func TestSIGTERMDuringSync(t *testing.T) {
 		saved <- res
 	}()
 	// The Save is in its handler once it asks Microsoft for a token.
-	waitFor(t, 10*time.Second, "the Save to reach Microsoft", func() bool { return ms.emu.Stats().TokenRequests > tokens })
+	testkit.WaitFor(t, 10*time.Second, "the Save to reach Microsoft", func() bool { return ms.emu.Stats().TokenRequests > tokens })
 
 	start := time.Now()
 	var exited bool

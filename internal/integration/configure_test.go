@@ -26,7 +26,7 @@ var sealedPattern = regexp.MustCompile(`^pst:v1:[a-z0-9]+:[A-Za-z0-9_-]+$`)
 func TestConfigureStoresSealedSecret(t *testing.T) {
 	const sec = "Cfg8Q~sealed.Sentinel-0f9e8d7c6b5a_ZZ"
 	e := newEnv(t, sec)
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
+	if err := e.svc.Configure(asAdmin(), e.good()); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	in := e.row()
@@ -108,7 +108,7 @@ func TestConfigureDomainTenant(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.TenantID = "  " + emulator.DemoTenantDomain + " "
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+	if err := e.svc.Configure(asAdmin(), in); err != nil {
 		t.Fatalf("Configure with tenant %q = %v, want nil", in.TenantID, err)
 	}
 	if got := e.row().TenantID; got != emulator.DemoTenantDomain {
@@ -159,7 +159,7 @@ func TestConfigureFieldProblems(t *testing.T) {
 			before := e.emu.Stats().TokenRequests
 			in := e.good()
 			tt.edit(&in)
-			err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
+			err := e.svc.Configure(asAdmin(), in)
 			var p integration.Problems
 			if !errors.As(err, &p) {
 				t.Fatalf("Configure = %v (%T), want integration.Problems", err, err)
@@ -204,7 +204,7 @@ func TestConfigureStoresExpiry(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.SecretExpiresOn = "2099-06-30"
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+	if err := e.svc.Configure(asAdmin(), in); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	got := e.row().SecretExpiresOn
@@ -220,7 +220,7 @@ func TestConfigureRefusedWritesNoRow(t *testing.T) {
 	in := e.good()
 	in.ClientSecret = secret.Redacted(wrong)
 
-	err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
+	err := e.svc.Configure(asAdmin(), in)
 	var de *defender.Error
 	if !errors.As(err, &de) || de.Reason != defender.InvalidSecret {
 		t.Fatalf("Configure(wrong secret) = %v, want *defender.Error %q", err, defender.InvalidSecret)
@@ -286,7 +286,7 @@ func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 			e.emu.SetFaults(tt.fault)
 			defer e.emu.SetFaults(emulator.Faults{})
 
-			err := e.svc.Configure(actor.NewContext(context.Background(), admin), in)
+			err := e.svc.Configure(asAdmin(), in)
 			if got := defender.ReasonOf(err); got != tt.reason {
 				t.Fatalf("Configure = %v, want reason %q", err, tt.reason)
 			}
@@ -316,7 +316,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 		in := e.good()
 		in.ClientSecret = blank
 		in.SecretExpiresOn = "2099-12-31"
-		if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+		if err := e.svc.Configure(asAdmin(), in); err != nil {
 			t.Fatalf("Configure with secret %q = %v, want nil", blank.Reveal(), err)
 		}
 		row := e.row()
@@ -345,13 +345,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 // requests: Configure has read the row and is waiting on Microsoft.
 func waitForTokenRequest(t *testing.T, emu *emulator.Emulator, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for emu.Stats().TokenRequests <= n {
-		if time.Now().After(deadline) {
-			t.Fatal("Configure never reached the token endpoint")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, "Configure to reach the token endpoint", func() bool { return emu.Stats().TokenRequests > n })
 }
 
 // conflictCase runs Configure while another admin disables the integration
@@ -367,7 +361,7 @@ func conflictCase(t *testing.T, e *env) error {
 	in.ClientSecret = ""
 	in.SecretExpiresOn = "2099-01-01"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(actor.NewContext(context.Background(), admin), in) }()
+	go func() { errc <- e.svc.Configure(asAdmin(), in) }()
 
 	waitForTokenRequest(t, e.emu, n)
 	other := actor.Actor{ID: 2, Email: "other-admin@example.com", Role: actor.Owner, IP: "192.0.2.99"}
@@ -425,7 +419,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 	slow := e.good()
 	slow.Region = "eu"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(actor.NewContext(context.Background(), admin), slow) }()
+	go func() { errc <- e.svc.Configure(asAdmin(), slow) }()
 	waitForTokenRequest(t, e.emu, 0)
 
 	// The other admin's save goes through a second, undelayed emulator.
@@ -472,7 +466,7 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 		const sec = "Tmo8Q~enb.Sentinel-5544332211_lkjh"
 		e := newEnv(t, sec)
 		e.configure()
-		if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
+		if err := e.svc.Disable(asAdmin()); err != nil {
 			t.Fatal(err)
 		}
 		e.emu.SetFaults(emulator.Faults{SlowPage: 10 * time.Second})

@@ -35,6 +35,9 @@ var loc = secret.Location{Table: "integrations", Column: "client_secret", Row: i
 
 var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP: "192.0.2.10"}
 
+// asAdmin is a request context that acts as admin.
+func asAdmin() context.Context { return actor.NewContext(context.Background(), admin) }
+
 // env is a Service on a real SQLite file and keyring, talking to the
 // emulator over loopback.
 type env struct {
@@ -93,7 +96,7 @@ func (e *env) good() integration.Input {
 // configure stores a working configuration or fails the test.
 func (e *env) configure() model.Integration {
 	e.t.Helper()
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), e.good()); err != nil {
+	if err := e.svc.Configure(asAdmin(), e.good()); err != nil {
 		e.t.Fatalf("Configure(good) = %v", err)
 	}
 	return e.row()
@@ -118,35 +121,7 @@ func (e *env) rawRows() []string {
 		e.t.Fatalf("open raw: %v", err)
 	}
 	defer db.Close()
-	rows, err := db.Query("SELECT * FROM integrations ORDER BY name")
-	if err != nil {
-		e.t.Fatalf("raw query: %v", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			e.t.Fatal(err)
-		}
-		var b strings.Builder
-		for i, c := range cols {
-			fmt.Fprintf(&b, "%s=%T:%q ", c, vals[i], fmt.Sprint(vals[i]))
-		}
-		out = append(out, b.String())
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
+	return teststore.Dump(e.t, db.Query, "SELECT * FROM integrations ORDER BY name")
 }
 
 // audit returns the audit rows whose action starts with action, oldest first.

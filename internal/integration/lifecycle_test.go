@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/defender"
@@ -25,7 +24,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	configured := e.configure()
 	ctx := context.Background()
 
-	if err := e.svc.Disable(actor.NewContext(ctx, admin)); err != nil {
+	if err := e.svc.Disable(asAdmin()); err != nil {
 		t.Fatalf("Disable = %v", err)
 	}
 	disabled := e.row()
@@ -43,7 +42,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	// The secret expired while the integration was off: Enable must notice.
 	e.emu.SetFaults(emulator.Faults{ExpiredSecret: true})
 	tokens := e.emu.Stats().TokenRequests
-	err := e.svc.Enable(actor.NewContext(ctx, admin))
+	err := e.svc.Enable(asAdmin())
 	var de *defender.Error
 	if !errors.As(err, &de) {
 		t.Fatalf("Enable with an expired secret = %v (%T), want *defender.Error", err, err)
@@ -86,7 +85,7 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 
 	// Fixed at Microsoft: Enable succeeds and clears the error.
 	e.emu.SetFaults(emulator.Faults{})
-	if err := e.svc.Enable(actor.NewContext(ctx, admin)); err != nil {
+	if err := e.svc.Enable(asAdmin()); err != nil {
 		t.Fatalf("Enable after the fault cleared = %v", err)
 	}
 	enabled := e.row()
@@ -107,11 +106,10 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 
 func TestEnableDisableUnconfigured(t *testing.T) {
 	e := newEnv(t, "Unc8Q~none.Sentinel-0000111122_qazw")
-	ctx := context.Background()
-	if err := e.svc.Enable(actor.NewContext(ctx, admin)); !apperr.Is(err, apperr.NotFound) {
+	if err := e.svc.Enable(asAdmin()); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("Enable with nothing configured = %v, want NotFound", err)
 	}
-	if err := e.svc.Disable(actor.NewContext(ctx, admin)); !apperr.Is(err, apperr.NotFound) {
+	if err := e.svc.Disable(asAdmin()); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("Disable with nothing configured = %v, want NotFound", err)
 	}
 	if got := e.emu.Stats().TokenRequests; got != 0 {
@@ -246,7 +244,7 @@ func TestResealRotatesEverySecret(t *testing.T) {
 	if newID == "k1" {
 		t.Fatalf("new key id = %q, want a new one", newID)
 	}
-	n, err := e.svc.Reseal(actor.NewContext(ctx, admin), rotated)
+	n, err := e.svc.Reseal(asAdmin(), rotated)
 	if err != nil {
 		t.Fatalf("Reseal = %v", err)
 	}
@@ -312,7 +310,7 @@ func TestResealRotatesEverySecret(t *testing.T) {
 	// And the service on the new keyring still validates with the stored secret.
 	in := e.good()
 	in.ClientSecret = ""
-	if err := e.service(retired).Configure(actor.NewContext(ctx, admin), in); err != nil {
+	if err := e.service(retired).Configure(asAdmin(), in); err != nil {
 		t.Errorf("Configure keeping the resealed secret = %v, want nil", err)
 	}
 }
@@ -334,7 +332,7 @@ func TestResealIsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Reseal(actor.NewContext(ctx, admin), rotated); err == nil {
+	if _, err := e.svc.Reseal(asAdmin(), rotated); err == nil {
 		t.Fatal("Reseal with an unopenable secret = nil, want an error")
 	}
 	if after := e.rawRows(); !slices.Equal(after, before) {
@@ -372,7 +370,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 			return secret.ReadKeyring("", path)
 		}})
 	stale := integration.New(e.st, e.kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
-	if err := running.Configure(actor.NewContext(ctx, admin), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+	if err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +383,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 	if err := secret.WriteKeyring(path, rotated); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.service(rotated).Reseal(actor.NewContext(ctx, admin), rotated); err != nil {
+	if _, err := e.service(rotated).Reseal(asAdmin(), rotated); err != nil {
 		t.Fatal(err)
 	}
 
@@ -401,7 +399,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 		t.Fatalf("%d reloads, want 1 logged:\n%s", reloads, e.logs.String())
 	}
 	// A secret saved now is sealed under the new key.
-	if err := running.Configure(actor.NewContext(ctx, admin), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+	if err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}

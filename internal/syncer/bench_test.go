@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"postern/internal/actor"
-	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/model"
@@ -65,11 +63,7 @@ func benchSync(b *testing.B, resync bool) {
 			b.Fatal(err)
 		}
 		svc := integration.New(st, kr, log, integration.Options{LoginURL: emuURL, APIURL: emuURL})
-		in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
-			ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-		if err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
-			b.Fatal(err)
-		}
+		configureDemo(b, svc)
 		holder := &fleet.Holder{}
 		w := syncer.New(st, svc, holder, log, syncer.Options{Interval: time.Hour})
 		var swappedAt atomic.Int64 // unix ns of the last snapshot swap

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,32 +43,6 @@ var admin = actor.Actor{ID: 1, Email: "admin@example.com", Role: actor.Owner, IP
 // whole second so an HTTP-date Retry-After is exact.
 func newClock() *testkit.Clock { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
-// sleeps replaces ListOptions.Sleep: it records each wait and returns at
-// once, so backoff and Retry-After are asserted without real waiting.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
-func (s *sleeps) reset() {
-	s.mu.Lock()
-	s.d = nil
-	s.mu.Unlock()
-}
-
 // env is a Worker on a real SQLite file and keyring, syncing from the
 // emulator over loopback HTTP.
 type env struct {
@@ -86,7 +59,7 @@ type env struct {
 	w      *syncer.Worker
 	wlog   *slog.Logger
 	wopts  syncer.Options
-	sleeps *sleeps
+	sleeps *testkit.Sleeps // ListOptions.Sleep: backoff is recorded, not waited
 	logs   *testkit.Buffer
 	cancel context.CancelFunc
 	done   chan error
@@ -104,7 +77,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.machines == 0 {
 		o.machines = 50
 	}
-	e := &env{t: t, clk: newClock(), sleeps: &sleeps{}, logs: &testkit.Buffer{}, holder: &fleet.Holder{}}
+	e := &env{t: t, clk: newClock(), sleeps: &testkit.Sleeps{}, logs: &testkit.Buffer{}, holder: &fleet.Holder{}}
 	e.emu = emulator.New(emulator.Config{Machines: o.machines, Seed: 11, Now: e.clk.Now})
 	e.setFaults(emulator.Faults{})
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -165,10 +138,24 @@ func (e *env) onRequest(fn func(*http.Request)) { e.before.Store(&fn) }
 // configure saves the emulator's demo credentials (validated against it).
 func (e *env) configure() {
 	e.t.Helper()
+	configureDemo(e.t, e.svc)
+}
+
+// disable turns the integration off, as admin.
+func (e *env) disable() {
+	e.t.Helper()
+	if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
+		e.t.Fatalf("Disable: %v", err)
+	}
+}
+
+// configureDemo saves the emulator's demo credentials in svc, as admin.
+func configureDemo(t testing.TB, svc *integration.Service) {
+	t.Helper()
 	in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-	if err := e.svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
-		e.t.Fatalf("Configure: %v", err)
+	if err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+		t.Fatalf("Configure: %v", err)
 	}
 }
 
@@ -303,41 +290,8 @@ func (e *env) storedRun(id int64) model.SyncRun {
 // SQLite stores it.
 func (e *env) dump() []string {
 	e.t.Helper()
-	return append(dumpTable(e.t, e.raw, "SELECT * FROM devices ORDER BY id"),
-		dumpTable(e.t, e.raw, "SELECT * FROM device_tags ORDER BY device_id, tag")...)
-}
-
-func dumpTable(t testing.TB, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for i, c := range cols {
-			fmt.Fprintf(&b, "%s=%T:%q ", c, vals[i], fmt.Sprint(vals[i]))
-		}
-		out = append(out, b.String())
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return append(teststore.Dump(e.t, e.raw.Query, "SELECT * FROM devices ORDER BY id"),
+		teststore.Dump(e.t, e.raw.Query, "SELECT * FROM device_tags ORDER BY device_id, tag")...)
 }
 
 // count runs a COUNT(*) query.

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"postern/internal/actor"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -247,7 +246,7 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			e.change()
 			before := e.state()
 			e.setFaults(c.faults)
-			e.sleeps.reset()
+			e.sleeps.Reset()
 			e.emu.ResetStats()
 
 			run := e.sync(syncer.TriggerManual)
@@ -269,7 +268,7 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			}
 			e.assertUnchanged(before)
 			if c.sleeps >= 0 {
-				w := e.sleeps.all()
+				w := e.sleeps.All()
 				if len(w) != c.sleeps {
 					t.Errorf("backoff waits %v, want %d", w, c.sleeps)
 				}
@@ -443,7 +442,7 @@ func TestSyncRetryAfter(t *testing.T) {
 			if got := e.storedRun(run.ID).ThrottledWaits; got != 2 {
 				t.Errorf("sync_runs throttled_waits = %d, want 2", got)
 			}
-			w := e.sleeps.all()
+			w := e.sleeps.All()
 			if len(w) != 2 {
 				t.Fatalf("waits %v, want 2", w)
 			}
@@ -465,13 +464,13 @@ func TestSyncThrottledPastMaxAttempts(t *testing.T) {
 		t.Fatalf("first run %s", first.Outcome)
 	}
 	before := e.state()
-	e.sleeps.reset()
+	e.sleeps.Reset()
 	e.setFaults(emulator.Faults{Throttle: 100, RetryAfter: 10 * time.Second})
 	run := e.sync(syncer.TriggerManual)
 	if run.Outcome != model.RunFailed || !strings.Contains(run.ErrorCode, "429") || run.ThrottledWaits != 2 {
 		t.Errorf("run %s code %q throttled %d, want failed 429 after 2 waits", run.Outcome, run.ErrorCode, run.ThrottledWaits)
 	}
-	if w := e.sleeps.all(); len(w) != 2 || w[0] < 10*time.Second {
+	if w := e.sleeps.All(); len(w) != 2 || w[0] < 10*time.Second {
 		t.Errorf("waits %v, want two of at least 10 s", w)
 	}
 	e.assertUnchanged(before)
@@ -512,7 +511,7 @@ func TestSyncTokenRefreshOn401(t *testing.T) {
 	if st.APIRequests != 5 {
 		t.Errorf("API requests %d, want 5 (4 pages + 1 retry of page 2): %q", st.APIRequests, statuses)
 	}
-	if w := e.sleeps.all(); len(w) != 0 {
+	if w := e.sleeps.All(); len(w) != 0 {
 		t.Errorf("a 401 led to backoff waits %v", w)
 	}
 }
@@ -782,9 +781,7 @@ func TestOnSwap(t *testing.T) {
 
 func TestSyncSkipsWhenNotConnected(t *testing.T) {
 	e := newEnv(t, envOptions{machines: 10})
-	if err := e.svc.Disable(actor.NewContext(context.Background(), admin)); err != nil {
-		t.Fatal(err)
-	}
+	e.disable()
 	e.emu.ResetStats()
 	e.idle(syncer.TriggerManual)
 	if s := e.w.Status(); s.LastRun != nil {

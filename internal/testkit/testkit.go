@@ -1,6 +1,7 @@
 // Package testkit holds the fakes that tests across Postern share: a clock
-// the test moves by hand and a buffer that goroutines can write to while the
-// test reads it. Only tests import it.
+// the test moves by hand, a sleep that only records its waits, a buffer
+// that goroutines can write to while the test reads it, and a wait for a
+// condition. Only tests import it.
 //
 // It imports nothing of Postern's, so that any package's own tests (store
 // and secret included) can use it; opening a store for a test is in
@@ -9,8 +10,10 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -38,6 +41,36 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// Sleeps stands in for a sleep function (such as a retry loop's): it
+// records each wait and returns at once, so backoff is asserted without
+// real waiting. Safe for concurrent use.
+type Sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+// Sleep records d and returns ctx's error, without waiting.
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// All is every wait recorded since the start or the last Reset, in order.
+func (s *Sleeps) All() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
+
+// Reset forgets the waits recorded so far.
+func (s *Sleeps) Reset() {
+	s.mu.Lock()
+	s.d = nil
+	s.mu.Unlock()
+}
+
 // Buffer collects output (a logger's, a child process's) written from
 // several goroutines while the test reads it.
 type Buffer struct {
@@ -62,4 +95,17 @@ func (b *Buffer) String() string {
 // Logger returns a text logger, debug level included, that writes to b.
 func (b *Buffer) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// WaitFor polls cond until it holds, and fails the test when it still does
+// not after within; what names the awaited event in the failure.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

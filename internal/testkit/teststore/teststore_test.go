@@ -1,8 +1,10 @@
 package teststore
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,5 +34,31 @@ func TestOpenAtClosesWhenTheTestEnds(t *testing.T) {
 	// Close checkpoints the WAL away.
 	if _, err := os.Stat(path + "-wal"); !os.IsNotExist(err) {
 		t.Errorf("WAL left after the subtest ended, so the store was not closed: %v", err)
+	}
+}
+
+func TestRowHelpersReadWhatTheStoreWrote(t *testing.T) {
+	st := Open(t, store.Options{})
+	r, err := sql.Open("sqlite", store.DSN(st.Path(), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tables := Strings(t, r.Query, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?", "devices")
+	if !slices.Equal(tables, []string{"devices"}) {
+		t.Fatalf("Strings = %q, want [devices]", tables)
+	}
+	var n int
+	for scan := range Each(t, r.Query, "SELECT 1 UNION ALL SELECT 2") {
+		var v int
+		scan(&v)
+		n += v
+	}
+	if n != 3 {
+		t.Errorf("Each summed %d, want 3", n)
+	}
+	rows := Dump(t, r.Query, "SELECT 7 AS n, 'x' AS s, NULL AS z")
+	if want := []string{`n=int64:"7" s=string:"x" z=<nil>:"<nil>" `}; !slices.Equal(rows, want) {
+		t.Errorf("Dump = %q, want %q", rows, want)
 	}
 }
