@@ -47,6 +47,8 @@ var Navigation = []NavGroup{
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
+		{"sync-runs", "Sync runs", "/sync-runs"},
+		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},
 	{Items: []NavItem{{"audit", "Audit log", "/audit"}}},
 }

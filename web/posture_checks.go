@@ -211,7 +211,7 @@ func (s *Server) checkSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, components.FlashSuccess, "Posture check “"+f.Name+"” is saved and in force."); err != nil {
+	if err := flash(c, components.FlashSuccess, savedMessage(f.Name, f.Mode, f.Enabled)); err != nil {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")
@@ -244,4 +244,15 @@ func (s *Server) checkDelete(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")
+}
+
+// savedMessage confirms a save in the terms of what the check now does.
+func savedMessage(name, mode string, enabled bool) string {
+	switch {
+	case !enabled:
+		return "Posture check “" + name + "” is saved. It is turned off: it decides nothing until it is enabled."
+	case mode == posture.ModeMonitor:
+		return "Posture check “" + name + "” is saved, in Monitor only: its failures are reported, nobody is denied by it."
+	}
+	return "Posture check “" + name + "” is saved and in force."
 }

@@ -25,6 +25,6 @@ func (s *Server) syncRuns(c echo.Context) error {
 			Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
 			ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode}
 	}
-	p := views.SyncRunsPage{Chrome: s.chrome(c, "Sync runs", "integrations"), Rows: rows, Pager: pg}
+	p := views.SyncRunsPage{Chrome: s.chrome(c, "Sync runs", "sync-runs"), Rows: rows, Pager: pg}
 	return render(c, http.StatusOK, views.SyncRuns(p))
 }

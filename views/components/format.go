@@ -35,6 +35,8 @@ func Ago(t, now time.Time) string {
 	}
 	var s string
 	switch {
+	case d < 45*time.Second && future:
+		return "in under a minute"
 	case d < 45*time.Second:
 		return "just now"
 	case d < 90*time.Second:
