@@ -127,7 +127,7 @@ func (s *Server) exceptionCreate(c echo.Context) error {
 	if _, err := s.checks.CreateException(c.Request().Context(), e); err != nil {
 		return err
 	}
-	if err := flash(c, components.FlashSuccess, "Exception added until "+e.ExpiresAt.Format("2 January 2006")+"."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Exception added until "+components.DateTime(e.ExpiresAt)+"."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")

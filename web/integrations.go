@@ -106,7 +106,7 @@ func degradedText(st syncer.Status, now time.Time) string {
 // secretNotice warns within 30 days of the client secret's expiry and
 // errors after it.
 func secretNotice(expires, now time.Time) (string, string) {
-	day := expires.Format("2 January 2006")
+	day := components.Date(expires)
 	today := now.UTC().Truncate(24 * time.Hour)
 	days := int(expires.Sub(today).Hours() / 24) // calendar days left; the secret works through its expiry day
 	switch {

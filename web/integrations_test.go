@@ -294,7 +294,7 @@ func TestSecretNotice(t *testing.T) {
 		{"2026-11-25", "warning", "expires today"},
 		{"2026-11-26", "warning", "expires tomorrow"},
 		{"2026-12-26", "", ""},
-		{"2026-11-24", "error", "expired on 24 November 2026"},
+		{"2026-11-24", "error", "expired on 24 Nov 2026"},
 	}
 	for _, tc := range cases {
 		msg, kind := secretNotice(mustDate(tc.expires), now)

@@ -58,6 +58,7 @@ func (s *Server) routes() {
 	app.GET("/zero-trust/posture-checks/:id/delete", s.checkDeleteConfirm)
 	app.POST("/zero-trust/posture-checks/:id/delete", s.checkDelete)
 	app.GET("/devices", s.devices)
+	app.GET("/devices.csv", s.devicesCSV)
 	app.GET("/devices/:id", s.deviceDetail)
 	app.POST("/devices/:id/recheck", s.deviceRecheck)
 	app.POST("/devices/:id/exceptions", s.exceptionCreate)
