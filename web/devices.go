@@ -235,11 +235,15 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	}
 	p := deviceDetailPage(d, m)
 	p.Chrome = s.chrome(c, title, "devices")
-	connected, err := s.defenderConnected(c)
+	def, err := s.integration.Defender(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	if !connected {
+	switch {
+	case def.Configured && !def.Enabled:
+		p.DefenderDisabled = true
+		p.RecheckHint = "Microsoft Defender is disabled: this is the data of the last sync before Disable, kept read-only. Enable it in Settings → Integrations to re-check devices."
+	case !def.Configured:
 		p.RecheckHint = "Microsoft Defender is not connected. Connect it in Settings → Integrations to re-check devices."
 	}
 	posture, err := s.devicePosture(c, d.ID)
