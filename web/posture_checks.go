@@ -108,7 +108,7 @@ func (s *Server) impact(f checkForm) views.ImpactView {
 		return views.ImpactView{Note: "Complete the conditions to see how many devices would pass."}
 	}
 	imp := s.policy.Preview(posture.Check{Name: f.Name, Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Spec: f.Spec}, 5)
-	v := views.ImpactView{Devices: imp.Devices, Pass: imp.Pass, Fail: imp.Fail, Unknown: imp.Unknown}
+	v := views.ImpactView{Devices: imp.Devices, Pass: imp.Pass, Fail: imp.Fail, Unknown: imp.Unknown, Now: s.now()}
 	if imp.Devices == 0 {
 		v.Note = "No devices are synced yet, so there is nothing to preview."
 	}
