@@ -64,9 +64,10 @@
     if (trigger) {
       opener = trigger;
     }
-    // Close open menus when clicking elsewhere.
+    // Close open menus when clicking elsewhere, or on one of their items.
+    var item = e.target instanceof Element ? e.target.closest('details[data-menu] button') : null;
     document.querySelectorAll('details[data-menu][open]').forEach(function (m) {
-      if (!(e.target instanceof Node) || !m.contains(e.target)) {
+      if (!(e.target instanceof Node) || !m.contains(e.target) || (item && m.contains(item))) {
         m.removeAttribute('open');
       }
     });
