@@ -26,7 +26,7 @@ const loginFailed = "Incorrect email or password."
 // notices are the fixed messages a redirect to /login may ask for; the query
 // string only picks one, so it cannot inject text.
 var notices = map[string]views.Flash{
-	"signed-out":    {Kind: components.FlashInfo, Text: "You have signed out."},
+	"signed-out": {Kind: components.FlashInfo, Text: "You have signed out."},
 }
 
 // loginForm shows the sign-in page, or setup on a fresh install.
@@ -168,6 +168,7 @@ func wantedReturn(c echo.Context) string {
 	}
 	return "/"
 }
+
 // authenticate spends the same time whether or not the account exists.
 func (s *Server) authenticate(c echo.Context, email, password string) (model.Admin, error) {
 	if email == "" || len(password) > auth.MaxPasswordBytes {
