@@ -43,7 +43,7 @@ func TestNoPageScrollsSideways(t *testing.T) {
 	device := "/devices/" + ms.emu.Machines()[0].ID
 
 	pages := []string{"/", "/settings/integrations", "/devices", "/devices?show=all&sort=risk", device,
-		"/zero-trust/posture-checks", "/zero-trust/posture-checks/new", "/sync-runs", "/audit",
+		"/zero-trust/posture-checks", "/zero-trust/posture-checks/new", "/sync-runs", "/sync-runs/1", "/audit",
 		"/settings/api-tokens", "/help/microsoft-defender", "/settings/integrations/defender",
 		"/settings/integrations/defender/disable"}
 	shots := map[string]string{"/": "dashboard", "/devices": "devices", "/settings/integrations": "integrations", device: "device"}
