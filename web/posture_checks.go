@@ -197,6 +197,11 @@ func (s *Server) checkSave(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
 	f, errs := parseCheckForm(c.Request().PostForm)
+	if c.Request().PostForm.Get("show") == "conditions" {
+		// Show conditions (the editor without JavaScript): the form again,
+		// with the chosen source's conditions; nothing is saved.
+		return render(c, http.StatusOK, views.CheckEditor(s.editorPage(c, id, f, nil)))
+	}
 	if f.Source == posture.SourceDefender && !s.policy.DefenderEnabled() {
 		errs["source"] = "Microsoft Defender is disabled. Enable it in Settings → Integrations, or choose Device report."
 	}

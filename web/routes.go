@@ -25,7 +25,7 @@ func (s *Server) routes() {
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
 	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireToken)
 
-	web := e.Group("", s.loadSession, s.csrf())
+	web := e.Group("", cleanURL, s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)
 	web.POST("/setup", s.setupSave)
 	web.GET("/login", s.loginForm)
