@@ -74,7 +74,7 @@ func TestDevicePageMatchesOracle(t *testing.T) {
 			{}, {Health: "Active"}, {Risk: "High"}, {Risk: "none"}, {Risk: "Low", Health: "Inactive"},
 			{Exposure: "Medium"}, {Onboarding: "CanBeOnboarded"}, {Platform: "Linux"}, {Tag: "finance"},
 			{Tag: "pci", Risk: "None"}, {Search: "laptop"}, {Search: ds[5].ID}, {Search: entra},
-			{Search: "srv-", Health: "Active", Tag: "lab"}, {Search: "zzz"},
+			{Search: "srv-", Health: "Active", Tag: "lab"}, {Search: "zzz"}, {Search: "TOP"}, {Search: "-0"},
 		} {
 			f.Removed = removed
 			filters = append(filters, f)
@@ -162,6 +162,35 @@ func TestDeviceFilterValues(t *testing.T) {
 				t.Errorf("%s: %v is not the sorted distinct values present", name, c.got)
 				break
 			}
+		}
+	}
+}
+
+// The search finds a host name by any part of it, not only its start, and
+// ignores case.
+func TestDevicePageSearchesAnyPartOfTheHostName(t *testing.T) {
+	s := openTemp(t, store.Options{})
+	ds := randomDevices(rand.New(rand.NewPCG(9, 9)), 120)
+	syncDevices(t, s, ds)
+	want := 0
+	for _, d := range ds {
+		if strings.Contains(strings.ToLower(d.Host), "top-0") {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("no generated host name contains top-0")
+	}
+	got, total, err := s.DevicePage(context.Background(), model.DeviceFilter{Search: "TOP-0", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != want || len(got) != want {
+		t.Fatalf("search TOP-0 found %d (total %d), want %d", len(got), total, want)
+	}
+	for _, d := range got {
+		if !strings.Contains(d.Host, "top-0") {
+			t.Errorf("search TOP-0 found %s", d.Host)
 		}
 	}
 }

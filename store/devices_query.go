@@ -70,8 +70,10 @@ func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, err
 // listQuery is the FROM clause (with its WHERE) of the devices f matches,
 // each with its id and the columns the sorts use, read from a covering
 // index (migration 0004) chosen for the filters:
-//   - a search: three index lookups (host name prefix range, exact id,
-//     exact Entra device id) instead of a test of every device;
+//   - a search: the host names of the covering index, searched for the
+//     term anywhere in them (a scan of the index, never of the rows with
+//     their overflow pages), and two index lookups (exact id, exact Entra
+//     device id);
 //   - a tag: the tag's rows, then each of its devices by id;
 //   - otherwise devices_list, which holds active devices by host name.
 func listQuery(f model.DeviceFilter) (from, where string, args []any) {
@@ -99,19 +101,44 @@ func listQuery(f model.DeviceFilter) (from, where string, args []any) {
 		}
 		return where + " AND " + cond
 	}
-	hostIndex := "devices_host"
-	if f.Removed == "" {
-		hostIndex = "devices_list"
-	}
 	const cols = "SELECT id, host_lower, last_seen, health_status, os_platform, risk_score, exposure_level FROM devices"
-	from = " FROM (" + cols + " INDEXED BY " + hostIndex + and("host_lower >= ? AND host_lower < ?") +
-		" UNION " + cols + and("id = ?") +
-		" UNION " + cols + " INDEXED BY devices_aad" + and("aad_device_id = ?") + ")"
-	all := make([]any, 0, 3*len(args)+4)
-	all = append(append(all, args...), q, q+"\uffff")
+	from = " FROM (" + cols + and("id = ?") +
+		" UNION " + cols + " INDEXED BY devices_aad" + and("aad_device_id = ?")
+	all := make([]any, 0, 3*len(args)+3)
 	all = append(append(all, args...), q)
 	all = append(append(all, args...), q)
-	return from, "", all
+	if !identifierShaped(q) {
+		from += " UNION " + cols + " INDEXED BY devices_list" + and("instr(host_lower, ?) > 0")
+		all = append(append(all, args...), q)
+	}
+	return from + ")", "", all
+}
+
+// identifierShaped reports whether a search term is a whole Defender
+// machine id (40 hex digits) or a GUID (an Entra device id): those are
+// looked up exactly, and the scan of host names is skipped.
+func identifierShaped(q string) bool {
+	hex := func(s string) bool {
+		for _, r := range s {
+			if !strings.ContainsRune("0123456789abcdef", r) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(q) == 40 {
+		return hex(q)
+	}
+	parts := strings.Split(q, "-")
+	if len(q) != 36 || len(parts) != 5 {
+		return false
+	}
+	for i, n := range []int{8, 4, 4, 4, 12} {
+		if len(parts[i]) != n || !hex(parts[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // DeviceFilterValues returns the platforms and (at most 500) tags present

@@ -40,8 +40,13 @@ func deviceWhere(f model.DeviceFilter) (string, []any) {
 	var conds []string
 	var args []any
 	if q := strings.ToLower(strings.TrimSpace(f.Search)); q != "" {
-		conds = append(conds, "((host_lower >= ? AND host_lower < ?) OR id = ? OR aad_device_id = ?)")
-		args = append(args, q, q+"\uffff", q, q)
+		if identifierShaped(q) {
+			conds = append(conds, "(id = ? OR aad_device_id = ?)")
+			args = append(args, q, q)
+		} else {
+			conds = append(conds, "(instr(host_lower, ?) > 0 OR id = ? OR aad_device_id = ?)")
+			args = append(args, q, q, q)
+		}
 	}
 	eq := func(col, v string) {
 		if v != "" {

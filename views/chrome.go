@@ -47,6 +47,8 @@ var Navigation = []NavGroup{
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
+		{"sync-runs", "Sync runs", "/sync-runs"},
+		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},
 	{Items: []NavItem{{"audit", "Audit log", "/audit"}}},
 }
@@ -69,5 +71,6 @@ func csrfHeaders(token string) string {
 // Prefer components.RelTime, which computes it itself.
 func Ago(t, now time.Time) string { return components.Ago(t, now) }
 
-// UTC formats t as the exact time shown on hover and in exports.
-func UTC(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+// DateTime writes t the console's one way: "2 Dec 2026, 10:05 UTC"; see
+// components.DateTime.
+func DateTime(t time.Time) string { return components.DateTime(t) }

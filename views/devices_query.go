@@ -2,6 +2,7 @@ package views
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 
 	"postern/views/components"
@@ -22,6 +23,22 @@ type DeviceQuery struct {
 	Sort       string // host, health, risk, exposure, platform, last_seen
 	Desc       bool
 	Page       int
+	PerPage    int // one of PageSizes; 0 is DefaultPageSize
+}
+
+// PageSizes are the page sizes the list offers; DefaultPageSize is left
+// out of links.
+var PageSizes = []int{25, 50, 100, 200}
+
+// DefaultPageSize is the page size of a plain link to the list.
+const DefaultPageSize = 50
+
+// Size is the page size in force.
+func (q DeviceQuery) Size() int {
+	if q.PerPage <= 0 {
+		return DefaultPageSize
+	}
+	return q.PerPage
 }
 
 // RiskUnscored filters devices that Defender gave no risk score.
@@ -68,23 +85,41 @@ func (q DeviceQuery) values() url.Values {
 	if q.Desc != DefaultSortDesc(q.sortKey()) {
 		v.Set("dir", dirName(q.Desc))
 	}
+	if q.Size() != DefaultPageSize {
+		v.Set("per_page", strconv.Itoa(q.Size()))
+	}
 	if q.Page > 1 {
 		v.Set("page", strconv.Itoa(q.Page))
 	}
 	return v
 }
 
-// sortFields are the sort parameters alone (name, value), for the filter
-// form to keep.
-func (q DeviceQuery) sortFields() [][2]string {
-	v := DeviceQuery{Sort: q.Sort, Desc: q.Desc}.values()
+// keptFields are the parameters a form of the list keeps as hidden fields:
+// everything in q but the ones the form itself sets.
+func (q DeviceQuery) keptFields(except ...string) [][2]string {
+	v := q.values()
 	var out [][2]string
-	for _, k := range []string{"sort", "dir"} {
-		if v.Has(k) {
+	for _, k := range []string{"q", "health", "risk", "exposure", "onboarding", "platform", "tag", "show", "sort", "dir", "per_page", "page"} {
+		if v.Has(k) && !slices.Contains(except, k) {
 			out = append(out, [2]string{k, v.Get(k)})
 		}
 	}
 	return out
+}
+
+// CSVURL is the export of the list as filtered and sorted, every page.
+func (q DeviceQuery) CSVURL() string {
+	q.Page, q.PerPage = 0, 0
+	if v := q.values(); len(v) > 0 {
+		return "/devices.csv?" + v.Encode()
+	}
+	return "/devices.csv"
+}
+
+// sortFields are the sort parameters and the page size (name, value), for
+// the filter form to keep.
+func (q DeviceQuery) sortFields() [][2]string {
+	return DeviceQuery{Sort: q.Sort, Desc: q.Desc, PerPage: q.PerPage}.keptFields()
 }
 
 func dirName(desc bool) string {

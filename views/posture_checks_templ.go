@@ -63,7 +63,7 @@ func modeBadge(mode string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = components.Badge(components.StatusBusy, "Enforce").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.IconBadge(components.StatusBusy, "shield", "Enforce").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

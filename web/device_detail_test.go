@@ -40,7 +40,7 @@ func TestDeviceDetail(t *testing.T) {
 		"10.20.30.41", "203.0.113.17", "00-15-5D-0A-1B-2C", "127.0.0.1", "Software loopback", "Ethernet",
 		"finance", "vpn-allowed", "vm-0042", "Azure", "5e1f0000-0000-4000-8000-000000000001",
 		full.ID, "Potential duplicate",
-		"2025-03-01 09:30:00 UTC", "2026-11-25 06:00:00 UTC", "about once a day",
+		"1 Mar 2025, 09:30 UTC", "25 Nov 2026, 06:00 UTC", "about once a day",
 		"First synced", "Last changed", "Missed runs", "Changed by sync run", "#1",
 		"Microsoft Defender is not connected",
 	} {

@@ -83,7 +83,7 @@ func (s *Server) exceptionCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, components.FlashSuccess, "Exception added until "+x.ExpiresAt.Format("2 January 2006")+"."); err != nil {
+	if err := flash(c, components.FlashSuccess, "Exception added until "+components.DateTime(x.ExpiresAt)+"."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, deviceURL(id)+"#exceptions")

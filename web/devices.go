@@ -22,8 +22,7 @@ import (
 )
 
 const (
-	devicesPerPage = 50
-	maxSearchLen   = 200
+	maxSearchLen = 200
 	// maxFacetTags mirrors Store.Facets' limit: past it the Tag select is
 	// incomplete, so a tag from a link is accepted without being listed.
 	maxFacetTags = 500
@@ -81,6 +80,9 @@ func deviceQuery(c echo.Context, facets model.DeviceFacets) views.DeviceQuery {
 		q.Desc = true
 	}
 	q.Page = components.ParsePage(c.QueryParam("page"))
+	if n, err := strconv.Atoi(c.QueryParam("per_page")); err == nil && slices.Contains(views.PageSizes, n) {
+		q.PerPage = n
+	}
 	return q
 }
 
@@ -99,7 +101,7 @@ func searchTerm(s string) string {
 func deviceFilter(q views.DeviceQuery) model.DeviceFilter {
 	f := model.DeviceFilter{Search: q.Search, Health: q.Health, Risk: q.Risk, Exposure: q.Exposure,
 		Onboarding: q.Onboarding, Platform: q.Platform, Tag: q.Tag, Sort: q.Sort, Desc: q.Desc,
-		Limit: devicesPerPage, Offset: components.Pager{Page: q.Page, PerPage: devicesPerPage}.Offset()}
+		Limit: q.Size(), Offset: components.Pager{Page: q.Page, PerPage: q.Size()}.Offset()}
 	if q.Risk == views.RiskUnscored {
 		f.Risk = "none"
 	}
@@ -129,7 +131,7 @@ func (s *Server) devices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pg := components.Pager{Page: q.Page, PerPage: devicesPerPage, Total: total}
+	pg := components.Pager{Page: q.Page, PerPage: q.Size(), Total: total}
 	if len(list) == 0 && total > 0 { // past the last page: show the last one
 		pg = pg.Clamp()
 		q.Page, f.Offset = pg.Page, pg.Offset()
@@ -152,6 +154,11 @@ func (s *Server) devices(c echo.Context) error {
 	if st := s.syncer.Status(); st.LastSuccess != nil {
 		p.LastSync = st.LastSuccess.FinishedAt
 	}
+	d, err := s.integration.Defender(ctx)
+	if err != nil {
+		return err
+	}
+	p.Disabled = d.Configured && !d.Enabled
 	p.Rows = make([]views.DeviceRow, len(list))
 	for i, d := range list {
 		p.Rows[i] = deviceRow(d)
@@ -228,11 +235,15 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	}
 	p := deviceDetailPage(d, m)
 	p.Chrome = s.chrome(c, title, "devices")
-	connected, err := s.defenderConnected(c)
+	def, err := s.integration.Defender(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	if !connected {
+	switch {
+	case def.Configured && !def.Enabled:
+		p.DefenderDisabled = true
+		p.RecheckHint = "Microsoft Defender is disabled: this is the data of the last sync before Disable, kept read-only. Enable it in Settings → Integrations to re-check devices."
+	case !def.Configured:
 		p.RecheckHint = "Microsoft Defender is not connected. Connect it in Settings → Integrations to re-check devices."
 	}
 	posture, err := s.devicePosture(c, d.ID)

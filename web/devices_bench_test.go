@@ -31,6 +31,8 @@ func BenchmarkDevicesPage(b *testing.B) {
 		{"unfiltered", ""},
 		{"search", "q=laptop-ana"},
 		{"search_id", "q=" + fmt.Sprintf("%040x", 77_777)},
+		{"search_substring", "q=priya-0"},
+		{"search_substring_all", "show=all&q=ana&sort=risk"},
 		{"tag", "tag=finance"},
 		{"sort_risk", "sort=risk"},
 		{"sort_last_seen", "sort=last_seen"},

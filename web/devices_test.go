@@ -156,7 +156,7 @@ func TestDevicesListAndFilters(t *testing.T) {
 		t.Fatalf("list shows %d devices, want the 11 active ones", n)
 	}
 	for _, want := range []string{"Showing 1–11 of 11 devices", "alpha-laptop", "Windows 11", "build 22631",
-		"Search", "Health status", "Risk score", "Exposure level", "Onboarding", "OS platform", "Tag", "Show",
+		"Search", "Health status", "Risk score", "Exposure level", "Onboarding", "OS platform", "Tag", "Inventory",
 		"AV status", "Last seen"} {
 		if !strings.Contains(all.body, want) {
 			t.Errorf("device list lacks %q", want)

@@ -14,7 +14,7 @@ import (
 
 // helpDefender shows the setup guide of the Microsoft Defender integration.
 func (s *Server) helpDefender(c echo.Context) error {
-	p := views.HelpDefenderPage{Chrome: s.chrome(c, "Microsoft Defender setup guide", "integrations"), Hosts: guideHosts}
+	p := views.HelpDefenderPage{Chrome: s.chrome(c, "Microsoft Defender setup guide", "help"), Hosts: guideHosts}
 	return render(c, http.StatusOK, views.HelpDefender(p))
 }
 

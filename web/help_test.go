@@ -39,9 +39,9 @@ func TestDefenderGuideRendersForAdmins(t *testing.T) {
 		!slices.Equal(h1, []string{"Microsoft Defender setup guide"}) {
 		t.Errorf("the guide is titled %q and headed %q", title, h1)
 	}
-	// Integrations is the current page: the guide belongs to it.
-	if current := texts(doc.Find(`nav [aria-current="page"]`)); !slices.Equal(current, []string{"Integrations"}) {
-		t.Errorf("the navigation marks %q as the current page, want Integrations", current)
+	// The guide has its own navigation entry, marked as the current page.
+	if current := texts(doc.Find(`nav [aria-current="page"]`)); !slices.Equal(current, []string{"Setup guide"}) {
+		t.Errorf("the navigation marks %q as the current page, want Setup guide", current)
 	}
 }
 

@@ -60,10 +60,14 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
 	}
-	if !st.NextRun.IsZero() {
+	// The next sync is only promised when one will run: enabled, not
+	// paused by a 403, not running, and still ahead.
+	if d.Configured && d.Enabled && !st.Blocked && !st.Running && st.NextRun.After(now) {
 		next := st.NextRun
 		card.NextSync = &next
 	}
+	card.Paused = d.Configured && d.Enabled && st.Blocked
+	card.Commercial = d.Cloud == defender.Commercial || d.Cloud == ""
 	switch {
 	case !d.Configured:
 		card.State = views.StateNotConfigured
@@ -102,7 +106,7 @@ func degradedText(st syncer.Status, now time.Time) string {
 // secretNotice warns within 30 days of the client secret's expiry and
 // errors after it.
 func secretNotice(expires, now time.Time) (string, string) {
-	day := expires.Format("2 January 2006")
+	day := components.Date(expires)
 	today := now.UTC().Truncate(24 * time.Hour)
 	days := int(expires.Sub(today).Hours() / 24) // calendar days left; the secret works through its expiry day
 	switch {
@@ -177,6 +181,10 @@ func (s *Server) defenderSave(c echo.Context) error {
 		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
 	}
+	if c := in.Cloud; c != "" && c != string(defender.Commercial) {
+		// Only the commercial cloud has API regions; the others have one host.
+		in.Region = string(defender.Global)
+	}
 	err := s.integration.Configure(r.Context(), in)
 	if err != nil {
 		f, ferr := s.manageForm(c)
@@ -242,6 +250,17 @@ func (s *Server) afterAction(c echo.Context, kind, text string, syncStarted bool
 	return render(c, http.StatusOK, views.ActionResult(card, []views.Flash{{Kind: kind, Text: text}}))
 }
 
+// refusedAction answers a card action the current state refuses (Sync now
+// while paused or disabled, Enable while enabled): a plain form returns to
+// the card with the reason as a flash, never a bare error page; htmx gets
+// the error handler's answer, which its error swap shows.
+func (s *Server) refusedAction(c echo.Context, err error) error {
+	if isHTMX(c) || !apperr.Is(err, apperr.Conflict) {
+		return err
+	}
+	return s.afterAction(c, components.FlashWarning, apperr.MessageOf(err), false)
+}
+
 // defenderDisableConfirm asks before disabling.
 func (s *Server) defenderDisableConfirm(c echo.Context) error {
 	d := views.DisableConfirm{CSRF: csrfToken(c)}
@@ -259,7 +278,7 @@ func (s *Server) defenderDisableConfirm(c echo.Context) error {
 // defenderDisable stops using Defender; nothing is deleted.
 func (s *Server) defenderDisable(c echo.Context) error {
 	if err := s.integration.Disable(c.Request().Context()); err != nil {
-		return err
+		return s.refusedAction(c, err)
 	}
 	return s.afterAction(c, components.FlashInfo, "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
@@ -272,7 +291,7 @@ func (s *Server) defenderEnable(c echo.Context) error {
 		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
 	}
 	if err != nil {
-		return err
+		return s.refusedAction(c, err)
 	}
 	return s.afterAction(c, components.FlashSuccess, "Microsoft Defender is enabled and connected.", true)
 }
@@ -280,7 +299,7 @@ func (s *Server) defenderEnable(c echo.Context) error {
 // defenderSync starts a sync now (Sync now on the card).
 func (s *Server) defenderSync(c echo.Context) error {
 	if err := s.syncer.SyncNow(c.Request().Context()); err != nil {
-		return err
+		return s.refusedAction(c, err)
 	}
 	if isHTMX(c) {
 		card, err := s.defenderCard(c)

@@ -305,7 +305,7 @@ func TestSecretNotice(t *testing.T) {
 		{"2026-11-25", "warning", "expires today"},
 		{"2026-11-26", "warning", "expires tomorrow"},
 		{"2026-12-26", "", ""},
-		{"2026-11-24", "error", "expired on 24 November 2026"},
+		{"2026-11-24", "error", "expired on 24 Nov 2026"},
 	}
 	for _, tc := range cases {
 		msg, kind := secretNotice(mustDate(tc.expires), now)
@@ -374,7 +374,17 @@ func TestSyncNowAndLiveCard(t *testing.T) {
 
 	// Disabled: nothing to sync.
 	wantRedirect(t, c.post("/settings/integrations/defender/disable", url.Values{}), "/settings/integrations")
-	wantStatus(t, c.post("/settings/integrations/defender/sync", url.Values{}), http.StatusConflict)
+	wantStatus(t, c.do(http.MethodPost, "/settings/integrations/defender/sync", url.Values{}, http.Header{"Hx-Request": {"true"}}), http.StatusConflict)
+	// Without JavaScript the refusal returns to the card with a flash, not
+	// a bare error page.
+	wantRedirect(t, c.post("/settings/integrations/defender/sync", url.Values{}), "/settings/integrations")
+	page := c.get("/settings/integrations")
+	if got := text(parse(t, page).Find("#flash-region")); !strings.Contains(got, "nothing to sync") {
+		t.Errorf("after a refused Sync now the card's flash says %q", got)
+	}
+	if strings.Contains(page.body, ">Sync now<") {
+		t.Error("the disabled card still offers Sync now")
+	}
 }
 
 // After a 403 the sync stays paused until the credentials are saved again;
@@ -397,6 +407,11 @@ func TestSyncNowWhileBlockedSaysWhy(t *testing.T) {
 	wantStatus(t, res, http.StatusConflict)
 	if !strings.Contains(res.body, "Syncing is paused") || !strings.Contains(res.body, "Grant admin consent") {
 		t.Errorf("Sync now while blocked answered %q", res.body)
+	}
+	// The paused card neither offers Sync now nor promises a next sync.
+	card := c.get("/settings/integrations/defender/card").body
+	if strings.Contains(card, ">Sync now<") || strings.Contains(card, "Next sync") {
+		t.Errorf("the card paused by a 403 offers Sync now or a next sync:\n%.2000s", card)
 	}
 }
 

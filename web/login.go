@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,14 +26,13 @@ const loginFailed = "Incorrect email or password."
 // notices are the fixed messages a redirect to /login may ask for; the query
 // string only picks one, so it cannot inject text.
 var notices = map[string]views.Flash{
-	"admin-created": {Kind: components.FlashSuccess, Text: "Admin account created. Sign in to continue."},
-	"signed-out":    {Kind: components.FlashInfo, Text: "You have signed out."},
+	"signed-out": {Kind: components.FlashInfo, Text: "You have signed out."},
 }
 
 // loginForm shows the sign-in page, or setup on a fresh install.
 func (s *Server) loginForm(c echo.Context) error {
 	if _, ok := currentAdmin(c); ok {
-		return c.Redirect(http.StatusSeeOther, "/")
+		return c.Redirect(http.StatusSeeOther, wantedReturn(c))
 	}
 	n, err := s.store.AdminCount(c.Request().Context())
 	if err != nil {
@@ -46,6 +46,9 @@ func (s *Server) loginForm(c echo.Context) error {
 
 func (s *Server) loginPage(c echo.Context, email, msg string) views.LoginPage {
 	p := views.LoginPage{Chrome: s.chrome(c, "Sign in", ""), Email: email, Error: msg}
+	if next := wantedReturn(c); next != "/" {
+		p.Next = next
+	}
 	if f, ok := notices[c.QueryParam("notice")]; ok && msg == "" {
 		p.Flashes = append(p.Flashes, f)
 	}
@@ -90,6 +93,17 @@ func (s *Server) loginSave(c echo.Context) error {
 	}
 	s.limiter.Refund(ipKey)
 	s.limiter.Reset(acctKey)
+	next := wantedReturn(c) // read before the new session drops the old values
+	if err := s.startSession(c, &a); err != nil {
+		return err
+	}
+	s.audit(c, audit.Login, a.Email, audit.Success, "")
+	return redirect(c, next)
+}
+
+// startSession signs a in on a fresh session (a new id: any id planted
+// before sign-in is dropped).
+func (s *Server) startSession(c echo.Context, a *model.Admin) error {
 	sess := session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)
@@ -98,9 +112,61 @@ func (s *Server) loginSave(c echo.Context) error {
 	if err := s.sessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
-	s.setActor(c, &a)
-	s.audit(c, audit.Login, a.Email, audit.Success, "")
-	return redirect(c, "/")
+	s.setActor(c, a)
+	return nil
+}
+
+// returnPath is where sign-in leads: the page that was asked for when it
+// is a path of this site, otherwise the dashboard. Absolute URLs,
+// scheme-relative ones (//host, /\host, which browsers read as //host) and
+// anything with control characters are refused.
+func returnPath(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\x00\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		u.Path == "/login" || u.Path == "/logout" || u.Path == "/setup" {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
+	}
+	return next
+}
+
+// sessionReturn is the session key of the page to return to after sign-in.
+const sessionReturn = "return_to"
+
+// rememberReturn keeps the page a signed-out admin asked for (a GET of a
+// page) in the session, for sign-in to return to.
+func rememberReturn(c echo.Context) {
+	r, sess := c.Request(), session(c)
+	if sess == nil || r.Method != http.MethodGet || returnPath(r.URL.RequestURI()) == "/" {
+		return
+	}
+	sess.Values[sessionReturn] = r.URL.RequestURI()
+	if err := sess.Save(r, c.Response()); err != nil {
+		c.Logger().Error(err) // sign-in still works; it returns to the dashboard
+	}
+}
+
+// wantedReturn is where sign-in should lead: the next parameter (the form
+// or the query), else the page remembered in the session, both checked by
+// returnPath.
+func wantedReturn(c echo.Context) string {
+	if next := c.FormValue("next"); next != "" {
+		return returnPath(next)
+	}
+	if sess := session(c); sess != nil {
+		if v, ok := sess.Values[sessionReturn].(string); ok {
+			return returnPath(v)
+		}
+	}
+	return "/"
 }
 
 // authenticate spends the same time whether or not the account exists.

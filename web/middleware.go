@@ -232,6 +232,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("HX-Redirect", "/login")
 			return c.NoContent(http.StatusUnauthorized)
 		}
+		rememberReturn(c)
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
 }

@@ -108,7 +108,7 @@ func (s *Server) impact(f checkForm) views.ImpactView {
 		return views.ImpactView{Note: "Complete the conditions to see how many devices would pass."}
 	}
 	imp := s.policy.Preview(posture.Check{Name: f.Name, Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Spec: f.Spec}, 5)
-	v := views.ImpactView{Devices: imp.Devices, Pass: imp.Pass, Fail: imp.Fail, Unknown: imp.Unknown}
+	v := views.ImpactView{Devices: imp.Devices, Pass: imp.Pass, Fail: imp.Fail, Unknown: imp.Unknown, Now: s.now()}
 	if imp.Devices == 0 {
 		v.Note = "No devices are synced yet, so there is nothing to preview."
 	}
@@ -197,6 +197,11 @@ func (s *Server) checkSave(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
 	f, problems := parseCheckForm(c.Request().PostForm)
+	if c.Request().PostForm.Get("show") == "conditions" {
+		// Show conditions (the editor without JavaScript): the form again,
+		// with the chosen source's conditions; nothing is saved.
+		return render(c, http.StatusOK, views.CheckEditor(s.editorPage(c, id, f, nil)))
+	}
 	_, err := s.checks.SaveCheck(c.Request().Context(), policy.CheckInput{ID: id, Name: f.Name, Description: f.Description,
 		Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Enabled: f.Enabled, Spec: f.Spec, Problems: problems})
 	if fields := apperr.FieldsOf(err); fields != nil {
@@ -205,7 +210,7 @@ func (s *Server) checkSave(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := flash(c, components.FlashSuccess, "Posture check “"+f.Name+"” is saved and in force."); err != nil {
+	if err := flash(c, components.FlashSuccess, savedMessage(f.Name, f.Mode, f.Enabled)); err != nil {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")
@@ -238,4 +243,15 @@ func (s *Server) checkDelete(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/zero-trust/posture-checks")
+}
+
+// savedMessage confirms a save in the terms of what the check now does.
+func savedMessage(name, mode string, enabled bool) string {
+	switch {
+	case !enabled:
+		return "Posture check “" + name + "” is saved. It is turned off: it decides nothing until it is enabled."
+	case mode == posture.ModeMonitor:
+		return "Posture check “" + name + "” is saved, in Monitor only: its failures are reported, nobody is denied by it."
+	}
+	return "Posture check “" + name + "” is saved and in force."
 }

@@ -11,6 +11,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/views"
+	"postern/views/components"
 )
 
 // setupForm is the first-run page; it exists only while no admin does.
@@ -65,7 +66,7 @@ func checkEmail(email string) string {
 	return ""
 }
 
-// setupSave creates the first admin and sends them to sign in.
+// setupSave creates the first admin and signs them in.
 func (s *Server) setupSave(c echo.Context) error {
 	if err := s.setupOpen(c); err != nil {
 		return err
@@ -91,5 +92,13 @@ func (s *Server) setupSave(c echo.Context) error {
 	}
 	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, audit.Success, "first admin account created at setup")
 	s.logger(c).Info("first admin created", "admin", a.Email)
-	return redirect(c, "/login?notice=admin-created")
+	// The new admin is signed in at once (SPEC §1).
+	if err := s.startSession(c, &a); err != nil {
+		return err
+	}
+	s.audit(c, audit.Login, a.Email, audit.Success, "signed in at setup")
+	if err := flash(c, components.FlashSuccess, "Admin account created. You are signed in as "+a.Email+"."); err != nil {
+		return err
+	}
+	return redirect(c, "/")
 }

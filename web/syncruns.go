@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/model"
 	"postern/views"
 	"postern/views/components"
 )
@@ -21,10 +23,50 @@ func (s *Server) syncRuns(c echo.Context) error {
 	pg.Total = total
 	rows := make([]views.SyncRunRow, len(runs))
 	for i, r := range runs {
-		rows[i] = views.SyncRunRow{ID: r.ID, Trigger: r.Trigger, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
-			Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
-			ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode}
+		rows[i] = syncRunRow(r)
 	}
-	p := views.SyncRunsPage{Chrome: s.chrome(c, "Sync runs", "integrations"), Rows: rows, Pager: pg}
+	p := views.SyncRunsPage{Chrome: s.chrome(c, "Sync runs", "sync-runs"), Rows: rows, Pager: pg}
 	return render(c, http.StatusOK, views.SyncRuns(p))
+}
+
+// runDevicesShown is how many devices of each kind a run's page lists.
+const runDevicesShown = 200
+
+// syncRun shows one run and what it changed: the devices it added,
+// changed and removed.
+func (s *Server) syncRun(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	ctx := c.Request().Context()
+	run, err := s.store.SyncRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	ch, err := s.store.RunDevices(ctx, run, runDevicesShown)
+	if err != nil {
+		return err
+	}
+	row := func(d model.Device) views.RunDevice {
+		return views.RunDevice{ID: d.ID, Href: deviceURL(d.ID), Host: d.Host, Platform: d.OSPlatform}
+	}
+	p := views.SyncRunPage{Chrome: s.chrome(c, "Sync run #"+strconv.FormatInt(id, 10), "sync-runs"),
+		Run: syncRunRow(run), Limit: runDevicesShown}
+	for _, d := range ch.Added {
+		p.Added = append(p.Added, row(d))
+	}
+	for _, d := range ch.Changed {
+		p.Changed = append(p.Changed, row(d))
+	}
+	for _, d := range ch.Removed {
+		p.Removed = append(p.Removed, row(d))
+	}
+	return render(c, http.StatusOK, views.SyncRun(p))
+}
+
+func syncRunRow(r model.SyncRun) views.SyncRunRow {
+	return views.SyncRunRow{ID: r.ID, Trigger: r.Trigger, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
+		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode}
 }

@@ -150,6 +150,7 @@ func TestDefenderIntegrationJourney(t *testing.T) {
 	b.WaitFlash("Microsoft Defender is connected")
 	waitInnerText(t, b, "#defender-card", "Connected") // the sync it started has finished
 
+	b.OpenMenu("Microsoft Defender actions") // Disable is in the ⚙️ menu only
 	b.ClickButton("Disable")
 	b.WaitText("Disable Microsoft Defender?")
 	checkA11y(t, b, "Disable dialog")

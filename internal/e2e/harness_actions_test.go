@@ -403,3 +403,16 @@ func (b *Browser) AriaCurrent(within string) []string {
 	}
 	return texts
 }
+
+// OpenMenu opens the ⚙️ menu (a <details data-menu>) whose summary has the
+// accessible name label, as a click on it does, and waits until it is open.
+func (b *Browser) OpenMenu(label string) {
+	b.t.Helper()
+	if _, err := poll[struct{}](b, pollScript(`const s = [...document.querySelectorAll("details[data-menu] > summary")]
+			.find(s => s.getAttribute("aria-label") === a0);
+		if (!s) return {ok: false, why: "no menu labelled " + q(a0)};
+		if (!s.parentElement.open) s.click();
+		return s.parentElement.open ? {ok: true} : {ok: false, why: "the menu did not open"};`, label)); err != nil {
+		b.t.Fatalf("OpenMenu(%q): %v", label, err)
+	}
+}

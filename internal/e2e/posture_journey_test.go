@@ -124,6 +124,7 @@ func TestPostureCheckJourney(t *testing.T) {
 
 	// Disable: Defender leaves the dropdown, the check says so, data stays.
 	b.ClickLink("Integrations", mainNav)
+	b.OpenMenu("Microsoft Defender actions") // Disable is in the ⚙️ menu only
 	b.ClickButton("Disable")
 	b.WaitText("Low risk only") // the confirmation lists the checks that use Defender
 	b.ClickButton("Disable")

@@ -180,7 +180,7 @@ func genMachine(r *rand.Rand, idx int, now time.Time) Machine {
 	}
 	m.FirstSeen = stamp(r, now.Add(-randDur(r, time.Hour, 900*24*time.Hour)))
 	m.LastSeen = stamp(r, lastSeenFor(r, m.HealthStatus, m.FirstSeen, now))
-	m.ComputerDNSName = hostname(r, fam, idx)
+	m.ComputerDNSName = hostname(r, m.OSPlatform, fam, idx)
 	setOS(r, &m, fam, onboarded)
 	m.IPAddresses, m.LastIPAddress = genIPs(r, fam, onboarded)
 	if onboarded && r.IntN(100) >= 3 {

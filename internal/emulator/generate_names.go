@@ -9,12 +9,17 @@ import (
 
 var (
 	linuxPrefixes = []string{"ubuntu-", "build-agent-", "k8s-node-", "rhel-"}
-	mobileInfixes = []string{"s-iphone-", "s-ipad-", "-android-"}
+	// Mobile names by platform: an Android phone is never called an iPhone.
+	mobileInfixes = map[string][]string{
+		"iOS":     {"s-iphone-", "s-ipad-", "s-iphone-"},
+		"Android": {"s-pixel-", "s-galaxy-", "s-android-"},
+	}
 )
 
-// hostname is mostly a short lowercase name, sometimes an FQDN, rarely "".
-// The idx-derived suffix is a bijection, so names never collide by accident.
-func hostname(r *rand.Rand, fam string, idx int) string {
+// hostname is mostly a short lowercase name that matches the platform,
+// sometimes an FQDN, rarely "". The idx-derived suffix is a bijection, so
+// names never collide by accident.
+func hostname(r *rand.Rand, platform, fam string, idx int) string {
 	if r.IntN(100) < 2 {
 		return ""
 	}
@@ -38,7 +43,11 @@ func hostname(r *rand.Rand, fam string, idx int) string {
 	case "mac":
 		return first + "s-macbook-pro-" + s4
 	default:
-		return first + mobileInfixes[r.IntN(len(mobileInfixes))] + s4
+		infixes, ok := mobileInfixes[platform]
+		if !ok {
+			infixes = mobileInfixes["Android"]
+		}
+		return first + infixes[r.IntN(len(infixes))] + s4
 	}
 	if r.IntN(100) < 20 {
 		name += ".corp.contoso-demo.com"

@@ -36,7 +36,7 @@ type Device struct {
 
 // DeviceFilter narrows Devices; empty fields do not filter.
 type DeviceFilter struct {
-	Search     string // host name prefix, or an exact Defender id or Entra device id
+	Search     string // any part of the host name, or an exact Defender id or Entra device id
 	Health     string
 	Risk       string // a risk score, or "none" for no score
 	Exposure   string

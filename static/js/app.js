@@ -19,9 +19,26 @@
       if (!d.open) {
         d.showModal();
       }
-      focusFirstInvalid(d);
+      // Focus the first invalid field, or else the first field of the
+      // dialog's form (Tenant ID in Manage), not its close button.
+      var el = d.querySelector('[aria-invalid="true"]') ||
+        d.querySelector('form input:not([type=hidden]):not([disabled]), form select:not([disabled]), form textarea');
+      if (el && typeof el.focus === 'function') {
+        el.focus();
+      }
     });
   }
+
+  // Manage: the API region exists only in the commercial cloud.
+  document.addEventListener('change', function (e) {
+    var t = e.target;
+    if (t instanceof HTMLSelectElement && t.id === 'cloud') {
+      var f = t.form && t.form.querySelector('[data-region-field]');
+      if (f) {
+        f.classList.toggle('hidden', t.value !== 'commercial');
+      }
+    }
+  });
   document.addEventListener('close', function (e) {
     var d = e.target;
     if (d instanceof HTMLDialogElement && d.hasAttribute('data-modal')) {
@@ -47,9 +64,10 @@
     if (trigger) {
       opener = trigger;
     }
-    // Close open menus when clicking elsewhere.
+    // Close open menus when clicking elsewhere, or on one of their items.
+    var item = e.target instanceof Element ? e.target.closest('details[data-menu] button') : null;
     document.querySelectorAll('details[data-menu][open]').forEach(function (m) {
-      if (!(e.target instanceof Node) || !m.contains(e.target)) {
+      if (!(e.target instanceof Node) || !m.contains(e.target) || (item && m.contains(item))) {
         m.removeAttribute('open');
       }
     });

@@ -35,6 +35,8 @@ func Ago(t, now time.Time) string {
 	}
 	var s string
 	switch {
+	case d < 45*time.Second && future:
+		return "in under a minute"
 	case d < 45*time.Second:
 		return "just now"
 	case d < 90*time.Second:
@@ -58,3 +60,13 @@ func plural(n int, unit string) string {
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
 }
+
+// DateTimeLayout is the console's one way of writing a moment: "2 Dec
+// 2026, 10:05 UTC". Every absolute time on a page uses it (DateTime).
+const DateTimeLayout = "2 Jan 2006, 15:04 UTC"
+
+// DateTime writes t in DateTimeLayout, in UTC.
+func DateTime(t time.Time) string { return t.UTC().Format(DateTimeLayout) }
+
+// Date writes a day alone (a secret's expiry date) the same way: "2 Dec 2026".
+func Date(t time.Time) string { return t.Format("2 Jan 2006") }

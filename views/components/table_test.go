@@ -106,7 +106,7 @@ func TestRelTimeComputesItsWords(t *testing.T) {
 		{now.Add(90 * time.Minute), "in 2 hours"},
 	} {
 		got := renderString(t, RelTime(tc.at, now))
-		want := `<time datetime="` + tc.at.Format(time.RFC3339) + `" title="` + tc.at.Format("2006-01-02 15:04:05 UTC") + `">` + tc.want + `</time>`
+		want := `<time datetime="` + tc.at.Format(time.RFC3339) + `" title="` + tc.at.UTC().Format("2 Jan 2006, 15:04 UTC") + `">` + tc.want + `</time>`
 		if got != want {
 			t.Errorf("RelTime(now%+v) = %s, want %s", tc.at.Sub(now), got, want)
 		}
