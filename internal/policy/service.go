@@ -16,6 +16,7 @@ import (
 // transaction together with its audit entry.
 type Store interface {
 	Device(ctx context.Context, id string) (model.Device, error)
+	PostureCheck(ctx context.Context, id int64) (model.PostureCheck, error)
 	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
 	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
@@ -59,18 +60,26 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
-	action := audit.CheckCreated
-	if in.ID != 0 {
-		action = audit.CheckUpdated
-	}
+	next := model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
+		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}
+	action, kind := audit.CheckCreated, model.CauseCheckCreated
 	e := audit.As(a, action, in.Name)
-	e.Detail = posture.SourceLabel(in.Source) + ", " + in.Mode + ", when data is unavailable: " + in.WhenUnavailable + "; " + string(spec)
-	c, err := s.store.SavePostureCheck(ctx, model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
-		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}, a.Email, e)
+	if in.ID != 0 {
+		// The detail says what changed, before → after, from the stored check.
+		before, err := s.store.PostureCheck(ctx, in.ID)
+		if err != nil {
+			return model.PostureCheck{}, err
+		}
+		e.Action, kind = audit.CheckUpdated, model.CauseCheckUpdated
+		e.Detail = CheckDiff(before, next)
+	} else {
+		e.Detail = CheckSummary(next)
+	}
+	c, err := s.store.SavePostureCheck(ctx, next, a.Email, e)
 	if err != nil {
 		return c, err
 	}
-	s.reload(ctx)
+	s.reload(ctx, CheckCause(kind, c, a.Email))
 	return c, nil
 }
 
@@ -84,7 +93,7 @@ func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck
 	if err != nil {
 		return c, err
 	}
-	s.reload(ctx)
+	s.reload(ctx, CheckCause(model.CauseCheckDeleted, c, a.Email))
 	return c, nil
 }
 
@@ -95,7 +104,8 @@ func (s *Service) CreateException(ctx context.Context, x model.Exception) (model
 	if err != nil {
 		return x, err
 	}
-	if _, err := s.store.Device(ctx, x.DeviceID); err != nil {
+	d, err := s.store.Device(ctx, x.DeviceID)
+	if err != nil {
 		return x, err
 	}
 	x.CreatedBy = a.Email
@@ -105,7 +115,7 @@ func (s *Service) CreateException(ctx context.Context, x model.Exception) (model
 	if err != nil {
 		return x, err
 	}
-	s.reload(ctx)
+	s.reload(ctx, ExceptionCause(model.CauseExceptionCreated, d, a.Email))
 	return x, nil
 }
 
@@ -119,14 +129,19 @@ func (s *Service) RevokeException(ctx context.Context, deviceID string, id int64
 	if err := s.store.RevokeException(ctx, deviceID, id, a.Email, audit.As(a, audit.ExceptionRevoked, deviceID)); err != nil {
 		return err
 	}
-	s.reload(ctx)
+	d, err := s.store.Device(ctx, deviceID)
+	if err != nil {
+		d = model.Device{ID: deviceID} // the cause names the id alone
+	}
+	s.reload(ctx, ExceptionCause(model.CauseExceptionRevoked, d, a.Email))
 	return nil
 }
 
-// reload makes the enforcement answers follow a change at once. A failure
-// is logged: the change is committed, and the periodic reload retries.
-func (s *Service) reload(ctx context.Context) {
-	if err := s.engine.Reload(ctx); err != nil {
+// reload makes the enforcement answers follow a change at once, naming
+// the change as the cause of the verdicts it moves. A failure is logged:
+// the change is committed, and the periodic reload retries.
+func (s *Service) reload(ctx context.Context, cause model.Cause) {
+	if err := s.engine.ReloadBecause(ctx, cause); err != nil {
 		s.log.ErrorContext(ctx, "reload posture policy", "err", err)
 	}
 }

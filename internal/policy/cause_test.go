@@ -1,0 +1,141 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/actor"
+	"postern/internal/audit"
+	"postern/internal/fleet"
+	"postern/internal/model"
+	"postern/internal/posture"
+)
+
+// One check created over a fleet writes one summary in the audit log and
+// one history row per device whose verdict moved, each with the check's
+// creation as its cause; a sync that changes signals afterwards is one
+// more summary, naming the run and the signals.
+func TestOneCauseOneSummary(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	risks := []string{"None", "Low", "Medium", "High", ""}
+	var devices []fleet.Device
+	for i := range 2000 {
+		devices = append(devices, fleet.Device{ID: fmt.Sprintf("%040x", i+1), Host: fmt.Sprintf("pc-%04d", i),
+			OSPlatform: "Windows11", HealthStatus: "Active", RiskScore: risks[i%len(risks)], OnboardingStatus: "Onboarded"})
+	}
+	e, st, h := newTestEngine(t, now, devices)
+	ctx := context.Background()
+	if err := e.refresh(ctx); err != nil { // the baseline: everyone passes
+		t.Fatal(err)
+	}
+	svc := NewService(st, e, e.log)
+	alice := actor.NewContext(ctx, actor.Actor{ID: 1, Email: "alice@example.com", Role: actor.Owner})
+	c, err := svc.SaveCheck(alice, CheckInput{Name: "Low risk", Source: posture.SourceDefender, Mode: posture.ModeEnforce,
+		WhenUnavailable: posture.UnavailableDeny, Enabled: true, Spec: posture.Spec{MaxRisk: "Low"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the API would answer now, device by device.
+	moves := map[string]int{}
+	for i := range h.Load().Devices {
+		d := &h.Load().Devices[i]
+		if dec := e.DeviceDecision(d); !dec.Allowed {
+			moves[string(dec.Checks[0].Result)]++
+		}
+	}
+	changed := moves["fail"] + moves["unknown"]
+	if moves["fail"] == 0 || moves["unknown"] == 0 {
+		t.Fatalf("the fleet does not exercise both moves: %v", moves)
+	}
+	sums := auditOf(t, st, audit.VerdictsChanged)
+	if len(sums) != 1 {
+		t.Fatalf("%d summaries, want 1: %+v", len(sums), sums)
+	}
+	wantDetail := fmt.Sprintf("%s devices changed verdict (pass → fail %s, pass → unknown %s)",
+		Thousands(changed), Thousands(moves["fail"]), Thousands(moves["unknown"]))
+	if s := sums[0]; s.Target != "Posture check “Low risk” created by alice@example.com" || s.Detail != wantDetail ||
+		s.Actor != actor.Posture.Email {
+		t.Errorf("summary %q by %s: %q, want %q", s.Target, s.Actor, s.Detail, wantDetail)
+	}
+	causes, err := st.CausesOfAudit(ctx, []int64{sums[0].ID})
+	if err != nil || causes[sums[0].ID] == 0 {
+		t.Fatalf("the summary has no cause: %v %v", causes, err)
+	}
+	rows, total, err := st.HistoryPage(ctx, model.HistoryFilter{CauseID: causes[sums[0].ID]})
+	if err != nil || total != changed || len(rows) != changed {
+		t.Fatalf("%d history rows (total %d) of the cause, %v; want %d", len(rows), total, err, changed)
+	}
+	for _, r := range rows {
+		if r.Cause.Kind != model.CauseCheckCreated || r.Cause.Ref != fmt.Sprint(c.ID) || r.CheckID != 0 || r.From != "pass" {
+			t.Fatalf("row %+v", r)
+		}
+	}
+	if n := len(auditOf(t, st, audit.CheckCreated)); n != 1 {
+		t.Errorf("%d check created entries, want the admin's one", n)
+	}
+
+	// A sync: two devices go High.
+	next := slices.Clone(h.Load().Devices)
+	next[0].RiskScore, next[1].RiskScore = "High", "High"
+	h.Store(fleet.NewSnapshot(next, now, 7))
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sums = auditOf(t, st, audit.VerdictsChanged)
+	if len(sums) != 2 || sums[0].Target != "Sync run 7" ||
+		sums[0].Detail != "2 devices changed verdict (pass → fail 2); signals changed: risk score" {
+		t.Fatalf("after the sync: %+v", sums)
+	}
+	hist, err := st.History(ctx, next[0].ID, 10)
+	if err != nil || len(hist) == 0 || hist[0].Cause.Kind != model.CauseSyncRun || hist[0].Cause.Ref != "7" {
+		t.Errorf("device 0's history: %+v, %v", hist, err)
+	}
+}
+
+// An edited check is audited as before → after per field, not as JSON.
+func TestSaveCheckAuditsAReadableDiff(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	e, st, _ := newTestEngine(t, now, nil)
+	svc := NewService(st, e, e.log)
+	alice := actor.NewContext(context.Background(), actor.Actor{ID: 1, Email: "alice@example.com", Role: actor.Owner})
+	in := CheckInput{Name: "Low risk", Source: posture.SourceDefender, Mode: posture.ModeMonitor,
+		WhenUnavailable: posture.UnavailableDeny, Enabled: true, Spec: posture.Spec{MaxRisk: "Low", AVStatuses: []string{"Updated"}}}
+	c, err := svc.SaveCheck(alice, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auditOf(t, st, audit.CheckCreated)[0].Detail; got != "Microsoft Defender, Monitor only, when data is unavailable: Deny; "+
+		"maximum risk score: Low; antivirus status: Updated" {
+		t.Errorf("creation detail %q", got)
+	}
+	in.ID, in.Mode, in.Spec.MaxRisk, in.Spec.AVStatuses = c.ID, posture.ModeEnforce, "Medium", nil
+	if _, err := svc.SaveCheck(alice, in); err != nil {
+		t.Fatal(err)
+	}
+	got := auditOf(t, st, audit.CheckUpdated)[0].Detail
+	if want := "mode: Monitor only → Enforce; maximum risk score: Low → Medium; antivirus status: Updated → none"; got != want {
+		t.Errorf("edit detail %q, want %q", got, want)
+	}
+	if strings.Contains(got, "{") {
+		t.Errorf("edit detail holds JSON: %q", got)
+	}
+}
+
+func auditOf(t *testing.T, st interface {
+	AuditEntries(context.Context, audit.Filter) ([]audit.Entry, int, error)
+}, action string) []audit.Entry {
+	t.Helper()
+	es, _, err := st.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
