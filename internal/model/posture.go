@@ -86,6 +86,15 @@ var CauseKinds = []string{CauseSyncRun, CauseDeviceRechecked, CauseCheckCreated,
 	CauseExceptionCreated, CauseExceptionExpired, CauseExceptionRevoked, CauseIntegrationEnabled,
 	CauseIntegrationDisabled, CauseDataStale, CauseOutageGraceEnded, CauseReevaluated}
 
+// CauseKindLabels names each kind as filters show it.
+var CauseKindLabels = map[string]string{
+	CauseSyncRun: "Sync run", CauseDeviceRechecked: "Device re-checked", CauseCheckCreated: "Check created",
+	CauseCheckUpdated: "Check edited", CauseCheckDeleted: "Check deleted", CauseExceptionCreated: "Exception added",
+	CauseExceptionExpired: "Exception expired", CauseExceptionRevoked: "Exception revoked",
+	CauseIntegrationEnabled: "Integration enabled", CauseIntegrationDisabled: "Integration disabled",
+	CauseDataStale: "Data became stale", CauseOutageGraceEnded: "Outage grace ended", CauseReevaluated: "Time passed",
+}
+
 // HistoryFilter narrows HistoryPage; zero fields do not filter.
 type HistoryFilter struct {
 	DeviceID  string
