@@ -6,11 +6,10 @@ import (
 	"time"
 )
 
-// Each prune deletes at most batch rows of the oldest by id, and only
-// those older than the cutoff: a short transaction that holds the writer
-// for milliseconds, whatever the table's size. Ids grow with time, so
-// fewer than batch rows deleted means the oldest left are within the
-// retention, and the caller stops.
+// Each prune deletes at most batch rows older than the cutoff, the oldest
+// first, found through the table's index on its time: a short transaction
+// that holds the writer for milliseconds, whatever the table's size. Fewer
+// than batch rows deleted means none older is left, and the caller stops.
 
 // PruneAudit deletes up to batch audit entries recorded before cutoff and
 // returns how many it deleted. The audit log refuses every other delete.
@@ -22,7 +21,7 @@ func (s *Store) PruneAudit(ctx context.Context, cutoff time.Time, batch int) (in
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN
-			(SELECT id FROM audit_log ORDER BY id LIMIT ?) AND at < ?`, batch, before)
+			(SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?)`, before, batch)
 		if err != nil {
 			return err
 		}
@@ -43,7 +42,7 @@ func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time, batch int) (
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		before := formatTime(cutoff)
 		res, err := tx.ExecContext(ctx, `DELETE FROM posture_history WHERE id IN
-			(SELECT id FROM posture_history ORDER BY id LIMIT ?) AND at < ?`, batch, before)
+			(SELECT id FROM posture_history WHERE at < ? ORDER BY at LIMIT ?)`, before, batch)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,8 @@ CREATE INDEX posture_causes_kind ON posture_causes(kind, id);
 -- NULL for the changes recorded before causes were.
 ALTER TABLE posture_history ADD COLUMN cause_id INTEGER REFERENCES posture_causes(id);
 CREATE INDEX posture_history_cause ON posture_history(cause_id, id);
+-- Retention finds the oldest rows by time.
+CREATE INDEX posture_history_time ON posture_history(at);
 
 -- Retention: the audit log stays append-only, except that the pruning
 -- transaction may delete rows older than the cutoff it writes here (and
