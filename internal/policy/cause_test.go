@@ -11,6 +11,7 @@ import (
 	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/fleet"
+	"postern/internal/integration"
 	"postern/internal/model"
 	"postern/internal/posture"
 )
@@ -138,4 +139,78 @@ func auditOf(t *testing.T, st interface {
 		t.Fatal(err)
 	}
 	return es
+}
+
+// The integration's Disable, an exception added by an admin and one that
+// expires are each the cause of the changes they make, and each one
+// summary.
+func TestCausesNamedByTheirOwners(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	devices := []fleet.Device{
+		{ID: "a1", Host: "pc-a", HealthStatus: "Active", RiskScore: "High"},
+		{ID: "b2", Host: "pc-b", HealthStatus: "Active", RiskScore: "Low"},
+	}
+	e, st, h := newTestEngine(t, now, devices, check(t, "Low risk", posture.ModeEnforce, posture.Spec{MaxRisk: "Low"}))
+	enabled := true
+	e.enabled = func(context.Context) (bool, error) { return enabled, nil }
+	ctx := context.Background()
+	alice := actor.NewContext(ctx, actor.Actor{ID: 1, Email: "alice@example.com", Role: actor.Owner})
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, do func()) model.Cause {
+		t.Helper()
+		do()
+		if err := e.refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.History(ctx, "", 1)
+		if err != nil || len(h) == 0 {
+			t.Fatalf("%s: no history (%v)", what, err)
+		}
+		return h[0].Cause
+	}
+	svc := NewService(st, e, e.log)
+	var x model.Exception
+	c := step("exception", func() {
+		run, err := st.StartRun(ctx, "defender", "manual")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.StageDevices(ctx, run.ID, []model.Device{{ID: "a1", Host: "pc-a", ContentHash: []byte("h")}}); err != nil {
+			t.Fatal(err)
+		}
+		run.Outcome, run.Seen, run.Pages = model.RunSuccess, 1, 1
+		if _, err := st.FinishRun(ctx, run, audit.Entry{Actor: "sync", Action: audit.SyncRun, Outcome: audit.Success}); err != nil {
+			t.Fatal(err)
+		}
+		x, err = svc.CreateException(alice, model.Exception{DeviceID: "a1", Reason: "CHG-1", ExpiresAt: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if c.Kind != model.CauseExceptionCreated || c.Label != "Exception for pc-a added by alice@example.com" || c.Ref != "a1" {
+		t.Errorf("exception added: cause %+v", c)
+	}
+	c = step("expiry", func() {
+		e.now = func() time.Time { return now.Add(2 * time.Hour) }
+		h.Store(fleet.NewSnapshot(slices.Clone(devices), now.Add(2*time.Hour-time.Minute), 1)) // fresh, same run
+		if err := e.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if c.Kind != model.CauseExceptionExpired || c.Label != "Exception for pc-a expired" || c.Ref != "a1" {
+		t.Errorf("exception %d expired: cause %+v", x.ID, c)
+	}
+	c = step("disable", func() {
+		enabled = false
+		e.IntegrationChanged(alice, integration.Disabled)
+	})
+	if c.Kind != model.CauseIntegrationDisabled || c.Label != "Microsoft Defender disabled by alice@example.com" {
+		t.Errorf("disable: cause %+v", c)
+	}
+	sums := auditOf(t, st, audit.VerdictsChanged)
+	if len(sums) != 3 || sums[0].Detail != "2 devices changed verdict (fail → unknown 1, pass → unknown 1)" {
+		t.Errorf("summaries: %+v", sums)
+	}
 }
