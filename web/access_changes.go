@@ -37,6 +37,9 @@ func (s *Server) accessChanges(c echo.Context) error {
 		}
 		p.Cause = views.CauseLink{Label: cause.Label, Href: causeHref(cause)}
 	}
+	if d, ok := s.fleet.Load().ByID(q.Device); ok {
+		p.Host = d.Host
+	}
 	return render(c, http.StatusOK, views.AccessChanges(p))
 }
 
@@ -59,6 +62,9 @@ func (s *Server) accessChangesQuery(c echo.Context) (views.ChangesQuery, model.H
 	}
 	if id, err := strconv.ParseInt(c.QueryParam("cause"), 10, 64); err == nil && id > 0 {
 		q.Cause, f.CauseID = id, id
+	}
+	if d := filterText(c, "device"); d != "" {
+		q.Device, f.DeviceID = d, d
 	}
 	return q, f
 }

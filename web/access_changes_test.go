@@ -124,8 +124,22 @@ func TestAccessChangesOfACheck(t *testing.T) {
 	if h, _ := link.Attr("href"); !strings.HasPrefix(h, "/zero-trust/posture-checks/") {
 		t.Errorf("the history's cause links to %q", h)
 	}
-	if devPage.Find(`#history a[href="/access-changes"]`).Length() == 0 {
-		t.Error("the device's history does not link to Access changes")
+	mine := devPage.Find(`#history a:contains("Open in Access changes")`).AttrOr("href", "")
+	if mine != "/access-changes?device="+id {
+		t.Fatalf("the device's history links to %q, want its Access changes", mine)
+	}
+	own := parse(t, c.get(mine))
+	if n := text(own.Find(testID("device-filter"))); !strings.Contains(n, dev.Host) {
+		t.Errorf("the device filter says %q", n)
+	}
+	ownRows := column(own, "Device")
+	if len(ownRows) == 0 {
+		t.Error("the device's Access changes list nothing")
+	}
+	for _, d := range ownRows {
+		if d != dev.Host+" "+dev.ID {
+			t.Errorf("a change of another device: %q", d)
+		}
 	}
 	if nav := doc.Find(`nav[aria-label="Main"] a[href="/access-changes"]`); text(nav) != "Access changes" {
 		t.Errorf("navigation entry %q", text(nav))
