@@ -89,6 +89,7 @@ type attribution struct {
 	named   []pending // named by their owners since the last refresh
 	expired []pending // exceptions that expired since the last refresh
 	stale   bool      // the data went stale since the last refresh
+	fresh   bool      // a new sync made stale data fresh again
 	sync    model.Cause
 	byKey   map[string]*changes
 	order   []*changes
@@ -104,6 +105,7 @@ func newAttribution(named []pending, prev, snap *fleet.Snapshot, staleNow, stale
 		}
 	}
 	if prev != nil && snap.RunID != prev.RunID {
+		a.fresh = staleBefore && !staleNow
 		a.sync = model.Cause{Kind: model.CauseSyncRun, Ref: strconv.FormatInt(snap.RunID, 10), Actor: actor.Sync.Email,
 			Label: "Sync run " + strconv.FormatInt(snap.RunID, 10)}
 	} else {
@@ -112,10 +114,11 @@ func newAttribution(named []pending, prev, snap *fleet.Snapshot, staleNow, stale
 	return a
 }
 
-// causeOf picks the cause of device d's changes: new data first, then what
-// an admin did that can concern it, then time.
+// causeOf picks the cause of device d's changes: new data first (its own
+// signals, or the whole fleet's data fresh again), then what an admin did
+// that can concern it, then time.
 func (a *attribution) causeOf(d *fleet.Device, signal string, checks []int64) model.Cause {
-	if signal != "" {
+	if signal != "" || a.fresh {
 		return a.sync
 	}
 	var last *pending

@@ -214,3 +214,40 @@ func TestCausesNamedByTheirOwners(t *testing.T) {
 		t.Errorf("summaries: %+v", sums)
 	}
 }
+
+// Data going stale is the cause of the unknowns it makes; the sync that
+// makes it fresh again is the cause of their return, though no signal of
+// the devices changed.
+func TestStaleAndFreshAgain(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	devices := []fleet.Device{{ID: "a1", Host: "pc-a", HealthStatus: "Active", RiskScore: "Low"}}
+	e, st, h := newTestEngine(t, now, devices, check(t, "Low risk", posture.ModeEnforce, posture.Spec{MaxRisk: "Low"}))
+	ctx := context.Background()
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	later := now.Add(time.Hour) // past 3 × the 5-minute interval
+	e.now = func() time.Time { return later }
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Store(fleet.NewSnapshot(slices.Clone(devices), later, 2))
+	if err := e.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := st.History(ctx, "a1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range hist {
+		if x.CheckID == 0 {
+			got = append(got, x.From+"→"+x.To+" "+x.Cause.Kind+" "+x.Cause.Label)
+		}
+	}
+	want := []string{"unknown→pass sync_run Sync run 2",
+		"pass→unknown data_stale Defender data became stale (no successful sync for 3 intervals)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("overall history %q, want %q", got, want)
+	}
+}
