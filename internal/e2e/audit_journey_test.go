@@ -1,11 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"postern/internal/emulator"
 )
@@ -93,7 +94,19 @@ func TestAuditLogAfterABulkChange(t *testing.T) {
 	}
 	checkA11y(t, b, "access changes")
 	b.Screenshot("access-changes")
-	if w := Eval[bool](b, `document.documentElement.scrollWidth <= innerWidth`); !w {
-		t.Error(fmt.Sprintf("Access changes scrolls sideways at %d px", Eval[int](b, `innerWidth`)))
+	changes := Eval[string](b, `location.pathname + location.search`)
+	for _, width := range []int64{1024, 1280, 1440} {
+		if _, err := chromedp.Run(b.ctx, chromedp.EmulateViewport(width, 900)); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/audit", changes} {
+			b.Navigate(path)
+			if got := Eval[int64](b, `innerWidth`); got != width {
+				t.Fatalf("the viewport is %d px wide, want %d", got, width)
+			}
+			if !Eval[bool](b, `document.documentElement.scrollWidth <= innerWidth`) {
+				t.Errorf("%s scrolls sideways at %d px", path, width)
+			}
+		}
 	}
 }
