@@ -76,14 +76,34 @@ const historyFrom = " FROM posture_history h LEFT JOIN posture_causes c ON c.id 
 
 // History returns a device's verdict changes (deviceID "" for every device),
 // newest first.
+// It does not count them all, as HistoryPage does.
 func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]model.HistoryEntry, error) {
-	out, _, err := s.HistoryPage(ctx, model.HistoryFilter{DeviceID: deviceID, Limit: limit})
-	return out, err
+	cond, args := historyWhere(model.HistoryFilter{DeviceID: deviceID})
+	return s.historyRows(ctx, cond, args, limit, 0)
 }
 
 // HistoryPage returns the verdict changes that match f, newest first, and
 // how many match in all: the Access changes view.
 func (s *Store) HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model.HistoryEntry, int, error) {
+	cond, args := historyWhere(f)
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+historyFrom+cond, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Posture history")
+	}
+	out, err := s.historyRows(ctx, cond, args, f.Limit, f.Offset)
+	return out, total, err
+}
+
+func (s *Store) historyRows(ctx context.Context, cond string, args []any, limit, offset int) ([]model.HistoryEntry, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	return collect(ctx, s.read, "Posture history", "SELECT "+historyColumns+historyFrom+cond+
+		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, limit, offset), scanHistory)
+}
+
+// historyWhere turns f into a WHERE clause and its arguments.
+func historyWhere(f model.HistoryFilter) (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -112,21 +132,10 @@ func (s *Store) HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model
 	if f.CauseKind != "" {
 		add("c.kind = ?", f.CauseKind)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return "", nil
 	}
-	var total int
-	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+historyFrom+cond, args...).Scan(&total); err != nil {
-		return nil, 0, mapErr(err, "Posture history")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = -1
-	}
-	out, err := collect(ctx, s.read, "Posture history", "SELECT "+historyColumns+historyFrom+cond+
-		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset), scanHistory)
-	return out, total, err
+	return " WHERE " + strings.Join(where, " AND "), args
 }
 
 func scanHistory(r scanner) (model.HistoryEntry, error) {
