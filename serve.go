@@ -22,6 +22,7 @@ import (
 	"postern/internal/integration"
 	"postern/internal/metrics"
 	"postern/internal/policy"
+	"postern/internal/retention"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
@@ -125,7 +126,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
 	// One group owns every goroutine serve starts (HTTP server, sync worker,
-	// policy and token loops, the demo emulator and its drift): a signal or
+	// policy, token and retention loops, the demo emulator and its drift): a signal or
 	// the failure of any of them stops them all, and the database is closed
 	// only once each has returned.
 	ctx, stop := context.WithCancel(ctx)
@@ -148,6 +149,7 @@ type console struct {
 	worker *syncer.Worker
 	engine *policy.Engine
 	tokens *auth.Tokens
+	pruner *retention.Pruner
 	http   *http.Server
 }
 
@@ -184,6 +186,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 	supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
+	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	<-ctx.Done()
@@ -233,7 +236,8 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
-	return &console{worker: worker, engine: engine, tokens: tokens, http: hs}, nil
+	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
+	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, http: hs}, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops

@@ -17,31 +17,27 @@ func (s *Store) AppendAudit(ctx context.Context, e audit.Entry) error {
 // appendAuditTx records an entry inside the caller's transaction, so an
 // action and its audit row commit together.
 func appendAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time) error {
+	_, err := insertAuditTx(ctx, tx, e, now)
+	return err
+}
+
+// insertAuditTx is appendAuditTx returning the new entry's id.
+func insertAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time) (int64, error) {
 	if e.At.IsZero() {
 		e.At = now
 	}
-	_, err := tx.ExecContext(ctx,
+	res, err := tx.ExecContext(ctx,
 		"INSERT INTO audit_log (at, actor, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		formatTime(e.At), e.Actor, e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // AuditEntries returns the newest entries first and the total that match.
 func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int, error) {
-	var where []string
-	var args []any
-	if f.Action != nil && *f.Action != "" {
-		where = append(where, "action LIKE ? ESCAPE '\\'")
-		args = append(args, likePrefix(*f.Action))
-	}
-	if f.Actor != nil && *f.Actor != "" {
-		where = append(where, "actor = ? COLLATE NOCASE")
-		args = append(args, *f.Actor)
-	}
-	if f.Outcome != nil && *f.Outcome != "" {
-		where = append(where, "outcome = ?")
-		args = append(args, *f.Outcome)
-	}
+	where, args := auditWhere(f)
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
@@ -57,6 +53,49 @@ func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry
 	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, source_ip, action, target, outcome, detail FROM audit_log"+cond+
 		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset), scanAuditEntry)
 	return out, total, err
+}
+
+// auditWhere turns f into conditions and their arguments.
+func auditWhere(f audit.Filter) ([]string, []any) {
+	var where []string
+	var args []any
+	if f.Action != nil && *f.Action != "" {
+		where = append(where, "action LIKE ? ESCAPE '\\'")
+		args = append(args, likePrefix(*f.Action))
+	}
+	if f.Category != "" {
+		actions, except := audit.ActionsIn(f.Category)
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(actions)), ", ")
+		not := ""
+		if except {
+			not = "NOT "
+		}
+		where = append(where, "action "+not+"IN ("+marks+")")
+		for _, a := range actions {
+			args = append(args, a)
+		}
+	}
+	if f.Actor != nil && *f.Actor != "" {
+		where = append(where, "actor = ? COLLATE NOCASE")
+		args = append(args, *f.Actor)
+	}
+	if f.Target != "" {
+		where = append(where, "target LIKE ? ESCAPE '\\'")
+		args = append(args, "%"+likePrefix(f.Target))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, formatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, formatTime(f.Until))
+	}
+	if f.Outcome != nil && *f.Outcome != "" {
+		where = append(where, "outcome = ?")
+		args = append(args, *f.Outcome)
+	}
+	return where, args
 }
 
 func scanAuditEntry(r scanner) (audit.Entry, error) {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 
 	"postern/internal/audit"
 	"postern/internal/model"
@@ -163,65 +162,4 @@ func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, 
 		}
 		return appendAuditTx(ctx, tx, entry, now)
 	}), "Exception")
-}
-
-// AppendHistory records verdict changes, and an audit row for each, in one
-// transaction.
-func (s *Store) AppendHistory(ctx context.Context, entries []model.HistoryEntry, audits []audit.Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO posture_history (device_id, check_id, check_name, at, from_result,
-			to_result, reasons, signal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, e := range entries {
-			reasons, err := json.Marshal(nonNil(e.Reasons))
-			if err != nil {
-				return err
-			}
-			var check any
-			if e.CheckID != 0 {
-				check = e.CheckID
-			}
-			if _, err := stmt.ExecContext(ctx, e.DeviceID, check, e.CheckName, formatTime(e.At), e.From, e.To, string(reasons), e.Signal); err != nil {
-				return err
-			}
-		}
-		now := s.now()
-		for _, a := range audits {
-			if err := appendAuditTx(ctx, tx, a, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	}), "Posture history")
-}
-
-// History returns a device's verdict changes (deviceID "" for every device),
-// newest first.
-func (s *Store) History(ctx context.Context, deviceID string, limit int) ([]model.HistoryEntry, error) {
-	q := "SELECT id, device_id, COALESCE(check_id, 0), check_name, at, from_result, to_result, reasons, signal FROM posture_history"
-	var args []any
-	if deviceID != "" {
-		q += " WHERE device_id = ?"
-		args = append(args, deviceID)
-	}
-	return collect(ctx, s.read, "Posture history", q+" ORDER BY id DESC LIMIT ?", append(args, limit), scanHistory)
-}
-
-func scanHistory(r scanner) (model.HistoryEntry, error) {
-	var e model.HistoryEntry
-	var at, reasons string
-	err := r.Scan(&e.ID, &e.DeviceID, &e.CheckID, &e.CheckName, &at, &e.From, &e.To, &reasons, &e.Signal)
-	if err == nil {
-		e.At, err = parseTime(at)
-	}
-	if err == nil {
-		err = json.Unmarshal([]byte(reasons), &e.Reasons)
-	}
-	return e, err
 }

@@ -43,7 +43,7 @@ type NavGroup struct {
 var Navigation = []NavGroup{
 	{Items: []NavItem{{"dashboard", "Dashboard", "/"}}},
 	{Title: "Zero Trust Security", Items: []NavItem{{"posture-checks", "Device Posture Checks", "/zero-trust/posture-checks"}}},
-	{Items: []NavItem{{"devices", "Devices", "/devices"}}},
+	{Items: []NavItem{{"devices", "Devices", "/devices"}, {"access-changes", "Access changes", "/access-changes"}}},
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},

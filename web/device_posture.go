@@ -44,7 +44,8 @@ func (s *Server) devicePosture(c echo.Context, id string) (views.DevicePostureVi
 		return v, err
 	}
 	for _, h := range hist {
-		v.History = append(v.History, views.HistoryRow{At: h.At, Check: h.CheckName, From: h.From, To: h.To, Reasons: h.Reasons, Signal: h.Signal})
+		v.History = append(v.History, views.HistoryRow{At: h.At, Check: h.CheckName, From: h.From, To: h.To, Reasons: h.Reasons,
+			Signal: h.Signal, Cause: views.CauseLink{Label: h.Cause.Label, Href: causeHref(h.Cause)}})
 	}
 	return v, nil
 }

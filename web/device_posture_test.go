@@ -146,9 +146,12 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	if !strings.Contains(page, "Overall verdict") || !strings.Contains(page, "Changed: risk score") {
 		t.Error("the device's timeline does not show the change")
 	}
-	a := "posture.verdict_changed"
-	if entries := d.auditedAs(a); len(entries) == 0 {
-		t.Error("the verdict change is not in the audit log")
+	if overall.Cause.Kind != model.CauseSyncRun || !strings.Contains(page, "Sync run "+overall.Cause.Ref) {
+		t.Errorf("the change's cause is %+v, and the timeline does not name it", overall.Cause)
+	}
+	// The audit log has the run's one summary, not a row per device.
+	if entries := d.auditedAs(audit.VerdictsChanged); len(entries) == 0 || entries[0].Target != overall.Cause.Label {
+		t.Errorf("the sync's summary is not in the audit log: %+v", entries)
 	}
 	if dash := c.get("/").body; !strings.Contains(dash, "Recent verdict changes") {
 		t.Error("the dashboard does not list the verdict change")

@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	app.GET("/devices", s.devices)
 	app.GET("/devices.csv", s.devicesCSV)
 	app.GET("/devices/:id", s.deviceDetail)
+	app.GET("/access-changes", s.accessChanges)
 	app.POST("/devices/:id/recheck", s.deviceRecheck)
 	app.POST("/devices/:id/exceptions", s.exceptionCreate)
 	app.POST("/devices/:id/exceptions/:eid/revoke", s.exceptionRevoke)

@@ -92,7 +92,7 @@ func (s *Server) setupSave(c echo.Context) error {
 	}
 	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, audit.Success, "first admin account created at setup")
 	s.logger(c).Info("first admin created", "admin", a.Email)
-	// The new admin is signed in at once (SPEC §1).
+	// The new admin is signed in at once.
 	if err := s.startSession(c, &a); err != nil {
 		return err
 	}

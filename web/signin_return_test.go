@@ -43,7 +43,7 @@ func TestSignInReturnsToTheAskedPage(t *testing.T) {
 	}
 }
 
-// After the first admin is created they are signed in (SPEC §1).
+// After the first admin is created they are signed in.
 func TestSetupSignsTheFirstAdminIn(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()

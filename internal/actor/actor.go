@@ -32,6 +32,7 @@ type Actor struct {
 var (
 	Sync        = Actor{Email: "postern (sync)", Role: System}
 	Posture     = Actor{Email: "postern (posture)", Role: System}
+	Retention   = Actor{Email: "postern (retention)", Role: System}
 	CommandLine = Actor{Email: "postern (command line)", Role: System}
 	// AdminCommand is postern admin reset-password.
 	AdminCommand = Actor{Email: "postern admin (command line)", Role: System}

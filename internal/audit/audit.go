@@ -6,6 +6,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,13 +27,18 @@ type Entry struct {
 	Detail   string
 }
 
-// Filter narrows the store's AuditEntries; nil fields do not filter.
+// Filter narrows the store's AuditEntries; nil and zero fields do not
+// filter.
 type Filter struct {
-	Action  *string // prefix match, e.g. "auth." or "auth.login"
-	Actor   *string
-	Outcome *string
-	Limit   int
-	Offset  int
+	Action   *string // prefix match, e.g. "auth." or "auth.login"
+	Category string  // one of Categories: its actions only
+	Actor    *string
+	Target   string    // part of the target, any case
+	Since    time.Time // entries at or after
+	Until    time.Time // entries before
+	Outcome  *string
+	Limit    int
+	Offset   int
 }
 
 // Outcomes of an audited action.
@@ -66,9 +72,18 @@ const (
 	CheckDeleted     = "posture_check.deleted"
 	ExceptionCreated = "exception.created"
 	ExceptionRevoked = "exception.revoked"
-	VerdictChanged   = "posture.verdict_changed"
 	APITokenCreated  = "api_token.created"
 	APITokenRevoked  = "api_token.revoked"
+
+	// VerdictsChanged is the one summary of a cause's verdict changes
+	// ("Posture check “Low risk” created by …: 6,583 devices changed
+	// verdict"); each change is in the posture history.
+	VerdictsChanged = "posture.verdicts_changed"
+	// VerdictChanged is one device's change, as recorded before the
+	// summaries: kept so that old entries keep their category and filter.
+	VerdictChanged = "posture.verdict_changed"
+	// Pruned records each retention pass that deleted old entries.
+	Pruned = "retention.pruned"
 )
 
 // Actions lists every action, for filters and tests.
@@ -76,8 +91,55 @@ var Actions = []string{
 	AdminCreated, AdminPasswordReset, Login, LoginRateLimited, Logout, CSRFRejected,
 	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, KeyRotated, KeyRetired,
 	SyncRun, SyncRequested, DeviceRechecked,
-	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked, VerdictChanged,
-	APITokenCreated, APITokenRevoked,
+	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
+	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
+}
+
+// Categories of actions, as the audit log's filter offers them.
+const (
+	CategoryAdmin    = "admin"
+	CategorySignIn   = "sign_in"
+	CategorySecurity = "security"
+	CategorySync     = "sync"
+	CategoryPosture  = "posture"
+	CategorySystem   = "system"
+)
+
+// Categories lists every category in the order the filter offers them,
+// with its label.
+var Categories = []struct{ Key, Label string }{
+	{CategoryAdmin, "Admin actions"}, {CategorySignIn, "Sign-ins"}, {CategorySecurity, "Security refusals"},
+	{CategorySync, "Syncs"}, {CategoryPosture, "Posture summaries"}, {CategorySystem, "Retention"},
+}
+
+// categoryOf names the category of every action that is not an admin
+// action; anything else (every change an admin makes) is CategoryAdmin.
+var categoryOf = map[string]string{
+	Login: CategorySignIn, Logout: CategorySignIn,
+	LoginRateLimited: CategorySecurity, CSRFRejected: CategorySecurity,
+	SyncRun: CategorySync, SyncRequested: CategorySync,
+	VerdictsChanged: CategoryPosture, VerdictChanged: CategoryPosture, Pruned: CategorySystem,
+}
+
+// CategoryOf returns the category of action.
+func CategoryOf(action string) string {
+	if c, ok := categoryOf[action]; ok {
+		return c
+	}
+	return CategoryAdmin
+}
+
+// ActionsIn lists the actions of category, for the store's filter, and
+// whether the list is instead the actions *not* in it: every action that
+// is not named in another category is an admin action.
+func ActionsIn(category string) (actions []string, except bool) {
+	for a, c := range categoryOf {
+		if (category == CategoryAdmin) != (c == category) {
+			actions = append(actions, a)
+		}
+	}
+	slices.Sort(actions)
+	return actions, category == CategoryAdmin
 }
 
 // By starts a successful entry of action on target by the actor ctx

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ type Config struct {
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
+	RetentionDays    int    // days the audit log and the posture history keep
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -62,7 +64,12 @@ var Settings = []Setting{
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
+	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
 }
+
+// MinRetentionDays is the shortest retention accepted: a month of audit
+// log, so that a typo cannot erase the record.
+const MinRetentionDays = 30
 
 // EnvName is the environment variable that sets the named flag.
 func EnvName(flagName string) string {
@@ -121,6 +128,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 	if cfg.TrustedProxies, err = parsePrefixes(*v["trusted-proxies"]); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.RetentionDays, err = strconv.Atoi(strings.TrimSpace(*v["retention-days"])); err != nil {
+		errs = append(errs, fmt.Errorf("retention-days: %q is not a whole number of days", *v["retention-days"]))
+		cfg.RetentionDays = MinRetentionDays
+	}
 	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -154,6 +165,9 @@ func (c Config) Validate() error {
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.RawQuery != "" {
 			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) base URL", name, u))
 		}
+	}
+	if c.RetentionDays < MinRetentionDays {
+		errs = append(errs, fmt.Errorf("retention-days: %d is shorter than the minimum %d", c.RetentionDays, MinRetentionDays))
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
@@ -204,6 +218,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),
+		slog.Int("retention_days", c.RetentionDays),
 	)
 }
 

@@ -94,6 +94,7 @@ var sample = map[string]struct {
 	"trusted-proxies":    {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
 	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
 	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
+	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
@@ -183,6 +184,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"log-format", "xml", "flag"},
 		{"log-format", "logfmt", "env"},
 		{"log-format", " ", "flag"},
+		{"retention-days", "29", "flag"},
+		{"retention-days", "a year", "env"},
+		{"retention-days", "-400", "flag"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			var err error

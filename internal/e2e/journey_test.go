@@ -37,7 +37,7 @@ func checkA11y(t *testing.T, b *Browser, page string) {
 }
 
 // createFirstAdmin walks the first-run setup of a fresh server, from / to
-// the dashboard (the new admin is signed in, SPEC §1), then signs out so
+// the dashboard (the new admin is signed in), then signs out so
 // that the journeys start from the sign-in page.
 func createFirstAdmin(t *testing.T, b *Browser) {
 	t.Helper()

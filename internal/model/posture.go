@@ -49,4 +49,59 @@ type HistoryEntry struct {
 	From, To  string
 	Reasons   []string
 	Signal    string
+	Cause     Cause // read back with the entry; Kind "" for entries older than causes
+}
+
+// Cause is why verdicts changed: one admin action, one sync run, or time
+// passing. Each cause that changed a verdict is recorded once, with the
+// history rows it caused and one summary entry in the audit log.
+type Cause struct {
+	ID    int64
+	Kind  string // one of the Cause* kinds
+	Ref   string // what Kind points at: the run id, check id, device id or integration name
+	Label string // in words, e.g. "Posture check “Low risk” created by alice@example.com"
+	Actor string // who caused it; Postern's own actor for a sync or time
+	At    time.Time
+}
+
+// Cause kinds. A new kind needs a link and a filter label in the web layer.
+const (
+	CauseSyncRun             = "sync_run"
+	CauseDeviceRechecked     = "device_rechecked"
+	CauseCheckCreated        = "check_created"
+	CauseCheckUpdated        = "check_updated"
+	CauseCheckDeleted        = "check_deleted"
+	CauseExceptionCreated    = "exception_created"
+	CauseExceptionExpired    = "exception_expired"
+	CauseExceptionRevoked    = "exception_revoked"
+	CauseIntegrationEnabled  = "integration_enabled"
+	CauseIntegrationDisabled = "integration_disabled"
+	CauseDataStale           = "data_stale"
+	CauseOutageGraceEnded    = "outage_grace_ended"
+	CauseReevaluated         = "reevaluated" // time alone: last seen, first-seen grace
+)
+
+// CauseKinds lists every kind, in the order filters offer them.
+var CauseKinds = []string{CauseSyncRun, CauseDeviceRechecked, CauseCheckCreated, CauseCheckUpdated, CauseCheckDeleted,
+	CauseExceptionCreated, CauseExceptionExpired, CauseExceptionRevoked, CauseIntegrationEnabled,
+	CauseIntegrationDisabled, CauseDataStale, CauseOutageGraceEnded, CauseReevaluated}
+
+// CauseKindLabels names each kind as filters show it.
+var CauseKindLabels = map[string]string{
+	CauseSyncRun: "Sync run", CauseDeviceRechecked: "Device re-checked", CauseCheckCreated: "Check created",
+	CauseCheckUpdated: "Check edited", CauseCheckDeleted: "Check deleted", CauseExceptionCreated: "Exception added",
+	CauseExceptionExpired: "Exception expired", CauseExceptionRevoked: "Exception revoked",
+	CauseIntegrationEnabled: "Integration enabled", CauseIntegrationDisabled: "Integration disabled",
+	CauseDataStale: "Data became stale", CauseOutageGraceEnded: "Outage grace ended", CauseReevaluated: "Time passed",
+}
+
+// HistoryFilter narrows HistoryPage; zero fields do not filter.
+type HistoryFilter struct {
+	DeviceID  string
+	CheckID   *int64 // 0 = the overall verdict only
+	From, To  string // results, e.g. "pass" → "fail"
+	CauseKind string
+	CauseID   int64
+	Limit     int
+	Offset    int
 }

@@ -23,7 +23,7 @@ import (
 type EngineStore interface {
 	PostureChecks(ctx context.Context) ([]model.PostureCheck, error)
 	Exceptions(ctx context.Context, f model.ExceptionFilter) ([]model.Exception, error)
-	AppendHistory(ctx context.Context, entries []model.HistoryEntry, audits []audit.Entry) error
+	AppendHistory(ctx context.Context, cause model.Cause, entries []model.HistoryEntry, summary audit.Entry) (model.Cause, error)
 }
 
 // state is everything the hot path reads, replaced whole on every change.
@@ -53,6 +53,7 @@ type Engine struct {
 	recompute chan struct{}
 	mu        sync.Mutex
 	last      *verdicts // the verdicts of the last refresh, to compare with
+	pending   []pending // causes named since the last refresh, with the state they made
 }
 
 // verdicts are every device's results at one refresh, packed: for device i
@@ -63,6 +64,7 @@ type verdicts struct {
 	snap    *fleet.Snapshot
 	checks  []int64
 	results []byte
+	stale   bool // the data was stale then
 }
 
 // Result codes in verdicts.results; 0 means not evaluated.
@@ -116,7 +118,11 @@ func ToCheck(c model.PostureCheck) (posture.Check, error) {
 
 // Reload re-reads checks, active exceptions and whether Defender is enabled,
 // then asks for the counts and history to be recomputed.
-func (e *Engine) Reload(ctx context.Context) error {
+func (e *Engine) Reload(ctx context.Context) error { return e.ReloadBecause(ctx, model.Cause{}) }
+
+// ReloadBecause is Reload after a change named by cause: the verdicts it
+// moves are recorded with it (a Kind "" names nothing).
+func (e *Engine) ReloadBecause(ctx context.Context, cause model.Cause) error {
 	stored, err := e.store.PostureChecks(ctx)
 	if err != nil {
 		return err
@@ -142,9 +148,15 @@ func (e *Engine) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
 	old := e.st.Load()
 	e.st.Store(&state{checks: posture.Compile(checks), exceptions: pe, defenderEnabled: enabled,
 		counts: old.counts, overall: old.overall, computedAt: old.computedAt})
+	if cause.Kind != "" {
+		e.pending = append(e.pending, pendingOf(cause))
+	}
+	e.pending = append(e.pending, expiredSince(old.exceptions, pe, e.fleet.Load(), e.now())...)
+	e.mu.Unlock()
 	e.Recompute()
 	return nil
 }
@@ -203,8 +215,13 @@ func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
 // Defender integration at once (subscribe it with
 // integration.Service.Subscribe). A failure is logged; the periodic reload
 // retries.
-func (e *Engine) IntegrationChanged(ctx context.Context, _ integration.Change) {
-	if err := e.Reload(ctx); err != nil {
+func (e *Engine) IntegrationChanged(ctx context.Context, ch integration.Change) {
+	var cause model.Cause
+	switch ch {
+	case integration.Enabled, integration.Disabled:
+		cause = integrationCause(ctx, ch == integration.Enabled)
+	}
+	if err := e.ReloadBecause(ctx, cause); err != nil {
 		e.log.ErrorContext(ctx, "reload posture policy", "err", err)
 	}
 }

@@ -40,7 +40,8 @@ func (s *Service) CreateException(ctx context.Context, in ExceptionInput) (model
 		return model.Exception{}, err
 	}
 	e := audit.As(a, audit.ExceptionCreated, in.DeviceID)
-	if _, err := s.store.Device(ctx, in.DeviceID); err != nil {
+	d, err := s.store.Device(ctx, in.DeviceID)
+	if err != nil {
 		return model.Exception{}, s.refuseIfNotFound(ctx, e, err)
 	}
 	x, problems := s.exception(in)
@@ -53,7 +54,7 @@ func (s *Service) CreateException(ctx context.Context, in ExceptionInput) (model
 	if err != nil {
 		return x, err
 	}
-	s.reload(ctx)
+	s.reload(ctx, ExceptionCause(model.CauseExceptionCreated, d, a.Email))
 	return x, nil
 }
 

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"postern/internal/actor"
-	"postern/internal/audit"
 	"postern/internal/fleet"
 	"postern/internal/model"
 	"postern/internal/posture"
@@ -46,10 +44,12 @@ func (e *Engine) Run(ctx context.Context) {
 // first refresh after start only sets the baseline.
 func (e *Engine) refresh(ctx context.Context) error {
 	e.mu.Lock()
-	prev := e.last
+	prev, named := e.last, e.pending
+	e.pending = nil
+	st := e.st.Load()
 	e.mu.Unlock()
-	st, snap, now := e.st.Load(), e.fleet.Load(), e.now()
-	p := newPass(st, snap, e.input(st, snap, now), prev, now)
+	snap, now := e.fleet.Load(), e.now()
+	p := newPass(st, snap, e.input(st, snap, now), prev, now, named)
 	for i := range p.snap.Devices {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
@@ -66,7 +66,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 	for j, id := range p.ids {
 		counts[id] = p.perCheck[j]
 	}
-	if err := e.store.AppendHistory(ctx, p.entries, p.audits); err != nil {
+	if err := e.recordChanges(ctx, p.causes); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -96,18 +96,23 @@ type pass struct {
 	prevCol    map[int64]int // check id → its column in prev's rows
 	prevStride int
 
-	entries []model.HistoryEntry
-	audits  []audit.Entry
+	causes *attribution // the changes since prev, by cause
 }
 
-func newPass(s *state, snap *fleet.Snapshot, in posture.Input, prev *verdicts, now time.Time) *pass {
+func newPass(s *state, snap *fleet.Snapshot, in posture.Input, prev *verdicts, now time.Time, named []pending) *pass {
 	p := &pass{s: s, snap: snap, now: now, in: in, prev: prev}
+	var prevSnap *fleet.Snapshot
+	staleBefore := false
+	if prev != nil {
+		prevSnap, staleBefore = prev.snap, prev.stale
+	}
+	p.causes = newAttribution(named, prevSnap, snap, in.Stale, staleBefore)
 	for _, c := range s.checks {
 		if c.Enabled {
 			p.ids = append(p.ids, c.ID)
 		}
 	}
-	p.next = &verdicts{snap: snap, checks: p.ids, results: make([]byte, len(snap.Devices)*(len(p.ids)+1))}
+	p.next = &verdicts{snap: snap, checks: p.ids, results: make([]byte, len(snap.Devices)*(len(p.ids)+1)), stale: in.Stale}
 	p.perCheck = make([]Counts, len(p.ids))
 	p.res = make([]posture.Result, 0, len(p.ids))
 	if prev != nil {
@@ -153,32 +158,33 @@ func (p *pass) device(i int) {
 }
 
 // record adds the history of a device whose verdict moved, from old to
-// row, and an audit entry when the overall verdict moved. This is rare, so
-// the device is evaluated again in full for the reasons the history shows.
+// row, under its cause. This is rare, so the device is evaluated again in
+// full for the reasons the history shows.
 func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, row []byte) {
 	dec := posture.Evaluate(p.s.checks, p.s.exceptions, p.in, m)
 	signal := changedSignals(*was, *d)
+	var entries []model.HistoryEntry
+	var checks []int64
 	for _, r := range dec.Checks {
 		j, ok := p.prevCol[r.ID]
 		if !ok || old[j] == 0 || old[j] == code(r.Result) {
 			continue
 		}
-		p.entries = append(p.entries, model.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: p.now,
+		checks = append(checks, r.ID)
+		entries = append(entries, model.HistoryEntry{DeviceID: d.ID, CheckID: r.ID, CheckName: r.Name, At: p.now,
 			From: string(result(old[j])), To: string(r.Result), Reasons: r.Reasons, Signal: signal})
 	}
-	if old[0] == 0 || old[0] == row[0] {
-		return
+	if old[0] != 0 && old[0] != row[0] {
+		var reasons []string
+		for _, r := range dec.Checks {
+			reasons = append(reasons, r.Reasons...)
+		}
+		entries = append(entries, model.HistoryEntry{DeviceID: d.ID, At: p.now, From: string(result(old[0])),
+			To: string(result(row[0])), Reasons: reasons, Signal: signal})
 	}
-	var reasons []string
-	for _, r := range dec.Checks {
-		reasons = append(reasons, r.Reasons...)
+	if len(entries) > 0 {
+		p.causes.add(p.causes.causeOf(d, signal, checks), entries, signal)
 	}
-	from, to := result(old[0]), result(row[0])
-	p.entries = append(p.entries, model.HistoryEntry{DeviceID: d.ID, At: p.now, From: string(from),
-		To: string(to), Reasons: reasons, Signal: signal})
-	e := audit.As(actor.Posture, audit.VerdictChanged, hostOrID(d))
-	e.Detail = string(from) + " → " + string(to) + signalDetail(signal)
-	p.audits = append(p.audits, e)
 }
 
 // yieldEvery is how many devices a whole-fleet pass evaluates between two
@@ -231,18 +237,4 @@ func changedSignals(a, b fleet.Device) string {
 	add("tags", !slices.Equal(a.Tags, b.Tags))
 	add("Entra join", a.IsAADJoined != b.IsAADJoined)
 	return strings.Join(out, ", ")
-}
-
-func signalDetail(s string) string {
-	if s == "" {
-		return ""
-	}
-	return " (changed: " + s + ")"
-}
-
-func hostOrID(d *fleet.Device) string {
-	if d.Host != "" {
-		return d.Host
-	}
-	return d.ID
 }

@@ -20,6 +20,7 @@ import (
 type Store interface {
 	AppendAudit(ctx context.Context, e audit.Entry) error
 	Device(ctx context.Context, id string) (model.Device, error)
+	PostureCheck(ctx context.Context, id int64) (model.PostureCheck, error)
 	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
 	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
@@ -69,11 +70,10 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
-	action := audit.CheckCreated
+	e := audit.As(a, audit.CheckCreated, in.Name)
 	if in.ID != 0 {
-		action = audit.CheckUpdated
+		e.Action = audit.CheckUpdated
 	}
-	e := audit.As(a, action, in.Name)
 	problems := map[string]string{}
 	maps.Copy(problems, in.Problems)
 	if in.Source == posture.SourceDefender && !s.engine.DefenderEnabled() {
@@ -86,9 +86,21 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
-	e.Detail = posture.SourceLabel(in.Source) + ", " + in.Mode + ", when data is unavailable: " + in.WhenUnavailable + "; " + string(spec)
-	c, err := s.store.SavePostureCheck(ctx, model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
-		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}, a.Email, e)
+	next := model.PostureCheck{ID: in.ID, Name: in.Name, Description: in.Description,
+		DataSource: in.Source, Mode: in.Mode, Enabled: in.Enabled, WhenUnavailable: in.WhenUnavailable, Spec: string(spec)}
+	kind := model.CauseCheckCreated
+	if in.ID != 0 {
+		// The detail says what changed, before → after, from the stored check.
+		before, err := s.store.PostureCheck(ctx, in.ID)
+		if err != nil {
+			return model.PostureCheck{}, s.refuseIfNotFound(ctx, e, err)
+		}
+		kind = model.CauseCheckUpdated
+		e.Detail = CheckDiff(before, next)
+	} else {
+		e.Detail = CheckSummary(next)
+	}
+	c, err := s.store.SavePostureCheck(ctx, next, a.Email, e)
 	if apperr.Is(err, apperr.Conflict) {
 		taken := apperr.Fields(map[string]string{"name": msgCheckNameTaken})
 		taken.Err = err
@@ -97,7 +109,7 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 	if err != nil {
 		return c, s.refuseIfNotFound(ctx, e, err)
 	}
-	s.reload(ctx)
+	s.reload(ctx, CheckCause(kind, c, a.Email))
 	return c, nil
 }
 
@@ -112,7 +124,7 @@ func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck
 	if err != nil {
 		return c, s.refuseIfNotFound(ctx, audit.As(a, audit.CheckDeleted, strconv.FormatInt(id, 10)), err)
 	}
-	s.reload(ctx)
+	s.reload(ctx, CheckCause(model.CauseCheckDeleted, c, a.Email))
 	return c, nil
 }
 
@@ -128,7 +140,11 @@ func (s *Service) RevokeException(ctx context.Context, deviceID string, id int64
 	if err := s.store.RevokeException(ctx, deviceID, id, a.Email, e); err != nil {
 		return s.refuseIfNotFound(ctx, e, err)
 	}
-	s.reload(ctx)
+	d, err := s.store.Device(ctx, deviceID)
+	if err != nil {
+		d = model.Device{ID: deviceID} // the cause names the id alone
+	}
+	s.reload(ctx, ExceptionCause(model.CauseExceptionRevoked, d, a.Email))
 	return nil
 }
 
@@ -147,10 +163,11 @@ func (s *Service) refuseIfNotFound(ctx context.Context, e audit.Entry, err error
 	return err
 }
 
-// reload makes the enforcement answers follow a change at once. A failure
-// is logged: the change is committed, and the periodic reload retries.
-func (s *Service) reload(ctx context.Context) {
-	if err := s.engine.Reload(ctx); err != nil {
+// reload makes the enforcement answers follow a change at once, naming
+// the change as the cause of the verdicts it moves. A failure is logged:
+// the change is committed, and the periodic reload retries.
+func (s *Service) reload(ctx context.Context, cause model.Cause) {
+	if err := s.engine.ReloadBecause(ctx, cause); err != nil {
 		s.log.ErrorContext(ctx, "reload posture policy", "err", err)
 	}
 }

@@ -95,38 +95,3 @@ func exceptionRevoke(t *testing.T, s Store) {
 		t.Errorf("active exceptions after revoking: %q", got)
 	}
 }
-
-func testHistory(t *testing.T, open Opener) {
-	s := open(t)
-	ctx := t.Context()
-	must(t, s.AppendHistory(ctx, nil, nil), "AppendHistory of nothing")
-	entries := []model.HistoryEntry{
-		{DeviceID: "dev-1", CheckID: 7, CheckName: "Firewall", At: at(1, 0), From: "unknown", To: "pass", Signal: "sync"},
-		{DeviceID: "dev-2", At: at(1, 0), From: "pass", To: "fail", Reasons: []string{"Firewall: off", "Antivirus: stale"}},
-		{DeviceID: "dev-1", At: at(2, 0), From: "pass", To: "fail", Reasons: []string{"Firewall: off"}},
-	}
-	audits := []audit.Entry{entry(audit.VerdictChanged, "dev-1"), entry(audit.VerdictChanged, "dev-2"), entry(audit.VerdictChanged, "dev-1")}
-	must(t, s.AppendHistory(ctx, entries, audits), "AppendHistory")
-	wantAudit(t, s, audit.VerdictChanged, 3)
-	all, err := s.History(ctx, "", 10)
-	must(t, err, "History")
-	if len(all) != 3 || all[0].To != "fail" || all[0].DeviceID != "dev-1" || all[2].CheckName != "Firewall" {
-		t.Fatalf("History of every device = %+v, want the three, newest first", all)
-	}
-	got := all[2]
-	if got.ID == 0 || got.CheckID != 7 || got.From != "unknown" || got.To != "pass" || got.Signal != "sync" ||
-		!sameTime(got.At, at(1, 0)) || len(got.Reasons) != 0 {
-		t.Errorf("entry read back as %+v", got)
-	}
-	if r := all[1].Reasons; !slices.Equal(r, entries[1].Reasons) || all[1].CheckID != 0 {
-		t.Errorf("overall entry read back as %+v", all[1])
-	}
-	one, err := s.History(ctx, "dev-1", 1)
-	must(t, err, "History")
-	if len(one) != 1 || one[0].ID != all[0].ID {
-		t.Errorf("History(dev-1, 1) = %+v, want only its newest", one)
-	}
-	if none, err := s.History(ctx, "dev-9", 10); err != nil || len(none) != 0 {
-		t.Errorf("History of a device without any = %+v, %v", none, err)
-	}
-}

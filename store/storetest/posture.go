@@ -105,7 +105,8 @@ func checkDelete(t *testing.T, s Store) {
 		must(t, err, "CreateException")
 	}
 	h := model.HistoryEntry{DeviceID: "dev-1", CheckID: c.ID, CheckName: "Firewall", At: at(3, 0), From: "pass", To: "fail"}
-	must(t, s.AppendHistory(ctx, []model.HistoryEntry{h}, nil), "AppendHistory")
+	_, err := s.AppendHistory(ctx, model.Cause{Kind: model.CauseSyncRun, Label: "Sync run 1"}, []model.HistoryEntry{h}, audit.Entry{})
+	must(t, err, "AppendHistory")
 
 	got, err := s.DeletePostureCheck(ctx, c.ID, entry(audit.CheckDeleted, ""))
 	must(t, err, "DeletePostureCheck")

@@ -61,12 +61,17 @@ type Store interface {
 	Exceptions(ctx context.Context, f model.ExceptionFilter) ([]model.Exception, error)
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
 	RevokeException(ctx context.Context, deviceID string, id int64, by string, e audit.Entry) error
-	AppendHistory(ctx context.Context, entries []model.HistoryEntry, audits []audit.Entry) error
+	AppendHistory(ctx context.Context, cause model.Cause, entries []model.HistoryEntry, summary audit.Entry) (model.Cause, error)
 	History(ctx context.Context, deviceID string, limit int) ([]model.HistoryEntry, error)
+	HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model.HistoryEntry, int, error)
+	Cause(ctx context.Context, id int64) (model.Cause, error)
+	CausesOfAudit(ctx context.Context, auditIDs []int64) (map[int64]int64, error)
+	PruneHistory(ctx context.Context, cutoff time.Time, batch int) (int, error)
 
 	// The audit log.
 	AppendAudit(ctx context.Context, e audit.Entry) error
 	AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int, error)
+	PruneAudit(ctx context.Context, cutoff time.Time, batch int) (int, error)
 
 	// Admins and their sessions.
 	AdminCount(ctx context.Context) (int, error)
@@ -119,6 +124,7 @@ func Run(t *testing.T, open Opener) {
 		{"PostureChecks", testChecks},
 		{"Exceptions", testExceptions},
 		{"History", testHistory},
+		{"Retention", testRetention},
 		{"Staging", testStaging},
 		{"SyncRuns", testSyncRuns},
 		{"Apply", testApply},

@@ -1,0 +1,114 @@
+// Package retention keeps the audit log and the posture history to the
+// configured number of days: it deletes what is older in small batches,
+// in the background, and records each pruning in the audit log.
+package retention
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"postern/internal/actor"
+	"postern/internal/audit"
+)
+
+// Store is what pruning needs of the database. Each Prune call deletes at
+// most batch rows older than cutoff, oldest first, and says how many.
+type Store interface {
+	PruneAudit(ctx context.Context, cutoff time.Time, batch int) (int, error)
+	PruneHistory(ctx context.Context, cutoff time.Time, batch int) (int, error)
+	AppendAudit(ctx context.Context, e audit.Entry) error
+}
+
+// Defaults: a pass an hour, the first a minute after start; batches of a
+// thousand rows (a few milliseconds of the writer each) with a pause
+// between them so that syncs and admins' writes get their turn.
+const (
+	DefaultEvery = time.Hour
+	DefaultFirst = time.Minute
+	DefaultBatch = 1000
+	DefaultPause = 50 * time.Millisecond
+)
+
+// Pruner deletes old entries; its zero timing fields take the defaults.
+type Pruner struct {
+	store Store
+	days  int
+	log   *slog.Logger
+	now   func() time.Time
+
+	Every, First, Pause time.Duration
+	Batch               int
+}
+
+// New returns a pruner keeping days days of st's audit log and history.
+func New(st Store, days int, log *slog.Logger, now func() time.Time) *Pruner {
+	if now == nil {
+		now = time.Now
+	}
+	return &Pruner{store: st, days: days, log: log, now: now,
+		Every: DefaultEvery, First: DefaultFirst, Pause: DefaultPause, Batch: DefaultBatch}
+}
+
+// Run prunes a minute after start and then every hour, until ctx ends. A
+// failed pass is logged and retried at the next; Run returns nil at
+// shutdown.
+func (p *Pruner) Run(ctx context.Context) error {
+	t := time.NewTimer(p.First)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, _, err := p.Prune(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("retention: prune", "err", err)
+		}
+		t.Reset(p.Every)
+	}
+}
+
+// Prune deletes every audit entry and history row older than the
+// retention, a batch at a time, and records the pruning in the audit log
+// when it deleted anything.
+func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err error) {
+	cutoff := p.now().UTC().AddDate(0, 0, -p.days)
+	if auditRows, err = p.drain(ctx, cutoff, p.store.PruneAudit); err == nil {
+		historyRows, err = p.drain(ctx, cutoff, p.store.PruneHistory)
+	}
+	if auditRows+historyRows == 0 {
+		return 0, 0, err
+	}
+	e := audit.As(actor.Retention, audit.Pruned, "Audit log and posture history")
+	e.Detail = fmt.Sprintf("deleted %d audit entries and %d posture history rows older than %d days (before %s)",
+		auditRows, historyRows, p.days, cutoff.Format("2 Jan 2006, 15:04 UTC"))
+	if err != nil {
+		e.Outcome = audit.Failure
+		e.Detail += "; stopped early, the next pass goes on"
+	}
+	if aerr := p.store.AppendAudit(ctx, e); err == nil {
+		err = aerr
+	}
+	p.log.Info("retention: pruned", "audit_entries", auditRows, "history_rows", historyRows, "before", cutoff)
+	return auditRows, historyRows, err
+}
+
+// drain calls prune until a batch comes back short, pausing between
+// batches.
+func (p *Pruner) drain(ctx context.Context, cutoff time.Time, prune func(context.Context, time.Time, int) (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := prune(ctx, cutoff, p.Batch)
+		total += n
+		if err != nil || n < p.Batch {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(p.Pause):
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package retention_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/actor"
+	"postern/internal/audit"
+	"postern/internal/model"
+	"postern/internal/retention"
+	"postern/internal/testkit/teststore"
+	"postern/store"
+)
+
+var _ retention.Store = (*store.Store)(nil)
+
+// A pass deletes, in batches, what is older than the retention in the
+// audit log and the posture history, keeps the rest, and records itself;
+// a pass with nothing to delete records nothing.
+func TestPruneKeepsTheRetention(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	old, recent := now.AddDate(0, 0, -401), now.AddDate(0, 0, -399)
+	for i := range 25 {
+		at := old
+		if i%5 == 0 {
+			at = recent
+		}
+		if err := st.AppendAudit(ctx, audit.Entry{At: at.Add(time.Duration(i) * time.Second), Actor: "alice",
+			Action: audit.Login, Outcome: audit.Success, Detail: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows []model.HistoryEntry
+	for i := range 12 {
+		rows = append(rows, model.HistoryEntry{DeviceID: fmt.Sprint("dev-", i), At: old, From: "pass", To: "fail"})
+	}
+	if _, err := st.AppendHistory(ctx, model.Cause{Kind: model.CauseSyncRun, Label: "Sync run 1", At: old}, rows, audit.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendHistory(ctx, model.Cause{Kind: model.CauseSyncRun, Label: "Sync run 2", At: recent},
+		[]model.HistoryEntry{{DeviceID: "dev-0", At: recent, From: "fail", To: "pass"}}, audit.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+
+	p := retention.New(st, 400, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	p.Batch, p.Pause = 4, time.Millisecond
+	a, h, err := p.Prune(ctx)
+	if err != nil || a != 20 || h != 12 {
+		t.Fatalf("Prune = %d audit, %d history, %v; want 20 and 12", a, h, err)
+	}
+	left, _, err := st.AuditEntries(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 6 || left[0].Action != audit.Pruned || left[0].Actor != actor.Retention.Email ||
+		!strings.Contains(left[0].Detail, "deleted 20 audit entries and 12 posture history rows older than 400 days") {
+		t.Fatalf("after pruning: %d entries, newest %+v", len(left), left[0])
+	}
+	for _, e := range left[1:] {
+		if e.At.Before(now.AddDate(0, 0, -400)) {
+			t.Errorf("entry %s of %v kept past the retention", e.Detail, e.At)
+		}
+	}
+	hist, err := st.History(ctx, "", 100)
+	if err != nil || len(hist) != 1 || hist[0].Cause.Label != "Sync run 2" {
+		t.Fatalf("history after pruning: %+v, %v", hist, err)
+	}
+	if a, h, err := p.Prune(ctx); err != nil || a+h != 0 {
+		t.Errorf("second pass = %d, %d, %v; want nothing", a, h, err)
+	}
+	if n := len(mustAudit(t, st, audit.Pruned)); n != 1 {
+		t.Errorf("%d pruning entries after a pass with nothing to do, want 1", n)
+	}
+}
+
+// Run prunes on its own after First and stops at shutdown.
+func TestRunPrunesInTheBackground(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := st.AppendAudit(ctx, audit.Entry{At: now.AddDate(-2, 0, 0), Actor: "a", Action: audit.Login, Outcome: audit.Success}); err != nil {
+		t.Fatal(err)
+	}
+	p := retention.New(st, 400, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	p.First, p.Every = time.Millisecond, time.Hour
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(mustAudit(t, st, audit.Pruned)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no pruning recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v at shutdown, want nil", err)
+	}
+}
+
+func mustAudit(t *testing.T, st *store.Store, action string) []audit.Entry {
+	t.Helper()
+	es, _, err := st.AuditEntries(context.Background(), audit.Filter{Action: &action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
