@@ -193,7 +193,7 @@ func TestCausesNamedByTheirOwners(t *testing.T) {
 		t.Errorf("exception added: cause %+v", c)
 	}
 	c = step("expiry", func() {
-		e.now = func() time.Time { return now.Add(48 * time.Hour) } // past the end of 26 November
+		e.now = func() time.Time { return now.Add(48 * time.Hour) }                             // past the end of 26 November
 		h.Store(fleet.NewSnapshot(slices.Clone(devices), now.Add(48*time.Hour-time.Minute), 1)) // fresh, same run
 		if err := e.Reload(ctx); err != nil {
 			t.Fatal(err)
