@@ -16,6 +16,7 @@ import (
 // transaction together with its audit entry.
 type Store interface {
 	Device(ctx context.Context, id string) (model.Device, error)
+	PostureCheck(ctx context.Context, id int64) (model.PostureCheck, error)
 	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
 	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
