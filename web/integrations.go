@@ -13,7 +13,6 @@ import (
 	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/model"
-	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/views"
@@ -240,28 +239,6 @@ func (s *Server) afterAction(c echo.Context, kind, text string, syncStarted bool
 	c.Response().Header().Set("HX-Retarget", "#dialog-root")
 	c.Response().Header().Set("HX-Reswap", "innerHTML")
 	return render(c, http.StatusOK, views.ActionResult(card, []views.Flash{{Kind: kind, Text: text}}))
-}
-
-// defenderDisableConfirm asks before disabling.
-func (s *Server) defenderDisableConfirm(c echo.Context) error {
-	d := views.DisableConfirm{CSRF: csrfToken(c)}
-	for _, ch := range s.policy.Checks() {
-		if ch.Source == posture.SourceDefender {
-			d.Checks = append(d.Checks, ch.Name)
-		}
-	}
-	if isHTMX(c) {
-		return render(c, http.StatusOK, views.DisableDialog(d))
-	}
-	return render(c, http.StatusOK, views.DisableFull(views.DisablePage{Chrome: s.chrome(c, "Disable Microsoft Defender", "integrations"), Confirm: d}))
-}
-
-// defenderDisable stops using Defender; nothing is deleted.
-func (s *Server) defenderDisable(c echo.Context) error {
-	if err := s.integration.Disable(c.Request().Context()); err != nil {
-		return err
-	}
-	return s.afterAction(c, components.FlashInfo, "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
 
 // defenderEnable re-validates the stored credentials and turns Defender on.
