@@ -1552,7 +1552,7 @@ func CheckEditor(p CheckEditorPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = components.PageHeader(p.title(), "Conditions a device must meet. The impact preview counts the synced devices that would pass, fail or be unknown before you save.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.PageHeader(p.title(), "Conditions a device must meet. Before you save, the impact preview shows which synced devices would be allowed or denied, and what changes against today.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
