@@ -142,7 +142,7 @@ func TestDisableDialogSwitchesChecksFirst(t *testing.T) {
 	checkA11y(t, b, "disable dialog")
 	review(t, b, "disable-dialog")
 	Eval[bool](b, `(document.querySelector('dialog input[name^="switch."][value="monitor"]').click(), true)`)
-	waitInnerText(t, b, `[data-testid="disable-summary"]`, "nobody will be denied by them")
+	waitInnerText(t, b, `[data-testid="disable-summary"]`, "nobody will be denied by it")
 	review(t, b, "disable-dialog-monitor")
 	b.ClickButton("Disable")
 	waitInnerText(t, b, "#defender-card", "Disabled")

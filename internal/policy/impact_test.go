@@ -208,3 +208,33 @@ func TestDisableImpactMatchesTheDecisionsAfterDisable(t *testing.T) {
 		}
 	}
 }
+
+// A Device report check is decided per request: the counts over synced
+// devices (dashboard, checks list) leave it out instead of calling every
+// synced device unknown.
+func TestDeviceReportChecksAreNotCounted(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	devices := impactFleet(20, now)
+	report := check(t, "Firewall", posture.ModeEnforce, posture.Spec{ReportFirewall: true})
+	report.DataSource = posture.SourceDeviceReport
+	e, _, _ := newTestEngine(t, now, devices, report, check(t, "Onboarded", posture.ModeEnforce, posture.Spec{RequireOnboarded: true}))
+	if err := e.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	counts, overall, _ := e.Counts()
+	var reportID int64
+	for _, c := range e.Checks() {
+		if c.PerRequest() {
+			reportID = c.ID
+		}
+	}
+	if _, counted := counts[reportID]; counted || overall.Unknown != 0 || overall.Pass != len(devices)-1 {
+		t.Errorf("counts %v, overall %+v: want every active device passing and the report check not counted", counts, overall)
+	}
+	// The preview leaves it out too: a Defender draft that every device
+	// passes denies nobody new.
+	if imp := e.Preview(posture.Check{Name: "x", Source: posture.SourceDefender, Enabled: true,
+		Spec: posture.Spec{RequireOnboarded: true}}, 0); imp.NewlyDenied != 0 || imp.Denied != 0 {
+		t.Errorf("preview %+v", imp)
+	}
+}
