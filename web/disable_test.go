@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/audit"
 	"postern/internal/model"
@@ -134,5 +135,29 @@ func TestDisabledSourceCheckStaysEditable(t *testing.T) {
 	wantStatus(t, res, http.StatusUnprocessableEntity)
 	if !strings.Contains(res.body, "Microsoft Defender is disabled") {
 		t.Error("a new Defender check is not refused while it is disabled")
+	}
+}
+
+// The dashboard's counts say they leave Device report checks out.
+func TestDashboardSaysDeviceReportChecksAreNotCounted(t *testing.T) {
+	_, c := connected(t)
+	note := testID("per-request-note")
+	if parse(t, c.get("/")).Find(note).Length() != 0 {
+		t.Fatal("the note shows without a Device report check")
+	}
+	form := url.Values{"name": {"Firewall on"}, "source": {posture.SourceDeviceReport}, "report_firewall": {"on"},
+		"mode": {posture.ModeEnforce}, "when_unavailable": {posture.UnavailableDeny}, "enabled": {"on"}}
+	wantRedirect(t, c.post("/zero-trust/posture-checks", form), "/zero-trust/posture-checks")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		doc := parse(t, c.get("/"))
+		if got := text(doc.Find(note)); strings.Contains(got, "decided per request") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dashboard never says Device report checks are not counted")
+		}
+	}
+	if got := text(parse(t, c.get("/zero-trust/posture-checks")).Find(`tr[data-check="Firewall on"]`)); !strings.Contains(got, "decided per request, not counted") {
+		t.Errorf("the checks list row: %q", got)
 	}
 }
