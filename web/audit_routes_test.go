@@ -79,7 +79,7 @@ var auditCases = []auditCase{
 		}},
 	{route: "POST /zero-trust/posture-checks/:id", action: "posture_check.updated",
 		ok: func(f *auditFixture) (string, url.Values) {
-			form := lowRiskForm()
+			form := confirmedAll(lowRiskForm())
 			form.Set("max_risk", "Low")
 			return "/zero-trust/posture-checks/" + itoa(f.check), form
 		},

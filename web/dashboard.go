@@ -43,6 +43,9 @@ func (s *Server) dashboard(c echo.Context) error {
 			if ch.Mode == posture.ModeEnforce {
 				p.Enforced++
 			}
+			if ch.PerRequest() {
+				p.PerRequest++
+			}
 		}
 	}
 	changes, err := s.store.History(c.Request().Context(), "", 40)

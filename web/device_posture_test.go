@@ -19,7 +19,7 @@ import (
 // non-duplicate device id.
 func highRiskDevice(t *testing.T, d *defenderEnv, c *client) string {
 	t.Helper()
-	wantRedirect(t, c.post("/zero-trust/posture-checks", lowRiskForm()), "/zero-trust/posture-checks")
+	wantRedirect(t, saveCheck(t, c, "/zero-trust/posture-checks", lowRiskForm()), "/zero-trust/posture-checks")
 	for _, m := range d.emu.Machines() {
 		if m.RiskScore != nil && *m.RiskScore == "High" && m.MergedIntoMachineID == nil && !m.IsPotentialDuplication {
 			return m.ID

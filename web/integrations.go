@@ -13,7 +13,6 @@ import (
 	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/model"
-	"postern/internal/posture"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/views"
@@ -259,28 +258,6 @@ func (s *Server) refusedAction(c echo.Context, err error) error {
 		return err
 	}
 	return s.afterAction(c, components.FlashWarning, apperr.MessageOf(err), false)
-}
-
-// defenderDisableConfirm asks before disabling.
-func (s *Server) defenderDisableConfirm(c echo.Context) error {
-	d := views.DisableConfirm{CSRF: csrfToken(c)}
-	for _, ch := range s.policy.Checks() {
-		if ch.Source == posture.SourceDefender {
-			d.Checks = append(d.Checks, ch.Name)
-		}
-	}
-	if isHTMX(c) {
-		return render(c, http.StatusOK, views.DisableDialog(d))
-	}
-	return render(c, http.StatusOK, views.DisableFull(views.DisablePage{Chrome: s.chrome(c, "Disable Microsoft Defender", "integrations"), Confirm: d}))
-}
-
-// defenderDisable stops using Defender; nothing is deleted.
-func (s *Server) defenderDisable(c echo.Context) error {
-	if err := s.integration.Disable(c.Request().Context()); err != nil {
-		return s.refusedAction(c, err)
-	}
-	return s.afterAction(c, components.FlashInfo, "Microsoft Defender is disabled. Synced devices, history and credentials are kept.", false)
 }
 
 // defenderEnable re-validates the stored credentials and turns Defender on.

@@ -30,7 +30,8 @@ func (s *Server) postureChecks(c echo.Context) error {
 		n := counts[ch.ID]
 		p.Checks = append(p.Checks, views.CheckRow{ID: ch.ID, Name: ch.Name, Description: ch.Description,
 			Source: posture.SourceLabel(ch.DataSource), SourceDisabled: ch.DataSource == posture.SourceDefender && !enabled,
-			Mode: ch.Mode, Enabled: ch.Enabled, Pass: n.Pass, Fail: n.Fail, Unknown: n.Unknown, Counted: !at.IsZero()})
+			Mode: ch.Mode, Enabled: ch.Enabled, Pass: n.Pass, Fail: n.Fail, Unknown: n.Unknown, Counted: !at.IsZero(),
+			PerRequest: ch.DataSource == posture.SourceDeviceReport})
 	}
 	return render(c, http.StatusOK, views.PostureChecks(p))
 }
@@ -57,7 +58,7 @@ func (s *Server) editorPage(c echo.Context, id int64, f checkForm, errs map[stri
 		}
 	}
 	p.Form = editorForm(f)
-	p.Impact = s.impact(f)
+	p.Impact, p.PreviewURL = s.impact(id, f), previewURL(id)
 	if id != 0 {
 		if exc, err := s.store.Exceptions(c.Request().Context(), model.ExceptionFilter{CheckID: id}); err != nil {
 			s.logger(c).Error("list exceptions of check", "check", id, "err", err)
@@ -95,27 +96,6 @@ func editorForm(f checkForm) views.CheckEditorForm {
 		RequireEntraJoined: sp.RequireEntraJoined, ReportOS: sp.ReportOS, ReportMinOSVersion: sp.ReportMinOSVersion,
 		ReportFirewall: sp.ReportFirewall, ReportDiskEncrypted: sp.ReportDiskEncrypted,
 		ReportMinClientVersion: sp.ReportMinClientVersion}
-}
-
-// impact previews a draft over the synced devices.
-func (s *Server) impact(f checkForm) views.ImpactView {
-	switch {
-	case f.Source == posture.SourceDeviceReport:
-		return views.ImpactView{Note: "Device report checks judge what the gateway sends with each request, so synced devices cannot preview them."}
-	case f.Source != posture.SourceDefender:
-		return views.ImpactView{Note: "Choose a data source and conditions to see how many devices would pass."}
-	case len(f.Spec.Validate(f.Source)) > 0:
-		return views.ImpactView{Note: "Complete the conditions to see how many devices would pass."}
-	}
-	imp := s.policy.Preview(posture.Check{Name: f.Name, Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Spec: f.Spec}, 5)
-	v := views.ImpactView{Devices: imp.Devices, Pass: imp.Pass, Fail: imp.Fail, Unknown: imp.Unknown, Now: s.now()}
-	if imp.Devices == 0 {
-		v.Note = "No devices are synced yet, so there is nothing to preview."
-	}
-	for _, ex := range imp.Examples {
-		v.Examples = append(v.Examples, views.ImpactExample{ID: ex.DeviceID, Host: ex.Host, Result: string(ex.Result), Reasons: ex.Reasons})
-	}
-	return v
 }
 
 // checkNew opens the editor for a new check; ?source= (the Data Source
@@ -167,21 +147,27 @@ func (s *Server) checkEdit(c echo.Context) error {
 		return err
 	}
 	if c.QueryParam("source") != "" {
-		f, _ = parseCheckForm(c.QueryParams())
+		var errs map[string]string
+		f, errs = parseCheckForm(c.QueryParams())
+		if _, err := s.keepStoredConditions(c.Request().Context(), id, &f, errs); err != nil {
+			return err
+		}
 	}
 	return render(c, http.StatusOK, views.CheckEditor(s.editorPage(c, id, f, nil)))
 }
 
-// checkPreview recomputes the impact preview as the editor changes.
+// checkPreview recomputes the impact preview as the editor changes; ?id=
+// is the check being edited.
 func (s *Server) checkPreview(c echo.Context) error {
 	if err := c.Request().ParseForm(); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 	}
-	f, _ := parseCheckForm(c.Request().PostForm)
-	if f.Source == posture.SourceDefender && !s.policy.DefenderEnabled() {
-		return render(c, http.StatusOK, views.Impact(views.ImpactView{Note: "Microsoft Defender is disabled, so its conditions are unknown for every device."}))
+	id := queryID(c)
+	f, errs := parseCheckForm(c.Request().PostForm)
+	if _, err := s.keepStoredConditions(c.Request().Context(), id, &f, errs); err != nil {
+		return err
 	}
-	return render(c, http.StatusOK, views.Impact(s.impact(f)))
+	return render(c, http.StatusOK, views.Impact(s.impact(id, f)))
 }
 
 // checkSave creates (no id) or updates a check.
@@ -202,7 +188,18 @@ func (s *Server) checkSave(c echo.Context) error {
 		// with the chosen source's conditions; nothing is saved.
 		return render(c, http.StatusOK, views.CheckEditor(s.editorPage(c, id, f, nil)))
 	}
-	_, err := s.checks.SaveCheck(c.Request().Context(), policy.CheckInput{ID: id, Name: f.Name, Description: f.Description,
+	refused, err := s.keepStoredConditions(c.Request().Context(), id, &f, problems)
+	if err != nil {
+		return err
+	}
+	if len(problems) == 0 && !refused {
+		if ask, ok := s.confirmCut(id, f, c.Request().PostForm); ok {
+			p := s.editorPage(c, id, f, nil)
+			p.Confirm = &ask
+			return render(c, http.StatusOK, views.CheckEditor(p))
+		}
+	}
+	_, err = s.checks.SaveCheck(c.Request().Context(), policy.CheckInput{ID: id, Name: f.Name, Description: f.Description,
 		Source: f.Source, Mode: f.Mode, WhenUnavailable: f.WhenUnavailable, Enabled: f.Enabled, Spec: f.Spec, Problems: problems})
 	if fields := apperr.FieldsOf(err); fields != nil {
 		return render(c, http.StatusUnprocessableEntity, views.CheckEditor(s.editorPage(c, id, f, fields)))

@@ -30,9 +30,15 @@ func impactOf(t *testing.T, body string) map[string]int {
 	t.Helper()
 	doc := dom(t, body)
 	out := map[string]int{}
-	for _, k := range []string{"pass", "fail", "unknown"} {
+	for _, k := range []string{"allowed", "denied", "newly-denied", "newly-allowed"} {
 		count := doc.Find(testID("impact-" + k))
-		n, err := strconv.Atoi(strings.ReplaceAll(text(count), ",", ""))
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, text(count))
+		n, err := strconv.Atoi(digits)
 		if count.Length() != 1 || err != nil {
 			t.Fatalf("no %s impact count in:\n%.1500s", k, body)
 		}
@@ -80,7 +86,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 	prev := c.post("/zero-trust/posture-checks/preview", lowRiskForm())
 	wantStatus(t, prev, http.StatusOK)
 	got := impactOf(t, prev.body)
-	if got["fail"] == 0 || got["pass"]+got["fail"]+got["unknown"] != active {
+	if got["denied"] == 0 || got["allowed"]+got["denied"] != active || got["newly-denied"] != got["denied"] {
 		t.Fatalf("impact %v over %d active devices (emulator has %d High)", got, active, high)
 	}
 	if !strings.Contains(prev.body, "risk score High exceeds the allowed Medium") {
@@ -96,7 +102,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 			t.Errorf("invalid check: body lacks %q", want)
 		}
 	}
-	wantRedirect(t, c.post("/zero-trust/posture-checks", lowRiskForm()), "/zero-trust/posture-checks")
+	wantRedirect(t, saveCheck(t, c, "/zero-trust/posture-checks", lowRiskForm()), "/zero-trust/posture-checks")
 	dup := c.post("/zero-trust/posture-checks", lowRiskForm())
 	wantStatus(t, dup, http.StatusUnprocessableEntity)
 	if !strings.Contains(dup.body, "already has this name") {

@@ -53,6 +53,7 @@ func (s *Server) routes() {
 	app.POST("/zero-trust/posture-checks", s.checkSave)
 	app.GET("/zero-trust/posture-checks/new", s.checkNew)
 	app.POST("/zero-trust/posture-checks/preview", s.checkPreview)
+	app.GET("/zero-trust/posture-checks/preview", s.checkDenials)
 	app.GET("/zero-trust/posture-checks/:id", s.checkEdit)
 	app.GET("/zero-trust/posture-checks/:id/edit", s.checkEdit)
 	app.POST("/zero-trust/posture-checks/:id", s.checkSave)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,12 +102,13 @@ func TestPostureCheckJourney(t *testing.T) {
 	b.WaitText("Maximum risk score")
 	b.FillByLabel("Maximum risk score", "Medium")
 	waitInnerText(t, b, "#impact", "risk score High exceeds the allowed Medium")
-	if Eval[string](b, `document.querySelector('[data-testid="impact-fail"]').innerText`) == "0" {
+	if Eval[string](b, `document.querySelector('[data-testid="impact-denied"]').innerText`) == "0" {
 		t.Fatal("the impact preview shows no failing device")
 	}
 	checkA11y(t, b, "posture check editor")
 	b.Screenshot("posture-editor")
 	b.ClickButton("Save")
+	b.ClickButton("Save and deny " + strconv.Itoa(number(t, b, `[data-testid="save-confirm"]`)) + " devices")
 	b.WaitFlash("is saved")
 	b.WaitRow("Low risk only")
 

@@ -81,13 +81,14 @@ func (e *Engine) refresh(ctx context.Context) error {
 // pass is one whole-fleet refresh in progress: the verdicts so far, their
 // counts, and the history of the verdicts that moved since prev.
 type pass struct {
-	s    *state
-	snap *fleet.Snapshot
-	now  time.Time
-	in   posture.Input
-	ids  []int64 // the enabled checks, in the order of each verdicts row
-	next *verdicts
-	res  []posture.Result // reused for every device
+	s      *state
+	snap   *fleet.Snapshot
+	now    time.Time
+	in     posture.Input
+	checks []posture.Check // the enabled checks counted over synced devices
+	ids    []int64         // their ids, in the order of each verdicts row
+	next   *verdicts
+	res    []posture.Result // reused for every device
 
 	perCheck []Counts
 	overall  Counts
@@ -108,7 +109,11 @@ func newPass(s *state, snap *fleet.Snapshot, in posture.Input, prev *verdicts, n
 	}
 	p.causes = newAttribution(named, prevSnap, snap, in.Stale, staleBefore)
 	for _, c := range s.checks {
-		if c.Enabled {
+		// A Device report check is decided per request, from what the
+		// gateway sends: synced devices carry no report, so counting it
+		// would make every one of them look unknown.
+		if c.Enabled && !c.PerRequest() {
+			p.checks = append(p.checks, c)
 			p.ids = append(p.ids, c.ID)
 		}
 	}
@@ -135,7 +140,7 @@ func (p *pass) device(i int) {
 	p.in.Device = d
 	m := posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID}
 	var overall posture.Result
-	p.res, overall = posture.Results(p.s.checks, p.s.exceptions, p.in, m, p.res[:0])
+	p.res, overall = posture.Results(p.checks, p.s.exceptions, p.in, m, p.res[:0])
 	stride := len(p.ids) + 1
 	row := p.next.results[i*stride : (i+1)*stride]
 	row[0] = code(overall)
@@ -161,7 +166,7 @@ func (p *pass) device(i int) {
 // row, under its cause. This is rare, so the device is evaluated again in
 // full for the reasons the history shows.
 func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, row []byte) {
-	dec := posture.Evaluate(p.s.checks, p.s.exceptions, p.in, m)
+	dec := posture.Evaluate(p.checks, p.s.exceptions, p.in, m)
 	signal := changedSignals(*was, *d)
 	var entries []model.HistoryEntry
 	var checks []int64

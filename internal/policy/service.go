@@ -71,12 +71,18 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 		return model.PostureCheck{}, err
 	}
 	e := audit.As(a, audit.CheckCreated, in.Name)
+	var before model.PostureCheck
 	if in.ID != 0 {
 		e.Action = audit.CheckUpdated
+		if before, err = s.store.PostureCheck(ctx, in.ID); err != nil {
+			return model.PostureCheck{}, s.refuseIfNotFound(ctx, e, err)
+		}
 	}
 	problems := map[string]string{}
 	maps.Copy(problems, in.Problems)
-	if in.Source == posture.SourceDefender && !s.engine.DefenderEnabled() {
+	// While Defender is disabled a check that uses it stays editable; none
+	// may start using it.
+	if in.Source == posture.SourceDefender && !s.engine.DefenderEnabled() && before.DataSource != posture.SourceDefender {
 		problems["source"] = msgDefenderDisabled
 	}
 	if len(problems) > 0 {
@@ -91,10 +97,6 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 	kind := model.CauseCheckCreated
 	if in.ID != 0 {
 		// The detail says what changed, before → after, from the stored check.
-		before, err := s.store.PostureCheck(ctx, in.ID)
-		if err != nil {
-			return model.PostureCheck{}, s.refuseIfNotFound(ctx, e, err)
-		}
 		kind = model.CauseCheckUpdated
 		e.Detail = CheckDiff(before, next)
 	} else {

@@ -40,14 +40,23 @@ func newService(t *testing.T) (*policy.Service, *policy.Engine, *store.Store) {
 // disabled.
 func newServiceAt(t *testing.T, now func() time.Time) (*policy.Service, *policy.Engine, *store.Store) {
 	t.Helper()
+	return newServiceWith(t, now, false)
+}
+
+// newServiceWith is newServiceAt with Defender enabled or not.
+func newServiceWith(t *testing.T, now func() time.Time, defender bool) (*policy.Service, *policy.Engine, *store.Store) {
+	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "postern.db"), store.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	enabled := func(context.Context) (bool, error) { return false, nil }
+	enabled := func(context.Context) (bool, error) { return defender, nil }
 	e := policy.New(st, &fleet.Holder{}, enabled, time.Hour, log, now)
+	if err := e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return policy.NewService(st, e, log), e, st
 }
 

@@ -206,6 +206,16 @@ func Results(checks []Check, exceptions []Exception, in Input, matched Match, ds
 // condition fails; if none fails and one is unknown, WhenUnavailable
 // decides, and on allow the unknown reasons stay as information.
 func (c *Check) evaluate(in *Input, reasons []string) (Result, []string) {
+	res, reasons := c.conditionsResult(in, reasons)
+	if res == Unknown && c.WhenUnavailable == UnavailableAllow {
+		return Pass, reasons
+	}
+	return res, reasons
+}
+
+// conditionsResult is the conditions' verdict before When data is
+// unavailable decides: Unknown stays Unknown.
+func (c *Check) conditionsResult(in *Input, reasons []string) (Result, []string) {
 	conds := c.conditions
 	if !c.compiled {
 		conds = compileConditions(c.Spec, c.Source)
@@ -236,8 +246,6 @@ func (c *Check) evaluate(in *Input, reasons []string) (Result, []string) {
 	switch {
 	case failed:
 		return Fail, reasons
-	case unsure && c.WhenUnavailable == UnavailableAllow:
-		return Pass, reasons
 	case unsure:
 		return Unknown, reasons
 	}

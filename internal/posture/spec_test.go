@@ -40,6 +40,7 @@ func TestSpecValidate(t *testing.T) {
 		{"last seen huge", SourceDefender, Spec{LastSeenHours: 1 << 40}, map[string]string{"last_seen_hours": "at most"}},
 		{"negative build", SourceDefender, Spec{MinOSBuild: map[string]int64{"Windows11": -1}}, map[string]string{"min_os_build": "negative"}},
 		{"build without platform", SourceDefender, Spec{MinOSBuild: map[string]int64{" ": 1}}, map[string]string{"min_os_build": "Name the platform"}},
+		{"build for a platform without builds", SourceDefender, Spec{MinOSBuild: map[string]int64{"macOS": 14}}, map[string]string{"min_os_build": "only for Windows"}},
 		{"build platform twice", SourceDefender, Spec{MinOSBuild: map[string]int64{"Windows11": 1, "windows11": 2}}, map[string]string{"min_os_build": "twice"}},
 		{"empty platform", SourceDefender, Spec{OSPlatforms: []string{""}}, map[string]string{"os_platforms": "must not be empty"}},
 		{"too many tags", SourceDefender, Spec{RequiredTags: tags(51)}, map[string]string{"required_tags": "At most 50 tags"}},

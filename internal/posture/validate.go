@@ -151,6 +151,8 @@ func checkBuilds(m map[string]int64) string {
 			return "The minimum build for " + strconv.Quote(p) + " must not be negative"
 		case indexFold(seen, p) >= 0:
 			return "Platform " + strconv.Quote(p) + " is listed twice"
+		case !ReportsOSBuild(p):
+			return "Defender reports an OS build only for Windows, so a minimum build for " + strconv.Quote(p) + " could never be met: remove it"
 		}
 		seen = append(seen, p)
 	}
