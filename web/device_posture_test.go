@@ -114,7 +114,7 @@ func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 			time.Sleep(30 * time.Millisecond)
 		}
 	}
-	waitFor("the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
+	waitFor("the first counts", func() bool { return d.policy.Tally().Current })
 
 	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
 		for i := range ms {

@@ -182,7 +182,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	go pol.Run(ctx)
 	// Let the first whole-fleet pass finish before anything is measured.
 	for deadline := time.Now().Add(time.Minute); ; {
-		if _, _, at := pol.Counts(); !at.IsZero() {
+		if pol.Tally().Current {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -74,6 +74,7 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 	}
 	m := metrics.New(st, &devices, worker.Status, log)
 	pol := policy.New(st, &devices, svc.Enabled, time.Hour, log, clock.Now)
+	pol.SetOutageGrace(svc.OutageGrace)
 	if err := pol.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,11 +30,13 @@ type EngineStore interface {
 // state is everything the hot path reads, replaced whole on every change.
 type state struct {
 	checks          []posture.Check // enabled and disabled, compiled
+	src             []posture.Check // the same, as read, to tell a real change
 	exceptions      []posture.Exception
 	defenderEnabled bool
-	counts          map[int64]Counts // per check id, over active devices
-	overall         Counts
-	computedAt      time.Time
+	grace           time.Duration // the integration's outage grace
+	// gen increases with every Reload: counts computed for another
+	// generation no longer describe what Evaluate answers.
+	gen uint64
 }
 
 // Counts are devices by result.
@@ -48,9 +51,13 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	st atomic.Pointer[state]
+	st     atomic.Pointer[state]
+	counts atomic.Pointer[counted] // the last whole-fleet pass's
+	grace  func(context.Context) (time.Duration, error)
+	wake   *time.Timer // recomputes at the next moment verdicts may move
 
 	recompute chan struct{}
+	reloadMu  sync.Mutex // one Reload publishes at a time, so gen only grows
 	mu        sync.Mutex
 	last      *verdicts // the verdicts of the last refresh, to compare with
 }
@@ -100,7 +107,7 @@ func New(st EngineStore, h *fleet.Holder, enabled func(context.Context) (bool, e
 		now = time.Now
 	}
 	e := &Engine{store: st, fleet: h, enabled: enabled, interval: interval, log: log, now: now, recompute: make(chan struct{}, 1)}
-	e.st.Store(&state{counts: map[int64]Counts{}})
+	e.st.Store(&state{grace: integration.DefaultOutageGrace})
 	return e
 }
 
@@ -142,11 +149,28 @@ func (e *Engine) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	grace := integration.DefaultOutageGrace
+	if e.grace != nil {
+		if grace, err = e.grace(ctx); err != nil {
+			return err
+		}
+	}
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
 	old := e.st.Load()
-	e.st.Store(&state{checks: posture.Compile(checks), exceptions: pe, defenderEnabled: enabled,
-		counts: old.counts, overall: old.overall, computedAt: old.computedAt})
+	if old.gen == 0 || !sameInputs(old, checks, pe, enabled, grace) {
+		e.st.Store(&state{checks: posture.Compile(checks), src: checks, exceptions: pe, defenderEnabled: enabled,
+			grace: grace, gen: old.gen + 1})
+	}
 	e.Recompute()
 	return nil
+}
+
+// sameInputs reports whether a reload read what s already holds: the
+// counts computed for s then stay current.
+func sameInputs(s *state, checks []posture.Check, exc []posture.Exception, enabled bool, grace time.Duration) bool {
+	return s.defenderEnabled == enabled && s.grace == grace && reflect.DeepEqual(s.src, checks) &&
+		reflect.DeepEqual(s.exceptions, exc)
 }
 
 // Recompute asks the background loop to refresh counts and history soon.
@@ -163,20 +187,10 @@ func (e *Engine) Checks() []posture.Check { return e.st.Load().checks }
 // DefenderEnabled reports the integration state the engine evaluates with.
 func (e *Engine) DefenderEnabled() bool { return e.st.Load().defenderEnabled }
 
-// Counts returns per-check and overall counts and when they were computed.
-func (e *Engine) Counts() (map[int64]Counts, Counts, time.Time) {
-	s := e.st.Load()
-	return s.counts, s.overall, s.computedAt
-}
-
-// input builds the evaluation context for snap.
+// input builds the evaluation context for snap at now: the one staleness
+// rule (freshnessAt) that Evaluate, the device page and the counts share.
 func (e *Engine) input(s *state, snap *fleet.Snapshot, now time.Time) posture.Input {
-	in := posture.Input{Now: now, SourceDisabled: !s.defenderEnabled}
-	if !snap.SyncedAt.IsZero() {
-		in.DataAge = snap.SyncedAt.UTC().Format(time.RFC3339)
-		in.Stale = e.interval > 0 && now.Sub(snap.SyncedAt) > 3*e.interval
-	}
-	return in
+	return inputFor(freshnessAt(snap, e.interval, s.grace, now), !s.defenderEnabled, now)
 }
 
 // Evaluate answers the enforcement API from memory: no database query.

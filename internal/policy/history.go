@@ -49,7 +49,8 @@ func (e *Engine) refresh(ctx context.Context) error {
 	prev := e.last
 	e.mu.Unlock()
 	st, snap, now := e.st.Load(), e.fleet.Load(), e.now()
-	p := newPass(st, snap, e.input(st, snap, now), prev, now)
+	fresh := freshnessAt(snap, e.interval, st.grace, now)
+	p := newPass(st, snap, inputFor(fresh, !st.defenderEnabled, now), prev, now)
 	for i := range p.snap.Devices {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
@@ -62,9 +63,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 		p.device(i)
 	}
-	counts := make(map[int64]Counts, len(p.ids))
-	for j, id := range p.ids {
-		counts[id] = p.perCheck[j]
+	// The counts go out first: the history write may take a while.
+	if err := e.publish(ctx, st, fresh, p); err != nil {
+		return err
 	}
 	if err := e.store.AppendHistory(ctx, p.entries, p.audits); err != nil {
 		return err
@@ -72,9 +73,6 @@ func (e *Engine) refresh(ctx context.Context) error {
 	e.mu.Lock()
 	e.last = p.next
 	e.mu.Unlock()
-	cur := e.st.Load()
-	e.st.Store(&state{checks: cur.checks, exceptions: cur.exceptions, defenderEnabled: cur.defenderEnabled,
-		counts: counts, overall: p.overall, computedAt: p.now})
 	return nil
 }
 
