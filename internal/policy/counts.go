@@ -70,6 +70,13 @@ func (e *Engine) Generation() uint64 { return e.st.Load().gen }
 // without it the engine uses the default grace.
 func (e *Engine) SetOutageGrace(fn func(context.Context) (time.Duration, error)) { e.grace = fn }
 
+// asAPI is what the enforcement API decides with when asked about d by its
+// Defender id: d itself, or the record Defender merged it into. The counts,
+// the history and the device page all evaluate this, never d blindly.
+func asAPI(snap *fleet.Snapshot, d *fleet.Device) posture.Match {
+	return posture.MatchDevice(snap, posture.Request{DefenderMachineID: d.ID})
+}
+
 // publish makes the pass p's counts the console's, computed with st and
 // fresh, and arms the recompute at the next moment a verdict may move on
 // its own (the data going stale, the grace ending, an exception expiring).
@@ -130,9 +137,10 @@ func (e *Engine) countOutage(ctx context.Context, st *state, fresh Freshness, p 
 		if d.Removed {
 			continue
 		}
-		in.Device = d
+		m := asAPI(p.snap, d)
+		in.Device = m.Device
 		var alt posture.Result
-		res, alt = posture.Results(st.checks, st.exceptions, in, posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID}, res[:0])
+		res, alt = posture.Results(st.checks, st.exceptions, in, m, res[:0])
 		allowedNow, allowedThen := p.next.results[i*stride] == codePass, alt == posture.Pass
 		if fresh.Phase == Kept && allowedNow && !allowedThen || fresh.Phase == Unavailable && !allowedNow && allowedThen {
 			n++

@@ -204,13 +204,15 @@ func (e *Engine) Evaluate(req posture.Request) posture.Decision {
 	return posture.Evaluate(s.checks, s.exceptions, in, m)
 }
 
-// DeviceDecision evaluates one synced device as the API would for its id.
+// DeviceDecision evaluates one synced device as the API would for its id
+// (a machine Defender merged into another is decided on the survivor).
 func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
 	s := e.st.Load()
 	snap := e.fleet.Load()
 	in := e.input(s, snap, e.now())
-	in.Device = d
-	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID})
+	m := asAPI(snap, d)
+	in.Device = m.Device
+	return posture.Evaluate(s.checks, s.exceptions, in, m)
 }
 
 // IntegrationChanged makes the enforcement answers follow a change of the

@@ -125,8 +125,8 @@ func (p *pass) device(i int) {
 	if d.Removed {
 		return
 	}
-	p.in.Device = d
-	m := posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID}
+	m := asAPI(p.snap, d)
+	p.in.Device = m.Device
 	var overall posture.Result
 	p.res, overall = posture.Results(p.s.checks, p.s.exceptions, p.in, m, p.res[:0])
 	stride := len(p.ids) + 1
