@@ -226,6 +226,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
+	engine.SetOutageGrace(integrations.OutageGrace)
 	if err := engine.Reload(ctx); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ type Chrome struct {
 	Nav     string // key of the active navigation entry
 	Flashes []Flash
 	Now     time.Time // render time, for relative times
+	// Outage is the banner shown while the Defender data's trouble
+	// affects access; nil when all is well.
+	Outage *Outage
 }
 
 // Flash is a one-time message shown at the top of the next page.

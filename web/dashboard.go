@@ -35,8 +35,8 @@ func (s *Server) dashboard(c echo.Context) error {
 		p.Risk = append(p.Risk, views.Tally{Label: vocab.Risk.Missing, Count: n, Tone: vocab.Neutral,
 			Href: views.DeviceQuery{Risk: views.RiskUnscored}.URL()})
 	}
-	_, overall, at := s.policy.Counts()
-	p.Compliant, p.NonCompliant, p.Unknown, p.Counted = overall.Pass, overall.Fail, overall.Unknown, !at.IsZero()
+	t := s.policy.Tally()
+	p.Compliant, p.NonCompliant, p.Unknown, p.Counted = t.Overall.Pass, t.Overall.Fail, t.Overall.Unknown, t.Current
 	for _, ch := range s.policy.Checks() {
 		if ch.Enabled {
 			p.ChecksActive++

@@ -105,7 +105,7 @@ func TestExceptionsLifecycle(t *testing.T) {
 func TestPostureHistoryRecordsVerdictChanges(t *testing.T) {
 	d, c := connected(t)
 	id := highRiskDevice(t, d, c)
-	testkit.WaitFor(t, 15*time.Second, "the first counts", func() bool { _, _, at := d.policy.Counts(); return !at.IsZero() })
+	testkit.WaitFor(t, 15*time.Second, "the first counts", func() bool { return d.policy.Tally().Current })
 
 	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
 		for i := range ms {

@@ -159,10 +159,7 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	// Counts and history, as in production (it recomputes on every swap).
 	go pol.Run(ctx)
 	// Let the first whole-fleet pass finish before anything is measured.
-	testkit.WaitFor(b, time.Minute, "the policy engine's first whole-fleet pass", func() bool {
-		_, _, at := pol.Counts()
-		return !at.IsZero()
-	})
+	testkit.WaitFor(b, time.Minute, "the policy engine's first whole-fleet pass", func() bool { return pol.Tally().Current })
 
 	token, prefix, hash, err := auth.NewAPIToken()
 	if err != nil {

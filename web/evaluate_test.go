@@ -694,9 +694,21 @@ func TestEvaluateDefenderDecisions(t *testing.T) {
 		}
 	})
 
-	t.Run("stale data is unknown", func(t *testing.T) {
+	// The default outage grace (4 hours) keeps stale data in use, and
+	// every reason says so; after it, stale data is unknown.
+	t.Run("stale data is kept during the outage grace", func(t *testing.T) {
 		e.clock.Advance(3*time.Hour + time.Minute)
 		defer e.clock.Advance(-(3*time.Hour + time.Minute))
+		r := evaluate(t, e, token, map[string]any{"defender_machine_id": f.high.ID})
+		res, reasons := r.check(t, "Low risk only")
+		if r.Allowed || res != "fail" {
+			t.Errorf("allowed %v result %q for a High-risk device on kept data, want denied as fail", r.Allowed, res)
+		}
+		wantReason(t, "kept", reasons, "High", "2026-11-25T10:00:00Z, kept during an outage")
+	})
+	t.Run("stale data is unknown after the outage grace", func(t *testing.T) {
+		e.clock.Advance(7*time.Hour + time.Minute)
+		defer e.clock.Advance(-(7*time.Hour + time.Minute))
 		r := evaluate(t, e, token, map[string]any{"defender_machine_id": f.low.ID})
 		res, reasons := r.check(t, "Low risk only")
 		if r.Allowed || res != "unknown" {

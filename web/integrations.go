@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,6 +14,7 @@ import (
 	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/model"
+	"postern/internal/policy"
 	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/views"
@@ -81,7 +83,10 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		card.State = views.StateConnected
 	}
 	if d.Configured && d.Enabled {
-		card.Degraded = degradedText(st, now)
+		card.Degraded = degradedText(st, s.policy.Freshness(), now)
+	}
+	if d.Configured {
+		card.OutageGrace = graceCardText(d.OutageGraceHours)
 	}
 	if d.SecretExpiresOn != nil {
 		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
@@ -90,12 +95,15 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 }
 
 // degradedText says why the synced data needs attention, or "".
-func degradedText(st syncer.Status, now time.Time) string {
+func degradedText(st syncer.Status, f policy.Freshness, now time.Time) string {
 	switch {
 	case st.Blocked:
 		return "Syncing is paused: Defender refused access (403). Grant admin consent for Machine.Read.All, then Save in Manage to resume."
 	case st.BreakerOpen:
 		return fmt.Sprintf("%d syncs in a row failed, so Postern now waits longer between attempts. Fix the error above, then choose Sync now.", st.ConsecutiveFailures)
+	case f.Phase == policy.Kept:
+		return "The device data is stale: the last successful sync is older than three sync intervals. Posture checks keep using it until " +
+			components.DateTime(f.KeptUntil) + " (outage grace), then treat it as unavailable."
 	case st.Stale(now):
 		return "The device data is stale: the last successful sync is older than three sync intervals. Posture checks treat stale data as unknown."
 	}
@@ -139,7 +147,8 @@ func (s *Server) manageForm(c echo.Context) (views.ManageForm, error) {
 		return views.ManageForm{}, err
 	}
 	f := views.ManageForm{CSRF: csrfToken(c), TenantID: d.TenantID, ClientID: d.ClientID, SecretSet: d.SecretSet,
-		Cloud: string(d.Cloud), Region: string(d.Region), Clouds: options(defender.Clouds), Regions: options(defender.Regions)}
+		Cloud: string(d.Cloud), Region: string(d.Region), Clouds: options(defender.Clouds), Regions: options(defender.Regions),
+		OutageGrace: strconv.Itoa(d.OutageGraceHours)}
 	if d.SecretExpiresOn != nil {
 		f.SecretExpiresOn = d.SecretExpiresOn.Format(time.DateOnly)
 	}
@@ -179,18 +188,26 @@ func (s *Server) defenderSave(c echo.Context) error {
 		ClientSecret:    secret.Redacted(r.PostFormValue("client_secret")),
 		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
+		OutageGraceHours: r.PostFormValue(integration.FieldOutageGrace),
 	}
 	if c := in.Cloud; c != "" && c != string(defender.Commercial) {
 		// Only the commercial cloud has API regions; the others have one host.
 		in.Region = string(defender.Global)
 	}
-	err := s.integration.Configure(r.Context(), in)
+	graceOnly, err := s.graceOnly(c, in)
+	if err == nil && graceOnly {
+		return s.afterAction(c, components.FlashSuccess, "Outage grace saved.", false)
+	}
+	if err == nil {
+		err = s.integration.Configure(r.Context(), in)
+	}
 	if err != nil {
 		f, ferr := s.manageForm(c)
 		if ferr != nil {
 			return ferr
 		}
 		f.TenantID, f.ClientID, f.SecretExpiresOn, f.Cloud, f.Region = in.TenantID, in.ClientID, in.SecretExpiresOn, in.Cloud, in.Region
+		f.OutageGrace = in.OutageGraceHours
 		if !applyErrors(&f, err) {
 			return err
 		}

@@ -23,14 +23,14 @@ func (s *Server) postureChecks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, _, at := s.policy.Counts()
+	t := s.policy.Tally()
 	enabled := s.policy.DefenderEnabled()
 	p := views.PostureChecksPage{Chrome: s.chrome(c, "Device Posture Checks", "posture-checks")}
 	for _, ch := range checks {
-		n := counts[ch.ID]
+		n := t.PerCheck[ch.ID]
 		p.Checks = append(p.Checks, views.CheckRow{ID: ch.ID, Name: ch.Name, Description: ch.Description,
 			Source: posture.SourceLabel(ch.DataSource), SourceDisabled: ch.DataSource == posture.SourceDefender && !enabled,
-			Mode: ch.Mode, Enabled: ch.Enabled, Pass: n.Pass, Fail: n.Fail, Unknown: n.Unknown, Counted: !at.IsZero(),
+			Mode: ch.Mode, Enabled: ch.Enabled, Pass: n.Pass, Fail: n.Fail, Unknown: n.Unknown, Counted: t.Current,
 			PerRequest: ch.DataSource == posture.SourceDeviceReport})
 	}
 	return render(c, http.StatusOK, views.PostureChecks(p))

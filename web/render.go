@@ -26,6 +26,7 @@ func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
 	ch := views.Chrome{Title: title, Nav: nav, CSRF: csrfToken(c), Now: s.now()}
 	if a, ok := currentAdmin(c); ok {
 		ch.Admin = a.Email
+		ch.Outage = s.outage()
 	}
 	if sess := session(c); sess != nil && !sess.IsNew {
 		if fs := sess.Flashes(); len(fs) > 0 {

@@ -133,6 +133,7 @@ func newParts(t testing.TB, o partsOptions) parts {
 		o.enabled = p.svc.Enabled
 	}
 	p.pol = policy.New(p.st, p.fleet, o.enabled, time.Hour, p.log, o.now)
+	p.pol.SetOutageGrace(p.svc.OutageGrace)
 	return p
 }
 

@@ -60,6 +60,7 @@ const (
 	IntegrationConfigured = "integration.configured"
 	IntegrationDisabled   = "integration.disabled"
 	IntegrationEnabled    = "integration.enabled"
+	IntegrationGraceSet   = "integration.outage_grace_set"
 	KeyRotated            = "key.rotated"
 	KeyRetired            = "key.retired"
 
@@ -89,7 +90,7 @@ const (
 // Actions lists every action, for filters and tests.
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, Login, LoginRateLimited, Logout, CSRFRejected,
-	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, KeyRotated, KeyRetired,
+	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, KeyRotated, KeyRetired,
 	SyncRun, SyncRequested, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,

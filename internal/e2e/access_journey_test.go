@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"postern/internal/testkit"
 )
 
 // number reads the first whole number (thousands separators allowed) in
@@ -130,6 +133,7 @@ func TestDisableDialogSwitchesChecksFirst(t *testing.T) {
 	b.ClickLink("Integrations", mainNav)
 	b.WaitHeading("Integrations")
 	synced := number(t, b, `[data-testid="devices-synced"]`)
+	b.OpenMenu("Microsoft Defender actions") // Disable is in the ⚙️ menu only
 	b.ClickButton("Disable")
 	b.WaitText("will have no data")
 	denied := number(t, b, `[data-testid="disable-denied"]`)
@@ -159,4 +163,21 @@ func TestDisableDialogSwitchesChecksFirst(t *testing.T) {
 			break
 		}
 	}
+}
+
+// saveCheck presses Save in the check editor and, when the save would deny
+// devices allowed today, confirms it: the journeys that are not about the
+// confirmation still go through it as an admin would.
+func saveCheck(t *testing.T, b *Browser) {
+	t.Helper()
+	b.ClickButton("Save")
+	var confirm bool
+	testkit.WaitFor(t, 10*time.Second, "the check saved or a confirmation asked", func() bool {
+		confirm = Eval[bool](b, `!!document.querySelector('[data-testid="save-confirm"]')`)
+		return confirm || Eval[bool](b, `location.pathname === "/zero-trust/posture-checks"`)
+	})
+	if confirm {
+		b.ClickButton("Save and deny " + strconv.Itoa(number(t, b, `[data-testid="save-confirm"]`)) + " devices")
+	}
+	b.WaitFlash("is saved")
 }

@@ -39,8 +39,7 @@ func TestAuditLogAfterABulkChange(t *testing.T) {
 	b.FillByLabel("Data Source", "Microsoft Defender")
 	b.WaitText("Maximum risk score")
 	b.FillByLabel("Maximum risk score", "Low")
-	b.ClickButton("Save")
-	b.WaitFlash("is saved")
+	saveCheck(t, b)
 
 	// The summary is written once the engine has recomputed the fleet.
 	b.ClickLink("Audit log", mainNav)

@@ -156,6 +156,8 @@ type Defender struct {
 	LastErrorAt     *time.Time
 	ConfiguredBy    string
 	ConfiguredAt    time.Time
+	// OutageGraceHours: how long stale data stays in use (DefaultOutageGraceHours when unconfigured).
+	OutageGraceHours int
 }
 
 // Defender returns the integration's public state; an unconfigured one has
@@ -163,7 +165,7 @@ type Defender struct {
 func (s *Service) Defender(ctx context.Context) (Defender, error) {
 	in, err := s.store.Integration(ctx, Name)
 	if apperr.Is(err, apperr.NotFound) {
-		return Defender{Cloud: defender.Commercial, Region: defender.Global}, nil
+		return Defender{Cloud: defender.Commercial, Region: defender.Global, OutageGraceHours: DefaultOutageGraceHours}, nil
 	}
 	if err != nil {
 		return Defender{}, err
@@ -172,7 +174,7 @@ func (s *Service) Defender(ctx context.Context) (Defender, error) {
 		Configured: true, TenantID: in.TenantID, ClientID: in.ClientID, SecretSet: in.ClientSecret != "",
 		SecretExpiresOn: in.SecretExpiresOn, Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region),
 		Enabled: in.Enabled, LastError: in.LastError, LastErrorCode: in.LastErrorCode, LastErrorAt: in.LastErrorAt,
-		ConfiguredBy: in.ConfiguredBy, ConfiguredAt: in.ConfiguredAt,
+		ConfiguredBy: in.ConfiguredBy, ConfiguredAt: in.ConfiguredAt, OutageGraceHours: in.OutageGraceHours,
 	}, nil
 }
 
@@ -184,6 +186,9 @@ type Input struct {
 	SecretExpiresOn string          // YYYY-MM-DD or empty
 	Cloud           string
 	Region          string
+	// OutageGraceHours is "Keep using the last synced data for N hours";
+	// empty means the default.
+	OutageGraceHours string
 }
 
 // Configure checks the input, validates it against Microsoft and only then
@@ -207,6 +212,10 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 		return err
 	}
 	in, expires, problems := clean(raw, hasCurrent, s.store.Now())
+	grace, problem := parseGrace(raw.OutageGraceHours)
+	if problem != "" {
+		problems[FieldOutageGrace] = problem
+	}
 	if len(problems) > 0 {
 		return problems
 	}
@@ -234,9 +243,9 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 	now := s.store.Now()
 	row := model.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
 		SecretExpiresOn: expires, Cloud: in.Cloud, Region: in.Region, Enabled: true,
-		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now}
-	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s",
-		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged])
+		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now, OutageGraceHours: grace}
+	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s; outage grace %s",
+		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged], GraceText(grace))
 	e := audit.As(by, audit.IntegrationConfigured, "Microsoft Defender")
 	e.Detail = detail
 	// Validation took a while: if another admin saved or disabled

@@ -13,12 +13,15 @@ type Integration struct {
 	Cloud           string
 	Region          string
 	Enabled         bool
-	LastError       string
-	LastErrorCode   string
-	LastErrorAt     *time.Time
-	ConfiguredBy    string
-	ConfiguredAt    time.Time
-	UpdatedAt       time.Time
+	// OutageGraceHours: for how many hours after the data goes stale the
+	// posture checks keep using it (0: not at all).
+	OutageGraceHours int
+	LastError        string
+	LastErrorCode    string
+	LastErrorAt      *time.Time
+	ConfiguredBy     string
+	ConfiguredAt     time.Time
+	UpdatedAt        time.Time
 	// Version increases with every write; compare it to detect a change
 	// made by someone else since a read.
 	Version int64

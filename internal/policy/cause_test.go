@@ -226,7 +226,7 @@ func TestStaleAndFreshAgain(t *testing.T) {
 	if err := e.refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	later := now.Add(time.Hour) // past 3 × the 5-minute interval
+	later := now.Add(5 * time.Hour) // past 3 × the 5-minute interval and the 4-hour outage grace
 	e.now = func() time.Time { return later }
 	if err := e.refresh(ctx); err != nil {
 		t.Fatal(err)

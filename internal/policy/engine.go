@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,11 +30,13 @@ type EngineStore interface {
 // state is everything the hot path reads, replaced whole on every change.
 type state struct {
 	checks          []posture.Check // enabled and disabled, compiled
+	src             []posture.Check // the same, as read, to tell a real change
 	exceptions      []posture.Exception
 	defenderEnabled bool
-	counts          map[int64]Counts // per check id, over active devices
-	overall         Counts
-	computedAt      time.Time
+	grace           time.Duration // the integration's outage grace
+	// gen increases with every Reload: counts computed for another
+	// generation no longer describe what Evaluate answers.
+	gen uint64
 }
 
 // Counts are devices by result.
@@ -48,9 +51,13 @@ type Engine struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	st atomic.Pointer[state]
+	st     atomic.Pointer[state]
+	counts atomic.Pointer[counted] // the last whole-fleet pass's
+	grace  func(context.Context) (time.Duration, error)
+	wake   *time.Timer // recomputes at the next moment verdicts may move
 
 	recompute chan struct{}
+	reloadMu  sync.Mutex // one Reload publishes at a time, so gen only grows
 	mu        sync.Mutex
 	last      *verdicts // the verdicts of the last refresh, to compare with
 	pending   []pending // causes named since the last refresh, with the state they made
@@ -102,7 +109,7 @@ func New(st EngineStore, h *fleet.Holder, enabled func(context.Context) (bool, e
 		now = time.Now
 	}
 	e := &Engine{store: st, fleet: h, enabled: enabled, interval: interval, log: log, now: now, recompute: make(chan struct{}, 1)}
-	e.st.Store(&state{counts: map[int64]Counts{}})
+	e.st.Store(&state{grace: integration.DefaultOutageGrace})
 	return e
 }
 
@@ -148,10 +155,22 @@ func (e *Engine) ReloadBecause(ctx context.Context, cause model.Cause) error {
 	if err != nil {
 		return err
 	}
+	grace := integration.DefaultOutageGrace
+	if e.grace != nil {
+		if grace, err = e.grace(ctx); err != nil {
+			return err
+		}
+	}
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	// The new state and the cause that made it are recorded together, so
+	// that the next refresh files the changes under that cause.
 	e.mu.Lock()
 	old := e.st.Load()
-	e.st.Store(&state{checks: posture.Compile(checks), exceptions: pe, defenderEnabled: enabled,
-		counts: old.counts, overall: old.overall, computedAt: old.computedAt})
+	if old.gen == 0 || !sameInputs(old, checks, pe, enabled, grace) {
+		e.st.Store(&state{checks: posture.Compile(checks), src: checks, exceptions: pe, defenderEnabled: enabled,
+			grace: grace, gen: old.gen + 1})
+	}
 	if cause.Kind != "" {
 		e.pending = append(e.pending, pendingOf(cause))
 	}
@@ -159,6 +178,13 @@ func (e *Engine) ReloadBecause(ctx context.Context, cause model.Cause) error {
 	e.mu.Unlock()
 	e.Recompute()
 	return nil
+}
+
+// sameInputs reports whether a reload read what s already holds: the
+// counts computed for s then stay current.
+func sameInputs(s *state, checks []posture.Check, exc []posture.Exception, enabled bool, grace time.Duration) bool {
+	return s.defenderEnabled == enabled && s.grace == grace && reflect.DeepEqual(s.src, checks) &&
+		reflect.DeepEqual(s.exceptions, exc)
 }
 
 // Recompute asks the background loop to refresh counts and history soon.
@@ -175,20 +201,10 @@ func (e *Engine) Checks() []posture.Check { return e.st.Load().checks }
 // DefenderEnabled reports the integration state the engine evaluates with.
 func (e *Engine) DefenderEnabled() bool { return e.st.Load().defenderEnabled }
 
-// Counts returns per-check and overall counts and when they were computed.
-func (e *Engine) Counts() (map[int64]Counts, Counts, time.Time) {
-	s := e.st.Load()
-	return s.counts, s.overall, s.computedAt
-}
-
-// input builds the evaluation context for snap.
+// input builds the evaluation context for snap at now: the one staleness
+// rule (freshnessAt) that Evaluate, the device page and the counts share.
 func (e *Engine) input(s *state, snap *fleet.Snapshot, now time.Time) posture.Input {
-	in := posture.Input{Now: now, SourceDisabled: !s.defenderEnabled}
-	if !snap.SyncedAt.IsZero() {
-		in.DataAge = snap.SyncedAt.UTC().Format(time.RFC3339)
-		in.Stale = e.interval > 0 && now.Sub(snap.SyncedAt) > 3*e.interval
-	}
-	return in
+	return inputFor(freshnessAt(snap, e.interval, s.grace, now), !s.defenderEnabled, now)
 }
 
 // Evaluate answers the enforcement API from memory: no database query.
@@ -202,13 +218,15 @@ func (e *Engine) Evaluate(req posture.Request) posture.Decision {
 	return posture.Evaluate(s.checks, s.exceptions, in, m)
 }
 
-// DeviceDecision evaluates one synced device as the API would for its id.
+// DeviceDecision evaluates one synced device as the API would for its id
+// (a machine Defender merged into another is decided on the survivor).
 func (e *Engine) DeviceDecision(d *fleet.Device) posture.Decision {
 	s := e.st.Load()
 	snap := e.fleet.Load()
 	in := e.input(s, snap, e.now())
-	in.Device = d
-	return posture.Evaluate(s.checks, s.exceptions, in, posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID})
+	m := asAPI(snap, d)
+	in.Device = m.Device
+	return posture.Evaluate(s.checks, s.exceptions, in, m)
 }
 
 // IntegrationChanged makes the enforcement answers follow a change of the

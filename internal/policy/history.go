@@ -49,7 +49,8 @@ func (e *Engine) refresh(ctx context.Context) error {
 	st := e.st.Load()
 	e.mu.Unlock()
 	snap, now := e.fleet.Load(), e.now()
-	p := newPass(st, snap, e.input(st, snap, now), prev, now, named)
+	fresh := freshnessAt(snap, e.interval, st.grace, now)
+	p := newPass(st, snap, inputFor(fresh, !st.defenderEnabled, now), prev, now, named)
 	for i := range p.snap.Devices {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
@@ -62,9 +63,9 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 		p.device(i)
 	}
-	counts := make(map[int64]Counts, len(p.ids))
-	for j, id := range p.ids {
-		counts[id] = p.perCheck[j]
+	// The counts go out first: the history write may take a while.
+	if err := e.publish(ctx, st, fresh, p); err != nil {
+		return err
 	}
 	if err := e.recordChanges(ctx, p.causes); err != nil {
 		return err
@@ -72,9 +73,6 @@ func (e *Engine) refresh(ctx context.Context) error {
 	e.mu.Lock()
 	e.last = p.next
 	e.mu.Unlock()
-	cur := e.st.Load()
-	e.st.Store(&state{checks: cur.checks, exceptions: cur.exceptions, defenderEnabled: cur.defenderEnabled,
-		counts: counts, overall: p.overall, computedAt: p.now})
 	return nil
 }
 
@@ -137,8 +135,8 @@ func (p *pass) device(i int) {
 	if d.Removed {
 		return
 	}
-	p.in.Device = d
-	m := posture.Match{Device: d, MatchedBy: posture.MatchedByDefenderID}
+	m := asAPI(p.snap, d)
+	p.in.Device = m.Device
 	var overall posture.Result
 	p.res, overall = posture.Results(p.checks, p.s.exceptions, p.in, m, p.res[:0])
 	stride := len(p.ids) + 1

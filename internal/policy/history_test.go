@@ -98,8 +98,9 @@ func TestRefreshCountsAndHistory(t *testing.T) {
 			wantCounts[c.ID] = n
 		}
 	}
-	counts, overall, at := e.Counts()
-	if !at.Equal(now) || overall != wantOverall || len(counts) != 4 {
+	tl := e.Tally()
+	counts, overall, at := tl.PerCheck, tl.Overall, tl.At
+	if !tl.Current || !at.Equal(now) || overall != wantOverall || len(counts) != 4 {
 		t.Fatalf("overall %+v at %v over %d checks, want %+v at %v over 4", overall, at, len(counts), wantOverall, now)
 	}
 	for id, c := range wantCounts {

@@ -17,8 +17,8 @@ import (
 	"postern/store"
 )
 
-// benchDevices is n devices with varied signals, some with no risk score.
-func benchDevices(n int, now time.Time) []fleet.Device {
+// impactBenchDevices is n devices with varied signals, some with no risk score.
+func impactBenchDevices(n int, now time.Time) []fleet.Device {
 	risks := []string{"None", "Informational", "Low", "Medium", "High", ""}
 	platforms := []string{"Windows11", "Windows10", "macOS", "Linux"}
 	out := make([]fleet.Device, n)
@@ -55,7 +55,7 @@ func BenchmarkImpact100k(b *testing.B) {
 		}
 	}
 	var h fleet.Holder
-	h.Store(fleet.NewSnapshot(benchDevices(100_000, now), now.Add(-time.Minute), 1))
+	h.Store(fleet.NewSnapshot(impactBenchDevices(100_000, now), now.Add(-time.Minute), 1))
 	e := New(st, &h, func(context.Context) (bool, error) { return true, nil }, 5*time.Minute,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
 	if err := e.Reload(ctx); err != nil {

@@ -221,7 +221,8 @@ func TestDeviceReportChecksAreNotCounted(t *testing.T) {
 	if err := e.refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	counts, overall, _ := e.Counts()
+	tally := e.Tally()
+	counts, overall := tally.PerCheck, tally.Overall
 	var reportID int64
 	for _, c := range e.Checks() {
 		if c.PerRequest() {

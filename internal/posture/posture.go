@@ -92,6 +92,10 @@ type Input struct {
 	// Stale is set when the last successful sync is older than 3 × the
 	// sync interval: Defender conditions are then unknown.
 	Stale bool
+	// Kept is set while the data is stale but the integration's outage
+	// grace keeps it in use: conditions decide on it as usual and every
+	// reason says so.
+	Kept bool
 	// SourceDisabled is set while the Defender integration is disabled:
 	// Defender conditions are then unknown.
 	SourceDisabled bool
@@ -185,8 +189,11 @@ func dataSuffix(in *Input) string {
 }
 
 func ageSuffix(in *Input) string {
-	if in.DataAge == "" {
+	switch {
+	case in.DataAge == "":
 		return " (Defender data of unknown age)"
+	case in.Kept:
+		return " (Defender data from " + in.DataAge + ", kept during an outage)"
 	}
 	return " (Defender data from " + in.DataAge + ")"
 }
