@@ -54,6 +54,18 @@ func StartServer(t testing.TB, extraArgs ...string) *Server {
 // previous process's database and key.
 func startServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 	t.Helper()
+	s := launchServerIn(t, dataDir, extraArgs...)
+	if err := s.waitReady(); err != nil {
+		s.kill()
+		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
+	}
+	return s
+}
+
+// launchServerIn starts postern on dataDir like startServerIn, and returns
+// at once, without waiting for it to listen.
+func launchServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatalf("building postern: %v", err)
@@ -84,10 +96,6 @@ func startServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 			t.Logf("postern %v output:\n%s", args, s.Output())
 		}
 	})
-	if err := s.waitReady(); err != nil {
-		s.kill()
-		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
-	}
 	return s
 }
 
