@@ -132,13 +132,19 @@ func formOf(ch model.PostureCheck) (checkForm, error) {
 	return f, nil
 }
 
-// checkEdit opens the editor on a stored check.
-func (s *Server) checkEdit(c echo.Context) error {
+// storedCheck reads the check the URL names.
+func (s *Server) storedCheck(c echo.Context) (int64, model.PostureCheck, error) {
 	id, err := checkID(c)
 	if err != nil {
-		return err
+		return 0, model.PostureCheck{}, err
 	}
 	ch, err := s.store.PostureCheck(c.Request().Context(), id)
+	return id, ch, err
+}
+
+// checkEdit opens the editor on a stored check.
+func (s *Server) checkEdit(c echo.Context) error {
+	id, ch, err := s.storedCheck(c)
 	if err != nil {
 		return err
 	}
@@ -215,11 +221,7 @@ func (s *Server) checkSave(c echo.Context) error {
 
 // checkDeleteConfirm asks before deleting.
 func (s *Server) checkDeleteConfirm(c echo.Context) error {
-	id, err := checkID(c)
-	if err != nil {
-		return err
-	}
-	ch, err := s.store.PostureCheck(c.Request().Context(), id)
+	id, ch, err := s.storedCheck(c)
 	if err != nil {
 		return err
 	}

@@ -168,14 +168,7 @@ func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) D
 // lacks data). It builds no answer and keeps no reasons; the conditions
 // still word theirs.
 func Results(checks []Check, exceptions []Exception, in Input, matched Match, dst []Result) (out []Result, overall Result) {
-	if in.Device == nil {
-		in.Device = matched.Device
-	}
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	in.prepare()
-	in.terse = true
+	in.terseFor(matched)
 
 	var exBuf [4]*Exception
 	mine := deviceExceptions(exBuf[:0], exceptions, &in)
@@ -312,4 +305,17 @@ func better(a, b *Exception, checkID int64) bool {
 
 func exceptionReason(e *Exception) string {
 	return "exception by " + e.CreatedBy + " until " + e.ExpiresAt.UTC().Format(time.DateOnly) + ": " + e.Reason
+}
+
+// terseFor readies in to judge matched without building reasons: the
+// device, the clock, and the prepared lookups.
+func (in *Input) terseFor(matched Match) {
+	if in.Device == nil {
+		in.Device = matched.Device
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	in.prepare()
+	in.terse = true
 }

@@ -2,7 +2,6 @@ package posture
 
 import (
 	"strings"
-	"time"
 )
 
 // Verdict is one check's verdict on one device, kept in its parts for the
@@ -20,14 +19,7 @@ type Verdict struct {
 // Judge evaluates check c on one device, whether c is enabled or not, as
 // Results would, and keeps the raw verdict. It keeps no reasons.
 func Judge(c *Check, exceptions []Exception, in Input, matched Match) Verdict {
-	if in.Device == nil {
-		in.Device = matched.Device
-	}
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	in.prepare()
-	in.terse = true
+	in.terseFor(matched)
 	raw, _ := c.conditionsResult(&in, nil)
 	v := Verdict{Raw: raw, Result: raw}
 	if raw == Unknown && c.WhenUnavailable == UnavailableAllow {
