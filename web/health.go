@@ -43,6 +43,12 @@ type readiness struct {
 		Devices    int        `json:"devices"`
 		Active     int        `json:"active"`
 	} `json:"snapshot"`
+	// Policy says whether the console's counts match what the enforcement
+	// API answers now, and which sync run's snapshot they counted.
+	Policy struct {
+		CountsCurrent bool  `json:"counts_current"`
+		CountedRunID  int64 `json:"counted_run_id"`
+	} `json:"policy"`
 	Database struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error,omitempty"`
@@ -66,6 +72,8 @@ func (s *Server) readiness(c echo.Context, ready bool) readiness {
 		at, age := snap.SyncedAt.UTC(), int64(now.Sub(snap.SyncedAt)/time.Second)
 		r.Snapshot.SyncedAt, r.Snapshot.AgeSeconds = &at, &age
 	}
+	t := s.policy.Tally()
+	r.Policy.CountsCurrent, r.Policy.CountedRunID = t.Current, t.RunID
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

@@ -30,6 +30,7 @@ func TestAuditLogAfterABulkChange(t *testing.T) {
 	signIn(b, adminEmail, adminPassword)
 	b.WaitHeading("Dashboard")
 	connectDefender(t, b, secretValue, 3) // "3,000"
+	waitCounted(t, srv.URL)
 
 	b.ClickLink("Device Posture Checks", mainNav)
 	b.WaitHeading("Device Posture Checks")

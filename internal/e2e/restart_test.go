@@ -187,3 +187,26 @@ func TestFirstAnswerAfterRestartIsTheRightVerdict(t *testing.T) {
 		t.Errorf("readyz after the restart: %s", res.Status)
 	}
 }
+
+// waitCounted waits until the policy engine has counted the latest synced
+// snapshot (readyz?verbose), so that what a journey changes next is a
+// change of verdict, not the first verdict of a new device.
+func waitCounted(t *testing.T, base string) {
+	t.Helper()
+	testkit.WaitFor(t, time.Minute, "the engine to count the synced fleet", func() bool {
+		res, err := http.Get(base + "/readyz?verbose")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var r struct {
+			Snapshot struct {
+				RunID int64 `json:"run_id"`
+			} `json:"snapshot"`
+			Policy struct {
+				CountedRunID int64 `json:"counted_run_id"`
+			} `json:"policy"`
+		}
+		return json.NewDecoder(res.Body).Decode(&r) == nil && r.Snapshot.RunID > 0 && r.Policy.CountedRunID == r.Snapshot.RunID
+	})
+}

@@ -42,6 +42,8 @@ type Tally struct {
 	// synced data would allow; in the Kept phase, devices allowed now that
 	// will be denied when the grace ends. 0 while the data is fresh.
 	Outage int
+	// RunID is the sync run of the snapshot counted (0: none yet).
+	RunID int64
 }
 
 // Tally returns the last counts and whether they are current.
@@ -50,7 +52,7 @@ func (e *Engine) Tally() Tally {
 	if t == nil {
 		return Tally{}
 	}
-	out := Tally{PerCheck: t.perCheck, Overall: t.overall, At: t.at, Freshness: t.fresh, Outage: t.outage}
+	out := Tally{PerCheck: t.perCheck, Overall: t.overall, At: t.at, Freshness: t.fresh, Outage: t.outage, RunID: t.snap.RunID}
 	now := e.now()
 	expired := !t.until.IsZero() && !now.Before(t.until)
 	out.Current = t.gen == e.st.Load().gen && t.snap == e.fleet.Load() && !expired
