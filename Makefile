@@ -11,7 +11,7 @@ run:
 
 ## test: every test once, with the race detector, including the browser journeys (installs Chromium when missing and run as root)
 test: deps
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 
 ## check: the static checks: regenerate templ and CSS and fail if they differ from the commit; gofmt; vet; staticcheck
 check: node-deps generate
