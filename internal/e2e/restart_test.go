@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,13 +121,16 @@ func pickMachines(t *testing.T, ms []emulator.Machine) (high, low string) {
 	return high, low
 }
 
-// After a kill -9 and a restart over 100,000 devices, the very first
+// After a kill -9 and a restart over 100,000 devices (20,000 under -race), the very first
 // answer of the enforcement API, sent the moment the port opens, is the
 // verdict the gateway got before the crash: the stored snapshot and the
 // checks are loaded before Postern listens (docs/design.md, readiness).
 func TestFirstAnswerAfterRestartIsTheRightVerdict(t *testing.T) {
 	machines := 100_000
-	if testing.Short() {
+	if testing.Short() || slices.Contains(extraBuildFlags, "-race") {
+		// The race detector slows the server's first bulk apply of 100,000
+		// devices past the sync's deadline; the order of loading and
+		// listening is what is tested, and 20,000 shows it as well.
 		machines = 20_000
 	}
 	emu := emulator.New(emulator.Config{Machines: machines, Seed: 7})
