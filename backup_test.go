@@ -141,7 +141,7 @@ func newSyncingConsole(t *testing.T, machines, pageSize, holdAt int) *syncingCon
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := integration.New(st, kr, log, integration.Options{LoginURL: hs.URL, APIURL: hs.URL})
-	err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+	_, err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: emulator.DemoClientSecret})
 	if err != nil {
 		t.Fatal(err)

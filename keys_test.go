@@ -36,7 +36,7 @@ func configured(t *testing.T) (dir string, emuURL string) {
 	}
 	defer st.Close()
 	svc := integration.New(st, kr, slog.New(slog.NewTextHandler(io.Discard, nil)), integration.Options{LoginURL: emu.URL, APIURL: emu.URL})
-	err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{
+	_, err = svc.Configure(actor.NewContext(ctx, actor.Actor{Email: "admin@example.com", Role: actor.Owner}), integration.Input{
 		TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID, ClientSecret: emulator.DemoClientSecret})
 	if err != nil {
 		t.Fatal(err)

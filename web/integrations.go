@@ -190,17 +190,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
 		OutageGraceHours: r.PostFormValue(integration.FieldOutageGrace),
 	}
-	if c := in.Cloud; c != "" && c != string(defender.Commercial) {
-		// Only the commercial cloud has API regions; the others have one host.
-		in.Region = string(defender.Global)
-	}
-	graceOnly, err := s.graceOnly(c, in)
-	if err == nil && graceOnly {
-		return s.afterAction(c, components.FlashSuccess, "Outage grace saved.", false)
-	}
-	if err == nil {
-		err = s.integration.Configure(r.Context(), in)
-	}
+	change, err := s.integration.Configure(r.Context(), in)
 	if err != nil {
 		f, ferr := s.manageForm(c)
 		if ferr != nil {
@@ -213,6 +203,9 @@ func (s *Server) defenderSave(c echo.Context) error {
 		}
 		s.logger(c).Info("defender credentials refused", "reason", defender.ReasonOf(err), "err", err)
 		return s.renderManage(c, http.StatusUnprocessableEntity, f, isHTMX(c))
+	}
+	if change == integration.GraceSet {
+		return s.afterAction(c, components.FlashSuccess, "Outage grace saved.", false)
 	}
 	s.logger(c).Info("defender integration configured", "admin", actor.Name(r.Context()))
 	return s.afterAction(c, components.FlashSuccess, "Microsoft Defender is connected. Postern checked the credentials with Microsoft and stored them encrypted.", true)

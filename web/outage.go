@@ -1,13 +1,6 @@
 package web
 
 import (
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/labstack/echo/v4"
-
-	"postern/internal/defender"
 	"postern/internal/integration"
 	"postern/internal/model"
 	"postern/internal/policy"
@@ -84,34 +77,4 @@ func graceCardText(hours int) string {
 		return "None: stale data is treated as unavailable at once"
 	}
 	return "Keeps using the last synced data for " + integration.GraceText(hours) + " after it goes stale"
-}
-
-// graceOnly saves the outage grace alone when it is the only thing the
-// Manage form changes: no check with Microsoft, which may be the very
-// thing that is down. It reports whether it did; a Save that changes
-// nothing checks the credentials again, as before.
-func (s *Server) graceOnly(c echo.Context, in integration.Input) (bool, error) {
-	ctx := c.Request().Context()
-	d, err := s.integration.Defender(ctx)
-	if err != nil || !d.Configured {
-		return false, err
-	}
-	expires := ""
-	if d.SecretExpiresOn != nil {
-		expires = d.SecretExpiresOn.Format(time.DateOnly)
-	}
-	same := func(got, stored, empty string) bool {
-		got = strings.TrimSpace(got)
-		if got == "" {
-			got = empty
-		}
-		return got == stored
-	}
-	if same(in.OutageGraceHours, strconv.Itoa(d.OutageGraceHours), strconv.Itoa(integration.DefaultOutageGraceHours)) ||
-		!same(in.TenantID, d.TenantID, "") || !same(in.ClientID, d.ClientID, "") || in.ClientSecret.Reveal() != "" ||
-		!same(in.SecretExpiresOn, expires, "") || !same(in.Cloud, string(d.Cloud), string(defender.Commercial)) ||
-		!same(in.Region, string(d.Region), string(defender.Global)) {
-		return false, nil
-	}
-	return true, s.integration.SetOutageGrace(ctx, in.OutageGraceHours)
 }

@@ -26,7 +26,7 @@ var sealedPattern = regexp.MustCompile(`^pst:v1:[a-z0-9]+:[A-Za-z0-9_-]+$`)
 func TestConfigureStoresSealedSecret(t *testing.T) {
 	const sec = "Cfg8Q~sealed.Sentinel-0f9e8d7c6b5a_ZZ"
 	e := newEnv(t, sec)
-	if err := e.svc.Configure(asAdmin(), e.good()); err != nil {
+	if _, err := e.svc.Configure(asAdmin(), e.good()); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	in := e.row()
@@ -108,7 +108,7 @@ func TestConfigureDomainTenant(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.TenantID = "  " + emulator.DemoTenantDomain + " "
-	if err := e.svc.Configure(asAdmin(), in); err != nil {
+	if _, err := e.svc.Configure(asAdmin(), in); err != nil {
 		t.Fatalf("Configure with tenant %q = %v, want nil", in.TenantID, err)
 	}
 	if got := e.row().TenantID; got != emulator.DemoTenantDomain {
@@ -159,7 +159,7 @@ func TestConfigureFieldProblems(t *testing.T) {
 			before := e.emu.Stats().TokenRequests
 			in := e.good()
 			tt.edit(&in)
-			err := e.svc.Configure(asAdmin(), in)
+			_, err := e.svc.Configure(asAdmin(), in)
 			var p integration.Problems
 			if !errors.As(err, &p) {
 				t.Fatalf("Configure = %v (%T), want integration.Problems", err, err)
@@ -204,7 +204,7 @@ func TestConfigureStoresExpiry(t *testing.T) {
 	e := newEnv(t, sec)
 	in := e.good()
 	in.SecretExpiresOn = "2099-06-30"
-	if err := e.svc.Configure(asAdmin(), in); err != nil {
+	if _, err := e.svc.Configure(asAdmin(), in); err != nil {
 		t.Fatalf("Configure = %v", err)
 	}
 	got := e.row().SecretExpiresOn
@@ -220,7 +220,7 @@ func TestConfigureRefusedWritesNoRow(t *testing.T) {
 	in := e.good()
 	in.ClientSecret = secret.Redacted(wrong)
 
-	err := e.svc.Configure(asAdmin(), in)
+	_, err := e.svc.Configure(asAdmin(), in)
 	var de *defender.Error
 	if !errors.As(err, &de) || de.Reason != defender.InvalidSecret {
 		t.Fatalf("Configure(wrong secret) = %v, want *defender.Error %q", err, defender.InvalidSecret)
@@ -286,7 +286,7 @@ func TestConfigureRefusedKeepsRowByteIdentical(t *testing.T) {
 			e.emu.SetFaults(tt.fault)
 			defer e.emu.SetFaults(emulator.Faults{})
 
-			err := e.svc.Configure(asAdmin(), in)
+			_, err := e.svc.Configure(asAdmin(), in)
 			if got := defender.ReasonOf(err); got != tt.reason {
 				t.Fatalf("Configure = %v, want reason %q", err, tt.reason)
 			}
@@ -316,7 +316,7 @@ func TestConfigureBlankSecretKeepsStored(t *testing.T) {
 		in := e.good()
 		in.ClientSecret = blank
 		in.SecretExpiresOn = "2099-12-31"
-		if err := e.svc.Configure(asAdmin(), in); err != nil {
+		if _, err := e.svc.Configure(asAdmin(), in); err != nil {
 			t.Fatalf("Configure with secret %q = %v, want nil", blank.Reveal(), err)
 		}
 		row := e.row()
@@ -361,7 +361,7 @@ func conflictCase(t *testing.T, e *env) error {
 	in.ClientSecret = ""
 	in.SecretExpiresOn = "2099-01-01"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(asAdmin(), in) }()
+	go func() { _, err := e.svc.Configure(asAdmin(), in); errc <- err }()
 
 	waitForTokenRequest(t, e.emu, n)
 	other := actor.Actor{ID: 2, Email: "other-admin@example.com", Role: actor.Owner, IP: "192.0.2.99"}
@@ -419,7 +419,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 	slow := e.good()
 	slow.Region = "eu"
 	errc := make(chan error, 1)
-	go func() { errc <- e.svc.Configure(asAdmin(), slow) }()
+	go func() { _, err := e.svc.Configure(asAdmin(), slow); errc <- err }()
 	waitForTokenRequest(t, e.emu, 0)
 
 	// The other admin's save goes through a second, undelayed emulator.
@@ -428,7 +428,7 @@ func TestConfigureConflictOnFirstSave(t *testing.T) {
 	t.Cleanup(hs.Close)
 	other := integration.New(e.st, e.kr, slog.New(slog.NewTextHandler(e.logs, nil)),
 		integration.Options{LoginURL: hs.URL, APIURL: hs.URL})
-	if err := other.Configure(actor.NewContext(context.Background(), actor.Actor{Email: "other-admin@example.com", Role: actor.Owner}), e.good()); err != nil {
+	if _, err := other.Configure(actor.NewContext(context.Background(), actor.Actor{Email: "other-admin@example.com", Role: actor.Owner}), e.good()); err != nil {
 		t.Fatalf("other admin's Configure = %v", err)
 	}
 	if err := <-errc; !apperr.Is(err, apperr.Conflict) {
@@ -450,7 +450,7 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 
-		err := e.svc.Configure(actor.NewContext(ctx, admin), e.good())
+		_, err := e.svc.Configure(actor.NewContext(ctx, admin), e.good())
 		var de *defender.Error
 		if !errors.As(err, &de) || de.Reason != defender.Unreachable {
 			t.Fatalf("Configure past its deadline = %v, want *defender.Error %q", err, defender.Unreachable)
@@ -487,4 +487,32 @@ func TestTimedOutCheckIsStillRecorded(t *testing.T) {
 			t.Errorf("integration.enabled failure rows = %d, want 1", got)
 		}
 	})
+}
+
+// A Save that changes only the outage grace stores it without asking
+// Microsoft (which may be what is down) and says so; the connection is
+// untouched and the change is audited. A Save that changes nothing still
+// checks the credentials with Microsoft.
+func TestConfigureGraceAloneAsksNothingOfMicrosoft(t *testing.T) {
+	e := newEnv(t, "Gr8Q~grace.Alone-0f9e8d7c6b5a_ZZ")
+	if _, err := e.svc.Configure(asAdmin(), e.good()); err != nil {
+		t.Fatal(err)
+	}
+	before := e.row()
+	e.emu.SetFaults(emulator.Faults{APIDown: true})
+	in := e.good()
+	in.ClientSecret = ""
+	in.OutageGraceHours = "12"
+	change, err := e.svc.Configure(asAdmin(), in)
+	if err != nil || change != integration.GraceSet {
+		t.Fatalf("Configure(grace only) = %q, %v; want GraceSet", change, err)
+	}
+	after := e.row()
+	if after.OutageGraceHours != 12 || after.ClientSecret != before.ClientSecret || after.TenantID != before.TenantID {
+		t.Errorf("after a grace-only save: %+v", after)
+	}
+	in.OutageGraceHours = "12"
+	if _, err := e.svc.Configure(asAdmin(), in); err == nil {
+		t.Error("a Save that changes nothing did not ask Microsoft (which is down)")
+	}
 }

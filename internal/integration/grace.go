@@ -21,7 +21,7 @@ const (
 	MaxOutageGraceHours     = 168 // a week
 	DefaultOutageGrace      = DefaultOutageGraceHours * time.Hour
 	FieldOutageGrace        = "outage_grace_hours"
-	// GraceSet is published after SetOutageGrace.
+	// GraceSet is published when Configure changed only the outage grace.
 	GraceSet Change = "outage_grace_set"
 )
 
@@ -62,34 +62,22 @@ func (s *Service) OutageGrace(ctx context.Context) (time.Duration, error) {
 	return time.Duration(in.OutageGraceHours) * time.Hour, nil
 }
 
-// SetOutageGrace stores the outage grace alone, with its audit entry. It
-// asks nothing of Microsoft: the grace is Postern's own setting, and an
-// admin may need to lengthen it in the middle of an outage.
-func (s *Service) SetOutageGrace(ctx context.Context, raw string) error {
-	by, err := actor.Admin(ctx)
-	if err != nil {
-		return err
-	}
-	hours, problem := parseGrace(raw)
-	if problem != "" {
-		return Problems{FieldOutageGrace: problem}
-	}
-	cur, err := s.store.Integration(ctx, Name)
-	if err != nil {
-		return err
-	}
-	if cur.OutageGraceHours == hours {
-		return nil
-	}
+// storeGrace writes hours over cur's grace, with its audit entry.
+func (s *Service) storeGrace(ctx context.Context, by actor.Actor, cur model.Integration, hours int) error {
 	e := audit.As(by, audit.IntegrationGraceSet, "Microsoft Defender")
 	e.Detail = "outage grace " + GraceText(cur.OutageGraceHours) + " → " + GraceText(hours)
 	now := s.store.Now()
-	err = s.store.UpdateIntegration(ctx, Name, func(in *model.Integration) {
+	return s.store.UpdateIntegration(ctx, Name, func(in *model.Integration) {
 		in.OutageGraceHours, in.UpdatedAt = hours, now
 	}, e)
-	if err != nil {
-		return err
-	}
-	s.publish(ctx, GraceSet)
-	return nil
+}
+
+// sameConnection reports whether cleaned input in (no new secret) names the
+// connection cur already stores: tenant, client, secret expiry, cloud and
+// region.
+func sameConnection(in Input, expires *time.Time, cur model.Integration) bool {
+	sameDay := (expires == nil) == (cur.SecretExpiresOn == nil) &&
+		(expires == nil || expires.Format(time.DateOnly) == cur.SecretExpiresOn.Format(time.DateOnly))
+	return in.ClientSecret == "" && in.TenantID == cur.TenantID && in.ClientID == cur.ClientID &&
+		in.Cloud == cur.Cloud && in.Region == cur.Region && sameDay
 }

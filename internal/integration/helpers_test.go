@@ -96,7 +96,7 @@ func (e *env) good() integration.Input {
 // configure stores a working configuration or fails the test.
 func (e *env) configure() model.Integration {
 	e.t.Helper()
-	if err := e.svc.Configure(asAdmin(), e.good()); err != nil {
+	if _, err := e.svc.Configure(asAdmin(), e.good()); err != nil {
 		e.t.Fatalf("Configure(good) = %v", err)
 	}
 	return e.row()

@@ -82,7 +82,8 @@ func clean(in Input, hasStoredSecret bool, now time.Time) (Input, *time.Time, Pr
 	if in.Cloud == "" {
 		in.Cloud = string(defender.Commercial)
 	}
-	if in.Region == "" {
+	if in.Region == "" || in.Cloud != string(defender.Commercial) {
+		// Only the commercial cloud has API regions; the others have one host.
 		in.Region = string(defender.Global)
 	}
 	if !defender.Valid(defender.Clouds, in.Cloud) {

@@ -193,23 +193,29 @@ type Input struct {
 
 // Configure checks the input, validates it against Microsoft and only then
 // stores it: a failure at any step leaves the stored configuration as it was.
-func (s *Service) Configure(ctx context.Context, raw Input) error {
+// When the outage grace is the only change it is stored without asking
+// Microsoft, and the change is GraceSet rather than Configured.
+func (s *Service) Configure(ctx context.Context, raw Input) (Change, error) {
 	by, err := actor.Admin(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := s.configure(ctx, raw, by); err != nil {
-		return err
+	change, err := s.configure(ctx, raw, by)
+	if err != nil {
+		return "", err
 	}
-	s.publish(ctx, Configured)
-	return nil
+	s.publish(ctx, change)
+	return change, nil
 }
 
-func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) error {
+// configure stores raw and says what changed: Configured, or GraceSet when
+// the outage grace is the only change (saved without asking Microsoft, which
+// may be the very thing that is down).
+func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) (Change, error) {
 	current, err := s.store.Integration(ctx, Name)
 	hasCurrent := err == nil
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
-		return err
+		return "", err
 	}
 	in, expires, problems := clean(raw, hasCurrent, s.store.Now())
 	grace, problem := parseGrace(raw.OutageGraceHours)
@@ -217,7 +223,10 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 		problems[FieldOutageGrace] = problem
 	}
 	if len(problems) > 0 {
-		return problems
+		return "", problems
+	}
+	if hasCurrent && sameConnection(in, expires, current) && grace != current.OutageGraceHours {
+		return GraceSet, s.storeGrace(ctx, by, current, grace)
 	}
 	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: in.ClientSecret,
 		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
@@ -225,7 +234,7 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 	if !secretChanged {
 		plain, err := s.openSecret(current.ClientSecret, secretLocation(Name))
 		if err != nil {
-			return fmt.Errorf("integration: open stored secret: %w", err)
+			return "", fmt.Errorf("integration: open stored secret: %w", err)
 		}
 		creds.ClientSecret = secret.Redacted(plain)
 	}
@@ -234,11 +243,11 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 		if errors.As(err, &de) {
 			s.auditFailure(context.WithoutCancel(ctx), audit.IntegrationConfigured, by, de)
 		}
-		return err
+		return "", err
 	}
 	sealed, err := s.keyring.Load().Seal([]byte(creds.ClientSecret.Reveal()), secretLocation(Name))
 	if err != nil {
-		return fmt.Errorf("integration: seal secret: %w", err)
+		return "", fmt.Errorf("integration: seal secret: %w", err)
 	}
 	now := s.store.Now()
 	row := model.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
@@ -252,9 +261,12 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) erro
 	// meanwhile, do not silently overwrite their change.
 	err = s.store.SaveIntegration(ctx, row, current.Version, e)
 	if apperr.Is(err, apperr.Conflict) {
-		return apperr.Wrap(err, apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
+		return "", apperr.Wrap(err, apperr.Conflict, "Another admin changed the Microsoft Defender settings while yours were being checked. Reopen Manage to see them, then save again.")
 	}
-	return err
+	if err != nil {
+		return "", err
+	}
+	return Configured, nil
 }
 
 // validate runs the check against Microsoft under its own deadline.

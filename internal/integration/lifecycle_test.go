@@ -310,7 +310,7 @@ func TestResealRotatesEverySecret(t *testing.T) {
 	// And the service on the new keyring still validates with the stored secret.
 	in := e.good()
 	in.ClientSecret = ""
-	if err := e.service(retired).Configure(asAdmin(), in); err != nil {
+	if _, err := e.service(retired).Configure(asAdmin(), in); err != nil {
 		t.Errorf("Configure keeping the resealed secret = %v, want nil", err)
 	}
 }
@@ -370,7 +370,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 			return secret.ReadKeyring("", path)
 		}})
 	stale := integration.New(e.st, e.kr, log, integration.Options{LoginURL: e.url, APIURL: e.url})
-	if err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+	if _, err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestRunningServiceLoadsRotatedKey(t *testing.T) {
 		t.Fatalf("%d reloads, want 1 logged:\n%s", reloads, e.logs.String())
 	}
 	// A secret saved now is sealed under the new key.
-	if err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
+	if _, err := running.Configure(asAdmin(), integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(sec)}); err != nil {
 		t.Fatal(err)
 	}

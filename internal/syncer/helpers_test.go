@@ -154,7 +154,7 @@ func configureDemo(t testing.TB, svc *integration.Service) {
 	t.Helper()
 	in := integration.Input{TenantID: emulator.DemoTenantID, ClientID: emulator.DemoClientID,
 		ClientSecret: secret.Redacted(emulator.DemoClientSecret), Cloud: "commercial", Region: "global"}
-	if err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
+	if _, err := svc.Configure(actor.NewContext(context.Background(), admin), in); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 }
