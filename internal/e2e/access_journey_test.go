@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,20 +31,6 @@ func number(t *testing.T, b *Browser, selector string) int {
 		t.Fatalf("%s shows %q, no number", selector, s)
 	}
 	return n
-}
-
-// review copies a screenshot to /work/shots/i12access for review, when
-// that directory exists.
-func review(t *testing.T, b *Browser, name string) {
-	t.Helper()
-	path := b.Screenshot(name)
-	const dir = "/work/shots/i12access"
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	if png, err := os.ReadFile(path); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-	}
 }
 
 // newLowRiskCheck fills the editor with "Low risk only" (risk at most
@@ -85,20 +69,20 @@ func TestAccessCuttingSaveAsksFirst(t *testing.T) {
 	if previewed == 0 || previewed != denied || allowed == 0 {
 		t.Fatalf("preview: %d newly denied, %d denied, %d allowed", previewed, denied, allowed)
 	}
-	review(t, b, "preview")
+	b.Screenshot("preview")
 	b.ClickButton("Save")
 	b.WaitText("Saving denies " + strconv.Itoa(previewed) + " devices that are allowed today")
 	if Eval[string](b, `document.querySelector('#check-form input[name="name"]').value`) != "Low risk only" {
 		t.Error("the confirmation lost the form's input")
 	}
 	checkA11y(t, b, "save confirmation")
-	review(t, b, "save-confirm")
+	b.Screenshot("save-confirm")
 	b.ClickLink("See the " + strconv.Itoa(previewed) + " devices")
 	b.WaitHeading("Devices this change would deny")
 	if got := Eval[int](b, `document.querySelectorAll('main li a[href^="/devices/"]').length`); got != previewed {
 		t.Errorf("the list shows %d devices, the confirmation said %d", got, previewed)
 	}
-	review(t, b, "denials")
+	b.Screenshot("denials")
 	b.ClickLink("Back to the check")
 	b.WaitHeading("New posture check")
 	b.ClickButton("Save")
@@ -144,10 +128,10 @@ func TestDisableDialogSwitchesChecksFirst(t *testing.T) {
 		t.Fatalf("dialog: %d denied of %d synced; %q", denied, synced, summary)
 	}
 	checkA11y(t, b, "disable dialog")
-	review(t, b, "disable-dialog")
+	b.Screenshot("disable-dialog")
 	Eval[bool](b, `(document.querySelector('dialog input[name^="switch."][value="monitor"]').click(), true)`)
 	waitInnerText(t, b, `[data-testid="disable-summary"]`, "nobody will be denied by it")
-	review(t, b, "disable-dialog-monitor")
+	b.Screenshot("disable-dialog-monitor")
 	b.ClickButton("Disable")
 	waitInnerText(t, b, "#defender-card", "Disabled")
 	b.ClickLink("Device Posture Checks", mainNav)
