@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"postern/internal/model"
@@ -12,9 +13,12 @@ import (
 // index devices_list (migration 0004), a search from three index lookups
 // and a tag from its own rows, and only the rows shown are read.
 func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
-	total, err := s.deviceCount(ctx, f)
-	if err != nil {
-		return nil, 0, err
+	total := 0
+	if f.Within == nil {
+		var err error
+		if total, err = s.deviceCount(ctx, f); err != nil {
+			return nil, 0, err
+		}
 	}
 	order, ok := deviceSorts[f.Sort]
 	if !ok || f.Sort == "host" {
@@ -32,8 +36,14 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 		limit = 50
 	}
 	from, where, args := listQuery(f)
-	ids, err := s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?",
-		append(args, limit, max(f.Offset, 0))...)
+	var ids []string
+	var err error
+	if f.Within == nil {
+		ids, err = s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?",
+			append(args, limit, max(f.Offset, 0))...)
+	} else {
+		ids, total, err = s.idsWithin(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id", args, f, limit)
+	}
 	if err != nil || len(ids) == 0 {
 		return []model.Device{}, total, err
 	}
@@ -159,6 +169,48 @@ func (s *Store) DeviceFilterValues(ctx context.Context) (model.DeviceFacets, err
 		SELECT x FROM v WHERE x IS NOT NULL LIMIT 500`, nil, scanString)
 	return f, err
 }
+
+// idsWithin reads the ids query lists, in its order, keeps those in
+// f.Within and returns the page [f.Offset, f.Offset+limit) of them with how
+// many there are. The set lives in memory (the policy engine's verdicts),
+// so the ids come from the list's index and the set is asked about each.
+// When the set is the only filter, its size is the total and the scan
+// stops at the end of the page: a first page reads a few hundred index
+// entries, not the fleet.
+func (s *Store) idsWithin(ctx context.Context, query string, args []any, f model.DeviceFilter, limit int) ([]string, int, error) {
+	offset, set := max(f.Offset, 0), f.Within
+	f.Within = nil // a set need not be comparable
+	known := f == model.DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset}
+	var page []string
+	n := 0
+	var id string
+	err := eachRow(ctx, s.read, "Devices", query, args, func(r scanner) error {
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		if !set.Has(id) {
+			return nil
+		}
+		if n >= offset && n < offset+limit {
+			page = append(page, id)
+		}
+		n++
+		if known && n >= offset+limit {
+			return errPageFull
+		}
+		return nil
+	})
+	if known {
+		n = set.Len()
+	}
+	if errors.Is(err, errPageFull) {
+		err = nil
+	}
+	return page, n, err
+}
+
+// errPageFull stops idsWithin's scan once the page is full.
+var errPageFull = errors.New("page full")
 
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
 	return collect(ctx, s.read, "Devices", query, args, scanString)

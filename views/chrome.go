@@ -45,7 +45,8 @@ type NavGroup struct {
 // Navigation is the console's sitemap as the admin sees it.
 var Navigation = []NavGroup{
 	{Items: []NavItem{{"dashboard", "Dashboard", "/"}}},
-	{Title: "Zero Trust Security", Items: []NavItem{{"posture-checks", "Device Posture Checks", "/zero-trust/posture-checks"}}},
+	{Title: "Zero Trust Security", Items: []NavItem{{"posture-checks", "Device Posture Checks", "/zero-trust/posture-checks"},
+		{"exceptions", "Exceptions", "/zero-trust/exceptions"}}},
 	{Items: []NavItem{{"devices", "Devices", "/devices"}, {"access-changes", "Access changes", "/access-changes"}}},
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},

@@ -20,11 +20,20 @@ type DeviceQuery struct {
 	Platform   string
 	Tag        string
 	Show       string // "" active, "removed", "all"
+	Verdict    string // "" any, or one of VerdictChoices' values
 	Sort       string // host, health, risk, exposure, platform, last_seen
 	Desc       bool
 	Page       int
 	PerPage    int // one of PageSizes; 0 is DefaultPageSize
 }
+
+// Verdict filter values: a device's access as the enforcement API answers
+// (the dashboard's compliance tiles link to them).
+const (
+	VerdictAllowed = "allowed"
+	VerdictDenied  = "denied"
+	VerdictUnknown = "unknown"
+)
 
 // PageSizes are the page sizes the list offers; DefaultPageSize is left
 // out of links.
@@ -53,7 +62,7 @@ func DefaultSortDesc(sort string) bool {
 // Filtered reports whether any filter (not sort or page) is set.
 func (q DeviceQuery) Filtered() bool {
 	return q.Search != "" || q.Health != "" || q.Risk != "" || q.Exposure != "" || q.Onboarding != "" ||
-		q.Platform != "" || q.Tag != "" || q.Show != ""
+		q.Platform != "" || q.Tag != "" || q.Show != "" || q.Verdict != ""
 }
 
 func (q DeviceQuery) sortKey() string {
@@ -79,6 +88,7 @@ func (q DeviceQuery) values() url.Values {
 	set("platform", q.Platform)
 	set("tag", q.Tag)
 	set("show", q.Show)
+	set("verdict", q.Verdict)
 	if s := q.sortKey(); s != "host" {
 		v.Set("sort", s)
 	}
@@ -99,7 +109,7 @@ func (q DeviceQuery) values() url.Values {
 func (q DeviceQuery) keptFields(except ...string) [][2]string {
 	v := q.values()
 	var out [][2]string
-	for _, k := range []string{"q", "health", "risk", "exposure", "onboarding", "platform", "tag", "show", "sort", "dir", "per_page", "page"} {
+	for _, k := range []string{"q", "health", "risk", "exposure", "onboarding", "platform", "tag", "show", "verdict", "sort", "dir", "per_page", "page"} {
 		if v.Has(k) && !slices.Contains(except, k) {
 			out = append(out, [2]string{k, v.Get(k)})
 		}

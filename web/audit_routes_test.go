@@ -23,6 +23,7 @@ type auditFixture struct {
 	check   int64  // the "Low risk only" check
 	token   int64  // an API token
 	excepts int64  // an exception on device
+	listed  int64  // another, revoked from the Exceptions page
 }
 
 // auditCase is one state-changing route: how to call it so that it
@@ -107,6 +108,13 @@ var auditCases = []auditCase{
 		},
 		refused: func(f *auditFixture) (string, url.Values) {
 			return deviceURL(f.device) + "/exceptions/999999/revoke", url.Values{}
+		}},
+	{route: "POST /zero-trust/exceptions/:eid/revoke", action: "exception.revoked",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/zero-trust/exceptions/" + itoa(f.listed) + "/revoke", url.Values{"device": {f.device}}
+		},
+		refused: func(f *auditFixture) (string, url.Values) {
+			return "/zero-trust/exceptions/999999/revoke", url.Values{"device": {f.device}}
 		}},
 	{route: "POST /settings/integrations/defender/disable", action: "integration.disabled", ok: auditPath("/settings/integrations/defender/disable")},
 	{route: "POST /settings/integrations/defender/enable", action: "integration.enabled", ok: auditPath("/settings/integrations/defender/enable")},
@@ -206,8 +214,10 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	f.token = tokens[0].ID
 	wantRedirect(t, c.post(deviceURL(f.device)+"/exceptions", url.Values{"check_id": {"0"}, "reason": {"fixture"},
 		"expires_on": {d.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)}}), deviceURL(f.device)+"#exceptions")
+	wantRedirect(t, c.post(deviceURL(f.device)+"/exceptions", url.Values{"check_id": {"0"}, "reason": {"fixture 2"},
+		"expires_on": {d.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)}}), deviceURL(f.device)+"#exceptions")
 	exc, _ := d.store.Exceptions(ctx, model.ExceptionFilter{DeviceID: f.device})
-	f.excepts = exc[0].ID
+	f.listed, f.excepts = exc[0].ID, exc[1].ID // newest first
 	return f
 }
 

@@ -64,6 +64,7 @@ func deviceQuery(c echo.Context, facets model.DeviceFacets) views.DeviceQuery {
 		Platform:   oneOf("platform", facets.Platforms),
 		Tag:        oneOf("tag", facets.Tags),
 		Show:       oneOf("show", []string{"removed", "all"}),
+		Verdict:    oneOf("verdict", []string{views.VerdictAllowed, views.VerdictDenied, views.VerdictUnknown}),
 		Sort:       oneOf("sort", deviceSortKeys),
 	}
 	if tag := c.QueryParam("tag"); q.Tag == "" && len(facets.Tags) >= maxFacetTags && tag != "" && len(tag) <= 256 {
@@ -127,9 +128,14 @@ func (s *Server) devices(c echo.Context) error {
 	}
 	q := deviceQuery(c, facets)
 	f := deviceFilter(q)
-	list, total, err := s.store.DevicePage(ctx, f)
-	if err != nil {
-		return err
+	dv := s.policy.DeviceVerdicts()
+	var list []model.Device
+	total := 0
+	if q.Verdict == "" || dv.Current {
+		f.Within = verdictSet(dv, q.Verdict)
+		if list, total, err = s.store.DevicePage(ctx, f); err != nil {
+			return err
+		}
 	}
 	pg := components.Pager{Page: q.Page, PerPage: q.Size(), Total: total}
 	if len(list) == 0 && total > 0 { // past the last page: show the last one
@@ -144,7 +150,7 @@ func (s *Server) devices(c echo.Context) error {
 		Choices: views.DeviceFilterChoices{Health: healthValues, Risk: riskValues, Exposure: exposureValues,
 			Onboarding: onboardingValues, Platforms: facets.Platforms, Tags: facets.Tags},
 		// Every device has a platform, so no platform means no device at all.
-		Empty: len(facets.Platforms) == 0,
+		Empty: len(facets.Platforms) == 0, Recalculating: !dv.Current,
 	}
 	if p.Empty {
 		if p.Connected, err = s.defenderConnected(c); err != nil {
@@ -162,6 +168,7 @@ func (s *Server) devices(c echo.Context) error {
 	p.Rows = make([]views.DeviceRow, len(list))
 	for i, d := range list {
 		p.Rows[i] = deviceRow(d)
+		p.Rows[i].Verdict = verdictOf(dv, d.ID)
 	}
 	return render(c, http.StatusOK, views.Devices(p))
 }

@@ -15,6 +15,7 @@ import (
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/syncer"
+	"postern/internal/testkit"
 	"postern/store"
 )
 
@@ -38,6 +39,9 @@ func BenchmarkDevicesPage(b *testing.B) {
 		{"sort_last_seen", "sort=last_seen"},
 		{"platform_page_20", "platform=Windows11&page=20"},
 		{"all", "show=all&sort=exposure"},
+		{"verdict", "verdict=allowed"},
+		{"verdict_sort_risk_page_20", "verdict=allowed&sort=risk&page=20"},
+		{"verdict_search", "verdict=allowed&q=ana"},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -108,6 +112,15 @@ func benchServer(b *testing.B) (*Server, *http.Cookie) {
 	if err := pol.Reload(ctx); err != nil {
 		b.Fatal(err)
 	}
+	// The engine's verdicts over the fleet, for the Verdict filter (every
+	// device allowed, without checks: the largest set to filter by).
+	if err := con.worker.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	b.Cleanup(stop)
+	go pol.Run(run)
+	testkit.WaitFor(b, time.Minute, "the policy engine's first whole-fleet pass", func() bool { return pol.Tally().Current })
 	b.Logf("seeded %d devices in %s", benchFleet, time.Since(start).Round(time.Millisecond))
 
 	// Signed in over loopback, as the tests are; the benchmark then calls

@@ -17,7 +17,7 @@ const exportPage = 1000
 
 // deviceCSVHeader is the first row of the Devices export.
 var deviceCSVHeader = []string{"host_name", "device_id", "health_status", "risk_score", "exposure_level",
-	"onboarding_status", "antivirus_status", "os_platform", "os_version", "last_seen_utc", "tags", "removed_utc"}
+	"onboarding_status", "antivirus_status", "os_platform", "os_version", "last_seen_utc", "tags", "removed_utc", "verdict"}
 
 // devicesCSV exports every device the list's filters match, in its sort
 // order, with the audit export's defence against formula injection.
@@ -27,8 +27,15 @@ func (s *Server) devicesCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := deviceFilter(deviceQuery(c, facets))
+	q := deviceQuery(c, facets)
+	f := deviceFilter(q)
 	f.Limit, f.Offset = exportPage, 0
+	dv := s.policy.DeviceVerdicts()
+	if q.Verdict != "" && !dv.Current {
+		c.Response().Header().Set("Retry-After", "5")
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "The verdicts are recalculating…: export this list again in a few seconds.")
+	}
+	f.Within = verdictSet(dv, q.Verdict)
 	// The first page is read before the header is sent, so a failing store
 	// still gets the error page.
 	list, _, err := s.store.DevicePage(ctx, f)
@@ -42,7 +49,7 @@ func (s *Server) devicesCSV(c echo.Context) error {
 	t, err := audit.NewTableCSV(c.Response(), deviceCSVHeader)
 	for err == nil && len(list) > 0 {
 		for i := range list {
-			if err = t.Write(deviceCSVRow(&list[i])); err != nil {
+			if err = t.Write(append(deviceCSVRow(&list[i]), verdictCSV(dv, list[i].ID))); err != nil {
 				return err
 			}
 		}

@@ -59,6 +59,8 @@ func (s *Server) routes() {
 	app.POST("/zero-trust/posture-checks/:id", s.checkSave)
 	app.GET("/zero-trust/posture-checks/:id/delete", s.checkDeleteConfirm)
 	app.POST("/zero-trust/posture-checks/:id/delete", s.checkDelete)
+	app.GET("/zero-trust/exceptions", s.exceptions)
+	app.POST("/zero-trust/exceptions/:eid/revoke", s.exceptionsRevoke)
 	app.GET("/devices", s.devices)
 	app.GET("/devices.csv", s.devicesCSV)
 	app.GET("/devices/:id", s.deviceDetail)

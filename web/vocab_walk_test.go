@@ -144,7 +144,7 @@ func walkBadges(t *testing.T, doc *goquery.Document, machines map[string]emulato
 			value string
 		}{{vocab.Health, m.HealthStatus}, {vocab.Risk, deref0(m.RiskScore)}, {vocab.Exposure, deref0(m.ExposureLevel)},
 			{vocab.Onboarding, m.OnboardingStatus}, {vocab.Antivirus, deref0(m.DefenderAVStatus)}} {
-			badge := cells.Eq(i + 1).Find("span.rounded-full")
+			badge := cells.Eq(i + 2).Find("span.rounded-full") // after Host name and Verdict
 			if f.value == "" {
 				if badge.Length() != 0 {
 					t.Errorf("%s %s: no value, yet a badge %q", id, f.e.Field, text(badge))
@@ -157,7 +157,7 @@ func walkBadges(t *testing.T, doc *goquery.Document, machines map[string]emulato
 					badge.AttrOr("class", ""), v.Label, toneClass[v.Tone])
 			}
 		}
-		if got, want := text(cells.Eq(6).Find("div").First()), vocab.Platform.Label(m.OSPlatform); got != want {
+		if got, want := text(cells.Eq(7).Find("div").First()), vocab.Platform.Label(m.OSPlatform); got != want {
 			t.Errorf("%s: OS %q, want %q", id, got, want)
 		}
 	})

@@ -41,12 +41,20 @@ func TestNoPageScrollsSideways(t *testing.T) {
 	b.WaitFlash("Microsoft Defender is connected")
 	waitInnerText(t, b, "#defender-card", "Connected")
 	device := "/devices/" + ms.emu.Machines()[0].ID
+	// An exception with a long reason, for the Exceptions page.
+	b.Navigate(device)
+	Eval[bool](b, `(() => { const f = document.querySelector('form[action$="/exceptions"]');
+		f.reason.value = "CHG-20261205-0042: reimage booked with the service desk for the engineering build agents, waiting on parts";
+		f.expires_on.value = new Date(Date.now() + 7*864e5).toISOString().slice(0, 10); f.submit(); return true })()`)
+	b.WaitFlash("Exception added")
 
 	pages := []string{"/", "/settings/integrations", "/devices", "/devices?show=all&sort=risk", device,
 		"/zero-trust/posture-checks", "/zero-trust/posture-checks/new", "/sync-runs", "/sync-runs/1", "/audit",
 		"/settings/api-tokens", "/help/microsoft-defender", "/settings/integrations/defender",
-		"/settings/integrations/defender/disable"}
-	shots := map[string]string{"/": "dashboard", "/devices": "devices", "/settings/integrations": "integrations", device: "device"}
+		"/settings/integrations/defender/disable", "/devices?verdict=allowed", "/zero-trust/exceptions",
+		"/zero-trust/exceptions?show=all"}
+	shots := map[string]string{"/": "dashboard", "/devices": "devices", "/settings/integrations": "integrations", device: "device",
+		"/devices?verdict=allowed": "devices-verdict", "/zero-trust/exceptions": "exceptions"}
 	for _, width := range []int64{1024, 1280, 1440} {
 		setWidth(t, b, width)
 		for _, path := range pages {

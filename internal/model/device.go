@@ -44,10 +44,22 @@ type DeviceFilter struct {
 	Platform   string
 	Tag        string
 	Removed    string // "" active only, "only" removed only, "all"
-	Sort       string // host, last_seen, risk, exposure, health, platform
-	Desc       bool
-	Limit      int
-	Offset     int
+	// Within, when set, keeps only the devices in it: the console's
+	// Verdict filter, with the devices the policy engine's last pass gave
+	// that verdict.
+	Within DeviceSet
+	Sort   string // host, last_seen, risk, exposure, health, platform
+	Desc   bool
+	Limit  int
+	Offset int
+}
+
+// DeviceSet is a set of active device ids its owner holds in memory (the
+// policy engine's verdicts of its last pass): Has is called once per
+// candidate device and must be cheap; Len is how many it holds.
+type DeviceSet interface {
+	Has(id string) bool
+	Len() int
 }
 
 // DeviceFacets lists the distinct values the filters offer.

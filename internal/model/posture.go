@@ -39,6 +39,14 @@ type ExceptionFilter struct {
 	ActiveAt time.Time
 }
 
+// ExceptionListing is an exception as the Exceptions page lists it, with
+// the names it refers to.
+type ExceptionListing struct {
+	Exception
+	Host      string // the device's host name; "" when no device has its id
+	CheckName string // "" for an exception to every check
+}
+
 // HistoryEntry is one change of a device's verdict.
 type HistoryEntry struct {
 	ID        int64

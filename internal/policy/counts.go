@@ -21,6 +21,7 @@ type counted struct {
 	perCheck map[int64]Counts
 	overall  Counts
 	outage   int
+	verdicts *verdicts // every device's, as counted
 }
 
 // Tally is the counts as the console shows them.
@@ -53,15 +54,20 @@ func (e *Engine) Tally() Tally {
 		return Tally{}
 	}
 	out := Tally{PerCheck: t.perCheck, Overall: t.overall, At: t.at, Freshness: t.fresh, Outage: t.outage, RunID: t.snap.RunID}
-	now := e.now()
-	expired := !t.until.IsZero() && !now.Before(t.until)
-	out.Current = t.gen == e.st.Load().gen && t.snap == e.fleet.Load() && !expired
+	out.Current = e.current(t)
+	return out
+}
+
+// current reports whether t is exactly what Evaluate answers now; past the
+// moment a verdict may move on its own it asks for a new pass.
+func (e *Engine) current(t *counted) bool {
+	expired := !t.until.IsZero() && !e.now().Before(t.until)
 	if expired {
 		// The timer runs on the real clock; a moved clock (or a late
 		// timer) asks here.
 		e.Recompute()
 	}
-	return out
+	return t.gen == e.st.Load().gen && t.snap == e.fleet.Load() && !expired
 }
 
 // Generation is the number of the engine's current checks, exceptions and
@@ -83,7 +89,7 @@ func asAPI(snap *fleet.Snapshot, d *fleet.Device) posture.Match {
 // fresh, and arms the recompute at the next moment a verdict may move on
 // its own (the data going stale, the grace ending, an exception expiring).
 func (e *Engine) publish(ctx context.Context, st *state, fresh Freshness, p *pass) error {
-	t := &counted{gen: st.gen, snap: p.snap, at: p.now, fresh: fresh, overall: p.overall,
+	t := &counted{gen: st.gen, snap: p.snap, at: p.now, fresh: fresh, overall: p.overall, verdicts: p.next,
 		perCheck: make(map[int64]Counts, len(p.ids))}
 	for j, id := range p.ids {
 		t.perCheck[id] = p.perCheck[j]

@@ -41,6 +41,21 @@ func pageFleet(t *testing.T, s Store) {
 	syncRun(t, s, ds[:9])
 }
 
+// idSet is a model.DeviceSet.
+type idSet map[string]bool
+
+func (s idSet) Has(id string) bool { return s[id] }
+func (s idSet) Len() int           { return len(s) }
+
+// within is the set of the pageFleet devices numbered is.
+func within(is ...int) idSet {
+	set := idSet{}
+	for _, i := range is {
+		set[device(i, "").ID] = true
+	}
+	return set
+}
+
 func testDevicePage(t *testing.T, open Opener) {
 	s := open(t)
 	pageFleet(t, s)
@@ -73,6 +88,13 @@ func testDevicePage(t *testing.T, open Opener) {
 		{"risk by its scale, ties by host", model.DeviceFilter{Sort: "risk"}, "07 00 04 08 01 05 02 06 03", -1},
 		{"exposure by its scale", model.DeviceFilter{Sort: "exposure", Desc: true, Limit: 3}, "01 03 05", 9},
 		{"an unknown sort is by host", model.DeviceFilter{Sort: "bogus", Limit: 2}, "00 01", 9},
+		{"within a set", model.DeviceFilter{Within: within(1, 4, 8)}, "01 04 08", -1},
+		{"within an empty set", model.DeviceFilter{Within: idSet{}}, "", -1},
+		{"within a set, paged", model.DeviceFilter{Within: within(2, 3, 5, 6), Desc: true, Limit: 2}, "06 05", 4},
+		{"within a set and a filter", model.DeviceFilter{Within: within(0, 1, 2, 3), Exposure: "High"}, "01 03", -1},
+		{"within a set, searched", model.DeviceFilter{Within: within(0, 5, 7), Search: "host-0", Sort: "last_seen", Desc: true}, "07 05 00", -1},
+		{"within a set, past the end", model.DeviceFilter{Within: within(1, 2, 3), Limit: 2, Offset: 4}, "", 3},
+		{"within a set, by tag", model.DeviceFilter{Within: within(0, 1, 2, 9), Tag: "t0", Removed: "all"}, "00 02", -1},
 	} {
 		page, total, err := s.DevicePage(t.Context(), tc.f)
 		must(t, err, "DevicePage")

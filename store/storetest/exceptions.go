@@ -14,6 +14,7 @@ func testExceptions(t *testing.T, open Opener) {
 	cases(t, open,
 		tcase{"CreateAndFilter", exceptionFilters},
 		tcase{"Revoke", exceptionRevoke},
+		tcase{"Page", exceptionPage},
 	)
 }
 
@@ -93,5 +94,63 @@ func exceptionRevoke(t *testing.T, s Store) {
 	}
 	if got := exceptionReasons(t, s, model.ExceptionFilter{ActiveAt: now}); len(got) != 0 {
 		t.Errorf("active exceptions after revoking: %q", got)
+	}
+}
+
+// ExceptionPage pages Exceptions' answer and names the device and check.
+func exceptionPage(t *testing.T, s Store) {
+	ctx := t.Context()
+	syncRun(t, s, devices(0, 2, "v1"))
+	c := saveCheck(t, s, "Firewall")
+	now := s.Now()
+	host := device(0, "").Host
+	for i, x := range []model.Exception{
+		{DeviceID: device(0, "").ID, CheckID: c.ID, Reason: "r0", ExpiresAt: now.Add(time.Hour)},
+		{DeviceID: device(1, "").ID, Reason: "r1", ExpiresAt: now.Add(-time.Hour)},
+		{DeviceID: "gone", Reason: "r2", ExpiresAt: now.Add(time.Hour)},
+		{DeviceID: device(0, "").ID, Reason: "r3", ExpiresAt: now.Add(2 * time.Hour)},
+	} {
+		x.CreatedBy = "alice"
+		got, err := s.CreateException(ctx, x, entry(audit.ExceptionCreated, x.DeviceID))
+		must(t, err, "CreateException")
+		if i == 3 {
+			must(t, s.RevokeException(ctx, x.DeviceID, got.ID, "bob", entry(audit.ExceptionRevoked, x.DeviceID)), "RevokeException")
+		}
+	}
+	reasons := func(ls []model.ExceptionListing) (out []string) {
+		for _, l := range ls {
+			out = append(out, l.Reason)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name          string
+		f             model.ExceptionFilter
+		limit, offset int
+		want          []string
+		total         int
+	}{
+		{"all", model.ExceptionFilter{}, 10, 0, []string{"r3", "r2", "r1", "r0"}, 4},
+		{"a page", model.ExceptionFilter{}, 2, 1, []string{"r2", "r1"}, 4},
+		{"past the end", model.ExceptionFilter{}, 2, 8, nil, 4},
+		{"active", model.ExceptionFilter{ActiveAt: now}, 10, 0, []string{"r2", "r0"}, 2},
+		{"one device", model.ExceptionFilter{DeviceID: device(0, "").ID}, 10, 0, []string{"r3", "r0"}, 2},
+	} {
+		ls, total, err := s.ExceptionPage(ctx, tc.f, tc.limit, tc.offset)
+		must(t, err, "ExceptionPage")
+		if got := reasons(ls); !slices.Equal(got, tc.want) || total != tc.total {
+			t.Errorf("%s: %q of %d, want %q of %d", tc.name, got, total, tc.want, tc.total)
+		}
+	}
+	ls, _, err := s.ExceptionPage(ctx, model.ExceptionFilter{}, 10, 0)
+	must(t, err, "ExceptionPage")
+	if l := ls[3]; l.Host != host || l.CheckName != "Firewall" || l.CheckID != c.ID || l.CreatedBy != "alice" {
+		t.Errorf("r0 listed as %+v", l)
+	}
+	if l := ls[1]; l.Host != "" || l.CheckName != "" || l.DeviceID != "gone" {
+		t.Errorf("r2 (no such device, every check) listed as %+v", l)
+	}
+	if l := ls[0]; l.RevokedAt == nil || l.RevokedBy != "bob" {
+		t.Errorf("r3 (revoked) listed as %+v", l)
 	}
 }

@@ -59,6 +59,7 @@ type Store interface {
 	SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, e audit.Entry) (model.PostureCheck, error)
 	DeletePostureCheck(ctx context.Context, id int64, e audit.Entry) (model.PostureCheck, error)
 	Exceptions(ctx context.Context, f model.ExceptionFilter) ([]model.Exception, error)
+	ExceptionPage(ctx context.Context, f model.ExceptionFilter, limit, offset int) ([]model.ExceptionListing, int, error)
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
 	RevokeException(ctx context.Context, deviceID string, id int64, by string, e audit.Entry) error
 	AppendHistory(ctx context.Context, cause model.Cause, entries []model.HistoryEntry, summary audit.Entry) (model.Cause, error)
