@@ -24,7 +24,13 @@ type microsoft struct {
 
 func startMicrosoft(t *testing.T, secretValue string) *microsoft {
 	t.Helper()
-	m := &microsoft{emu: emulator.New(emulator.Config{ClientSecret: secretValue, Machines: 40, Seed: 7})}
+	return startMicrosoftWith(t, emulator.Config{ClientSecret: secretValue, Machines: 40, Seed: 7})
+}
+
+// startMicrosoftWith is startMicrosoft over an emulator of cfg.
+func startMicrosoftWith(t *testing.T, cfg emulator.Config) *microsoft {
+	t.Helper()
+	m := &microsoft{emu: emulator.New(cfg)}
 	backend := httptest.NewServer(m.emu)
 	target, _ := url.Parse(backend.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)

@@ -157,6 +157,20 @@ func Eval[T any](b *Browser, expr string) T {
 	return v
 }
 
+// Await evaluates a JavaScript expression whose value is a promise, such
+// as a fetch, and returns what it resolves to, decoded from JSON into T. It
+// fails the test on an error or a rejection.
+func Await[T any](b *Browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, b.Timeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("Await(%q): %v", expr, err)
+	}
+	return v
+}
+
 // Navigate opens path (relative to the server's URL, or an absolute URL) and
 // waits for the load event.
 func (b *Browser) Navigate(path string) {

@@ -54,7 +54,13 @@ func StartServer(t testing.TB, extraArgs ...string) *Server {
 // previous process's database and key.
 func startServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 	t.Helper()
-	s := launchServerIn(t, dataDir, extraArgs...)
+	return startBinaryIn(t, binary, dataDir, extraArgs...)
+}
+
+// startBinaryIn is startServerIn for the program bin builds.
+func startBinaryIn(t testing.TB, bin func() (string, error), dataDir string, extraArgs ...string) *Server {
+	t.Helper()
+	s := launchBinaryIn(t, bin, dataDir, extraArgs...)
 	if err := s.waitReady(); err != nil {
 		s.kill()
 		t.Fatalf("postern did not become ready: %v\n%s", err, s.Output())
@@ -66,7 +72,13 @@ func startServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 // at once, without waiting for it to listen.
 func launchServerIn(t testing.TB, dataDir string, extraArgs ...string) *Server {
 	t.Helper()
-	bin, err := binary()
+	return launchBinaryIn(t, binary, dataDir, extraArgs...)
+}
+
+// launchBinaryIn is launchServerIn for the program build builds.
+func launchBinaryIn(t testing.TB, build func() (string, error), dataDir string, extraArgs ...string) *Server {
+	t.Helper()
+	bin, err := build()
 	if err != nil {
 		t.Fatalf("building postern: %v", err)
 	}

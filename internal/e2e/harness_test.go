@@ -76,19 +76,25 @@ func mustModuleRoot(t testing.TB) string {
 	return root
 }
 
-// binary builds the postern program once per test binary and returns its path.
-var binary = sync.OnceValues(func() (string, error) {
+// buildRoot creates buildDir once per test binary.
+var buildRoot = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "postern-e2e-")
+	buildDir = dir
+	return dir, err
+})
+
+// build compiles the postern program into buildDir as name, with flags.
+func build(name string, flags []string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "postern-e2e-")
+	dir, err := buildRoot()
 	if err != nil {
 		return "", err
 	}
-	buildDir = dir
-	bin := filepath.Join(dir, "postern")
-	args := append([]string{"build", "-o", bin}, extraBuildFlags...)
+	bin := filepath.Join(dir, name)
+	args := append([]string{"build", "-o", bin}, flags...)
 	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = root
 	var out bytes.Buffer
@@ -98,9 +104,24 @@ var binary = sync.OnceValues(func() (string, error) {
 		return "", fmt.Errorf("go %s in %s: %v\n%s", strings.Join(cmd.Args[1:], " "), root, err, out.Bytes())
 	}
 	if testing.Verbose() {
-		fmt.Printf("e2e: built postern in %v\n", time.Since(start).Round(time.Millisecond))
+		fmt.Printf("e2e: built %s %v in %v\n", name, flags, time.Since(start).Round(time.Millisecond))
 	}
 	return bin, nil
+}
+
+// binary builds the postern program once per test binary, with the race
+// detector when the tests run with it, and returns its path.
+var binary = sync.OnceValues(func() (string, error) { return build("postern", extraBuildFlags) })
+
+// plainBinary is postern built without the race detector, for the tests
+// whose subject is scale (100,000 devices) rather than data races: a
+// race-built server's first bulk apply of 100,000 devices outruns the
+// sync's deadline. Without -race it is binary.
+var plainBinary = sync.OnceValues(func() (string, error) {
+	if len(extraBuildFlags) == 0 {
+		return binary()
+	}
+	return build("postern-plain", nil)
 })
 
 // artifactsDir returns (and creates) the directory for screenshots:
