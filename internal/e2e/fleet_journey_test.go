@@ -253,6 +253,8 @@ func TestTruthfulConsoleAt20000Devices(t *testing.T) {
 	}
 
 	// The preview, the confirmation and the audit summary give one figure.
+	leave(b)
+	b = signedIn(t, srv) // a browser lives 3 minutes; under -race each phase of this journey takes one
 	newLowRiskCheck(t, b)
 	previewed := number(t, b, `[data-testid="impact-newly-denied"]`)
 	b.Screenshot("fleet-preview")
@@ -289,6 +291,8 @@ func TestTruthfulConsoleAt20000Devices(t *testing.T) {
 
 	// The outage: failing, then kept with the number it will deny, then
 	// that number denied once the grace is set to 0.
+	leave(b)
+	b = signedIn(t, srv)
 	ms.down.Store(true)
 	cut := time.Now()
 	bannerText(t, b, "/", "failing", "sync is failing", 90*time.Second)
@@ -323,6 +327,8 @@ func TestTruthfulConsoleAt20000Devices(t *testing.T) {
 	b.Navigate("/devices/" + low)
 	waitInnerText(t, b, "#posture", "Denied")
 	waitInnerText(t, b, "#posture", "stale")
+	leave(b)
+	b = signedIn(t, srv)
 	if during := agree(t, b, srv.URL, token); during.Allowed != 0 {
 		t.Errorf("with stale data and no grace: %s; want all %d denied", during, journeyFleet)
 	}
