@@ -97,7 +97,7 @@ func TestPostureCheckEditorAndPreview(t *testing.T) {
 	bad := url.Values{"name": {""}, "source": {"defender"}, "last_seen_hours": {"12"}}
 	res := c.post("/zero-trust/posture-checks", bad)
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	for _, want := range []string{"Name the check", "at least 24"} {
+	for _, want := range []string{"Name the check", "at least 48"} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("invalid check: body lacks %q", want)
 		}

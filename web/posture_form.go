@@ -76,7 +76,7 @@ func parseCheckForm(v url.Values) (checkForm, map[string]string) {
 		if f.LastSeenHours != "" {
 			h, err := strconv.Atoi(f.LastSeenHours)
 			if err != nil || h <= 0 {
-				p["last_seen_hours"] = "Enter a whole number of hours, at least 24."
+				p["last_seen_hours"] = "Enter a whole number of hours, at least 48."
 			} else {
 				s.LastSeenHours = h
 			}

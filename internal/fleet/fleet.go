@@ -25,9 +25,14 @@ type Device struct {
 	IsAADJoined        bool
 	MergedInto         string
 	PotentialDuplicate bool
-	LastSeen           time.Time // zero when unknown
-	Tags               []string
-	Removed            bool
+	// IsExcluded: an admin excluded the machine in Defender, which then
+	// stops updating its exposure level; ExclusionReason is Defender's.
+	IsExcluded      bool
+	ExclusionReason string
+	RBACGroup       string    // rbacGroupName, the device group; "" when unassigned
+	LastSeen        time.Time // zero when unknown
+	Tags            []string
+	Removed         bool
 }
 
 // Snapshot is an immutable view of the fleet at the end of one sync.

@@ -19,12 +19,19 @@ type Device struct {
 	IsAADJoined        bool
 	MergedInto         *string
 	PotentialDuplicate bool
-	FirstSeen          *time.Time
-	LastSeen           *time.Time
-	LastIP             *string
-	Tags               []string
-	Raw                []byte
-	ContentHash        []byte
+	// IsExcluded: an admin excluded the machine in Defender (its exposure
+	// level is no longer kept up to date); ExclusionReason says why.
+	IsExcluded      bool
+	ExclusionReason *string
+	// RBACGroup is Defender's device group (rbacGroupName), set by the
+	// tenant's admins; nil when unassigned.
+	RBACGroup   *string
+	FirstSeen   *time.Time
+	LastSeen    *time.Time
+	LastIP      *string
+	Tags        []string
+	Raw         []byte
+	ContentHash []byte
 
 	// Provenance, set by the store.
 	FirstSyncedAt time.Time

@@ -53,6 +53,10 @@ func TestDefenderConditions(t *testing.T) {
 			Unknown, []string{`exposure level "Informational" is not a known level`}},
 		{"exposure null", Spec{MaxExposure: "Low"}, func(d *fleet.Device) { d.ExposureLevel = "" },
 			Unknown, []string{"exposure level not reported"}},
+		{"exposure of an excluded machine is stale", Spec{MaxExposure: "High"},
+			func(d *fleet.Device) { d.IsExcluded, d.ExclusionReason = true, "MachineOutOfScope" },
+			Unknown, []string{"is excluded (MachineOutOfScope)", "exposure level Medium is no longer kept up to date", "allowed at most High", testAge}},
+		{"excluded leaves other conditions alone", Spec{MaxRisk: "Medium"}, func(d *fleet.Device) { d.IsExcluded = true }, Pass, nil},
 
 		{"onboarded", Spec{RequireOnboarded: true}, nil, Pass, nil},
 		{"onboarded docs casing", Spec{RequireOnboarded: true}, func(d *fleet.Device) { d.OnboardingStatus = "onboarded" }, Pass, nil},

@@ -10,7 +10,7 @@ const maxLastSeenHours = 24 * 366
 
 // lastSeen requires Defender's lastSeen within N hours. lastSeen is the
 // last full device report, about daily (docs/defender-api.md#last-seen), hence the
-// editor's minimum of 24.
+// editor's minimum of 48 (MinLastSeenHours).
 type lastSeen struct {
 	within time.Duration
 	want   string // "24 hours"

@@ -3,6 +3,7 @@ package posture
 import (
 	"strings"
 
+	"postern/internal/defender/vocab"
 	"postern/internal/fleet"
 )
 
@@ -34,9 +35,11 @@ const maxMergeHops = 4
 // first label). A key that is supplied but matches nothing, or matches
 // only removed machines, does not stop the weaker keys being tried;
 // removed machines are the last resort, from the strongest key that
-// found one. Among several machines (a reinstall gets a new id) it takes
-// the live one: not merged, latest lastSeen. A machine merged into
-// another resolves to the survivor.
+// found one. Among several machines (a reinstall gets a new id; device
+// discovery adds records that share names) it takes the live one: not
+// merged, then Onboarded and not excluded, then the latest lastSeen
+// (docs/design.md#matching). A machine merged into another resolves to
+// the survivor.
 func MatchDevice(snap *fleet.Snapshot, r Request) Match {
 	if snap == nil {
 		return Match{}
@@ -75,8 +78,11 @@ func MatchDevice(snap *fleet.Snapshot, r Request) Match {
 }
 
 // best picks among machines sharing a key: live over removed, not merged
-// over merged, latest lastSeen, not flagged as a potential duplicate,
-// then the smallest id so the answer is deterministic.
+// over merged, Onboarded and not excluded over the rest (a discovered
+// CanBeOnboarded record shares the name of the protected one; an old
+// record stays Active for days after a reinstall), latest lastSeen, not
+// flagged as a potential duplicate, then the smallest id so the answer is
+// deterministic.
 func best(ds []*fleet.Device) *fleet.Device {
 	var b *fleet.Device
 	for _, d := range ds {
@@ -93,6 +99,9 @@ func preferred(a, b *fleet.Device) bool {
 	}
 	if am, bm := a.MergedInto == "", b.MergedInto == ""; am != bm {
 		return am
+	}
+	if ao, bo := protected(a), protected(b); ao != bo {
+		return ao
 	}
 	if !a.LastSeen.Equal(b.LastSeen) {
 		return a.LastSeen.After(b.LastSeen)
@@ -117,4 +126,10 @@ func followMerge(snap *fleet.Snapshot, d *fleet.Device) *fleet.Device {
 		d = t
 	}
 	return d
+}
+
+// protected reports whether Defender protects d: Onboarded and not
+// excluded by an admin.
+func protected(d *fleet.Device) bool {
+	return !d.IsExcluded && strings.EqualFold(d.OnboardingStatus, vocab.Onboarded)
 }

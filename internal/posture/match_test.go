@@ -91,3 +91,49 @@ func TestMergeCycle(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchChoosesTheProtectedRecord: among records that share a name or
+// an Entra id, one not merged wins, then one Onboarded and not excluded,
+// then the latest lastSeen (docs/design.md#matching).
+func TestMatchChoosesTheProtectedRecord(t *testing.T) {
+	day := 24 * time.Hour
+	aad := "6b1d2e3f-0000-0000-0000-0000000000aa"
+	devices := []fleet.Device{
+		// ivan: device discovery's CanBeOnboarded record is newer than the onboarded one.
+		{ID: "iii-disc", Host: "ivan-pc", OnboardingStatus: "CanBeOnboarded", LastSeen: testNow},
+		{ID: "iii-onb", Host: "ivan-pc.corp.example.com", OnboardingStatus: "Onboarded", LastSeen: testNow.Add(-2 * day)},
+		// jane: the newer onboarded record is excluded by an admin.
+		{ID: "jjj-excl", Host: "jane-pc", AADDeviceID: aad, OnboardingStatus: "Onboarded", IsExcluded: true, LastSeen: testNow},
+		{ID: "jjj-live", Host: "jane-pc", AADDeviceID: aad, OnboardingStatus: "onboarded", LastSeen: testNow.Add(-day)},
+		// kim: a reinstall: both Onboarded and Active, the new one reported last.
+		{ID: "kkk-old", Host: "kim-pc", OnboardingStatus: "Onboarded", HealthStatus: "Active", LastSeen: testNow.Add(-3 * day)},
+		{ID: "kkk-new", Host: "kim-pc", OnboardingStatus: "Onboarded", HealthStatus: "Active", LastSeen: testNow.Add(-time.Hour)},
+		// lee: not merged beats Onboarded: the onboarded record was merged away.
+		{ID: "lll-merged", Host: "lee-pc", OnboardingStatus: "Onboarded", MergedInto: "lll-gone-target", LastSeen: testNow},
+		{ID: "lll-disc", Host: "lee-pc", OnboardingStatus: "InsufficientInfo", LastSeen: testNow.Add(-day)},
+		// only discovered records: the latest.
+		{ID: "mmm-1", Host: "printer", OnboardingStatus: "Unsupported", LastSeen: testNow.Add(-day)},
+		{ID: "mmm-2", Host: "printer", OnboardingStatus: "Unsupported", LastSeen: testNow},
+	}
+	snap := fleet.NewSnapshot(devices, testNow, 1)
+	for _, tc := range []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{"onboarded beats a newer discovered record", Request{Hostname: "ivan-pc"}, "iii-onb"},
+		{"not excluded beats a newer excluded record", Request{AADDeviceID: aad}, "jjj-live"},
+		{"not excluded by host too", Request{Hostname: "jane-pc"}, "jjj-live"},
+		{"latest lastSeen among onboarded", Request{Hostname: "kim-pc"}, "kkk-new"},
+		{"not merged first", Request{Hostname: "lee-pc"}, "lll-disc"},
+		{"latest among discovered", Request{Hostname: "printer"}, "mmm-2"},
+		{"an id still names its record", Request{DefenderMachineID: "iii-disc"}, "iii-disc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := MatchDevice(snap, tc.req)
+			if m.Device == nil || m.Device.ID != tc.want {
+				t.Fatalf("matched %+v, want %s", m.Device, tc.want)
+			}
+		})
+	}
+}

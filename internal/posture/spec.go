@@ -17,7 +17,7 @@ type Spec struct {
 	// AVStatuses is the allowed Antivirus statuses (Updated, NotUpdated,
 	// Disabled, NotReporting, NotSupported, Unknown).
 	AVStatuses []string `json:"av_statuses,omitempty"`
-	// LastSeenHours requires lastSeen within N hours (at least 24).
+	// LastSeenHours requires lastSeen within N hours (at least 48: lastSeen is the last full device report, about daily).
 	LastSeenHours int `json:"last_seen_hours,omitempty"`
 	// OSPlatforms is the allowed osPlatform values (an open set).
 	OSPlatforms []string `json:"os_platforms,omitempty"`

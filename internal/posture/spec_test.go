@@ -23,7 +23,7 @@ func TestSpecValidate(t *testing.T) {
 		want   map[string]string // field → substring of the message
 	}{
 		{"valid defender", SourceDefender, Spec{HealthActive: true, MaxRisk: "Medium", MaxExposure: "low",
-			AVStatuses: []string{"Updated", "notupdated"}, LastSeenHours: 24, OSPlatforms: []string{"Windows11"},
+			AVStatuses: []string{"Updated", "notupdated"}, LastSeenHours: 48, OSPlatforms: []string{"Windows11"},
 			MinOSBuild: map[string]int64{"Windows11": 22631, "Windows10": 0}, RequiredTags: tags(50), ForbiddenTags: []string{"quarantine"},
 			RequireEntraJoined: true, RequireOnboarded: true}, nil},
 		{"valid report", SourceDeviceReport, Spec{ReportOS: []string{"windows", "macOS", "darwin"}, ReportMinOSVersion: "10.0.22631",
@@ -35,8 +35,8 @@ func TestSpecValidate(t *testing.T) {
 		{"unknown risk", SourceDefender, Spec{MaxRisk: "Severe"}, map[string]string{"max_risk": "None, Informational, Low, Medium, High"}},
 		{"unknown exposure", SourceDefender, Spec{MaxExposure: "Informational"}, map[string]string{"max_exposure": "None, Low, Medium, High"}},
 		{"unknown av status", SourceDefender, Spec{AVStatuses: []string{"Updated", "Snoozed"}}, map[string]string{"av_statuses": `"Snoozed"`}},
-		{"last seen under 24", SourceDefender, Spec{LastSeenHours: 12}, map[string]string{"last_seen_hours": "at least 24: Defender refreshes lastSeen about daily"}},
-		{"last seen negative", SourceDefender, Spec{LastSeenHours: -1}, map[string]string{"last_seen_hours": "at least 24"}},
+		{"last seen under 48", SourceDefender, Spec{LastSeenHours: 47}, map[string]string{"last_seen_hours": "at least 48 hours: Defender's lastSeen is the device's last full report"}},
+		{"last seen negative", SourceDefender, Spec{LastSeenHours: -1}, map[string]string{"last_seen_hours": "at least 48"}},
 		{"last seen huge", SourceDefender, Spec{LastSeenHours: 1 << 40}, map[string]string{"last_seen_hours": "at most"}},
 		{"negative build", SourceDefender, Spec{MinOSBuild: map[string]int64{"Windows11": -1}}, map[string]string{"min_os_build": "negative"}},
 		{"build without platform", SourceDefender, Spec{MinOSBuild: map[string]int64{" ": 1}}, map[string]string{"min_os_build": "Name the platform"}},

@@ -10,13 +10,19 @@ import (
 
 // Limits the editor enforces.
 const (
-	MinLastSeenHours = 24 // Defender refreshes lastSeen about daily
+	MinLastSeenHours = 48 // lastSeen is the last full device report, about daily
 	MaxLastSeenHours = maxLastSeenHours
 	MaxTags          = 50
 	MaxTagLen        = 128
 	MaxSetLen        = 50  // OS platforms, builds per platform
 	maxNameLen       = 128 // a platform name
 )
+
+// LastSeenMinMessage is the editor's message for a Last seen within under
+// the minimum: Defender's lastSeen is the last full device report, sent
+// about once a day, so a shorter window denies healthy devices between two
+// reports (docs/troubleshooting.md#last-seen-minimum).
+const LastSeenMinMessage = "Must be at least 48 hours: Defender's lastSeen is the device's last full report, sent about once a day, so a shorter window would deny healthy devices between reports"
 
 // Validate checks a spec for a check of source ("defender" or
 // "device_report") and returns field → message for the editor, keyed by
@@ -75,7 +81,7 @@ func (s Spec) validateDefender(errs map[string]string) {
 	switch h := s.LastSeenHours; {
 	case h == 0:
 	case h < MinLastSeenHours:
-		errs["last_seen_hours"] = "Must be at least 24: Defender refreshes lastSeen about daily"
+		errs["last_seen_hours"] = LastSeenMinMessage
 	case h > MaxLastSeenHours:
 		errs["last_seen_hours"] = "Must be at most " + strconv.Itoa(MaxLastSeenHours) + " (a year)"
 	}

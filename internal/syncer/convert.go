@@ -27,6 +27,7 @@ func ToDevice(m defender.Machine) (model.Device, error) {
 		OnboardingStatus: m.OnboardingStatus, AVStatus: m.DefenderAVStatus, IsAADJoined: m.IsAADJoined,
 		MergedInto: m.MergedIntoMachineID, PotentialDuplicate: m.IsPotentialDuplication,
 		LastIP: m.LastIPAddress, Tags: m.MachineTags, Raw: raw, ContentHash: sum[:],
+		IsExcluded: m.IsExcluded, ExclusionReason: nonEmpty(m.ExclusionReason), RBACGroup: nonEmpty(m.RBACGroupName),
 	}
 	if m.AADDeviceID != nil && *m.AADDeviceID != "" {
 		id := strings.ToLower(*m.AADDeviceID)
@@ -61,6 +62,7 @@ func toFleet(d model.Device) fleet.Device {
 	f.ExposureLevel = deref(d.ExposureLevel)
 	f.AVStatus = deref(d.AVStatus)
 	f.MergedInto = deref(d.MergedInto)
+	f.IsExcluded, f.ExclusionReason, f.RBACGroup = d.IsExcluded, deref(d.ExclusionReason), deref(d.RBACGroup)
 	if d.OSBuild != nil {
 		f.OSBuild = *d.OSBuild
 	}
@@ -68,6 +70,15 @@ func toFleet(d model.Device) fleet.Device {
 		f.LastSeen = *d.LastSeen
 	}
 	return f
+}
+
+// nonEmpty keeps a string Defender sent, dropping an empty one (the same
+// as null).
+func nonEmpty(p *string) *string {
+	if p == nil || *p == "" {
+		return nil
+	}
+	return p
 }
 
 func deref(p *string) string {

@@ -26,6 +26,7 @@ func sparse(i int) model.Device {
 	d.AADDeviceID, d.OSVersion, d.OSBuild, d.RiskScore, d.ExposureLevel, d.AVStatus = nil, nil, nil, nil, nil, nil
 	d.FirstSeen, d.LastSeen, d.LastIP, d.Tags, d.IsAADJoined = nil, nil, nil, []string{}, false
 	d.MergedInto, d.PotentialDuplicate = ptr(device(1, "").ID), true
+	d.IsExcluded, d.ExclusionReason, d.RBACGroup = true, ptr("MachineOutOfScope"), nil
 	return d
 }
 

@@ -17,7 +17,7 @@ func device(i int, version string) model.Device {
 	return model.Device{ID: id, Host: fmt.Sprintf("Host-%02d.contoso.com", i), AADDeviceID: ptr(fmt.Sprintf("aad-%02d", i)),
 		OSPlatform: "Windows11", OSVersion: ptr("23H2"), OSBuild: ptr(int64(22631)), HealthStatus: "Active",
 		RiskScore: ptr("Low"), ExposureLevel: ptr("Medium"), OnboardingStatus: "Onboarded", AVStatus: ptr("Updated"),
-		IsAADJoined: true, FirstSeen: &first, LastSeen: &last, LastIP: ptr("10.0.0.1"),
+		IsAADJoined: true, FirstSeen: &first, LastSeen: &last, LastIP: ptr("10.0.0.1"), RBACGroup: ptr("Laptops-EU"),
 		Tags: []string{"all", fmt.Sprintf("t%d", i%2)}, Raw: []byte(`{"id":"` + id + `","v":"` + version + `"}`),
 		ContentHash: []byte(version + id)}
 }

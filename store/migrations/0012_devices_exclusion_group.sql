@@ -1,0 +1,7 @@
+-- Defender's exclusion flag and reason (an excluded machine's exposure
+-- level is no longer kept up to date, so exposure conditions answer
+-- unknown) and its device group (rbacGroupName, for the Device group
+-- condition). The staging table copies these columns (stagingDDL).
+ALTER TABLE devices ADD COLUMN is_excluded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN exclusion_reason TEXT;
+ALTER TABLE devices ADD COLUMN rbac_group TEXT;
