@@ -93,7 +93,7 @@ func editorForm(f checkForm) views.CheckEditorForm {
 		MaxExposure: sp.MaxExposure, RequireOnboarded: sp.RequireOnboarded, AVStatuses: sp.AVStatuses,
 		LastSeenHours: f.LastSeenHours, OSPlatforms: sp.OSPlatforms, MinBuild: f.MinBuild,
 		RequiredTags: strings.Join(sp.RequiredTags, ", "), ForbiddenTags: strings.Join(sp.ForbiddenTags, ", "),
-		RequireEntraJoined: sp.RequireEntraJoined, ReportOS: sp.ReportOS, ReportMinOSVersion: sp.ReportMinOSVersion,
+		RequireEntraJoined: sp.RequireEntraJoined, DeviceGroups: strings.Join(sp.DeviceGroups, ", "), ReportOS: sp.ReportOS, ReportMinOSVersion: sp.ReportMinOSVersion,
 		ReportFirewall: sp.ReportFirewall, ReportDiskEncrypted: sp.ReportDiskEncrypted,
 		ReportMinClientVersion: sp.ReportMinClientVersion}
 }

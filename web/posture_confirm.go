@@ -188,6 +188,7 @@ func formValues(f checkForm) url.Values {
 		on("entra_joined", sp.RequireEntraJoined)
 		set("required_tags", strings.Join(sp.RequiredTags, ", "))
 		set("forbidden_tags", strings.Join(sp.ForbiddenTags, ", "))
+		set("device_groups", strings.Join(sp.DeviceGroups, ", "))
 		set("last_seen_hours", f.LastSeenHours)
 		for p, b := range f.MinBuild {
 			set("min_build."+p, b)

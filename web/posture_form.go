@@ -73,6 +73,7 @@ func parseCheckForm(v url.Values) (checkForm, map[string]string) {
 		s.RequireEntraJoined = v.Get("entra_joined") != ""
 		s.RequiredTags = splitList(v.Get("required_tags"))
 		s.ForbiddenTags = splitList(v.Get("forbidden_tags"))
+		s.DeviceGroups = splitList(v.Get("device_groups"))
 		if f.LastSeenHours != "" {
 			h, err := strconv.Atoi(f.LastSeenHours)
 			if err != nil || h <= 0 {

@@ -41,7 +41,7 @@ func checkFields(c model.PostureCheck, spec posture.Spec) [][2]string {
 		{"antivirus status", list(spec.AVStatuses)}, {"last seen within (hours)", number(spec.LastSeenHours)},
 		{"OS platform", list(spec.OSPlatforms)}, {"minimum OS build", list(builds)},
 		{"required tags", list(spec.RequiredTags)}, {"forbidden tags", list(spec.ForbiddenTags)},
-		{"must be Entra joined", onOff(spec.RequireEntraJoined)},
+		{"must be Entra joined", onOff(spec.RequireEntraJoined)}, {"device group", list(spec.DeviceGroups)},
 		{"OS", list(spec.ReportOS)}, {"minimum OS version", spec.ReportMinOSVersion},
 		{"firewall on", onOff(spec.ReportFirewall)}, {"disk encrypted", onOff(spec.ReportDiskEncrypted)},
 		{"minimum client version", spec.ReportMinClientVersion},

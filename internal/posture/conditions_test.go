@@ -56,6 +56,12 @@ func TestDefenderConditions(t *testing.T) {
 		{"exposure of an excluded machine is stale", Spec{MaxExposure: "High"},
 			func(d *fleet.Device) { d.IsExcluded, d.ExclusionReason = true, "MachineOutOfScope" },
 			Unknown, []string{"is excluded (MachineOutOfScope)", "exposure level Medium is no longer kept up to date", "allowed at most High", testAge}},
+		{"device group in the set", Spec{DeviceGroups: []string{"Laptops-EU", "Servers"}}, func(d *fleet.Device) { d.RBACGroup = "laptops-eu" }, Pass, nil},
+		{"device group outside the set", Spec{DeviceGroups: []string{"Laptops-EU", "Servers"}}, func(d *fleet.Device) { d.RBACGroup = "Kiosks" },
+			Fail, []string{"device group Kiosks, required one of Laptops-EU, Servers", testAge}},
+		{"device group unassigned", Spec{DeviceGroups: []string{"Laptops-EU"}}, nil,
+			Unknown, []string{"device group not reported", "required Laptops-EU", testAge}},
+		{"device group set empty fails closed", Spec{DeviceGroups: []string{" "}}, nil, Fail, []string{"check misconfigured: device group set is empty"}},
 		{"excluded leaves other conditions alone", Spec{MaxRisk: "Medium"}, func(d *fleet.Device) { d.IsExcluded = true }, Pass, nil},
 
 		{"onboarded", Spec{RequireOnboarded: true}, nil, Pass, nil},
@@ -171,7 +177,7 @@ func TestDefenderUnavailable(t *testing.T) {
 	all := Spec{HealthActive: true, MaxRisk: "High", MaxExposure: "High", RequireOnboarded: true,
 		AVStatuses: avStatuses, LastSeenHours: 24, OSPlatforms: []string{"Windows11"},
 		MinOSBuild: map[string]int64{"Windows11": 1}, RequiredTags: []string{"finance"},
-		ForbiddenTags: []string{"quarantine"}, RequireEntraJoined: true}
+		ForbiddenTags: []string{"quarantine"}, RequireEntraJoined: true, DeviceGroups: []string{"Laptops-EU"}}
 	removed := goodDevice()
 	removed.Removed = true
 	good := goodDevice()
@@ -193,8 +199,8 @@ func TestDefenderUnavailable(t *testing.T) {
 			"Defender machine " + removed.ID + " is no longer listed by Defender (removed)", false},
 	}
 	conds := all.Conditions(SourceDefender)
-	if len(conds) != 11 {
-		t.Fatalf("got %d conditions, want 11", len(conds))
+	if want := len(all.defenderFields()); len(conds) != want {
+		t.Fatalf("got %d conditions, want %d", len(conds), want)
 	}
 	for _, tt := range tests {
 		for _, c := range conds {
@@ -286,7 +292,7 @@ func TestConditionNames(t *testing.T) {
 	all := Spec{HealthActive: true, MaxRisk: "High", MaxExposure: "High", RequireOnboarded: true,
 		AVStatuses: []string{"Updated"}, LastSeenHours: 24, OSPlatforms: []string{"Windows11"},
 		MinOSBuild: map[string]int64{"Windows11": 1}, RequiredTags: []string{"a"}, ForbiddenTags: []string{"b"},
-		RequireEntraJoined: true, ReportOS: []string{"Windows"}, ReportMinOSVersion: "1", ReportFirewall: true,
+		RequireEntraJoined: true, DeviceGroups: []string{"g"}, ReportOS: []string{"Windows"}, ReportMinOSVersion: "1", ReportFirewall: true,
 		ReportDiskEncrypted: true, ReportMinClientVersion: "1"}
 	tests := []struct {
 		source string
@@ -294,7 +300,7 @@ func TestConditionNames(t *testing.T) {
 	}{
 		{SourceDefender, []string{"Health status", "Maximum risk score", "Maximum exposure level", "Onboarding status",
 			"Antivirus status", "Last seen within", "OS platform", "Minimum OS build", "Required tags", "Forbidden tags",
-			"Must be Entra joined"}},
+			"Must be Entra joined", "Device group"}},
 		{SourceDeviceReport, []string{"OS", "Minimum OS version", "Firewall", "Disk encryption", "Minimum client version"}},
 		{"other", nil},
 	}

@@ -27,6 +27,8 @@ type Spec struct {
 	ForbiddenTags []string         `json:"forbidden_tags,omitempty"`
 	// RequireEntraJoined requires isAadJoined.
 	RequireEntraJoined bool `json:"require_entra_joined,omitempty"`
+	// DeviceGroups is the allowed Defender device groups (rbacGroupName).
+	DeviceGroups []string `json:"device_groups,omitempty"`
 
 	// Device report conditions: attributes the gateway sends, for devices
 	// Defender does not cover.
@@ -84,6 +86,9 @@ func (s Spec) Conditions(source string) []Condition {
 		if s.RequireEntraJoined {
 			cs = append(cs, entraJoined{})
 		}
+		if len(s.DeviceGroups) > 0 {
+			cs = append(cs, newDeviceGroup(s.DeviceGroups))
+		}
 	case SourceDeviceReport:
 		if len(s.ReportOS) > 0 {
 			cs = append(cs, newReportOS(s.ReportOS))
@@ -124,6 +129,7 @@ func (s Spec) defenderFields() []string {
 	add(len(s.RequiredTags) > 0, "required_tags")
 	add(len(s.ForbiddenTags) > 0, "forbidden_tags")
 	add(s.RequireEntraJoined, "require_entra_joined")
+	add(len(s.DeviceGroups) > 0, "device_groups")
 	return f
 }
 

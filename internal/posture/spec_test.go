@@ -36,6 +36,7 @@ func TestSpecValidate(t *testing.T) {
 		{"unknown exposure", SourceDefender, Spec{MaxExposure: "Informational"}, map[string]string{"max_exposure": "None, Low, Medium, High"}},
 		{"unknown av status", SourceDefender, Spec{AVStatuses: []string{"Updated", "Snoozed"}}, map[string]string{"av_statuses": `"Snoozed"`}},
 		{"last seen under 48", SourceDefender, Spec{LastSeenHours: 47}, map[string]string{"last_seen_hours": "at least 48 hours: Defender's lastSeen is the device's last full report"}},
+		{"device group empty name", SourceDefender, Spec{DeviceGroups: []string{"ok", " "}}, map[string]string{"device_groups": "Device groups must not be empty"}},
 		{"last seen negative", SourceDefender, Spec{LastSeenHours: -1}, map[string]string{"last_seen_hours": "at least 48"}},
 		{"last seen huge", SourceDefender, Spec{LastSeenHours: 1 << 40}, map[string]string{"last_seen_hours": "at most"}},
 		{"negative build", SourceDefender, Spec{MinOSBuild: map[string]int64{"Windows11": -1}}, map[string]string{"min_os_build": "negative"}},

@@ -88,6 +88,9 @@ func (s Spec) validateDefender(errs map[string]string) {
 	if msg := checkNames(s.OSPlatforms, "OS platforms"); msg != "" {
 		errs["os_platforms"] = msg
 	}
+	if msg := checkNames(s.DeviceGroups, "device groups"); msg != "" {
+		errs["device_groups"] = msg
+	}
 	if msg := checkBuilds(s.MinOSBuild); msg != "" {
 		errs["min_os_build"] = msg
 	}
