@@ -36,6 +36,17 @@ func scaleRank(col string, e *vocab.Enum) string {
 	return b.String()
 }
 
+// discoveredSQL lists vocab.DiscoveredStatuses as an SQL set, in every
+// casing Defender uses (docs and JSON differ): a plain IN over the
+// covering index's column, no function call per row.
+var discoveredSQL = func() string {
+	var vals []string
+	for _, d := range vocab.DiscoveredStatuses {
+		vals = append(vals, "'"+d+"'", "'"+strings.ToLower(d)+"'")
+	}
+	return "(" + strings.Join(vals, ", ") + ")"
+}()
+
 func deviceWhere(f model.DeviceFilter) (string, []any) {
 	var conds []string
 	var args []any
@@ -63,6 +74,12 @@ func deviceWhere(f model.DeviceFilter) (string, []any) {
 	eq("exposure_level", f.Exposure)
 	eq("onboarding_status", f.Onboarding)
 	eq("os_platform", f.Platform)
+	switch f.Kind {
+	case model.DeviceKindProtected:
+		conds = append(conds, "onboarding_status NOT IN "+discoveredSQL)
+	case model.DeviceKindDiscovered:
+		conds = append(conds, "onboarding_status IN "+discoveredSQL)
+	}
 	if f.Tag != "" {
 		conds = append(conds, "id IN (SELECT device_id FROM device_tags WHERE tag = ?)")
 		args = append(args, f.Tag)

@@ -25,7 +25,7 @@ func TestDashboardTilesLinkAndCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, href := range map[string]string{"compliant": "/devices?verdict=allowed", "non-compliant": "/devices?verdict=denied", "unknown": "/devices?verdict=unknown"} {
+	for id, href := range map[string]string{"compliant": "/devices?verdict=allowed&kind=all", "non-compliant": "/devices?verdict=denied&kind=all", "unknown": "/devices?verdict=unknown&kind=all"} {
 		a := doc.Find(`[data-testid="` + id + `"]`).Closest("a")
 		if got, _ := a.Attr("href"); got != href {
 			t.Errorf("the %s count links to %q, want %q", id, got, href)

@@ -20,6 +20,10 @@ type DeviceQuery struct {
 	Platform   string
 	Tag        string
 	Show       string // "" active, "removed", "all"
+	// Kind: "" the devices Defender protects (the default), KindDiscovered
+	// the ones its device discovery found, KindAll both. An Onboarding
+	// filter overrides it.
+	Kind    string
 	Verdict    string // "" any, or one of VerdictChoices' values
 	Sort       string // host, health, risk, exposure, platform, last_seen
 	Desc       bool
@@ -33,6 +37,12 @@ const (
 	VerdictAllowed = "allowed"
 	VerdictDenied  = "denied"
 	VerdictUnknown = "unknown"
+)
+
+// Kind filter values.
+const (
+	KindDiscovered = "discovered"
+	KindAll        = "all"
 )
 
 // PageSizes are the page sizes the list offers; DefaultPageSize is left
@@ -62,7 +72,7 @@ func DefaultSortDesc(sort string) bool {
 // Filtered reports whether any filter (not sort or page) is set.
 func (q DeviceQuery) Filtered() bool {
 	return q.Search != "" || q.Health != "" || q.Risk != "" || q.Exposure != "" || q.Onboarding != "" ||
-		q.Platform != "" || q.Tag != "" || q.Show != "" || q.Verdict != ""
+		q.Platform != "" || q.Tag != "" || q.Show != "" || q.Verdict != "" || q.Kind != ""
 }
 
 func (q DeviceQuery) sortKey() string {
@@ -88,6 +98,7 @@ func (q DeviceQuery) values() url.Values {
 	set("platform", q.Platform)
 	set("tag", q.Tag)
 	set("show", q.Show)
+	set("kind", q.Kind)
 	set("verdict", q.Verdict)
 	if s := q.sortKey(); s != "host" {
 		v.Set("sort", s)
@@ -109,7 +120,7 @@ func (q DeviceQuery) values() url.Values {
 func (q DeviceQuery) keptFields(except ...string) [][2]string {
 	v := q.values()
 	var out [][2]string
-	for _, k := range []string{"q", "health", "risk", "exposure", "onboarding", "platform", "tag", "show", "verdict", "sort", "dir", "per_page", "page"} {
+	for _, k := range []string{"q", "health", "risk", "exposure", "onboarding", "platform", "tag", "show", "kind", "verdict", "sort", "dir", "per_page", "page"} {
 		if v.Has(k) && !slices.Contains(except, k) {
 			out = append(out, [2]string{k, v.Get(k)})
 		}

@@ -25,6 +25,10 @@ func (s *Server) dashboard(c echo.Context) error {
 			p.Removed++
 			continue
 		}
+		if vocab.IsDiscovered(d.OnboardingStatus) {
+			p.Discovered++
+			continue
+		}
 		p.Devices++
 		health[d.HealthStatus]++
 		risk[d.RiskScore]++

@@ -64,6 +64,7 @@ func deviceQuery(c echo.Context, facets model.DeviceFacets) views.DeviceQuery {
 		Platform:   oneOf("platform", facets.Platforms),
 		Tag:        oneOf("tag", facets.Tags),
 		Show:       oneOf("show", []string{"removed", "all"}),
+		Kind:       oneOf("kind", []string{views.KindDiscovered, views.KindAll}),
 		Verdict:    oneOf("verdict", []string{views.VerdictAllowed, views.VerdictDenied, views.VerdictUnknown}),
 		Sort:       oneOf("sort", deviceSortKeys),
 	}
@@ -105,6 +106,13 @@ func deviceFilter(q views.DeviceQuery) model.DeviceFilter {
 		Limit: q.Size(), Offset: components.Pager{Page: q.Page, PerPage: q.Size()}.Offset()}
 	if q.Risk == views.RiskUnscored {
 		f.Risk = "none"
+	}
+	switch {
+	case q.Onboarding != "" || q.Kind == views.KindAll:
+	case q.Kind == views.KindDiscovered:
+		f.Kind = model.DeviceKindDiscovered
+	default:
+		f.Kind = model.DeviceKindProtected
 	}
 	switch q.Show {
 	case "removed":
@@ -152,6 +160,8 @@ func (s *Server) devices(c echo.Context) error {
 		// Every device has a platform, so no platform means no device at all.
 		Empty: len(facets.Platforms) == 0, Recalculating: !dv.Current,
 	}
+	snap := s.fleet.Load()
+	p.Protected, p.Discovered = snap.Active-snap.Discovered, snap.Discovered
 	if p.Empty {
 		if p.Connected, err = s.defenderConnected(c); err != nil {
 			return err

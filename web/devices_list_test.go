@@ -58,10 +58,10 @@ func TestDevicesInventoryPageSizeAndJump(t *testing.T) {
 		t.Errorf("page size selected %q, want 25 per page", text(sel))
 	}
 	// A page size outside the offer is the default.
-	if n := rowCount(t, c.get("/devices?per_page=3").body); n != 11 {
+	if n := rowCount(t, c.get("/devices?per_page=3&kind=all").body); n != 11 {
 		t.Errorf("per_page=3 lists %d devices, want all 11 on the default page", n)
 	}
-	if n := rowCount(t, c.get("/devices?per_page=25").body); n != 11 {
+	if n := rowCount(t, c.get("/devices?per_page=25&kind=all").body); n != 11 {
 		t.Errorf("per_page=25 lists %d devices", n)
 	}
 }
@@ -101,7 +101,7 @@ func TestDevicesExportCSV(t *testing.T) {
 	if !slices.Equal(got, []string{"alpha-desktop", "foxtrot", "juliet"}) {
 		t.Errorf("export lists %q", got)
 	}
-	all := c.get("/devices.csv?show=all")
+	all := c.get("/devices.csv?show=all&kind=all")
 	if n := strings.Count(all.body, "\n"); n != 13 {
 		t.Errorf("export of every device has %d lines, want a header and 12 devices", n)
 	}

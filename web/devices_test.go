@@ -150,7 +150,16 @@ func TestDevicesEmptyState(t *testing.T) {
 func TestDevicesListAndFilters(t *testing.T) {
 	c := signedInOverFleet(t)
 
-	all := c.get("/devices")
+	// By default the list holds the protected devices; golf, found by
+	// device discovery, is one filter away.
+	def := c.get("/devices")
+	if got := hosts(t, def.body); len(got) != 10 || slices.Contains(got, "golf") {
+		t.Errorf("the default list shows %q, want the 10 onboarded devices without golf", got)
+	}
+	if got := hosts(t, c.get("/devices?kind=discovered").body); !slices.Equal(got, []string{"golf"}) {
+		t.Errorf("the Discovered filter shows %q, want golf", got)
+	}
+	all := c.get("/devices?kind=all")
 	wantStatus(t, all, http.StatusOK)
 	if n := rowCount(t, all.body); n != 11 {
 		t.Fatalf("list shows %d devices, want the 11 active ones", n)
@@ -191,21 +200,24 @@ func TestDevicesListAndFilters(t *testing.T) {
 		{"risk=unscored", 1, []string{"delta-linux"}},
 		{"risk=None", 1, []string{"india"}},
 		{"exposure=High", 1, []string{"bravo-server"}},
-		{"exposure=Low", 1, []string{"golf"}},
+		{"exposure=Low", 0, nil}, // golf is discovered: one filter away
+		{"exposure=Low&kind=all", 1, []string{"golf"}},
+		{"exposure=Low&kind=discovered", 1, []string{"golf"}},
 		{"onboarding=CanBeOnboarded", 1, []string{"golf"}},
 		{"platform=Linux", 1, []string{"delta-linux"}},
 		{"platform=WindowsServer2022", 1, []string{"bravo-server"}},
 		{"tag=finance", 2, []string{"alpha-laptop", "alpha-desktop"}},
 		{"tag=kiosk&health=Inactive", 1, []string{"echo-kiosk"}},
 		{"show=removed", 1, []string{"kilo-gone"}},
-		{"show=all", 12, []string{"kilo-gone", "alpha-laptop"}},
+		{"show=all", 11, []string{"kilo-gone", "alpha-laptop"}},
+		{"show=all&kind=all", 12, []string{"kilo-gone", "golf"}},
 		{"q=alpha", 2, []string{"alpha-laptop", "alpha-desktop"}},
 		{"q=ALPHA-L", 1, []string{"alpha-laptop"}},
 		{"q=" + fmt.Sprintf("%040x", 3), 1, []string{"bravo-server"}},
 		{"q=" + strings.ToUpper(fmt.Sprintf("6b1d2e3f-4a5b-4c6d-8e9f-%012x", 4)), 1, []string{"charlie-mac"}},
 		{"q=" + fmt.Sprintf("%039x", 3), 0, nil}, // ids match in full only
 		// Unknown values are ignored, not passed on.
-		{"health=Bogus&risk=Severe&exposure=%27%3B--&onboarding=x&platform=DROP+TABLE&tag=nope&show=everything&sort=raw&dir=sideways", 11, nil},
+		{"health=Bogus&risk=Severe&exposure=%27%3B--&onboarding=x&platform=DROP+TABLE&tag=nope&show=everything&kind=x&sort=raw&dir=sideways", 10, nil},
 	}
 	for _, tc := range cases {
 		res := c.get("/devices?" + tc.query)
@@ -259,7 +271,7 @@ func TestDevicesListAndFilters(t *testing.T) {
 func TestDevicesSort(t *testing.T) {
 	c := signedInOverFleet(t)
 
-	res := c.get("/devices?sort=risk")
+	res := c.get("/devices?sort=risk&kind=all")
 	got := hosts(t, res.body)
 	if len(got) != 11 {
 		t.Fatalf("sorted list has %d rows", len(got))
@@ -275,7 +287,7 @@ func TestDevicesSort(t *testing.T) {
 	if got[len(got)-1] != "delta-linux" { // no score sorts last
 		t.Errorf("last row is %s, want delta-linux (no score); order %v", got[len(got)-1], got)
 	}
-	if th := parse(t, res).Find(`th[aria-sort="descending"]`); text(th) != "Risk score" || th.Find("a").AttrOr("href", "") != "/devices?dir=asc&sort=risk" {
+	if th := parse(t, res).Find(`th[aria-sort="descending"]`); text(th) != "Risk score" || th.Find("a").AttrOr("href", "") != "/devices?dir=asc&kind=all&sort=risk" {
 		t.Error("the sorted Risk score header lacks aria-sort=descending or a link that flips it")
 	}
 	asc := hosts(t, c.get("/devices?sort=risk&dir=asc").body)

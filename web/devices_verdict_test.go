@@ -57,7 +57,7 @@ func TestDeviceVerdictsMatchTheAPI(t *testing.T) {
 		"mode": {"enforce"}, "when_unavailable": {"deny"}, "enabled": {"on"}}
 	wantRedirect(t, ce.c.post("/zero-trust/posture-checks", confirmedAll(healthy)), "/zero-trust/posture-checks")
 
-	all := ce.listVerdicts(t, "/devices?sort=host")
+	all := ce.listVerdicts(t, "/devices?sort=host&kind=all")
 	snap := ce.fleet.Load()
 	if len(all) != snap.Active {
 		t.Fatalf("the list shows %d devices, %d are active", len(all), snap.Active)

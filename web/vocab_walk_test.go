@@ -92,7 +92,7 @@ func TestVocabularyShownEverywhere(t *testing.T) {
 		"av_statuses": {"Updated"}, "os_platforms": {"Windows11"}, "mode": {"enforce"}, "when_unavailable": {"deny"},
 		"enabled": {"on"}}), "/zero-trust/posture-checks")
 
-	list := parse(t, c.get("/devices"))
+	list := parse(t, c.get("/devices?kind=all"))
 	t.Run("devices filters", func(t *testing.T) { walkFilters(t, list) })
 	t.Run("devices badges", func(t *testing.T) { walkBadges(t, list, machines) })
 	t.Run("dashboard", func(t *testing.T) { walkDashboard(t, c) })

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"postern/internal/defender/vocab"
 )
 
 // Device holds the posture signals of one Defender machine.
@@ -44,6 +46,9 @@ type Snapshot struct {
 	Devices  []Device
 	// Active counts the devices not marked removed.
 	Active int
+	// Discovered counts the active devices found by Defender's device
+	// discovery and not protected by it (vocab.IsDiscovered).
+	Discovered int
 
 	byID   map[string]int
 	byAAD  map[string][]int
@@ -58,6 +63,9 @@ func NewSnapshot(devices []Device, syncedAt time.Time, runID int64) *Snapshot {
 	for i, d := range devices {
 		if !d.Removed {
 			s.Active++
+			if vocab.IsDiscovered(d.OnboardingStatus) {
+				s.Discovered++
+			}
 		}
 		s.byID[d.ID] = i
 		if d.AADDeviceID != "" {

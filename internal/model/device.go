@@ -51,6 +51,9 @@ type DeviceFilter struct {
 	Platform   string
 	Tag        string
 	Removed    string // "" active only, "only" removed only, "all"
+	// Kind: "" any, DeviceKindProtected or DeviceKindDiscovered
+	// (vocab.DiscoveredStatuses).
+	Kind string
 	// Within, when set, keeps only the devices in it: the console's
 	// Verdict filter, with the devices the policy engine's last pass gave
 	// that verdict.
@@ -60,6 +63,14 @@ type DeviceFilter struct {
 	Limit  int
 	Offset int
 }
+
+// Kinds of device for DeviceFilter.Kind: protected by Defender (any
+// onboarding status but the discovered ones) or found by its device
+// discovery.
+const (
+	DeviceKindProtected  = "protected"
+	DeviceKindDiscovered = "discovered"
+)
 
 // DeviceSet is a set of active device ids its owner holds in memory (the
 // policy engine's verdicts of its last pass): Has is called once per

@@ -162,6 +162,28 @@ var Onboarding = &Enum{Field: "onboardingStatus", values: []Value{
 	v("InsufficientInfo", "Insufficient info", Neutral),
 }}
 
+// DiscoveredStatuses are the onboarding statuses of the devices Defender's
+// device discovery found on the network but does not protect: /api/machines
+// lists them beside the onboarded ones, in some tenants thirty times as
+// many. The console shows them one filter away and counts them apart.
+var DiscoveredStatuses = Onboarding.Pick("CanBeOnboarded", "Unsupported", "InsufficientInfo")
+
+// DiscoveredLabel is how the console names such a device.
+const DiscoveredLabel = "Discovered"
+
+// IsDiscovered reports whether an onboarding status is one of
+// DiscoveredStatuses (ignoring case): a device found by device discovery,
+// not protected by Defender. Any other value (Onboarded, a value Defender
+// adds later, none) counts as a protected device.
+func IsDiscovered(status string) bool {
+	for _, d := range DiscoveredStatuses {
+		if strings.EqualFold(d, status) {
+			return true
+		}
+	}
+	return false
+}
+
 // Antivirus is defenderAvStatus.
 var Antivirus = &Enum{Field: "defenderAvStatus", values: []Value{
 	v("Updated", "Updated", Good),

@@ -1,0 +1,93 @@
+package web
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"postern/internal/defender/vocab"
+)
+
+// countOf reads a count shown under data-testid id.
+func countOf(t *testing.T, body, id string) int {
+	t.Helper()
+	s := strings.Fields(strings.ReplaceAll(text(dom(t, body).Find(testID(id))), ",", ""))
+	if len(s) == 0 {
+		t.Fatalf("no count %s in the page", id)
+	}
+	n, err := strconv.Atoi(s[len(s)-1])
+	if err != nil {
+		t.Fatalf("no count %s in the page (%q)", id, s)
+	}
+	return n
+}
+
+// The dashboard and the Devices page count discovered devices apart from
+// the onboarded ones, and the Devices page lists the onboarded ones by
+// default with the discovered ones one filter away.
+func TestDiscoveredDevicesCountedApart(t *testing.T) {
+	d, c := connected(t)
+	snap := d.fleet.Load()
+	discovered := 0
+	for _, dev := range snap.Devices {
+		if !dev.Removed && vocab.IsDiscovered(dev.OnboardingStatus) {
+			discovered++
+		}
+	}
+	if discovered == 0 || discovered != snap.Discovered {
+		t.Fatalf("the emulator's fleet has %d discovered devices, the snapshot counts %d", discovered, snap.Discovered)
+	}
+	dash := c.get("/").body
+	if got := countOf(t, dash, "dashboard-discovered"); got != discovered {
+		t.Errorf("the dashboard counts %d discovered devices, want %d", got, discovered)
+	}
+	if got := countOf(t, dash, "dashboard-devices"); got != snap.Active-discovered {
+		t.Errorf("the dashboard counts %d devices, want the %d onboarded ones", got, snap.Active-discovered)
+	}
+	list := c.get("/devices?per_page=200").body
+	if got := countOf(t, list, "kind-discovered"); got != discovered {
+		t.Errorf("the Devices page counts %d discovered, want %d", got, discovered)
+	}
+	if dom(t, list).Find(testID("discovered-badge")).Length() != 0 {
+		t.Error("the default list shows a discovered device")
+	}
+	disc := c.get("/devices?kind=discovered&per_page=200")
+	if n := rowCount(t, disc.body); n != min(discovered, 200) {
+		t.Errorf("the Discovered filter lists %d devices, want %d", n, discovered)
+	}
+	if n := dom(t, disc.body).Find(testID("discovered-badge")).Length(); n != rowCount(t, disc.body) {
+		t.Errorf("%d of the discovered rows carry the Discovered badge", n)
+	}
+}
+
+// A check with Device group: the preview names observed and required
+// groups, the editor explains the condition, and a save keeps the groups.
+func TestDeviceGroupCheck(t *testing.T) {
+	d, c := connected(t)
+	editor := c.get("/zero-trust/posture-checks/new?source=defender&name=x").body
+	for _, id := range []string{"device-group-note", "required-tags-note", "last-seen-note"} {
+		if dom(t, editor).Find(testID(id)).Length() != 1 {
+			t.Errorf("the editor lacks its %s", id)
+		}
+	}
+	form := url.Values{"name": {"EU laptops"}, "source": {"defender"}, "device_groups": {"Laptops-EU, Finance"},
+		"mode": {"enforce"}, "when_unavailable": {"deny"}, "enabled": {"on"}}
+	prev := c.post("/zero-trust/posture-checks/preview", form)
+	got := impactOf(t, prev.body)
+	if got["allowed"] == 0 || got["denied"] == 0 {
+		t.Fatalf("impact %v: want some devices in and some outside the groups", got)
+	}
+	if !strings.Contains(prev.body, "required one of Laptops-EU, Finance") {
+		t.Errorf("the preview lacks a Device group reason:\n%.2000s", prev.body)
+	}
+	wantRedirect(t, saveCheck(t, c, "/zero-trust/posture-checks", confirmedAll(form)), "/zero-trust/posture-checks")
+	checks, err := d.store.PostureChecks(t.Context())
+	if err != nil || len(checks) != 1 {
+		t.Fatalf("stored checks %d (%v)", len(checks), err)
+	}
+	edit := c.get("/zero-trust/posture-checks/" + strconv.FormatInt(checks[0].ID, 10) + "/edit").body
+	if v := dom(t, edit).Find("#device_groups").AttrOr("value", ""); v != "Laptops-EU, Finance" {
+		t.Errorf("the editor shows the groups %q", v)
+	}
+}
