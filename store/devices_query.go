@@ -64,7 +64,22 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 // whole index pages (SQLite's COUNT(*) fast path) instead of entries.
 func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, error) {
 	var n int
-	if (f == model.DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset, Removed: f.Removed}) && f.Removed != "only" {
+	plain := model.DeviceFilter{Sort: f.Sort, Desc: f.Desc, Limit: f.Limit, Offset: f.Offset, Removed: f.Removed, Kind: f.Kind}
+	if f == plain && f.Removed == "" && f.Kind == model.DeviceKindProtected {
+		// The default list: the active devices less the discovered ones,
+		// the second count a few seeks of devices_kind.
+		var active, discovered int
+		err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices").Scan(&active)
+		var removed int
+		if err == nil {
+			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE removed_at IS NOT NULL").Scan(&removed)
+		}
+		if err == nil {
+			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices INDEXED BY devices_kind WHERE removed_at IS NULL AND onboarding_status IN "+discoveredSQL).Scan(&discovered)
+		}
+		return active - removed - discovered, mapErr(err, "Devices")
+	}
+	if f == plain && f.Kind == "" && f.Removed != "only" {
 		var all, removed int
 		err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices").Scan(&all)
 		if err == nil && f.Removed != "all" {

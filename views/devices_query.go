@@ -24,11 +24,11 @@ type DeviceQuery struct {
 	// the ones its device discovery found, KindAll both. An Onboarding
 	// filter overrides it.
 	Kind    string
-	Verdict    string // "" any, or one of VerdictChoices' values
-	Sort       string // host, health, risk, exposure, platform, last_seen
-	Desc       bool
-	Page       int
-	PerPage    int // one of PageSizes; 0 is DefaultPageSize
+	Verdict string // "" any, or one of VerdictChoices' values
+	Sort    string // host, health, risk, exposure, platform, last_seen
+	Desc    bool
+	Page    int
+	PerPage int // one of PageSizes; 0 is DefaultPageSize
 }
 
 // Verdict filter values: a device's access as the enforcement API answers

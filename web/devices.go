@@ -74,6 +74,11 @@ func deviceQuery(c echo.Context, facets model.DeviceFacets) views.DeviceQuery {
 	if q.Sort == "host" {
 		q.Sort = ""
 	}
+	if q.Verdict != "" && q.Kind == "" {
+		// Verdicts, like the dashboard's compliance figures, cover every
+		// synced device: the Verdict filter lists both kinds unless asked.
+		q.Kind = views.KindAll
+	}
 	q.Desc = views.DefaultSortDesc(q.Sort)
 	switch c.QueryParam("dir") {
 	case "asc":
