@@ -17,6 +17,7 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	cfg := emulator.Config{}
 	fs.IntVar(&cfg.Machines, "machines", emulator.DefaultMachines, "how many machines to generate")
+	fs.IntVar(&cfg.Discovered, "discovered", 0, "also list N devices found by device discovery (not onboarded), about half named like an onboarded one")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed for the generated fleet")
 	fs.StringVar(&cfg.TenantID, "tenant-id", emulator.DemoTenantID, "the one tenant accepted (GUID)")
 	fs.StringVar(&cfg.TenantDomain, "tenant-domain", emulator.DemoTenantDomain, "the tenant's verified domain")

@@ -29,7 +29,10 @@ func BenchmarkDevicesPage(b *testing.B) {
 	srv, cookie := benchServer(b)
 	cases := []struct{ name, query string }{
 		{"filtered", "risk=High&health=Active"},
+		{"filtered_kind_all", "risk=High&health=Active&kind=all"},
 		{"unfiltered", ""},
+		{"unfiltered_kind_all", "kind=all"},
+		{"discovered", "kind=discovered"},
 		{"search", "q=laptop-ana"},
 		{"search_id", "q=" + fmt.Sprintf("%040x", 77_777)},
 		{"search_substring", "q=priya-0"},
@@ -38,6 +41,7 @@ func BenchmarkDevicesPage(b *testing.B) {
 		{"sort_risk", "sort=risk"},
 		{"sort_last_seen", "sort=last_seen"},
 		{"platform_page_20", "platform=Windows11&page=20"},
+		{"platform_page_20_kind_all", "platform=Windows11&page=20&kind=all"},
 		{"all", "show=all&sort=exposure"},
 		{"verdict", "verdict=allowed"},
 		{"verdict_sort_risk_page_20", "verdict=allowed&sort=risk&page=20"},

@@ -31,6 +31,7 @@ func (e *Emulator) Drift(steps int) {
 
 func (e *Emulator) driftStep(ms []Machine, now time.Time) []Machine {
 	r := e.drift
+	retire(ms, now)
 	if len(ms) > 0 {
 		for range max(1, len(ms)*3/100) {
 			m := &ms[r.IntN(len(ms))]
@@ -76,12 +77,28 @@ func reinstall(r *rand.Rand, ms []Machine, i int, now time.Time) []Machine {
 	fresh.ID = hexID(r)
 	fresh.FirstSeen, fresh.LastSeen = now, now
 	fresh.HealthStatus = "Active"
-	old.HealthStatus = "Inactive"
+	// The old record stops reporting but stays as it was (often Active)
+	// until 7 days without signals make it Inactive (retire).
+	old.replacedAt = now
 	old.IsPotentialDuplication = true
 	if r.IntN(2) == 0 {
 		old.MergedIntoMachineID = ptr(fresh.ID)
 	}
 	return append(ms, fresh)
+}
+
+// inactiveAfter is how long Defender keeps a silent record's health
+// before it turns Inactive (docs/defender-api.md#duplicates).
+const inactiveAfter = 7 * 24 * time.Hour
+
+// retire turns Inactive the records a reinstall replaced 7 or more
+// (simulated) days ago.
+func retire(ms []Machine, now time.Time) {
+	for i := range ms {
+		if m := &ms[i]; !m.replacedAt.IsZero() && now.Sub(m.replacedAt) >= inactiveAfter {
+			m.HealthStatus, m.replacedAt = "Inactive", time.Time{}
+		}
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -62,7 +62,7 @@ func TestDrift(t *testing.T) {
 	for i := range after {
 		byName[after[i].ComputerDNSName] = append(byName[after[i].ComputerDNSName], &after[i])
 	}
-	checkDuplicates(t, byName)
+	checkDuplicates(t, byName, clkA.Now())
 }
 
 func signals(m Machine) []any {

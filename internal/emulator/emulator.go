@@ -35,6 +35,10 @@ type Config struct {
 	TenantID, TenantDomain, ClientID, ClientSecret string
 	AppDisplayName                                 string
 	Machines                                       int // 0 → DefaultMachines; negative → an empty fleet
+	// Discovered adds records of device discovery (CanBeOnboarded,
+	// Unsupported, InsufficientInfo), about half sharing an onboarded
+	// machine's name (discovered.go).
+	Discovered int
 	Seed                                           int64
 	Now                                            func() time.Time // nil → time.Now
 }
@@ -84,7 +88,7 @@ func New(cfg Config) *Emulator {
 	}
 	rand.Read(e.key)
 	e.stats.Paths = map[string]int{}
-	e.fleet = generate(cfg.Seed, n, e.now())
+	e.fleet = withDiscovered(generate(cfg.Seed, n, e.now()), cfg.Seed, cfg.Discovered, e.now())
 	return e
 }
 

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"postern/internal/defender/vocab"
 )
 
 // choice is one weighted option; for nullable string fields "" stands for null.
@@ -34,7 +36,9 @@ func pick[T any](r *rand.Rand, cs []choice[T]) T {
 var (
 	platformMix = []choice[string]{
 		{"Windows11", 34}, {"Windows10", 30}, {"WindowsServer2022", 7}, {"WindowsServer2019", 5},
-		{"WindowsServer2016", 1}, {"Linux", 9}, {"macOS", 7}, {"iOS", 3}, {"Android", 4},
+		{"WindowsServer2016", 1},
+		// Linux: Defender names the distribution where it knows it (vocab.LinuxPlatforms).
+		{"Linux", 3}, {"Ubuntu", 3}, {"RedHatEnterpriseLinux", 2}, {"Debian", 1}, {"macOS", 7}, {"iOS", 3}, {"Android", 4},
 	}
 	onboardingMix = []choice[string]{{"Onboarded", 92}, {"CanBeOnboarded", 4}, {"Unsupported", 2}, {"InsufficientInfo", 2}}
 	healthMix     = []choice[string]{
@@ -116,7 +120,7 @@ func family(platform string) string {
 		return "server"
 	case strings.HasPrefix(platform, "Windows"):
 		return "windows"
-	case platform == "Linux":
+	case slices.Contains(vocab.LinuxPlatforms, platform):
 		return "linux"
 	case platform == "macOS":
 		return "mac"
@@ -134,7 +138,11 @@ func generate(seed int64, n int, now time.Time) []Machine {
 	for i := 0; i < n; i++ {
 		if len(live) > 0 && r.IntN(100) < 2 {
 			j := live[r.IntN(len(live))]
-			ms = append(ms, reinstalled(r, &ms[j]))
+			old := reinstalled(r, &ms[j])
+			if now.Sub(ms[j].FirstSeen) < inactiveAfter { // still within Defender's 7 days
+				old.HealthStatus, old.replacedAt = ms[j].HealthStatus, ms[j].FirstSeen
+			}
+			ms = append(ms, old)
 			continue
 		}
 		live = append(live, i)
@@ -263,7 +271,7 @@ func setOS(r *rand.Rand, m *Machine, fam string, onboarded bool) {
 		build, m.Version = 17763, lit("1809")
 	case "WindowsServer2016":
 		build, m.Version = 14393, lit("1607")
-	case "Linux":
+	case "Linux", "Ubuntu", "Debian", "RedHatEnterpriseLinux", "CentOS", "OracleLinux", "SuseLinuxEnterpriseServer", "AmazonLinux":
 		m.OSVersion = lit(linuxVersions[r.IntN(len(linuxVersions))])
 	case "macOS":
 		m.OSVersion = lit(macVersions[r.IntN(len(macVersions))])

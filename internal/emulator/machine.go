@@ -41,6 +41,11 @@ type Machine struct {
 	ManagedByStatus        *string     `json:"managedByStatus"`
 	IPAddresses            []IPAddress `json:"ipAddresses"`
 	VMMetadata             *VMMetadata `json:"vmMetadata"`
+
+	// replacedAt is when a reinstall gave the device a new record: Defender
+	// keeps this old one Active until 7 days without signals pass, then
+	// Inactive (Drift applies it). Not part of the JSON.
+	replacedAt time.Time
 }
 
 // IPAddress is one network interface address; MACAddress is null for loopback.

@@ -210,6 +210,15 @@ var Platform = &Enum{Field: "osPlatform", values: []Value{
 	v("WindowsServer2022", "Windows Server 2022", Neutral),
 	v("WindowsServer2025", "Windows Server 2025", Neutral),
 	v("Linux", "Linux", Neutral),
+	// Linux distributions: Defender names the distribution where it knows
+	// it (as advanced hunting's DeviceInfo does), "Linux" otherwise.
+	v("Ubuntu", "Ubuntu", Neutral),
+	v("Debian", "Debian", Neutral),
+	v("RedHatEnterpriseLinux", "Red Hat Enterprise Linux", Neutral),
+	v("CentOS", "CentOS", Neutral),
+	v("OracleLinux", "Oracle Linux", Neutral),
+	v("SuseLinuxEnterpriseServer", "SUSE Linux Enterprise Server", Neutral),
+	v("AmazonLinux", "Amazon Linux", Neutral),
 	v("macOS", "macOS", Neutral),
 	v("iOS", "iOS", Neutral),
 	v("Android", "Android", Neutral),
@@ -232,6 +241,11 @@ var InterfaceStatus = &Enum{Field: "ipAddresses.operationalStatus", values: []Va
 	v("Up", "Up", Good),
 	v("Down", "Down", Warning),
 }}
+
+// LinuxPlatforms are the osPlatform values of Linux devices: "Linux" and
+// the distributions Defender names.
+var LinuxPlatforms = Platform.Pick("Linux", "Ubuntu", "Debian", "RedHatEnterpriseLinux", "CentOS",
+	"OracleLinux", "SuseLinuxEnterpriseServer", "AmazonLinux")
 
 // Enums are the machine fields above, for code that walks them all.
 var Enums = []*Enum{Health, Risk, Exposure, Onboarding, Antivirus, Platform, InterfaceType, InterfaceStatus}
