@@ -39,8 +39,8 @@ type Config struct {
 	// Unsupported, InsufficientInfo), about half sharing an onboarded
 	// machine's name (discovered.go).
 	Discovered int
-	Seed                                           int64
-	Now                                            func() time.Time // nil → time.Now
+	Seed       int64
+	Now        func() time.Time // nil → time.Now
 }
 
 // Emulator is the http.Handler. Its methods are safe for concurrent use.
