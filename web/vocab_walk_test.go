@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,8 +33,10 @@ func vocabFleet(t *testing.T, d *defenderEnv, c *client) map[string]emulator.Mac
 	risk, exposure, av := orNone(vocab.Risk.Names()), orNone(vocab.Exposure.Names()), orNone(vocab.Antivirus.Names())
 	health, onboarding, platforms := vocab.Health.Names(), vocab.Onboarding.Names(), vocab.Platform.Names()
 	d.emu.Mutate(func(ms []emulator.Machine) []emulator.Machine {
-		if len(ms) < len(platforms) {
-			t.Fatalf("%d machines cannot show %d platforms", len(ms), len(platforms))
+		for k := 0; len(ms) < len(platforms); k++ { // one machine per platform at least
+			m := ms[k%len(ms)]
+			m.ID, m.ComputerDNSName = fmt.Sprintf("%040x", 0xabc000+k), fmt.Sprintf("extra-%02d", k)
+			ms = append(ms, m)
 		}
 		for i := range ms {
 			m := &ms[i]

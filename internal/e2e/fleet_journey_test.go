@@ -35,7 +35,7 @@ func (c tally) String() string {
 // browser's session) and returns each device's verdict column.
 func exportedVerdicts(t *testing.T, b *Browser) map[string]string {
 	t.Helper()
-	text := Await[string](b, `fetch("/devices.csv?show=all").then(r => r.ok ? r.text() : "HTTP " + r.status)`)
+	text := Await[string](b, `fetch("/devices.csv?show=all&kind=all").then(r => r.ok ? r.text() : "HTTP " + r.status)`)
 	rows, err := csv.NewReader(strings.NewReader(text)).ReadAll()
 	if err != nil || len(rows) < 2 {
 		t.Fatalf("the devices export: %v; %.200q", err, text)
@@ -136,7 +136,8 @@ func dashboardTally(t *testing.T, b *Browser) tally {
 		return false
 	})
 	if strings.Contains(Eval[string](b, `document.querySelector('#compliance').innerText`), none) {
-		return tally{Allowed: number(t, b, `[data-testid="dashboard-devices"]`)}
+		// Every synced device is allowed: the onboarded and the discovered.
+		return tally{Allowed: number(t, b, `[data-testid="dashboard-devices"]`) + number(t, b, `[data-testid="dashboard-discovered"]`)}
 	}
 	return tally{number(t, b, `[data-testid="compliant"]`), number(t, b, `[data-testid="non-compliant"]`),
 		number(t, b, `[data-testid="unknown"]`)}

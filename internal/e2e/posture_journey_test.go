@@ -144,7 +144,7 @@ func TestPostureCheckJourney(t *testing.T) {
 	}
 	b.ClickLink("Devices", mainNav)
 	b.WaitHeading("Devices")
-	b.WaitRow(ms.emu.Machines()[0].ComputerDNSName)
+	b.WaitRow(firstProtected(t, ms.emu.Machines()).ComputerDNSName)
 
 	b.ClickLink("Integrations", mainNav)
 	b.ClickButton("Enable")
