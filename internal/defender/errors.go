@@ -53,13 +53,14 @@ const (
 	HelpPermission      = "permission"
 	HelpCloudRegion     = "cloud-region"
 	HelpTroubleshooting = "troubleshooting"
+	HelpCertificate     = "certificate"
 )
 
 // HelpAnchors lists every anchor an Error's Help may hold, so that the setup
 // guide cannot lose a section an error links to.
 var HelpAnchors = []string{
 	HelpPrerequisites, HelpRegisterApp, HelpTenantID, HelpClientSecret,
-	HelpSecretValue, HelpPermission, HelpCloudRegion, HelpTroubleshooting,
+	HelpSecretValue, HelpPermission, HelpCloudRegion, HelpTroubleshooting, HelpCertificate,
 }
 
 // Error is a failure talking to Microsoft, in words an admin can act on. Its
@@ -130,6 +131,9 @@ func tokenError(err error) *Error {
 }
 
 func tokenErrorFor(code int, class string) *Error {
+	if e := certificateErrorFor(code); e != nil {
+		return e
+	}
 	switch code {
 	case 90002:
 		return &Error{Reason: TenantNotFound, Field: FieldTenantID, Help: HelpTenantID,

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // tokenEarly is how long before its expiry a token is replaced, so a call
@@ -18,7 +17,7 @@ const tokenEarly = 2 * time.Minute
 // the HTTP client), never a request's: a cancelled request cannot poison a
 // later refresh. A failed fetch is not cached.
 type tokenCache struct {
-	cfg *clientcredentials.Config
+	cfg tokenSource // a *clientcredentials.Config, or an assertionSource for a certificate
 	ctx context.Context
 	now func() time.Time
 
