@@ -203,7 +203,7 @@ func TestEmulatorVerifiesAssertion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {emulator.DemoClientID},
-				"scope": {"https://api.securitycenter.microsoft.com/.default"},
+				"scope":                 {"https://api.securitycenter.microsoft.com/.default"},
 				"client_assertion_type": {defender.ClientAssertionType}, "client_assertion": {tt.assertion}}
 			res, err := http.PostForm(tokenURL, form)
 			if err != nil {

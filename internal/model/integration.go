@@ -5,14 +5,14 @@ import "time"
 // Integration is a stored connection to a posture source. ClientSecret is
 // the sealed value; it is opened only where a client is built.
 type Integration struct {
-	Name            string
-	TenantID        string
-	ClientID        string
-	ClientSecret    string // sealed: pst:v1:…; empty for a certificate
+	Name         string
+	TenantID     string
+	ClientID     string
+	ClientSecret string // sealed: pst:v1:…; empty for a certificate
 	// Credential is how the app proves itself: "secret" or "certificate".
-	Credential  string
-	Certificate string // public PEM of a certificate credential
-	PrivateKey  string // its key, sealed: pst:v1:…
+	Credential      string
+	Certificate     string // public PEM of a certificate credential
+	PrivateKey      string // its key, sealed: pst:v1:…
 	SecretExpiresOn *time.Time
 	Cloud           string
 	Region          string
