@@ -63,7 +63,7 @@ func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
 	return &Client{
 		api:    ep.APIURL,
-		tokens: &tokenCache{cfg: src, ctx: tctx, now: time.Now},
+		tokens: &tokenCache{cfg: src, secret: cfg.ClientSecret, ctx: tctx, now: time.Now},
 		http:   &http.Client{Timeout: base.Timeout, Transport: transportOf(base)},
 	}
 }
@@ -80,7 +80,7 @@ func transportOf(c *http.Client) http.RoundTripper {
 func (c *Client) Token() (*oauth2.Token, error) {
 	t, err := c.tokens.Token()
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokens.scrub(tokenError(err, c.tokens.now()))
 	}
 	return t, nil
 }
@@ -100,7 +100,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		return nil // "no recent machines" is documented as 404, and is not a credential problem
 	}
 	if res.status != http.StatusOK {
-		return statusError(res.status, res.body)
+		return c.apiErrorOf(res)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`
@@ -118,6 +118,8 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
+	header     http.Header // of a failed answer, for its support id
+	audience   string      // of the token a 403 answered, to tell a wrong audience apart
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
@@ -149,6 +151,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 		return response{}, networkError(err)
 	}
 	defer res.Body.Close()
+	var aud string
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,5 +162,8 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusUnauthorized {
 		c.tokens.invalidate(tok)
 	}
-	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
+	if res.StatusCode == http.StatusForbidden {
+		aud = audienceOf(tok.AccessToken)
+	}
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
 }
