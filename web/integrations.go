@@ -87,6 +87,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if d.Configured && d.Enabled {
 		card.Degraded = degradedText(st, s.policy.Freshness(), now)
+		if st.Stretched > 0 {
+			card.Stretched = syncer.StretchedText(st.Stretched)
+		}
 	}
 	if d.Configured {
 		card.OutageGrace = graceCardText(d.OutageGraceHours)

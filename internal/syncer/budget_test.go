@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/defender"
+	"postern/internal/fleet"
+	"postern/internal/model"
 	"postern/internal/syncer"
 )
 
@@ -49,5 +52,35 @@ func TestPlanCalls(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("refusal %q lacks %q", msg, want)
 		}
+	}
+}
+
+// A stored fleet that the configured page size and interval cannot list
+// inside Microsoft's hourly budget is refused at start, with the numbers;
+// a worker whose fleet grew past it stretches the interval instead.
+func TestWorkerKeepsTheCallBudget(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 300, list: defender.ListOptions{PageSize: 10}})
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess || run.Seen != 300 {
+		t.Fatalf("first run %s seen %d", run.Outcome, run.Seen)
+	}
+	opts := syncer.Options{Interval: time.Minute, List: defender.ListOptions{PageSize: 10}}
+	err := syncer.New(e.st, e.svc, &fleet.Holder{}, e.wlog, opts).Load(t.Context())
+	if err == nil {
+		t.Fatal("Load accepted 31 calls a minute")
+	}
+	for _, want := range []string{"sync-interval", "300 machines at 10 per page takes 31 calls per sync", "1,860 calls an hour", "at least 2m0s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	// The same fleet grown under a running worker: the interval stretches.
+	if st := syncer.New(e.st, e.svc, e.holder, e.wlog, opts).Status(); st.Stretched != 2*time.Minute {
+		t.Errorf("stretched to %s, want 2m0s", st.Stretched)
+	}
+	if st := e.w.Status(); st.Stretched != 0 {
+		t.Errorf("an hourly sync of 300 machines stretched to %s, want not at all", st.Stretched)
+	}
+	if got := syncer.StretchedText(2 * time.Minute); !strings.Contains(got, "stretched to 2 min to stay inside Microsoft's 1,500 calls/hour") {
+		t.Errorf("card text %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"postern/internal/actor"
+	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/model"
 )
@@ -99,6 +100,11 @@ func (w *Worker) AcceptRemoval(ctx context.Context, id int64) (model.SyncRun, er
 	run, err := w.store.AcceptHeldRun(ctx, id, a.Email, func(run model.SyncRun) audit.Entry {
 		return acceptAudit(a, run, "accepted by an admin")
 	})
+	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Conflict) {
+		e := audit.As(a, audit.SyncRemovalAccepted, "Microsoft Defender")
+		e.Detail = fmt.Sprintf("run %d", id)
+		return run, audit.RecordRefusal(ctx, w.store, w.log, e, err)
+	}
 	if err != nil {
 		return run, err
 	}

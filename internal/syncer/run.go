@@ -67,6 +67,10 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
 	}
+	if b := w.budget(done.Seen); done.Outcome == model.RunSuccess && !b.Fits() {
+		w.log.Warn("sync: interval stretched to stay inside Microsoft's call budget", "run", done.ID,
+			"interval", b.MinInterval, "detail", b.Refusal())
+	}
 	if err := w.store.Checkpoint(rctx); err != nil {
 		w.log.Warn("sync: checkpoint", "run", done.ID, "err", err)
 	}

@@ -6,6 +6,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -154,6 +155,11 @@ func (w *Worker) Load(ctx context.Context) error {
 	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
 	if err != nil {
 		return err
+	}
+	// The fleet's size is known: a configuration that would exceed
+	// Microsoft's hourly budget is refused now, with the numbers.
+	if b := w.budget(snap.Active); snap.Active > 0 && !b.Fits() {
+		return fmt.Errorf("sync-interval: %s", b.Refusal())
 	}
 	w.fleet.Store(snap)
 	w.setLastRun(ctx)
