@@ -2,6 +2,7 @@ package defender
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,4 +56,14 @@ func (c *tokenCache) invalidate(tok *oauth2.Token) {
 	if c.tok != nil && tok != nil && c.tok.AccessToken == tok.AccessToken {
 		c.tok = nil
 	}
+}
+
+// scrub removes the client secret from what Microsoft said, should Entra
+// ever echo it back.
+func (c *tokenCache) scrub(e *Error) *Error {
+	if sec := c.cfg.ClientSecret; sec != "" {
+		e.MicrosoftMessage = strings.ReplaceAll(e.MicrosoftMessage, sec, "[secret]")
+		e.MicrosoftCode = strings.ReplaceAll(e.MicrosoftCode, sec, "[secret]")
+	}
+	return e
 }
