@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Microsoft's call limits per app (DEFENDER_API.md): the machine list and
+// Microsoft's call limits per app (docs/defender-api.md#rate-limits-and-retry-after): the machine list and
 // the antivirus health report each have their own.
 const (
 	MachinesPerMinute = 100
