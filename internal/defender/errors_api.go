@@ -57,7 +57,7 @@ func (c *Client) apiErrorOf(res response) *Error {
 func statusError(status int, body []byte) *Error {
 	var ae apiError
 	_ = json.Unmarshal(body, &ae)
-	msCode, msg := said(ae.Error.Code, 64), said(ae.Error.Message, maxSaid)
+	msCode, msg := said(ae.Error.Code, 64), said(ae.Error.Message, maxRead)
 	e := statusErrorFor(status, msCode, msg)
 	e.MicrosoftCode, e.MicrosoftMessage = msCode, msg
 	e.SupportID = supportID(ae.Error.Target)
@@ -108,8 +108,13 @@ func statusErrorFor(status int, msCode, msg string) *Error {
 	return e
 }
 
-// maxSaid caps what Postern repeats of Microsoft's message.
-const maxSaid = 300
+// maxSaid caps what Postern repeats of Microsoft's message; maxRead what
+// it reads of it before the secret is taken out (tokenCache.scrub cuts to
+// maxSaid after that, so a cut can never leave part of the secret).
+const (
+	maxSaid = 300
+	maxRead = 4096
+)
 
 // jwtShape is a bearer token; Microsoft should never echo one, and Postern
 // never repeats one.
@@ -123,10 +128,15 @@ func said(s string, n int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || r == unicode.ReplacementChar
 	}), " ")
+	return strings.TrimSuffix(cut(s, n), ".")
+}
+
+// cut shortens s to at most n runes, marking the cut with "…".
+func cut(s string, n int) string {
 	if r := []rune(s); len(r) > n {
-		s = strings.TrimSpace(string(r[:n-1])) + "…"
+		return strings.TrimSpace(string(r[:n-1])) + "…"
 	}
-	return strings.TrimSuffix(s, ".")
+	return s
 }
 
 // supportIDShape is what a support id may look like: a GUID or a similar

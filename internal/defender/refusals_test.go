@@ -146,7 +146,7 @@ func TestRefusalTextIsSafe(t *testing.T) {
 		w.Header().Set("request-id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(`{"error":{"code":"DisallowedOperation","message":"line one\r\nline\ttwo \u0007 eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc ` + sec + ` ` + long + `"}}`))
+		w.Write([]byte(`{"error":{"code":"DisallowedOperation","message":"line one\r\nline\ttwo \u0007 eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc ` + strings.Repeat("a", 260) + " " + sec + ` ` + long + `"}}`))
 	}))
 	t.Cleanup(api.Close)
 	c := defender.NewClient(creds(sec), defender.Endpoints{LoginURL: api.URL, APIURL: api.URL, Scope: "https://api.securitycenter.microsoft.com/.default"}, nil)
@@ -166,6 +166,9 @@ func TestRefusalTextIsSafe(t *testing.T) {
 		t.Errorf("Microsoft's message is %d runes (%q…), want at most 300 and marked as cut", n, m[:40])
 	}
 	assertNoSecret(t, err, sec)
+	if strings.Contains(m, sec[:8]) {
+		t.Errorf("the cut left part of the secret: %q", m)
+	}
 	if strings.Contains(de.Text(), sec) || strings.Contains(de.Error(), sec) {
 		t.Errorf("Microsoft's echo of the secret is repeated: %q", de.Text())
 	}

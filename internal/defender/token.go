@@ -2,6 +2,7 @@ package defender
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -58,12 +59,16 @@ func (c *tokenCache) invalidate(tok *oauth2.Token) {
 	}
 }
 
-// scrub removes the client secret from what Microsoft said, should Entra
-// ever echo it back.
+// scrub removes the client secret, as sent or URL-encoded, from what
+// Microsoft said, should it ever be echoed back, then cuts the message to
+// maxSaid.
 func (c *tokenCache) scrub(e *Error) *Error {
 	if sec := c.cfg.ClientSecret; sec != "" {
-		e.MicrosoftMessage = strings.ReplaceAll(e.MicrosoftMessage, sec, "[secret]")
-		e.MicrosoftCode = strings.ReplaceAll(e.MicrosoftCode, sec, "[secret]")
+		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
+			e.MicrosoftMessage = strings.ReplaceAll(e.MicrosoftMessage, form, "[secret]")
+			e.MicrosoftCode = strings.ReplaceAll(e.MicrosoftCode, form, "[secret]")
+		}
 	}
+	e.MicrosoftMessage = cut(e.MicrosoftMessage, maxSaid)
 	return e
 }

@@ -72,7 +72,7 @@ func entraSaid(body entraError, code int) (string, string) {
 	if _, rest, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(line, "AADSTS") {
 		line = rest
 	}
-	return msCode, said(line, maxSaid)
+	return msCode, said(line, maxRead)
 }
 
 // entraSupportID joins the trace and correlation ids Entra support asks for.
