@@ -23,11 +23,20 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.StringVar(&cfg.TenantDomain, "tenant-domain", emulator.DemoTenantDomain, "the tenant's verified domain")
 	fs.StringVar(&cfg.ClientID, "client-id", emulator.DemoClientID, "the one app accepted")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", emulator.DemoClientSecret, "the app's secret value")
+	clientCert := fs.String("client-cert", "", "a PEM file of a certificate registered on the app (for certificate credentials)")
 	var f emulator.Faults
 	fs.BoolVar(&f.ExpiredSecret, "expired-secret", false, "fault: the secret is expired (AADSTS7000222)")
 	fs.BoolVar(&f.NoConsent, "no-consent", false, "fault: admin consent not granted (tokens without roles; the API answers 403)")
 	fs.BoolVar(&f.DefenderNotProvisioned, "not-provisioned", false, "fault: Defender is not provisioned in the tenant (AADSTS500011)")
 	fs.BoolVar(&f.TokenDown, "token-down", false, "fault: the token endpoint answers 503")
+	fs.BoolVar(&f.ConditionalAccess, "conditional-access", false, "fault: a Conditional Access policy blocks the app (AADSTS53003)")
+	fs.BoolVar(&f.AppDisabled, "app-disabled", false, "fault: the app is disabled (AADSTS7000112)")
+	fs.BoolVar(&f.InvalidScope, "invalid-scope", false, "fault: every scope is refused (AADSTS70011)")
+	fs.BoolVar(&f.WrongAudience, "wrong-audience", false, "fault: tokens are issued for Defender XDR's audience (the API answers 403)")
+	fs.IntVar(&f.Token429, "token-429", 0, "fault: the next N token requests answer 429 with Retry-After")
+	fs.BoolVar(&f.DisabledFeature, "disabled-feature", false, "fault: the API answers 403 DisabledFeature")
+	fs.BoolVar(&f.DisallowedOperation, "disallowed-operation", false, "fault: the API answers 403 DisallowedOperation")
+	fs.BoolVar(&f.AccountInactive, "account-inactive", false, "fault: the API answers 403 \"Account mode is inactive\"")
 	fs.BoolVar(&f.APIDown, "api-down", false, "fault: the API answers 503")
 	fs.IntVar(&f.Fail5xx, "fail-5xx", 0, "fault: the next N API requests answer 500")
 	fs.DurationVar(&f.SlowPage, "slow", 0, "fault: wait this long before every API answer")
@@ -35,13 +44,22 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.BoolVar(&f.NoNextLink, "no-next-link", false, "never send @odata.nextLink")
 	fs.BoolVar(&f.EmptyCollection404, "empty-404", false, "an empty collection answers 404, as documented")
 	fs.BoolVar(&f.DuplicateAcrossPages, "duplicate-rows", false, "fault: pages overlap by one row")
+	fs.IntVar(&f.ShrinkFleet, "shrink-fleet", 0, "fault: the listing leaves out this percentage (0-100) of the machines")
 	fs.BoolVar(&f.NoRateLimit, "no-rate-limit", false, "disable the 100/minute and 1,500/hour limits")
 	drift := fs.Duration("drift-every", 0, "change a few devices' signals this often (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if f.ShrinkFleet < 0 || f.ShrinkFleet > 100 {
+		return fmt.Errorf("emulator: --shrink-fleet is a percentage from 0 to 100, not %d", f.ShrinkFleet)
+	}
 	emu := emulator.New(cfg)
 	emu.SetFaults(f)
+	if *clientCert != "" {
+		if err := emu.RegisterCertificateFile(*clientCert); err != nil {
+			return err
+		}
+	}
 	url, wait, err := emulator.Listen(ctx, *addr, emu)
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)

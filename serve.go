@@ -206,7 +206,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 // the policy before anything is served.
 func newConsole(ctx context.Context, e *env) (*console, error) {
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
-		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
+		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL, Scope: e.cfg.DefenderScope,
 		ReloadKeyring: func() (*secret.Keyring, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		},
@@ -215,7 +215,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval, RemovalGuard: e.cfg.SyncRemovalGuard})
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {

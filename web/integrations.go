@@ -57,6 +57,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
 	}
+	if st.LastRun != nil {
+		card.Held = heldRun(*st.LastRun, true)
+	}
 	if st.LastRun != nil && st.LastRun.Outcome == model.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
@@ -84,12 +87,18 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if d.Configured && d.Enabled {
 		card.Degraded = degradedText(st, s.policy.Freshness(), now)
+		if st.Stretched > 0 {
+			card.Stretched = syncer.StretchedText(st.Stretched)
+		}
 	}
 	if d.Configured {
 		card.OutageGrace = graceCardText(d.OutageGraceHours)
 	}
 	if d.SecretExpiresOn != nil {
 		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
+		if d.Credential == integration.CredentialCertificate {
+			card.SecretNotice, card.SecretNoticeKind = certificateNotice(*d.SecretExpiresOn, now)
+		}
 	}
 	return card, nil
 }
@@ -149,10 +158,10 @@ func (s *Server) manageForm(c echo.Context) (views.ManageForm, error) {
 	f := views.ManageForm{CSRF: csrfToken(c), TenantID: d.TenantID, ClientID: d.ClientID, SecretSet: d.SecretSet,
 		Cloud: string(d.Cloud), Region: string(d.Region), Clouds: options(defender.Clouds), Regions: options(defender.Regions),
 		OutageGrace: strconv.Itoa(d.OutageGraceHours)}
-	if d.SecretExpiresOn != nil {
+	if d.SecretExpiresOn != nil && d.Credential != integration.CredentialCertificate {
 		f.SecretExpiresOn = d.SecretExpiresOn.Format(time.DateOnly)
 	}
-	return f, nil
+	return f, s.certificateForm(c, &f, d)
 }
 
 func (s *Server) renderManage(c echo.Context, status int, f views.ManageForm, fragment bool) error {
@@ -187,6 +196,9 @@ func (s *Server) defenderSave(c echo.Context) error {
 		TenantID: r.PostFormValue("tenant_id"), ClientID: r.PostFormValue("client_id"),
 		ClientSecret:    secret.Redacted(r.PostFormValue("client_secret")),
 		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
+		Credential:      r.PostFormValue(integration.FieldCredential),
+		CertificatePEM:  r.PostFormValue(integration.FieldCertificate),
+		PrivateKeyPEM:   secret.Redacted(r.PostFormValue(integration.FieldPrivateKey)),
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
 		OutageGraceHours: r.PostFormValue(integration.FieldOutageGrace),
 	}
@@ -198,6 +210,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		}
 		f.TenantID, f.ClientID, f.SecretExpiresOn, f.Cloud, f.Region = in.TenantID, in.ClientID, in.SecretExpiresOn, in.Cloud, in.Region
 		f.OutageGrace = in.OutageGraceHours
+		keepCredentialInput(&f, in)
 		if !applyErrors(&f, err) {
 			return err
 		}
@@ -221,11 +234,12 @@ func applyErrors(f *views.ManageForm, err error) bool {
 		f.Errors, f.Helps = problems, problemHelps(problems)
 	case errors.As(err, &de):
 		if de.Field != "" {
-			f.Errors = map[string]string{de.Field: de.Message}
+			f.Errors = map[string]string{de.Field: de.Text()}
 			f.Codes = map[string]string{de.Field: de.Code}
 			f.Helps = map[string]string{de.Field: de.Help}
 		} else {
 			f.FormError, f.FormCode, f.FormHelp = de.Message, de.Code, de.Help
+			f.FormSaid, f.FormSupportID = de.Said(), de.SupportID
 		}
 	case apperr.Is(err, apperr.Conflict):
 		f.FormError = apperr.MessageOf(err)
@@ -275,7 +289,7 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	err := s.integration.Enable(c.Request().Context())
 	var de *defender.Error
 	if errors.As(err, &de) {
-		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
+		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Text()+" ("+de.Code+")", false)
 	}
 	if err != nil {
 		return s.refusedAction(c, err)

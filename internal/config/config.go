@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/defender"
 	"postern/internal/secret"
 )
 
@@ -39,10 +40,14 @@ type Config struct {
 	SyncInterval     time.Duration
 	DefenderLoginURL string
 	DefenderAPIURL   string
+	DefenderScope    string // token scope override; "" means from the Cloud setting
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
 	RetentionDays    int    // days the audit log and the posture history keep
+	// SyncRemovalGuard: a sync whose listing would mark more than this
+	// percentage of the active fleet missing is held for an admin.
+	SyncRemovalGuard int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -61,10 +66,12 @@ var Settings = []Setting{
 	{"sync-interval", "5m", "background sync period (at least 1m)"},
 	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
 	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
+	{"defender-scope", "", "token scope override, an absolute URI ending in /.default (default: from the Cloud setting)"},
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
+	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
 }
 
 // MinRetentionDays is the shortest retention accepted: a month of audit
@@ -115,6 +122,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
 		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
 		DefenderAPIURL:   strings.TrimRight(strings.TrimSpace(*v["defender-api-url"]), "/"),
+		DefenderScope:    strings.TrimSpace(*v["defender-scope"]),
 		LogFormat:        strings.ToLower(strings.TrimSpace(*v["log-format"])),
 	}
 	if cfg.MasterKeyFile == "" && cfg.DataDir != "" {
@@ -131,6 +139,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 	if cfg.RetentionDays, err = strconv.Atoi(strings.TrimSpace(*v["retention-days"])); err != nil {
 		errs = append(errs, fmt.Errorf("retention-days: %q is not a whole number of days", *v["retention-days"]))
 		cfg.RetentionDays = MinRetentionDays
+	}
+	if cfg.SyncRemovalGuard, err = strconv.Atoi(strings.TrimSpace(*v["sync-removal-guard"])); err != nil {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
+		cfg.SyncRemovalGuard = 10
 	}
 	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
 	case "", "0", "false", "no", "off":
@@ -166,8 +178,16 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) base URL", name, u))
 		}
 	}
+	if c.DefenderScope != "" {
+		if err := defender.CheckScope(c.DefenderScope); err != nil {
+			errs = append(errs, fmt.Errorf("defender-scope: %w", err))
+		}
+	}
 	if c.RetentionDays < MinRetentionDays {
 		errs = append(errs, fmt.Errorf("retention-days: %d is shorter than the minimum %d", c.RetentionDays, MinRetentionDays))
+	}
+	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
@@ -213,12 +233,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("data_dir", c.DataDir),
 		slog.String("master_key", keySource),
 		slog.Duration("sync_interval", c.SyncInterval),
+		slog.String("defender_scope", orDefault(c.DefenderScope, "from cloud setting")),
 		slog.String("defender_login_url", orDefault(c.DefenderLoginURL, "from cloud setting")),
 		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),
 		slog.Int("retention_days", c.RetentionDays),
+		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
 	)
 }
 

@@ -91,10 +91,12 @@ var sample = map[string]struct {
 	"sync-interval":      {"7m", func(c config.Config) string { return c.SyncInterval.String() }, "7m0s"},
 	"defender-login-url": {"https://login.example.com/", func(c config.Config) string { return c.DefenderLoginURL }, "https://login.example.com"},
 	"defender-api-url":   {"http://127.0.0.1:9000", func(c config.Config) string { return c.DefenderAPIURL }, "http://127.0.0.1:9000"},
+	"defender-scope":     {" https://api-gov.securitycenter.microsoft.us/.default ", func(c config.Config) string { return c.DefenderScope }, "https://api-gov.securitycenter.microsoft.us/.default"},
 	"trusted-proxies":    {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
 	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
 	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
 	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
+	"sync-removal-guard": {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
@@ -168,6 +170,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"sync-interval", "abc", "flag"},
 		{"sync-interval", "0", "env"},
 		{"sync-interval", "-5m", "flag"},
+		{"sync-removal-guard", "0", "flag"},
+		{"sync-removal-guard", "101", "env"},
+		{"sync-removal-guard", "ten", "flag"},
 		{"addr", "nohost", "flag"},
 		{"addr", "127.0.0.1", "env"},
 		{"trusted-proxies", "10.0.0.0/33", "flag"},
@@ -178,6 +183,10 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"defender-api-url", "https://", "env"},
 		{"defender-api-url", "https://h/?q=1", "flag"},
 		{"defender-login-url", "file:///etc/passwd", "flag"},
+		{"defender-scope", "https://api.securitycenter.microsoft.com", "flag"},
+		{"defender-scope", "api.securitycenter.microsoft.com/.default", "env"},
+		{"defender-scope", "https:///.default", "flag"},
+		{"defender-scope", "https://h/x?q=1/.default", "flag"},
 		{"demo", "maybe", "flag"},
 		{"demo", "2", "env"},
 		{"data-dir", " ", "flag"},

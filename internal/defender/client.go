@@ -20,8 +20,11 @@ type Credentials struct {
 	TenantID     string
 	ClientID     string
 	ClientSecret secret.Redacted
-	Cloud        Cloud
-	Region       Region
+	// Certificate, when set, replaces ClientSecret: each token request
+	// sends an assertion it signs.
+	Certificate *Certificate
+	Cloud       Cloud
+	Region      Region
 }
 
 // maxBody bounds what Postern reads from one Microsoft answer (a full page of
@@ -52,10 +55,15 @@ func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 		// other style, doubling calls and hiding the first error.
 		AuthStyle: oauth2.AuthStyleInParams,
 	}
+	var src tokenSource = cfg
+	if creds.Certificate != nil {
+		cfg.ClientSecret = ""
+		src = &assertionSource{cfg: *cfg, cert: creds.Certificate, now: time.Now}
+	}
 	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
 	return &Client{
 		api:    ep.APIURL,
-		tokens: &tokenCache{cfg: cfg, ctx: tctx, now: time.Now},
+		tokens: &tokenCache{cfg: src, secret: cfg.ClientSecret, ctx: tctx, now: time.Now},
 		http:   &http.Client{Timeout: base.Timeout, Transport: transportOf(base)},
 	}
 }
@@ -72,7 +80,7 @@ func transportOf(c *http.Client) http.RoundTripper {
 func (c *Client) Token() (*oauth2.Token, error) {
 	t, err := c.tokens.Token()
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokens.scrub(tokenError(err, c.tokens.now()))
 	}
 	return t, nil
 }
@@ -92,7 +100,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		return nil // "no recent machines" is documented as 404, and is not a credential problem
 	}
 	if res.status != http.StatusOK {
-		return statusError(res.status, res.body)
+		return c.apiErrorOf(res)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`
@@ -110,6 +118,8 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
+	header     http.Header // of a failed answer, for its support id
+	audience   string      // of the token a 403 answered, to tell a wrong audience apart
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
@@ -141,6 +151,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 		return response{}, networkError(err)
 	}
 	defer res.Body.Close()
+	var aud string
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -151,5 +162,8 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusUnauthorized {
 		c.tokens.invalidate(tok)
 	}
-	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
+	if res.StatusCode == http.StatusForbidden {
+		aud = audienceOf(tok.AccessToken)
+	}
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
 }

@@ -37,6 +37,10 @@ func (e *Emulator) serveToken(w http.ResponseWriter, r *http.Request, tenant str
 	e.mu.Unlock()
 	sleep(r.Context(), f.TokenDelay)
 	now := e.now()
+	if d := e.throttleToken(); d > 0 {
+		writeTokenThrottled(w, r, now, d)
+		return
+	}
 	res, requested, ae := e.grant(r, tenant, v2, &f)
 	if ae != nil {
 		writeAADError(w, r, now, ae)
@@ -85,6 +89,10 @@ func (e *Emulator) grant(r *http.Request, tenant string, v2 bool, f *Faults) (re
 		return resource{}, "", aadErr(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenant)
 	}
 	switch {
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		if ae := e.checkAssertion(r, form, clientID, e.now()); ae != nil {
+			return resource{}, "", ae
+		}
 	case secret == "":
 		return resource{}, "", aadErr(400, "invalid_request", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	case secret != e.cfg.ClientSecret:
@@ -92,9 +100,15 @@ func (e *Emulator) grant(r *http.Request, tenant string, v2 bool, f *Faults) (re
 	case f.ExpiredSecret:
 		return resource{}, "", aadErr(401, "invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", e.cfg.ClientID)
 	}
+	if ae := refuseToken(f, clientID, requested); ae != nil {
+		return resource{}, "", ae
+	}
 	res, ok := lookupResource(requested)
 	if !ok || f.DefenderNotProvisioned {
 		return resource{}, "", aadErr(400, "invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", requested, tenant)
+	}
+	if res.mde && f.WrongAudience {
+		res, _ = lookupResource(xdrAudience)
 	}
 	return res, requested, nil
 }

@@ -47,6 +47,8 @@ type Store interface {
 	StagedCount(ctx context.Context) (int, error)
 	ClearStaging(ctx context.Context) error
 	FinishRun(ctx context.Context, run model.SyncRun, e audit.Entry) (model.SyncRun, error)
+	FinishGuardedRun(ctx context.Context, run model.SyncRun, g model.RunGuard) (model.SyncRun, error)
+	AcceptHeldRun(ctx context.Context, id int64, by string, entry func(model.SyncRun) audit.Entry) (model.SyncRun, error)
 	MarkInterrupted(ctx context.Context) (int64, error)
 	Checkpoint(ctx context.Context) error
 	SyncRuns(ctx context.Context, limit, offset int) ([]model.SyncRun, int, error)
@@ -100,6 +102,8 @@ type Store interface {
 	UpdateIntegration(ctx context.Context, name string, change func(*model.Integration), e audit.Entry) error
 	SealedValues(ctx context.Context) ([]secret.Stored, error)
 	Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error)
+	PendingCertificate(ctx context.Context, name string) (model.PendingCertificate, error)
+	SavePendingCertificate(ctx context.Context, p model.PendingCertificate, e audit.Entry) error
 }
 
 // Opener yields a fresh, empty, migrated store that lives until t ends.
@@ -122,6 +126,7 @@ func Run(t *testing.T, open Opener) {
 		{"APITokens", testAPITokens},
 		{"Integrations", testIntegrations},
 		{"SealedValues", testSealed},
+		{"Certificates", testCertificates},
 		{"PostureChecks", testChecks},
 		{"Exceptions", testExceptions},
 		{"History", testHistory},
