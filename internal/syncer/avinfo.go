@@ -110,7 +110,7 @@ func ToDeviceAV(r defender.AVInfo) model.DeviceAV {
 		SignatureUpToDate: string(r.SignatureUpToDate), EngineVersion: r.EngineVersion,
 		EngineUpToDate: string(r.EngineUpToDate), PlatformVersion: r.PlatformVersion,
 		PlatformUpToDate: string(r.PlatformUpToDate), QuickScanResult: r.QuickScanResult,
-		FullScanResult: r.FullScanResult,
+		FullScanResult:       r.FullScanResult,
 		SignaturePublishedAt: timePtr(r.SignaturePublishTime), QuickScanAt: timePtr(r.QuickScanTime),
 		FullScanAt: timePtr(r.FullScanTime), RefreshedAt: timePtr(r.DataRefreshTimestamp),
 	}
