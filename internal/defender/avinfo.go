@@ -12,7 +12,7 @@ import (
 )
 
 // AVInfo is one row of Defender's antivirus health report, GET
-// /api/deviceavinfo (docs/defender-api.md#other-read-only-endpoints). The
+// /api/deviceavinfo (docs/defender-api.md#antivirus-health-report). The
 // report holds a row per unique combination of device, AV mode, up-to-date
 // state and scan results, so a device can have several: ListAVInfo keeps
 // the latest. Up-to-date flags are the strings "True", "False" or

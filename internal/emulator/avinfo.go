@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The antivirus health report's own limits (docs/defender-api.md#rate-limits).
+// The antivirus health report's own limits (docs/defender-api.md#antivirus-health-report).
 const (
 	avPerMinute   = 30
 	avPerHour     = 1000
