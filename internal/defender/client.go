@@ -72,7 +72,7 @@ func transportOf(c *http.Client) http.RoundTripper {
 func (c *Client) Token() (*oauth2.Token, error) {
 	t, err := c.tokens.Token()
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokens.scrub(tokenError(err, c.tokens.now()))
 	}
 	return t, nil
 }
@@ -92,7 +92,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		return nil // "no recent machines" is documented as 404, and is not a credential problem
 	}
 	if res.status != http.StatusOK {
-		return statusError(res.status, res.body)
+		return c.apiErrorOf(res)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`
@@ -110,6 +110,8 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
+	header     http.Header // of a failed answer, for its support id
+	audience   string      // of the token a 403 answered, to tell a wrong audience apart
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
@@ -141,6 +143,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 		return response{}, networkError(err)
 	}
 	defer res.Body.Close()
+	var aud string
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -151,5 +154,8 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusUnauthorized {
 		c.tokens.invalidate(tok)
 	}
-	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
+	if res.StatusCode == http.StatusForbidden {
+		aud = audienceOf(tok.AccessToken)
+	}
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
 }

@@ -242,6 +242,11 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 		var wait time.Duration
 		switch {
 		case err != nil:
+			if d, ok := tokenWait(err, o, attempt); ok && ctx.Err() == nil && attempt < o.MaxAttempts {
+				wait = d
+				st.ThrottledWaits++
+				break
+			}
 			if ctx.Err() != nil || !retryable(err) || attempt >= o.MaxAttempts {
 				return response{}, err
 			}
@@ -251,7 +256,7 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			return res, nil
 		case res.status == http.StatusTooManyRequests:
 			if attempt >= o.MaxAttempts {
-				return response{}, statusError(res.status, res.body)
+				return response{}, c.apiErrorOf(res)
 			}
 			d, ok := ParseRetryAfter(res.retryAfter, o.Now())
 			if !ok {
@@ -261,12 +266,12 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			st.ThrottledWaits++
 		case res.status >= 500:
 			if attempt >= o.MaxAttempts {
-				return response{}, statusError(res.status, res.body)
+				return response{}, c.apiErrorOf(res)
 			}
 			wait = backoff(o, attempt)
 			st.Retries++
 		default:
-			return response{}, statusError(res.status, res.body)
+			return response{}, c.apiErrorOf(res)
 		}
 		st.Waited += wait
 		if err := o.Sleep(ctx, wait); err != nil {
