@@ -215,7 +215,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval})
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval, RemovalGuard: e.cfg.SyncRemovalGuard})
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {

@@ -45,6 +45,9 @@ type Config struct {
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
 	RetentionDays    int    // days the audit log and the posture history keep
+	// SyncRemovalGuard: a sync whose listing would mark more than this
+	// percentage of the active fleet missing is held for an admin.
+	SyncRemovalGuard int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -68,6 +71,7 @@ var Settings = []Setting{
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
+	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
 }
 
 // MinRetentionDays is the shortest retention accepted: a month of audit
@@ -136,6 +140,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		errs = append(errs, fmt.Errorf("retention-days: %q is not a whole number of days", *v["retention-days"]))
 		cfg.RetentionDays = MinRetentionDays
 	}
+	if cfg.SyncRemovalGuard, err = strconv.Atoi(strings.TrimSpace(*v["sync-removal-guard"])); err != nil {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
+		cfg.SyncRemovalGuard = 10
+	}
 	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -177,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionDays < MinRetentionDays {
 		errs = append(errs, fmt.Errorf("retention-days: %d is shorter than the minimum %d", c.RetentionDays, MinRetentionDays))
+	}
+	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
@@ -229,6 +240,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),
 		slog.Int("retention_days", c.RetentionDays),
+		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
 	)
 }
 

@@ -96,6 +96,7 @@ var sample = map[string]struct {
 	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
 	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
 	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
+	"sync-removal-guard": {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
@@ -169,6 +170,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"sync-interval", "abc", "flag"},
 		{"sync-interval", "0", "env"},
 		{"sync-interval", "-5m", "flag"},
+		{"sync-removal-guard", "0", "flag"},
+		{"sync-removal-guard", "101", "env"},
+		{"sync-removal-guard", "ten", "flag"},
 		{"addr", "nohost", "flag"},
 		{"addr", "127.0.0.1", "env"},
 		{"trusted-proxies", "10.0.0.0/33", "flag"},
