@@ -141,6 +141,7 @@ func Run(t *testing.T, open Opener) {
 		{"SyncRuns", testSyncRuns},
 		{"AntivirusHealth", testAV},
 		{"Apply", testApply},
+		{"RemovalGuard", testRemovalGuard},
 		{"DeviceReads", testDeviceReads},
 		{"DevicePage", testDevicePage},
 		{"UpdateDevice", testUpdateDevice},
