@@ -101,7 +101,7 @@ func deviceWhere(f model.DeviceFilter) (string, []any) {
 const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build, health_status, risk_score,
 	exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate, first_seen,
 	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at,
-	is_excluded, exclusion_reason, rbac_group`
+	agent_version, device_value, is_excluded, exclusion_reason, rbac_group`
 
 // Device returns one device with its raw machine, or NotFound.
 func (s *Store) Device(ctx context.Context, id string) (model.Device, error) {
@@ -136,7 +136,8 @@ func scanDevice(r scanner, withRaw bool) (model.Device, error) {
 	dest := []any{&d.ID, &d.Host, &d.AADDeviceID, &d.OSPlatform, &d.OSVersion, &d.OSBuild, &d.HealthStatus,
 		&d.RiskScore, &d.ExposureLevel, &d.OnboardingStatus, &d.AVStatus, &d.IsAADJoined, &d.MergedInto,
 		&d.PotentialDuplicate, &firstSeen, &lastSeen, &d.LastIP, &tags, &d.ContentHash, &firstSynced, &changed,
-		&d.ChangedRunID, &d.MissedRuns, &removed, &d.IsExcluded, &d.ExclusionReason, &d.RBACGroup}
+		&d.ChangedRunID, &d.MissedRuns, &removed, &d.AgentVersion, &d.DeviceValue, &d.IsExcluded, &d.ExclusionReason,
+		&d.RBACGroup}
 	if withRaw {
 		dest = append(dest, &d.Raw)
 	}

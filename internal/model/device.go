@@ -25,13 +25,15 @@ type Device struct {
 	ExclusionReason *string
 	// RBACGroup is Defender's device group (rbacGroupName), set by the
 	// tenant's admins; nil when unassigned.
-	RBACGroup   *string
-	FirstSeen   *time.Time
-	LastSeen    *time.Time
-	LastIP      *string
-	Tags        []string
-	Raw         []byte
-	ContentHash []byte
+	RBACGroup    *string
+	FirstSeen    *time.Time
+	LastSeen     *time.Time
+	LastIP       *string
+	Tags         []string
+	AgentVersion *string // Defender sensor version
+	DeviceValue  *string // High, Normal or Low
+	Raw          []byte
+	ContentHash  []byte
 
 	// Provenance, set by the store.
 	FirstSyncedAt time.Time
