@@ -89,7 +89,10 @@ func (c *Client) Validate(ctx context.Context) error {
 		return err
 	}
 	if res.status == http.StatusNotFound {
-		return nil // "no recent machines" is documented as 404, and is not a credential problem
+		if emptyTenant(res.body) {
+			return nil // Defender's own "no machines" is not a credential problem
+		}
+		return notFoundError(res.body, 0)
 	}
 	if res.status != http.StatusOK {
 		return statusError(res.status, res.body)

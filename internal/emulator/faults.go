@@ -49,6 +49,8 @@ type Faults struct {
 	Throttle           int           // the next N authorised API requests get 429
 	RetryAfter         time.Duration // Retry-After of Throttle 429s; 0 → 1 s
 	RetryAfterHTTPDate bool          // send every Retry-After as an HTTP date instead of seconds
+
+	Realism // answers as the real service gives them (realism.go)
 }
 
 // SetFaults replaces the fault switches.
