@@ -77,9 +77,9 @@ func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.En
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, outcome = ?, pages = ?, seen = ?,
-			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ? WHERE id = ?`,
+			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ?, unreadable = ?, note = ? WHERE id = ?`,
 			formatTime(now), run.Outcome, run.Pages, run.Seen, run.Added, run.Changed, run.Removed,
-			run.ThrottledWaits, run.Error, run.ErrorCode, run.ID); err != nil {
+			run.ThrottledWaits, run.Error, run.ErrorCode, run.Unreadable, run.Note, run.ID); err != nil {
 			return err
 		}
 		entry.At = now
@@ -117,14 +117,14 @@ func (s *Store) autoCheckpoint(ctx context.Context) error {
 }
 
 const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
-	throttled_waits, error, error_code`
+	throttled_waits, error, error_code, unreadable, note`
 
 func scanRun(r scanner) (model.SyncRun, error) {
 	var run model.SyncRun
 	var started string
 	var finished sql.NullString
 	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
-		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode)
+		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode, &run.Unreadable, &run.Note)
 	if err != nil {
 		return run, err
 	}

@@ -58,7 +58,8 @@ var lenientNumbers = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *
 // unreadable counts the machines of one page that could not be decoded.
 type unreadable struct {
 	n     int
-	first string // why the first one could not be read
+	first string   // why the first one could not be read
+	ids   []string // the ids of those that have a usable one
 }
 
 func (st *ListStats) addUnreadable(u unreadable) {
@@ -69,6 +70,7 @@ func (st *ListStats) addUnreadable(u unreadable) {
 		st.FirstUnreadable = u.first
 	}
 	st.Unreadable += u.n
+	st.UnreadableIDs = append(st.UnreadableIDs, u.ids...)
 }
 
 // decodePage reads one page of machines. The whole page is decoded at
@@ -94,8 +96,12 @@ func decodePage(body []byte) ([]Machine, string, unreadable, error) {
 	for _, v := range *raw.Value {
 		var m Machine
 		if err := jsonv2.Unmarshal(v, &m, machineJSON, lenientNumbers); err != nil {
+			id := idOf(v)
 			if bad.n == 0 {
-				bad.first = describeUnreadable(v, err)
+				bad.first = describeUnreadable(id, err)
+			}
+			if id != "" {
+				bad.ids = append(bad.ids, id)
 			}
 			bad.n++
 			continue
@@ -118,17 +124,28 @@ func pageError(err error) *Error {
 
 // describeUnreadable names the machine (by id when it has one) and what
 // could not be read, briefly: the run and the log keep it.
-func describeUnreadable(v jsontext.Value, err error) string {
-	var id struct {
-		ID string `json:"id"`
-	}
-	_ = jsonv2.Unmarshal(v, &id, machineJSON)
+func describeUnreadable(id string, err error) string {
 	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if len(msg) > 200 {
 		msg = strings.ToValidUTF8(msg[:200], "") + "…"
 	}
-	if id.ID != "" && len(id.ID) <= 128 {
-		return "machine " + id.ID + ": " + msg
+	if id != "" {
+		return "machine " + id + ": " + msg
 	}
 	return msg
+}
+
+// idOf is the id of an undecodable machine when it has a usable one, in
+// lower case as listed machines are.
+func idOf(v jsontext.Value) string {
+	var m Machine
+	var id struct {
+		ID string `json:"id"`
+	}
+	_ = jsonv2.Unmarshal(v, &id, machineJSON)
+	m.ID = id.ID
+	if !m.Valid() {
+		return ""
+	}
+	return strings.ToLower(m.ID)
 }

@@ -75,6 +75,9 @@ type ListStats struct {
 	Unreadable int // rows skipped because they could not be decoded
 	// FirstUnreadable says why the first unreadable row could not be read.
 	FirstUnreadable string
+	// UnreadableIDs are the ids of the unreadable rows that have one: the
+	// machines are still listed, so their devices must not count as gone.
+	UnreadableIDs []string
 	ThrottledWaits  int // 429 answers waited out
 	Retries         int // retries after 5xx or network errors
 	Waited          time.Duration
@@ -148,7 +151,7 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 					return st, err
 				}
 			}
-		case len(page) >= opts.PageSize:
+		case len(page)+bad.n >= opts.PageSize: // unreadable rows count: the page was full
 			skip += opts.PageSize
 			next = c.pageURL(opts.PageSize, skip)
 		}
@@ -165,9 +168,22 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 			}
 		}
 		if next == "" {
+			st.UnreadableIDs = unseen(st.UnreadableIDs, seenIDs)
 			return st, nil
 		}
 	}
+}
+
+// unseen keeps the ids not among the machines listed, once each.
+func unseen(ids []string, seen map[string]struct{}) []string {
+	out := ids[:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // pageFetch is one page request on its way.

@@ -27,6 +27,8 @@ type SyncRun struct {
 	ThrottledWaits int
 	Error          string
 	ErrorCode      string
+	Unreadable     int    // machines skipped because they could not be read
+	Note           string // plain words about a run that still went ahead, such as Unreadable
 }
 
 // RunTotals are counters over every recorded run.
