@@ -77,10 +77,10 @@ type ListStats struct {
 	FirstUnreadable string
 	// UnreadableIDs are the ids of the unreadable rows that have one: the
 	// machines are still listed, so their devices must not count as gone.
-	UnreadableIDs []string
-	ThrottledWaits  int // 429 answers waited out
-	Retries         int // retries after 5xx or network errors
-	Waited          time.Duration
+	UnreadableIDs  []string
+	ThrottledWaits int // 429 answers waited out
+	Retries        int // retries after 5xx or network errors
+	Waited         time.Duration
 }
 
 // ListMachines fetches every machine, page by page, and hands each page's
