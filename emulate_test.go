@@ -117,3 +117,25 @@ func TestDemoJSONLogStaysJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The refusal switches reach the emulator: --token-429 N throttles the
+// next N token requests, then --conditional-access refuses with 400.
+func TestEmulateDefenderRefusalFlags(t *testing.T) {
+	out := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"emulate-defender", "--addr", "127.0.0.1:0", "--machines", "2",
+			"--token-429", "1", "--conditional-access", "--disabled-feature", "--account-inactive"}, envOf(nil), out)
+	}()
+	m := waitFor(t, out, regexp.MustCompile(`emulator listening on (http://127\.0\.0\.1:\d+)`))
+	for _, want := range []int{http.StatusTooManyRequests, http.StatusBadRequest} {
+		if got := tokenStatus(t, m[1], emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret); got != want {
+			t.Errorf("token request: %d, want %d", got, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("emulate-defender: %v", err)
+	}
+}

@@ -207,7 +207,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 // the policy before anything is served.
 func newConsole(ctx context.Context, e *env) (*console, error) {
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
-		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL,
+		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL, Scope: e.cfg.DefenderScope,
 		ReloadKeyring: func() (*secret.Keyring, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		},

@@ -75,12 +75,20 @@ var troubleSignIn = []troubleRow{
 	{[]string{"AADSTS7000222"}, "This client secret has expired", "The secret's expiry date has passed.", "Create a new secret, paste its Value and update Secret expires on.", "client-secret"},
 	{[]string{"AADSTS7000218"}, "Microsoft received no client secret", "No secret reached Microsoft.", "Paste the secret's Value into Client Secret.", "client-secret"},
 	{[]string{"invalid_client"}, "Microsoft rejected the client credentials", "Microsoft refused the Client ID and secret together without saying which is wrong.", "Check the Client ID, then paste the secret's Value.", "secret-value"},
-	{[]string{"AADSTS500011"}, "Microsoft Defender for Endpoint is not set up in this tenant", "The tenant has no Defender for Endpoint service, or the Cloud setting points elsewhere.", "Check the licence and the Cloud setting.", "prerequisites"},
-	{[]string{"AADSTS7000112", "AADSTS53003", "others"}, "Microsoft refused to issue a token for this app", "Any other refusal to sign in, for example because the app is disabled or a Conditional Access policy blocks it.", "Check the app in the Entra admin center, and ask whoever manages Conditional Access.", "register-app"},
+	{[]string{"AADSTS500011"}, "Microsoft found no Defender for Endpoint resource for this scope in the tenant", "Defender for Endpoint is not provisioned in the tenant, or the resource belongs to another Microsoft cloud.", "Check the licence, the Cloud setting and the server's defender-scope, if set.", "prerequisites"},
+	{[]string{"AADSTS53003"}, "A Conditional Access policy for workload identities blocked this app's sign-in", "A policy that targets service principals applies to this app, and this server's address is not a trusted location.", "Exclude the app's service principal from the policy, or add this server's outbound (egress) IP address to the policy's trusted named locations.", ""},
+	{[]string{"AADSTS7000112"}, "The app is disabled in this tenant", "The app or its service principal was disabled in Entra ID.", "In Enterprise applications → the app → Properties, set Enabled for users to sign-in to Yes.", "register-app"},
+	{[]string{"AADSTS70011"}, "Microsoft does not accept the scope Postern asked for", "The scope is not valid in this cloud, usually a wrong defender-scope on the server.", "Correct the server's defender-scope (an absolute URI ending in /.default), or check the Cloud setting.", "cloud-region"},
+	{[]string{"HTTP 429", "AADSTS90055"}, "Microsoft's sign-in service is throttling this app", "Too many token requests from this app, often because another tool shares it.", "A sync waits as long as Microsoft asks; for Save, wait a minute and save again.", ""},
+	{[]string{"others"}, "Microsoft refused to issue a token for this app", "Any other refusal to sign in.", "Check the app in the Entra admin center; Microsoft's own message is shown first.", "register-app"},
 }
 
 var troubleAPI = []troubleRow{
 	{[]string{"403 Forbidden"}, "The app has no access to Defender machines", "Machine.Read.All is missing, was added as a Delegated permission, or has no admin consent. Syncing pauses until the credentials are saved again.", "Add the application permission, grant admin consent, then choose Save in Manage.", "permission"},
+	{[]string{"403 DisabledFeature"}, "Defender says a feature this read needs is turned off for the tenant", "Microsoft's message names the feature. No permission fixes it, so syncing does not pause.", "Check in the Microsoft Defender portal that Defender for Endpoint is set up and its API available.", ""},
+	{[]string{"403 DisallowedOperation"}, "Defender does not allow this app to list machines right now", "Microsoft's message says why, for example a tenant being offboarded. Syncing does not pause.", "Fix the cause in the tenant, or ask Microsoft support, quoting the Support ID.", ""},
+	{[]string{"403 AccountInactive", "401 AccountInactive"}, "Defender for Endpoint is inactive in this tenant", "Microsoft said the account is inactive: the subscription lapsed, was never set up, or is being offboarded. Consent changes nothing; syncing does not pause.", "Check the licence and the tenant's state in the Microsoft Defender portal.", ""},
+	{[]string{"403 WrongAudience"}, "Defender refused the token because it was issued for another API", "The scope asked for belongs to another API, such as Defender XDR. Syncing does not pause.", "Check the Cloud setting, and the server's defender-scope if it is set.", "cloud-region"},
 	{[]string{"401 Unauthorized"}, "The Defender API rejected the app's token", "The token is for another Microsoft cloud than the API host Postern called.", "Set Cloud and API region to match the tenant.", "cloud-region"},
 	{[]string{"429 TooManyRequests"}, "Microsoft is throttling this app", "Defender allows each app 100 calls a minute and 1,500 an hour. Postern waits as long as Microsoft asks, then carries on.", "Usually nothing. If another tool shares this app registration, give it one of its own.", ""},
 	{[]string{"500", "503", "HTTP 5xx"}, "Microsoft had a temporary problem", "Microsoft's sign-in or Defender service failed on its side.", "Postern retries with growing pauses. If it lasts, check Service health in the Microsoft 365 admin center.", ""},
@@ -135,7 +143,7 @@ func guideTroubleshooting() templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p>Every error Postern shows names Microsoft's code (in monospace) where there is one. A failed Save stores nothing, and a failed sync leaves the previous device data in place, so you can fix things calmly. <a href=\"/sync-runs\">Sync runs</a> lists each sync and its error.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p>Every error Postern shows names Microsoft's code (in monospace) where there is one. When Microsoft says why it refused, its own words come first, then what to do, then the Support ID that Microsoft support asks for. A failed Save stores nothing, and a failed sync leaves the previous device data in place, so you can fix things calmly. <a href=\"/sync-runs\">Sync runs</a> lists each sync and its error.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -189,7 +197,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 80, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 88, Col: 65}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -259,7 +267,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(r.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 85, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 93, Col: 58}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -282,7 +290,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 						var templ_7745c5c3_Var11 string
 						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 89, Col: 114}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 97, Col: 114}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -345,7 +353,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(r.Means)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 94, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 102, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -398,7 +406,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(r.Fix)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 96, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -416,7 +424,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var18 string
 					templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("#" + r.Section)).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 98, Col: 43}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 43}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 					if templ_7745c5c3_Err != nil {
@@ -429,7 +437,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var19 string
 					templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(guideTitle(r.Section))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 98, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 					if templ_7745c5c3_Err != nil {

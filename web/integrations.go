@@ -224,11 +224,12 @@ func applyErrors(f *views.ManageForm, err error) bool {
 		f.Errors, f.Helps = problems, problemHelps(problems)
 	case errors.As(err, &de):
 		if de.Field != "" {
-			f.Errors = map[string]string{de.Field: de.Message}
+			f.Errors = map[string]string{de.Field: de.Text()}
 			f.Codes = map[string]string{de.Field: de.Code}
 			f.Helps = map[string]string{de.Field: de.Help}
 		} else {
 			f.FormError, f.FormCode, f.FormHelp = de.Message, de.Code, de.Help
+			f.FormSaid, f.FormSupportID = de.Said(), de.SupportID
 		}
 	case apperr.Is(err, apperr.Conflict):
 		f.FormError = apperr.MessageOf(err)
@@ -278,7 +279,7 @@ func (s *Server) defenderEnable(c echo.Context) error {
 	err := s.integration.Enable(c.Request().Context())
 	var de *defender.Error
 	if errors.As(err, &de) {
-		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Message+" ("+de.Code+")", false)
+		return s.afterAction(c, components.FlashError, "Microsoft Defender stays disabled: "+de.Text()+" ("+de.Code+")", false)
 	}
 	if err != nil {
 		return s.refusedAction(c, err)

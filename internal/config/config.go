@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/defender"
 	"postern/internal/secret"
 )
 
@@ -39,6 +40,7 @@ type Config struct {
 	SyncInterval     time.Duration
 	DefenderLoginURL string
 	DefenderAPIURL   string
+	DefenderScope    string // token scope override; "" means from the Cloud setting
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
@@ -62,6 +64,7 @@ var Settings = []Setting{
 	{"sync-interval", "5m", "background sync period (at least 1m)"},
 	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
 	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
+	{"defender-scope", "", "token scope override, an absolute URI ending in /.default (default: from the Cloud setting)"},
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
@@ -126,6 +129,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
 		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
 		DefenderAPIURL:   strings.TrimRight(strings.TrimSpace(*v["defender-api-url"]), "/"),
+		DefenderScope:    strings.TrimSpace(*v["defender-scope"]),
 		LogFormat:        strings.ToLower(strings.TrimSpace(*v["log-format"])),
 	}
 	if cfg.MasterKeyFile == "" && cfg.DataDir != "" {
@@ -181,6 +185,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) base URL", name, u))
 		}
 	}
+	if c.DefenderScope != "" {
+		if err := defender.CheckScope(c.DefenderScope); err != nil {
+			errs = append(errs, fmt.Errorf("defender-scope: %w", err))
+		}
+	}
 	if c.RetentionDays < MinRetentionDays {
 		errs = append(errs, fmt.Errorf("retention-days: %d is shorter than the minimum %d", c.RetentionDays, MinRetentionDays))
 	}
@@ -231,6 +240,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("data_dir", c.DataDir),
 		slog.String("master_key", keySource),
 		slog.Duration("sync_interval", c.SyncInterval),
+		slog.String("defender_scope", orDefault(c.DefenderScope, "from cloud setting")),
 		slog.String("defender_login_url", orDefault(c.DefenderLoginURL, "from cloud setting")),
 		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),

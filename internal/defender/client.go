@@ -72,7 +72,7 @@ func transportOf(c *http.Client) http.RoundTripper {
 func (c *Client) Token() (*oauth2.Token, error) {
 	t, err := c.tokens.Token()
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokens.scrub(tokenError(err, c.tokens.now()))
 	}
 	return t, nil
 }
@@ -95,7 +95,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		return notFoundError(res.body, 0)
 	}
 	if res.status != http.StatusOK {
-		return statusError(res.status, res.body)
+		return c.apiErrorOf(res)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`
@@ -113,6 +113,8 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
+	header     http.Header // of a failed answer, for its support id
+	audience   string      // of the token a 403 answered, to tell a wrong audience apart
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
@@ -138,6 +140,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	tok.SetAuthHeader(req)
 	res, body, err := c.do(ctx, req)
 	var de *Error
+	var aud string
 	switch {
 	case errors.As(err, &de):
 		return response{}, de
@@ -149,5 +152,8 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusUnauthorized {
 		c.tokens.invalidate(tok)
 	}
-	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After")}, nil
+	if res.StatusCode == http.StatusForbidden {
+		aud = audienceOf(tok.AccessToken)
+	}
+	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
 }

@@ -59,7 +59,7 @@ func assertNoSecret(t *testing.T, err error, sec string) {
 	texts := []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err)}
 	var de *defender.Error
 	if errors.As(err, &de) {
-		texts = append(texts, de.Message, de.Code, de.Help)
+		texts = append(texts, de.Message, de.Code, de.Help, de.Text(), de.MicrosoftCode, de.MicrosoftMessage, de.SupportID)
 		if de.Err != nil {
 			texts = append(texts, de.Err.Error())
 		}

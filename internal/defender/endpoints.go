@@ -5,6 +5,7 @@ package defender
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -29,6 +30,8 @@ const (
 	EU     Region = "eu"
 	UK     Region = "uk"
 	AU     Region = "au"
+	SWA    Region = "swa" // Switzerland
+	INA    Region = "ina" // India
 )
 
 // Option is a value and its label for a select control.
@@ -42,6 +45,7 @@ var Clouds = []Option{
 // Regions lists the API regions in display order.
 var Regions = []Option{
 	{string(Global), "Global"}, {string(US), "US"}, {string(EU), "EU"}, {string(UK), "UK"}, {string(AU), "AU"},
+	{string(SWA), "Switzerland"}, {string(INA), "India"},
 }
 
 // Valid reports whether value is one of opts.
@@ -90,7 +94,7 @@ func ResolveEndpoints(cloud Cloud, region Region, loginOverride, apiOverride str
 		switch region {
 		case Global, "":
 			ep.APIURL = "https://api.security.microsoft.com"
-		case US, EU, UK, AU:
+		case US, EU, UK, AU, SWA, INA:
 			ep.APIURL = "https://" + string(region) + ".api.security.microsoft.com"
 		default:
 			return Endpoints{}, fmt.Errorf("defender: unknown API region %q", region)
@@ -109,4 +113,25 @@ func ResolveEndpoints(cloud Cloud, region Region, loginOverride, apiOverride str
 		ep.APIURL = strings.TrimRight(apiOverride, "/")
 	}
 	return ep, nil
+}
+
+// WithScope returns ep asking for scope instead, when scope is set: the
+// server's defender-scope, for clouds whose scope Microsoft does not
+// document.
+func (ep Endpoints) WithScope(scope string) Endpoints {
+	if scope != "" {
+		ep.Scope = scope
+	}
+	return ep
+}
+
+// CheckScope reports whether scope can be a client-credentials scope: an
+// absolute URI with a host, ending in /.default.
+func CheckScope(scope string) error {
+	res, ok := strings.CutSuffix(scope, "/.default")
+	u, err := url.Parse(res)
+	if !ok || err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(scope, " \t\r\n") {
+		return fmt.Errorf("%q is not an absolute URI ending in /.default, such as https://api.securitycenter.microsoft.com/.default", scope)
+	}
+	return nil
 }

@@ -15,7 +15,7 @@ const (
 )
 
 // regions includes "" because an unset region means Global.
-var regions = []defender.Region{"", defender.Global, defender.US, defender.EU, defender.UK, defender.AU}
+var regions = []defender.Region{"", defender.Global, defender.US, defender.EU, defender.UK, defender.AU, defender.SWA, defender.INA}
 
 func TestResolveEndpointsEveryCloudAndRegion(t *testing.T) {
 	commercialAPI := map[defender.Region]string{
@@ -25,6 +25,8 @@ func TestResolveEndpointsEveryCloudAndRegion(t *testing.T) {
 		defender.EU:     "https://eu.api.security.microsoft.com",
 		defender.UK:     "https://uk.api.security.microsoft.com",
 		defender.AU:     "https://au.api.security.microsoft.com",
+		defender.SWA:    "https://swa.api.security.microsoft.com",
+		defender.INA:    "https://ina.api.security.microsoft.com",
 	}
 	for _, cloud := range []defender.Cloud{"", defender.Commercial, defender.GCC, defender.GCCHigh, defender.DoD} {
 		for _, region := range regions {
@@ -144,5 +146,31 @@ func TestResolveEndpointsUnknown(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The server's defender-scope replaces the cloud's scope and nothing else;
+// only an absolute URI ending in /.default passes.
+func TestScopeOverride(t *testing.T) {
+	ep, err := defender.ResolveEndpoints(defender.GCCHigh, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ep.WithScope(""); got != ep {
+		t.Errorf("an empty override changed the endpoints: %+v", got)
+	}
+	const gov = "https://api-gov.securitycenter.microsoft.us/.default"
+	if got := ep.WithScope(gov); got.Scope != gov || got.APIURL != ep.APIURL || got.LoginURL != ep.LoginURL {
+		t.Errorf("WithScope = %+v", got)
+	}
+	for _, ok := range []string{gov, "https://securitycenter.onmicrosoft.us/windowsatpservice/.default", "api://0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/.default"} {
+		if err := defender.CheckScope(ok); err != nil {
+			t.Errorf("CheckScope(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "https://api.securitycenter.microsoft.com", "api.securitycenter.microsoft.com/.default", "/.default", "https:///.default", "https://h /.default", "https://h/?a=b/.default"} {
+		if err := defender.CheckScope(bad); err == nil {
+			t.Errorf("CheckScope(%q) accepted it", bad)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package defender
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -9,8 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"golang.org/x/oauth2"
+	"time"
 )
 
 // Reason classifies a failure talking to Microsoft.
@@ -33,6 +31,17 @@ const (
 	BadResponse            Reason = "bad_response"
 	SignInRefused          Reason = "sign_in_refused"
 	NotFound               Reason = "not_found"
+
+	// Refusals by Defender that no permission fixes: they never pause syncing.
+	AccountInactive     Reason = "account_inactive"     // "Account mode is inactive"
+	FeatureDisabled     Reason = "feature_disabled"     // 403 DisabledFeature
+	OperationDisallowed Reason = "operation_disallowed" // 403 DisallowedOperation
+	WrongAudience       Reason = "wrong_audience"       // a token issued for another API
+
+	// Refusals by Entra ID's token endpoint.
+	SignInBlocked Reason = "sign_in_blocked" // AADSTS53003, Conditional Access
+	AppDisabled   Reason = "app_disabled"    // AADSTS7000112
+	InvalidScope  Reason = "invalid_scope"   // AADSTS70011
 )
 
 // Form fields an error belongs to.
@@ -71,12 +80,25 @@ type Error struct {
 	Message string // plain words, with what to do
 	Help    string // anchor in the setup guide that fixes it: one of HelpAnchors
 	Err     error  // cause, for logs
+
+	// What Microsoft itself said, sanitized and capped (see said): its own
+	// code ("Forbidden", "AADSTS53003") and message, shown before Message.
+	MicrosoftCode    string
+	MicrosoftMessage string
+	// SupportID is what Microsoft support asks for: Defender's target or
+	// request id, or Entra's trace and correlation ids.
+	SupportID string
+	// RetryAfter is how long a throttled token request was asked to wait.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
 	s := "defender: " + string(e.Reason)
 	if e.Code != "" {
 		s += " (" + e.Code + ")"
+	}
+	if e.SupportID != "" {
+		s += " [support id " + e.SupportID + "]"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
@@ -86,6 +108,41 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Said is what Microsoft said, as it is shown first: its message and, in
+// brackets, its code; "" when it said nothing Postern could read.
+func (e *Error) Said() string {
+	switch {
+	case e.MicrosoftMessage == "":
+		return ""
+	case e.MicrosoftCode == "":
+		return e.MicrosoftMessage
+	}
+	return e.MicrosoftMessage + " (" + e.MicrosoftCode + ")"
+}
+
+// Text is the whole error as one line, for the sync run's record, the card
+// and flashes: Microsoft's own words first, then Postern's advice, then the
+// support id.
+func (e *Error) Text() string {
+	s := e.Message
+	if said := e.Said(); said != "" {
+		s = "Microsoft said: " + said + ". " + s
+	}
+	if e.SupportID != "" {
+		s += " Support ID " + e.SupportID + "."
+	}
+	return s
+}
+
+// SupportIDOf returns the support id of the first *Error in err's chain.
+func SupportIDOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.SupportID
+	}
+	return ""
+}
+
 // ReasonOf returns the reason of the first *Error in err's chain, or "".
 func ReasonOf(err error) Reason {
 	var e *Error
@@ -93,72 +150,6 @@ func ReasonOf(err error) Reason {
 		return e.Reason
 	}
 	return ""
-}
-
-// entraError is the body of a failed token request.
-type entraError struct {
-	Error      string `json:"error"`
-	ErrorCodes []int  `json:"error_codes"`
-}
-
-// tokenError maps a failed token fetch to an *Error.
-func tokenError(err error) *Error {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return networkError(err)
-	}
-	var body entraError
-	_ = json.Unmarshal(re.Body, &body)
-	code := 0
-	if len(body.ErrorCodes) > 0 {
-		code = body.ErrorCodes[0]
-	}
-	e := tokenErrorFor(code, re.ErrorCode)
-	if re.Response != nil && re.Response.StatusCode >= 500 {
-		e = &Error{Reason: ServiceError, Help: HelpTroubleshooting,
-			Message: "Microsoft's sign-in service had a temporary problem. Postern will try again."}
-	}
-	if code != 0 {
-		e.Code = "AADSTS" + strconv.Itoa(code)
-	} else if re.ErrorCode != "" {
-		e.Code = re.ErrorCode
-	} else if re.Response != nil {
-		e.Code = "HTTP " + strconv.Itoa(re.Response.StatusCode)
-	}
-	e.Err = fmt.Errorf("token request: %s %v", re.ErrorCode, body.ErrorCodes)
-	return e
-}
-
-func tokenErrorFor(code int, class string) *Error {
-	switch code {
-	case 90002:
-		return &Error{Reason: TenantNotFound, Field: FieldTenantID, Help: HelpTenantID,
-			Message: "Microsoft does not know this tenant. Copy the Directory (tenant) ID from the app's Overview page in the Entra admin center, and check the Cloud setting under Advanced."}
-	case 900023:
-		return &Error{Reason: TenantMalformed, Field: FieldTenantID, Help: HelpTenantID,
-			Message: "This is not a valid tenant identifier. Use the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com."}
-	case 700016:
-		return &Error{Reason: AppNotFound, Field: FieldClientID, Help: HelpRegisterApp,
-			Message: "No application with this Client ID exists in the tenant. Copy the Application (client) ID from the app's Overview page, and check that the Tenant ID is the app's own tenant."}
-	case 7000215:
-		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: HelpSecretValue,
-			Message: "Microsoft rejected the client secret. Paste the secret's Value, not its Secret ID; if the value is lost, create a new client secret."}
-	case 7000222:
-		return &Error{Reason: SecretExpired, Field: FieldClientSecret, Help: HelpClientSecret,
-			Message: "This client secret has expired. Create a new client secret for the app in the Entra admin center and paste its Value."}
-	case 7000218, 90014:
-		return &Error{Reason: SecretMissing, Field: FieldClientSecret, Help: HelpClientSecret,
-			Message: "Microsoft received no client secret. Paste the secret's Value."}
-	case 500011:
-		return &Error{Reason: DefenderNotProvisioned, Help: HelpPrerequisites,
-			Message: "Microsoft Defender for Endpoint is not set up in this tenant (its service principal was not found). Check that the tenant has a Defender for Endpoint licence and has been provisioned, and that the Cloud setting is right."}
-	}
-	if class == "invalid_client" {
-		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: HelpSecretValue,
-			Message: "Microsoft rejected the client credentials. Check the Client ID and paste the secret's Value, not its Secret ID."}
-	}
-	return &Error{Reason: SignInRefused, Help: HelpRegisterApp,
-		Message: "Microsoft refused to issue a token for this app. Check the Tenant ID, Client ID and Client Secret, and the Cloud setting under Advanced."}
 }
 
 // networkError maps transport failures: timeouts, refused connections, DNS.
@@ -174,43 +165,6 @@ func networkError(err error) *Error {
 		err = fmt.Errorf("%s %s: %w", ue.Op, ue.URL, ue.Err)
 	}
 	return &Error{Reason: Unreachable, Code: "network", Message: msg, Help: HelpTroubleshooting, Err: err}
-}
-
-// apiError is the body of a failed Defender API call.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// statusError maps a non-2xx Defender API answer.
-func statusError(status int, body []byte) *Error {
-	var ae apiError
-	_ = json.Unmarshal(body, &ae)
-	code := strconv.Itoa(status)
-	if ae.Error.Code != "" {
-		code += " " + ae.Error.Code
-	}
-	e := &Error{Code: code, Err: fmt.Errorf("defender api: status %d %s", status, ae.Error.Code)}
-	switch {
-	case status == 403:
-		e.Reason, e.Help = PermissionMissing, HelpPermission
-		e.Message = "The app has no access to Defender machines. In the Entra admin center add the application permission WindowsDefenderATP → Machine.Read.All to the app, then click Grant admin consent."
-	case status == 401:
-		e.Reason, e.Help = TokenRejected, HelpCloudRegion
-		e.Message = "The Defender API rejected the app's token. Check that the Cloud and API region match the tenant."
-	case status == 429:
-		e.Reason, e.Help = Throttled, HelpTroubleshooting
-		e.Message = "Microsoft is throttling this app (Defender allows 100 calls a minute). Postern will wait and try again."
-	case status >= 500:
-		e.Reason, e.Help = ServiceError, HelpTroubleshooting
-		e.Message = "The Defender API had a temporary problem. Postern will try again."
-	default:
-		e.Reason, e.Help = ServiceError, HelpTroubleshooting
-		e.Message = "The Defender API answered with an unexpected error."
-	}
-	return e
 }
 
 // HelpForCode returns the setup guide anchor for an error kept only as its
@@ -232,7 +186,11 @@ func errorForCode(code string) *Error {
 	}
 	if n, ok := strings.CutPrefix(code, "HTTP "); ok {
 		// A token endpoint answer without an AADSTS code or error class.
-		if c, err := strconv.Atoi(n); err == nil && c >= 400 && c < 500 {
+		c, err := strconv.Atoi(n)
+		switch {
+		case err == nil && c == 429:
+			return tokenThrottled()
+		case err == nil && c >= 400 && c < 500:
 			return tokenErrorFor(0, "")
 		}
 		return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
@@ -240,9 +198,9 @@ func errorForCode(code string) *Error {
 	if oauthClass.MatchString(code) {
 		return tokenErrorFor(0, code)
 	}
-	status, _, _ := strings.Cut(code, " ")
+	status, msCode, _ := strings.Cut(code, " ")
 	if c, err := strconv.Atoi(status); err == nil && c >= 400 && c < 600 {
-		return statusError(c, nil)
+		return statusErrorFor(c, msCode, "")
 	}
 	return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
 }

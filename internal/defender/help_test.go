@@ -116,7 +116,17 @@ func TestHelpForCode(t *testing.T) {
 		{"AADSTS7000222", HelpClientSecret},
 		{"AADSTS7000218", HelpClientSecret},
 		{"AADSTS500011", HelpPrerequisites},
-		{"AADSTS53003", HelpRegisterApp}, // any other refusal to sign in
+		{"AADSTS53003", HelpTroubleshooting},
+		{"AADSTS7000112", HelpRegisterApp},
+		{"AADSTS70011", HelpCloudRegion},
+		{"AADSTS90055", HelpTroubleshooting},
+		{"AADSTS50058", HelpRegisterApp}, // any other refusal to sign in
+		{"HTTP 429", HelpTroubleshooting},
+		{"403 DisabledFeature", HelpTroubleshooting},
+		{"403 DisallowedOperation", HelpTroubleshooting},
+		{"403 AccountInactive", HelpTroubleshooting},
+		{"401 AccountInactive", HelpTroubleshooting},
+		{"403 WrongAudience", HelpCloudRegion},
 		{"invalid_client", HelpSecretValue},
 		{"invalid_request", HelpRegisterApp},
 		{"HTTP 400", HelpRegisterApp},
@@ -162,7 +172,10 @@ func TestReasonForCode(t *testing.T) {
 	for code, want := range map[string]Reason{
 		"403 Forbidden": PermissionMissing, "403": PermissionMissing, "401 Unauthorized": TokenRejected,
 		"AADSTS7000215": InvalidSecret, "invalid_client": InvalidSecret, "429": Throttled,
-		"network": ServiceError, "": ServiceError,
+		"network": ServiceError, "": ServiceError, "HTTP 429": Throttled,
+		"403 DisabledFeature": FeatureDisabled, "403 DisallowedOperation": OperationDisallowed,
+		"403 AccountInactive": AccountInactive, "403 WrongAudience": WrongAudience,
+		"AADSTS53003": SignInBlocked, "AADSTS7000112": AppDisabled, "AADSTS70011": InvalidScope,
 	} {
 		if got := ReasonForCode(code); got != want {
 			t.Errorf("ReasonForCode(%q) = %s, want %s", code, got, want)

@@ -240,6 +240,11 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 		var wait time.Duration
 		switch {
 		case err != nil:
+			if d, ok := tokenWait(err, o, attempt); ok && ctx.Err() == nil && attempt < o.MaxAttempts {
+				wait = d
+				st.ThrottledWaits++
+				break
+			}
 			if ctx.Err() != nil || !retryable(err) || attempt >= o.MaxAttempts {
 				return response{}, err
 			}
@@ -249,7 +254,7 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			return res, nil
 		case res.status == http.StatusTooManyRequests:
 			if attempt >= o.MaxAttempts {
-				return response{}, statusError(res.status, res.body)
+				return response{}, c.apiErrorOf(res)
 			}
 			d, ok := ParseRetryAfter(res.retryAfter, o.Now())
 			if !ok {
@@ -259,12 +264,12 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			st.ThrottledWaits++
 		case res.status >= 500:
 			if attempt >= o.MaxAttempts {
-				return response{}, statusError(res.status, res.body)
+				return response{}, c.apiErrorOf(res)
 			}
 			wait = backoff(o, attempt)
 			st.Retries++
 		default:
-			return response{}, statusError(res.status, res.body)
+			return response{}, c.apiErrorOf(res)
 		}
 		st.Waited += wait
 		if err := o.Sleep(ctx, wait); err != nil {

@@ -2,6 +2,8 @@ package defender
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,4 +57,18 @@ func (c *tokenCache) invalidate(tok *oauth2.Token) {
 	if c.tok != nil && tok != nil && c.tok.AccessToken == tok.AccessToken {
 		c.tok = nil
 	}
+}
+
+// scrub removes the client secret, as sent or URL-encoded, from what
+// Microsoft said, should it ever be echoed back, then cuts the message to
+// maxSaid.
+func (c *tokenCache) scrub(e *Error) *Error {
+	if sec := c.cfg.ClientSecret; sec != "" {
+		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
+			e.MicrosoftMessage = strings.ReplaceAll(e.MicrosoftMessage, form, "[secret]")
+			e.MicrosoftCode = strings.ReplaceAll(e.MicrosoftCode, form, "[secret]")
+		}
+	}
+	e.MicrosoftMessage = cut(e.MicrosoftMessage, maxSaid)
+	return e
 }

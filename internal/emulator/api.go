@@ -73,6 +73,9 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusInternalServerError, "InternalServerError", "An error has occurred.")
 		return
 	}
+	if refuseAPI(w, &f) {
+		return
+	}
 	if list {
 		e.serveList(w, r, &f)
 		return

@@ -18,6 +18,17 @@ type Faults struct {
 	NoConsent              bool          // tokens are issued with no roles claim (the API then answers 403)
 	Roles                  []string      // roles of issued MDE tokens; nil → ["Machine.Read.All"]
 	DefenderNotProvisioned bool          // MDE scopes get 400 invalid_resource AADSTS500011
+	ConditionalAccess      bool          // 400 access_denied AADSTS53003: a Conditional Access policy blocks the app
+	AppDisabled            bool          // 400 unauthorized_client AADSTS7000112: the app is disabled
+	InvalidScope           bool          // 400 invalid_scope AADSTS70011, whatever the scope
+	WrongAudience          bool          // MDE scopes get tokens for Defender XDR's audience (the API answers 403)
+	Token429               int           // the next N token requests get 429 with Retry-After
+	TokenRetryAfter        time.Duration // Retry-After of Token429 answers; 0 → 1 s
+
+	// Refusals by the API that no permission fixes (after authentication).
+	DisabledFeature     bool // 403 DisabledFeature
+	DisallowedOperation bool // 403 DisallowedOperation
+	AccountInactive     bool // 403 Forbidden "Account mode is inactive"
 
 	// API availability and errors.
 	APIDown    bool          // every API request gets 503 ServiceUnavailable

@@ -37,6 +37,10 @@ func (e *Emulator) serveToken(w http.ResponseWriter, r *http.Request, tenant str
 	e.mu.Unlock()
 	sleep(r.Context(), f.TokenDelay)
 	now := e.now()
+	if d := e.throttleToken(); d > 0 {
+		writeTokenThrottled(w, r, now, d)
+		return
+	}
 	res, requested, ae := e.grant(r, tenant, v2, &f)
 	if ae != nil {
 		writeAADError(w, r, now, ae)
@@ -92,9 +96,15 @@ func (e *Emulator) grant(r *http.Request, tenant string, v2 bool, f *Faults) (re
 	case f.ExpiredSecret:
 		return resource{}, "", aadErr(401, "invalid_client", 7000222, "The provided client secret keys for app '%s' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.", e.cfg.ClientID)
 	}
+	if ae := refuseToken(f, clientID, requested); ae != nil {
+		return resource{}, "", ae
+	}
 	res, ok := lookupResource(requested)
 	if !ok || f.DefenderNotProvisioned {
 		return resource{}, "", aadErr(400, "invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", requested, tenant)
+	}
+	if res.mde && f.WrongAudience {
+		res, _ = lookupResource(xdrAudience)
 	}
 	return res, requested, nil
 }

@@ -66,6 +66,7 @@ type Service struct {
 	log      *slog.Logger
 	loginURL string // overrides from configuration; empty means from Cloud
 	apiURL   string
+	scope    string // token scope override; empty means from Cloud
 	http     *http.Client
 	clients  clientCache
 
@@ -93,6 +94,7 @@ func (s *Service) publish(ctx context.Context, ch Change) {
 // Options configure a Service.
 type Options struct {
 	LoginURL, APIURL string
+	Scope            string // token scope override (defender-scope)
 	HTTPClient       *http.Client
 	// ReloadKeyring reads the master keyring again. When a stored secret is
 	// sealed under a key the service does not hold (postern rotate-key ran
@@ -106,7 +108,7 @@ func New(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Service {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	}
-	s := &Service{store: st, reload: o.ReloadKeyring, log: log, loginURL: o.LoginURL, apiURL: o.APIURL, http: o.HTTPClient}
+	s := &Service{store: st, reload: o.ReloadKeyring, log: log, loginURL: o.LoginURL, apiURL: o.APIURL, scope: o.Scope, http: o.HTTPClient}
 	s.keyring.Store(kr)
 	return s
 }
@@ -272,6 +274,7 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) (Cha
 // validate runs the check against Microsoft under its own deadline.
 func (s *Service) validate(ctx context.Context, creds defender.Credentials) error {
 	ep, err := defender.ResolveEndpoints(creds.Cloud, creds.Region, s.loginURL, s.apiURL)
+	ep = ep.WithScope(s.scope)
 	if err != nil {
 		return err
 	}
@@ -346,9 +349,9 @@ func (s *Service) setEnabled(ctx context.Context, enabled bool, action string, b
 func (s *Service) recordFailure(ctx context.Context, de *defender.Error, action string, by actor.Actor) error {
 	now := s.store.Now()
 	e := audit.As(by, action, "Microsoft Defender")
-	e.Outcome, e.Detail = audit.Failure, de.Code+": "+de.Message
+	e.Outcome, e.Detail = audit.Failure, de.Code+": "+de.Text()
 	return s.store.UpdateIntegration(ctx, Name, func(in *model.Integration) {
-		in.LastError, in.LastErrorCode, in.LastErrorAt, in.UpdatedAt = de.Message, de.Code, &now, now
+		in.LastError, in.LastErrorCode, in.LastErrorAt, in.UpdatedAt = de.Text(), de.Code, &now, now
 	}, e)
 }
 
@@ -398,6 +401,7 @@ func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) 
 	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: secret.Redacted(plain),
 		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	ep, err := defender.ResolveEndpoints(creds.Cloud, creds.Region, s.loginURL, s.apiURL)
+	ep = ep.WithScope(s.scope)
 	if err != nil {
 		return nil, "", err
 	}

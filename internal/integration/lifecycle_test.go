@@ -57,8 +57,8 @@ func TestDisableKeepsCredentialsEnableRevalidates(t *testing.T) {
 	if failed.Enabled {
 		t.Error("Enabled = true after a failed Enable")
 	}
-	if failed.LastError == "" || failed.LastError != de.Message {
-		t.Errorf("LastError = %q, want the error's message %q", failed.LastError, de.Message)
+	if failed.LastError == "" || failed.LastError != de.Text() {
+		t.Errorf("LastError = %q, want the error's text %q", failed.LastError, de.Text())
 	}
 	if failed.LastErrorCode != "AADSTS7000222" {
 		t.Errorf("LastErrorCode = %q, want AADSTS7000222", failed.LastErrorCode)

@@ -107,7 +107,7 @@ func RecheckFailure(err error) string {
 	var de *defender.Error
 	switch {
 	case errors.As(err, &de):
-		text := "Re-check failed: " + de.Message
+		text := "Re-check failed: " + de.Text()
 		if de.Code != "" {
 			text += " (" + de.Code + ")"
 		}

@@ -74,7 +74,8 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.end(done, version, lerr)
 	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
 		"seen", done.Seen, "added", done.Added, "changed", done.Changed, "removed", done.Removed,
-		"throttled_waits", done.ThrottledWaits, "unreadable", done.Unreadable, "error_code", done.ErrorCode)
+		"throttled_waits", done.ThrottledWaits, "unreadable", done.Unreadable, "error_code", done.ErrorCode,
+		"support_id", defender.SupportIDOf(lerr))
 	if done.Note != "" {
 		w.log.Warn("sync: "+done.Note, "run", done.ID)
 	}
@@ -252,7 +253,7 @@ func (w *Worker) describe(ctx context.Context, err error) (outcome, msg, code st
 	var de *defender.Error
 	switch {
 	case errors.As(err, &de):
-		return model.RunFailed, de.Message, de.Code
+		return model.RunFailed, de.Text(), de.Code
 	case ctx.Err() != nil:
 		cause := context.Cause(ctx)
 		switch {
