@@ -42,6 +42,7 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.BoolVar(&f.NoNextLink, "no-next-link", false, "never send @odata.nextLink")
 	fs.BoolVar(&f.EmptyCollection404, "empty-404", false, "an empty collection answers 404, as documented")
 	fs.BoolVar(&f.DuplicateAcrossPages, "duplicate-rows", false, "fault: pages overlap by one row")
+	fs.IntVar(&f.ShrinkFleet, "shrink-fleet", 0, "fault: the listing leaves out this percentage (0-100) of the machines")
 	fs.BoolVar(&f.NoRateLimit, "no-rate-limit", false, "disable the 100/minute and 1,500/hour limits")
 	fs.BoolVar(&f.HTML404, "html-404", false, "fault: the API answers 404 with an HTML page, as a proxy in front of a wrong path does")
 	fs.BoolVar(&f.EmptyTenant, "empty-tenant", false, "an empty fleet answers JSON 404 ResourceNotFound on the first page (a tenant that never used Defender); use with -machines -1")
@@ -59,6 +60,9 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 		if f.PageDelayPer1000 == 0 {
 			f.PageDelayPer1000 = emulator.RealisticDelayPer1000
 		}
+	}
+	if f.ShrinkFleet < 0 || f.ShrinkFleet > 100 {
+		return fmt.Errorf("emulator: --shrink-fleet is a percentage from 0 to 100, not %d", f.ShrinkFleet)
 	}
 	emu := emulator.New(cfg)
 	emu.SetFaults(f)

@@ -70,4 +70,5 @@ Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
   --trusted-proxies      CIDRs whose X-Forwarded-* headers are believed
   --demo                 also start the built-in Defender emulator
   --log-format           text or json (default text)
+  --sync-removal-guard   hold a sync that would mark more than this % of the active devices missing (default 10)
 `

@@ -217,7 +217,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	var devices fleet.Holder
 	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval,
-		List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}})
+		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}})
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {

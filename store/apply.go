@@ -5,30 +5,67 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"postern/internal/model"
 )
 
 // ApplyResult counts what an apply changed.
 type ApplyResult struct {
 	Seen, Added, Changed, Removed int
+	activeSeen                    int // staged devices stored and active
 }
 
 // changedRow is what makes an upsert of a staged device a change;
 // devices.* is the stored row.
 const changedRow = `(devices.content_hash != excluded.content_hash OR devices.removed_at IS NOT NULL)`
 
-// applyTx moves a run's staged devices into devices inside tx: new devices
-// are inserted, changed ones (by content hash) updated, devices missing from
-// this run count a miss and are marked removed at the second consecutive
-// miss. Unchanged rows are not rewritten.
-func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, staged int, now time.Time) (ApplyResult, error) {
-	ts := formatTime(now)
-	r, err := countStagedTx(ctx, tx, runID)
+// applyGuardedTx applies run's staged devices inside tx (applyTx), unless
+// decide holds the listing: then nothing is applied, the devices it did not
+// see are kept for AcceptHeldRun and the run comes back held. A verdict of
+// RemovalAccept applies the run and marks the devices it did not see
+// removed at once.
+func (s *Store) applyGuardedTx(ctx context.Context, tx *sql.Tx, run model.SyncRun,
+	decide func(model.Removal) model.RemovalVerdict, now time.Time) (model.SyncRun, error) {
+	r, err := countStagedTx(ctx, tx, run.ID)
 	if err != nil {
-		return r, err
+		return run, err
 	}
-	if r.Seen != staged {
-		return r, fmt.Errorf("apply: %d devices staged, %d found: the staging was lost", staged, r.Seen)
+	if r.Seen != run.Seen {
+		return run, fmt.Errorf("apply: %d devices staged, %d found: the staging was lost", run.Seen, r.Seen)
 	}
+	v := model.RemovalVerdict{Verdict: model.RemovalApply}
+	if decide != nil {
+		rm, err := removalTx(ctx, tx, run, r)
+		if err != nil {
+			return run, err
+		}
+		if v = decide(rm); v.Verdict != model.RemovalApply {
+			run.Missing, run.Active = rm.Missing, rm.Active
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM sync_held_missing"); err != nil {
+		return run, err
+	}
+	if v.Verdict == model.RemovalHold {
+		run.Outcome, run.Error, run.ErrorCode = model.RunHeld, v.Note, ""
+		return run, s.holdTx(ctx, tx, run.ID)
+	}
+	if r, err = s.applyTx(ctx, tx, run.ID, r, formatTime(now), v.Verdict == model.RemovalAccept); err != nil {
+		return run, err
+	}
+	run.Seen, run.Added, run.Changed, run.Removed = r.Seen, r.Added, r.Changed, r.Removed
+	if v.Verdict == model.RemovalAccept {
+		run.AcceptedBy, run.AcceptedAt = v.By, &now
+	}
+	return run, nil
+}
+
+// applyTx moves a run's staged devices (counted in r) into devices inside
+// tx: new devices are inserted, changed ones (by content hash) updated,
+// devices missing from this run count a miss and are marked removed at the
+// second consecutive miss, or at once with removeNow. Unchanged rows are
+// not rewritten.
+func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, r ApplyResult, ts string, removeNow bool) (ApplyResult, error) {
 	rebuild, err := bulkIndexesTx(ctx, tx, r.Added)
 	if err != nil {
 		return r, err
@@ -45,7 +82,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, staged int
 			return r, err
 		}
 	}
-	if r.Removed, err = countMissesTx(ctx, tx, runID, r.Seen, ts); err != nil {
+	if r.Removed, err = countMissesTx(ctx, tx, runID, r.Seen, ts, removeNow); err != nil {
 		return r, err
 	}
 	if rebuild == nil {
@@ -57,12 +94,14 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, staged int
 }
 
 // countStagedTx counts the run's staged devices: seen, added (no stored
-// row) and changed (changedRow), in one pass over the staged rows.
+// row), changed (changedRow) and stored and active (for the mass-removal
+// guard), in one pass over the staged rows.
 func countStagedTx(ctx context.Context, tx *sql.Tx, runID int64) (ApplyResult, error) {
 	var r ApplyResult
 	err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE d.id IS NULL),
-			COUNT(*) FILTER (WHERE d.content_hash != s.content_hash OR d.removed_at IS NOT NULL)
-		FROM staged_devices s LEFT JOIN devices d ON d.id = s.id WHERE s.run_id = ?`, runID).Scan(&r.Seen, &r.Added, &r.Changed)
+			COUNT(*) FILTER (WHERE d.content_hash != s.content_hash OR d.removed_at IS NOT NULL),
+			COUNT(*) FILTER (WHERE d.id IS NOT NULL AND d.removed_at IS NULL)
+		FROM staged_devices s LEFT JOIN devices d ON d.id = s.id WHERE s.run_id = ?`, runID).Scan(&r.Seen, &r.Added, &r.Changed, &r.activeSeen)
 	return r, err
 }
 
@@ -116,10 +155,11 @@ func upsertStagedTx(ctx context.Context, tx *sql.Tx, runID int64, ts string) err
 
 // countMissesTx counts a miss for every active device the run did not see
 // (the upsert forgot the miss of one seen again) and marks removed those at
-// their second; it returns how many it removed. Every staged device is now
-// active, so when there are as many active devices as seen ones, none was
-// missed (the usual case, and every first sync) and the scan is skipped.
-func countMissesTx(ctx context.Context, tx *sql.Tx, runID int64, seen int, ts string) (int, error) {
+// their second (or at once, with removeNow); it returns how many it
+// removed. Every staged device is now active, so when there are as many
+// active devices as seen ones, none was missed (the usual case, and every
+// first sync) and the scan is skipped.
+func countMissesTx(ctx context.Context, tx *sql.Tx, runID int64, seen int, ts string, removeNow bool) (int, error) {
 	var active, removed int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE removed_at IS NULL").Scan(&active); err != nil {
 		return 0, err
@@ -128,8 +168,8 @@ func countMissesTx(ctx context.Context, tx *sql.Tx, runID int64, seen int, ts st
 		return 0, nil
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = missed_runs + 1,
-			removed_at = CASE WHEN missed_runs + 1 >= 2 THEN ? ELSE NULL END
-		WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM staged_devices WHERE run_id = ?)`, ts, runID); err != nil {
+			removed_at = CASE WHEN missed_runs + 1 >= 2 OR ? THEN ? ELSE NULL END
+		WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM staged_devices WHERE run_id = ?)`, removeNow, ts, runID); err != nil {
 		return 0, err
 	}
 	err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE removed_at = ?", ts).Scan(&removed)

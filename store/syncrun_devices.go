@@ -42,9 +42,17 @@ func (s *Store) RunDevices(ctx context.Context, run model.SyncRun, limit int) (R
 	if err != nil || run.FinishedAt == nil {
 		return out, err
 	}
+	// A held run removed what it removed when an admin accepted it.
+	from, to := run.StartedAt, *run.FinishedAt
+	if run.Outcome == model.RunHeld {
+		if run.AcceptedAt == nil {
+			return out, nil
+		}
+		from, to = *run.AcceptedAt, *run.AcceptedAt
+	}
 	out.Removed, err = collect(ctx, s.read, "Sync run", "SELECT "+listColumns+" FROM devices INDEXED BY devices_list "+
 		"WHERE removed_at >= ? AND removed_at <= ? ORDER BY host_lower, id LIMIT ?",
-		[]any{formatTime(run.StartedAt), formatTime(*run.FinishedAt), limit}, func(r scanner) (model.Device, error) {
+		[]any{formatTime(from), formatTime(to), limit}, func(r scanner) (model.Device, error) {
 			return scanDevice(r, false)
 		})
 	return out, err

@@ -48,16 +48,27 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int64, error) {
 
 // FinishRun applies a successful run's staged devices, records the run and
 // its audit entry, all in one transaction: either everything or nothing.
-// For a successful run, run.Seen is how many devices the caller staged; an
-// apply that finds another number (the writer connection, and with it the
-// staging table, was replaced mid-run) fails rather than count the missing
-// devices as gone.
+// Every listing is applied; FinishGuardedRun is the same behind the
+// mass-removal guard.
+func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.Entry) (model.SyncRun, error) {
+	return s.FinishGuardedRun(ctx, run, model.RunGuard{Audit: func(model.SyncRun) []audit.Entry { return []audit.Entry{entry} }})
+}
+
+// FinishGuardedRun applies a successful run's staged devices, records the
+// run and its audit entries, all in one transaction: either everything or
+// nothing. For a successful run, run.Seen is how many devices the caller
+// staged; an apply that finds another number (the writer connection, and
+// with it the staging table, was replaced mid-run) fails rather than count
+// the missing devices as gone. A listing that g.Decide holds applies
+// nothing: the run is recorded as held, with the devices it did not see,
+// for an admin to accept (AcceptHeldRun).
 //
 // The commit of a large apply would also copy the whole WAL into the
 // database file (SQLite's automatic checkpoint) before anyone can see the
-// new devices. FinishRun skips that for its own commit, so the caller can
-// publish first and then call Checkpoint; otherwise the next write does it.
-func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.Entry) (model.SyncRun, error) {
+// new devices. FinishGuardedRun skips that for its own commit, so the
+// caller can publish first and then call Checkpoint; otherwise the next
+// write does it.
+func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model.RunGuard) (model.SyncRun, error) {
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
@@ -68,22 +79,28 @@ func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.En
 			if err := s.stagingTx(ctx, tx); err != nil {
 				return err
 			}
-			r, err := s.applyTx(ctx, tx, run.ID, run.Seen, now)
-			if err != nil {
+			var err error
+			if run, err = s.applyGuardedTx(ctx, tx, run, g.Decide, now); err != nil {
 				return err
 			}
-			run.Seen, run.Added, run.Changed, run.Removed = r.Seen, r.Added, r.Changed, r.Removed
 		} else if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, outcome = ?, pages = ?, seen = ?,
-			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ?, unreadable = ?, note = ? WHERE id = ?`,
+			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ?,
+			missing = ?, active = ?, accepted_by = ?, accepted_at = ?, unreadable = ?, note = ? WHERE id = ?`,
 			formatTime(now), run.Outcome, run.Pages, run.Seen, run.Added, run.Changed, run.Removed,
-			run.ThrottledWaits, run.Error, run.ErrorCode, run.Unreadable, run.Note, run.ID); err != nil {
+			run.ThrottledWaits, run.Error, run.ErrorCode, run.Missing, run.Active, run.AcceptedBy,
+			timeOrNil(run.AcceptedAt), run.Unreadable, run.Note, run.ID); err != nil {
 			return err
 		}
-		entry.At = now
-		return appendAuditTx(ctx, tx, entry, now)
+		for _, e := range g.Audit(run) {
+			e.At = now
+			if err := appendAuditTx(ctx, tx, e, now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")
@@ -117,15 +134,19 @@ func (s *Store) autoCheckpoint(ctx context.Context) error {
 }
 
 const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
-	throttled_waits, error, error_code, unreadable, note`
+	throttled_waits, error, error_code, missing, active, accepted_by, accepted_at, unreadable, note`
 
 func scanRun(r scanner) (model.SyncRun, error) {
 	var run model.SyncRun
 	var started string
-	var finished sql.NullString
+	var finished, accepted sql.NullString
 	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
-		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode, &run.Unreadable, &run.Note)
+		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode,
+		&run.Missing, &run.Active, &run.AcceptedBy, &accepted, &run.Unreadable, &run.Note)
 	if err != nil {
+		return run, err
+	}
+	if run.AcceptedAt, err = nullTime(accepted); err != nil {
 		return run, err
 	}
 	if run.StartedAt, err = parseTime(started); err != nil {

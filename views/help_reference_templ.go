@@ -110,6 +110,8 @@ var troubleCard = []troubleRow{
 	{nil, "The client secret expires in … days, or expired on …", "The date you entered in Secret expires on is near or past.", "Create a new secret and paste its Value in Manage.", "client-secret"},
 	{nil, "Syncing is paused: Defender refused access (403)", "Defender answered 403, so Postern stopped calling it until the credentials change.", "Grant admin consent for Machine.Read.All, then choose Save in Manage.", "permission"},
 	{nil, "Several syncs in a row failed, so Postern now waits longer between attempts", "The error shown above it keeps happening.", "Fix that error, then choose Sync now.", ""},
+	{[]string{"held"}, "The last sync was held: nothing was marked missing", "Microsoft's list left out more than the allowed share (sync-removal-guard, 10 % by default) of the active devices, or all of them. Postern kept the previous data.", "If Defender's inventory no longer lists them, choose Accept removal; otherwise check the API region and any proxy. Three held syncs in a row accept it by themselves, except a removal of every device.", "cloud-region"},
+	{nil, "The sync interval is stretched to stay inside Microsoft's 1,500 calls/hour", "The fleet has grown so that listing it every sync interval, at the configured page size, would exceed Microsoft's call budget; Postern waits longer between syncs instead.", "Raise defender-page-size or sync-interval; the server's log names values that fit.", ""},
 	{nil, "The device data is stale", "No sync has succeeded for three sync intervals. Posture checks treat stale data as unknown.", "Fix the last error shown on the card; Sync runs lists each attempt.", ""},
 	{nil, "Another admin changed the Microsoft Defender settings while yours were being checked", "Two admins saved at the same time; Postern kept the other change.", "Reopen Manage to see it, then save again.", ""},
 }
@@ -197,7 +199,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 88, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 90, Col: 65}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -267,7 +269,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(r.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 93, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 95, Col: 58}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -290,7 +292,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 						var templ_7745c5c3_Var11 string
 						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 97, Col: 114}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 99, Col: 114}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -353,7 +355,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(r.Means)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 102, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -406,7 +408,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(r.Fix)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -424,7 +426,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var18 string
 					templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("#" + r.Section)).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 43}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 43}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 					if templ_7745c5c3_Err != nil {
@@ -437,7 +439,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var19 string
 					templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(guideTitle(r.Section))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 					if templ_7745c5c3_Err != nil {

@@ -10,13 +10,16 @@ import (
 	"time"
 
 	"postern/internal/audit"
+	"postern/internal/emulator"
 	"postern/internal/model"
+	"postern/internal/syncer"
 	"postern/store"
 )
 
 // auditFixture is a connected console with one of everything a write route
 // can act on.
 type auditFixture struct {
+	t       *testing.T
 	d       *defenderEnv
 	c       *client
 	device  string // a High-risk device, denied by check
@@ -116,6 +119,19 @@ var auditCases = []auditCase{
 		refused: func(f *auditFixture) (string, url.Values) {
 			return "/zero-trust/exceptions/999999/revoke", url.Values{"device": {f.device}}
 		}},
+	{route: "POST /sync-runs/:id/accept", action: "sync.removal_accepted",
+		ok: func(f *auditFixture) (string, url.Values) {
+			last := f.d.worker.Status().LastRun.ID
+			f.d.emu.SetFaults(emulator.Faults{ShrinkFleet: 50})
+			defer f.d.emu.SetFaults(emulator.Faults{})
+			f.d.worker.Trigger(syncer.TriggerManual)
+			run := f.d.waitRunAfter(f.t, last)
+			if run.Outcome != model.RunHeld {
+				f.t.Fatalf("the shrunk listing's run is %s, want held", run.Outcome)
+			}
+			return "/sync-runs/" + itoa(run.ID) + "/accept", url.Values{}
+		},
+		refused: auditPath("/sync-runs/999999/accept")},
 	{route: "POST /settings/integrations/defender/disable", action: "integration.disabled", ok: auditPath("/settings/integrations/defender/disable")},
 	{route: "POST /settings/integrations/defender/enable", action: "integration.enabled", ok: auditPath("/settings/integrations/defender/enable")},
 	{route: "POST /zero-trust/posture-checks/:id/delete", action: "posture_check.deleted",
@@ -202,7 +218,7 @@ func TestRefusedWritesAreAudited(t *testing.T) {
 func newAuditFixture(t *testing.T) *auditFixture {
 	t.Helper()
 	d, c := connected(t)
-	f := &auditFixture{d: d, c: c, device: highRiskDevice(t, d, c)}
+	f := &auditFixture{t: t, d: d, c: c, device: highRiskDevice(t, d, c)}
 	ctx := context.Background()
 	checks, err := d.store.PostureChecks(ctx)
 	if err != nil || len(checks) != 1 {

@@ -57,6 +57,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
 	}
+	if st.LastRun != nil {
+		card.Held = heldRun(*st.LastRun, true)
+	}
 	if st.LastRun != nil && st.LastRun.Outcome == model.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
@@ -87,6 +90,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if d.Configured && d.Enabled {
 		card.Degraded = degradedText(st, s.policy.Freshness(), now)
+		if st.Stretched > 0 {
+			card.Stretched = syncer.StretchedText(st.Stretched)
+		}
 	}
 	if d.Configured {
 		card.OutageGrace = graceCardText(d.OutageGraceHours)

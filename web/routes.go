@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	app.GET("/settings/integrations/defender/status", s.defenderStatusFragment)
 	app.GET("/sync-runs", s.syncRuns)
 	app.GET("/sync-runs/:id", s.syncRun)
+	app.POST("/sync-runs/:id/accept", s.syncRunAccept)
 	app.GET("/help/microsoft-defender", s.helpDefender)
 	app.GET("/settings/api-tokens", s.apiTokens)
 	app.POST("/settings/api-tokens", s.apiTokenCreate)

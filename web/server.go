@@ -19,6 +19,7 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/syncer"
 	"postern/store"
@@ -46,6 +47,7 @@ type Syncer interface {
 	Status() syncer.Status
 	SyncNow(ctx context.Context) error
 	Recheck(ctx context.Context, id string) (bool, error)
+	AcceptRemoval(ctx context.Context, id int64) (model.SyncRun, error)
 }
 
 // Server is the console's HTTP handler.

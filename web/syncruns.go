@@ -1,11 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/apperr"
 	"postern/internal/model"
 	"postern/views"
 	"postern/views/components"
@@ -53,6 +55,13 @@ func (s *Server) syncRun(c echo.Context) error {
 	}
 	p := views.SyncRunPage{Chrome: s.chrome(c, "Sync run #"+strconv.FormatInt(id, 10), "sync-runs"),
 		Run: syncRunRow(run), Limit: runDevicesShown}
+	if run.Held() {
+		last, err := s.store.LastRun(ctx, run.Integration, model.RunSuccess, model.RunHeld)
+		if err != nil {
+			return err
+		}
+		p.Held = heldRun(run, last.ID == run.ID)
+	}
 	for _, d := range ch.Added {
 		p.Added = append(p.Added, row(d))
 	}
@@ -68,5 +77,36 @@ func (s *Server) syncRun(c echo.Context) error {
 func syncRunRow(r model.SyncRun) views.SyncRunRow {
 	return views.SyncRunRow{ID: r.ID, Trigger: r.Trigger, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
-		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode, Unreadable: r.Unreadable, Note: r.Note}
+		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode, Unreadable: r.Unreadable, Note: r.Note,
+		Missing: r.Missing, Active: r.Active, AcceptedBy: r.AcceptedBy, AcceptedAt: r.AcceptedAt}
+}
+
+// heldRun is what the card and the run's page show of a held run; latest
+// says whether it is the last listing, which alone may be accepted.
+func heldRun(r model.SyncRun, latest bool) *views.HeldRun {
+	if !r.Held() {
+		return nil
+	}
+	return &views.HeldRun{ID: r.ID, Note: r.Error, Missing: r.Missing, Active: r.Active, Acceptable: latest}
+}
+
+// syncRunAccept accepts a held run's removal (Accept removal on the card
+// or the run's page), then shows the run.
+func (s *Server) syncRunAccept(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	run, err := s.syncer.AcceptRemoval(c.Request().Context(), id)
+	kind, msg := components.FlashSuccess, fmt.Sprintf("Removal accepted: %s devices marked removed. A sync has started to bring the rest up to date.", views.Count(run.Removed))
+	if err != nil {
+		if !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		kind, msg = components.FlashWarning, apperr.MessageOf(err)
+	}
+	if err := flash(c, kind, msg); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/sync-runs/"+strconv.FormatInt(id, 10))
 }

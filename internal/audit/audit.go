@@ -64,9 +64,12 @@ const (
 	KeyRotated            = "key.rotated"
 	KeyRetired            = "key.retired"
 
-	SyncRun         = "sync.run"
-	SyncRequested   = "sync.requested"
-	DeviceRechecked = "device.rechecked"
+	SyncRun       = "sync.run"
+	SyncRequested = "sync.requested"
+	// SyncRemovalAccepted: a held sync's removal was accepted, by an admin
+	// or automatically after repeated runs agreed.
+	SyncRemovalAccepted = "sync.removal_accepted"
+	DeviceRechecked     = "device.rechecked"
 
 	CheckCreated     = "posture_check.created"
 	CheckUpdated     = "posture_check.updated"
@@ -91,7 +94,7 @@ const (
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, Login, LoginRateLimited, Logout, CSRFRejected,
 	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, KeyRotated, KeyRetired,
-	SyncRun, SyncRequested, DeviceRechecked,
+	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
 }

@@ -46,6 +46,9 @@ type Config struct {
 	LogFormat        string // LogText or LogJSON
 	RetentionDays    int    // days the audit log and the posture history keep
 	DefenderPageSize int    // machines asked for per page of the Defender listing ($top)
+	// SyncRemovalGuard: a sync whose listing would mark more than this
+	// percentage of the active fleet missing is held for an admin.
+	SyncRemovalGuard int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -70,6 +73,7 @@ var Settings = []Setting{
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
 	{"defender-page-size", "2000", "machines asked for per page of the Defender machine list ($top; 1 to 10000)"},
+	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
 }
 
 // DefaultDefenderPageSize is how many machines Postern asks for per page:
@@ -151,6 +155,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		errs = append(errs, fmt.Errorf("defender-page-size: %q is not a whole number of machines", *v["defender-page-size"]))
 		cfg.DefenderPageSize = DefaultDefenderPageSize
 	}
+	if cfg.SyncRemovalGuard, err = strconv.Atoi(strings.TrimSpace(*v["sync-removal-guard"])); err != nil {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
+		cfg.SyncRemovalGuard = 10
+	}
 	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -195,6 +203,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefenderPageSize < 1 || c.DefenderPageSize > MaxDefenderPageSize {
 		errs = append(errs, fmt.Errorf("defender-page-size: %d is not between 1 and %d", c.DefenderPageSize, MaxDefenderPageSize))
+	}
+	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
+		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
@@ -248,6 +259,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Int("retention_days", c.RetentionDays),
 		slog.Int("defender_page_size", c.DefenderPageSize),
+		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
 	)
 }
 

@@ -97,6 +97,7 @@ var sample = map[string]struct {
 	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
 	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
 	"defender-page-size": {"1000", func(c config.Config) string { return fmt.Sprint(c.DefenderPageSize) }, "1000"},
+	"sync-removal-guard": {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
@@ -170,6 +171,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"sync-interval", "abc", "flag"},
 		{"sync-interval", "0", "env"},
 		{"sync-interval", "-5m", "flag"},
+		{"sync-removal-guard", "0", "flag"},
+		{"sync-removal-guard", "101", "env"},
+		{"sync-removal-guard", "ten", "flag"},
 		{"addr", "nohost", "flag"},
 		{"addr", "127.0.0.1", "env"},
 		{"trusted-proxies", "10.0.0.0/33", "flag"},

@@ -44,6 +44,10 @@ type Faults struct {
 	EmptyCollection404   bool // an empty result answers 404 NotFound, as documented
 	DuplicateAcrossPages bool // a page with $skip>0 starts one row early: the last row repeats
 	SkipAcrossPages      bool // a page with $skip>0 starts one row late: a row is never listed
+	// ShrinkFleet hides this percentage (0–100) of the fleet from the
+	// listing, the last machines by id: a tenant that lost them, or a
+	// listing that silently lost them (the mass-removal guard's case).
+	ShrinkFleet int
 
 	// Broken bodies (200 OK with bad content) on page BadPage (1-based; 0 = every page).
 	MalformedJSON bool // the body is not valid JSON

@@ -35,6 +35,7 @@ func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, f *Faults) 
 		return
 	}
 	fl := e.snapshot()
+	fl = fl[:len(fl)-len(fl)*min(max(f.ShrinkFleet, 0), 100)/100]
 	matched := make([]*Machine, 0, len(fl))
 	for i := range fl {
 		if q.filter == nil || q.filter(&fl[i]) {

@@ -68,6 +68,10 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
 	}
+	if b := w.budget(done.Seen); done.Outcome == model.RunSuccess && !b.Fits() {
+		w.log.Warn("sync: interval stretched to stay inside Microsoft's call budget", "run", done.ID,
+			"interval", b.MinInterval, "detail", b.Refusal())
+	}
 	if err := w.store.Checkpoint(rctx); err != nil {
 		w.log.Warn("sync: checkpoint", "run", done.ID, "err", err)
 	}
@@ -122,7 +126,7 @@ func (w *Worker) clientFor(ctx context.Context, trigger string) (*defender.Clien
 // fails, it rolls back and the previous data stands: the run is recorded
 // as failed, without applying, and the error says so.
 func (w *Worker) finish(ctx context.Context, run model.SyncRun) (model.SyncRun, error) {
-	done, err := w.store.FinishRun(ctx, run, runAudit(run))
+	done, err := w.store.FinishGuardedRun(ctx, run, w.guard())
 	if err == nil {
 		return done, nil
 	}
@@ -130,7 +134,7 @@ func (w *Worker) finish(ctx context.Context, run model.SyncRun) (model.SyncRun, 
 	run.Outcome, run.ErrorCode = model.RunFailed, "store"
 	run.Error = "Postern could not save the synced devices; the previous device data was kept. " + apperr.MessageOf(err)
 	run.Seen, run.Added, run.Changed, run.Removed = 0, 0, 0, 0
-	if done, err = w.store.FinishRun(ctx, run, runAudit(run)); err != nil {
+	if done, err = w.store.FinishGuardedRun(ctx, run, w.guard()); err != nil {
 		w.log.Error("sync: record the failed run", "run", run.ID, "err", err)
 		done = run
 	}
@@ -276,7 +280,10 @@ func runAudit(run model.SyncRun) audit.Entry {
 		outcome = audit.Failure
 	}
 	detail := fmt.Sprintf("run %d (%s): %s", run.ID, run.Trigger, run.Outcome)
-	if run.Error != "" {
+	switch {
+	case run.Outcome == model.RunHeld:
+		detail += fmt.Sprintf(": would mark %s of %s active devices missing", count(run.Missing), count(run.Active))
+	case run.Error != "":
 		detail += ": " + run.ErrorCode
 	}
 	return audit.Entry{Actor: actor.Sync.Email, Action: audit.SyncRun, Target: "Microsoft Defender",

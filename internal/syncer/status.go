@@ -29,6 +29,10 @@ type Status struct {
 	// change.
 	Blocked  bool
 	Interval time.Duration
+	// Stretched is the interval the worker uses instead of Interval when
+	// the fleet has grown past what Interval allows within Microsoft's
+	// call budget; 0 when it does not.
+	Stretched time.Duration
 }
 
 // Stale reports whether the data is older than three sync intervals.
@@ -48,6 +52,9 @@ func (w *Worker) Status() Status {
 	defer w.mu.Unlock()
 	s := w.status
 	s.Interval = w.opts.Interval
+	if d := w.stretched(); d > s.Interval {
+		s.Stretched = d
+	}
 	return s
 }
 
@@ -119,14 +126,32 @@ func (w *Worker) setLastRun(ctx context.Context) {
 	}
 }
 
-// nextDelay is the interval, lengthened while the breaker is open.
+// budget plans the calls of syncing devices machines at the configured
+// page size and interval.
+func (w *Worker) budget(devices int) Budget {
+	return PlanCalls(Plan{Devices: devices, PageSize: w.opts.List.PageSize, Interval: w.opts.Interval})
+}
+
+// stretched is the interval the current fleet needs to stay inside
+// Microsoft's budget: at least the configured one.
+func (w *Worker) stretched() time.Duration {
+	n := 0
+	if snap := w.fleet.Load(); snap != nil {
+		n = snap.Active
+	}
+	return max(w.opts.Interval, w.budget(n).MinInterval)
+}
+
+// nextDelay is the interval, stretched to the call budget of the fleet's
+// size, and lengthened while the breaker is open.
 func (w *Worker) nextDelay() time.Duration {
+	base := w.stretched()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	d := w.opts.Interval
+	d := base
 	if f := w.status.ConsecutiveFailures - breakerThreshold + 1; f > 0 {
-		d = w.opts.Interval << min(f, 4)
-		d = min(d, maxBackoffFactor*w.opts.Interval)
+		d = base << min(f, 4)
+		d = min(d, maxBackoffFactor*base)
 	}
 	return d
 }

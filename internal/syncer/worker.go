@@ -6,6 +6,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -46,7 +47,8 @@ type Store interface {
 	MarkInterrupted(ctx context.Context) (int64, error)
 	StartRun(ctx context.Context, integration, trigger string) (model.SyncRun, error)
 	StageDevices(ctx context.Context, runID int64, page []model.Device) error
-	FinishRun(ctx context.Context, run model.SyncRun, e audit.Entry) (model.SyncRun, error)
+	FinishGuardedRun(ctx context.Context, run model.SyncRun, g model.RunGuard) (model.SyncRun, error)
+	AcceptHeldRun(ctx context.Context, id int64, by string, entry func(model.SyncRun) audit.Entry) (model.SyncRun, error)
 	Checkpoint(ctx context.Context) error
 	CountDevices(ctx context.Context) (int, error)
 	Device(ctx context.Context, id string) (model.Device, error)
@@ -58,8 +60,12 @@ type Store interface {
 type Options struct {
 	Interval   time.Duration
 	RunTimeout time.Duration // default 15 minutes
-	List       defender.ListOptions
-	Now        func() time.Time
+	// RemovalGuard is the share of the active fleet, in percent, that one
+	// listing may mark missing before its run is held (default
+	// DefaultRemovalGuard).
+	RemovalGuard int
+	List         defender.ListOptions
+	Now          func() time.Time
 }
 
 // Worker owns the sync loop. Run it once; it returns when ctx ends, after the
@@ -97,6 +103,9 @@ func New(st Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Wo
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RemovalGuard <= 0 {
+		o.RemovalGuard = DefaultRemovalGuard
 	}
 	return &Worker{store: st, source: src, fleet: h, log: log, opts: o, trigger: make(chan string, 1)}
 }
@@ -146,6 +155,11 @@ func (w *Worker) Load(ctx context.Context) error {
 	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
 	if err != nil {
 		return err
+	}
+	// The fleet's size is known: a configuration that would exceed
+	// Microsoft's hourly budget is refused now, with the numbers.
+	if b := w.budget(snap.Active); snap.Active > 0 && !b.Fits() {
+		return fmt.Errorf("sync-interval: %s", b.Refusal())
 	}
 	w.fleet.Store(snap)
 	w.setLastRun(ctx)

@@ -47,6 +47,8 @@ type Store interface {
 	StagedCount(ctx context.Context) (int, error)
 	ClearStaging(ctx context.Context) error
 	FinishRun(ctx context.Context, run model.SyncRun, e audit.Entry) (model.SyncRun, error)
+	FinishGuardedRun(ctx context.Context, run model.SyncRun, g model.RunGuard) (model.SyncRun, error)
+	AcceptHeldRun(ctx context.Context, id int64, by string, entry func(model.SyncRun) audit.Entry) (model.SyncRun, error)
 	MarkInterrupted(ctx context.Context) (int64, error)
 	Checkpoint(ctx context.Context) error
 	SyncRuns(ctx context.Context, limit, offset int) ([]model.SyncRun, int, error)
