@@ -22,6 +22,7 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.StringVar(&cfg.TenantDomain, "tenant-domain", emulator.DemoTenantDomain, "the tenant's verified domain")
 	fs.StringVar(&cfg.ClientID, "client-id", emulator.DemoClientID, "the one app accepted")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", emulator.DemoClientSecret, "the app's secret value")
+	clientCert := fs.String("client-cert", "", "a PEM file of a certificate registered on the app (for certificate credentials)")
 	var f emulator.Faults
 	fs.BoolVar(&f.ExpiredSecret, "expired-secret", false, "fault: the secret is expired (AADSTS7000222)")
 	fs.BoolVar(&f.NoConsent, "no-consent", false, "fault: admin consent not granted (tokens without roles; the API answers 403)")
@@ -66,6 +67,11 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	}
 	emu := emulator.New(cfg)
 	emu.SetFaults(f)
+	if *clientCert != "" {
+		if err := emu.RegisterCertificateFile(*clientCert); err != nil {
+			return err
+		}
+	}
 	url, wait, err := emulator.Listen(ctx, *addr, emu)
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)

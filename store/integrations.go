@@ -11,7 +11,8 @@ import (
 )
 
 const integrationColumns = `name, tenant_id, client_id, client_secret, secret_expires_on, cloud, region, enabled,
-	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at, version, outage_grace_hours`
+	last_error, last_error_code, last_error_at, configured_by, configured_at, updated_at, version, outage_grace_hours,
+	credential, certificate, private_key`
 
 // Integration returns the named integration or apperr.NotFound.
 func (s *Store) Integration(ctx context.Context, name string) (model.Integration, error) {
@@ -34,7 +35,8 @@ func scanIntegration(r scanner) (model.Integration, error) {
 	var expires, errAt sql.NullString
 	var configured, updated string
 	err := r.Scan(&in.Name, &in.TenantID, &in.ClientID, &in.ClientSecret, &expires, &in.Cloud, &in.Region, &in.Enabled,
-		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated, &in.Version, &in.OutageGraceHours)
+		&in.LastError, &in.LastErrorCode, &errAt, &in.ConfiguredBy, &configured, &updated, &in.Version, &in.OutageGraceHours,
+		&in.Credential, &in.Certificate, &in.PrivateKey)
 	if err != nil {
 		return model.Integration{}, err
 	}
@@ -107,17 +109,23 @@ func saveIntegrationTx(ctx context.Context, tx *sql.Tx, in model.Integration) er
 		errAt = formatTime(*in.LastErrorAt)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO integrations (`+integrationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET tenant_id = excluded.tenant_id, client_id = excluded.client_id,
 			client_secret = excluded.client_secret, secret_expires_on = excluded.secret_expires_on,
 			cloud = excluded.cloud, region = excluded.region, enabled = excluded.enabled,
 			last_error = excluded.last_error, last_error_code = excluded.last_error_code,
 			last_error_at = excluded.last_error_at, configured_by = excluded.configured_by,
 			configured_at = excluded.configured_at, updated_at = excluded.updated_at,
-			outage_grace_hours = excluded.outage_grace_hours, version = integrations.version + 1`,
+			outage_grace_hours = excluded.outage_grace_hours, credential = excluded.credential,
+			certificate = excluded.certificate, private_key = excluded.private_key, version = integrations.version + 1`,
 		in.Name, in.TenantID, in.ClientID, in.ClientSecret, expires, in.Cloud, in.Region, in.Enabled,
 		in.LastError, in.LastErrorCode, errAt, in.ConfiguredBy, formatTime(in.ConfiguredAt), formatTime(in.UpdatedAt),
-		in.OutageGraceHours)
+		in.OutageGraceHours, in.Credential, in.Certificate, in.PrivateKey)
+	if err != nil || in.Certificate == "" {
+		return err
+	}
+	// The generated certificate now in use is no longer pending.
+	_, err = tx.ExecContext(ctx, "DELETE FROM pending_certificates WHERE name = ? AND certificate = ?", in.Name, in.Certificate)
 	return err
 }
 

@@ -19,6 +19,8 @@ var sealedColumns = []struct {
 	bump               string // extra SET terms when the value is rewritten
 }{
 	{table: "integrations", column: "client_secret", key: "name", bump: ", version = version + 1"},
+	{table: "integrations", column: "private_key", key: "name", bump: ", version = version + 1"},
+	{table: "pending_certificates", column: "private_key", key: "name"},
 }
 
 // SealedValues lists every sealed value stored, in every sealed column.

@@ -74,6 +74,9 @@ var troubleSignIn = []troubleRow{
 	{nil, "This looks like the secret's ID (a GUID), not its value", "Postern's own check, before it asks Microsoft.", "Copy the Value column of the secret instead.", "secret-value"},
 	{[]string{"AADSTS7000222"}, "This client secret has expired", "The secret's expiry date has passed.", "Create a new secret, paste its Value and update Secret expires on.", "client-secret"},
 	{[]string{"AADSTS7000218"}, "Microsoft received no client secret", "No secret reached Microsoft.", "Paste the secret's Value into Client Secret.", "client-secret"},
+	{[]string{"AADSTS700027"}, "Microsoft refused the certificate", "The certificate is not uploaded to this app, has expired there, or the key does not match it.", "Upload the certificate Postern shows (compare the thumbprint) under Certificates & secrets → Certificates, then save.", "certificate"},
+	{[]string{"AADSTS700024"}, "Postern's signed sign-in request is outside its valid time", "This server's clock is wrong by more than a few minutes.", "Set the clock right (NTP), then save again.", "certificate"},
+	{nil, "This private key does not belong to this certificate", "Postern's own check of a pasted certificate and key, before it asks Microsoft.", "Paste the key created with the certificate, or generate a certificate in Postern.", "certificate"},
 	{[]string{"invalid_client"}, "Microsoft rejected the client credentials", "Microsoft refused the Client ID and secret together without saying which is wrong.", "Check the Client ID, then paste the secret's Value.", "secret-value"},
 	{[]string{"AADSTS500011"}, "Microsoft found no Defender for Endpoint resource for this scope in the tenant", "Defender for Endpoint is not provisioned in the tenant, or the resource belongs to another Microsoft cloud.", "Check the licence, the Cloud setting and the server's defender-scope, if set.", "prerequisites"},
 	{[]string{"AADSTS53003"}, "A Conditional Access policy for workload identities blocked this app's sign-in", "A policy that targets service principals applies to this app, and this server's address is not a trusted location.", "Exclude the app's service principal from the policy, or add this server's outbound (egress) IP address to the policy's trusted named locations.", ""},
@@ -108,6 +111,7 @@ var troubleNetwork = []troubleRow{
 
 var troubleCard = []troubleRow{
 	{nil, "The client secret expires in … days, or expired on …", "The date you entered in Secret expires on is near or past.", "Create a new secret and paste its Value in Manage.", "client-secret"},
+	{nil, "The certificate expires in … days, or expired on …", "A certificate credential is near or past its end date.", "Generate a new certificate in Manage, upload it in Entra, then save.", "certificate"},
 	{nil, "Syncing is paused: Defender refused access (403)", "Defender answered 403, so Postern stopped calling it until the credentials change.", "Grant admin consent for Machine.Read.All, then choose Save in Manage.", "permission"},
 	{nil, "Several syncs in a row failed, so Postern now waits longer between attempts", "The error shown above it keeps happening.", "Fix that error, then choose Sync now.", ""},
 	{[]string{"held"}, "The last sync was held: nothing was marked missing", "Microsoft's list left out more than the allowed share (sync-removal-guard, 10 % by default) of the active devices, or all of them. Postern kept the previous data.", "If Defender's inventory no longer lists them, choose Accept removal; otherwise check the API region and any proxy. Three held syncs in a row accept it by themselves, except a removal of every device.", "cloud-region"},
@@ -199,7 +203,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 90, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 94, Col: 65}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -269,7 +273,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(r.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 95, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 99, Col: 58}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -292,7 +296,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 						var templ_7745c5c3_Var11 string
 						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 99, Col: 114}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 103, Col: 114}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -355,7 +359,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(r.Means)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -408,7 +412,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(r.Fix)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 110, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -426,7 +430,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var18 string
 					templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("#" + r.Section)).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 43}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 112, Col: 43}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 					if templ_7745c5c3_Err != nil {
@@ -439,7 +443,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var19 string
 					templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(guideTitle(r.Section))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 112, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 					if templ_7745c5c3_Err != nil {

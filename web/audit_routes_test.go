@@ -59,6 +59,10 @@ var auditCases = []auditCase{
 			form := f.d.goodForm("Wrong~secret.value-0123456789abcdefghijk")
 			return "/settings/integrations/defender", form
 		}},
+	{route: "POST /settings/integrations/defender/certificate", action: "integration.certificate_generated",
+		ok: func(*auditFixture) (string, url.Values) {
+			return "/settings/integrations/defender/certificate", url.Values{"key_bits": {"2048"}}
+		}},
 	{route: "POST /settings/integrations/defender/sync", action: "sync.requested", ok: auditPath("/settings/integrations/defender/sync")},
 	{route: "POST /settings/api-tokens", action: "api_token.created",
 		ok: func(*auditFixture) (string, url.Values) {

@@ -64,6 +64,8 @@ var fieldHelp = map[string]string{
 	integration.FieldClientID:        defender.HelpRegisterApp,
 	integration.FieldClientSecret:    defender.HelpSecretValue,
 	integration.FieldSecretExpiresOn: defender.HelpClientSecret,
+	integration.FieldCertificate:     defender.HelpCertificate,
+	integration.FieldPrivateKey:      defender.HelpCertificate,
 }
 
 // problemHelps maps each field with a problem to its guide section.

@@ -99,6 +99,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if d.SecretExpiresOn != nil {
 		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
+		if d.Credential == integration.CredentialCertificate {
+			card.SecretNotice, card.SecretNoticeKind = certificateNotice(*d.SecretExpiresOn, now)
+		}
 	}
 	return card, nil
 }
@@ -158,10 +161,10 @@ func (s *Server) manageForm(c echo.Context) (views.ManageForm, error) {
 	f := views.ManageForm{CSRF: csrfToken(c), TenantID: d.TenantID, ClientID: d.ClientID, SecretSet: d.SecretSet,
 		Cloud: string(d.Cloud), Region: string(d.Region), Clouds: options(defender.Clouds), Regions: options(defender.Regions),
 		OutageGrace: strconv.Itoa(d.OutageGraceHours)}
-	if d.SecretExpiresOn != nil {
+	if d.SecretExpiresOn != nil && d.Credential != integration.CredentialCertificate {
 		f.SecretExpiresOn = d.SecretExpiresOn.Format(time.DateOnly)
 	}
-	return f, nil
+	return f, s.certificateForm(c, &f, d)
 }
 
 func (s *Server) renderManage(c echo.Context, status int, f views.ManageForm, fragment bool) error {
@@ -196,6 +199,9 @@ func (s *Server) defenderSave(c echo.Context) error {
 		TenantID: r.PostFormValue("tenant_id"), ClientID: r.PostFormValue("client_id"),
 		ClientSecret:    secret.Redacted(r.PostFormValue("client_secret")),
 		SecretExpiresOn: r.PostFormValue("secret_expires_on"),
+		Credential:      r.PostFormValue(integration.FieldCredential),
+		CertificatePEM:  r.PostFormValue(integration.FieldCertificate),
+		PrivateKeyPEM:   secret.Redacted(r.PostFormValue(integration.FieldPrivateKey)),
 		Cloud:           r.PostFormValue("cloud"), Region: r.PostFormValue("region"),
 		OutageGraceHours: r.PostFormValue(integration.FieldOutageGrace),
 	}
@@ -207,6 +213,7 @@ func (s *Server) defenderSave(c echo.Context) error {
 		}
 		f.TenantID, f.ClientID, f.SecretExpiresOn, f.Cloud, f.Region = in.TenantID, in.ClientID, in.SecretExpiresOn, in.Cloud, in.Region
 		f.OutageGrace = in.OutageGraceHours
+		keepCredentialInput(&f, in)
 		if !applyErrors(&f, err) {
 			return err
 		}

@@ -37,6 +37,8 @@ func (s *Server) routes() {
 	app.GET("/settings/integrations", s.integrations)
 	app.GET("/settings/integrations/defender", s.defenderManage)
 	app.POST("/settings/integrations/defender", s.defenderSave)
+	app.POST("/settings/integrations/defender/certificate", s.defenderGenerateCertificate)
+	app.GET("/settings/integrations/defender/certificate.pem", s.defenderCertificate)
 	app.GET("/settings/integrations/defender/disable", s.defenderDisableConfirm)
 	app.POST("/settings/integrations/defender/disable", s.defenderDisable)
 	app.POST("/settings/integrations/defender/enable", s.defenderEnable)

@@ -61,8 +61,11 @@ const (
 	IntegrationDisabled   = "integration.disabled"
 	IntegrationEnabled    = "integration.enabled"
 	IntegrationGraceSet   = "integration.outage_grace_set"
-	KeyRotated            = "key.rotated"
-	KeyRetired            = "key.retired"
+	// CertificateGenerated: Postern made a key pair and certificate for the
+	// app, to be uploaded in Entra; the credential in use is unchanged.
+	CertificateGenerated = "integration.certificate_generated"
+	KeyRotated           = "key.rotated"
+	KeyRetired           = "key.retired"
 
 	SyncRun       = "sync.run"
 	SyncRequested = "sync.requested"
@@ -93,7 +96,7 @@ const (
 // Actions lists every action, for filters and tests.
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, Login, LoginRateLimited, Logout, CSRFRejected,
-	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, KeyRotated, KeyRetired,
+	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,

@@ -20,8 +20,11 @@ type Credentials struct {
 	TenantID     string
 	ClientID     string
 	ClientSecret secret.Redacted
-	Cloud        Cloud
-	Region       Region
+	// Certificate, when set, replaces ClientSecret: each token request
+	// sends an assertion it signs.
+	Certificate *Certificate
+	Cloud       Cloud
+	Region      Region
 }
 
 // Client talks to one tenant with one set of credentials. Its token cache
@@ -51,10 +54,15 @@ func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 		// other style, doubling calls and hiding the first error.
 		AuthStyle: oauth2.AuthStyleInParams,
 	}
+	var src tokenSource = cfg
+	if creds.Certificate != nil {
+		cfg.ClientSecret = ""
+		src = &assertionSource{cfg: *cfg, cert: creds.Certificate, now: time.Now}
+	}
 	tctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
 	return &Client{
 		api:    ep.APIURL,
-		tokens: &tokenCache{cfg: cfg, ctx: tctx, now: time.Now},
+		tokens: &tokenCache{cfg: src, secret: cfg.ClientSecret, ctx: tctx, now: time.Now},
 		http:   &http.Client{Transport: transportOf(base)},
 		limits: limitsFor(base),
 	}

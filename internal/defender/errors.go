@@ -62,13 +62,14 @@ const (
 	HelpPermission      = "permission"
 	HelpCloudRegion     = "cloud-region"
 	HelpTroubleshooting = "troubleshooting"
+	HelpCertificate     = "certificate"
 )
 
 // HelpAnchors lists every anchor an Error's Help may hold, so that the setup
 // guide cannot lose a section an error links to.
 var HelpAnchors = []string{
 	HelpPrerequisites, HelpRegisterApp, HelpTenantID, HelpClientSecret,
-	HelpSecretValue, HelpPermission, HelpCloudRegion, HelpTroubleshooting,
+	HelpSecretValue, HelpPermission, HelpCloudRegion, HelpTroubleshooting, HelpCertificate,
 }
 
 // Error is a failure talking to Microsoft, in words an admin can act on. Its

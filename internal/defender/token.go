@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // tokenEarly is how long before its expiry a token is replaced, so a call
@@ -20,9 +19,10 @@ const tokenEarly = 2 * time.Minute
 // the HTTP client), never a request's: a cancelled request cannot poison a
 // later refresh. A failed fetch is not cached.
 type tokenCache struct {
-	cfg *clientcredentials.Config
-	ctx context.Context
-	now func() time.Time
+	cfg    tokenSource // a *clientcredentials.Config, or an assertionSource for a certificate
+	secret string      // the client secret, if any, to scrub from what Microsoft said
+	ctx    context.Context
+	now    func() time.Time
 
 	mu      sync.Mutex
 	tok     *oauth2.Token
@@ -63,7 +63,7 @@ func (c *tokenCache) invalidate(tok *oauth2.Token) {
 // Microsoft said, should it ever be echoed back, then cuts the message to
 // maxSaid.
 func (c *tokenCache) scrub(e *Error) *Error {
-	if sec := c.cfg.ClientSecret; sec != "" {
+	if sec := c.secret; sec != "" {
 		for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
 			e.MicrosoftMessage = strings.ReplaceAll(e.MicrosoftMessage, form, "[secret]")
 			e.MicrosoftCode = strings.ReplaceAll(e.MicrosoftCode, form, "[secret]")

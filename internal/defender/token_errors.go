@@ -93,6 +93,9 @@ func tokenThrottled() *Error {
 }
 
 func tokenErrorFor(code int, class string) *Error {
+	if e := certificateErrorFor(code); e != nil {
+		return e
+	}
 	if e := credentialErrorFor(code); e != nil {
 		return e
 	}

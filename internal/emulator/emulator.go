@@ -9,6 +9,7 @@ package emulator
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	mrand "math/rand/v2"
 	"net/http"
 	"strings"
@@ -36,7 +37,10 @@ type Config struct {
 	AppDisplayName                                 string
 	Machines                                       int // 0 → DefaultMachines; negative → an empty fleet
 	Seed                                           int64
-	Now                                            func() time.Time // nil → time.Now
+	// ClientCertificates are registered on the app: a token request may
+	// prove the app's identity with an assertion signed by one of them.
+	ClientCertificates []*x509.Certificate
+	Now                func() time.Time // nil → time.Now
 }
 
 // Emulator is the http.Handler. Its methods are safe for concurrent use.
@@ -53,6 +57,7 @@ type Emulator struct {
 	calls     map[string][]time.Time // rate-limit log per appid|tid
 	drift     *mrand.Rand            // drift randomness; guarded by editMu
 	nextIndex int
+	certs     []*x509.Certificate // the app's registered certificates
 }
 
 // New generates the fleet from cfg.Seed and returns a ready handler.
@@ -81,6 +86,7 @@ func New(cfg Config) *Emulator {
 		calls:     map[string][]time.Time{},
 		drift:     newRand(cfg.Seed, 2),
 		nextIndex: n,
+		certs:     cfg.ClientCertificates,
 	}
 	rand.Read(e.key)
 	e.stats.Paths = map[string]int{}

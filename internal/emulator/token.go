@@ -89,6 +89,10 @@ func (e *Emulator) grant(r *http.Request, tenant string, v2 bool, f *Faults) (re
 		return resource{}, "", aadErr(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenant)
 	}
 	switch {
+	case form.Has("client_assertion") || form.Has("client_assertion_type"):
+		if ae := e.checkAssertion(r, form, clientID, e.now()); ae != nil {
+			return resource{}, "", ae
+		}
 	case secret == "":
 		return resource{}, "", aadErr(400, "invalid_request", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
 	case secret != e.cfg.ClientSecret:

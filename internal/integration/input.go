@@ -56,8 +56,19 @@ func clean(in Input, hasStoredSecret bool, now time.Time) (Input, *time.Time, Pr
 	case !guidRE.MatchString(in.ClientID):
 		p[FieldClientID] = "The Application (client) ID is a GUID such as 1b7ea2f1-3e1c-4c43-8c8a-6f1f0d9a2b3c."
 	}
+	in.Credential = strings.TrimSpace(in.Credential)
+	switch in.Credential {
+	case "":
+		in.Credential = CredentialSecret
+	case CredentialSecret, CredentialCertificate:
+	default:
+		p[FieldCredential] = "Choose Client secret or Certificate."
+	}
 	sec := in.ClientSecret.Reveal()
 	switch {
+	case in.Credential == CredentialCertificate:
+		// The certificate is read by chooseCredential; its expiry is its own.
+		in.ClientSecret, in.SecretExpiresOn = "", ""
 	case sec == "" && !hasStoredSecret:
 		p[FieldClientSecret] = "Enter the client secret's Value."
 	case len(sec) > MaxSecretBytes:

@@ -55,6 +55,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, e audit.Entry) error
 	SealedValues(ctx context.Context) ([]secret.Stored, error)
 	Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error)
+	PendingCertificate(ctx context.Context, name string) (model.PendingCertificate, error)
+	SavePendingCertificate(ctx context.Context, p model.PendingCertificate, e audit.Entry) error
 }
 
 // Service owns the Defender integration's lifecycle.
@@ -149,15 +151,19 @@ type Defender struct {
 	TenantID        string
 	ClientID        string
 	SecretSet       bool
-	SecretExpiresOn *time.Time
-	Cloud           defender.Cloud
-	Region          defender.Region
-	Enabled         bool
-	LastError       string
-	LastErrorCode   string
-	LastErrorAt     *time.Time
-	ConfiguredBy    string
-	ConfiguredAt    time.Time
+	SecretExpiresOn *time.Time // for a certificate, its NotAfter day
+	// Credential is CredentialSecret or CredentialCertificate; Certificate
+	// is the public part of a certificate credential.
+	Credential    string
+	Certificate   *Certificate
+	Cloud         defender.Cloud
+	Region        defender.Region
+	Enabled       bool
+	LastError     string
+	LastErrorCode string
+	LastErrorAt   *time.Time
+	ConfiguredBy  string
+	ConfiguredAt  time.Time
 	// OutageGraceHours: how long stale data stays in use (DefaultOutageGraceHours when unconfigured).
 	OutageGraceHours int
 }
@@ -167,7 +173,7 @@ type Defender struct {
 func (s *Service) Defender(ctx context.Context) (Defender, error) {
 	in, err := s.store.Integration(ctx, Name)
 	if apperr.Is(err, apperr.NotFound) {
-		return Defender{Cloud: defender.Commercial, Region: defender.Global, OutageGraceHours: DefaultOutageGraceHours}, nil
+		return Defender{Cloud: defender.Commercial, Region: defender.Global, OutageGraceHours: DefaultOutageGraceHours, Credential: CredentialSecret}, nil
 	}
 	if err != nil {
 		return Defender{}, err
@@ -177,15 +183,22 @@ func (s *Service) Defender(ctx context.Context) (Defender, error) {
 		SecretExpiresOn: in.SecretExpiresOn, Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region),
 		Enabled: in.Enabled, LastError: in.LastError, LastErrorCode: in.LastErrorCode, LastErrorAt: in.LastErrorAt,
 		ConfiguredBy: in.ConfiguredBy, ConfiguredAt: in.ConfiguredAt, OutageGraceHours: in.OutageGraceHours,
+		Credential: kindOf(in), Certificate: publicCertificate(in.Certificate),
 	}, nil
 }
 
 // Input is what an admin submits in the Manage dialog.
 type Input struct {
-	TenantID        string
-	ClientID        string
-	ClientSecret    secret.Redacted // empty keeps the stored secret
-	SecretExpiresOn string          // YYYY-MM-DD or empty
+	TenantID     string
+	ClientID     string
+	ClientSecret secret.Redacted // empty keeps the stored secret
+	// Credential is CredentialSecret (or empty) or CredentialCertificate.
+	// A certificate is pasted (CertificatePEM and PrivateKeyPEM), or else
+	// the generated pending one is used, or else the stored one is kept.
+	Credential      string
+	CertificatePEM  string
+	PrivateKeyPEM   secret.Redacted
+	SecretExpiresOn string // YYYY-MM-DD or empty
 	Cloud           string
 	Region          string
 	// OutageGraceHours is "Keep using the last synced data for N hours";
@@ -219,7 +232,7 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) (Cha
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return "", err
 	}
-	in, expires, problems := clean(raw, hasCurrent, s.store.Now())
+	in, expires, problems := clean(raw, hasCurrent && kindOf(current) == CredentialSecret, s.store.Now())
 	grace, problem := parseGrace(raw.OutageGraceHours)
 	if problem != "" {
 		problems[FieldOutageGrace] = problem
@@ -227,19 +240,18 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) (Cha
 	if len(problems) > 0 {
 		return "", problems
 	}
-	if hasCurrent && sameConnection(in, expires, current) && grace != current.OutageGraceHours {
+	if in.Credential == CredentialCertificate && hasCurrent && kindOf(current) == CredentialCertificate {
+		expires = current.SecretExpiresOn // a certificate's own expiry, not typed
+	}
+	if hasCurrent && sameConnection(in, expires, current) && !s.credentialChanges(ctx, in, current) && grace != current.OutageGraceHours {
 		return GraceSet, s.storeGrace(ctx, by, current, grace)
 	}
-	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: in.ClientSecret,
-		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
-	secretChanged := in.ClientSecret != ""
-	if !secretChanged {
-		plain, err := s.openSecret(current.ClientSecret, secretLocation(Name))
-		if err != nil {
-			return "", fmt.Errorf("integration: open stored secret: %w", err)
-		}
-		creds.ClientSecret = secret.Redacted(plain)
+	cred, err := s.chooseCredential(ctx, in, current, hasCurrent)
+	if err != nil {
+		return "", err
 	}
+	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: cred.secret,
+		Certificate: cred.cert, Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	if err := s.validate(ctx, creds); err != nil {
 		var de *defender.Error
 		if errors.As(err, &de) {
@@ -247,16 +259,15 @@ func (s *Service) configure(ctx context.Context, raw Input, by actor.Actor) (Cha
 		}
 		return "", err
 	}
-	sealed, err := s.keyring.Load().Seal([]byte(creds.ClientSecret.Reveal()), secretLocation(Name))
-	if err != nil {
-		return "", fmt.Errorf("integration: seal secret: %w", err)
-	}
 	now := s.store.Now()
-	row := model.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: sealed,
+	row := model.Integration{Name: Name, TenantID: in.TenantID, ClientID: in.ClientID,
 		SecretExpiresOn: expires, Cloud: in.Cloud, Region: in.Region, Enabled: true,
 		ConfiguredBy: by.Email, ConfiguredAt: now, UpdatedAt: now, OutageGraceHours: grace}
-	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; secret %s; outage grace %s",
-		in.TenantID, in.ClientID, in.Cloud, in.Region, map[bool]string{true: "replaced", false: "kept"}[secretChanged], GraceText(grace))
+	if err := s.sealCredential(cred, &row); err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("tenant %s, client %s, cloud %s, region %s; %s; outage grace %s",
+		in.TenantID, in.ClientID, in.Cloud, in.Region, cred.auditText(), GraceText(grace))
 	e := audit.As(by, audit.IntegrationConfigured, "Microsoft Defender")
 	e.Detail = detail
 	// Validation took a while: if another admin saved or disabled
@@ -312,12 +323,10 @@ func (s *Service) Enable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	plain, err := s.openSecret(in.ClientSecret, secretLocation(Name))
+	creds, err := s.credentials(in)
 	if err != nil {
-		return fmt.Errorf("integration: open stored secret: %w", err)
+		return err
 	}
-	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: secret.Redacted(plain),
-		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	if verr := s.validate(ctx, creds); verr != nil {
 		var de *defender.Error
 		if !errors.As(verr, &de) {
@@ -387,19 +396,17 @@ func (s *Service) Client(ctx context.Context) (*defender.Client, string, error) 
 	if !in.Enabled {
 		return nil, "", ErrDisabled
 	}
-	sum := sha256.Sum256([]byte(in.TenantID + "|" + in.ClientID + "|" + in.ClientSecret + "|" + in.Cloud + "|" + in.Region))
+	sum := sha256.Sum256([]byte(in.TenantID + "|" + in.ClientID + "|" + in.ClientSecret + "|" + in.PrivateKey + "|" + in.Cloud + "|" + in.Region))
 	version := hex.EncodeToString(sum[:8])
 	s.clients.mu.Lock()
 	defer s.clients.mu.Unlock()
 	if s.clients.client != nil && s.clients.version == version {
 		return s.clients.client, version, nil
 	}
-	plain, err := s.openSecret(in.ClientSecret, secretLocation(Name))
+	creds, err := s.credentials(in)
 	if err != nil {
-		return nil, "", fmt.Errorf("integration: open stored secret: %w", err)
+		return nil, "", err
 	}
-	creds := defender.Credentials{TenantID: in.TenantID, ClientID: in.ClientID, ClientSecret: secret.Redacted(plain),
-		Cloud: defender.Cloud(in.Cloud), Region: defender.Region(in.Region)}
 	ep, err := defender.ResolveEndpoints(creds.Cloud, creds.Region, s.loginURL, s.apiURL)
 	ep = ep.WithScope(s.scope)
 	if err != nil {

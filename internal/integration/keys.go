@@ -28,8 +28,13 @@ func (s *Service) CheckSecrets(ctx context.Context) error {
 
 // describe names a sealed column for an admin.
 func describe(loc secret.Location) string {
-	if loc.Table == "integrations" && loc.Column == "client_secret" {
+	switch {
+	case loc.Table == "integrations" && loc.Column == "client_secret":
 		return "client secret"
+	case loc.Table == "integrations" && loc.Column == "private_key":
+		return "certificate private key"
+	case loc.Table == "pending_certificates":
+		return "generated certificate's private key"
 	}
 	return loc.Table + "." + loc.Column
 }

@@ -102,6 +102,8 @@ type Store interface {
 	UpdateIntegration(ctx context.Context, name string, change func(*model.Integration), e audit.Entry) error
 	SealedValues(ctx context.Context) ([]secret.Stored, error)
 	Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error)
+	PendingCertificate(ctx context.Context, name string) (model.PendingCertificate, error)
+	SavePendingCertificate(ctx context.Context, p model.PendingCertificate, e audit.Entry) error
 }
 
 // Opener yields a fresh, empty, migrated store that lives until t ends.
