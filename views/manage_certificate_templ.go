@@ -156,7 +156,7 @@ func credentialFields(f ManageForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\" hx-target=\"#manage-form\" hx-swap=\"outerHTML\" class=\"rounded-md px-3.5 py-2 text-sm font-semibold text-slate-800 ring-1 ring-inset ring-slate-300 hover:bg-slate-50\">Generate certificate</button></div><p class=\"text-sm text-slate-600\">Postern makes the key pair and keeps the private key encrypted; it never leaves Postern. The certificate is valid for two years.</p><details class=\"rounded-md ring-1 ring-inset ring-slate-200\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\" hx-target=\"#manage-form\" hx-swap=\"outerHTML\" hx-disabled-elt=\"this\" class=\"rounded-md px-3.5 py-2 text-sm font-semibold text-slate-800 ring-1 ring-inset ring-slate-300 hover:bg-slate-50\">Generate certificate</button></div><p class=\"text-sm text-slate-600\">Postern makes the key pair and keeps the private key encrypted; it never leaves Postern. The certificate is valid for two years.</p><details class=\"rounded-md ring-1 ring-inset ring-slate-200\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -126,6 +126,7 @@ func Run(t *testing.T, open Opener) {
 		{"APITokens", testAPITokens},
 		{"Integrations", testIntegrations},
 		{"SealedValues", testSealed},
+		{"Certificates", testCertificates},
 		{"PostureChecks", testChecks},
 		{"Exceptions", testExceptions},
 		{"History", testHistory},
