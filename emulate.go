@@ -52,6 +52,7 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.IntVar(&f.UnreadableEvery, "unreadable-every", 0, "fault: one machine in N sends an osBuild that is not a number")
 	fs.DurationVar(&f.PageDelayPer1000, "page-delay", 0, "wait this long per 1,000 machines of a listing page (Microsoft: about 1s)")
 	realistic := fs.Bool("realistic", false, "a real tenant's payload and latency: several extra ipAddresses per machine and -page-delay 1s unless set")
+	fs.IntVar(&f.AVInfoStatus, "avinfo-status", 0, "fault: the antivirus health report (deviceavinfo) answers this HTTP status, e.g. 403 or 500")
 	drift := fs.Duration("drift-every", 0, "change a few devices' signals this often (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
