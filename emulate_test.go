@@ -139,3 +139,52 @@ func TestEmulateDefenderRefusalFlags(t *testing.T) {
 		t.Fatalf("emulate-defender: %v", err)
 	}
 }
+
+// --shrink-fleet leaves a share of the machines out of the listing; a
+// value outside 0–100 is refused.
+func TestEmulateDefenderShrinkFleet(t *testing.T) {
+	if err := run(t.Context(), []string{"emulate-defender", "--addr", "127.0.0.1:0", "--shrink-fleet", "101"}, envOf(nil), &testkit.Buffer{}); err == nil ||
+		!strings.Contains(err.Error(), "--shrink-fleet") {
+		t.Errorf("--shrink-fleet 101: %v, want refused", err)
+	}
+	out := &testkit.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"emulate-defender", "--addr", "127.0.0.1:0", "--machines", "10", "--shrink-fleet", "50"}, envOf(nil), out)
+	}()
+	base := waitFor(t, out, regexp.MustCompile(`emulator listening on (http://127\.0\.0\.1:\d+)`))[1]
+	res, err := http.PostForm(base+"/"+emulator.DemoTenantID+"/oauth2/v2.0/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {emulator.DemoClientID}, "client_secret": {emulator.DemoClientSecret},
+		"scope": {"https://api.securitycenter.microsoft.com/.default"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/machines", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Value []json.RawMessage `json:"value"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&page)
+	res.Body.Close()
+	if err != nil || len(page.Value) != 5 {
+		t.Errorf("listing of 10 machines shrunk by 50 %%: %d machines, %v; want 5", len(page.Value), err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("emulate-defender: %v", err)
+	}
+}

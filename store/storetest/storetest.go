@@ -134,6 +134,7 @@ func Run(t *testing.T, open Opener) {
 		{"Staging", testStaging},
 		{"SyncRuns", testSyncRuns},
 		{"Apply", testApply},
+		{"RemovalGuard", testRemovalGuard},
 		{"DeviceReads", testDeviceReads},
 		{"DevicePage", testDevicePage},
 		{"UpdateDevice", testUpdateDevice},
