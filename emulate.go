@@ -45,6 +45,7 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.BoolVar(&f.DuplicateAcrossPages, "duplicate-rows", false, "fault: pages overlap by one row")
 	fs.IntVar(&f.ShrinkFleet, "shrink-fleet", 0, "fault: the listing leaves out this percentage (0-100) of the machines")
 	fs.BoolVar(&f.NoRateLimit, "no-rate-limit", false, "disable the 100/minute and 1,500/hour limits")
+	fs.IntVar(&f.AVInfoStatus, "avinfo-status", 0, "fault: the antivirus health report (deviceavinfo) answers this HTTP status, e.g. 403 or 500")
 	drift := fs.Duration("drift-every", 0, "change a few devices' signals this often (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err

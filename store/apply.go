@@ -135,7 +135,8 @@ func upsertStagedTx(ctx context.Context, tx *sql.Tx, runID int64, ts string) err
 			av_status = excluded.av_status, is_aad_joined = excluded.is_aad_joined, merged_into = excluded.merged_into,
 			potential_duplicate = excluded.potential_duplicate, first_seen = excluded.first_seen,
 			last_seen = excluded.last_seen, last_ip = excluded.last_ip, tags = excluded.tags,
-			content_hash = excluded.content_hash,
+			content_hash = excluded.content_hash, agent_version = excluded.agent_version,
+			device_value = excluded.device_value,
 			changed_at = CASE WHEN `+changedRow+` THEN excluded.changed_at ELSE devices.changed_at END,
 			changed_run_id = CASE WHEN `+changedRow+` THEN excluded.changed_run_id ELSE devices.changed_run_id END,
 			missed_runs = 0, removed_at = NULL

@@ -191,7 +191,7 @@ func TestStagingDDLFollowsTheDevicesTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"run_id INTEGER NOT NULL, id TEXT NOT NULL,", "os_build INTEGER,", "tags TEXT NOT NULL,",
-		"content_hash BLOB NOT NULL, raw BLOB NOT NULL, UNIQUE (run_id, id))"} {
+		"content_hash BLOB NOT NULL,", "device_value TEXT, raw BLOB NOT NULL, UNIQUE (run_id, id))"} {
 		if !strings.Contains(ddl, want) {
 			t.Errorf("staging DDL lacks %q:\n%s", want, ddl)
 		}

@@ -15,7 +15,7 @@ import (
 // deviceColumns are shared by devices and staged_devices; staging adds raw.
 const deviceColumns = `id, host, host_lower, aad_device_id, os_platform, os_version, os_build, health_status,
 	risk_score, exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate,
-	first_seen, last_seen, last_ip, tags, content_hash`
+	first_seen, last_seen, last_ip, tags, content_hash, agent_version, device_value`
 
 func deviceArgs(d model.Device) ([]any, error) {
 	tags, err := json.Marshal(nonNil(d.Tags))
@@ -24,7 +24,8 @@ func deviceArgs(d model.Device) ([]any, error) {
 	}
 	return []any{d.ID, d.Host, strings.ToLower(d.Host), d.AADDeviceID, d.OSPlatform, d.OSVersion, d.OSBuild,
 		d.HealthStatus, d.RiskScore, d.ExposureLevel, d.OnboardingStatus, d.AVStatus, d.IsAADJoined, d.MergedInto,
-		d.PotentialDuplicate, timeOrNil(d.FirstSeen), timeOrNil(d.LastSeen), d.LastIP, string(tags), d.ContentHash}, nil
+		d.PotentialDuplicate, timeOrNil(d.FirstSeen), timeOrNil(d.LastSeen), d.LastIP, string(tags), d.ContentHash,
+		d.AgentVersion, d.DeviceValue}, nil
 }
 
 func nonNil(s []string) []string {

@@ -83,7 +83,8 @@ func deviceWhere(f model.DeviceFilter) (string, []any) {
 // listColumns leave out raw: lists never need the whole machine.
 const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build, health_status, risk_score,
 	exposure_level, onboarding_status, av_status, is_aad_joined, merged_into, potential_duplicate, first_seen,
-	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at`
+	last_seen, last_ip, tags, content_hash, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at,
+	agent_version, device_value`
 
 // Device returns one device with its raw machine, or NotFound.
 func (s *Store) Device(ctx context.Context, id string) (model.Device, error) {
@@ -118,7 +119,7 @@ func scanDevice(r scanner, withRaw bool) (model.Device, error) {
 	dest := []any{&d.ID, &d.Host, &d.AADDeviceID, &d.OSPlatform, &d.OSVersion, &d.OSBuild, &d.HealthStatus,
 		&d.RiskScore, &d.ExposureLevel, &d.OnboardingStatus, &d.AVStatus, &d.IsAADJoined, &d.MergedInto,
 		&d.PotentialDuplicate, &firstSeen, &lastSeen, &d.LastIP, &tags, &d.ContentHash, &firstSynced, &changed,
-		&d.ChangedRunID, &d.MissedRuns, &removed}
+		&d.ChangedRunID, &d.MissedRuns, &removed, &d.AgentVersion, &d.DeviceValue}
 	if withRaw {
 		dest = append(dest, &d.Raw)
 	}
@@ -177,7 +178,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d model.Device, entry audit.En
 			}
 			now := formatTime(s.now())
 			if _, err := tx.ExecContext(ctx, `UPDATE devices SET (`+deviceColumns+`, changed_at) =
-				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
+				(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ?`,
 				append(args, now, d.ID)...); err != nil {
 				return err
 			}

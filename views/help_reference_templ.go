@@ -93,6 +93,7 @@ var troubleAPI = []troubleRow{
 	{[]string{"403 AccountInactive", "401 AccountInactive"}, "Defender for Endpoint is inactive in this tenant", "Microsoft said the account is inactive: the subscription lapsed, was never set up, or is being offboarded. Consent changes nothing; syncing does not pause.", "Check the licence and the tenant's state in the Microsoft Defender portal.", ""},
 	{[]string{"403 WrongAudience"}, "Defender refused the token because it was issued for another API", "The scope asked for belongs to another API, such as Defender XDR. Syncing does not pause.", "Check the Cloud setting, and the server's defender-scope if it is set.", "cloud-region"},
 	{[]string{"401 Unauthorized"}, "The Defender API rejected the app's token", "The token is for another Microsoft cloud than the API host Postern called.", "Set Cloud and API region to match the tenant.", "cloud-region"},
+	{[]string{"deviceavinfo"}, "The last sync could not read the antivirus health report", "Defender's antivirus health report answered with an error (its code follows in brackets). The machines synced as usual; the Antivirus mode, Security intelligence and Full scan conditions answer unknown until a sync reads the report.", "Act on the code in brackets as for the machine list (403: permission; 429: the report allows 30 calls a minute and 1,000 an hour per app, shared with any other tool on this app). The next sync tries again.", ""},
 	{[]string{"429 TooManyRequests"}, "Microsoft is throttling this app", "Defender allows each app 100 calls a minute and 1,500 an hour. Postern waits as long as Microsoft asks, then carries on.", "Usually nothing. If another tool shares this app registration, give it one of its own.", ""},
 	{[]string{"500", "503", "HTTP 5xx"}, "Microsoft had a temporary problem", "Microsoft's sign-in or Defender service failed on its side.", "Postern retries with growing pauses. If it lasts, check Service health in the Microsoft 365 admin center.", ""},
 	{[]string{"404 ResourceNotFound"}, "Defender no longer lists this device", "Seen on Re-check now: the device was offboarded, or is past Defender's retention period.", "Nothing to fix in the app. The device's history stays in Postern.", ""},
@@ -199,7 +200,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 90, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 91, Col: 65}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -269,7 +270,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(r.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 95, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 96, Col: 58}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -292,7 +293,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 						var templ_7745c5c3_Var11 string
 						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 99, Col: 114}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 100, Col: 114}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -355,7 +356,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(r.Means)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 105, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -408,7 +409,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(r.Fix)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 106, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 107, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -426,7 +427,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var18 string
 					templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("#" + r.Section)).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 43}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 109, Col: 43}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 					if templ_7745c5c3_Err != nil {
@@ -439,7 +440,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var19 string
 					templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(guideTitle(r.Section))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 108, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 109, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 					if templ_7745c5c3_Err != nil {

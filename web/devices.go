@@ -253,6 +253,9 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	case !def.Configured:
 		p.RecheckHint = "Microsoft Defender is not connected. Connect it in Settings → Integrations to re-check devices."
 	}
+	if p.AVHealth, err = s.deviceAVView(c.Request().Context(), d.ID); err != nil {
+		return err
+	}
 	posture, err := s.devicePosture(c, d.ID)
 	if err != nil {
 		return err

@@ -95,7 +95,7 @@ func editorForm(f checkForm) views.CheckEditorForm {
 		RequiredTags: strings.Join(sp.RequiredTags, ", "), ForbiddenTags: strings.Join(sp.ForbiddenTags, ", "),
 		RequireEntraJoined: sp.RequireEntraJoined, ReportOS: sp.ReportOS, ReportMinOSVersion: sp.ReportMinOSVersion,
 		ReportFirewall: sp.ReportFirewall, ReportDiskEncrypted: sp.ReportDiskEncrypted,
-		ReportMinClientVersion: sp.ReportMinClientVersion}
+		ReportMinClientVersion: sp.ReportMinClientVersion, Signals: editorSignals(f)}
 }
 
 // checkNew opens the editor for a new check; ?source= (the Data Source
@@ -129,6 +129,7 @@ func formOf(ch model.PostureCheck) (checkForm, error) {
 	for k, v := range f.Spec.MinOSBuild {
 		f.MinBuild[k] = strconv.FormatInt(v, 10)
 	}
+	f.Signals = signalsOf(f.Spec)
 	return f, nil
 }
 

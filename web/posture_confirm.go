@@ -57,7 +57,7 @@ func (s *Server) keepStoredConditions(ctx context.Context, id int64, f *checkFor
 	if err != nil {
 		return false, err
 	}
-	f.Spec, f.LastSeenHours, f.MinBuild = kept.Spec, kept.LastSeenHours, kept.MinBuild
+	f.Spec, f.LastSeenHours, f.MinBuild, f.Signals = kept.Spec, kept.LastSeenHours, kept.MinBuild, kept.Signals
 	for field := range errs {
 		if !conditionFree[field] {
 			delete(errs, field)
@@ -192,6 +192,7 @@ func formValues(f checkForm) url.Values {
 		for p, b := range f.MinBuild {
 			set("min_build."+p, b)
 		}
+		setSignals(v, f)
 	case posture.SourceDeviceReport:
 		v["report_os"] = sp.ReportOS
 		set("report_min_os_version", sp.ReportMinOSVersion)

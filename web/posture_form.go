@@ -24,6 +24,7 @@ type checkForm struct {
 	// Raw text of numeric fields, so "abc" is shown back, not "0".
 	LastSeenHours string
 	MinBuild      map[string]string
+	Signals       signalsRaw
 }
 
 // Form limits.
@@ -82,6 +83,7 @@ func parseCheckForm(v url.Values) (checkForm, map[string]string) {
 			}
 		}
 		parseBuilds(v, &f, p)
+		parseSignals(v, &f, p)
 	case posture.SourceDeviceReport:
 		s.ReportOS = limit(v["report_os"])
 		s.ReportMinOSVersion = strings.TrimSpace(v.Get("report_min_os_version"))

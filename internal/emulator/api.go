@@ -45,8 +45,9 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable.")
 		return
 	}
+	av := isAVInfoPath(r.URL.Path)
 	list, id, ok := route(r.URL.Path)
-	if !ok {
+	if !ok && !av {
 		writeAPIError(w, http.StatusNotFound, "NotFound", "No route matches '"+r.URL.Path+"'.")
 		return
 	}
@@ -58,6 +59,10 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	now := e.now()
 	c, ok := e.authorize(w, r, now)
 	if !ok {
+		return
+	}
+	if av {
+		e.serveAVInfo(w, r, &f, c.AppID+"|"+c.TID, now)
 		return
 	}
 	if v := e.admit(c.AppID+"|"+c.TID, now); v.retryAfter > 0 {

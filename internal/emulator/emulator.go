@@ -50,14 +50,15 @@ type Emulator struct {
 
 	editMu sync.Mutex // serialises fleet writers: SetMachines, Mutate, Drift
 
-	mu        sync.Mutex
-	fleet     []Machine // immutable snapshot sorted by id; replaced, never edited
-	faults    Faults
-	stats     Stats
-	calls     map[string][]time.Time // rate-limit log per appid|tid
-	drift     *mrand.Rand            // drift randomness; guarded by editMu
-	nextIndex int
-	certs     []*x509.Certificate // the app's registered certificates
+	mu         sync.Mutex
+	fleet      []Machine // immutable snapshot sorted by id; replaced, never edited
+	faults     Faults
+	stats      Stats
+	calls      map[string][]time.Time // rate-limit log per appid|tid
+	drift      *mrand.Rand            // drift randomness; guarded by editMu
+	nextIndex  int
+	certs      []*x509.Certificate     // the app's registered certificates
+	avOverride map[string]func(*AVRow) // SetAVOverride; guarded by mu
 }
 
 // New generates the fleet from cfg.Seed and returns a ready handler.

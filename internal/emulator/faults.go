@@ -64,6 +64,10 @@ type Faults struct {
 	Throttle           int           // the next N authorised API requests get 429
 	RetryAfter         time.Duration // Retry-After of Throttle 429s; 0 → 1 s
 	RetryAfterHTTPDate bool          // send every Retry-After as an HTTP date instead of seconds
+
+	// Antivirus health report (GET /api/deviceavinfo).
+	AVInfoStatus   int // non-zero: every report request answers this HTTP status with Defender's error shape
+	AVInfoPageSize int // rows per page without $top; 0 → 20, as documented
 }
 
 // SetFaults replaces the fault switches.

@@ -51,6 +51,11 @@ func (e *Emulator) limit(key string, now time.Time, f *Faults) time.Duration {
 	if perHour <= 0 {
 		perHour = defaultPerHour
 	}
+	return e.limitN(key, now, perMin, perHour)
+}
+
+// limitN is limit with the windows' sizes given. Callers hold e.mu.
+func (e *Emulator) limitN(key string, now time.Time, perMin, perHour int) time.Duration {
 	log := e.calls[key]
 	drop := 0
 	for drop < len(log) && !log[drop].After(now.Add(-time.Hour)) {

@@ -28,6 +28,24 @@ type Device struct {
 	LastSeen           time.Time // zero when unknown
 	Tags               []string
 	Removed            bool
+	AgentVersion       string    // Defender sensor version; "" when unknown
+	DeviceValue        string    // High, Normal or Low; "" when unknown
+	FirstSeen          time.Time // zero when unknown
+	// AV is the machine's antivirus health; nil when the report does not
+	// list it, or when the sync could not read the report (the snapshot's
+	// AVUnknown then says why).
+	AV *AV
+}
+
+// AV is the part of Defender's antivirus health report the posture
+// conditions judge.
+type AV struct {
+	Mode                 string // avMode: "0" Active, "1" Passive, "2" Disabled, "3" Other, "4" EDR block, "5" PassiveAudit
+	SignatureUpToDate    string // "True", "False", "Unknown" or ""
+	SignatureVersion     string
+	SignaturePublishedAt time.Time // zero when unknown
+	FullScanAt           time.Time // zero when never
+	RefreshedAt          time.Time // when Defender last refreshed the row
 }
 
 // Snapshot is an immutable view of the fleet at the end of one sync.
@@ -39,6 +57,9 @@ type Snapshot struct {
 	Devices  []Device
 	// Active counts the devices not marked removed.
 	Active int
+	// AVUnknown, when set, is why this snapshot holds no antivirus health:
+	// the sync could not read Defender's report.
+	AVUnknown string
 
 	byID   map[string]int
 	byAAD  map[string][]int

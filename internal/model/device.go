@@ -23,6 +23,8 @@ type Device struct {
 	LastSeen           *time.Time
 	LastIP             *string
 	Tags               []string
+	AgentVersion       *string // Defender sensor version
+	DeviceValue        *string // High, Normal or Low
 	Raw                []byte
 	ContentHash        []byte
 

@@ -43,6 +43,8 @@ type Freshness struct {
 	KeptUntil time.Time
 	// Grace is the integration's outage grace.
 	Grace time.Duration
+	// AVUnknown is why the snapshot holds no antivirus health, if so.
+	AVUnknown string
 }
 
 // Stale reports whether the last successful sync is older than 3 intervals
@@ -72,6 +74,7 @@ func freshnessAt(snap *fleet.Snapshot, interval, grace time.Duration, now time.T
 		return f
 	}
 	f.SyncedAt = snap.SyncedAt
+	f.AVUnknown = snap.AVUnknown
 	if interval <= 0 {
 		return f
 	}
@@ -96,6 +99,7 @@ func inputFor(f Freshness, sourceDisabled bool, now time.Time) posture.Input {
 		in.DataAge = f.SyncedAt.UTC().Format(time.RFC3339)
 	}
 	in.Stale = f.Phase == Unavailable
+	in.AVUnknown = f.AVUnknown
 	in.Kept = f.Phase == Kept
 	return in
 }

@@ -209,6 +209,23 @@ func (c *Check) evaluate(in *Input, reasons []string) (Result, []string) {
 // conditionsResult is the conditions' verdict before When data is
 // unavailable decides: Unknown stays Unknown.
 func (c *Check) conditionsResult(in *Input, reasons []string) (Result, []string) {
+	if outOfScope(&c.Spec, in) {
+		return Pass, reasons
+	}
+	res, reasons := c.conditionsVerdict(in, reasons)
+	if res != Pass {
+		if r, ok := firstSeenGrace(&c.Spec, in); ok {
+			if !in.terse {
+				reasons = append(reasons, r)
+			}
+			return Pass, reasons
+		}
+	}
+	return res, reasons
+}
+
+// conditionsVerdict runs the conditions: a fail wins, then an unknown.
+func (c *Check) conditionsVerdict(in *Input, reasons []string) (Result, []string) {
 	conds := c.conditions
 	if !c.compiled {
 		conds = compileConditions(c.Spec, c.Source)

@@ -99,6 +99,9 @@ type Input struct {
 	// SourceDisabled is set while the Defender integration is disabled:
 	// Defender conditions are then unknown.
 	SourceDisabled bool
+	// AVUnknown, when set, is why the antivirus health of every device is
+	// unknown: the last sync could not read Defender's report.
+	AVUnknown string
 	// Now is the evaluation time; zero means time.Now().
 	Now time.Time
 
@@ -120,6 +123,7 @@ func NewInput(snap *fleet.Snapshot, m Match, r Report, now time.Time, syncInterv
 		return in
 	}
 	in.DataAge = syncTime(snap.SyncedAt)
+	in.AVUnknown = snap.AVUnknown
 	in.Stale = syncInterval > 0 && now.Sub(snap.SyncedAt) > 3*syncInterval
 	return in
 }

@@ -28,6 +28,25 @@ type Spec struct {
 	// RequireEntraJoined requires isAadJoined.
 	RequireEntraJoined bool `json:"require_entra_joined,omitempty"`
 
+	// Richer Defender signals (signals.go). AVModes is the allowed
+	// antivirus modes of the antivirus health report: Active, Passive,
+	// EDR block, Passive audit, Disabled, Other.
+	AVModes []string `json:"av_modes,omitempty"`
+	// SignatureUpToDate requires security intelligence up to date by the
+	// report; SignatureMaxAgeDays instead accepts it up to N days old.
+	SignatureUpToDate   bool `json:"signature_up_to_date,omitempty"`
+	SignatureMaxAgeDays int  `json:"signature_max_age_days,omitempty"`
+	// FullScanDays requires a full scan within N days.
+	FullScanDays int `json:"full_scan_days,omitempty"`
+	// MinSensorVersion is the minimum agentVersion, a dotted number.
+	MinSensorVersion string `json:"min_sensor_version,omitempty"`
+	// DeviceValues scopes the check: it applies only to devices of these
+	// values (High, Normal, Low) and passes the others.
+	DeviceValues []string `json:"device_values,omitempty"`
+	// FirstSeenGraceHours lets devices first seen less than N hours ago
+	// pass while their first report arrives, with a reason.
+	FirstSeenGraceHours int `json:"first_seen_grace_hours,omitempty"`
+
 	// Device report conditions: attributes the gateway sends, for devices
 	// Defender does not cover.
 
@@ -84,6 +103,7 @@ func (s Spec) Conditions(source string) []Condition {
 		if s.RequireEntraJoined {
 			cs = append(cs, entraJoined{})
 		}
+		cs = s.appendSignalConditions(cs)
 	case SourceDeviceReport:
 		if len(s.ReportOS) > 0 {
 			cs = append(cs, newReportOS(s.ReportOS))
@@ -124,7 +144,7 @@ func (s Spec) defenderFields() []string {
 	add(len(s.RequiredTags) > 0, "required_tags")
 	add(len(s.ForbiddenTags) > 0, "forbidden_tags")
 	add(s.RequireEntraJoined, "require_entra_joined")
-	return f
+	return append(f, s.signalFields()...)
 }
 
 func (s Spec) reportFields() []string {

@@ -41,6 +41,7 @@ func (s Spec) Validate(source string) map[string]string {
 		}
 	}
 	s.validateDefender(errs)
+	s.validateSignals(errs, source, def)
 	s.validateReport(errs)
 	// The other source's conditions would be silently ignored: say so.
 	if source == SourceDefender {

@@ -27,6 +27,7 @@ func ToDevice(m defender.Machine) (model.Device, error) {
 		OnboardingStatus: m.OnboardingStatus, AVStatus: m.DefenderAVStatus, IsAADJoined: m.IsAADJoined,
 		MergedInto: m.MergedIntoMachineID, PotentialDuplicate: m.IsPotentialDuplication,
 		LastIP: m.LastIPAddress, Tags: m.MachineTags, Raw: raw, ContentHash: sum[:],
+		AgentVersion: m.AgentVersion, DeviceValue: m.DeviceValue,
 	}
 	if m.AADDeviceID != nil && *m.AADDeviceID != "" {
 		id := strings.ToLower(*m.AADDeviceID)
@@ -61,6 +62,11 @@ func toFleet(d model.Device) fleet.Device {
 	f.ExposureLevel = deref(d.ExposureLevel)
 	f.AVStatus = deref(d.AVStatus)
 	f.MergedInto = deref(d.MergedInto)
+	f.AgentVersion = deref(d.AgentVersion)
+	f.DeviceValue = deref(d.DeviceValue)
+	if d.FirstSeen != nil {
+		f.FirstSeen = *d.FirstSeen
+	}
 	if d.OSBuild != nil {
 		f.OSBuild = *d.OSBuild
 	}

@@ -250,6 +250,9 @@ func (e *env) assertSnapshotMatchesStore() {
 		e.t.Errorf("published snapshot run %d at %v with %d active; the store says run %d at %v with %d active",
 			got.RunID, got.SyncedAt, got.Active, want.RunID, want.SyncedAt, want.Active)
 	}
+	if got.AVUnknown != want.AVUnknown {
+		e.t.Errorf("published snapshot says antivirus health unknown %q; the store says %q", got.AVUnknown, want.AVUnknown)
+	}
 	if !reflect.DeepEqual(got.Devices, want.Devices) {
 		e.t.Errorf("published snapshot devices differ from the store's (%d vs %d devices)", got.Len(), want.Len())
 		for i := range min(got.Len(), want.Len()) {

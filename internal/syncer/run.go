@@ -46,7 +46,11 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// SQLite applies the run on one core; index the fetched devices for the
 	// next snapshot on the other meanwhile.
 	next := make(chan *fleet.Snapshot, 1)
+	// The antivirus health report is read while the run is applied, only
+	// when the machines were listed: a failed run spends none of its budget.
+	var avc <-chan avFetch
 	if lerr == nil {
+		avc = w.startAV(runCtx, client)
 		go func() {
 			slices.SortFunc(fetched, byID)
 			next <- fleet.NewSnapshot(fetched, time.Time{}, 0)
@@ -60,12 +64,24 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	if ferr != nil {
 		lerr = ferr
 	}
+	var av avFetch
+	if avc != nil {
+		av = <-avc
+	}
 	// Publish before reporting the run done, so whoever sees it finished
-	// also sees its devices; the database file catches up after.
+	// also sees its devices; the database file catches up after. The
+	// antivirus health is recorded after the swap: a report that failed
+	// leaves the run's AV signals unknown, never the run failed.
 	if done.Outcome == model.RunSuccess {
-		if err := w.publishRun(rctx, done, <-next); err != nil {
+		snap := <-next
+		attachAV(snap.Devices, av.byID)
+		if av.err != nil {
+			snap.AVUnknown = AVUnknownReason(avResult(done.ID, av))
+		}
+		if err := w.publishRun(rctx, done, snap, av.byID); err != nil {
 			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
 		}
+		w.recordAV(rctx, done.ID, av)
 	}
 	if b := w.budget(done.Seen); done.Outcome == model.RunSuccess && !b.Fits() {
 		w.log.Warn("sync: interval stretched to stay inside Microsoft's call budget", "run", done.ID,
@@ -252,7 +268,7 @@ const maxReread = 1000
 // same fields); the few devices it did not fetch, whose misses the apply
 // counted, are read from the store. The result equals what LoadSnapshot
 // builds.
-func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fleet.Snapshot) error {
+func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fleet.Snapshot, av map[string]*fleet.AV) error {
 	w.publishMu.Lock()
 	defer w.publishMu.Unlock()
 	var absent []string
@@ -272,6 +288,9 @@ func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fle
 		if err != nil {
 			return err
 		}
+		// The store records this run's antivirus health after the swap.
+		attachAV(snap.Devices, av)
+		snap.AVUnknown = fetched.AVUnknown
 		w.swap(snap)
 		return nil
 	}
@@ -283,10 +302,13 @@ func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fle
 			if err != nil {
 				return err
 			}
-			devices = append(devices, toFleet(d))
+			f := toFleet(d)
+			f.AV = av[f.ID]
+			devices = append(devices, f)
 		}
 		slices.SortFunc(devices, byID)
 		snap = fleet.NewSnapshot(devices, time.Time{}, 0)
+		snap.AVUnknown = fetched.AVUnknown
 	}
 	snap.SyncedAt, snap.RunID = *run.FinishedAt, run.ID // not yet published
 	w.swap(snap)

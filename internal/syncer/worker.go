@@ -54,6 +54,7 @@ type Store interface {
 	Device(ctx context.Context, id string) (model.Device, error)
 	UpdateDevice(ctx context.Context, d model.Device, e audit.Entry) (bool, error)
 	AppendAudit(ctx context.Context, e audit.Entry) error
+	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)
 }
 
 // Options configure a Worker.

@@ -55,6 +55,12 @@ type Store interface {
 	LastRun(ctx context.Context, integration string, outcomes ...string) (model.SyncRun, error)
 	RunTotals(ctx context.Context) (model.RunTotals, error)
 
+	// Antivirus health, recorded per sync run.
+	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)
+	DeviceAV(ctx context.Context, machineID string) (model.DeviceAV, error)
+	EachDeviceAV(ctx context.Context, fn func(model.DeviceAV) error) error
+	AVRunOf(ctx context.Context, runID int64) (model.AVRun, error)
+
 	// Posture checks, exceptions and verdict history.
 	PostureChecks(ctx context.Context) ([]model.PostureCheck, error)
 	PostureCheck(ctx context.Context, id int64) (model.PostureCheck, error)
@@ -133,6 +139,7 @@ func Run(t *testing.T, open Opener) {
 		{"Retention", testRetention},
 		{"Staging", testStaging},
 		{"SyncRuns", testSyncRuns},
+		{"AntivirusHealth", testAV},
 		{"Apply", testApply},
 		{"RemovalGuard", testRemovalGuard},
 		{"DeviceReads", testDeviceReads},

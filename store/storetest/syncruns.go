@@ -18,7 +18,7 @@ func device(i int, version string) model.Device {
 		OSPlatform: "Windows11", OSVersion: ptr("23H2"), OSBuild: ptr(int64(22631)), HealthStatus: "Active",
 		RiskScore: ptr("Low"), ExposureLevel: ptr("Medium"), OnboardingStatus: "Onboarded", AVStatus: ptr("Updated"),
 		IsAADJoined: true, FirstSeen: &first, LastSeen: &last, LastIP: ptr("10.0.0.1"),
-		Tags: []string{"all", fmt.Sprintf("t%d", i%2)}, Raw: []byte(`{"id":"` + id + `","v":"` + version + `"}`),
+		Tags: []string{"all", fmt.Sprintf("t%d", i%2)}, AgentVersion: ptr("10.8760.26100.1"), DeviceValue: ptr("Normal"), Raw: []byte(`{"id":"` + id + `","v":"` + version + `"}`),
 		ContentHash: []byte(version + id)}
 }
 

@@ -1,0 +1,240 @@
+package emulator
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The antivirus health report's own limits (docs/defender-api.md#antivirus-health-report).
+const (
+	avPerMinute   = 30
+	avPerHour     = 1000
+	avDefaultPage = 20 // rows per page without $top, as documented
+)
+
+// AVRow is one row of the antivirus health report, GET /api/deviceavinfo,
+// with Microsoft's names and string-typed flags ("True", "False",
+// "Unknown"; avMode "0" Active … "5" PassiveAudit).
+type AVRow struct {
+	ID                    string     `json:"id"`
+	MachineID             string     `json:"machineId"`
+	ComputerDNSName       string     `json:"computerDnsName"`
+	OSKind                string     `json:"osKind"`
+	OSPlatform            string     `json:"osPlatform"`
+	AVMode                string     `json:"avMode"`
+	AVSignatureVersion    string     `json:"avSignatureVersion"`
+	AVEngineVersion       string     `json:"avEngineVersion"`
+	AVPlatformVersion     string     `json:"avPlatformVersion"`
+	LastSeenTime          time.Time  `json:"lastSeenTime"`
+	QuickScanResult       string     `json:"quickScanResult"`
+	QuickScanTime         *time.Time `json:"quickScanTime"`
+	FullScanResult        string     `json:"fullScanResult"`
+	FullScanTime          *time.Time `json:"fullScanTime"`
+	DataRefreshTimestamp  time.Time  `json:"dataRefreshTimestamp"`
+	AVSignatureUpdate     time.Time  `json:"avSignatureUpdateTime"`
+	AVIsSignatureUpToDate string     `json:"avIsSignatureUpToDate"`
+	AVIsEngineUpToDate    string     `json:"avIsEngineUpToDate"`
+	AVIsPlatformUpToDate  string     `json:"avIsPlatformUpToDate"`
+	AVSignaturePublish    time.Time  `json:"avSignaturePublishTime"`
+	RBACGroupID           int64      `json:"rbacGroupId"`
+}
+
+// SetAVOverride edits the report rows of machine id: fn runs on every row
+// the emulator derives for it (nil removes the override).
+func (e *Emulator) SetAVOverride(id string, fn func(*AVRow)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.avOverride == nil {
+		e.avOverride = map[string]func(*AVRow){}
+	}
+	if fn == nil {
+		delete(e.avOverride, id)
+		return
+	}
+	e.avOverride[id] = fn
+}
+
+// AVRows is the whole report as the emulator serves it: the latest row of
+// every onboarded machine, and for every tenth machine an older row after
+// it (the report keeps one row per combination of mode and state).
+func (e *Emulator) AVRows() []AVRow {
+	fl := e.snapshot()
+	e.mu.Lock()
+	over := make(map[string]func(*AVRow), len(e.avOverride))
+	for k, v := range e.avOverride {
+		over[k] = v
+	}
+	e.mu.Unlock()
+	rows := make([]AVRow, 0, len(fl)+len(fl)/10)
+	for i := range fl {
+		m := &fl[i]
+		if m.OnboardingStatus != "Onboarded" {
+			continue
+		}
+		r := AVRowFor(m)
+		if fn := over[m.ID]; fn != nil {
+			fn(&r)
+		}
+		rows = append(rows, r)
+		if h := hash64(m.ID); h%10 == 0 {
+			old := r
+			old.ID += "-1"
+			old.AVMode = "1"
+			old.AVIsSignatureUpToDate = "False"
+			old.DataRefreshTimestamp = r.DataRefreshTimestamp.Add(-72 * time.Hour)
+			rows = append(rows, old)
+		}
+	}
+	return rows
+}
+
+// AVRowFor derives a machine's report row from its id and lastSeen, so
+// that it does not change between syncs unless the machine does.
+func AVRowFor(m *Machine) AVRow {
+	h := hash64(m.ID)
+	seen := m.LastSeen.UTC()
+	r := AVRow{
+		ID: m.ID + "-av", MachineID: m.ID, ComputerDNSName: m.ComputerDNSName, OSKind: osKind(m.OSPlatform),
+		OSPlatform: m.OSPlatform, AVMode: "0",
+		AVSignatureVersion: "1.4" + strconv.Itoa(10+int(h%5)) + "." + strconv.Itoa(int(h>>8%900)) + ".0",
+		AVEngineVersion:    "1.1.24090.11", AVPlatformVersion: "4.18.24090.11",
+		LastSeenTime: seen, DataRefreshTimestamp: seen,
+		AVIsSignatureUpToDate: "True", AVIsEngineUpToDate: "True", AVIsPlatformUpToDate: "True",
+		QuickScanResult: "Completed", FullScanResult: "Completed",
+	}
+	switch x := h >> 16 % 100; {
+	case x < 5:
+		r.AVMode = "1" // Passive
+	case x < 7:
+		r.AVMode = "4" // EDR in block mode
+	case x < 8:
+		r.AVMode = "2" // Disabled
+	}
+	sigAge := time.Duration(h>>24%20) * time.Hour
+	if m.DefenderAVStatus != nil && *m.DefenderAVStatus == "NotUpdated" {
+		r.AVIsSignatureUpToDate, r.AVIsEngineUpToDate = "False", "False"
+		sigAge = time.Duration(7+h>>24%20) * 24 * time.Hour
+		r.AVEngineVersion = "1.1.23110.2"
+	}
+	r.AVSignaturePublish = seen.Add(-sigAge)
+	r.AVSignatureUpdate = r.AVSignaturePublish.Add(time.Hour)
+	q := seen.Add(-time.Duration(h>>32%48) * time.Hour)
+	r.QuickScanTime = &q
+	if d := h >> 40 % 40; d < 36 { // a tenth have never run a full scan
+		f := seen.Add(-time.Duration(d) * 24 * time.Hour)
+		r.FullScanTime = &f
+	} else {
+		r.FullScanResult = ""
+	}
+	return r
+}
+
+func osKind(platform string) string {
+	p := strings.ToLower(platform)
+	switch {
+	case strings.HasPrefix(p, "windows"):
+		return "windows"
+	case strings.HasPrefix(p, "macos"):
+		return "mac"
+	}
+	return "linux"
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+func isAVInfoPath(p string) bool {
+	lp := strings.TrimSuffix(strings.ToLower(p), "/")
+	return lp == "/api/deviceavinfo" || lp == "/api/v1.0/deviceavinfo"
+}
+
+// serveAVInfo answers the report: its own rate limits (30/min, 1,000/h per
+// app and tenant), the AVInfoStatus fault, and $top/$skip paging with an
+// @odata.nextLink while rows remain.
+func (e *Emulator) serveAVInfo(w http.ResponseWriter, r *http.Request, f *Faults, key string, now time.Time) {
+	if !f.NoRateLimit {
+		e.mu.Lock()
+		ra := e.limitN("av|"+key, now, avPerMinute, avPerHour)
+		if ra > 0 {
+			e.stats.Throttled++
+		}
+		e.mu.Unlock()
+		if ra > 0 {
+			setRetryAfter(w.Header(), ra, now, f.RetryAfterHTTPDate)
+			writeAPIError(w, http.StatusTooManyRequests, "TooManyRequests", "Rate limit is exceeded. Try again later.")
+			return
+		}
+	}
+	if f.AVInfoStatus != 0 {
+		writeAPIError(w, f.AVInfoStatus, avFaultCode(f.AVInfoStatus), "The antivirus health report is not available.")
+		return
+	}
+	vals := r.URL.Query()
+	size := avDefaultPage
+	if f.AVInfoPageSize > 0 {
+		size = f.AVInfoPageSize
+	}
+	top, skip := size, 0
+	if v := vals.Get("$top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxTop {
+			writeAPIError(w, http.StatusBadRequest, "ODataError", "Invalid value for $top: '"+v+"'.")
+			return
+		}
+		top = n
+	}
+	if v := vals.Get("$skip"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeAPIError(w, http.StatusBadRequest, "ODataError", "Invalid value for $skip: '"+v+"'.")
+			return
+		}
+		skip = n
+	}
+	rows := e.AVRows()
+	start := min(skip, len(rows))
+	page := rows[start:min(start+top, len(rows))]
+	out := struct {
+		Context  string  `json:"@odata.context"`
+		Value    []AVRow `json:"value"`
+		NextLink string  `json:"@odata.nextLink,omitempty"`
+	}{Context: "https://api.securitycenter.microsoft.com/api/$metadata#DeviceAvInfo", Value: page}
+	if start+len(page) < len(rows) { // the report pages with nextLinks, $top or not
+
+		u := *r.URL
+		u.Scheme, u.Host = "https", r.Host
+		q := url.Values{}
+		q.Set("$top", strconv.Itoa(top))
+		q.Set("$skip", strconv.Itoa(start+top))
+		u.RawQuery = q.Encode()
+		out.NextLink = u.String()
+	}
+	sleep(r.Context(), f.SlowPage)
+	b, _ := json.Marshal(out)
+	bw := newBodyWriter(w, r, f)
+	bw.Write(b)
+	bw.Close()
+}
+
+func avFaultCode(status int) string {
+	switch status {
+	case http.StatusForbidden:
+		return "Forbidden"
+	case http.StatusNotFound:
+		return "ResourceNotFound"
+	case http.StatusTooManyRequests:
+		return "TooManyRequests"
+	}
+	if status >= 500 {
+		return "InternalServerError"
+	}
+	return "BadRequest"
+}

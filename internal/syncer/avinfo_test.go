@@ -1,0 +1,121 @@
+package syncer_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"postern/internal/emulator"
+	"postern/internal/model"
+	"postern/internal/syncer"
+)
+
+// latestAV is the report's latest row per machine, as the emulator serves it.
+func latestAV(emu *emulator.Emulator) map[string]emulator.AVRow {
+	out := map[string]emulator.AVRow{}
+	for _, r := range emu.AVRows() {
+		if old, ok := out[r.MachineID]; ok && !r.DataRefreshTimestamp.After(old.DataRefreshTimestamp) {
+			continue
+		}
+		out[r.MachineID] = r
+	}
+	return out
+}
+
+func TestSyncReadsAntivirusHealth(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 60})
+	run := e.sync(syncer.TriggerManual)
+	if run.Outcome != model.RunSuccess {
+		t.Fatalf("run %s: %s", run.Outcome, run.Error)
+	}
+	want := latestAV(e.emu)
+	snap := e.holder.Load()
+
+	if snap.AVUnknown != "" {
+		t.Errorf("snapshot says antivirus health unknown: %s", snap.AVUnknown)
+	}
+	with := 0
+	for _, d := range snap.Devices {
+		w, ok := want[d.ID]
+		switch {
+		case !ok && d.AV != nil:
+			t.Errorf("device %s has antivirus health the report does not list", d.ID)
+		case ok && d.AV == nil:
+			t.Errorf("device %s lacks its antivirus health", d.ID)
+		case ok && (d.AV.Mode != w.AVMode || d.AV.SignatureUpToDate != w.AVIsSignatureUpToDate || !d.AV.RefreshedAt.Equal(w.DataRefreshTimestamp)):
+			t.Errorf("device %s antivirus %+v, want the latest row %+v", d.ID, *d.AV, w)
+		case ok:
+			with++
+		}
+	}
+	if with == 0 || with != len(want) {
+		t.Errorf("%d devices carry antivirus health, want %d", with, len(want))
+	}
+	if n := e.count("SELECT COUNT(*) FROM device_av"); n != len(want) {
+		t.Errorf("device_av holds %d rows, want %d", n, len(want))
+	}
+	av, err := e.st.AVRunOf(context.Background(), run.ID)
+	if err != nil || !av.OK || av.Written != len(want) {
+		t.Errorf("first run's report record %+v, %v; want ok with %d rows written", av, err, len(want))
+	}
+
+	// Nothing changed: the second run writes no row.
+	run2 := e.sync(syncer.TriggerManual)
+	av, err = e.st.AVRunOf(context.Background(), run2.ID)
+	if err != nil || !av.OK || av.Written != 0 || av.Machines != len(want) {
+		t.Errorf("unchanged run's report record %+v, %v; want ok, %d machines, 0 written", av, err, len(want))
+	}
+
+	// One machine's mode changes: one row is written.
+	var id string
+	for k := range want {
+		id = k
+		break
+	}
+	e.emu.SetAVOverride(id, func(r *emulator.AVRow) { r.AVMode = "1" })
+	run3 := e.sync(syncer.TriggerManual)
+	av, _ = e.st.AVRunOf(context.Background(), run3.ID)
+	if av.Written != 1 {
+		t.Errorf("a run with one changed row wrote %d", av.Written)
+	}
+	snap = e.holder.Load()
+	if i, ok := snap.Index(id); !ok || snap.Devices[i].AV == nil || snap.Devices[i].AV.Mode != "1" {
+		t.Errorf("device %s antivirus after the change is not mode 1", id)
+	}
+}
+
+func TestSyncAntivirusFailureDoesNotFailTheRun(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 40})
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
+		t.Fatalf("first run %s", run.Outcome)
+	}
+	before := e.count("SELECT COUNT(*) FROM device_av")
+	e.setFaults(emulator.Faults{AVInfoStatus: http.StatusForbidden})
+	e.change() // the machines change meanwhile: the run must still apply them
+	run := e.sync(syncer.TriggerManual)
+	if run.Outcome != model.RunSuccess || run.Changed == 0 {
+		t.Fatalf("run with the report failing: %s, %d changed (%s); want success with the changes", run.Outcome, run.Changed, run.Error)
+	}
+	snap := e.holder.Load()
+	if !strings.Contains(snap.AVUnknown, "antivirus health report") || !strings.Contains(snap.AVUnknown, "403") {
+		t.Errorf("snapshot AVUnknown %q, want the report and Microsoft's answer named", snap.AVUnknown)
+	}
+	for _, d := range snap.Devices {
+		if d.AV != nil {
+			t.Fatalf("device %s keeps antivirus health from an earlier run while this run's is unknown", d.ID)
+		}
+	}
+	av, err := e.st.AVRunOf(context.Background(), run.ID)
+	if err != nil || av.OK || av.Error == "" {
+		t.Errorf("the run's report record %+v, %v; want not ok with the reason", av, err)
+	}
+	if n := e.count("SELECT COUNT(*) FROM device_av"); n != before {
+		t.Errorf("device_av rows %d after a failed report, want the %d stored before", n, before)
+	}
+	// After a restart the snapshot says the same.
+	e.restart()
+	if got := e.holder.Load().AVUnknown; got != snap.AVUnknown {
+		t.Errorf("after a restart AVUnknown %q, want %q", got, snap.AVUnknown)
+	}
+}
