@@ -45,10 +45,23 @@ func emulateDefender(ctx context.Context, args []string, stdout io.Writer) error
 	fs.BoolVar(&f.DuplicateAcrossPages, "duplicate-rows", false, "fault: pages overlap by one row")
 	fs.IntVar(&f.ShrinkFleet, "shrink-fleet", 0, "fault: the listing leaves out this percentage (0-100) of the machines")
 	fs.BoolVar(&f.NoRateLimit, "no-rate-limit", false, "disable the 100/minute and 1,500/hour limits")
+	fs.BoolVar(&f.HTML404, "html-404", false, "fault: the API answers 404 with an HTML page, as a proxy in front of a wrong path does")
+	fs.BoolVar(&f.EmptyTenant, "empty-tenant", false, "an empty fleet answers JSON 404 ResourceNotFound on the first page (a tenant that never used Defender); use with -machines -1")
+	fs.IntVar(&f.NotFoundOnPage, "not-found-on-page", 0, "fault: page N of every listing answers JSON 404 ResourceNotFound")
+	fs.BoolVar(&f.StringRBACGroup, "string-rbac-group", false, `send rbacGroupId as a string ("140"), as the documentation types it`)
+	fs.IntVar(&f.UnreadableEvery, "unreadable-every", 0, "fault: one machine in N sends an osBuild that is not a number")
+	fs.DurationVar(&f.PageDelayPer1000, "page-delay", 0, "wait this long per 1,000 machines of a listing page (Microsoft: about 1s)")
+	realistic := fs.Bool("realistic", false, "a real tenant's payload and latency: several extra ipAddresses per machine and -page-delay 1s unless set")
 	fs.IntVar(&f.AVInfoStatus, "avinfo-status", 0, "fault: the antivirus health report (deviceavinfo) answers this HTTP status, e.g. 403 or 500")
 	drift := fs.Duration("drift-every", 0, "change a few devices' signals this often (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *realistic {
+		f.Realistic = true
+		if f.PageDelayPer1000 == 0 {
+			f.PageDelayPer1000 = emulator.RealisticDelayPer1000
+		}
 	}
 	if f.ShrinkFleet < 0 || f.ShrinkFleet > 100 {
 		return fmt.Errorf("emulator: --shrink-fleet is a percentage from 0 to 100, not %d", f.ShrinkFleet)

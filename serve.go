@@ -17,6 +17,7 @@ import (
 
 	"postern/internal/auth"
 	"postern/internal/config"
+	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -215,7 +216,8 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval, RemovalGuard: e.cfg.SyncRemovalGuard})
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval,
+		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}})
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {

@@ -88,10 +88,10 @@ func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished_at = ?, outcome = ?, pages = ?, seen = ?,
 			added = ?, changed = ?, removed = ?, throttled_waits = ?, error = ?, error_code = ?,
-			missing = ?, active = ?, accepted_by = ?, accepted_at = ? WHERE id = ?`,
+			missing = ?, active = ?, accepted_by = ?, accepted_at = ?, unreadable = ?, note = ? WHERE id = ?`,
 			formatTime(now), run.Outcome, run.Pages, run.Seen, run.Added, run.Changed, run.Removed,
 			run.ThrottledWaits, run.Error, run.ErrorCode, run.Missing, run.Active, run.AcceptedBy,
-			timeOrNil(run.AcceptedAt), run.ID); err != nil {
+			timeOrNil(run.AcceptedAt), run.Unreadable, run.Note, run.ID); err != nil {
 			return err
 		}
 		for _, e := range g.Audit(run) {
@@ -134,7 +134,7 @@ func (s *Store) autoCheckpoint(ctx context.Context) error {
 }
 
 const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
-	throttled_waits, error, error_code, missing, active, accepted_by, accepted_at`
+	throttled_waits, error, error_code, missing, active, accepted_by, accepted_at, unreadable, note`
 
 func scanRun(r scanner) (model.SyncRun, error) {
 	var run model.SyncRun
@@ -142,7 +142,7 @@ func scanRun(r scanner) (model.SyncRun, error) {
 	var finished, accepted sql.NullString
 	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
 		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode,
-		&run.Missing, &run.Active, &run.AcceptedBy, &accepted)
+		&run.Missing, &run.Active, &run.AcceptedBy, &accepted, &run.Unreadable, &run.Note)
 	if err != nil {
 		return run, err
 	}

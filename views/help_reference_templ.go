@@ -97,6 +97,10 @@ var troubleAPI = []troubleRow{
 	{[]string{"429 TooManyRequests"}, "Microsoft is throttling this app", "Defender allows each app 100 calls a minute and 1,500 an hour. Postern waits as long as Microsoft asks, then carries on.", "Usually nothing. If another tool shares this app registration, give it one of its own.", ""},
 	{[]string{"500", "503", "HTTP 5xx"}, "Microsoft had a temporary problem", "Microsoft's sign-in or Defender service failed on its side.", "Postern retries with growing pauses. If it lasts, check Service health in the Microsoft 365 admin center.", ""},
 	{[]string{"404 ResourceNotFound"}, "Defender no longer lists this device", "Seen on Re-check now: the device was offboarded, or is past Defender's retention period.", "Nothing to fix in the app. The device's history stays in Postern.", ""},
+	{[]string{"404 HTML", "404 not JSON"}, "Microsoft answered 404 Not Found with an HTML page: check the API region and any proxy", "Something other than Defender answered: a wrong API host or path, or a proxy. Only Defender's own JSON not-found answer on the first page means \"no machines\".", "Check the Cloud, the API region and any proxy. The previous device data is kept, and nothing is marked missing.", "cloud-region"},
+	{[]string{"404 ResourceNotFound"}, "Defender answered 404 Not Found for a later page of the machine list", "Microsoft sometimes answers this way for a moment during a listing.", "Nothing to fix: the previous device data is kept and the next sync tries again.", ""},
+	{[]string{"unreadable page"}, "… machines could not be read", "Defender sent machines with values of an unexpected type. A few are skipped and their devices kept as they were; most of a page fails the sync.", "If it repeats, report the first error shown on Sync runs.", ""},
+	{[]string{"body too large"}, "Microsoft sent an answer larger than Postern's limit of 256 MiB", "One page of the machine list was too large.", "Lower --defender-page-size.", ""},
 	{[]string{"invalid JSON", "nextLink", "page cap"}, "Defender answered with something Postern could not read", "The API host is wrong, or something in between, often a proxy, changed the answer.", "Check the Cloud, the API region and any proxy. The previous device data is kept and the next sync tries again.", "cloud-region"},
 }
 
@@ -200,7 +204,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 		var templ_7745c5c3_Var6 string
 		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 91, Col: 65}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 95, Col: 65}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
@@ -270,7 +274,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(r.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 96, Col: 58}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 100, Col: 58}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -293,7 +297,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 						var templ_7745c5c3_Var11 string
 						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(c)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 100, Col: 114}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 104, Col: 114}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -356,7 +360,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(r.Means)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 105, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 109, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -409,7 +413,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(r.Fix)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 107, Col: 13}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 111, Col: 13}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -427,7 +431,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var18 string
 					templ_7745c5c3_Var18, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.URL("#" + r.Section)).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 109, Col: 43}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 113, Col: 43}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var18)
 					if templ_7745c5c3_Err != nil {
@@ -440,7 +444,7 @@ func troubleTable(title string, rows []troubleRow) templ.Component {
 					var templ_7745c5c3_Var19 string
 					templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(guideTitle(r.Section))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 109, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `help_reference.templ`, Line: 113, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 					if templ_7745c5c3_Err != nil {

@@ -64,6 +64,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
 		card.RunErrorHelp = defender.HelpForCode(st.LastRun.ErrorCode)
 	}
+	if st.LastRun != nil && st.LastRun.Outcome == model.RunSuccess {
+		card.RunNote = st.LastRun.Note
+	}
 	// The next sync is only promised when one will run: enabled, not
 	// paused by a 403, not running, and still ahead.
 	if d.Configured && d.Enabled && !st.Blocked && !st.Running && st.NextRun.After(now) {

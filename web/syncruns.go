@@ -77,7 +77,7 @@ func (s *Server) syncRun(c echo.Context) error {
 func syncRunRow(r model.SyncRun) views.SyncRunRow {
 	return views.SyncRunRow{ID: r.ID, Trigger: r.Trigger, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
-		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode,
+		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode, Unreadable: r.Unreadable, Note: r.Note,
 		Missing: r.Missing, Active: r.Active, AcceptedBy: r.AcceptedBy, AcceptedAt: r.AcceptedAt}
 }
 

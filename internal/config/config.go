@@ -45,6 +45,7 @@ type Config struct {
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
 	RetentionDays    int    // days the audit log and the posture history keep
+	DefenderPageSize int    // machines asked for per page of the Defender listing ($top)
 	// SyncRemovalGuard: a sync whose listing would mark more than this
 	// percentage of the active fleet missing is held for an admin.
 	SyncRemovalGuard int
@@ -71,8 +72,18 @@ var Settings = []Setting{
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
+	{"defender-page-size", "2000", "machines asked for per page of the Defender machine list ($top; 1 to 10000)"},
 	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
 }
+
+// DefaultDefenderPageSize is how many machines Postern asks for per page:
+// a 10,000-machine page of a real tenant can be tens of MB and take long
+// to arrive; 2,000 keep pages quick, at five times the calls (firezone
+// uses 1,000). MaxDefenderPageSize is Defender's own limit on $top.
+const (
+	DefaultDefenderPageSize = 2000
+	MaxDefenderPageSize     = 10000
+)
 
 // MinRetentionDays is the shortest retention accepted: a month of audit
 // log, so that a typo cannot erase the record.
@@ -140,6 +151,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		errs = append(errs, fmt.Errorf("retention-days: %q is not a whole number of days", *v["retention-days"]))
 		cfg.RetentionDays = MinRetentionDays
 	}
+	if cfg.DefenderPageSize, err = strconv.Atoi(strings.TrimSpace(*v["defender-page-size"])); err != nil {
+		errs = append(errs, fmt.Errorf("defender-page-size: %q is not a whole number of machines", *v["defender-page-size"]))
+		cfg.DefenderPageSize = DefaultDefenderPageSize
+	}
 	if cfg.SyncRemovalGuard, err = strconv.Atoi(strings.TrimSpace(*v["sync-removal-guard"])); err != nil {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
 		cfg.SyncRemovalGuard = 10
@@ -185,6 +200,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetentionDays < MinRetentionDays {
 		errs = append(errs, fmt.Errorf("retention-days: %d is shorter than the minimum %d", c.RetentionDays, MinRetentionDays))
+	}
+	if c.DefenderPageSize < 1 || c.DefenderPageSize > MaxDefenderPageSize {
+		errs = append(errs, fmt.Errorf("defender-page-size: %d is not between 1 and %d", c.DefenderPageSize, MaxDefenderPageSize))
 	}
 	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
@@ -240,6 +258,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),
 		slog.Int("retention_days", c.RetentionDays),
+		slog.Int("defender_page_size", c.DefenderPageSize),
 		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
 	)
 }

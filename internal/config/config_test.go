@@ -96,6 +96,7 @@ var sample = map[string]struct {
 	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
 	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
 	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
+	"defender-page-size": {"1000", func(c config.Config) string { return fmt.Sprint(c.DefenderPageSize) }, "1000"},
 	"sync-removal-guard": {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
 }
 
@@ -196,6 +197,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"retention-days", "29", "flag"},
 		{"retention-days", "a year", "env"},
 		{"retention-days", "-400", "flag"},
+		{"defender-page-size", "0", "flag"},
+		{"defender-page-size", "10001", "env"},
+		{"defender-page-size", "lots", "flag"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			var err error

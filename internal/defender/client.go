@@ -3,8 +3,8 @@ package defender
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -27,10 +27,6 @@ type Credentials struct {
 	Region      Region
 }
 
-// maxBody bounds what Postern reads from one Microsoft answer (a full page of
-// 10,000 machines is about 20 MB).
-const maxBody = 64 << 20
-
 // Client talks to one tenant with one set of credentials. Its token cache
 // is built once, on a context of its own, so tokens are reused across calls
 // and a cancelled request never poisons later refreshes.
@@ -38,10 +34,13 @@ type Client struct {
 	api    string
 	tokens *tokenCache
 	http   *http.Client
+	limits Limits // of API calls (transport.go)
 }
 
 // NewClient builds a client for creds at ep. base carries the timeouts and
 // transport for both token and API calls; nil means a 30-second default.
+// Its timeout bounds a whole token call, but for an API call only the wait
+// for the first byte and each pause in the body (Limits).
 func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 	if base == nil {
 		base = &http.Client{Timeout: 30 * time.Second}
@@ -64,7 +63,8 @@ func NewClient(creds Credentials, ep Endpoints, base *http.Client) *Client {
 	return &Client{
 		api:    ep.APIURL,
 		tokens: &tokenCache{cfg: src, secret: cfg.ClientSecret, ctx: tctx, now: time.Now},
-		http:   &http.Client{Timeout: base.Timeout, Transport: transportOf(base)},
+		http:   &http.Client{Transport: transportOf(base)},
+		limits: limitsFor(base),
 	}
 }
 
@@ -97,7 +97,10 @@ func (c *Client) Validate(ctx context.Context) error {
 		return err
 	}
 	if res.status == http.StatusNotFound {
-		return nil // "no recent machines" is documented as 404, and is not a credential problem
+		if emptyTenant(res.body) {
+			return nil // Defender's own "no machines" is not a credential problem
+		}
+		return notFoundError(res.body, 0)
 	}
 	if res.status != http.StatusOK {
 		return c.apiErrorOf(res)
@@ -143,20 +146,15 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	tok.SetAuthHeader(req)
-	res, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, ctx.Err()
-		}
-		return response{}, networkError(err)
-	}
-	defer res.Body.Close()
+	res, body, err := c.do(ctx, req)
+	var de *Error
 	var aud string
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, ctx.Err()
-		}
+	switch {
+	case errors.As(err, &de):
+		return response{}, de
+	case err != nil && ctx.Err() != nil:
+		return response{}, ctx.Err()
+	case err != nil:
 		return response{}, networkError(err)
 	}
 	if res.StatusCode == http.StatusUnauthorized {

@@ -29,7 +29,7 @@ func TestDecodePageMatchesEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := decodePage(body)
+	got, _, _, err := decodePage(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestDecodePageLeniency(t *testing.T) {
 		{"invalid UTF-8 becomes U+FFFD", "{\"value\":[{\"id\":\"a1\",\"computerDnsName\":\"pc-\xff\"}]}", "pc-\uFFFD"},
 		{"unknown fields are ignored", `{"value":[{"id":"a1","computerDnsName":"pc-1","newField":{"x":[1,2]}}]}`, "pc-1"},
 	} {
-		ms, _, err := decodePage([]byte(tc.body))
+		ms, _, _, err := decodePage([]byte(tc.body))
 		if err != nil || len(ms) != 1 || ms[0].ComputerDNSName != tc.host {
 			t.Errorf("%s: %+v, %v; want one machine named %q", tc.name, ms, err, tc.host)
 		}
@@ -68,7 +68,7 @@ func TestDecodePageLeniency(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`{"value":[{"id":1}]}`, `{"value":[`, `{"value":null}`, `{}`, `[]`} {
-		if _, _, err := decodePage([]byte(bad)); err == nil {
+		if _, _, _, err := decodePage([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ListOptions tune ListMachines; zero values take the defaults.
@@ -69,10 +68,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // ListStats describe one listing.
 type ListStats struct {
-	Pages          int
-	Seen           int // distinct machines passed to onPage
-	Duplicates     int // rows dropped because their id was already seen
-	Invalid        int // rows dropped because they lack a usable id
+	Pages      int
+	Seen       int // distinct machines passed to onPage
+	Duplicates int // rows dropped because their id was already seen
+	Invalid    int // rows dropped because they lack a usable id
+	Unreadable int // rows skipped because they could not be decoded
+	// FirstUnreadable says why the first unreadable row could not be read.
+	FirstUnreadable string
+	// UnreadableIDs are the ids of the unreadable rows that have one: the
+	// machines are still listed, so their devices must not count as gone.
+	UnreadableIDs  []string
 	ThrottledWaits int // 429 answers waited out
 	Retries        int // retries after 5xx or network errors
 	Waited         time.Duration
@@ -83,7 +88,10 @@ type ListStats struct {
 // one and otherwise pages with $top/$skip while pages come back full
 // (docs/defender-api.md#paging); it drops repeated ids, stops at a repeated
 // nextLink, and fails past MaxPages rather than report a partial list as
-// complete. A 404 on the collection means no machines.
+// complete. A 404 means no machines only on the first page and only in
+// Defender's JSON error shape with a not-found code; any other 404 fails
+// the listing (notfound.go). A machine that cannot be decoded is skipped
+// and counted, unless most of its page cannot be (decode.go).
 //
 // Once a page is decoded and the next one is known, its request goes out
 // while onPage handles this one: no call is made that paging one page at a
@@ -108,12 +116,16 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 		}
 		st.Pages++
 		if res.status == http.StatusNotFound {
-			return st, nil
+			if st.Pages == 1 && emptyTenant(res.body) {
+				return st, nil // a tenant that has never used Defender
+			}
+			return st, notFoundError(res.body, st.Pages)
 		}
-		page, link, err := decodePage(res.body)
+		page, link, bad, err := decodePage(res.body)
 		if err != nil {
 			return st, err
 		}
+		st.addUnreadable(bad)
 		fresh := page[:0]
 		for _, m := range page {
 			if !m.Valid() {
@@ -139,7 +151,7 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 					return st, err
 				}
 			}
-		case len(page) >= opts.PageSize:
+		case len(page)+bad.n >= opts.PageSize: // unreadable rows count: the page was full
 			skip += opts.PageSize
 			next = c.pageURL(opts.PageSize, skip)
 		}
@@ -156,9 +168,22 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 			}
 		}
 		if next == "" {
+			st.UnreadableIDs = unseen(st.UnreadableIDs, seenIDs)
 			return st, nil
 		}
 	}
+}
+
+// unseen keeps the ids not among the machines listed, once each.
+func unseen(ids []string, seen map[string]struct{}) []string {
+	out := ids[:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // pageFetch is one page request on its way.
@@ -205,33 +230,6 @@ func (c *Client) rebase(link string) (string, error) {
 			Message: "Defender sent a next-page link Postern does not follow.", Err: fmt.Errorf("nextLink %q", link)}
 	}
 	return c.api + u.EscapedPath() + "?" + u.RawQuery, nil
-}
-
-type page struct {
-	Value    *[]Machine `json:"value"`
-	NextLink string     `json:"@odata.nextLink"`
-}
-
-// Machines are decoded with go-json-experiment/json, the implementation
-// behind encoding/json/v2: it reads a 10,000-machine page in about half the
-// time encoding/json takes, and decoding is the largest CPU cost of a sync.
-// These options keep encoding/json's leniency towards what Defender sends:
-// names match whatever their case, invalid UTF-8 becomes U+FFFD, and a
-// repeated name keeps its last value.
-var machineJSON = jsonv2.JoinOptions(jsonv2.MatchCaseInsensitiveNames(true),
-	jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
-
-func decodePage(body []byte) ([]Machine, string, error) {
-	var p page
-	if err := jsonv2.Unmarshal(body, &p, machineJSON); err != nil || p.Value == nil {
-		if err == nil {
-			err = errors.New(`no "value" member`)
-		}
-		return nil, "", &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
-			Message: "Defender answered with a page Postern could not read; nothing was changed and the next sync will try again.",
-			Err:     fmt.Errorf("decode machines page: %w", err)}
-	}
-	return *p.Value, p.NextLink, nil
 }
 
 // fetch GETs one page, waiting out 429s and retrying 5xx and network
@@ -329,11 +327,14 @@ func (c *Client) Machine(ctx context.Context, id string) (Machine, error) {
 	if err != nil {
 		return m, err
 	}
+	if res.status == http.StatusNotFound && !emptyTenant(res.body) {
+		return m, notFoundError(res.body, 0)
+	}
 	if res.status == http.StatusNotFound {
 		return m, &Error{Reason: NotFound, Code: "404 ResourceNotFound", Help: HelpTroubleshooting,
 			Message: "Defender no longer lists this device: it may have been offboarded, or left the retention period."}
 	}
-	if err := jsonv2.Unmarshal(res.body, &m, machineJSON); err != nil || !m.Valid() {
+	if err := jsonv2.Unmarshal(res.body, &m, machineJSON, lenientNumbers); err != nil || !m.Valid() {
 		return m, &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
 			Message: "Defender answered with a device Postern could not read.", Err: fmt.Errorf("decode machine: %v", err)}
 	}

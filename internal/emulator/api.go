@@ -40,6 +40,10 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if f.APIHangUp {
 		panic(http.ErrAbortHandler) // the server closes the connection without a response
 	}
+	if f.HTML404 {
+		writeProxy404(w, r)
+		return
+	}
 	if f.APIDown {
 		e.count(func(s *Stats) { s.Errors5xx++ })
 		writeAPIError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable.")
@@ -162,7 +166,7 @@ func (e *Emulator) serveMachine(w http.ResponseWriter, r *http.Request, f *Fault
 	}
 	sleep(r.Context(), f.SlowPage)
 	b := []byte(`{"@odata.context":"` + odataContext + `/$entity",`)
-	b = appendMachineFields(b, &fl[i])
+	b = appendMachineFields(b, &fl[i], f.encoding(&fl[i]))
 	bw := newBodyWriter(w, r, f)
 	bw.Write(b)
 	bw.Close()

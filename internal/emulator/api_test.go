@@ -219,7 +219,7 @@ func TestPagingWithTop(t *testing.T) {
 func TestPagingQueryErrors(t *testing.T) {
 	e, _ := newEmu(t, 25)
 	tok := e.Token()
-	for _, q := range []string{"$top=10001", "$top=-1", "$top=abc", "$skip=x", "$count=maybe", "$select=id", "$orderby=id", "$top=1&$top=2", "$filter=bogus+eq+1"} {
+	for _, q := range []string{"$top=10001", "$top=-1", "$top=abc", "$skip=x", "$count=maybe", "$select=", "$orderby=id", "$top=1&$top=2", "$filter=bogus+eq+1"} {
 		body := wantAPIError(t, get(e, "/api/machines?"+q, tok), 400, "ODataError")
 		if q == "$top=10001" && !strings.Contains(body.Error.Message, "10000") {
 			t.Errorf("%s: message %q should name the limit", q, body.Error.Message)

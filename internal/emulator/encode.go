@@ -13,21 +13,28 @@ import (
 // Times are written in UTC, so a non-UTC time may differ from encoding/json.
 func appendMachine(b []byte, m *Machine) []byte {
 	b = append(b, '{')
-	return appendMachineFields(b, m)
+	return appendMachineFields(b, m, encoding{})
+}
+
+// encoding is how the faults change a machine's JSON.
+type encoding struct {
+	stringRBACGroup bool // rbacGroupId as a string, as the documentation types it
+	unreadable      bool // an osBuild that is not a number
+	realistic       bool // the extra adapters real devices report
 }
 
 // appendMachineFields appends the members of m and the closing brace, so a
 // single-entity response can put "@odata.context" first.
-func appendMachineFields(b []byte, m *Machine) []byte {
-	b = appendMachineHost(b, m)
-	b = appendMachineState(b, m)
-	b = appendMachineNetwork(b, m)
+func appendMachineFields(b []byte, m *Machine, enc encoding) []byte {
+	b = appendMachineHost(b, m, enc)
+	b = appendMachineState(b, m, enc)
+	b = appendMachineNetwork(b, m, enc)
 	return append(b, '}')
 }
 
 // appendMachineHost appends the members from "id" to "osBuild": what the
 // machine is and where it runs.
-func appendMachineHost(b []byte, m *Machine) []byte {
+func appendMachineHost(b []byte, m *Machine, enc encoding) []byte {
 	b = append(b, `"id":`...)
 	b = jsonenc.AppendString(b, m.ID)
 	b = append(b, `,"mergedIntoMachineId":`...)
@@ -59,7 +66,9 @@ func appendMachineHost(b []byte, m *Machine) []byte {
 	b = append(b, `,"agentVersion":`...)
 	b = appendNullString(b, m.AgentVersion)
 	b = append(b, `,"osBuild":`...)
-	if m.OSBuild == nil {
+	if enc.unreadable {
+		b = append(b, `"n/a"`...)
+	} else if m.OSBuild == nil {
 		b = append(b, "null"...)
 	} else {
 		b = strconv.AppendInt(b, *m.OSBuild, 10)
@@ -69,13 +78,19 @@ func appendMachineHost(b []byte, m *Machine) []byte {
 
 // appendMachineState appends the members from "healthStatus" to
 // "managedByStatus": health, risk, tags and management.
-func appendMachineState(b []byte, m *Machine) []byte {
+func appendMachineState(b []byte, m *Machine, enc encoding) []byte {
 	b = append(b, `,"healthStatus":`...)
 	b = jsonenc.AppendString(b, m.HealthStatus)
 	b = append(b, `,"deviceValue":`...)
 	b = appendNullString(b, m.DeviceValue)
 	b = append(b, `,"rbacGroupId":`...)
-	b = strconv.AppendInt(b, m.RBACGroupID, 10)
+	if enc.stringRBACGroup {
+		b = append(b, '"')
+		b = strconv.AppendInt(b, m.RBACGroupID, 10)
+		b = append(b, '"')
+	} else {
+		b = strconv.AppendInt(b, m.RBACGroupID, 10)
+	}
 	b = append(b, `,"rbacGroupName":`...)
 	b = appendNullString(b, m.RBACGroupName)
 	b = append(b, `,"riskScore":`...)
@@ -107,13 +122,16 @@ func appendMachineState(b []byte, m *Machine) []byte {
 }
 
 // appendMachineNetwork appends "ipAddresses" and "vmMetadata".
-func appendMachineNetwork(b []byte, m *Machine) []byte {
+func appendMachineNetwork(b []byte, m *Machine, enc encoding) []byte {
 	b = append(b, `,"ipAddresses":[`...)
 	for i := range m.IPAddresses {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendIPAddress(b, &m.IPAddresses[i])
+	}
+	if enc.realistic {
+		b = appendExtraAdapters(b, m, len(m.IPAddresses) > 0)
 	}
 	b = append(b, `],"vmMetadata":`...)
 	b = appendVMMetadata(b, m.VMMetadata)

@@ -65,6 +65,8 @@ type Faults struct {
 	RetryAfter         time.Duration // Retry-After of Throttle 429s; 0 → 1 s
 	RetryAfterHTTPDate bool          // send every Retry-After as an HTTP date instead of seconds
 
+	Realism // answers as the real service gives them (realism.go)
+
 	// Antivirus health report (GET /api/deviceavinfo).
 	AVInfoStatus   int // non-zero: every report request answers this HTTP status with Defender's error shape
 	AVInfoPageSize int // rows per page without $top; 0 → 20, as documented

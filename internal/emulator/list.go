@@ -47,6 +47,10 @@ func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, f *Faults) 
 		return
 	}
 	start, size, pageNo := window(&q, f)
+	if (len(fl) == 0 && f.EmptyTenant && pageNo == 1) || (f.NotFoundOnPage > 0 && f.NotFoundOnPage == pageNo) {
+		writeAPIError(w, http.StatusNotFound, "ResourceNotFound", "No machines were found for this tenant.")
+		return
+	}
 	if f.FailOnPage > 0 && f.FailOnPage == pageNo {
 		e.count(func(s *Stats) { s.Errors5xx++ })
 		writeAPIError(w, http.StatusInternalServerError, "InternalServerError", "An error has occurred.")
@@ -58,7 +62,7 @@ func (e *Emulator) serveList(w http.ResponseWriter, r *http.Request, f *Faults) 
 	}
 	start = min(start, len(matched))
 	page := matched[start:min(start+size, len(matched))]
-	sleep(r.Context(), f.SlowPage)
+	sleep(r.Context(), f.SlowPage+f.pageDelay(len(page)))
 	writePage(newBodyWriter(w, r, f), page, &q, len(matched), next, f, f.badPage(pageNo))
 }
 
@@ -109,7 +113,8 @@ func writePage(bw *bodyWriter, page []*Machine, q *listQuery, total int, next st
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendMachine(buf, m)
+		buf = append(buf, '{')
+		buf = appendMachineFields(buf, m, f.encoding(m))
 		if len(buf) >= 32<<10 {
 			bw.Write(buf)
 			buf = buf[:0]
@@ -161,6 +166,12 @@ func parseListQuery(vals url.Values, f *Faults) (listQuery, error) {
 		case "$filter":
 			q.rawFilter = vs[0]
 			q.filter, err = parseFilter(vs[0])
+		case "$select":
+			// Accepted as Microsoft does; every member is sent anyway,
+			// which a client that selects must tolerate.
+			if v == "" {
+				err = defenderMessage("The query specified in the URI is not valid. The $select query option cannot be empty.")
+			}
 		case "$count":
 			switch strings.ToLower(v) {
 			case "true":

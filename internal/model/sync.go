@@ -34,6 +34,8 @@ type SyncRun struct {
 	ThrottledWaits int
 	Error          string
 	ErrorCode      string
+	Unreadable     int    // machines skipped because they could not be read
+	Note           string // plain words about a run that still went ahead, such as Unreadable
 	// Missing of Active: the active devices a listing did not return, when
 	// the mass-removal guard looked at them (a held run, or one whose
 	// removal was accepted automatically).

@@ -15,7 +15,7 @@ import (
 	"postern/internal/emulator"
 )
 
-// emulatorEnv, when set to "MACHINES,SEED", makes the test binary serve the
+// emulatorEnv, when set to "MACHINES,SEED" (or "MACHINES,SEED,realistic"), makes the test binary serve the
 // emulator instead of running tests: the benchmarks start it that way, in a
 // process of its own, so that Microsoft's stand-in neither counts in the
 // heap they measure nor moves the collector's pacing, as in production.
@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 // serveEmulator serves a fleet on a loopback port, prints its URL on
 // stdout, and stops when stdin closes (the benchmark ended or died).
 func serveEmulator(spec string) error {
+	spec, realistic := strings.CutSuffix(spec, ",realistic")
 	machines, seed, ok := strings.Cut(spec, ",")
 	n, err1 := strconv.Atoi(machines)
 	s, err2 := strconv.ParseInt(seed, 10, 64)
@@ -42,7 +43,11 @@ func serveEmulator(spec string) error {
 		return fmt.Errorf("%s=%q, want MACHINES,SEED", emulatorEnv, spec)
 	}
 	emu := emulator.New(emulator.Config{Machines: n, Seed: s})
-	emu.SetFaults(emulator.Faults{NoRateLimit: true})
+	f := emulator.Faults{NoRateLimit: true}
+	if realistic {
+		f.Realistic, f.PageDelayPer1000 = true, emulator.RealisticDelayPer1000
+	}
+	emu.SetFaults(f)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -55,14 +60,18 @@ func serveEmulator(spec string) error {
 
 // startEmulatorProcess runs the emulator in a child process until the
 // benchmark ends and returns its base URL.
-func startEmulatorProcess(b *testing.B, machines int, seed int64) string {
+func startEmulatorProcess(b *testing.B, machines int, seed int64, realistic bool) string {
 	b.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d", emulatorEnv, machines, seed))
+	spec := fmt.Sprintf("%d,%d", machines, seed)
+	if realistic {
+		spec += ",realistic"
+	}
+	cmd.Env = append(os.Environ(), emulatorEnv+"="+spec)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

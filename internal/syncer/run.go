@@ -37,6 +37,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 
 	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
+	run.Unreadable, run.Note = stats.Unreadable, unreadableNote(stats)
 	run.Outcome = model.RunSuccess
 	if lerr != nil {
 		run.Outcome, run.Error, run.ErrorCode = w.describe(runCtx, lerr)
@@ -93,7 +94,23 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.end(done, version, lerr)
 	w.log.Info("sync finished", "run", done.ID, "trigger", trigger, "outcome", done.Outcome, "pages", done.Pages,
 		"seen", done.Seen, "added", done.Added, "changed", done.Changed, "removed", done.Removed,
-		"throttled_waits", done.ThrottledWaits, "error_code", done.ErrorCode, "support_id", defender.SupportIDOf(lerr))
+		"throttled_waits", done.ThrottledWaits, "unreadable", done.Unreadable, "error_code", done.ErrorCode,
+		"support_id", defender.SupportIDOf(lerr))
+	if done.Note != "" {
+		w.log.Warn("sync: "+done.Note, "run", done.ID)
+	}
+}
+
+// unreadableNote says, in plain words, how many machines the listing
+// skipped because they could not be read, and why the first one could not.
+func unreadableNote(st defender.ListStats) string {
+	switch st.Unreadable {
+	case 0:
+		return ""
+	case 1:
+		return "1 machine could not be read: " + st.FirstUnreadable
+	}
+	return fmt.Sprintf("%d machines could not be read: %s", st.Unreadable, st.FirstUnreadable)
 }
 
 // clientFor returns the client of the current credentials and their
@@ -184,6 +201,11 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 			return context.Cause(ctx)
 		}
 	})
+	if err == nil && len(stats.UnreadableIDs) > 0 {
+		var n int
+		n, err = w.stageKept(ctx, stats.UnreadableIDs, pages, &chunks)
+		stats.Seen += n
+	}
 	close(pages)
 	wg.Wait()
 	if err == nil {
@@ -205,6 +227,45 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 		fetched = append(fetched, c...)
 	}
 	return stats, fetched, nil
+}
+
+// stageKept hands the kept devices of unreadable machines to the stager
+// as one more page, and returns how many there were.
+func (w *Worker) stageKept(ctx context.Context, ids []string, pages chan<- []model.Device, chunks *[][]fleet.Device) (int, error) {
+	kept, err := w.keepUnreadable(ctx, ids)
+	if err != nil || len(kept) == 0 {
+		return 0, err
+	}
+	chunk := make([]fleet.Device, len(kept))
+	for i, d := range kept {
+		chunk[i] = toFleet(d)
+	}
+	*chunks = append(*chunks, chunk)
+	select {
+	case pages <- kept:
+		return len(kept), nil
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+}
+
+// keepUnreadable returns, as stored, the devices of machines Defender
+// still lists but that could not be read: staged unchanged, they are
+// neither updated from a machine Postern cannot read nor counted as gone.
+func (w *Worker) keepUnreadable(ctx context.Context, ids []string) ([]model.Device, error) {
+	var kept []model.Device
+	for _, id := range ids {
+		d, err := w.store.Device(ctx, id)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			continue // never synced: nothing to keep
+		case err != nil:
+			return nil, err
+		case d.RemovedAt == nil:
+			kept = append(kept, d)
+		}
+	}
+	return kept, nil
 }
 
 // describe turns a run's error into its outcome and words for the admin.

@@ -234,6 +234,9 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 		{name: "malformed JSON on page 2", faults: emulator.Faults{MalformedJSON: true, BadPage: 2}, code: "invalid JSON", sleeps: 0, attempts: 2},
 		{name: "truncated body on page 2", faults: emulator.Faults{TruncateBody: true, BadPage: 2}, code: "network", sleeps: 5, attempts: 1 + 6},
 		{name: "service down", faults: emulator.Faults{APIDown: true}, code: "503", sleeps: 5, attempts: 6},
+		{name: "HTML 404 from a proxy", faults: emulator.Faults{Realism: emulator.Realism{HTML404: true}}, code: "404 HTML", sleeps: 0, attempts: 1},
+		{name: "JSON 404 on page 2", faults: emulator.Faults{Realism: emulator.Realism{NotFoundOnPage: 2}}, code: "404 ResourceNotFound", sleeps: 0, attempts: 2},
+		{name: "most of a page unreadable", faults: emulator.Faults{Realism: emulator.Realism{UnreadableEvery: 1}}, code: "unreadable page", sleeps: 0, attempts: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
