@@ -52,6 +52,7 @@ func (e *Emulator) SetAVOverride(id string, fn func(*AVRow)) {
 	if e.avOverride == nil {
 		e.avOverride = map[string]func(*AVRow){}
 	}
+	e.avCache = nil
 	if fn == nil {
 		delete(e.avOverride, id)
 		return
@@ -59,12 +60,24 @@ func (e *Emulator) SetAVOverride(id string, fn func(*AVRow)) {
 	e.avOverride[id] = fn
 }
 
+// avRowsCache is the report derived from one fleet snapshot: every page
+// request of a listing reads the same rows instead of deriving them again.
+type avRowsCache struct {
+	fleet []Machine
+	rows  []AVRow
+}
+
 // AVRows is the whole report as the emulator serves it: the latest row of
 // every onboarded machine, and for every tenth machine an older row after
-// it (the report keeps one row per combination of mode and state).
+// it (the report keeps one row per combination of mode and state). The
+// slice is shared until the fleet or an override changes: read it only.
 func (e *Emulator) AVRows() []AVRow {
 	fl := e.snapshot()
 	e.mu.Lock()
+	if c := e.avCache; c != nil && len(c.fleet) == len(fl) && (len(fl) == 0 || &c.fleet[0] == &fl[0]) {
+		e.mu.Unlock()
+		return c.rows
+	}
 	over := make(map[string]func(*AVRow), len(e.avOverride))
 	for k, v := range e.avOverride {
 		over[k] = v
@@ -90,6 +103,9 @@ func (e *Emulator) AVRows() []AVRow {
 			rows = append(rows, old)
 		}
 	}
+	e.mu.Lock()
+	e.avCache = &avRowsCache{fleet: fl, rows: rows}
+	e.mu.Unlock()
 	return rows
 }
 

@@ -59,6 +59,7 @@ type Emulator struct {
 	nextIndex  int
 	certs      []*x509.Certificate     // the app's registered certificates
 	avOverride map[string]func(*AVRow) // SetAVOverride; guarded by mu
+	avCache    *avRowsCache            // AVRows of the current fleet; guarded by mu
 }
 
 // New generates the fleet from cfg.Seed and returns a ready handler.
