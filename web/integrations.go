@@ -97,6 +97,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if d.Configured {
 		card.OutageGrace = graceCardText(d.OutageGraceHours)
 	}
+	if d.Configured {
+		card.Credential = credentialText(d)
+	}
 	if d.SecretExpiresOn != nil {
 		card.SecretNotice, card.SecretNoticeKind = secretNotice(*d.SecretExpiresOn, now)
 		if d.Credential == integration.CredentialCertificate {

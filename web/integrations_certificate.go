@@ -116,3 +116,11 @@ func certificateNotice(expires, now time.Time) (string, string) {
 	}
 	return "", ""
 }
+
+// credentialText names the credential in use on the card.
+func credentialText(d integration.Defender) string {
+	if d.Credential == integration.CredentialCertificate && d.Certificate != nil {
+		return "Certificate " + d.Certificate.Thumbprint + ", expires " + components.Date(d.Certificate.NotAfter)
+	}
+	return "Client secret"
+}

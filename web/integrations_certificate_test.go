@@ -110,6 +110,10 @@ func TestDefenderGenerateDownloadSave(t *testing.T) {
 	if row.Credential != integration.CredentialCertificate {
 		t.Fatalf("stored credential %q", row.Credential)
 	}
+	card := parse(t, c.get("/settings/integrations"))
+	if got := text(card.Find("[data-testid=credential]")); !strings.Contains(got, "Certificate "+thumb) {
+		t.Errorf("the card names the credential %q, want the certificate %s", got, thumb)
+	}
 	manage := parse(t, c.get("/settings/integrations/defender"))
 	if !strings.Contains(text(manage.Find("[data-testid=current-certificate]")), thumb) || manage.Find("[data-testid=pending-certificate]").Length() != 0 {
 		t.Error("Manage does not show the saved certificate as set")

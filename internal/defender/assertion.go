@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -54,10 +55,14 @@ func (a *assertionSource) Token(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // assertionHeader is the JOSE header Entra ID reads: x5t#S256 names the
-// registered certificate by the SHA-256 of its DER bytes.
+// registered certificate by the SHA-256 of its DER bytes, as Microsoft's
+// documentation asks. x5t (SHA-1) says the same for tenants that still
+// look it up only by that: one such report is MicrosoftDocs/entra-docs
+// pull request 1301, where x5t#S256 alone got AADSTS700027.
 type assertionHeader struct {
 	Alg     string `json:"alg"`
 	Typ     string `json:"typ"`
+	X5t     string `json:"x5t"`
 	X5tS256 string `json:"x5t#S256"`
 }
 
@@ -80,7 +85,8 @@ func (c *Certificate) Assertion(clientID, tokenURL string, now time.Time) (strin
 	if _, err := rand.Read(jti); err != nil {
 		return "", fmt.Errorf("defender: assertion id: %w", err)
 	}
-	head, _ := json.Marshal(assertionHeader{Alg: "RS256", Typ: "JWT", X5tS256: b64url(ThumbprintS256(c.cert))})
+	sha1Sum := sha1.Sum(c.cert.Raw)
+	head, _ := json.Marshal(assertionHeader{Alg: "RS256", Typ: "JWT", X5t: b64url(sha1Sum[:]), X5tS256: b64url(ThumbprintS256(c.cert))})
 	claims, _ := json.Marshal(AssertionClaims{
 		Aud: tokenURL, Iss: clientID, Sub: clientID, JTI: hex.EncodeToString(jti),
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(assertionLifetime).Unix(),

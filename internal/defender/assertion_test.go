@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -102,6 +103,9 @@ func TestAssertionShape(t *testing.T) {
 		want := base64.RawURLEncoding.EncodeToString(defender.ThumbprintS256(cert.X509()))
 		if head["alg"] != "RS256" || head["typ"] != "JWT" || head["x5t#S256"] != want {
 			t.Errorf("header = %v, want alg RS256, typ JWT, x5t#S256 %s", head, want)
+		}
+		if x5t, _ := base64.RawURLEncoding.DecodeString(head["x5t"]); strings.ToUpper(hex.EncodeToString(x5t)) != cert.Thumbprint() {
+			t.Errorf("x5t = %q, want the SHA-1 thumbprint %s", head["x5t"], cert.Thumbprint())
 		}
 		if claims.Aud != tokenURL || claims.Iss != emulator.DemoClientID || claims.Sub != emulator.DemoClientID {
 			t.Errorf("aud %q iss %q sub %q; want aud %q and iss = sub = the client id", claims.Aud, claims.Iss, claims.Sub, tokenURL)
