@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"postern/internal/model"
 )
@@ -52,30 +54,19 @@ func applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.De
 	if err != nil {
 		return 0, err
 	}
-	written := 0
-	var ins *sql.Stmt
+	var changed []*model.DeviceAV
 	for i := range rows {
 		a := &rows[i]
 		h, ok := stored[a.MachineID]
 		delete(stored, a.MachineID)
-		if ok && h == a.Hash {
-			continue
+		if !ok || h != a.Hash {
+			changed = append(changed, a)
 		}
-		if ins == nil {
-			if ins, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO device_av (`+avColumns+`, changed_run_id)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-				return 0, err
-			}
-			defer ins.Close()
-		}
-		if _, err := ins.ExecContext(ctx, a.MachineID, a.Mode, a.SignatureVersion, a.SignatureUpToDate,
-			timeOrNil(a.SignaturePublishedAt), a.EngineVersion, a.EngineUpToDate, a.PlatformVersion, a.PlatformUpToDate,
-			timeOrNil(a.QuickScanAt), a.QuickScanResult, timeOrNil(a.FullScanAt), a.FullScanResult,
-			timeOrNil(a.RefreshedAt), a.Hash, runID); err != nil {
-			return 0, fmt.Errorf("write antivirus health: %w", err)
-		}
-		written++
 	}
+	if err := writeAVTx(ctx, tx, runID, changed); err != nil {
+		return 0, err
+	}
+	written := len(changed)
 	for id := range stored { // no longer in the report
 		if _, err := tx.ExecContext(ctx, "DELETE FROM device_av WHERE machine_id = ?", id); err != nil {
 			return 0, err
@@ -83,6 +74,55 @@ func applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.De
 		written++
 	}
 	return written, nil
+}
+
+// avBatch is how many rows one INSERT of writeAVTx writes: the first fill
+// of a 100,000-device tenant is one trip through the driver per 64 rows.
+const avBatch = 64
+
+// writeAVTx inserts or replaces rows, avBatch to a statement.
+func writeAVTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*model.DeviceAV) error {
+	var stmts [avBatch + 1]*sql.Stmt // by rows per statement
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	args := make([]any, 0, avBatch*avInsertColumns)
+	for batch := range slices.Chunk(rows, avBatch) {
+		st := stmts[len(batch)]
+		if st == nil {
+			var err error
+			if st, err = tx.PrepareContext(ctx, avInsert(len(batch))); err != nil {
+				return err
+			}
+			stmts[len(batch)] = st
+		}
+		args = args[:0]
+		for _, a := range batch {
+			args = append(args, a.MachineID, a.Mode, a.SignatureVersion, a.SignatureUpToDate,
+				timeOrNil(a.SignaturePublishedAt), a.EngineVersion, a.EngineUpToDate, a.PlatformVersion, a.PlatformUpToDate,
+				timeOrNil(a.QuickScanAt), a.QuickScanResult, timeOrNil(a.FullScanAt), a.FullScanResult,
+				timeOrNil(a.RefreshedAt), a.Hash, runID)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("write antivirus health: %w", err)
+		}
+	}
+	return nil
+}
+
+// avInsertColumns is how many values one row of avInsert binds: avColumns
+// and changed_run_id.
+const avInsertColumns = 16
+
+// avInsert is the INSERT OR REPLACE of rows report rows.
+func avInsert(rows int) string {
+	row := "(?" + strings.Repeat(", ?", avInsertColumns-1) + ")"
+	return "INSERT OR REPLACE INTO device_av (" + avColumns + ", changed_run_id) VALUES " +
+		row + strings.Repeat(", "+row, rows-1)
 }
 
 // DeviceAV returns one machine's antivirus health, or NotFound when the

@@ -25,8 +25,9 @@ type avFetch struct {
 }
 
 // startAV reads the antivirus health report beside the machine listing
-// (its own call budget: 30/min, 1,000/h) and converts it off the sync's
-// critical path. The channel always delivers exactly one result.
+// (its own call budget: 30/min, 1,000/h), so a run waits for the longer of
+// the two rather than both, and converts it off the sync's critical path.
+// The channel always delivers exactly one result.
 func (w *Worker) startAV(ctx context.Context, client *defender.Client) <-chan avFetch {
 	out := make(chan avFetch, 1)
 	opts := w.opts.List

@@ -388,3 +388,9 @@ func firstDiff(a, b []string) string {
 	}
 	return fmt.Sprintf("lengths %d vs %d", len(a), len(b))
 }
+
+// machineRequests is how many API requests listed machines: the antivirus
+// health report is read beside the listing, with its own budget.
+func machineRequests(st emulator.Stats) int {
+	return st.APIRequests - st.Paths["/api/deviceavinfo"]
+}

@@ -35,6 +35,9 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.begin(run, cancelCause)
 	defer cancel()
 
+	avCtx, avCancel := context.WithCancel(runCtx) // a failed listing cancels the report
+	defer avCancel()
+	avc := w.startAV(avCtx, client)
 	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
 	run.Unreadable, run.Note = stats.Unreadable, unreadableNote(stats)
@@ -47,11 +50,9 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// SQLite applies the run on one core; index the fetched devices for the
 	// next snapshot on the other meanwhile.
 	next := make(chan *fleet.Snapshot, 1)
-	// The antivirus health report is read while the run is applied, only
-	// when the machines were listed: a failed run spends none of its budget.
-	var avc <-chan avFetch
-	if lerr == nil {
-		avc = w.startAV(runCtx, client)
+	if lerr != nil {
+		avCancel()
+	} else {
 		go func() {
 			slices.SortFunc(fetched, byID)
 			next <- fleet.NewSnapshot(fetched, time.Time{}, 0)
@@ -65,10 +66,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	if ferr != nil {
 		lerr = ferr
 	}
-	var av avFetch
-	if avc != nil {
-		av = <-avc
-	}
+	av := <-avc // cancelled, and unused, when the listing failed
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices; the database file catches up after. The
 	// antivirus health is recorded after the swap: a report that failed

@@ -271,8 +271,11 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 			}
 			e.assertUnchanged(before)
 			if c.sleeps >= 0 {
+				// The antivirus health report, read beside the listing, may
+				// wait out the same fault until the failed listing cancels
+				// it; the listing's own retries are counted exactly below.
 				w := e.sleeps.All()
-				if len(w) != c.sleeps {
+				if len(w) < c.sleeps {
 					t.Errorf("backoff waits %v, want %d", w, c.sleeps)
 				}
 				for _, d := range w {
@@ -281,8 +284,8 @@ func TestSyncFailureKeepsPreviousData(t *testing.T) {
 					}
 				}
 			}
-			if st := e.emu.Stats(); c.attempts > 0 && st.APIRequests != c.attempts {
-				t.Errorf("API requests in the failed run = %d, want %d", st.APIRequests, c.attempts)
+			if st := e.emu.Stats(); c.attempts > 0 && machineRequests(st) != c.attempts {
+				t.Errorf("machine list requests in the failed run = %d, want %d", machineRequests(st), c.attempts)
 			}
 			if s := e.w.Status(); s.ConsecutiveFailures != 1 || s.LastSuccess == nil || s.LastSuccess.ID != first.ID {
 				t.Errorf("status failures %d, last success %v; want 1, run %d", s.ConsecutiveFailures, s.LastSuccess, first.ID)
@@ -511,7 +514,7 @@ func TestSyncTokenRefreshOn401(t *testing.T) {
 	if st.TokenRequests != 1 || st.TokensIssued != 1 {
 		t.Errorf("token requests %d (issued %d), want exactly 1 refresh", st.TokenRequests, st.TokensIssued)
 	}
-	if st.APIRequests-st.Paths["/api/deviceavinfo"] != 5 {
+	if machineRequests(st) != 5 {
 		t.Errorf("API requests %d, want 5 (4 pages + 1 retry of page 2): %q", st.APIRequests, statuses)
 	}
 	if w := e.sleeps.All(); len(w) != 0 {
@@ -536,8 +539,8 @@ func TestSync401TwiceFails(t *testing.T) {
 	if run.Outcome != model.RunFailed || !strings.Contains(run.ErrorCode, "401") {
 		t.Errorf("run %s code %q, want failed 401", run.Outcome, run.ErrorCode)
 	}
-	if st := e.emu.Stats(); st.TokenRequests != 1 || st.APIRequests != 2 {
-		t.Errorf("token requests %d, API requests %d; want 1 and 2", st.TokenRequests, st.APIRequests)
+	if st := e.emu.Stats(); st.TokenRequests != 1 || machineRequests(st) != 2 {
+		t.Errorf("token requests %d, machine list requests %d; want 1 and 2", st.TokenRequests, machineRequests(st))
 	}
 	e.assertUnchanged(before)
 }
