@@ -57,8 +57,8 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
 	}
-	if st.LastRun != nil {
-		card.Held = heldRun(*st.LastRun, true)
+	if st.Held != nil {
+		card.Held = heldRun(*st.Held, true)
 	}
 	if st.LastRun != nil && st.LastRun.Outcome == model.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode

@@ -113,6 +113,9 @@ func (w *Worker) AcceptRemoval(ctx context.Context, id int64) (model.SyncRun, er
 		r := run
 		w.status.LastRun = &r
 	}
+	if w.status.Held != nil && w.status.Held.ID == run.ID {
+		w.status.Held = nil
+	}
 	w.mu.Unlock()
 	if err := w.publish(ctx); err != nil {
 		w.log.ErrorContext(ctx, "sync: publish after accepting a removal", "run", id, "err", err)

@@ -178,3 +178,34 @@ func TestRemovalGuardNeverAcceptsTheWholeFleetAlone(t *testing.T) {
 		t.Errorf("snapshot active %d of %d, want 0 of 30", snap.Active, snap.Len())
 	}
 }
+
+// A failed run after a held one, or a restart, must not hide the removal
+// waiting for an admin: Status.Held, which the card shows, keeps the held
+// run until a success or an acceptance settles it.
+func TestHeldRunOutlivesAFailureAndARestart(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 40})
+	e.sync(syncer.TriggerManual)
+	e.setFaults(emulator.Faults{ShrinkFleet: 50})
+	held := e.held(20, 40)
+	e.setFaults(emulator.Faults{ShrinkFleet: 50, APIDown: true})
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunFailed {
+		t.Fatalf("run after the held one: %s, want failed", run.Outcome)
+	}
+	if h := e.w.Status().Held; h == nil || h.ID != held.ID {
+		t.Fatalf("after a failed run Status.Held = %+v, want run %d", h, held.ID)
+	}
+	e.restart()
+	if h := e.w.Status().Held; h == nil || h.ID != held.ID {
+		t.Fatalf("after a restart Status.Held = %+v, want run %d", h, held.ID)
+	}
+	if _, err := e.w.AcceptRemoval(actor.NewContext(context.Background(), admin), held.ID); err != nil {
+		t.Fatalf("AcceptRemoval: %v", err)
+	}
+	if h := e.w.Status().Held; h != nil {
+		t.Errorf("after the acceptance Status.Held = run %d, want none", h.ID)
+	}
+	e.restart()
+	if h := e.w.Status().Held; h != nil {
+		t.Errorf("accepted, then restarted: Status.Held = run %d, want none", h.ID)
+	}
+}

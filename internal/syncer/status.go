@@ -20,7 +20,11 @@ type Status struct {
 	Fetched     int // machines staged so far in the running sync
 	LastRun     *model.SyncRun
 	LastSuccess *model.SyncRun
-	NextRun     time.Time
+	// Held is the latest run the mass-removal guard held that no later
+	// success or acceptance has settled: a failed run after it leaves it
+	// waiting for an admin.
+	Held    *model.SyncRun
+	NextRun time.Time
 	// ConsecutiveFailures counts failed runs since the last success; at
 	// breakerThreshold the breaker opens and the interval lengthens.
 	ConsecutiveFailures int
@@ -81,8 +85,11 @@ func (w *Worker) end(run model.SyncRun, version string, err error) {
 	switch run.Outcome {
 	case model.RunSuccess:
 		w.status.LastSuccess = &r
+		w.status.Held = nil
 		w.status.ConsecutiveFailures = 0
 		w.blocked = ""
+	case model.RunHeld:
+		w.status.Held = &r
 	case model.RunFailed:
 		w.status.ConsecutiveFailures++
 	}
@@ -117,6 +124,11 @@ func (w *Worker) setLastRun(ctx context.Context) {
 		w.status.Blocked = true
 	}
 	w.mu.Unlock()
+	if h, err := w.store.LastRun(ctx, integration.Name, model.RunSuccess, model.RunHeld); err == nil && h.Held() {
+		w.mu.Lock()
+		w.status.Held = &h
+		w.mu.Unlock()
+	}
 	if ok, err := w.store.LastRun(ctx, integration.Name, model.RunSuccess); err == nil {
 		w.mu.Lock()
 		w.status.LastSuccess = &ok
