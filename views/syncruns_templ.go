@@ -783,7 +783,7 @@ func syncRunRow(r SyncRunRow, now time.Time) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var37 = []any{components.Cell, "text-slate-700"}
+			var templ_7745c5c3_Var37 = []any{components.Cell, "min-w-[24rem] text-slate-700"}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var37...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -45,6 +45,10 @@ func TestDiscoveredDevicesCountedApart(t *testing.T) {
 	if got := countOf(t, dash, "dashboard-devices"); got != snap.Active-discovered {
 		t.Errorf("the dashboard counts %d devices, want the %d onboarded ones", got, snap.Active-discovered)
 	}
+	card := text(dom(t, c.get("/settings/integrations").body).Find(testID("devices-synced-kinds")))
+	if want := "(" + strconv.Itoa(snap.Active-discovered) + " onboarded, " + strconv.Itoa(discovered) + " discovered)"; strings.ReplaceAll(card, ",", "") != strings.ReplaceAll(want, ",", "") {
+		t.Errorf("the integration card says %q of its synced devices, want %q", card, want)
+	}
 	list := c.get("/devices?per_page=200").body
 	if got := countOf(t, list, "kind-discovered"); got != discovered {
 		t.Errorf("the Devices page counts %d discovered, want %d", got, discovered)

@@ -52,7 +52,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		card.LastErrorHelp = defender.HelpForCode(d.LastErrorCode)
 	}
 	snap := s.fleet.Load()
-	card.Devices = snap.Active
+	card.Devices, card.Discovered = snap.Active, snap.Discovered
 	st := s.syncer.Status()
 	if st.LastSuccess != nil {
 		card.LastSuccess = st.LastSuccess.FinishedAt
