@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -50,6 +51,36 @@ func (w *Worker) startAV(ctx context.Context, client *defender.Client) <-chan av
 	return out
 }
 
+// errAVLate is why a report that outlived Options.AVGrace is unknown.
+var errAVLate = errors.New("the antivirus health report was not read in time")
+
+// awaitAV returns what the report read beside the listing got: at once,
+// cancelled, when the listing failed; else within Options.AVGrace, or
+// cancelled and late. avc is nil when no page of machines came.
+func (w *Worker) awaitAV(avc <-chan avFetch, cancel context.CancelFunc, listingFailed bool) avFetch {
+	switch {
+	case avc == nil && listingFailed: // never started: no page came
+		return avFetch{err: context.Canceled}
+	case avc == nil: // a tenant with no machines has no report either
+		return avFetch{byID: map[string]*fleet.AV{}}
+	case listingFailed:
+		cancel()
+		return <-avc
+	}
+	t := time.NewTimer(w.opts.AVGrace)
+	defer t.Stop()
+	select {
+	case f := <-avc:
+		return f
+	case <-t.C:
+		cancel()
+		if f := <-avc; f.err == nil {
+			return f // it finished as the grace ran out
+		}
+		return avFetch{err: fmt.Errorf("%w: not within %s of the machine listing", errAVLate, w.opts.AVGrace)}
+	}
+}
+
 // avResult words a report fetch for the run's record.
 func avResult(runID int64, f avFetch) model.AVRun {
 	r := model.AVRun{RunID: runID, OK: f.err == nil, Machines: f.machines}
@@ -60,6 +91,8 @@ func avResult(runID int64, f avFetch) model.AVRun {
 	switch {
 	case errors.As(f.err, &de):
 		r.Error, r.ErrorCode = de.Message, de.Code
+	case errors.Is(f.err, errAVLate):
+		r.Error, r.ErrorCode = "The antivirus health report was "+strings.TrimPrefix(f.err.Error(), errAVLate.Error()+": ")+"; the machines were applied without it.", "late"
 	case errors.Is(f.err, context.Canceled), errors.Is(f.err, context.DeadlineExceeded):
 		r.Error, r.ErrorCode = "The antivirus health report was not read before the sync ended.", "cancelled"
 	default:

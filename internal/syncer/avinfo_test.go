@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/emulator"
 	"postern/internal/model"
@@ -117,5 +118,32 @@ func TestSyncAntivirusFailureDoesNotFailTheRun(t *testing.T) {
 	e.restart()
 	if got := e.holder.Load().AVUnknown; got != snap.AVUnknown {
 		t.Errorf("after a restart AVUnknown %q, want %q", got, snap.AVUnknown)
+	}
+}
+
+// A report slower than Options.AVGrace never holds the machines back: the
+// run applies them, and its antivirus health is unknown, "late".
+func TestSyncAntivirusLateDoesNotHoldTheMachines(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 40, avGrace: 50 * time.Millisecond})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e.onRequest(func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/deviceavinfo") {
+			select { // until the test ends or the run gives up on it
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	run := e.sync(syncer.TriggerManual)
+	if run.Outcome != model.RunSuccess || run.Added != 40 {
+		t.Fatalf("run with a stalled report: %s, %d added (%s); want success with 40", run.Outcome, run.Added, run.Error)
+	}
+	av, err := e.st.AVRunOf(context.Background(), run.ID)
+	if err != nil || av.OK || av.ErrorCode != "late" || !strings.Contains(av.Error, "50ms of the machine listing") {
+		t.Errorf("the run's report record %+v, %v; want not ok, late, naming the grace", av, err)
+	}
+	if snap := e.holder.Load(); snap.Active != 40 || !strings.Contains(snap.AVUnknown, "late") {
+		t.Errorf("snapshot active %d, AVUnknown %q; want 40 and the late report named", snap.Active, snap.AVUnknown)
 	}
 }

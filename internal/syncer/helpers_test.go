@@ -70,6 +70,7 @@ type envOptions struct {
 	list       defender.ListOptions // PageSize, MaxAttempts; test timing filled in
 	noStart    bool                 // configure but do not start the worker
 	runTimeout time.Duration
+	avGrace    time.Duration
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -108,7 +109,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	o.list.BaseBackoff, o.list.MaxBackoff = time.Millisecond, 5*time.Millisecond
 	o.list.Sleep, o.list.Now = e.sleeps.Sleep, e.clk.Now
-	e.wlog, e.wopts = log, syncer.Options{Interval: time.Hour, RunTimeout: o.runTimeout, List: o.list}
+	e.wlog, e.wopts = log, syncer.Options{Interval: time.Hour, RunTimeout: o.runTimeout, AVGrace: o.avGrace, List: o.list}
 	e.w = syncer.New(st, e.svc, e.holder, log, e.wopts)
 	t.Cleanup(func() {
 		if t.Failed() {

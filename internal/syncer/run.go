@@ -35,10 +35,12 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.begin(run, cancelCause)
 	defer cancel()
 
-	avCtx, avCancel := context.WithCancel(runCtx) // a failed listing cancels the report
+	// The antivirus health report is read beside the listing from its first
+	// page on (the token is in hand then); a failed listing cancels it.
+	avCtx, avCancel := context.WithCancel(runCtx)
 	defer avCancel()
-	avc := w.startAV(avCtx, client)
-	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
+	var avc <-chan avFetch
+	stats, fetched, lerr := w.fetch(runCtx, client, run.ID, func() { avc = w.startAV(avCtx, client) })
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
 	run.Unreadable, run.Note = stats.Unreadable, unreadableNote(stats)
 	run.Outcome = model.RunSuccess
@@ -50,9 +52,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// SQLite applies the run on one core; index the fetched devices for the
 	// next snapshot on the other meanwhile.
 	next := make(chan *fleet.Snapshot, 1)
-	if lerr != nil {
-		avCancel()
-	} else {
+	if lerr == nil {
 		go func() {
 			slices.SortFunc(fetched, byID)
 			next <- fleet.NewSnapshot(fetched, time.Time{}, 0)
@@ -62,11 +62,13 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// its own, briefly.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer rcancel()
+	// Waited for before the apply, not between it and the swap: whoever
+	// sees the run finished in the database sees its devices published.
+	av := w.awaitAV(avc, avCancel, lerr != nil)
 	done, ferr := w.finish(rctx, run)
 	if ferr != nil {
 		lerr = ferr
 	}
-	av := <-avc // cancelled, and unused, when the listing failed
 	// Publish before reporting the run done, so whoever sees it finished
 	// also sees its devices; the database file catches up after. The
 	// antivirus health is recorded after the swap: a report that failed
@@ -157,8 +159,9 @@ func (w *Worker) finish(ctx context.Context, run model.SyncRun) (model.SyncRun, 
 
 // fetch lists every machine and stages each page while the next one is
 // fetched: decoding and writing overlap. It also returns the machines in
-// their snapshot form, to publish without reading them back.
-func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, []fleet.Device, error) {
+// their snapshot form, to publish without reading them back. firstPage is
+// called once, when the first page has arrived.
+func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64, firstPage func()) (defender.ListStats, []fleet.Device, error) {
 	// One slice per page: no slice of the whole fleet grown by doubling.
 	var chunks [][]fleet.Device
 	// A page is handed over only when the stager is ready for it; the
@@ -191,7 +194,9 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 			devices = append(devices, d)
 			chunk = append(chunk, toFleet(d))
 		}
-		chunks = append(chunks, chunk)
+		if chunks = append(chunks, chunk); len(chunks) == 1 {
+			firstPage()
+		}
 		select {
 		case pages <- devices:
 			return nil

@@ -65,8 +65,12 @@ type Options struct {
 	// listing may mark missing before its run is held (default
 	// DefaultRemovalGuard).
 	RemovalGuard int
-	List         defender.ListOptions
-	Now          func() time.Time
+	// AVGrace is how long a run waits for the antivirus health report once
+	// its machines are listed (default 30 s): a slow or throttled report
+	// never holds the machines back for longer.
+	AVGrace time.Duration
+	List    defender.ListOptions
+	Now     func() time.Time
 }
 
 // Worker owns the sync loop. Run it once; it returns when ctx ends, after the
@@ -104,6 +108,9 @@ func New(st Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Wo
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.AVGrace <= 0 {
+		o.AVGrace = 30 * time.Second
 	}
 	if o.RemovalGuard <= 0 {
 		o.RemovalGuard = DefaultRemovalGuard
