@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"postern/internal/defender/vocab"
+	"postern/views"
 )
 
 // countOf reads a count shown under data-testid id.
@@ -48,6 +49,17 @@ func TestDiscoveredDevicesCountedApart(t *testing.T) {
 	card := text(dom(t, c.get("/settings/integrations").body).Find(testID("devices-synced-kinds")))
 	if want := "(" + strconv.Itoa(snap.Active-discovered) + " onboarded, " + strconv.Itoa(discovered) + " discovered)"; strings.ReplaceAll(card, ",", "") != strings.ReplaceAll(want, ",", "") {
 		t.Errorf("the integration card says %q of its synced devices, want %q", card, want)
+	}
+	// The impact preview's figures count every synced device, the
+	// discovered ones too, and its sentence says so.
+	prev := c.post("/zero-trust/posture-checks/preview", lowRiskForm()).body
+	scope := text(dom(t, prev).Find(testID("impact-scope")))
+	if want := "Of the " + views.Count(snap.Active) + " devices synced from Defender (" + views.Count(snap.Active-discovered) +
+		" onboarded, " + views.Count(discovered) + " discovered), this check alone:"; scope != want {
+		t.Errorf("the impact preview says %q, want %q", scope, want)
+	}
+	if got := impactOf(t, prev); got["allowed"]+got["denied"] != snap.Active {
+		t.Errorf("the impact preview's figures %v do not add up to the %d devices it names", got, snap.Active)
 	}
 	list := c.get("/devices?per_page=200").body
 	if got := countOf(t, list, "kind-discovered"); got != discovered {

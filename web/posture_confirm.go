@@ -95,7 +95,7 @@ func (s *Server) impact(id int64, f checkForm) views.ImpactView {
 	if imp.Devices == 0 {
 		return views.ImpactView{Note: "No devices are synced yet, so there is nothing to preview."}
 	}
-	v := views.ImpactView{Devices: imp.Devices, Allowed: imp.Allowed, Denied: imp.Denied, NoData: imp.NoData,
+	v := views.ImpactView{Devices: imp.Devices, Discovered: imp.Discovered, Allowed: imp.Allowed, Denied: imp.Denied, NoData: imp.NoData,
 		Excepted: imp.Excepted, UnavailableDeny: f.WhenUnavailable != posture.UnavailableAllow, Monitor: imp.Monitor,
 		Failing: imp.Failing, NewlyDenied: imp.NewlyDenied, NewlyAllowed: imp.NewlyAllowed, DenialsURL: denialsURL(id, f)}
 	for _, ex := range imp.Examples {

@@ -19,7 +19,10 @@ type Impact struct {
 	// Counts are the draft's verdicts, as the enforcement API counts them
 	// (When data is unavailable and exceptions applied).
 	Counts
-	Devices int
+	// Devices are the active synced devices the figures are over;
+	// Discovered of them were found by Defender's device discovery and
+	// are not onboarded (the snapshot's own count).
+	Devices, Discovered int
 	// Allowed and Denied split Devices by this check alone, as if it were
 	// enabled: Denied is 0 in Monitor only. NoData of them have no data
 	// for a condition; When data is unavailable put them in Denied (Deny)
@@ -47,7 +50,7 @@ func (e *Engine) Preview(check posture.Check, examples int) Impact {
 	check.Enabled = true
 	draft := posture.Compile([]posture.Check{check})[0]
 	others, old := othersAndOld(s.checks, check.ID)
-	imp := Impact{Monitor: check.Mode == posture.ModeMonitor}
+	imp := Impact{Monitor: check.Mode == posture.ModeMonitor, Discovered: snap.Discovered}
 	var res []posture.Result
 	var unknown []Example
 	for i := range snap.Devices {
