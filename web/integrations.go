@@ -59,6 +59,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	}
 	if st.Held != nil {
 		card.Held = heldRun(*st.Held, true)
+		card.Held.Latest = st.LastRun != nil && st.LastRun.ID == st.Held.ID
 	}
 	if st.LastRun != nil && st.LastRun.Outcome == model.RunFailed {
 		card.RunError, card.RunErrorCode = st.LastRun.Error, st.LastRun.ErrorCode
@@ -85,6 +86,8 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		card.Fetched = st.Fetched
 	case d.LastError != "" || card.RunError != "":
 		card.State = views.StateError
+	case card.Held != nil:
+		card.State = views.StateHeld
 	default:
 		card.State = views.StateConnected
 	}
@@ -271,7 +274,7 @@ func (s *Server) afterAction(c echo.Context, kind, text string, syncStarted bool
 	}
 	// A sync was just triggered; the worker picks it up at once. Show it
 	// as started, and the 2-second refresh takes over.
-	if syncStarted && (card.State == views.StateConnected || card.State == views.StateError) {
+	if syncStarted && card.Live() {
 		card.State = views.StateSyncing
 	}
 	c.Response().Header().Set("HX-Retarget", "#dialog-root")
@@ -315,7 +318,7 @@ func (s *Server) defenderSync(c echo.Context) error {
 		}
 		// The worker picks the trigger up at once; show it as started, and
 		// the 2-second refresh takes over from there.
-		if card.State == views.StateConnected || card.State == views.StateError {
+		if card.Live() {
 			card.State = views.StateSyncing
 		}
 		return render(c, http.StatusOK, views.DefenderCardView(card, false))

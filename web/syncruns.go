@@ -9,6 +9,7 @@ import (
 
 	"postern/internal/apperr"
 	"postern/internal/model"
+	"postern/internal/syncer"
 	"postern/views"
 	"postern/views/components"
 )
@@ -75,6 +76,10 @@ func (s *Server) syncRun(c echo.Context) error {
 }
 
 func syncRunRow(r model.SyncRun) views.SyncRunRow {
+	if r.Outcome == model.RunHeld {
+		// The Outcome badge says Held: the note need not say it again.
+		r.Error = syncer.HeldReason(r.Error)
+	}
 	return views.SyncRunRow{ID: r.ID, Trigger: r.Trigger, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Outcome: r.Outcome, Pages: r.Pages, Seen: r.Seen, Added: r.Added, Changed: r.Changed, Removed: r.Removed,
 		ThrottledWaits: r.ThrottledWaits, Error: r.Error, ErrorCode: r.ErrorCode, Unreadable: r.Unreadable, Note: r.Note,
@@ -87,7 +92,7 @@ func heldRun(r model.SyncRun, latest bool) *views.HeldRun {
 	if !r.Held() {
 		return nil
 	}
-	return &views.HeldRun{ID: r.ID, Note: r.Error, Missing: r.Missing, Active: r.Active, Acceptable: latest}
+	return &views.HeldRun{ID: r.ID, Note: syncer.HeldReason(r.Error), Missing: r.Missing, Active: r.Active, Acceptable: latest}
 }
 
 // syncRunAccept accepts a held run's removal (Accept removal on the card

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"postern/internal/actor"
 	"postern/internal/apperr"
@@ -38,15 +39,30 @@ func DecideRemoval(percent int, r model.Removal) model.RemovalVerdict {
 	return model.RemovalVerdict{Verdict: model.RemovalHold, Note: HeldNote(percent, r.Missing, r.Active)}
 }
 
+// heldLabel starts every HeldNote: the note is stored as the run's error
+// and may be read on its own, so it says that the run was held.
+const heldLabel = "Held: "
+
 // HeldNote says in plain words why a run was held.
 func HeldNote(percent, missing, active int) string {
 	if missing >= active {
-		return fmt.Sprintf("Held: Microsoft listed none of the %s active devices. Nothing was marked missing and the previous device data is kept. "+
+		return fmt.Sprintf(heldLabel+"Microsoft listed none of the %s active devices. Nothing was marked missing and the previous device data is kept. "+
 			"Removing every device is never accepted automatically: if they are really gone, an admin must accept it.", count(active))
 	}
-	return fmt.Sprintf("Held: this sync would mark %s of %s active devices missing (%s), more than the %d %% allowed. "+
+	return fmt.Sprintf(heldLabel+"this sync would mark %s of %s active devices missing (%s), more than the %d %% allowed. "+
 		"Nothing was marked missing and the previous device data is kept. An admin may accept the removal; "+
 		"it is accepted automatically if %d syncs in a row agree.", count(missing), count(active), share(missing, active), percent, autoAcceptAfter)
+}
+
+// HeldReason is a held run's note without its "Held:" label, as a
+// sentence, for where the run is already said to be held (a notice's
+// title, the Held badge beside it). A note without the label is kept.
+func HeldReason(note string) string {
+	rest, ok := strings.CutPrefix(note, heldLabel)
+	if !ok || rest == "" {
+		return note
+	}
+	return strings.ToUpper(rest[:1]) + rest[1:]
 }
 
 // share is missing of active as a percentage, to one decimal when needed.

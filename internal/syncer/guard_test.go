@@ -48,6 +48,21 @@ func TestDecideRemoval(t *testing.T) {
 	}
 }
 
+// A page that already says a run was held shows its note without the
+// "Held:" label, as a sentence; a note without the label is kept.
+func TestHeldReason(t *testing.T) {
+	for note, want := range map[string]string{
+		syncer.HeldNote(10, 20, 40): "This sync would mark 20 of 40 active devices missing (50 %)",
+		syncer.HeldNote(10, 40, 40): "Microsoft listed none of the 40 active devices.",
+		"Held: ":                    "Held: ",
+		"an older note":             "an older note",
+	} {
+		if got := syncer.HeldReason(note); !strings.HasPrefix(got, want) {
+			t.Errorf("HeldReason(%q) = %q, want it to start %q", note, got, want)
+		}
+	}
+}
+
 // held syncs once with the fleet shrunk and asserts the run was held and
 // changed nothing.
 func (e *env) held(missing, active int) model.SyncRun {
