@@ -47,6 +47,14 @@ func TestDefenderFormShowsWhatMicrosoftSaid(t *testing.T) {
 				t.Errorf("support id line %q", support)
 			}
 			all := text(alert)
+			// Nothing was saved and no sync runs: the advice is to save
+			// again, not that Postern tries again at each sync.
+			if strings.Contains(all, "each sync") || strings.Contains(all, "Postern will") {
+				t.Errorf("alert %q promises a retry by Postern, though nothing was saved", all)
+			}
+			if (tc.code == "403 AccountInactive" || tc.code == "403 DisabledFeature") && !strings.Contains(all, "save again") {
+				t.Errorf("alert %q does not say to save again once it is fixed", all)
+			}
 			if i, j, k := strings.Index(all, said), strings.Index(all, tc.code), strings.Index(all, support); !(i == 0 && i < j && j < k) {
 				t.Errorf("alert %q: want Microsoft's words, then the code, then the support id", all)
 			}

@@ -77,10 +77,13 @@ func transportOf(c *http.Client) http.RoundTripper {
 
 // Token returns a valid access token, fetching one only when the cached one
 // is about to expire.
-func (c *Client) Token() (*oauth2.Token, error) {
+func (c *Client) Token() (*oauth2.Token, error) { return c.token(StageSync) }
+
+// token is Token with its errors advised for stage.
+func (c *Client) token(stage Stage) (*oauth2.Token, error) {
 	t, err := c.tokens.Token()
 	if err != nil {
-		return nil, c.tokens.scrub(tokenError(err, c.tokens.now()))
+		return nil, c.tokens.scrub(tokenError(err, c.tokens.now(), stage))
 	}
 	return t, nil
 }
@@ -88,8 +91,11 @@ func (c *Client) Token() (*oauth2.Token, error) {
 // Validate proves the credentials work end to end: a token, then one read of
 // the machines list. Missing admin consent only shows up at the read, as a
 // 403, so a token alone proves little.
+//
+// It runs before anything is stored (StageCheck): its errors advise saving
+// again, not waiting for a sync that will not run.
 func (c *Client) Validate(ctx context.Context) error {
-	if _, err := c.Token(); err != nil {
+	if _, err := c.token(StageCheck); err != nil {
 		return err
 	}
 	res, err := c.get(ctx, c.api+"/api/machines?$top=1")
@@ -103,7 +109,7 @@ func (c *Client) Validate(ctx context.Context) error {
 		return notFoundError(res.body, 0)
 	}
 	if res.status != http.StatusOK {
-		return c.apiErrorOf(res)
+		return c.apiErrorOf(res, StageCheck)
 	}
 	var env struct {
 		Value *[]json.RawMessage `json:"value"`

@@ -44,6 +44,29 @@ const (
 	InvalidScope  Reason = "invalid_scope"   // AADSTS70011
 )
 
+// Stage is what Postern was doing when Microsoft refused. What an Error
+// advises doing next depends on it: a failed sync is tried again by the
+// next one, while a failed check of credentials stored nothing and
+// nothing tries it again but the admin.
+type Stage int
+
+const (
+	// StageSync: a sync, which the next sync repeats by itself.
+	StageSync Stage = iota
+	// StageCheck: the check of credentials before they are stored or the
+	// integration enabled (Validate: Save in Manage, Enable).
+	StageCheck
+)
+
+// advise picks the advice for the stage: sync when a sync follows by
+// itself, check when only the admin saving again retries.
+func (s Stage) advise(sync, check string) string {
+	if s == StageCheck {
+		return check
+	}
+	return sync
+}
+
 // Form fields an error belongs to.
 const (
 	FieldTenantID     = "tenant_id"
@@ -178,11 +201,12 @@ func HelpForCode(code string) string { return errorForCode(code).Help }
 func ReasonForCode(code string) Reason { return errorForCode(code).Reason }
 
 // errorForCode rebuilds what the mapping that made an error says about its
-// Code, so that readers of a stored code and the error itself agree.
+// Code, so that readers of a stored code and the error itself agree. Only
+// its Reason and Help are read, which no Stage changes.
 func errorForCode(code string) *Error {
 	if n, ok := strings.CutPrefix(code, "AADSTS"); ok {
 		if c, err := strconv.Atoi(n); err == nil {
-			return tokenErrorFor(c, "")
+			return tokenErrorFor(c, "", StageSync)
 		}
 	}
 	if n, ok := strings.CutPrefix(code, "HTTP "); ok {
@@ -190,18 +214,18 @@ func errorForCode(code string) *Error {
 		c, err := strconv.Atoi(n)
 		switch {
 		case err == nil && c == 429:
-			return tokenThrottled()
+			return tokenThrottled(StageSync)
 		case err == nil && c >= 400 && c < 500:
-			return tokenErrorFor(0, "")
+			return tokenErrorFor(0, "", StageSync)
 		}
 		return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
 	}
 	if oauthClass.MatchString(code) {
-		return tokenErrorFor(0, code)
+		return tokenErrorFor(0, code, StageSync)
 	}
 	status, msCode, _ := strings.Cut(code, " ")
 	if c, err := strconv.Atoi(status); err == nil && c >= 400 && c < 600 {
-		return statusErrorFor(c, msCode, "")
+		return statusErrorFor(c, msCode, "", StageSync)
 	}
 	return &Error{Reason: ServiceError, Help: HelpTroubleshooting}
 }

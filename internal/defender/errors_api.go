@@ -33,10 +33,10 @@ const (
 // the body has no target, in order of preference.
 var supportHeaders = []string{"x-ms-correlation-id", "request-id", "x-ms-request-id", "client-request-id"}
 
-// apiErrorOf maps a non-2xx Defender API answer, with the support id from
-// its body or, failing that, its headers.
-func (c *Client) apiErrorOf(res response) *Error {
-	e := statusError(res.status, res.body)
+// apiErrorOf maps a non-2xx Defender API answer met at stage, with the
+// support id from its body or, failing that, its headers.
+func (c *Client) apiErrorOf(res response, stage Stage) *Error {
+	e := statusError(res.status, res.body, stage)
 	for _, h := range supportHeaders {
 		if e.SupportID != "" {
 			break
@@ -46,7 +46,7 @@ func (c *Client) apiErrorOf(res response) *Error {
 	if e.Reason == PermissionMissing && res.audience != "" && !mdeAudience(res.audience) {
 		// Microsoft answers a token for another API as it answers one
 		// without the role; the token's own audience tells them apart.
-		w := statusErrorFor(res.status, codeWrongAudience, "")
+		w := statusErrorFor(res.status, codeWrongAudience, "", stage)
 		w.MicrosoftCode, w.MicrosoftMessage, w.SupportID, w.Err = e.MicrosoftCode, e.MicrosoftMessage, e.SupportID, e.Err
 		e = w
 	}
@@ -54,11 +54,11 @@ func (c *Client) apiErrorOf(res response) *Error {
 }
 
 // statusError maps a non-2xx Defender API answer from its status and body.
-func statusError(status int, body []byte) *Error {
+func statusError(status int, body []byte, stage Stage) *Error {
 	var ae apiError
 	_ = json.Unmarshal(body, &ae)
 	msCode, msg := said(ae.Error.Code, 64), said(ae.Error.Message, maxRead)
-	e := statusErrorFor(status, msCode, msg)
+	e := statusErrorFor(status, msCode, msg, stage)
 	e.MicrosoftCode, e.MicrosoftMessage = msCode, msg
 	e.SupportID = supportID(ae.Error.Target)
 	e.Err = fmt.Errorf("defender api: status %d %s", status, msCode)
@@ -68,8 +68,10 @@ func statusError(status int, body []byte) *Error {
 // statusErrorFor maps a status, Microsoft's code and its message. 401 and
 // 403 are told apart by the code, and by the message where Microsoft uses
 // one code for several causes; only a missing permission is
-// PermissionMissing, the one reason that pauses syncing.
-func statusErrorFor(status int, msCode, msg string) *Error {
+// PermissionMissing, the one reason that pauses syncing. The advice on
+// what comes next is the stage's: a sync is tried again by the next one, a
+// check of credentials on Save stored nothing.
+func statusErrorFor(status int, msCode, msg string, stage Stage) *Error {
 	code := strconv.Itoa(status)
 	if msCode != "" {
 		code += " " + msCode
@@ -79,10 +81,12 @@ func statusErrorFor(status int, msCode, msg string) *Error {
 	switch {
 	case (status == 401 || status == 403) && (msCode == codeAccountInactive || strings.Contains(lower, "inactive")):
 		e.Reason, e.Code = AccountInactive, strconv.Itoa(status)+" "+codeAccountInactive
-		e.Message = "Defender for Endpoint is inactive in this tenant, which no permission or consent fixes: the tenant's Defender subscription has lapsed, was never set up, or is being offboarded. Check the licence and the tenant's state in the Microsoft Defender portal (Settings → Endpoints); Postern tries again at each sync."
+		e.Message = "Defender for Endpoint is inactive in this tenant, which no permission or consent fixes: the tenant's Defender subscription has lapsed, was never set up, or is being offboarded. Check the licence and the tenant's state in the Microsoft Defender portal (Settings → Endpoints). " +
+			stage.advise("Postern tries again at each sync.", "Nothing was saved: once it is fixed, save again.")
 	case status == 403 && msCode == "DisabledFeature":
 		e.Reason = FeatureDisabled
-		e.Message = "Defender says a feature this read needs is turned off for the tenant. Check in the Microsoft Defender portal that Defender for Endpoint is set up and its API is available; Microsoft's message above names the feature. Postern tries again at each sync."
+		e.Message = "Defender says a feature this read needs is turned off for the tenant. Check in the Microsoft Defender portal that Defender for Endpoint is set up and its API is available; Microsoft's message above names the feature. " +
+			stage.advise("Postern tries again at each sync.", "Nothing was saved: once it is fixed, save again.")
 	case status == 403 && msCode == "DisallowedOperation":
 		e.Reason = OperationDisallowed
 		e.Message = "Defender does not allow this app to list machines right now; Microsoft's message above says why. Postern only reads, so there is nothing to change in Postern: fix the cause in the tenant, or ask Microsoft support with the Support ID."
@@ -97,10 +101,12 @@ func statusErrorFor(status int, msCode, msg string) *Error {
 		e.Message = "The Defender API rejected the app's token. Check that the Cloud and API region match the tenant."
 	case status == 429:
 		e.Reason = Throttled
-		e.Message = "Microsoft is throttling this app (Defender allows 100 calls a minute). Postern will wait and try again."
+		e.Message = "Microsoft is throttling this app (Defender allows 100 calls a minute). " +
+			stage.advise("Postern will wait and try again.", "Nothing was saved: wait a minute, then save again.")
 	case status >= 500:
 		e.Reason = ServiceError
-		e.Message = "The Defender API had a temporary problem. Postern will try again."
+		e.Message = "The Defender API had a temporary problem. " +
+			stage.advise("Postern will try again.", "Nothing was saved: save again in a few minutes.")
 	default:
 		e.Reason = ServiceError
 		e.Message = "The Defender API answered with an unexpected error."

@@ -153,14 +153,14 @@ func TestHelpForCode(t *testing.T) {
 // An error and its stored code lead to the same section.
 func TestHelpForCodeAgreesWithTheError(t *testing.T) {
 	for _, c := range []int{90002, 900023, 700016, 7000215, 7000222, 7000218, 90014, 500011, 1} {
-		e := tokenErrorFor(c, "")
+		e := tokenErrorFor(c, "", StageCheck)
 		e.Code = "AADSTS" + strconv.Itoa(c)
 		if got := HelpForCode(e.Code); got != e.Help {
 			t.Errorf("HelpForCode(%q) = %q, the error's Help is %q", e.Code, got, e.Help)
 		}
 	}
 	for _, status := range []int{401, 403, 404, 429, 500, 503} {
-		e := statusError(status, []byte(`{"error":{"code":"Whatever"}}`))
+		e := statusError(status, []byte(`{"error":{"code":"Whatever"}}`), StageSync)
 		if got := HelpForCode(e.Code); got != e.Help {
 			t.Errorf("HelpForCode(%q) = %q, the error's Help is %q", e.Code, got, e.Help)
 		}
@@ -179,6 +179,35 @@ func TestReasonForCode(t *testing.T) {
 	} {
 		if got := ReasonForCode(code); got != want {
 			t.Errorf("ReasonForCode(%q) = %s, want %s", code, got, want)
+		}
+	}
+}
+
+// The advice on what comes next is the stage's: a sync is tried again by
+// the next one; a check of credentials on Save stored nothing, so the
+// admin saves again. Reason, code and help do not depend on it.
+func TestAdviceFollowsTheStage(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		code   string
+	}{{403, codeAccountInactive}, {401, codeAccountInactive}, {403, "DisabledFeature"}, {429, ""}, {503, ""}} {
+		sync, check := statusErrorFor(c.status, c.code, "", StageSync), statusErrorFor(c.status, c.code, "", StageCheck)
+		if sync.Reason != check.Reason || sync.Code != check.Code || sync.Help != check.Help {
+			t.Errorf("%d %s: the stage changed more than the advice: %+v, %+v", c.status, c.code, sync, check)
+		}
+		if !strings.Contains(sync.Message, "Postern") || strings.Contains(sync.Message, "save again") {
+			t.Errorf("%d %s at a sync advises %q", c.status, c.code, sync.Message)
+		}
+		if !strings.Contains(check.Message, "Nothing was saved") || !strings.Contains(check.Message, "save again") || strings.Contains(check.Message, "Postern will") || strings.Contains(check.Message, "each sync") {
+			t.Errorf("%d %s on Save advises %q", c.status, c.code, check.Message)
+		}
+	}
+	if m := statusErrorFor(403, codeAccountInactive, "", StageSync).Message; !strings.HasSuffix(m, "Postern tries again at each sync.") {
+		t.Errorf("an inactive account at a sync advises %q", m)
+	}
+	for _, e := range []*Error{tokenThrottled(StageCheck), tokenErrorFor(90055, "", StageCheck)} {
+		if !strings.Contains(e.Message, "save again") || strings.Contains(e.Message, "tries again") {
+			t.Errorf("a throttled sign-in on Save advises %q", e.Message)
 		}
 	}
 }

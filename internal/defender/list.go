@@ -254,7 +254,7 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			return res, nil
 		case res.status == http.StatusTooManyRequests:
 			if attempt >= o.MaxAttempts {
-				return response{}, c.apiErrorOf(res)
+				return response{}, c.apiErrorOf(res, StageSync)
 			}
 			d, ok := ParseRetryAfter(res.retryAfter, o.Now())
 			if !ok {
@@ -264,12 +264,12 @@ func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListSt
 			st.ThrottledWaits++
 		case res.status >= 500:
 			if attempt >= o.MaxAttempts {
-				return response{}, c.apiErrorOf(res)
+				return response{}, c.apiErrorOf(res, StageSync)
 			}
 			wait = backoff(o, attempt)
 			st.Retries++
 		default:
-			return response{}, c.apiErrorOf(res)
+			return response{}, c.apiErrorOf(res, StageSync)
 		}
 		st.Waited += wait
 		if err := o.Sleep(ctx, wait); err != nil {

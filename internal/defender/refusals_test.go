@@ -62,6 +62,14 @@ func TestValidateKeepsWhatMicrosoftSaid(t *testing.T) {
 				t.Errorf("Microsoft's message %q keeps the code or the trailer", de.MicrosoftMessage)
 			}
 			checkSupportID(t, de.SupportID, c.entra)
+			// Validate stores nothing and no sync follows it: its advice is
+			// the admin's next step, never a retry by Postern.
+			if strings.Contains(de.Message, "each sync") || strings.Contains(de.Message, "Postern will") || strings.Contains(de.Message, "then tries again") {
+				t.Errorf("Validate's advice %q promises a retry by Postern, though nothing was saved", de.Message)
+			}
+			if (c.reason == defender.AccountInactive || c.reason == defender.FeatureDisabled) && !strings.Contains(de.Message, "Nothing was saved: once it is fixed, save again.") {
+				t.Errorf("Validate's advice %q does not say to save again once it is fixed", de.Message)
+			}
 			text := de.Text()
 			if !strings.HasPrefix(text, "Microsoft said: "+de.MicrosoftMessage) ||
 				!strings.Contains(text, de.Message) || !strings.HasSuffix(text, "Support ID "+de.SupportID+".") ||

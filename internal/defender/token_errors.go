@@ -22,9 +22,9 @@ type entraError struct {
 	CorrelationID    string `json:"correlation_id"`
 }
 
-// tokenError maps a failed token fetch to an *Error. now reads an HTTP-date
-// Retry-After.
-func tokenError(err error, now time.Time) *Error {
+// tokenError maps a failed token fetch at stage to an *Error. now reads an
+// HTTP-date Retry-After.
+func tokenError(err error, now time.Time, stage Stage) *Error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
 		return networkError(err)
@@ -35,18 +35,19 @@ func tokenError(err error, now time.Time) *Error {
 	if len(body.ErrorCodes) > 0 {
 		code = body.ErrorCodes[0]
 	}
-	e := tokenErrorFor(code, re.ErrorCode)
+	e := tokenErrorFor(code, re.ErrorCode, stage)
 	status := 0
 	if re.Response != nil {
 		status = re.Response.StatusCode
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
-		e = tokenThrottled()
+		e = tokenThrottled(stage)
 		e.RetryAfter, _ = ParseRetryAfter(re.Response.Header.Get("Retry-After"), now)
 	case status >= 500:
 		e = &Error{Reason: ServiceError, Help: HelpTroubleshooting,
-			Message: "Microsoft's sign-in service had a temporary problem. Postern will try again."}
+			Message: "Microsoft's sign-in service had a temporary problem. " +
+				stage.advise("Postern will try again.", "Nothing was saved: save again in a few minutes.")}
 	}
 	if code != 0 {
 		e.Code = "AADSTS" + strconv.Itoa(code)
@@ -87,12 +88,14 @@ func entraSupportID(body entraError) string {
 	return strings.Join(ids, ", ")
 }
 
-func tokenThrottled() *Error {
+func tokenThrottled(stage Stage) *Error {
 	return &Error{Reason: Throttled, Help: HelpTroubleshooting,
-		Message: "Microsoft's sign-in service is throttling this app. Postern waits as long as Microsoft asks, then tries again; if another tool shares this app registration, give Postern an app of its own."}
+		Message: "Microsoft's sign-in service is throttling this app. " +
+			stage.advise("Postern waits as long as Microsoft asks, then tries again", "Nothing was saved: wait a minute, then save again") +
+			"; if another tool shares this app registration, give Postern an app of its own."}
 }
 
-func tokenErrorFor(code int, class string) *Error {
+func tokenErrorFor(code int, class string, stage Stage) *Error {
 	if e := certificateErrorFor(code); e != nil {
 		return e
 	}
@@ -113,7 +116,7 @@ func tokenErrorFor(code int, class string) *Error {
 		return &Error{Reason: InvalidScope, Help: HelpCloudRegion,
 			Message: "Microsoft does not accept the scope Postern asked for. If the server sets defender-scope, correct it (an absolute URI ending in /.default); otherwise check the Cloud setting."}
 	case 90055, 50196:
-		return tokenThrottled()
+		return tokenThrottled(stage)
 	}
 	if class == "invalid_client" {
 		return &Error{Reason: InvalidSecret, Field: FieldClientSecret, Help: HelpSecretValue,

@@ -58,6 +58,12 @@ func TestSyncRefusalsSayWhatMicrosoftSaid(t *testing.T) {
 			if !strings.HasPrefix(stored.Error, "Microsoft said: ") || said < 0 || advice < 0 || sup == nil || !(said < advice && advice < sup[0]) {
 				t.Errorf("run error %q: want Microsoft's words (%q), then the advice (%q), then %q", stored.Error, c.said, c.advice, c.support)
 			}
+			// A refusal no permission fixes says that the next sync tries
+			// again, as it does; the Save path's advice is not the sync's.
+			if retried := c.code == "403 AccountInactive" || c.code == "403 DisabledFeature"; retried &&
+				(!strings.Contains(stored.Error, "Postern tries again at each sync.") || strings.Contains(stored.Error, "save again")) {
+				t.Errorf("run error %q: want the sync's advice, Postern tries again at each sync", stored.Error)
+			}
 			if strings.Contains(stored.Error, emulator.DemoClientSecret) {
 				t.Errorf("the run error shows the secret")
 			}
