@@ -15,9 +15,11 @@ import (
 // exportPage is how many devices the export reads at a time.
 const exportPage = 1000
 
-// deviceCSVHeader is the first row of the Devices export.
+// deviceCSVHeader is the first row of the Devices export. New columns go
+// at the end, so that readers by column index keep working: kind is
+// Onboarded or Discovered, as the Devices page tells them apart.
 var deviceCSVHeader = []string{"host_name", "device_id", "health_status", "risk_score", "exposure_level",
-	"onboarding_status", "antivirus_status", "os_platform", "os_version", "last_seen_utc", "tags", "removed_utc", "verdict"}
+	"onboarding_status", "antivirus_status", "os_platform", "os_version", "last_seen_utc", "tags", "removed_utc", "verdict", "kind"}
 
 // devicesCSV exports every device the list's filters match, in its sort
 // order, with the audit export's defence against formula injection.
@@ -49,7 +51,8 @@ func (s *Server) devicesCSV(c echo.Context) error {
 	t, err := audit.NewTableCSV(c.Response(), deviceCSVHeader)
 	for err == nil && len(list) > 0 {
 		for i := range list {
-			if err = t.Write(append(deviceCSVRow(&list[i]), verdictCSV(dv, list[i].ID))); err != nil {
+			row := append(deviceCSVRow(&list[i]), verdictCSV(dv, list[i].ID), vocab.KindLabel(list[i].OnboardingStatus))
+			if err = t.Write(row); err != nil {
 				return err
 			}
 		}

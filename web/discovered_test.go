@@ -1,7 +1,9 @@
 package web
 
 import (
+	"encoding/csv"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,6 +62,28 @@ func TestDiscoveredDevicesCountedApart(t *testing.T) {
 	}
 	if got := impactOf(t, prev); got["allowed"]+got["denied"] != snap.Active {
 		t.Errorf("the impact preview's figures %v do not add up to the %d devices it names", got, snap.Active)
+	}
+	// The export tells them apart too, in a column added at the end so
+	// that readers by index keep theirs.
+	rows, err := csv.NewReader(strings.NewReader(c.get("/devices.csv?kind=all").body)).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("the export of every kind: %v", err)
+	}
+	wantHeader := []string{"host_name", "device_id", "health_status", "risk_score", "exposure_level", "onboarding_status",
+		"antivirus_status", "os_platform", "os_version", "last_seen_utc", "tags", "removed_utc", "verdict", "kind"}
+	if !slices.Equal(rows[0], wantHeader) {
+		t.Fatalf("the export's header is %q, want %q", rows[0], wantHeader)
+	}
+	kinds := map[string]int{}
+	for _, r := range rows[1:] {
+		kind := r[len(r)-1]
+		kinds[kind]++
+		if d, ok := snap.ByID(r[1]); !ok || vocab.IsDiscovered(d.OnboardingStatus) != (kind == "Discovered") {
+			t.Errorf("%s (onboarding %q) exported as %q", r[0], r[5], kind)
+		}
+	}
+	if kinds["Discovered"] != discovered || kinds["Onboarded"] != snap.Active-discovered || len(kinds) != 2 {
+		t.Errorf("the export's kinds %v, want %d Onboarded and %d Discovered", kinds, snap.Active-discovered, discovered)
 	}
 	list := c.get("/devices?per_page=200").body
 	if got := countOf(t, list, "kind-discovered"); got != discovered {

@@ -168,8 +168,21 @@ var Onboarding = &Enum{Field: "onboardingStatus", values: []Value{
 // many. The console shows them one filter away and counts them apart.
 var DiscoveredStatuses = Onboarding.Pick("CanBeOnboarded", "Unsupported", "InsufficientInfo")
 
-// DiscoveredLabel is how the console names such a device.
-const DiscoveredLabel = "Discovered"
+// DiscoveredLabel is how the console names such a device; OnboardedLabel
+// names any other, protected by Defender (IsDiscovered is false).
+const (
+	DiscoveredLabel = "Discovered"
+	OnboardedLabel  = "Onboarded"
+)
+
+// KindLabel is the console's word for the kind of a device with
+// onboarding status status: DiscoveredLabel or OnboardedLabel.
+func KindLabel(status string) string {
+	if IsDiscovered(status) {
+		return DiscoveredLabel
+	}
+	return OnboardedLabel
+}
 
 // IsDiscovered reports whether an onboarding status is one of
 // DiscoveredStatuses (ignoring case): a device found by device discovery,
