@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"postern/internal/model"
@@ -20,17 +21,7 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 			return nil, 0, err
 		}
 	}
-	order, ok := deviceSorts[f.Sort]
-	if !ok || f.Sort == "host" {
-		order, f.Sort = deviceSorts["host"], "host"
-	}
-	dir := " ASC"
-	if f.Desc {
-		dir = " DESC"
-	}
-	if f.Sort != "host" { // ties, such as every High risk device, by name
-		dir += ", host_lower"
-	}
+	order := listOrder(f)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
@@ -39,10 +30,10 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 	var ids []string
 	var err error
 	if f.Within == nil {
-		ids, err = s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id LIMIT ? OFFSET ?",
+		ids, err = s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
 			append(args, limit, max(f.Offset, 0))...)
 	} else {
-		ids, total, err = s.idsWithin(ctx, "SELECT id"+from+where+" ORDER BY "+order+dir+", id", args, f, limit)
+		ids, total, err = s.idsWithin(ctx, "SELECT id"+from+where+" ORDER BY "+order, args, f, limit)
 	}
 	if err != nil || len(ids) == 0 {
 		return []model.Device{}, total, err
@@ -58,6 +49,56 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 		}
 	}
 	return out, total, nil
+}
+
+// listOrder is the ORDER BY of the list f asks for: its sort (by host
+// name when unknown), ties by host name, then by id.
+func listOrder(f model.DeviceFilter) string {
+	order, ok := deviceSorts[f.Sort]
+	if !ok || f.Sort == "host" {
+		order, f.Sort = deviceSorts["host"], "host"
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	if f.Sort != "host" { // ties, such as every High risk device, by name
+		dir += ", host_lower"
+	}
+	return order + dir + ", id"
+}
+
+// EachListed calls fn with every device f matches (its Limit and Offset
+// aside), in the list's order, batch at a time: the ids in one pass over
+// the list's index, then the rows by id. Reading a whole list page by page
+// with OFFSET walked the index from its start again for every page, which
+// made the Devices export of 100,000 devices take 16 s.
+func (s *Store) EachListed(ctx context.Context, f model.DeviceFilter, batch int, fn func([]model.Device) error) error {
+	from, where, args := listQuery(f)
+	ids, err := s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+listOrder(f), args...)
+	if err != nil {
+		return err
+	}
+	if f.Within != nil {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !f.Within.Has(id) })
+	}
+	out := make([]model.Device, 0, min(batch, len(ids)))
+	for chunk := range slices.Chunk(ids, max(batch, 1)) {
+		byID, err := s.devicesByID(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, id := range chunk {
+			if d, ok := byID[id]; ok { // a sync may have removed it in between
+				out = append(out, d)
+			}
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deviceCount counts the devices f matches. Without filters it counts

@@ -12,8 +12,8 @@ import (
 	"postern/internal/model"
 )
 
-// exportPage is how many devices the export reads at a time.
-const exportPage = 1000
+// exportBatch is how many devices the export reads at a time.
+const exportBatch = 1000
 
 // deviceCSVHeader is the first row of the Devices export. New columns go
 // at the end, so that readers by column index keep working: kind is
@@ -31,42 +31,51 @@ func (s *Server) devicesCSV(c echo.Context) error {
 	}
 	q := deviceQuery(c, facets)
 	f := deviceFilter(q)
-	f.Limit, f.Offset = exportPage, 0
 	dv := s.policy.DeviceVerdicts()
 	if q.Verdict != "" && !dv.Current {
 		c.Response().Header().Set("Retry-After", "5")
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "The verdicts are recalculating…: export this list again in a few seconds.")
 	}
 	f.Within = verdictSet(dv, q.Verdict)
-	// The first page is read before the header is sent, so a failing store
-	// still gets the error page.
-	list, _, err := s.store.DevicePage(ctx, f)
-	if err != nil {
+	// The header is sent with the first batch, so a failing store before
+	// it still gets the error page.
+	var t *audit.TableCSV
+	err = s.store.EachListed(ctx, f, exportBatch, func(list []model.Device) error {
+		if t == nil {
+			var err error
+			if t, err = s.startDevicesCSV(c); err != nil {
+				return err
+			}
+		}
+		for i := range list {
+			row := append(deviceCSVRow(&list[i]), verdictCSV(dv, list[i].ID), vocab.KindLabel(list[i].OnboardingStatus))
+			if err := t.Write(row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case err != nil && t == nil:
 		return err
+	case err != nil:
+		s.logger(c).Error("export devices", "err", err)
+		return nil // the header is sent: the truncated file is all we can do
+	case t == nil: // nothing matched: the header alone
+		if t, err = s.startDevicesCSV(c); err != nil {
+			return err
+		}
 	}
+	return t.Close()
+}
+
+// startDevicesCSV sends the export's headers and its first row.
+func (s *Server) startDevicesCSV(c echo.Context) (*audit.TableCSV, error) {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="postern-devices-`+s.now().UTC().Format("20060102-150405")+`.csv"`)
 	c.Response().WriteHeader(http.StatusOK)
-	t, err := audit.NewTableCSV(c.Response(), deviceCSVHeader)
-	for err == nil && len(list) > 0 {
-		for i := range list {
-			row := append(deviceCSVRow(&list[i]), verdictCSV(dv, list[i].ID), vocab.KindLabel(list[i].OnboardingStatus))
-			if err = t.Write(row); err != nil {
-				return err
-			}
-		}
-		if len(list) < exportPage {
-			break
-		}
-		f.Offset += exportPage
-		list, _, err = s.store.DevicePage(ctx, f)
-	}
-	if err != nil {
-		s.logger(c).Error("export devices", "err", err)
-		return nil // the header is sent: the truncated file is all we can do
-	}
-	return t.Close()
+	return audit.NewTableCSV(c.Response(), deviceCSVHeader)
 }
 
 func deviceCSVRow(d *model.Device) []string {

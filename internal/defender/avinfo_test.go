@@ -39,8 +39,15 @@ func TestListAVInfoPagesAndKeepsTheLatestRow(t *testing.T) {
 	if st.Pages != wantPages || st.Rows != len(rows) || st.Machines != len(latest) || len(got) != len(latest) {
 		t.Errorf("stats %+v, %d machines; want %d pages, %d rows, %d machines", st, len(got), wantPages, len(rows), len(latest))
 	}
+	byID := make(map[string]defender.AVInfo, len(got))
+	for i, g := range got {
+		if i > 0 && got[i-1].MachineID >= g.MachineID {
+			t.Errorf("rows %d and %d are %q then %q: not in machine id order, once each", i-1, i, got[i-1].MachineID, g.MachineID)
+		}
+		byID[g.MachineID] = g
+	}
 	for id, want := range latest {
-		g, ok := got[id]
+		g, ok := byID[id]
 		switch {
 		case !ok:
 			t.Errorf("machine %s missing", id)

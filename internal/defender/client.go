@@ -1,6 +1,7 @@
 package defender
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,7 +99,7 @@ func (c *Client) Validate(ctx context.Context) error {
 	if _, err := c.token(StageCheck); err != nil {
 		return err
 	}
-	res, err := c.get(ctx, c.api+"/api/machines?$top=1")
+	res, err := c.get(ctx, c.api+"/api/machines?$top=1", nil)
 	if err != nil {
 		return err
 	}
@@ -127,21 +128,35 @@ type response struct {
 	status     int
 	body       []byte
 	retryAfter string
-	header     http.Header // of a failed answer, for its support id
-	audience   string      // of the token a 403 answered, to tell a wrong audience apart
+	header     http.Header   // of a failed answer, for its support id
+	audience   string        // of the token a 403 answered, to tell a wrong audience apart
+	buf        *bytes.Buffer // body's storage
+	bodies     *bodies       // where buf goes back to, if anywhere
+}
+
+// release hands the body's buffer back to the listing it was read for,
+// for a later page to be read into. Call it once nothing reads body any
+// more (decoded values are copies); an answer never released is collected.
+func (r *response) release() {
+	if r.bodies != nil && r.buf != nil {
+		r.bodies.put(r.buf)
+	}
+	r.buf, r.body, r.bodies = nil, nil, nil
 }
 
 // get performs one authenticated GET and reads the body. A 401 means the
 // token was refused: it is dropped and the call retried once with a new one.
-func (c *Client) get(ctx context.Context, u string) (response, error) {
-	res, err := c.getOnce(ctx, u)
+// A listing passes its bodies to read pages into reused buffers; nil reads
+// into a new one.
+func (c *Client) get(ctx context.Context, u string, b *bodies) (response, error) {
+	res, err := c.getOnce(ctx, u, b)
 	if err == nil && res.status == http.StatusUnauthorized {
-		res, err = c.getOnce(ctx, u)
+		res, err = c.getOnce(ctx, u, b)
 	}
 	return res, err
 }
 
-func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
+func (c *Client) getOnce(ctx context.Context, u string, b *bodies) (response, error) {
 	tok, err := c.Token()
 	if err != nil {
 		return response{}, err
@@ -152,7 +167,7 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	tok.SetAuthHeader(req)
-	res, body, err := c.do(ctx, req)
+	res, buf, err := c.do(ctx, req, b)
 	var de *Error
 	var aud string
 	switch {
@@ -169,5 +184,5 @@ func (c *Client) getOnce(ctx context.Context, u string) (response, error) {
 	if res.StatusCode == http.StatusForbidden {
 		aud = audienceOf(tok.AccessToken)
 	}
-	return response{status: res.StatusCode, body: body, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
+	return response{status: res.StatusCode, body: buf.Bytes(), buf: buf, bodies: b, retryAfter: res.Header.Get("Retry-After"), header: headerOf(res), audience: aud}, nil
 }

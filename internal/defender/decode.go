@@ -11,8 +11,8 @@ import (
 )
 
 type page struct {
-	Value    *[]Machine `json:"value"`
-	NextLink string     `json:"@odata.nextLink"`
+	Value    *valueList[Machine] `json:"value"`
+	NextLink string              `json:"@odata.nextLink"`
 }
 
 // rawPage is a page whose machines are kept undecoded, to read them one by
@@ -78,11 +78,15 @@ func (st *ListStats) addUnreadable(u unreadable) {
 // machine with an unexpected value is skipped and counted rather than fail
 // the page on every run. A page that is not JSON, or where most machines
 // cannot be read, fails.
-func decodePage(body []byte) ([]Machine, string, unreadable, error) {
-	var p page
+//
+// size is how many machines a full page holds: the page is decoded into a
+// slice of that capacity.
+func decodePage(body []byte, size int) ([]Machine, string, unreadable, error) {
+	list := valueList[Machine]{items: make([]Machine, 0, max(min(size, MaxPageSize), 0))}
+	p := page{Value: &list}
 	err := jsonv2.Unmarshal(body, &p, machineJSON, lenientNumbers)
-	if err == nil && p.Value != nil {
-		return *p.Value, p.NextLink, unreadable{}, nil
+	if err == nil && list.present {
+		return list.items, p.NextLink, unreadable{}, nil
 	}
 	var raw rawPage
 	if rerr := jsonv2.Unmarshal(body, &raw, machineJSON); rerr != nil || raw.Value == nil {
@@ -148,4 +152,24 @@ func idOf(v jsontext.Value) string {
 		return ""
 	}
 	return strings.ToLower(m.ID)
+}
+
+// valueList decodes a page's "value" array into items, into the capacity
+// items already has: decoding into a nil slice grows it by doubling, which
+// allocated twice a page's size for every page. present reports whether the
+// page had a non-null "value".
+type valueList[T any] struct {
+	items   []T
+	present bool
+}
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom; the options of the
+// whole page's decoding apply to the items.
+func (l *valueList[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if dec.PeekKind() == 'n' {
+		_, err := dec.ReadToken()
+		return err
+	}
+	l.present = true
+	return jsonv2.UnmarshalDecode(dec, &l.items)
 }

@@ -16,7 +16,7 @@ import (
 func TestDecodePageAcceptsNumericStringsAndUnknownEnums(t *testing.T) {
 	body := `{"value":[{"id":"aaaaaaaa1","rbacGroupId":"140","osBuild":" 22631 ","healthStatus":"SomethingNew","onboardingStatus":"FutureStatus"},
 		{"id":"aaaaaaaa2","rbacGroupId":141,"osBuild":null}]}`
-	ms, _, bad, err := decodePage([]byte(body))
+	ms, _, bad, err := decodePage([]byte(body), 100)
 	if err != nil || bad.n != 0 || len(ms) != 2 {
 		t.Fatalf("decodePage = %d machines, %d unreadable, %v", len(ms), bad.n, err)
 	}
@@ -36,7 +36,7 @@ func TestDecodePageAcceptsNumericStringsAndUnknownEnums(t *testing.T) {
 // fails it.
 func TestDecodePageSkipsUnreadableMachines(t *testing.T) {
 	body := `{"value":[{"id":"aaaaaaaa1","osBuild":"twelve"},{"id":"aaaaaaaa2"},{"id":"aaaaaaaa3","machineTags":5},{"id":"aaaaaaaa4"},{"id":"aaaaaaaa5"}],"@odata.nextLink":"x"}`
-	ms, link, bad, err := decodePage([]byte(body))
+	ms, link, bad, err := decodePage([]byte(body), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestDecodePageSkipsUnreadableMachines(t *testing.T) {
 	}
 
 	most := `{"value":[{"id":"aaaaaaaa1","osBuild":"x"},{"id":"aaaaaaaa2","osBuild":"y"},{"id":"aaaaaaaa3"}]}`
-	_, _, _, err = decodePage([]byte(most))
+	_, _, _, err = decodePage([]byte(most), 100)
 	if de, ok := err.(*Error); !ok || de.Code != "unreadable page" || !strings.Contains(de.Message, "2 of 3 machines could not be read") {
 		t.Errorf("most of a page unreadable: %v", err)
 	}
@@ -66,7 +66,7 @@ func BenchmarkDecodePage(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, _, err := decodePage(body); err != nil {
+		if _, _, _, err := decodePage(body, 100); err != nil {
 			b.Fatal(err)
 		}
 	}

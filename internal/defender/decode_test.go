@@ -29,11 +29,11 @@ func TestDecodePageMatchesEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, _, err := decodePage(body)
+	got, _, _, err := decodePage(body, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want page
+	var want v1Page
 	if err := json.Unmarshal(body, &want); err != nil {
 		t.Fatal(err)
 	}
@@ -58,18 +58,23 @@ func TestDecodePageLeniency(t *testing.T) {
 		{"invalid UTF-8 becomes U+FFFD", "{\"value\":[{\"id\":\"a1\",\"computerDnsName\":\"pc-\xff\"}]}", "pc-\uFFFD"},
 		{"unknown fields are ignored", `{"value":[{"id":"a1","computerDnsName":"pc-1","newField":{"x":[1,2]}}]}`, "pc-1"},
 	} {
-		ms, _, _, err := decodePage([]byte(tc.body))
+		ms, _, _, err := decodePage([]byte(tc.body), 100)
 		if err != nil || len(ms) != 1 || ms[0].ComputerDNSName != tc.host {
 			t.Errorf("%s: %+v, %v; want one machine named %q", tc.name, ms, err, tc.host)
 		}
-		var v1 page
+		var v1 v1Page
 		if err := json.Unmarshal([]byte(tc.body), &v1); err != nil || (*v1.Value)[0].ComputerDNSName != tc.host {
 			t.Errorf("%s: encoding/json disagrees: %v", tc.name, err)
 		}
 	}
 	for _, bad := range []string{`{"value":[{"id":1}]}`, `{"value":[`, `{"value":null}`, `{}`, `[]`} {
-		if _, _, _, err := decodePage([]byte(bad)); err == nil {
+		if _, _, _, err := decodePage([]byte(bad), 100); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
+}
+
+// v1Page is a page as encoding/json reads it, to compare with.
+type v1Page struct {
+	Value *[]Machine `json:"value"`
 }

@@ -14,6 +14,10 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 )
 
+// MaxPageSize is the largest $top Defender accepts, of machines and of
+// antivirus report rows alike.
+const MaxPageSize = 10000
+
 // ListOptions tune ListMachines; zero values take the defaults.
 type ListOptions struct {
 	PageSize      int           // $top of each page (at most 10,000); default 10,000
@@ -26,11 +30,13 @@ type ListOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock for Retry-After dates.
 	Now func() time.Time
+
+	bodies *bodies // the listing's read buffers, when it reuses them
 }
 
 func (o *ListOptions) defaults() {
-	if o.PageSize <= 0 || o.PageSize > 10000 {
-		o.PageSize = 10000
+	if o.PageSize <= 0 || o.PageSize > MaxPageSize {
+		o.PageSize = MaxPageSize
 	}
 	if o.MaxPages <= 0 {
 		o.MaxPages = 500
@@ -98,6 +104,7 @@ type ListStats struct {
 // time would not make, except when onPage fails.
 func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func([]Machine) error) (ListStats, error) {
 	opts.defaults()
+	opts.bodies = new(bodies)
 	var st ListStats
 	seenIDs := make(map[string]struct{})
 	seenLinks := make(map[string]struct{})
@@ -121,7 +128,8 @@ func (c *Client) ListMachines(ctx context.Context, opts ListOptions, onPage func
 			}
 			return st, notFoundError(res.body, st.Pages)
 		}
-		page, link, bad, err := decodePage(res.body)
+		page, link, bad, err := decodePage(res.body, opts.PageSize)
+		res.release()
 		if err != nil {
 			return st, err
 		}
@@ -236,7 +244,7 @@ func (c *Client) rebase(link string) (string, error) {
 // failures with capped, jittered exponential backoff.
 func (c *Client) fetch(ctx context.Context, u string, o *ListOptions, st *ListStats) (response, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := c.get(ctx, u)
+		res, err := c.get(ctx, u, o.bodies)
 		var wait time.Duration
 		switch {
 		case err != nil:

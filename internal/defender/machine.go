@@ -72,7 +72,13 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && !bytes.ContainsAny(b[1:n-1], "\\\"") {
-		s = string(b[1 : n-1]) // the usual plain string: no decoder needed
+		// The usual plain string with a zone: parsed from the bytes, no copy.
+		var p time.Time
+		if n > 2 && p.UnmarshalText(b[1:n-1]) == nil {
+			t.set(p)
+			return nil
+		}
+		s = string(b[1 : n-1])
 	} else if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
@@ -86,11 +92,16 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
+	t.set(p)
+	return nil
+}
+
+// set keeps p in UTC, or zero for year 1 and earlier.
+func (t *Time) set(p time.Time) {
 	if p.Year() <= 1 {
 		p = time.Time{}
 	}
 	t.Time = p.UTC()
-	return nil
 }
 
 // MarshalJSON writes RFC 3339 with the fraction kept.

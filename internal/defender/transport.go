@@ -1,11 +1,13 @@
 package defender
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -59,8 +61,40 @@ func (s *stalled) Error() string   { return s.what }
 func (s *stalled) Timeout() bool   { return true }
 func (s *stalled) Temporary() bool { return true }
 
-// do sends req under the limits and reads its body whole.
-func (c *Client) do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+// bodies are the read buffers of one listing. A page of 10,000 machines
+// is about 12 MB: read into a fresh slice that doubles as it grows, every
+// page allocated twice its size. A listing hands each page's buffer back
+// once the page is decoded (response.release), and the next page is read
+// into it. (A sync.Pool would lose them at every garbage collection, and a
+// sync collects often.) The buffers go with the listing.
+type bodies struct {
+	mu   sync.Mutex
+	free []*bytes.Buffer
+}
+
+func (b *bodies) get() *bytes.Buffer {
+	if b != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if n := len(b.free); n > 0 {
+			buf := b.free[n-1]
+			b.free = b.free[:n-1]
+			return buf
+		}
+	}
+	return new(bytes.Buffer)
+}
+
+func (b *bodies) put(buf *bytes.Buffer) {
+	buf.Reset()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.free = append(b.free, buf)
+}
+
+// do sends req under the limits and reads its body whole, into a buffer
+// from bodies (nil: a new one), which it returns beside the answer.
+func (c *Client) do(ctx context.Context, req *http.Request, b *bodies) (*http.Response, *bytes.Buffer, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watch := time.AfterFunc(c.limits.FirstByte, func() {
@@ -76,14 +110,15 @@ func (c *Client) do(ctx context.Context, req *http.Request) (*http.Response, []b
 	watch = time.AfterFunc(c.limits.Idle, func() {
 		cancel(&stalled{fmt.Sprintf("the answer stopped for %s mid-way", c.limits.Idle)})
 	})
-	body, err := io.ReadAll(&progressReader{r: io.LimitReader(res.Body, c.limits.MaxBody+1), t: watch, idle: c.limits.Idle})
-	if err != nil {
+	buf := b.get()
+	_, err = buf.ReadFrom(&progressReader{r: io.LimitReader(res.Body, c.limits.MaxBody+1), t: watch, idle: c.limits.Idle})
+	switch {
+	case err != nil:
 		return nil, nil, causeOf(ctx, err)
-	}
-	if int64(len(body)) > c.limits.MaxBody {
+	case int64(buf.Len()) > c.limits.MaxBody:
 		return nil, nil, tooLarge(c.limits.MaxBody)
 	}
-	return res, body, nil
+	return res, buf, nil
 }
 
 // causeOf prefers the limit that stopped a call over the error it caused.

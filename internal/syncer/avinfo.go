@@ -2,10 +2,8 @@ package syncer
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -25,48 +23,63 @@ type avFetch struct {
 	err      error
 }
 
-// startAV reads the antivirus health report beside the machine listing
-// (its own call budget: 30/min, 1,000/h), so a run waits for the longer of
-// the two rather than both, and converts it off the sync's critical path.
-// The channel always delivers exactly one result.
+// startAV reads the antivirus health report, and converts it, in the
+// background. The channel always delivers exactly one result.
 func (w *Worker) startAV(ctx context.Context, client *defender.Client) <-chan avFetch {
 	out := make(chan avFetch, 1)
 	opts := w.opts.List
 	opts.PageSize = defender.AVPageSize
 	go func() {
-		rows, st, err := client.ListAVInfo(ctx, opts)
+		rows, _, err := client.ListAVInfo(ctx, opts)
 		if err != nil {
 			out <- avFetch{err: err}
 			return
 		}
-		f := avFetch{rows: make([]model.DeviceAV, 0, len(rows)), byID: make(map[string]*fleet.AV, len(rows)), machines: st.Machines}
-		for _, r := range rows {
-			a := ToDeviceAV(r)
-			f.rows = append(f.rows, a)
-			f.byID[a.MachineID] = avToFleet(a)
-		}
-		slices.SortFunc(f.rows, func(a, b model.DeviceAV) int { return strings.Compare(a.MachineID, b.MachineID) })
-		out <- f
+		out <- avRows(rows)
 	}()
 	return out
+}
+
+// avRows converts the report's latest rows, in machine id order, to their
+// stored and snapshot forms. The times and the snapshot rows are allocated
+// in one block each, not one per time and per machine.
+func avRows(rows []defender.AVInfo) avFetch {
+	f := avFetch{rows: make([]model.DeviceAV, len(rows)), byID: make(map[string]*fleet.AV, len(rows)), machines: len(rows)}
+	times := make([]time.Time, 0, 4*len(rows))
+	at := func(t defender.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		times = append(times, t.Time) // within its capacity: earlier pointers stay valid
+		return &times[len(times)-1]
+	}
+	snap := make([]fleet.AV, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		a := &f.rows[i]
+		*a = model.DeviceAV{
+			MachineID: r.MachineID, Mode: string(r.AVMode), SignatureVersion: string(r.SignatureVersion),
+			SignatureUpToDate: string(r.SignatureUpToDate), EngineVersion: string(r.EngineVersion),
+			EngineUpToDate: string(r.EngineUpToDate), PlatformVersion: string(r.PlatformVersion),
+			PlatformUpToDate: string(r.PlatformUpToDate), QuickScanResult: string(r.QuickScanResult),
+			FullScanResult:       string(r.FullScanResult),
+			SignaturePublishedAt: at(r.SignaturePublishTime), QuickScanAt: at(r.QuickScanTime),
+			FullScanAt: at(r.FullScanTime), RefreshedAt: at(r.DataRefreshTimestamp),
+		}
+		a.Hash = avHash(a)
+		snap[i] = fleet.AV{Mode: a.Mode, SignatureUpToDate: a.SignatureUpToDate, SignatureVersion: a.SignatureVersion,
+			SignaturePublishedAt: r.SignaturePublishTime.Time, FullScanAt: r.FullScanTime.Time, RefreshedAt: r.DataRefreshTimestamp.Time}
+		f.byID[a.MachineID] = &snap[i]
+	}
+	return f
 }
 
 // errAVLate is why a report that outlived Options.AVGrace is unknown.
 var errAVLate = errors.New("the antivirus health report was not read in time")
 
-// awaitAV returns what the report read beside the listing got: at once,
-// cancelled, when the listing failed; else within Options.AVGrace, or
-// cancelled and late. avc is nil when no page of machines came.
-func (w *Worker) awaitAV(avc <-chan avFetch, cancel context.CancelFunc, listingFailed bool) avFetch {
-	switch {
-	case avc == nil && listingFailed: // never started: no page came
-		return avFetch{err: context.Canceled}
-	case avc == nil: // a tenant with no machines has no report either
-		return avFetch{byID: map[string]*fleet.AV{}}
-	case listingFailed:
-		cancel()
-		return <-avc
-	}
+// awaitAV returns what the report got, within Options.AVGrace of the
+// machines' publication, else cancels it and calls it late.
+func (w *Worker) awaitAV(avc <-chan avFetch, cancel context.CancelFunc) avFetch {
 	t := time.NewTimer(w.opts.AVGrace)
 	defer t.Stop()
 	select {
@@ -78,6 +91,75 @@ func (w *Worker) awaitAV(avc <-chan avFetch, cancel context.CancelFunc, listingF
 			return f // it finished as the grace ran out
 		}
 		return avFetch{err: fmt.Errorf("%w: not within %s of the machine listing", errAVLate, w.opts.AVGrace)}
+	}
+}
+
+// publishWithAV publishes a successful run's devices (fetched, indexed
+// while the run was applied) with the run's antivirus health when the
+// report is already read; otherwise with each device's health as the
+// previous snapshot had it, and then, once the report is read (or late),
+// again with this run's. Either way the run's report is recorded only once
+// it is published.
+func (w *Worker) publishWithAV(ctx context.Context, run model.SyncRun, fetched *fleet.Snapshot, avc <-chan avFetch, cancel context.CancelFunc) {
+	var av avFetch
+	ready := true
+	select {
+	case av = <-avc:
+	default:
+		ready = false
+	}
+	var byID map[string]*fleet.AV
+	if ready {
+		if byID = av.byID; byID == nil { // the report failed: no device has health
+			byID = map[string]*fleet.AV{}
+		}
+		attachAV(fetched.Devices, byID)
+		fetched.AVUnknown = avUnknown(run.ID, av)
+	} else {
+		old := w.fleet.Load()
+		carryAV(fetched.Devices, old)
+		fetched.AVUnknown = old.AVUnknown
+	}
+	if err := w.publishRun(ctx, run, fetched, byID); err != nil {
+		w.log.Error("sync: publish snapshot", "run", run.ID, "err", err)
+	}
+	if !ready {
+		av = w.awaitAV(avc, cancel)
+		w.publishAV(run, av)
+	}
+	w.recordAV(ctx, run.ID, av)
+}
+
+// publishAV publishes the snapshot of run again, with the antivirus health
+// of av.
+func (w *Worker) publishAV(run model.SyncRun, av avFetch) {
+	w.publishMu.Lock()
+	defer w.publishMu.Unlock()
+	cur := w.fleet.Load()
+	if cur.RunID != run.ID {
+		return // the publish failed; the store has the devices, and the report
+	}
+	devices := slices.Clone(cur.Devices)
+	attachAV(devices, av.byID)
+	snap := fleet.NewSnapshot(devices, cur.SyncedAt, cur.RunID)
+	snap.AVUnknown = avUnknown(run.ID, av)
+	w.swap(snap)
+}
+
+// avUnknown is the snapshot's AVUnknown for a run's report.
+func avUnknown(runID int64, f avFetch) string {
+	if f.err == nil {
+		return ""
+	}
+	return AVUnknownReason(avResult(runID, f))
+}
+
+// carryAV gives each device the antivirus health old has for it.
+func carryAV(devices []fleet.Device, old *fleet.Snapshot) {
+	for i := range devices {
+		if j, ok := old.Index(devices[i].ID); ok {
+			devices[i].AV = old.Devices[j].AV
+		}
 	}
 }
 
@@ -136,39 +218,30 @@ func attachAV(devices []fleet.Device, byID map[string]*fleet.AV) {
 	}
 }
 
-// ToDeviceAV maps a report row to its stored form, with the hash a sync
-// compares to decide whether to write it.
-func ToDeviceAV(r defender.AVInfo) model.DeviceAV {
-	a := model.DeviceAV{
-		MachineID: r.MachineID, Mode: string(r.AVMode), SignatureVersion: r.SignatureVersion,
-		SignatureUpToDate: string(r.SignatureUpToDate), EngineVersion: r.EngineVersion,
-		EngineUpToDate: string(r.EngineUpToDate), PlatformVersion: r.PlatformVersion,
-		PlatformUpToDate: string(r.PlatformUpToDate), QuickScanResult: r.QuickScanResult,
-		FullScanResult:       r.FullScanResult,
-		SignaturePublishedAt: timePtr(r.SignaturePublishTime), QuickScanAt: timePtr(r.QuickScanTime),
-		FullScanAt: timePtr(r.FullScanTime), RefreshedAt: timePtr(r.DataRefreshTimestamp),
-	}
-	a.Hash = avHash(&a)
-	return a
-}
-
+// avHash is FNV-1a (64-bit) over every field of a, strings each ended by
+// a zero byte and times as little-endian Unix nanoseconds (0 when unknown):
+// a sync writes a row only when its hash changed.
 func avHash(a *model.DeviceAV) int64 {
-	h := fnv.New64a()
-	for _, s := range []string{a.MachineID, a.Mode, a.SignatureVersion, a.SignatureUpToDate, a.EngineVersion,
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, s := range [...]string{a.MachineID, a.Mode, a.SignatureVersion, a.SignatureUpToDate, a.EngineVersion,
 		a.EngineUpToDate, a.PlatformVersion, a.PlatformUpToDate, a.QuickScanResult, a.FullScanResult} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	var b [8]byte
-	for _, t := range []*time.Time{a.SignaturePublishedAt, a.QuickScanAt, a.FullScanAt, a.RefreshedAt} {
-		var n int64
-		if t != nil {
-			n = t.UnixNano()
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
 		}
-		binary.LittleEndian.PutUint64(b[:], uint64(n))
-		h.Write(b[:])
+		h *= prime // the zero byte
 	}
-	return int64(h.Sum64())
+	for _, t := range [...]*time.Time{a.SignaturePublishedAt, a.QuickScanAt, a.FullScanAt, a.RefreshedAt} {
+		var n uint64
+		if t != nil {
+			n = uint64(t.UnixNano())
+		}
+		for range 8 {
+			h = (h ^ n&0xff) * prime
+			n >>= 8
+		}
+	}
+	return int64(h)
 }
 
 // avToFleet is a stored row in its snapshot form.

@@ -147,3 +147,61 @@ func TestSyncAntivirusLateDoesNotHoldTheMachines(t *testing.T) {
 		t.Errorf("snapshot active %d, AVUnknown %q; want 40 and the late report named", snap.Active, snap.AVUnknown)
 	}
 }
+
+// The antivirus health report is read once the machines are listed, beside
+// their apply. When it is not read by the time they are published, the
+// machines go out at once, each with the health it had; this run's health
+// follows in a second publication, and only then is it recorded.
+func TestSyncPublishesTheMachinesBeforeASlowReport(t *testing.T) {
+	e := newEnv(t, envOptions{machines: 30})
+	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
+		t.Fatalf("first run %s: %s", run.Outcome, run.Error)
+	}
+	var id string
+	for k := range latestAV(e.emu) {
+		id = k
+		break
+	}
+	modeOf := func() string {
+		snap := e.holder.Load()
+		if i, ok := snap.Index(id); ok && snap.Devices[i].AV != nil {
+			return snap.Devices[i].AV.Mode
+		}
+		return "none"
+	}
+	before := modeOf()
+	if before == "none" || before == "2" {
+		t.Fatalf("device %s antivirus mode %q after the first run, want a mode other than 2", id, before)
+	}
+	e.emu.SetAVOverride(id, func(r *emulator.AVRow) { r.AVMode = "2" })
+	e.change() // the machines change too
+	release := make(chan struct{})
+	e.onRequest(func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/deviceavinfo") {
+			<-release
+		}
+	})
+	prev := e.holder.Load()
+	status := e.w.Status()
+	e.w.Trigger(syncer.TriggerManual)
+	e.waitFor("the machines of the second run to be published", func() bool { return e.holder.Load().RunID > prev.RunID })
+	snap := e.holder.Load()
+	stored := e.storedRun(snap.RunID)
+	if stored.Outcome != model.RunSuccess || stored.Changed == 0 {
+		t.Errorf("the published run is recorded as %s with %d changed; want success with the changes", stored.Outcome, stored.Changed)
+	}
+	if got := modeOf(); got != before || snap.AVUnknown != prev.AVUnknown {
+		t.Errorf("while the report is read, device %s has mode %q (AVUnknown %q); want the %q it had", id, got, snap.AVUnknown, before)
+	}
+	if av, err := e.st.AVRunOf(context.Background(), snap.RunID); err == nil && av.RunID == snap.RunID {
+		t.Errorf("the run's report is recorded (%+v) before it is published", av)
+	}
+	close(release)
+	run := e.waitRun(status)
+	if got := modeOf(); run.ID != snap.RunID || got != "2" {
+		t.Errorf("after run %d ended, device %s has mode %q; want run %d with mode 2", run.ID, id, got, snap.RunID)
+	}
+	if av, err := e.st.AVRunOf(context.Background(), run.ID); err != nil || !av.OK || av.Written == 0 {
+		t.Errorf("the run's report record %+v, %v; want ok with the changed rows written", av, err)
+	}
+}

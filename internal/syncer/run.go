@@ -35,12 +35,7 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	w.begin(run, cancelCause)
 	defer cancel()
 
-	// The antivirus health report is read beside the listing from its first
-	// page on (the token is in hand then); a failed listing cancels it.
-	avCtx, avCancel := context.WithCancel(runCtx)
-	defer avCancel()
-	var avc <-chan avFetch
-	stats, fetched, lerr := w.fetch(runCtx, client, run.ID, func() { avc = w.startAV(avCtx, client) })
+	stats, fetched, lerr := w.fetch(runCtx, client, run.ID)
 	run.Pages, run.ThrottledWaits = stats.Pages, stats.ThrottledWaits
 	run.Unreadable, run.Note = stats.Unreadable, unreadableNote(stats)
 	run.Outcome = model.RunSuccess
@@ -49,10 +44,16 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	} else {
 		run.Seen = stats.Seen // what was staged, for the apply to check
 	}
-	// SQLite applies the run on one core; index the fetched devices for the
-	// next snapshot on the other meanwhile.
+	// SQLite applies the run on one core. On the other, meanwhile: index
+	// the fetched devices for the next snapshot, and read the antivirus
+	// health report (its own call budget: 30/min, 1,000/h). It never
+	// competes with the listing for the CPU, nor holds the machines back.
 	next := make(chan *fleet.Snapshot, 1)
+	avCtx, avCancel := context.WithCancel(runCtx)
+	defer avCancel()
+	var avc <-chan avFetch
 	if lerr == nil {
+		avc = w.startAV(avCtx, client)
 		go func() {
 			slices.SortFunc(fetched, byID)
 			next <- fleet.NewSnapshot(fetched, time.Time{}, 0)
@@ -62,27 +63,17 @@ func (w *Worker) runOnce(ctx context.Context, trigger string) {
 	// its own, briefly.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer rcancel()
-	// Waited for before the apply, not between it and the swap: whoever
-	// sees the run finished in the database sees its devices published.
-	av := w.awaitAV(avc, avCancel, lerr != nil)
 	done, ferr := w.finish(rctx, run)
 	if ferr != nil {
 		lerr = ferr
 	}
 	// Publish before reporting the run done, so whoever sees it finished
-	// also sees its devices; the database file catches up after. The
-	// antivirus health is recorded after the swap: a report that failed
-	// leaves the run's AV signals unknown, never the run failed.
+	// also sees its devices; the database file catches up after.
 	if done.Outcome == model.RunSuccess {
-		snap := <-next
-		attachAV(snap.Devices, av.byID)
-		if av.err != nil {
-			snap.AVUnknown = AVUnknownReason(avResult(done.ID, av))
-		}
-		if err := w.publishRun(rctx, done, snap, av.byID); err != nil {
-			w.log.Error("sync: publish snapshot", "run", done.ID, "err", err)
-		}
-		w.recordAV(rctx, done.ID, av)
+		w.publishWithAV(rctx, done, <-next, avc, avCancel)
+	} else if avc != nil {
+		avCancel()
+		<-avc
 	}
 	if b := w.budget(done.Seen); done.Outcome == model.RunSuccess && !b.Fits() {
 		w.log.Warn("sync: interval stretched to stay inside Microsoft's call budget", "run", done.ID,
@@ -159,9 +150,8 @@ func (w *Worker) finish(ctx context.Context, run model.SyncRun) (model.SyncRun, 
 
 // fetch lists every machine and stages each page while the next one is
 // fetched: decoding and writing overlap. It also returns the machines in
-// their snapshot form, to publish without reading them back. firstPage is
-// called once, when the first page has arrived.
-func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64, firstPage func()) (defender.ListStats, []fleet.Device, error) {
+// their snapshot form, to publish without reading them back.
+func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64) (defender.ListStats, []fleet.Device, error) {
 	// One slice per page: no slice of the whole fleet grown by doubling.
 	var chunks [][]fleet.Device
 	// A page is handed over only when the stager is ready for it; the
@@ -194,9 +184,7 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 			devices = append(devices, d)
 			chunk = append(chunk, toFleet(d))
 		}
-		if chunks = append(chunks, chunk); len(chunks) == 1 {
-			firstPage()
-		}
+		chunks = append(chunks, chunk)
 		select {
 		case pages <- devices:
 			return nil
@@ -332,11 +320,15 @@ const maxReread = 1000
 // same fields); the few devices it did not fetch, whose misses the apply
 // counted, are read from the store. The result equals what LoadSnapshot
 // builds.
+//
+// av is the run's antivirus health by device id; nil keeps each device's
+// from the previous snapshot (the report is not read yet).
 func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fleet.Snapshot, av map[string]*fleet.AV) error {
 	w.publishMu.Lock()
 	defer w.publishMu.Unlock()
+	old := w.fleet.Load()
 	var absent []string
-	for _, d := range w.fleet.Load().Devices {
+	for _, d := range old.Devices {
 		if _, ok := fetched.Index(d.ID); !ok {
 			absent = append(absent, d.ID)
 		}
@@ -352,8 +344,11 @@ func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fle
 		if err != nil {
 			return err
 		}
-		// The store records this run's antivirus health after the swap.
-		attachAV(snap.Devices, av)
+		// The store records this run's antivirus health after the swap,
+		// and holds the previous run's until then.
+		if av != nil {
+			attachAV(snap.Devices, av)
+		}
 		snap.AVUnknown = fetched.AVUnknown
 		w.swap(snap)
 		return nil
@@ -367,7 +362,11 @@ func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fle
 				return err
 			}
 			f := toFleet(d)
-			f.AV = av[f.ID]
+			if av != nil {
+				f.AV = av[f.ID]
+			} else if p, ok := old.ByID(f.ID); ok {
+				f.AV = p.AV
+			}
 			devices = append(devices, f)
 		}
 		slices.SortFunc(devices, byID)

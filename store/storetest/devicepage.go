@@ -106,6 +106,25 @@ func testDevicePage(t *testing.T, open Opener) {
 		if got != tc.want || total != want {
 			t.Errorf("%s: %q total %d, want %q total %d", tc.name, got, total, tc.want, want)
 		}
+		// The export reads the whole list, Limit and Offset aside, in
+		// batches: the same devices in the same order as one long page.
+		whole := tc.f
+		whole.Limit, whole.Offset = 1000, 0
+		page, _, err = s.DevicePage(t.Context(), whole)
+		must(t, err, "DevicePage")
+		var listed []model.Device
+		batches := 0
+		must(t, s.EachListed(t.Context(), tc.f, 2, func(b []model.Device) error {
+			if len(b) == 0 || len(b) > 2 {
+				t.Errorf("%s: a batch of %d devices, want 1 or 2", tc.name, len(b))
+			}
+			batches++
+			listed = append(listed, b...)
+			return nil
+		}), "EachListed")
+		if got, want := hostNumbers(listed), hostNumbers(page); got != want || batches != (len(page)+1)/2 {
+			t.Errorf("%s: EachListed gave %q in %d batches, want %q in %d", tc.name, got, batches, want, (len(page)+1)/2)
+		}
 	}
 }
 

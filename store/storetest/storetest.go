@@ -36,6 +36,7 @@ type Store interface {
 	// DeviceFilterValues replace them.
 	Device(ctx context.Context, id string) (model.Device, error)
 	DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error)
+	EachListed(ctx context.Context, f model.DeviceFilter, batch int, fn func([]model.Device) error) error
 	DeviceFilterValues(ctx context.Context) (model.DeviceFacets, error)
 	CountDevices(ctx context.Context) (int, error)
 	EachDevice(ctx context.Context, fn func(model.Device) error) error
