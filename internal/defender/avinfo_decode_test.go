@@ -1,8 +1,13 @@
 package defender
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"postern/internal/emulator"
 
 	jsonv2 "github.com/go-json-experiment/json"
 )
@@ -43,6 +48,34 @@ func TestDecodeAVPageIsLenient(t *testing.T) {
 	for _, bad := range []string{`{"value":null}`, `{"items":[]}`, `[]`, `{"value":[{"machineId":5}]}`, `{"value":[{"machineId":"a",}]}`} {
 		if _, err := decodeAVPage([]byte(bad), &page, machineJSON); err == nil {
 			t.Errorf("%s: decoded without an error", bad)
+		}
+	}
+}
+
+// BenchmarkDecodeAVPage reads one antivirus health report page of 10,000
+// rows as the emulator serves it, as a listing does.
+func BenchmarkDecodeAVPage(b *testing.B) {
+	emu := emulator.New(emulator.Config{Machines: 12_000, Seed: 7})
+	srv := httptest.NewServer(emu)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/deviceavinfo?$top=10000&$skip=0", nil)
+	req.Header.Set("Authorization", "Bearer "+emu.Token())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	opts := jsonv2.JoinOptions(machineJSON, internedText(map[string]string{}))
+	for b.Loop() {
+		page := valueList[AVInfo]{items: make([]AVInfo, 0, AVPageSize)}
+		if _, err := decodeAVPage(body, &page, opts); err != nil || len(page.items) != 10_000 {
+			b.Fatalf("%d rows, %v", len(page.items), err)
 		}
 	}
 }
