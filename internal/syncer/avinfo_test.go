@@ -157,10 +157,14 @@ func TestSyncPublishesTheMachinesBeforeASlowReport(t *testing.T) {
 	if run := e.sync(syncer.TriggerManual); run.Outcome != model.RunSuccess {
 		t.Fatalf("first run %s: %s", run.Outcome, run.Error)
 	}
-	var id string
+	first := latestAV(e.emu)
+	e.change()    // the machines change too
+	var id string // a machine in the report before and after the change
 	for k := range latestAV(e.emu) {
-		id = k
-		break
+		if _, ok := first[k]; ok {
+			id = k
+			break
+		}
 	}
 	modeOf := func() string {
 		snap := e.holder.Load()
@@ -174,7 +178,6 @@ func TestSyncPublishesTheMachinesBeforeASlowReport(t *testing.T) {
 		t.Fatalf("device %s antivirus mode %q after the first run, want a mode other than 2", id, before)
 	}
 	e.emu.SetAVOverride(id, func(r *emulator.AVRow) { r.AVMode = "2" })
-	e.change() // the machines change too
 	release := make(chan struct{})
 	e.onRequest(func(r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/deviceavinfo") {
