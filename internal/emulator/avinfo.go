@@ -66,14 +66,21 @@ func (e *Emulator) SetAVOverride(id string, fn func(*AVRow)) {
 type avRowsCache struct {
 	fleet []Machine
 	rows  []AVRow
-	pages sync.Map // avPageKey → []byte: each page's JSON, encoded once
+	pages sync.Map // avPageKey → avPage: each page encoded and compressed once
 }
 
-// avPageKey names one encoded report page: its rows and its nextLink's
-// host and path.
+// avPageKey names one encoded report page: its rows, its nextLink's host
+// and path, and its compression.
 type avPageKey struct {
-	start, top int
-	host, path string
+	start, top           int
+	host, path, encoding string
+	rawDeflate           bool
+}
+
+// avPage is one report page as sent: compressed, and with which encoding.
+type avPage struct {
+	body     []byte
+	encoding string
 }
 
 // AVRows is the whole report as the emulator serves it: the latest row of
@@ -230,22 +237,21 @@ func (e *Emulator) serveAVInfo(w http.ResponseWriter, r *http.Request, f *Faults
 	}
 	report := e.avRows()
 	start := min(skip, len(report.rows))
-	pk := avPageKey{start, top, r.Host, r.URL.Path}
-	b, ok := report.pages.Load(pk)
+	pk := avPageKey{start, top, r.Host, r.URL.Path, r.Header.Get("Accept-Encoding"), f.RawDeflate}
+	p, ok := report.pages.Load(pk)
 	if !ok {
-		b = encodeAVPage(report.rows, start, top, r)
-		report.pages.Store(pk, b)
+		body, enc := compressedBody(encodeAVPage(report.rows, start, top, r), r, f)
+		p = avPage{body, enc}
+		report.pages.Store(pk, p)
 	}
 	sleep(r.Context(), f.SlowPage)
-	bw := newBodyWriter(w, r, f)
-	bw.Write(b.([]byte))
-	bw.Close()
+	writeCompressed(w, p.(avPage).body, p.(avPage).encoding)
 }
 
 // encodeAVPage is the JSON of the report page of top rows from start,
-// with a nextLink while rows remain. The emulator encodes each page once
-// per fleet: Microsoft's cost of serving the report is not Postern's, and
-// the sync benchmarks run the emulator on the same CPUs.
+// with a nextLink while rows remain. The emulator encodes and compresses
+// each page once per fleet: Microsoft's cost of serving the report is not
+// Postern's, and the sync benchmarks run the emulator on the same CPUs.
 func encodeAVPage(rows []AVRow, start, top int, r *http.Request) []byte {
 	page := rows[start:min(start+top, len(rows))]
 	out := struct {

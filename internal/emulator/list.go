@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -258,6 +259,42 @@ func newBodyWriter(w http.ResponseWriter, r *http.Request, f *Faults) *bodyWrite
 	}
 	w.WriteHeader(http.StatusOK)
 	return bw
+}
+
+// compressedBody is b as newBodyWriter would send it to r: compressed as
+// its Accept-Encoding allows, with the Content-Encoding that says so ("" for
+// none). For a body served many times, compressed once.
+func compressedBody(b []byte, r *http.Request, f *Faults) ([]byte, string) {
+	var buf bytes.Buffer
+	rec := &headerRecorder{h: http.Header{}, w: &buf}
+	bw := newBodyWriter(rec, r, f)
+	bw.Write(b)
+	bw.Close()
+	return buf.Bytes(), rec.h.Get("Content-Encoding")
+}
+
+// headerRecorder is an http.ResponseWriter that keeps the body in w.
+type headerRecorder struct {
+	h http.Header
+	w io.Writer
+}
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return r.w.Write(b) }
+func (r *headerRecorder) WriteHeader(int)             {}
+
+// writeCompressed sends a body compressedBody prepared, with the headers
+// newBodyWriter sets.
+func writeCompressed(w http.ResponseWriter, body []byte, encoding string) {
+	h := w.Header()
+	h.Set("Content-Type", odataCT)
+	h.Set("OData-Version", "4.0")
+	h.Set("Vary", "Accept-Encoding")
+	if encoding != "" {
+		h.Set("Content-Encoding", encoding)
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(body) // a client that went away just stops reading
 }
 
 // Write ignores errors: a client that went away just stops reading.
