@@ -303,7 +303,7 @@ func deviceDetailPage(d model.Device, m defender.Machine) views.DeviceDetailPage
 		p.OSBuild = strconv.FormatInt(*d.OSBuild, 10)
 	}
 	if m.RBACGroupID != nil && (*m.RBACGroupID != 0 || m.RBACGroupName != nil) {
-		p.RBACGroupID = strconv.FormatInt(*m.RBACGroupID, 10)
+		p.RBACGroupID = strconv.FormatInt(int64(*m.RBACGroupID), 10)
 	}
 	if p.MergedInto != "" {
 		p.MergedIntoHref = deviceURL(p.MergedInto)

@@ -176,7 +176,7 @@ func benchMachine(r *rand.Rand, i int) defender.Machine {
 	sig := emulator.DrawSignals(r)
 	m.OSPlatform, m.HealthStatus, m.OnboardingStatus = sig.Platform, sig.Health, sig.Onboarding
 	m.RiskScore, m.ExposureLevel, m.DefenderAVStatus = orNil(sig.Risk), orNil(sig.Exposure), orNil(sig.AV)
-	build := int64(19000 + r.IntN(7000))
+	build := defender.Int64(19000 + r.IntN(7000))
 	m.OSBuild = &build
 	seen := defender.Time{Time: now.Add(-time.Duration(r.IntN(30*24*60)) * time.Minute)}
 	m.LastSeen = &seen

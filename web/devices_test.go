@@ -23,8 +23,8 @@ func sp(s string) *string { return &s }
 func testMachine(n int, host string) defender.Machine {
 	seen := defender.Time{Time: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)}
 	first := defender.Time{Time: time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)}
-	build := int64(22631)
-	group := int64(412)
+	build := defender.Int64(22631)
+	group := defender.Int64(412)
 	return defender.Machine{
 		ID: fmt.Sprintf("%040x", n), ComputerDNSName: host, FirstSeen: &first, LastSeen: &seen,
 		OSPlatform: "Windows11", OSProcessor: sp("x64"), Version: sp("23H2"), OSBuild: &build,
@@ -44,11 +44,7 @@ func testMachine(n int, host string) defender.Machine {
 // storedDevice maps a machine as the sync does.
 func storedDevice(t testing.TB, m defender.Machine) model.Device {
 	t.Helper()
-	d, err := syncer.ToDevice(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return syncer.ToDevice(m)
 }
 
 // syncMachines records one successful sync run that saw exactly ms.

@@ -342,7 +342,7 @@ func (c *Client) Machine(ctx context.Context, id string) (Machine, error) {
 		return m, &Error{Reason: NotFound, Code: "404 ResourceNotFound", Help: HelpTroubleshooting,
 			Message: "Defender no longer lists this device: it may have been offboarded, or left the retention period."}
 	}
-	if err := jsonv2.Unmarshal(res.body, &m, machineJSON, lenientNumbers); err != nil || !m.Valid() {
+	if err := jsonv2.Unmarshal(res.body, &m, machineJSON); err != nil || !m.Valid() {
 		return m, &Error{Reason: BadResponse, Code: "invalid JSON", Help: HelpTroubleshooting,
 			Message: "Defender answered with a device Postern could not read.", Err: fmt.Errorf("decode machine: %v", err)}
 	}

@@ -26,10 +26,10 @@ type Machine struct {
 	LastIPAddress          *string     `json:"lastIpAddress"`
 	LastExternalIPAddress  *string     `json:"lastExternalIpAddress"`
 	AgentVersion           *string     `json:"agentVersion"`
-	OSBuild                *int64      `json:"osBuild"`
+	OSBuild                *Int64      `json:"osBuild"`
 	HealthStatus           string      `json:"healthStatus"`
 	DeviceValue            *string     `json:"deviceValue"`
-	RBACGroupID            *int64      `json:"rbacGroupId"`
+	RBACGroupID            *Int64      `json:"rbacGroupId"`
 	RBACGroupName          *string     `json:"rbacGroupName"`
 	RiskScore              *string     `json:"riskScore"`
 	ExposureLevel          *string     `json:"exposureLevel"`
@@ -109,7 +109,18 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.UTC().Format(time.RFC3339Nano))
+	return t.appendJSON(make([]byte, 0, len(time.RFC3339Nano)+2)), nil
+}
+
+// appendJSON appends what MarshalJSON returns. RFC 3339 holds nothing
+// JSON escapes: quoting it is encoding it.
+func (t Time) appendJSON(b []byte) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 // Valid reports whether the machine has what Postern needs to track it.

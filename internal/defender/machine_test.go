@@ -47,3 +47,24 @@ func TestTimeUnmarshal(t *testing.T) {
 		}
 	}
 }
+
+// Time encodes exactly as encoding/json encodes its RFC 3339 text: a
+// machine's stored form and hash must not change with the encoder.
+func TestTimeMarshalIsTheQuotedText(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2024, 3, 5, 7, 8, 9, 0, time.UTC),
+		time.Date(2024, 3, 5, 7, 8, 9, 123456700, time.FixedZone("x", 3600)),
+		time.Date(999, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(12345, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(-5, 6, 7, 8, 9, 10, 0, time.UTC),
+	} {
+		want, _ := json.Marshal(at.UTC().Format(time.RFC3339Nano))
+		got, err := Time{at}.MarshalJSON()
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%v: %s, %v; want %s", at, got, err, want)
+		}
+	}
+	if got, _ := (Time{}).MarshalJSON(); string(got) != "null" {
+		t.Errorf("the zero time encodes as %s, want null", got)
+	}
+}

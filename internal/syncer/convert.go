@@ -1,8 +1,8 @@
 package syncer
 
 import (
+	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -14,15 +14,21 @@ import (
 // ToDevice maps a Defender machine to its stored form, as a sync does; tests
 // that seed the store use it too, so their rows are what a sync writes. Raw
 // is the machine re-encoded, so its hash changes exactly when a field
-// Postern knows does.
-func ToDevice(m defender.Machine) (model.Device, error) {
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return model.Device{}, err
-	}
+// Postern knows does. (It is encoded as encoding/json would: stored hashes
+// do not change with the encoder.)
+func ToDevice(m defender.Machine) model.Device {
+	var scratch []byte
+	return toDevice(&m, &scratch)
+}
+
+// toDevice is ToDevice encoding m in scratch, kept for the next machine:
+// raw is then a copy of exactly its size.
+func toDevice(m *defender.Machine, scratch *[]byte) model.Device {
+	*scratch = m.AppendJSON((*scratch)[:0])
+	raw := bytes.Clone(*scratch)
 	sum := sha256.Sum256(raw)
 	d := model.Device{
-		ID: m.ID, Host: m.ComputerDNSName, OSPlatform: m.OSPlatform, OSVersion: m.OSVersion, OSBuild: m.OSBuild,
+		ID: m.ID, Host: m.ComputerDNSName, OSPlatform: m.OSPlatform, OSVersion: m.OSVersion, OSBuild: m.OSBuild.Ptr(),
 		HealthStatus: m.HealthStatus, RiskScore: m.RiskScore, ExposureLevel: m.ExposureLevel,
 		OnboardingStatus: m.OnboardingStatus, AVStatus: m.DefenderAVStatus, IsAADJoined: m.IsAADJoined,
 		MergedInto: m.MergedIntoMachineID, PotentialDuplicate: m.IsPotentialDuplication,
@@ -36,7 +42,7 @@ func ToDevice(m defender.Machine) (model.Device, error) {
 	}
 	d.FirstSeen = timePtr(m.FirstSeen)
 	d.LastSeen = timePtr(m.LastSeen)
-	return d, nil
+	return d
 }
 
 func timePtr(t *defender.Time) *time.Time {

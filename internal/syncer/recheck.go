@@ -87,10 +87,7 @@ func (w *Worker) recheck(ctx context.Context, a actor.Actor, id string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	d, err := ToDevice(m)
-	if err != nil {
-		return false, err
-	}
+	d := ToDevice(m)
 	changed, err := w.store.UpdateDevice(ctx, d, audit.As(a, audit.DeviceRechecked, id))
 	if err != nil {
 		return false, err

@@ -176,11 +176,9 @@ func (w *Worker) fetch(ctx context.Context, client *defender.Client, runID int64
 	stats, err := client.ListMachines(ctx, w.opts.List, func(ms []defender.Machine) error {
 		devices := make([]model.Device, 0, len(ms))
 		chunk := make([]fleet.Device, 0, len(ms))
-		for _, m := range ms {
-			d, err := ToDevice(m)
-			if err != nil {
-				return err
-			}
+		var scratch []byte
+		for i := range ms {
+			d := toDevice(&ms[i], &scratch)
 			devices = append(devices, d)
 			chunk = append(chunk, toFleet(d))
 		}
