@@ -1,9 +1,6 @@
 package defender
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -55,20 +52,7 @@ func TestDecodeAVPageIsLenient(t *testing.T) {
 // BenchmarkDecodeAVPage reads one antivirus health report page of 10,000
 // rows as the emulator serves it, as a listing does.
 func BenchmarkDecodeAVPage(b *testing.B) {
-	emu := emulator.New(emulator.Config{Machines: 12_000, Seed: 7})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/deviceavinfo?$top=10000&$skip=0", nil)
-	req.Header.Set("Authorization", "Bearer "+emu.Token())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	body := emulatorGet(b, emulator.New(emulator.Config{Machines: 12_000, Seed: 7}), "/api/deviceavinfo?$top=10000&$skip=0")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	opts := jsonv2.JoinOptions(machineJSON, internedText(map[string]string{}))

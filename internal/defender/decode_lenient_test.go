@@ -75,10 +75,15 @@ func BenchmarkDecodePage(b *testing.B) {
 // emulatorPage is the body of the first page of n machines from the emulator.
 func emulatorPage(tb testing.TB, n int) []byte {
 	tb.Helper()
-	emu := emulator.New(emulator.Config{Machines: n, Seed: 7})
+	return emulatorGet(tb, emulator.New(emulator.Config{Machines: n, Seed: 7}), "/api/machines?$top="+strconv.Itoa(n)+"&$skip=0")
+}
+
+// emulatorGet is the body emu answers an authorized GET of path with.
+func emulatorGet(tb testing.TB, emu *emulator.Emulator, path string) []byte {
+	tb.Helper()
 	srv := httptest.NewServer(emu)
 	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/machines?$top="+strconv.Itoa(n)+"&$skip=0", nil)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+emu.Token())
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,33 +2,15 @@ package defender
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"testing"
-
-	"postern/internal/emulator"
 )
 
 // decodePage must read a page exactly as encoding/json would: every field of
 // every machine the emulator generates (nulls, 0–7 fractional digits,
 // numbers, nested IPs and VM metadata).
 func TestDecodePageMatchesEncodingJSON(t *testing.T) {
-	emu := emulator.New(emulator.Config{Machines: 2000, Seed: 7})
-	srv := httptest.NewServer(emu)
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/machines?$top=2000&$skip=0", nil)
-	req.Header.Set("Authorization", "Bearer "+emu.Token())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := emulatorPage(t, 2000)
 	got, _, _, err := decodePage(body, 100)
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -20,18 +18,8 @@ func TestMachineAppendJSONIsMarshal(t *testing.T) {
 	for _, f := range []emulator.Faults{{NoRateLimit: true}, {NoRateLimit: true, Realism: emulator.Realism{Realistic: true, StringRBACGroup: true}}} {
 		emu := emulator.New(emulator.Config{Machines: 300, Seed: 11, Discovered: 50})
 		emu.SetFaults(f)
-		srv := httptest.NewServer(emu)
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/machines?$top=400&$skip=0", nil)
-		req.Header.Set("Authorization", "Bearer "+emu.Token())
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body bytes.Buffer
-		_, _ = body.ReadFrom(res.Body)
-		res.Body.Close()
-		srv.Close()
-		page, _, _, err := decodePage(body.Bytes(), 400)
+		body := emulatorGet(t, emu, "/api/machines?$top=400&$skip=0")
+		page, _, _, err := decodePage(body, 400)
 		if err != nil || len(page) < 300 {
 			t.Fatalf("emulator page: %d machines, %v", len(page), err)
 		}
