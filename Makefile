@@ -3,13 +3,13 @@ GO      ?= go
 BIN     ?= bin/postern
 PKGS    := ./...
 
-.PHONY: run test check generate templ css build release bench fuzz deps browser node-deps clean
+.PHONY: run test check generate templ css build release bench fuzz deps browser gateways node-deps clean
 
 ## run: start the console on ./data at http://127.0.0.1:8080
 run:
 	$(GO) run .
 
-## test: every test once, with the race detector, including the browser journeys (installs Chromium when missing and run as root)
+## test: every test once, with the race detector, including the browser journeys and the gateway tests (installs Chromium, nginx and Caddy when missing and run as root)
 test: deps
 	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 
@@ -85,7 +85,7 @@ fuzz:
 	  fi; \
 	done
 
-deps: browser node-deps
+deps: browser gateways node-deps
 
 # Debian's chromium drives the browser tests. Installed only when missing and
 # when we may (root); otherwise the browser tests skip with a hint.
@@ -95,6 +95,25 @@ browser:
 	    echo "installing Debian's chromium for the browser tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	  else echo "note: chromium is missing; browser tests will skip (apt-get install chromium)" >&2; fi; }
+
+# Debian's nginx (1.22) and Caddy (2.6) run in front of Postern in the
+# gateway tests (internal/e2e/gateway_*_test.go), with the configurations in
+# deploy/. Installed only when missing and when we may (root); otherwise those
+# tests skip with a hint. The tests start their own processes as the current
+# user, so the system services the packages may start are stopped and
+# disabled.
+gateways:
+	@missing=""; command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="nginx"; \
+	  command -v caddy >/dev/null 2>&1 || missing="$$missing caddy"; \
+	  [ -z "$$missing" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's$$missing for the gateway tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    for s in $$missing; do \
+	      if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now $$s >/dev/null 2>&1 || true; \
+	      elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d $$s stop >/dev/null 2>&1 || true; fi; \
+	    done; \
+	  else echo "note:$$missing missing; gateway tests will skip (apt-get install nginx caddy)" >&2; fi; }
 
 # Tailwind and axe-core (accessibility checks in the browser tests), pinned
 # by package-lock.json.
