@@ -47,8 +47,11 @@ var structureExceptions = map[structureException]string{}
 
 // storeMayImport lists the module's internal packages the store may use:
 // the error type, the audit vocabulary, the domain types, the sealing of
-// secrets, Defender's vocabulary and the actor of the request.
+// secrets, Defender's vocabulary, the actor of the request and the
+// vocabulary of signed events (written to the outbox in the transaction of
+// their change).
 var storeMayImport = map[string]bool{
+	"postern/internal/webhook/events": true,
 	"postern/internal/apperr":         true,
 	"postern/internal/audit":          true,
 	"postern/internal/model":          true,

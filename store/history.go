@@ -8,6 +8,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/model"
+	"postern/internal/webhook/events"
 )
 
 // AppendHistory records the verdict changes of one cause in one
@@ -39,7 +40,12 @@ func (s *Store) AppendHistory(ctx context.Context, cause model.Cause, entries []
 		if cause.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return insertHistoryTx(ctx, tx, cause.ID, entries)
+		if err := insertHistoryTx(ctx, tx, cause.ID, entries); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, events.DeviceVerdictChanged, func() []model.WebhookEvent {
+			return events.VerdictEvents(cause, entries, 0)
+		})
 	})
 	return cause, mapErr(err, "Posture history")
 }

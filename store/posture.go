@@ -6,6 +6,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/model"
+	"postern/internal/webhook/events"
 )
 
 const checkColumns = `id, name, description, data_source, mode, enabled, when_unavailable, spec,
@@ -40,6 +41,7 @@ func (s *Store) PostureCheck(ctx context.Context, id int64) (model.PostureCheck,
 // SavePostureCheck creates (ID 0) or updates a check with its audit entry. A
 // name in use by another check is a Conflict.
 func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, entry audit.Entry) (model.PostureCheck, error) {
+	created := c.ID == 0
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		c.UpdatedAt, c.UpdatedBy = now, by
@@ -67,7 +69,10 @@ func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by s
 			}
 		}
 		entry.Target = c.Name
-		return appendAuditTx(ctx, tx, entry, now)
+		if err := appendAuditTx(ctx, tx, entry, now); err != nil {
+			return err
+		}
+		return s.emitCheckTx(ctx, tx, c, created, by, now)
 	})
 	return c, mapErr(err, "A posture check with this name")
 }
@@ -84,7 +89,13 @@ func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.En
 			return err
 		}
 		entry.Target = c.Name
-		return appendAuditTx(ctx, tx, entry, s.now())
+		now := s.now()
+		if err := appendAuditTx(ctx, tx, entry, now); err != nil {
+			return err
+		}
+		return s.emitTx(ctx, tx, events.PostureCheckChanged, func() []model.WebhookEvent {
+			return []model.WebhookEvent{events.CheckEvent(c, "deleted", entry.Actor, now)}
+		})
 	})
 	return c, mapErr(err, "Posture check")
 }

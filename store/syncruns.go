@@ -100,7 +100,7 @@ func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model
 				return err
 			}
 		}
-		return nil
+		return s.emitRunTx(ctx, tx, run, now)
 	})
 	if err != nil {
 		return run, mapErr(errors.Join(err, s.autoCheckpoint(ctx)), "Sync run")

@@ -82,6 +82,13 @@ const (
 	APITokenCreated  = "api_token.created"
 	APITokenRevoked  = "api_token.revoked"
 
+	WebhookCreated     = "webhook.created"
+	WebhookRotated     = "webhook.secret_rotated"
+	WebhookEnabled     = "webhook.enabled"
+	WebhookDisabled    = "webhook.disabled"
+	WebhookDeleted     = "webhook.deleted"
+	WebhookRedelivered = "webhook.redelivered"
+
 	// VerdictsChanged is the one summary of a cause's verdict changes
 	// ("Posture check “Low risk” created by …: 6,583 devices changed
 	// verdict"); each change is in the posture history.
@@ -100,6 +107,7 @@ var Actions = []string{
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
+	WebhookCreated, WebhookRotated, WebhookEnabled, WebhookDisabled, WebhookDeleted, WebhookRedelivered,
 }
 
 // Categories of actions, as the audit log's filter offers them.

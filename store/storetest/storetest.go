@@ -56,6 +56,21 @@ type Store interface {
 	LastRun(ctx context.Context, integration string, outcomes ...string) (model.SyncRun, error)
 	RunTotals(ctx context.Context) (model.RunTotals, error)
 
+	// Webhook endpoints, their outbox and deliveries.
+	WebhookEndpoints(ctx context.Context) ([]model.WebhookEndpoint, error)
+	WebhookEndpoint(ctx context.Context, id string) (model.WebhookEndpoint, error)
+	CreateWebhookEndpoint(ctx context.Context, ep model.WebhookEndpoint, e audit.Entry) (model.WebhookEndpoint, error)
+	UpdateWebhookEndpoint(ctx context.Context, id string, change func(*model.WebhookEndpoint), e audit.Entry) (model.WebhookEndpoint, error)
+	DeleteWebhookEndpoint(ctx context.Context, id string, e audit.Entry) error
+	EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error
+	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error)
+	OutboxItem(ctx context.Context, id int64) (model.OutboxItem, error)
+	RecordWebhookAttempt(ctx context.Context, id int64, a model.WebhookAttempt) error
+	WebhookDeliveries(ctx context.Context, endpointID string, limit int) ([]model.WebhookDelivery, error)
+	PendingWebhooks(ctx context.Context, endpointID string) (int, error)
+	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
+	PruneWebhookOutbox(ctx context.Context, before time.Time) (int, error)
+
 	// Antivirus health, recorded per sync run.
 	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)
 	DeviceAV(ctx context.Context, machineID string) (model.DeviceAV, error)
@@ -146,6 +161,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeviceReads", testDeviceReads},
 		{"DevicePage", testDevicePage},
 		{"UpdateDevice", testUpdateDevice},
+		{"Webhooks", testWebhooks},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
 	}
