@@ -26,6 +26,7 @@ import (
 	"postern/internal/retention"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/webhook"
 	"postern/store"
 	"postern/web"
 )
@@ -127,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
 	// One group owns every goroutine serve starts (HTTP server, sync worker,
-	// policy, token and retention loops, the demo emulator and its drift): a signal or
+	// policy, token, retention and webhook delivery loops, the demo emulator and its drift): a signal or
 	// the failure of any of them stops them all, and the database is closed
 	// only once each has returned.
 	ctx, stop := context.WithCancel(ctx)
@@ -151,6 +152,7 @@ type console struct {
 	engine *policy.Engine
 	tokens *auth.Tokens
 	pruner *retention.Pruner
+	hooks  *webhook.Worker
 	http   *http.Server
 }
 
@@ -188,6 +190,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
 	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
+	supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	<-ctx.Done()
@@ -235,12 +238,18 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
 	integrations.Subscribe(worker.IntegrationChanged)
 	integrations.Subscribe(engine.IntegrationChanged)
+	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
+		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		},
+	})
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
-	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, http: hs}, nil
+	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, http: hs}, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops
