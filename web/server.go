@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"postern/internal/auth"
+	"postern/internal/clientcert"
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
@@ -38,6 +39,9 @@ type Deps struct {
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
+	// ClientCert says how forward-auth reads forwarded client
+	// certificates; nil reads them with the defaults and verifies nothing.
+	ClientCert *clientcert.Config
 }
 
 // Syncer is the background sync as the console drives it.
@@ -66,6 +70,7 @@ type Server struct {
 	proxies     []netip.Prefix
 	sessions    *auth.SessionStore
 	limiter     *auth.Limiter
+	clientCert  *clientcert.Config
 }
 
 // Login limits: ten failures per account or per client address within
@@ -79,6 +84,9 @@ const (
 func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ClientCert == nil {
+		d.ClientCert = &clientcert.Config{}
 	}
 	if d.Checks == nil && d.Policy != nil {
 		d.Checks = policy.NewService(d.Store, d.Policy, d.Logger)
@@ -96,6 +104,7 @@ func NewServer(d Deps) *Server {
 		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,
+		clientCert:  d.ClientCert,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
