@@ -173,7 +173,7 @@ func parseXFCC(v string) ([]byte, error) {
 			val = unquote(val)
 			pemText, err := url.PathUnescape(val)
 			if err != nil {
-				return nil, errors.New("Cert is not valid URL escaping")
+				return nil, errors.New("the Cert value is not valid URL escaping")
 			}
 			return firstPEM(pemText)
 		}
