@@ -185,6 +185,7 @@ func (s *Server) evaluate(c echo.Context) error {
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
 	dec := s.policy.Evaluate(req)
+	s.recordDecision(c, req, &dec)
 	res := EvaluateResponse{Allowed: dec.Allowed, Device: EvaluatedDevice{MatchedBy: dec.Match.MatchedBy},
 		Checks: make([]EvaluatedItem, 0, len(dec.Checks)), EvaluatedAt: s.now().UTC().Format(time.RFC3339)}
 	if dec.Match.Device != nil {
