@@ -27,6 +27,7 @@ import (
 	"postern/internal/retention"
 	"postern/internal/secret"
 	"postern/internal/syncer"
+	"postern/internal/webhook"
 	"postern/store"
 	"postern/web"
 )
@@ -128,7 +129,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("unexpected argument %q; run postern help", e.args[0])
 	}
 	// One group owns every goroutine serve starts (HTTP server, sync worker,
-	// policy, token and retention loops, the demo emulator and its drift): a signal or
+	// policy, token, retention and webhook delivery loops, the demo emulator and its drift): a signal or
 	// the failure of any of them stops them all, and the database is closed
 	// only once each has returned.
 	ctx, stop := context.WithCancel(ctx)
@@ -152,6 +153,7 @@ type console struct {
 	engine *policy.Engine
 	tokens *auth.Tokens
 	pruner *retention.Pruner
+	hooks  *webhook.Worker
 	// decisions records the enforcement API's denials in batches; web
 	// sums up the API's requests once a minute.
 	decisions *decisionlog.Log
@@ -195,6 +197,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 	supervise(ctx, g, e.log, "decision log", func() error { return c.decisions.Run(ctx) })
 	supervise(ctx, g, e.log, "api summary", func() error { return c.web.RunAPISummary(ctx, time.Minute) })
+	supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	<-ctx.Done()
@@ -245,13 +248,19 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	decisions := decisionlog.New(e.store, decisionlog.DefaultBuffer, e.cfg.DecisionLogSample, e.log)
 	mx := metrics.New(e.store, &devices, worker.Status, e.log)
 	mx.Register(decisions)
+	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
+		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		},
+	})
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Tokens: tokens, Metrics: mx, Decisions: decisions,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
-	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, decisions: decisions, web: srv, http: hs}, nil
+	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops

@@ -59,19 +59,49 @@ func (s *Server) apiTokenRevoke(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
 }
 
+// ctxToken holds the id of the API token a request presented.
+const ctxToken = "api_token"
+
 // requireToken admits requests that carry an active API token as a bearer
 // token. Session cookies do not count here.
 func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.tokenFrom(false, next)
+}
+
+// requireGatewayToken is requireToken for forward-auth, which also takes
+// the token as X-Postern-Token: Traefik's ForwardAuth cannot add an
+// Authorization header and Envoy forwards the client's own. When
+// X-Postern-Token is present it alone counts.
+func (s *Server) requireGatewayToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.tokenFrom(true, next)
+}
+
+func (s *Server) tokenFrom(header bool, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern"`)
-			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "an API token is required: Authorization: Bearer <token>"})
+		var token string
+		ok := false
+		if vs := c.Request().Header.Values(hdrToken); header && len(vs) > 0 {
+			token, ok = vs[0], len(vs) == 1
+		} else {
+			var scheme string
+			scheme, token, ok = strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+			ok = ok && strings.EqualFold(scheme, "Bearer")
 		}
-		if _, ok := s.tokens.Verify(strings.TrimSpace(token)); !ok {
+		if !ok {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern"`)
+			msg := "an API token is required: Authorization: Bearer <token>"
+			if header {
+				msg += " or X-Postern-Token: <token>"
+			}
+			return c.JSON(http.StatusUnauthorized, map[string]string{"error": msg})
+		}
+		id, ok := s.tokens.Verify(strings.TrimSpace(token))
+		if !ok {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="invalid_token"`)
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "the API token is unknown or revoked"})
+		}
+		if header { // evaluate's hot path spares the context map
+			c.Set(ctxToken, id)
 		}
 		return next(c)
 	}

@@ -46,8 +46,20 @@ func auditPath(p string) func(*auditFixture) (string, url.Values) {
 
 // auditCases is every POST/PUT/PATCH/DELETE route, in an order that leaves
 // each one something to act on.
+// faExempt: forward-auth answers any method, since proxies send the
+// original one.
+const faExempt = "forward-auth, the gateway's question under the method the proxy forwards: it changes nothing"
+
 var auditCases = []auditCase{
 	{route: "POST /api/v1/posture/evaluate", exempt: "the gateway's question, answered from memory: it changes nothing and is not an admin action (its refusals are 401s, counted in /metrics)"},
+	{route: "POST /api/v1/posture/forward-auth", exempt: faExempt},
+	{route: "POST /api/v1/posture/forward-auth/*", exempt: faExempt},
+	{route: "PUT /api/v1/posture/forward-auth", exempt: faExempt},
+	{route: "PUT /api/v1/posture/forward-auth/*", exempt: faExempt},
+	{route: "PATCH /api/v1/posture/forward-auth", exempt: faExempt},
+	{route: "PATCH /api/v1/posture/forward-auth/*", exempt: faExempt},
+	{route: "DELETE /api/v1/posture/forward-auth", exempt: faExempt},
+	{route: "DELETE /api/v1/posture/forward-auth/*", exempt: faExempt},
 	{route: "POST /zero-trust/posture-checks/preview", exempt: "the editor's impact preview: it computes a draft and stores nothing"},
 	{route: "POST /setup", exempt: "covered by TestSetupAndLoginAreAudited: it needs a console without an admin"},
 	{route: "POST /login", exempt: "covered by TestSetupAndLoginAreAudited: success, failure and rate limit"},

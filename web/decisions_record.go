@@ -84,6 +84,15 @@ func (s *Server) recordDecision(c echo.Context, req posture.Request, dec *postur
 	l.Enqueue(d)
 }
 
+// recordNoIdentity records a forward-auth refusal that never reached a
+// decision because the request named no device it could read: an unknown
+// with the problem as its one reason, under no check.
+func (s *Server) recordNoIdentity(c echo.Context, problem string) {
+	dec := posture.Decision{Checks: []posture.CheckResult{{Name: "Device identity", Mode: posture.ModeEnforce,
+		Result: posture.Unknown, Reasons: []string{problem}}}}
+	s.recordDecision(c, posture.Request{}, &dec)
+}
+
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {
 		if v != "" {
@@ -93,15 +102,12 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-// ctxAPIToken is where a token middleware may leave the id of the token
-// the request presented; requestTokenID falls back to the headers.
-const ctxAPIToken = "api_token"
-
 // requestTokenID is the id of the API token the request presented (the
-// token middleware has already admitted it), or 0. It runs only for a
+// token middleware has already admitted it, and left the id in ctxToken
+// for forward-auth), or 0. It runs only for a
 // decision that is recorded, so evaluate's hot path does not pay for it.
 func (s *Server) requestTokenID(c echo.Context) int64 {
-	if id, ok := c.Get(ctxAPIToken).(int64); ok {
+	if id, ok := c.Get(ctxToken).(int64); ok {
 		return id
 	}
 	h := c.Request().Header

@@ -91,3 +91,33 @@ func TestEvaluateRecordsDecisions(t *testing.T) {
 		t.Errorf("no summary line (3 evaluations and /metrics, 1 allowed, 2 denied) in:\n%s", logs)
 	}
 }
+
+// Forward-auth goes through the same hook: its denials are recorded with
+// the token it took from X-Postern-Token, and a request that names no
+// device is recorded as an unknown with the reason.
+func TestForwardAuthRecordsDecisions(t *testing.T) {
+	d, token, f := evSetupDefender(t)
+	e := d.testEnv
+	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+		posture.Spec{MaxRisk: "Medium"})
+	wantStatus(t, faAsk(t, e, "GET", "", map[string]string{hdrToken: token, hdrDeviceID: f.high.ID}), http.StatusForbidden)
+	wantStatus(t, faAsk(t, e, "GET", "", map[string]string{hdrToken: token}), http.StatusForbidden)
+	e.srv.decisions.Flush(context.Background())
+
+	got, total, err := e.store.Decisions(context.Background(), model.DecisionFilter{})
+	if err != nil || total != 2 {
+		t.Fatalf("Decisions = %d, %v; want 2", total, err)
+	}
+	noID, deny := got[0], got[1]
+	if got[0].At.Equal(got[1].At) && got[0].ID < got[1].ID {
+		noID, deny = got[1], got[0]
+	}
+	if deny.Result != model.DecisionDenied || deny.DeviceID != f.high.ID || deny.MatchedBy != "defender_machine_id" ||
+		deny.TokenName != "Gateway eu-west" {
+		t.Errorf("forward-auth denial recorded as %+v", deny)
+	}
+	if noID.Result != model.DecisionUnknown || noID.MatchedBy != "none" || noID.TokenName != "Gateway eu-west" ||
+		len(noID.Checks) != 1 || noID.Checks[0].Reasons[0] != reasonNoIdentity {
+		t.Errorf("forward-auth refusal without identity recorded as %+v", noID)
+	}
+}

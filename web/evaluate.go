@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -184,23 +183,7 @@ func (s *Server) evaluate(c echo.Context) error {
 	if err != nil {
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
-	dec := s.policy.Evaluate(req)
-	s.recordDecision(c, req, &dec)
-	res := EvaluateResponse{Allowed: dec.Allowed, Device: EvaluatedDevice{MatchedBy: dec.Match.MatchedBy},
-		Checks: make([]EvaluatedItem, 0, len(dec.Checks)), EvaluatedAt: s.now().UTC().Format(time.RFC3339)}
-	if dec.Match.Device != nil {
-		res.Device.DefenderMachineID = dec.Match.Device.ID
-	}
-	if res.Device.MatchedBy == "" {
-		res.Device.MatchedBy = "none"
-	}
-	for _, r := range dec.Checks {
-		reasons := r.Reasons
-		if reasons == nil {
-			reasons = []string{}
-		}
-		res.Checks = append(res.Checks, EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result), Reasons: reasons})
-	}
+	_, res := s.decide(c, req)
 	buf := answerBufs.Get().(*[]byte)
 	*buf = appendEvaluateResponse((*buf)[:0], &res)
 	// Declared, the length spares the answer chunked framing.

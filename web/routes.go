@@ -24,6 +24,8 @@ func (s *Server) routes() {
 	// Machine clients authenticate with API tokens only; no session, no CSRF.
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
 	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireToken)
+	e.Any(forwardAuthPath, s.forwardAuth, s.requireGatewayToken)
+	e.Any(forwardAuthPath+"/*", s.forwardAuth, s.requireGatewayToken)
 
 	web := e.Group("", cleanURL, s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)

@@ -232,7 +232,7 @@ func webhookAttempts(t *testing.T, s Store) {
 
 func webhookEmitOnce(t *testing.T, s Store) {
 	newEndpoint(t, s, "ep_o", events.IntegrationDataStale)
-	ev := events.StaleEvent("defender", 4, at(1, 0), at(5, 0))
+	ev := events.StaleEvent("defender", at(1, 0), at(5, 0))
 	must(t, s.EmitWebhookEvents(t.Context(), []model.WebhookEvent{ev}), "emit")
 	must(t, s.EmitWebhookEvents(t.Context(), []model.WebhookEvent{ev}), "emit again")
 	if n := len(outboxOf(t, s, "ep_o")); n != 1 {

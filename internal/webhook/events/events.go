@@ -18,15 +18,14 @@ import (
 
 // Event types.
 const (
-	DeviceVerdictChanged        = "device.verdict_changed"
-	SyncFailed                  = "sync.failed"
-	SyncHeld                    = "sync.held"
-	IntegrationDataStale        = "integration.data_stale"
-	IntegrationSecretExpiring   = "integration.secret_expiring"
-	PostureCheckChanged         = "posture_check.changed"
-	idPrefix                    = "msg_"
-	maxDevicesPerEventDefault   = 1000
-	secretExpiringWindowDefault = 30 * 24 * time.Hour
+	DeviceVerdictChanged      = "device.verdict_changed"
+	SyncFailed                = "sync.failed"
+	SyncHeld                  = "sync.held"
+	IntegrationDataStale      = "integration.data_stale"
+	IntegrationSecretExpiring = "integration.secret_expiring"
+	PostureCheckChanged       = "posture_check.changed"
+	idPrefix                  = "msg_"
+	maxDevicesPerEventDefault = 1000
 )
 
 // Types lists every event type, in the order the console offers them.
@@ -179,15 +178,14 @@ func VerdictEvents(cause model.Cause, entries []model.HistoryEntry, per int) []m
 	return out
 }
 
-// StaleEvent returns integration.data_stale for data last refreshed by
-// the successful run lastRun at lastSuccess. Its id is derived from the
-// run, so the same staleness is one event however often it is noticed.
-func StaleEvent(integration string, lastRun int64, lastSuccess, at time.Time) model.WebhookEvent {
-	return build(idPrefix+"stale_"+integration+"_"+strconv.FormatInt(lastRun, 10), IntegrationDataStale, at, struct {
-		Integration   string    `json:"integration"`
-		LastRunID     int64     `json:"last_successful_run_id"`
-		LastSuccessAt time.Time `json:"last_success_at"`
-	}{integration, lastRun, lastSuccess})
+// StaleEvent returns integration.data_stale for data last refreshed by a
+// successful sync at syncedAt. Its id is derived from that time, so the
+// same staleness is one event however often it is noticed.
+func StaleEvent(integration string, syncedAt, at time.Time) model.WebhookEvent {
+	return build(idPrefix+"stale_"+integration+"_"+strconv.FormatInt(syncedAt.Unix(), 10), IntegrationDataStale, at, struct {
+		Integration string    `json:"integration"`
+		SyncedAt    time.Time `json:"last_successful_sync_at"`
+	}{integration, syncedAt.UTC()})
 }
 
 // ExpiringEvent returns integration.secret_expiring for a credential that

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"postern/internal/posture"
+)
+
+// forwardAuthPath is the forward-auth endpoint for reverse proxies (nginx
+// auth_request, Caddy forward_auth, Traefik ForwardAuth, Envoy ext_authz);
+// it also answers under forwardAuthPath+"/*" since Envoy appends the
+// original path (docs/api.md#forward-auth).
+const forwardAuthPath = "/api/v1/posture/forward-auth"
+
+// The headers forward-auth reads and writes.
+const (
+	hdrToken        = "X-Postern-Token"
+	hdrDeviceID     = "X-Postern-Device-Id"
+	hdrEntraID      = "X-Postern-Entra-Device-Id"
+	hdrHostname     = "X-Postern-Hostname"
+	hdrAllowed      = "X-Postern-Allowed"
+	hdrDevice       = "X-Postern-Device"
+	hdrMatchedBy    = "X-Postern-Matched-By"
+	hdrReason       = "X-Postern-Reason"
+	maxReasonHeader = 512
+)
+
+// reasonNoIdentity is the 403 reason when a request names no device.
+const reasonNoIdentity = "no device identity: send X-Postern-Device-Id or a client certificate"
+
+// forwardAuth answers a reverse proxy: 200 to let the request pass, 403 to
+// refuse it, and no other status for a decision (nginx serves a 500 for
+// anything but 2xx, 401 and 403). 401 (a bad token) comes from the token
+// middleware; 503 only while the snapshot is loading, as evaluate.
+func (s *Server) forwardAuth(c echo.Context) error {
+	if !s.fleet.Loaded() {
+		c.Response().Header().Set("Retry-After", "1")
+		return c.String(http.StatusServiceUnavailable, "the device snapshot is still loading; retry in a second\n")
+	}
+	req, problem := s.forwardIdentity(c)
+	if problem != "" {
+		s.recordNoIdentity(c, problem)
+		return forwardDeny(c, problem)
+	}
+	_, res := s.decide(c, req)
+	h := c.Response().Header()
+	h.Set(hdrAllowed, strconv.FormatBool(res.Allowed))
+	if res.Device.DefenderMachineID != "" {
+		h.Set(hdrDevice, res.Device.DefenderMachineID)
+	}
+	h.Set(hdrMatchedBy, res.Device.MatchedBy)
+	reason := headerSafe(firstReason(&res))
+	if reason != "" {
+		h.Set(hdrReason, reason)
+	}
+	h.Set(echo.HeaderCacheControl, "no-store")
+	if res.Allowed {
+		return c.String(http.StatusOK, "allowed\n")
+	}
+	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
+}
+
+// forwardDeny refuses a request whose device cannot be identified.
+func forwardDeny(c echo.Context, reason string) error {
+	reason = headerSafe(reason)
+	h := c.Response().Header()
+	h.Set(hdrAllowed, "false")
+	h.Set(hdrMatchedBy, "none")
+	h.Set(hdrReason, reason)
+	h.Set(echo.HeaderCacheControl, "no-store")
+	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
+}
+
+// forwardIdentity reads the device's identity from what the proxy
+// forwarded, or says why it cannot.
+func (s *Server) forwardIdentity(c echo.Context) (posture.Request, string) {
+	h := c.Request().Header
+	var req posture.Request
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{hdrDeviceID, &req.DefenderMachineID}, {hdrEntraID, &req.AADDeviceID}, {hdrHostname, &req.Hostname}} {
+		vs := h.Values(f.name)
+		if len(vs) > 1 {
+			return req, f.name + " appears more than once"
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		v := strings.TrimSpace(vs[0])
+		if len(v) > 255 {
+			return req, f.name + " is longer than 255 bytes"
+		}
+		if strings.ContainsAny(v, "\x00\r\n") || !utf8.ValidString(v) {
+			return req, f.name + " contains control characters or invalid UTF-8"
+		}
+		*f.dst = v
+	}
+	if req.DefenderMachineID == "" && req.AADDeviceID == "" && req.Hostname == "" {
+		return req, reasonNoIdentity
+	}
+	return req, ""
+}
+
+// asciiFor spells the non-ASCII characters reasons use in ASCII.
+var asciiFor = map[rune]string{'…': "...", '“': `"`, '”': `"`, '‘': "'", '’': "'", '—': "-", '–': "-", '→': "->", '≥': ">=", '≤': "<=", '×': "x"}
+
+// headerSafe makes s one line of printable ASCII, at most maxReasonHeader
+// bytes, for a response header that nginx, Caddy, Traefik and Envoy all
+// pass on: control characters become spaces, runs of spaces one space,
+// other characters their ASCII spelling or "?".
+func headerSafe(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		var add string
+		switch {
+		case r == utf8.RuneError:
+			add = "?"
+		case r < 0x20 || r == 0x7f || r == ' ':
+			if b.Len() > 0 && !space {
+				add = " "
+			}
+		case r < 0x7f:
+			add = string(r)
+		default:
+			if a, ok := asciiFor[r]; ok {
+				add = a
+			} else {
+				add = "?"
+			}
+		}
+		if add == "" {
+			continue
+		}
+		if b.Len()+len(add) > maxReasonHeader {
+			break
+		}
+		space = add == " "
+		b.WriteString(add)
+	}
+	return strings.TrimRight(b.String(), " ")
+}

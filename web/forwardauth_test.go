@@ -1,0 +1,224 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"postern/internal/model"
+	"postern/internal/posture"
+)
+
+// faAsk sends one forward-auth request through the real server with a
+// plain client: method, path suffix, and headers (values "" are skipped).
+func faAsk(t *testing.T, e *testEnv, method, suffix string, hdr map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+forwardAuthPath+suffix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	res, err := (&http.Client{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{Response: res, body: string(b)}
+}
+
+// faWant checks a decision answer: status, X-Postern-Allowed, and a reason
+// that is one header-safe line.
+func faWant(t *testing.T, res response, status int) {
+	t.Helper()
+	wantStatus(t, res, status)
+	if got, want := res.Header.Get(hdrAllowed), map[int]string{200: "true", 403: "false"}[status]; got != want {
+		t.Errorf("X-Postern-Allowed %q, want %q", got, want)
+	}
+	r := res.Header.Get(hdrReason)
+	if len(r) > maxReasonHeader {
+		t.Errorf("X-Postern-Reason is %d bytes", len(r))
+	}
+	for _, c := range []byte(r) {
+		if c < 0x20 || c >= 0x7f {
+			t.Fatalf("X-Postern-Reason holds byte %#x: %q", c, r)
+		}
+	}
+	if res.Header.Get("Cache-Control") == "" {
+		t.Error("no Cache-Control")
+	}
+	if strings.TrimSpace(res.body) == "" || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("body %q (%s), want a short text", res.body, res.Header.Get("Content-Type"))
+	}
+}
+
+func TestForwardAuthDecisions(t *testing.T) {
+	d, token, f := evSetupDefender(t)
+	e := d.testEnv
+	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+		posture.Spec{MaxRisk: "Medium"})
+	bearer := "Bearer " + token
+
+	t.Run("allowed, any method, any suffix", func(t *testing.T) {
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"} {
+			for _, suffix := range []string{"", "/", "/app/some/page?q=1"} {
+				res := faAsk(t, e, m, suffix, map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID})
+				wantStatus(t, res, http.StatusOK)
+				if res.Header.Get(hdrAllowed) != "true" || res.Header.Get(hdrDevice) != f.low.ID ||
+					res.Header.Get(hdrMatchedBy) != "defender_machine_id" {
+					t.Errorf("%s %q: headers %v", m, suffix, res.Header)
+				}
+			}
+		}
+		faWant(t, faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID}), 200)
+	})
+
+	t.Run("denied with the reason evaluate gives", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrHostname: "ev-high-01"})
+		faWant(t, res, http.StatusForbidden)
+		ev := evaluate(t, e, token, map[string]any{"hostname": "ev-high-01"})
+		_, reasons := ev.check(t, "Low risk only")
+		if got := res.Header.Get(hdrReason); got != reasons[0] {
+			t.Errorf("X-Postern-Reason %q, want evaluate's first reason %q", got, reasons[0])
+		}
+		if res.Header.Get(hdrDevice) != f.high.ID || res.Header.Get(hdrMatchedBy) != "hostname" {
+			t.Errorf("device %q by %q", res.Header.Get(hdrDevice), res.Header.Get(hdrMatchedBy))
+		}
+		if !strings.Contains(res.body, "risk score High") {
+			t.Errorf("body %q", res.body)
+		}
+	})
+
+	t.Run("entra id header", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{hdrToken: token, hdrEntraID: *f.low.AADDeviceID})
+		faWant(t, res, http.StatusOK)
+		if res.Header.Get(hdrMatchedBy) != "aad_device_id" {
+			t.Errorf("matched by %q", res.Header.Get(hdrMatchedBy))
+		}
+	})
+
+	t.Run("device id wins over entra id and host name", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrDeviceID: f.high.ID,
+			hdrEntraID: *f.low.AADDeviceID, hdrHostname: f.low.ComputerDNSName})
+		faWant(t, res, http.StatusForbidden)
+		if res.Header.Get(hdrDevice) != f.high.ID {
+			t.Errorf("device %q", res.Header.Get(hdrDevice))
+		}
+	})
+
+	t.Run("unknown device is denied, not an error", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrHostname: "nobody-here"})
+		faWant(t, res, http.StatusForbidden)
+		if res.Header.Get(hdrMatchedBy) != "none" || res.Header.Get(hdrDevice) != "" {
+			t.Errorf("headers %v", res.Header)
+		}
+	})
+
+	t.Run("no identity is 403 with the reason", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer})
+		faWant(t, res, http.StatusForbidden)
+		if got := res.Header.Get(hdrReason); got != reasonNoIdentity {
+			t.Errorf("reason %q", got)
+		}
+	})
+
+	t.Run("malformed identity header is 403 saying what", func(t *testing.T) {
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrHostname: strings.Repeat("a", 300)})
+		faWant(t, res, http.StatusForbidden)
+		if got := res.Header.Get(hdrReason); !strings.Contains(got, "X-Postern-Hostname is longer than 255") {
+			t.Errorf("reason %q", got)
+		}
+	})
+
+	t.Run("monitor-only failure allows", func(t *testing.T) {
+		evSaveCheck(t, e, model.PostureCheck{Name: "Watch risk", DataSource: posture.SourceDefender, Enabled: true,
+			Mode: posture.ModeMonitor}, posture.Spec{MaxRisk: "None"})
+		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID})
+		faWant(t, res, http.StatusOK)
+		if !strings.Contains(res.Header.Get(hdrReason), "risk score Low exceeds the allowed None") {
+			t.Errorf("reason %q, want the monitor failure", res.Header.Get(hdrReason))
+		}
+	})
+}
+
+func TestForwardAuthToken(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.signedIn()
+	token := createToken(t, admin, "Gateway fa")
+	id := map[string]string{hdrHostname: "laptop-1"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{hdrHostname: "laptop-1"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		hdr  map[string]string
+	}{
+		{"none", id},
+		{"wrong bearer", with("Authorization", "Bearer pst_wrongwrongwrongwrong")},
+		{"basic scheme", with("Authorization", "Basic "+token)},
+		{"wrong X-Postern-Token beside a right bearer", with(hdrToken, "pst_wrongwrongwrongwrong", "Authorization", "Bearer "+token)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := faAsk(t, e, "GET", "", tc.hdr)
+			wantStatus(t, res, http.StatusUnauthorized)
+			if strings.Contains(res.body, token) {
+				t.Error("the 401 echoes the token")
+			}
+		})
+	}
+	t.Run("session cookie does not count", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, e.http.URL+forwardAuthPath, nil)
+		req.Header.Set(hdrHostname, "laptop-1")
+		res, err := admin.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d with a session cookie", res.StatusCode)
+		}
+	})
+	for _, h := range []map[string]string{with("Authorization", "Bearer "+token), with(hdrToken, token),
+		with(hdrToken, token, "Authorization", "Bearer client-own-token")} {
+		faWant(t, faAsk(t, e, "GET", "/x", h), http.StatusOK) // no checks: every device passes
+	}
+	t.Run("revoked", func(t *testing.T) {
+		toks, err := e.store.APITokens(context.Background())
+		if err != nil || len(toks) != 1 {
+			t.Fatalf("tokens %+v, %v", toks, err)
+		}
+		wantRedirect(t, admin.post("/settings/api-tokens/"+itoa(toks[0].ID)+"/revoke", url.Values{}), "/settings/api-tokens")
+		wantStatus(t, faAsk(t, e, "GET", "", with(hdrToken, token)), http.StatusUnauthorized)
+		wantStatus(t, faAsk(t, e, "POST", "/a", with("Authorization", "Bearer "+token)), http.StatusUnauthorized)
+	})
+}
+
+func TestHeaderSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":                         "plain",
+		"a\r\nb\tc":                     "a b c",
+		"exception by a@b until 2026 …": "exception by a@b until 2026 ...",
+		"“quoted” — ünïcode":            `"quoted" - ?n?code`,
+		"bad \xff byte":                 "bad ? byte",
+		"  lead":                        "lead",
+	} {
+		if got := headerSafe(in); got != want {
+			t.Errorf("headerSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := headerSafe(strings.Repeat("é", 2000))
+	if len(long) != maxReasonHeader {
+		t.Errorf("long reason cut to %d bytes", len(long))
+	}
+}
