@@ -23,6 +23,7 @@ import (
 	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/syncer"
+	"postern/internal/webhook"
 	"postern/store"
 )
 
@@ -35,6 +36,7 @@ type Deps struct {
 	Tokens         *auth.Tokens
 	Policy         *policy.Engine
 	Checks         *policy.Service
+	Webhooks       *webhook.Service
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -63,6 +65,7 @@ type Server struct {
 	tokens      *auth.Tokens
 	policy      *policy.Engine
 	checks      *policy.Service
+	webhooks    *webhook.Service
 	metrics     *metrics.Metrics
 	log         *slog.Logger
 	now         func() time.Time
@@ -97,6 +100,7 @@ func NewServer(d Deps) *Server {
 		tokens:      d.Tokens,
 		policy:      d.Policy,
 		checks:      d.Checks,
+		webhooks:    d.Webhooks,
 		metrics:     d.Metrics,
 		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },

@@ -26,6 +26,7 @@ import (
 	"postern/internal/syncer"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
+	"postern/internal/webhook"
 	"postern/store"
 )
 
@@ -40,6 +41,7 @@ type testEnv struct {
 	worker *syncer.Worker
 	fleet  *fleet.Holder
 	policy *policy.Engine
+	kr     *secret.Keyring // the keyring webhook secrets are sealed with
 }
 
 // newEnv starts the real server over loopback on a fresh SQLite file.
@@ -91,7 +93,7 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 		stop()
 		<-workerDone
 	})
-	return &testEnv{t: t, srv: srv, http: hs, store: p.st, clock: clock, logs: logs, worker: p.worker, fleet: p.fleet, policy: p.pol}
+	return &testEnv{t: t, srv: srv, http: hs, store: p.st, clock: clock, logs: logs, worker: p.worker, fleet: p.fleet, policy: p.pol, kr: p.kr}
 }
 
 // parts are the real components a console is built from, over a fresh
@@ -104,6 +106,8 @@ type parts struct {
 	worker *syncer.Worker
 	tokens *auth.Tokens
 	pol    *policy.Engine
+	hooks  *webhook.Service
+	kr     *secret.Keyring
 }
 
 type partsOptions struct {
@@ -126,6 +130,7 @@ func newParts(t testing.TB, o partsOptions) parts {
 		t.Fatal(err)
 	}
 	p.svc = integration.New(p.st, kr, p.log, o.integration)
+	p.kr, p.hooks = kr, webhook.NewService(p.st, kr, p.log, nil)
 	p.worker = syncer.New(p.st, p.svc, p.fleet, p.log, o.syncer)
 	if p.tokens, err = auth.NewTokens(context.Background(), p.st, p.log, o.now); err != nil {
 		t.Fatal(err)
@@ -142,6 +147,7 @@ func newParts(t testing.TB, o partsOptions) parts {
 // parts (clock, trusted proxies).
 func (p parts) server(d Deps) *Server {
 	d.Store, d.Integration, d.Syncer, d.Fleet, d.Tokens, d.Policy, d.Logger = p.st, p.svc, p.worker, p.fleet, p.tokens, p.pol, p.log
+	d.Webhooks = p.hooks
 	d.Metrics = metrics.New(p.st, p.fleet, p.worker.Status, p.log)
 	if d.Decisions == nil {
 		// Every allow sampled; nothing flushes on its own: a test calls
