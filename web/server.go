@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"postern/internal/auth"
+	"postern/internal/decisionlog"
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
@@ -40,6 +41,8 @@ type Deps struct {
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
+	// Decisions is the decision log; nil records nothing.
+	Decisions *decisionlog.Log
 }
 
 // Syncer is the background sync as the console drives it.
@@ -69,6 +72,8 @@ type Server struct {
 	proxies     []netip.Prefix
 	sessions    *auth.SessionStore
 	limiter     *auth.Limiter
+	decisions   *decisionlog.Log
+	apiSummary  apiCounts
 }
 
 // Login limits: ten failures per account or per client address within
@@ -101,6 +106,7 @@ func NewServer(d Deps) *Server {
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+		decisions:   d.Decisions,
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS

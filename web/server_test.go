@@ -16,6 +16,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/decisionlog"
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -148,6 +149,12 @@ func (p parts) server(d Deps) *Server {
 	d.Store, d.Integration, d.Syncer, d.Fleet, d.Tokens, d.Policy, d.Logger = p.st, p.svc, p.worker, p.fleet, p.tokens, p.pol, p.log
 	d.Webhooks = p.hooks
 	d.Metrics = metrics.New(p.st, p.fleet, p.worker.Status, p.log)
+	if d.Decisions == nil {
+		// Every allow sampled; nothing flushes on its own: a test calls
+		// Flush to write what was recorded.
+		d.Decisions = decisionlog.New(p.st, 0, 1, p.log)
+	}
+	d.Metrics.Register(d.Decisions)
 	return NewServer(d)
 }
 

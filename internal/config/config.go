@@ -49,6 +49,10 @@ type Config struct {
 	// SyncRemovalGuard: a sync whose listing would mark more than this
 	// percentage of the active fleet missing is held for an admin.
 	SyncRemovalGuard int
+	// DecisionLogDays: days the decision log keeps (1 to 365).
+	DecisionLogDays int
+	// DecisionLogSample: one allow in this many is recorded (0: none).
+	DecisionLogSample int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -74,6 +78,8 @@ var Settings = []Setting{
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
 	{"defender-page-size", "2000", "machines asked for per page of the Defender machine list ($top; 1 to 10000)"},
 	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
+	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
+	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 }
 
 // DefaultDefenderPageSize is how many machines Postern asks for per page:
@@ -159,6 +165,13 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
 		cfg.SyncRemovalGuard = 10
 	}
+	if cfg.DecisionLogDays, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-days"])); err != nil {
+		errs = append(errs, fmt.Errorf("decision-log-days: %q is not a whole number of days", *v["decision-log-days"]))
+		cfg.DecisionLogDays = 7
+	}
+	if cfg.DecisionLogSample, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-sample"])); err != nil {
+		errs = append(errs, fmt.Errorf("decision-log-sample: %q is not a whole number", *v["decision-log-sample"]))
+	}
 	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
 	case "", "0", "false", "no", "off":
 	case "1", "true", "yes", "on":
@@ -206,6 +219,12 @@ func (c Config) Validate() error {
 	}
 	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
+	}
+	if c.DecisionLogDays < 1 || c.DecisionLogDays > 365 {
+		errs = append(errs, fmt.Errorf("decision-log-days: %d is not from 1 to 365", c.DecisionLogDays))
+	}
+	if c.DecisionLogSample < 0 {
+		errs = append(errs, fmt.Errorf("decision-log-sample: %d is negative", c.DecisionLogSample))
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
@@ -260,6 +279,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("retention_days", c.RetentionDays),
 		slog.Int("defender_page_size", c.DefenderPageSize),
 		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
+		slog.Int("decision_log_days", c.DecisionLogDays),
+		slog.Int("decision_log_sample", c.DecisionLogSample),
 	)
 }
 

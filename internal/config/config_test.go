@@ -85,19 +85,21 @@ var sample = map[string]struct {
 	read  func(config.Config) string
 	want  string
 }{
-	"addr":               {"0.0.0.0:9999", func(c config.Config) string { return c.Addr }, "0.0.0.0:9999"},
-	"data-dir":           {"/srv/postern", func(c config.Config) string { return c.DataDir }, "/srv/postern"},
-	"master-key-file":    {"/etc/postern/key", func(c config.Config) string { return c.MasterKeyFile }, "/etc/postern/key"},
-	"sync-interval":      {"7m", func(c config.Config) string { return c.SyncInterval.String() }, "7m0s"},
-	"defender-login-url": {"https://login.example.com/", func(c config.Config) string { return c.DefenderLoginURL }, "https://login.example.com"},
-	"defender-api-url":   {"http://127.0.0.1:9000", func(c config.Config) string { return c.DefenderAPIURL }, "http://127.0.0.1:9000"},
-	"defender-scope":     {" https://api-gov.securitycenter.microsoft.us/.default ", func(c config.Config) string { return c.DefenderScope }, "https://api-gov.securitycenter.microsoft.us/.default"},
-	"trusted-proxies":    {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
-	"demo":               {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
-	"log-format":         {"json", func(c config.Config) string { return c.LogFormat }, "json"},
-	"retention-days":     {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
-	"defender-page-size": {"1000", func(c config.Config) string { return fmt.Sprint(c.DefenderPageSize) }, "1000"},
-	"sync-removal-guard": {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
+	"addr":                {"0.0.0.0:9999", func(c config.Config) string { return c.Addr }, "0.0.0.0:9999"},
+	"data-dir":            {"/srv/postern", func(c config.Config) string { return c.DataDir }, "/srv/postern"},
+	"master-key-file":     {"/etc/postern/key", func(c config.Config) string { return c.MasterKeyFile }, "/etc/postern/key"},
+	"sync-interval":       {"7m", func(c config.Config) string { return c.SyncInterval.String() }, "7m0s"},
+	"defender-login-url":  {"https://login.example.com/", func(c config.Config) string { return c.DefenderLoginURL }, "https://login.example.com"},
+	"defender-api-url":    {"http://127.0.0.1:9000", func(c config.Config) string { return c.DefenderAPIURL }, "http://127.0.0.1:9000"},
+	"defender-scope":      {" https://api-gov.securitycenter.microsoft.us/.default ", func(c config.Config) string { return c.DefenderScope }, "https://api-gov.securitycenter.microsoft.us/.default"},
+	"trusted-proxies":     {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
+	"demo":                {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
+	"log-format":          {"json", func(c config.Config) string { return c.LogFormat }, "json"},
+	"retention-days":      {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
+	"defender-page-size":  {"1000", func(c config.Config) string { return fmt.Sprint(c.DefenderPageSize) }, "1000"},
+	"sync-removal-guard":  {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
+	"decision-log-days":   {"30", func(c config.Config) string { return fmt.Sprint(c.DecisionLogDays) }, "30"},
+	"decision-log-sample": {"0", func(c config.Config) string { return fmt.Sprint(c.DecisionLogSample) }, "0"},
 }
 
 func TestEverySettingHasFlagAndEnv(t *testing.T) {
