@@ -97,7 +97,8 @@ func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.St
 	if err != nil {
 		return err
 	}
-	for _, v := range vals {
+	if len(vals) > 0 {
+		v := vals[0]
 		what := strings.ReplaceAll(v.Location.Column, "_", " ")
 		if v.Location.Table == "webhook_endpoints" {
 			what = "webhook signing secret"
