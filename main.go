@@ -71,4 +71,6 @@ Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):
   --demo                 also start the built-in Defender emulator
   --log-format           text or json (default text)
   --sync-removal-guard   hold a sync that would mark more than this % of the active devices missing (default 10)
+  --decision-log-days    days the decision log keeps denials (default 7)
+  --decision-log-sample  record one allow in this many in the decision log (default 100; 0: none)
 `

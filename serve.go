@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +20,7 @@ import (
 	"postern/internal/auth"
 	"postern/internal/clientcert"
 	"postern/internal/config"
+	"postern/internal/decisionlog"
 	"postern/internal/defender"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
@@ -93,17 +95,19 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 // database holds secrets sealed with one (a restore without its key): a
 // fresh key would only leave a useless one behind.
 func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.Store) error {
-	ins, err := st.Integrations(ctx)
+	vals, err := st.SealedValues(ctx)
 	if err != nil {
 		return err
 	}
-	for _, in := range ins {
-		if in.ClientSecret == "" {
-			continue
+	if len(vals) > 0 {
+		v := vals[0]
+		what := strings.ReplaceAll(v.Location.Column, "_", " ")
+		if v.Location.Table == "webhook_endpoints" {
+			what = "webhook signing secret"
 		}
-		id, _ := secret.KeyID(in.ClientSecret)
-		return fmt.Errorf("there is no master key at %s, but the stored client secret of %q is sealed with master key id %q: "+
-			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, in.Name, id)
+		id, _ := secret.KeyID(v.Value)
+		return fmt.Errorf("there is no master key at %s, but the stored %s of %q is sealed with master key id %q: "+
+			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, v.Location.Row, id)
 	}
 	return nil
 }
@@ -155,7 +159,11 @@ type console struct {
 	tokens *auth.Tokens
 	pruner *retention.Pruner
 	hooks  *webhook.Worker
-	http   *http.Server
+	// decisions records the enforcement API's denials in batches; web
+	// sums up the API's requests once a minute.
+	decisions *decisionlog.Log
+	web       *web.Server
+	http      *http.Server
 }
 
 // runConsole starts the console's parts in g and, once ctx ends (a signal
@@ -192,6 +200,8 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
 	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
+	supervise(ctx, g, e.log, "decision log", func() error { return c.decisions.Run(ctx) })
+	supervise(ctx, g, e.log, "api summary", func() error { return c.web.RunAPISummary(ctx, time.Minute) })
 	supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
@@ -240,6 +250,9 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	worker.OnSwap(func(_, _ *fleet.Snapshot) { engine.Recompute() })
 	integrations.Subscribe(worker.IntegrationChanged)
 	integrations.Subscribe(engine.IntegrationChanged)
+	decisions := decisionlog.New(e.store, decisionlog.DefaultBuffer, e.cfg.DecisionLogSample, e.log)
+	mx := metrics.New(e.store, &devices, worker.Status, e.log)
+	mx.Register(decisions)
 	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
 		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
 		ReloadKeyring: func() (*secret.Keyring, error) {
@@ -251,11 +264,13 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
-		Tokens: tokens, Metrics: metrics.New(e.store, &devices, worker.Status, e.log),
+		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
+		Tokens:   tokens, Metrics: mx, Decisions: decisions,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
-	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, http: hs}, nil
+	pruner.DecisionDays = e.cfg.DecisionLogDays
+	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops

@@ -51,6 +51,7 @@ var Navigation = []NavGroup{
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
+		{"webhooks", "Webhooks", "/settings/webhooks"},
 		{"sync-runs", "Sync runs", "/sync-runs"},
 		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},

@@ -27,6 +27,8 @@ type auditFixture struct {
 	token   int64  // an API token
 	excepts int64  // an exception on device
 	listed  int64  // another, revoked from the Exceptions page
+	hook    string // a webhook endpoint
+	event   int64  // an event in its outbox
 }
 
 // auditCase is one state-changing route: how to call it so that it
@@ -155,6 +157,40 @@ var auditCases = []auditCase{
 			return "/zero-trust/posture-checks/" + itoa(f.check) + "/delete", url.Values{}
 		},
 		refused: auditPath("/zero-trust/posture-checks/999999/delete")},
+	{route: "POST /settings/webhooks", action: "webhook.created",
+		ok: func(*auditFixture) (string, url.Values) {
+			return "/settings/webhooks", url.Values{"url": {"https://hooks.example.com/audit"}, "events": {"sync.failed"}}
+		},
+		refused: func(*auditFixture) (string, url.Values) {
+			return "/settings/webhooks", url.Values{"url": {"http://hooks.example.com/audit"}, "events": {"sync.failed"}}
+		}},
+	{route: "POST /settings/webhooks/:id/deliveries/:oid/redeliver", action: "webhook.redelivered",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/deliveries/" + itoa(f.event) + "/redeliver", url.Values{}
+		},
+		refused: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/deliveries/999999/redeliver", url.Values{}
+		}},
+	{route: "POST /settings/webhooks/:id/rotate", action: "webhook.secret_rotated",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/rotate", url.Values{}
+		},
+		refused: auditPath("/settings/webhooks/ep_missing/rotate")},
+	{route: "POST /settings/webhooks/:id/disable", action: "webhook.disabled",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/disable", url.Values{}
+		},
+		refused: auditPath("/settings/webhooks/ep_missing/disable")},
+	{route: "POST /settings/webhooks/:id/enable", action: "webhook.enabled",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/enable", url.Values{}
+		},
+		refused: auditPath("/settings/webhooks/ep_missing/enable")},
+	{route: "POST /settings/webhooks/:id/delete", action: "webhook.deleted",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return "/settings/webhooks/" + f.hook + "/delete", url.Values{}
+		},
+		refused: auditPath("/settings/webhooks/ep_missing/delete")},
 	{route: "POST /logout", action: "auth.logout", ok: auditPath("/logout")},
 }
 
@@ -250,6 +286,14 @@ func newAuditFixture(t *testing.T) *auditFixture {
 		"expires_on": {d.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)}}), deviceURL(f.device)+"#exceptions")
 	exc, _ := d.store.Exceptions(ctx, model.ExceptionFilter{DeviceID: f.device})
 	f.listed, f.excepts = exc[0].ID, exc[1].ID // newest first
+	wantStatus(t, c.post("/settings/webhooks", url.Values{"url": {"https://hooks.example.com/fixture"}, "events": {"sync.failed"}}), http.StatusOK)
+	hooks, _ := d.store.WebhookEndpoints(ctx)
+	f.hook = hooks[0].ID
+	if err := d.store.EmitWebhookEvents(ctx, []model.WebhookEvent{{ID: "msg_fixture", Type: "sync.failed", Body: []byte("{}")}}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := d.store.DueWebhooks(ctx, d.clock.Now().Add(time.Minute), 10)
+	f.event = due[0].ID
 	return f
 }
 

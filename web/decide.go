@@ -11,8 +11,12 @@ import (
 // decide answers one enforcement request: the one code path behind
 // evaluate and forward-auth, so both give the same verdicts, reasons,
 // exceptions and Monitor-only semantics (docs/api.md#forward-auth).
-func (s *Server) decide(_ echo.Context, req posture.Request) (posture.Decision, EvaluateResponse) {
+//
+// It also hands the decision to the decision log (recordDecision), so
+// both endpoints are recorded alike.
+func (s *Server) decide(c echo.Context, req posture.Request) (posture.Decision, EvaluateResponse) {
 	dec := s.policy.Evaluate(req)
+	s.recordDecision(c, req, &dec)
 	res := EvaluateResponse{Allowed: dec.Allowed, Device: EvaluatedDevice{MatchedBy: dec.Match.MatchedBy},
 		Checks: make([]EvaluatedItem, 0, len(dec.Checks)), EvaluatedAt: s.now().UTC().Format(time.RFC3339)}
 	if dec.Match.Device != nil {

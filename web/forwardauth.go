@@ -47,6 +47,7 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	}
 	req, problem := s.forwardIdentity(c)
 	if problem != "" {
+		s.recordNoIdentity(c, problem)
 		return forwardDeny(c, problem)
 	}
 	_, res := s.decide(c, req)

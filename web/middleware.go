@@ -97,7 +97,9 @@ func (s *Server) logger(c echo.Context) *slog.Logger {
 }
 
 // requestLog writes one line per request. The query string is left out: it
-// is not needed to follow a request and may carry search terms.
+// is not needed to follow a request and may carry search terms. API
+// requests (/api/*, /metrics) log at debug level, and a line a minute sums
+// them up at info (RunAPISummary); their server errors stay at error.
 func (s *Server) requestLog() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		HandleError: true,
@@ -109,8 +111,15 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			s.metrics.Observe(v.RoutePath, v.Method, v.Status, v.Latency)
 			level := slog.LevelInfo
+			if isAPIPath(v.URIPath) {
+				s.observeAPI(v.Status)
+				level = slog.LevelDebug
+			}
 			if v.Status >= 500 {
 				level = slog.LevelError
+			}
+			if !s.log.Enabled(c.Request().Context(), level) {
+				return nil
 			}
 			// The request's context carries its id to LogHandler.
 			s.log.LogAttrs(c.Request().Context(), level, "request",

@@ -17,12 +17,14 @@ import (
 
 	"postern/internal/auth"
 	"postern/internal/clientcert"
+	"postern/internal/decisionlog"
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
 	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/syncer"
+	"postern/internal/webhook"
 	"postern/store"
 )
 
@@ -35,6 +37,7 @@ type Deps struct {
 	Tokens         *auth.Tokens
 	Policy         *policy.Engine
 	Checks         *policy.Service
+	Webhooks       *webhook.Service
 	Metrics        *metrics.Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -42,6 +45,8 @@ type Deps struct {
 	// ClientCert says how forward-auth reads forwarded client
 	// certificates; nil reads them with the defaults and verifies nothing.
 	ClientCert *clientcert.Config
+	// Decisions is the decision log; nil records nothing.
+	Decisions *decisionlog.Log
 }
 
 // Syncer is the background sync as the console drives it.
@@ -64,6 +69,7 @@ type Server struct {
 	tokens      *auth.Tokens
 	policy      *policy.Engine
 	checks      *policy.Service
+	webhooks    *webhook.Service
 	metrics     *metrics.Metrics
 	log         *slog.Logger
 	now         func() time.Time
@@ -71,6 +77,8 @@ type Server struct {
 	sessions    *auth.SessionStore
 	limiter     *auth.Limiter
 	clientCert  *clientcert.Config
+	decisions   *decisionlog.Log
+	apiSummary  apiCounts
 }
 
 // Login limits: ten failures per account or per client address within
@@ -100,12 +108,14 @@ func NewServer(d Deps) *Server {
 		tokens:      d.Tokens,
 		policy:      d.Policy,
 		checks:      d.Checks,
+		webhooks:    d.Webhooks,
 		metrics:     d.Metrics,
 		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,
 		clientCert:  d.ClientCert,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+		decisions:   d.Decisions,
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS

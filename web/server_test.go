@@ -16,6 +16,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/decisionlog"
 	"postern/internal/defender"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -25,6 +26,7 @@ import (
 	"postern/internal/syncer"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
+	"postern/internal/webhook"
 	"postern/store"
 )
 
@@ -39,6 +41,7 @@ type testEnv struct {
 	worker *syncer.Worker
 	fleet  *fleet.Holder
 	policy *policy.Engine
+	kr     *secret.Keyring // the keyring webhook secrets are sealed with
 }
 
 // newEnv starts the real server over loopback on a fresh SQLite file.
@@ -98,7 +101,7 @@ func newEnvDeps(t *testing.T, microsoftURL string, deps Deps) *testEnv {
 		stop()
 		<-workerDone
 	})
-	return &testEnv{t: t, srv: srv, http: hs, store: p.st, clock: clock, logs: logs, worker: p.worker, fleet: p.fleet, policy: p.pol}
+	return &testEnv{t: t, srv: srv, http: hs, store: p.st, clock: clock, logs: logs, worker: p.worker, fleet: p.fleet, policy: p.pol, kr: p.kr}
 }
 
 // parts are the real components a console is built from, over a fresh
@@ -111,6 +114,8 @@ type parts struct {
 	worker *syncer.Worker
 	tokens *auth.Tokens
 	pol    *policy.Engine
+	hooks  *webhook.Service
+	kr     *secret.Keyring
 }
 
 type partsOptions struct {
@@ -133,6 +138,7 @@ func newParts(t testing.TB, o partsOptions) parts {
 		t.Fatal(err)
 	}
 	p.svc = integration.New(p.st, kr, p.log, o.integration)
+	p.kr, p.hooks = kr, webhook.NewService(p.st, kr, p.log, nil)
 	p.worker = syncer.New(p.st, p.svc, p.fleet, p.log, o.syncer)
 	if p.tokens, err = auth.NewTokens(context.Background(), p.st, p.log, o.now); err != nil {
 		t.Fatal(err)
@@ -149,7 +155,14 @@ func newParts(t testing.TB, o partsOptions) parts {
 // parts (clock, trusted proxies).
 func (p parts) server(d Deps) *Server {
 	d.Store, d.Integration, d.Syncer, d.Fleet, d.Tokens, d.Policy, d.Logger = p.st, p.svc, p.worker, p.fleet, p.tokens, p.pol, p.log
+	d.Webhooks = p.hooks
 	d.Metrics = metrics.New(p.st, p.fleet, p.worker.Status, p.log)
+	if d.Decisions == nil {
+		// Every allow sampled; nothing flushes on its own: a test calls
+		// Flush to write what was recorded.
+		d.Decisions = decisionlog.New(p.st, 0, 1, p.log)
+	}
+	d.Metrics.Register(d.Decisions)
 	return NewServer(d)
 }
 

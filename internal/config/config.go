@@ -57,6 +57,10 @@ type Config struct {
 	ClientCertCA          string
 	ClientCertURIPrefixes []string
 	ClientCertSubjectCN   bool
+	// DecisionLogDays: days the decision log keeps (1 to 365).
+	DecisionLogDays int
+	// DecisionLogSample: one allow in this many is recorded (0: none).
+	DecisionLogSample int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -85,6 +89,8 @@ var Settings = []Setting{
 	{"client-cert-ca", "", "PEM CA bundle that forwarded client certificates must chain to (default: not verified)"},
 	{"client-cert-uri-prefixes", "", "comma-separated URI SAN prefixes before the Entra device id (a bare GUID is always read)"},
 	{"client-cert-subject-cn", "false", "also read the Entra device id from a client certificate's subject CN"},
+	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
+	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 }
 
 // DefaultDefenderPageSize is how many machines Postern asks for per page:
@@ -170,6 +176,13 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %q is not a whole percentage such as 10", *v["sync-removal-guard"]))
 		cfg.SyncRemovalGuard = 10
 	}
+	if cfg.DecisionLogDays, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-days"])); err != nil {
+		errs = append(errs, fmt.Errorf("decision-log-days: %q is not a whole number of days", *v["decision-log-days"]))
+		cfg.DecisionLogDays = 7
+	}
+	if cfg.DecisionLogSample, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-sample"])); err != nil {
+		errs = append(errs, fmt.Errorf("decision-log-sample: %q is not a whole number", *v["decision-log-sample"]))
+	}
 	for _, b := range [...]struct {
 		name string
 		dst  *bool
@@ -234,6 +247,12 @@ func (c Config) Validate() error {
 	if c.SyncRemovalGuard < 1 || c.SyncRemovalGuard > 100 {
 		errs = append(errs, fmt.Errorf("sync-removal-guard: %d is not a percentage from 1 to 100", c.SyncRemovalGuard))
 	}
+	if c.DecisionLogDays < 1 || c.DecisionLogDays > 365 {
+		errs = append(errs, fmt.Errorf("decision-log-days: %d is not from 1 to 365", c.DecisionLogDays))
+	}
+	if c.DecisionLogSample < 0 {
+		errs = append(errs, fmt.Errorf("decision-log-sample: %d is negative", c.DecisionLogSample))
+	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		errs = append(errs, fmt.Errorf("log-format: %q is not %s or %s", c.LogFormat, LogText, LogJSON))
 	}
@@ -287,6 +306,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("retention_days", c.RetentionDays),
 		slog.Int("defender_page_size", c.DefenderPageSize),
 		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
+		slog.Int("decision_log_days", c.DecisionLogDays),
+		slog.Int("decision_log_sample", c.DecisionLogSample),
 	)
 }
 

@@ -98,6 +98,8 @@ var sample = map[string]struct {
 	"retention-days":           {"90", func(c config.Config) string { return fmt.Sprint(c.RetentionDays) }, "90"},
 	"defender-page-size":       {"1000", func(c config.Config) string { return fmt.Sprint(c.DefenderPageSize) }, "1000"},
 	"sync-removal-guard":       {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
+	"decision-log-days":        {"30", func(c config.Config) string { return fmt.Sprint(c.DecisionLogDays) }, "30"},
+	"decision-log-sample":      {"0", func(c config.Config) string { return fmt.Sprint(c.DecisionLogSample) }, "0"},
 	"client-cert-ca":           {" /etc/postern/device-ca.pem ", func(c config.Config) string { return c.ClientCertCA }, "/etc/postern/device-ca.pem"},
 	"client-cert-uri-prefixes": {"urn:device:, urn:x:", func(c config.Config) string { return strings.Join(c.ClientCertURIPrefixes, "|") }, "urn:device:|urn:x:"},
 	"client-cert-subject-cn":   {"yes", func(c config.Config) string { return fmt.Sprint(c.ClientCertSubjectCN) }, "true"},

@@ -49,6 +49,10 @@ func New(st Store, devices *fleet.Holder, status func() syncer.Status, log *slog
 	return m
 }
 
+// Register adds a collector of another package (the decision log's
+// counters) to what /metrics serves.
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
 // Observe records one HTTP request. route is the route template (e.g.
 // /devices/:id), never the raw path, to keep the label set small.
 func (m *Metrics) Observe(route, method string, code int, d time.Duration) {

@@ -1,5 +1,5 @@
 // Package retention keeps the audit log and the posture history to the
-// configured number of days: it deletes what is older in small batches,
+// configured number of days, and the decision log to its own (default 7): it deletes what is older in small batches,
 // in the background, and records each pruning in the audit log.
 package retention
 
@@ -18,6 +18,7 @@ import (
 type Store interface {
 	PruneAudit(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	PruneHistory(ctx context.Context, cutoff time.Time, batch int) (int, error)
+	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
@@ -29,6 +30,8 @@ const (
 	DefaultFirst = time.Minute
 	DefaultBatch = 1000
 	DefaultPause = 50 * time.Millisecond
+	// DefaultDecisionDays is how long the decision log keeps its entries.
+	DefaultDecisionDays = 7
 )
 
 // Pruner deletes old entries; its zero timing fields take the defaults.
@@ -40,6 +43,8 @@ type Pruner struct {
 
 	Every, First, Pause time.Duration
 	Batch               int
+	// DecisionDays is how many days the decision log keeps (default 7).
+	DecisionDays int
 }
 
 // New returns a pruner keeping days days of st's audit log and history.
@@ -48,7 +53,8 @@ func New(st Store, days int, log *slog.Logger, now func() time.Time) *Pruner {
 		now = time.Now
 	}
 	return &Pruner{store: st, days: days, log: log, now: now,
-		Every: DefaultEvery, First: DefaultFirst, Pause: DefaultPause, Batch: DefaultBatch}
+		Every: DefaultEvery, First: DefaultFirst, Pause: DefaultPause, Batch: DefaultBatch,
+		DecisionDays: DefaultDecisionDays}
 }
 
 // Run prunes a minute after start and then every hour, until ctx ends. A
@@ -72,8 +78,20 @@ func (p *Pruner) Run(ctx context.Context) error {
 
 // Prune deletes every audit entry and history row older than the
 // retention, a batch at a time, and records the pruning in the audit log
-// when it deleted anything.
+// when it deleted anything. The decision log is pruned first, to its own
+// retention; its pruning is logged, not audited (it is an operational
+// record, pruned daily).
 func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err error) {
+	if days := p.DecisionDays; days > 0 {
+		dcut := p.now().UTC().AddDate(0, 0, -days)
+		n, derr := p.drain(ctx, dcut, p.store.PruneDecisions)
+		if derr != nil && ctx.Err() == nil {
+			p.log.Error("retention: prune decision log", "err", derr)
+		}
+		if n > 0 {
+			p.log.Info("retention: pruned decision log", "decisions", n, "before", dcut)
+		}
+	}
 	cutoff := p.now().UTC().AddDate(0, 0, -p.days)
 	if auditRows, err = p.drain(ctx, cutoff, p.store.PruneAudit); err == nil {
 		historyRows, err = p.drain(ctx, cutoff, p.store.PruneHistory)

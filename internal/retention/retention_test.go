@@ -113,3 +113,46 @@ func mustAudit(t *testing.T, st *store.Store, action string) []audit.Entry {
 	}
 	return es
 }
+
+// The decision log keeps its own, shorter retention (7 days by default),
+// pruned in the same pass, while the audit log keeps its entries.
+func TestPruneDecisionLog(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	var ds []model.Decision
+	for i := range 9 {
+		at := now.AddDate(0, 0, -8).Add(time.Duration(i) * time.Minute)
+		if i%3 == 0 {
+			at = now.AddDate(0, 0, -6)
+		}
+		ds = append(ds, model.Decision{At: at, DeviceID: "m1", MatchedBy: "defender_machine_id", Result: model.DecisionDenied,
+			Checks: []model.DecisionCheck{{ID: 1, Name: "Firewall", Mode: "enforce", Result: "fail"}}})
+	}
+	if err := st.AppendDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendAudit(ctx, audit.Entry{At: now.AddDate(0, 0, -8), Actor: "alice", Action: audit.Login, Outcome: audit.Success}); err != nil {
+		t.Fatal(err)
+	}
+	p := retention.New(st, 400, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	if p.DecisionDays != retention.DefaultDecisionDays || retention.DefaultDecisionDays != 7 {
+		t.Fatalf("DecisionDays = %d, want 7 by default", p.DecisionDays)
+	}
+	p.Batch, p.Pause = 2, time.Millisecond
+	if a, h, err := p.Prune(ctx); err != nil || a+h != 0 {
+		t.Fatalf("Prune = %d, %d, %v; want no audit or history rows", a, h, err)
+	}
+	left, total, err := st.Decisions(ctx, model.DecisionFilter{})
+	if err != nil || total != 3 {
+		t.Fatalf("decisions left: %d (%v), want the 3 within 7 days", total, err)
+	}
+	for _, d := range left {
+		if d.At.Before(now.AddDate(0, 0, -7)) {
+			t.Errorf("decision of %v kept past 7 days", d.At)
+		}
+	}
+	if n := len(mustAudit(t, st, audit.Login)); n != 1 {
+		t.Errorf("%d login entries left, want the audit log untouched", n)
+	}
+}

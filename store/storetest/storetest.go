@@ -71,6 +71,11 @@ type Store interface {
 	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
 	PruneWebhookOutbox(ctx context.Context, before time.Time) (int, error)
 
+	// The decision log of the enforcement API.
+	AppendDecisions(ctx context.Context, ds []model.Decision) error
+	Decisions(ctx context.Context, f model.DecisionFilter) ([]model.Decision, int, error)
+	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
+
 	// Antivirus health, recorded per sync run.
 	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)
 	DeviceAV(ctx context.Context, machineID string) (model.DeviceAV, error)
@@ -162,6 +167,7 @@ func Run(t *testing.T, open Opener) {
 		{"DevicePage", testDevicePage},
 		{"UpdateDevice", testUpdateDevice},
 		{"Webhooks", testWebhooks},
+		{"Decisions", testDecisions},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
 	}

@@ -1,0 +1,244 @@
+// Package decisionlog records the enforcement API's answers off the hot
+// path: a request hands its decision to a bounded in-memory buffer and
+// returns; a background goroutine writes the buffer to the store in
+// batches. When the buffer is full the decision is dropped and counted,
+// never waited for. Every allow is counted per check for /metrics; a
+// sample of them, and every deny and unknown, reach the log
+// (docs/decision-log.md).
+package decisionlog
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"postern/internal/model"
+	"postern/internal/posture"
+)
+
+// Store is what the flusher writes to.
+type Store interface {
+	AppendDecisions(ctx context.Context, ds []model.Decision) error
+}
+
+// Defaults: room for a few seconds of denials at 20,000 requests a second,
+// flushed every second or every 512 decisions, whichever comes first.
+const (
+	DefaultBuffer   = 65536
+	DefaultBatch    = 512
+	DefaultInterval = time.Second
+	DefaultSample   = 100
+)
+
+// Log is the recorder. The zero value is not usable; call New. A nil *Log
+// records nothing (the decision log is off).
+type Log struct {
+	store  Store
+	log    *slog.Logger
+	ch     chan model.Decision
+	sample uint64 // record one allow in sample; 0: none
+
+	Batch    int
+	Interval time.Duration
+
+	allowSeq atomic.Uint64
+	results  [3]atomic.Uint64 // denied, unknown, allowed: every answer
+	queued   atomic.Uint64
+	dropped  atomic.Uint64
+	written  atomic.Uint64
+	failed   atomic.Uint64
+	checks   sync.Map // check id → *checkCount
+}
+
+type checkCount struct {
+	name string
+	n    atomic.Uint64
+}
+
+// New returns a recorder with a buffer of size decisions (DefaultBuffer
+// when size <= 0) that records one allow in sample (0: none).
+func New(st Store, size, sample int, log *slog.Logger) *Log {
+	if size <= 0 {
+		size = DefaultBuffer
+	}
+	if sample < 0 {
+		sample = 0
+	}
+	return &Log{store: st, log: log, ch: make(chan model.Decision, size), sample: uint64(sample),
+		Batch: DefaultBatch, Interval: DefaultInterval}
+}
+
+func resultIndex(r string) int {
+	switch r {
+	case model.DecisionDenied:
+		return 0
+	case model.DecisionUnknown:
+		return 1
+	}
+	return 2
+}
+
+// Allowed counts an allow under each check that passed in it, and says
+// whether this allow is one of the sample the log keeps. It never blocks.
+func (l *Log) Allowed(checks []posture.CheckResult) bool {
+	if l == nil {
+		return false
+	}
+	l.results[2].Add(1)
+	for i := range checks {
+		c := &checks[i]
+		if c.Result != posture.Pass {
+			continue
+		}
+		v, found := l.checks.Load(c.ID)
+		if !found || v.(*checkCount).name != c.Name { // a new or renamed check
+			v, _ = l.checks.LoadOrStore(c.ID, &checkCount{name: c.Name})
+			if v.(*checkCount).name != c.Name {
+				old := v.(*checkCount)
+				nc := &checkCount{name: c.Name}
+				nc.n.Store(old.n.Load())
+				l.checks.CompareAndSwap(c.ID, old, nc)
+				v, _ = l.checks.Load(c.ID)
+			}
+		}
+		v.(*checkCount).n.Add(1)
+	}
+	return l.sample > 0 && l.allowSeq.Add(1)%l.sample == 0
+}
+
+// Counted records a deny or unknown in the per-result totals; Allowed
+// counts allows itself.
+func (l *Log) Counted(result string) {
+	if l != nil && result != model.DecisionAllowed {
+		l.results[resultIndex(result)].Add(1)
+	}
+}
+
+// Enqueue hands d to the flusher without waiting: when the buffer is
+// full, d is dropped and counted (postern_decision_log_dropped_total).
+func (l *Log) Enqueue(d model.Decision) bool {
+	if l == nil {
+		return false
+	}
+	select {
+	case l.ch <- d:
+		l.queued.Add(1)
+		return true
+	default:
+		l.dropped.Add(1)
+		return false
+	}
+}
+
+// Dropped is how many decisions a full buffer has dropped.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Written is how many decisions reached the store.
+func (l *Log) Written() uint64 { return l.written.Load() }
+
+// Run flushes the buffer in batches until ctx ends, then writes what is
+// left (with a short deadline of its own) and returns nil.
+func (l *Log) Run(ctx context.Context) error {
+	t := time.NewTicker(l.Interval)
+	defer t.Stop()
+	batch := make([]model.Decision, 0, l.Batch)
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			l.flush(fctx, batch)
+			l.Flush(fctx)
+			cancel()
+			return nil
+		case d := <-l.ch:
+			batch = append(batch, d)
+			if len(batch) >= l.Batch {
+				batch = l.flush(ctx, batch)
+			}
+		case <-t.C:
+			batch = l.flush(ctx, batch)
+		}
+	}
+}
+
+// Flush writes whatever is buffered now (tests and benchmarks use it).
+func (l *Log) Flush(ctx context.Context) {
+	batch := make([]model.Decision, 0, l.Batch)
+	for {
+		select {
+		case d := <-l.ch:
+			batch = append(batch, d)
+			if len(batch) >= l.Batch {
+				batch = l.flush(ctx, batch)
+			}
+			continue
+		default:
+		}
+		l.flush(ctx, batch)
+		return
+	}
+}
+
+// flush writes batch and returns it emptied. A failed write is logged and
+// its decisions counted as failed: the log is best effort, never a
+// reason to slow or refuse an answer.
+func (l *Log) flush(ctx context.Context, batch []model.Decision) []model.Decision {
+	if len(batch) == 0 {
+		return batch
+	}
+	if err := l.store.AppendDecisions(ctx, batch); err != nil {
+		l.failed.Add(uint64(len(batch)))
+		if ctx.Err() == nil {
+			l.log.Error("decision log: write", "decisions", len(batch), "err", err)
+		}
+	} else {
+		l.written.Add(uint64(len(batch)))
+	}
+	clear(batch)
+	return batch[:0]
+}
+
+var (
+	descResults = prometheus.NewDesc("postern_decisions_total",
+		"Enforcement API answers by result (denied, unknown, allowed).", []string{"result"}, nil)
+	descAllowedCheck = prometheus.NewDesc("postern_decision_check_allowed_total",
+		"Allowed answers, counted under each enabled check that passed in them.", []string{"check_id", "check"}, nil)
+	descDropped = prometheus.NewDesc("postern_decision_log_dropped_total",
+		"Decisions the decision log dropped because its buffer was full.", nil, nil)
+	descWritten = prometheus.NewDesc("postern_decision_log_written_total",
+		"Decisions written to the decision log.", nil, nil)
+	descFailed = prometheus.NewDesc("postern_decision_log_failed_total",
+		"Decisions the decision log could not write to the database.", nil, nil)
+	descQueued = prometheus.NewDesc("postern_decision_log_queued",
+		"Decisions waiting in the decision log's buffer.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (l *Log) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descResults, descAllowedCheck, descDropped, descWritten, descFailed, descQueued} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: read at scrape time, nothing
+// is spent between scrapes.
+func (l *Log) Collect(ch chan<- prometheus.Metric) {
+	for i, r := range []string{model.DecisionDenied, model.DecisionUnknown, model.DecisionAllowed} {
+		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(l.results[i].Load()), r)
+	}
+	l.checks.Range(func(k, v any) bool {
+		c := v.(*checkCount)
+		ch <- prometheus.MustNewConstMetric(descAllowedCheck, prometheus.CounterValue, float64(c.n.Load()),
+			strconv.FormatInt(k.(int64), 10), c.name)
+		return true
+	})
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(l.dropped.Load()))
+	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(l.written.Load()))
+	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(l.failed.Load()))
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(len(l.ch)))
+}

@@ -1,0 +1,118 @@
+package decisionlog_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"postern/internal/decisionlog"
+	"postern/internal/model"
+	"postern/internal/posture"
+)
+
+type memStore struct {
+	mu      sync.Mutex
+	batches [][]model.Decision
+	block   chan struct{} // when set, writes wait for it
+}
+
+func (m *memStore) AppendDecisions(ctx context.Context, ds []model.Decision) error {
+	if m.block != nil {
+		<-m.block
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.batches = append(m.batches, append([]model.Decision(nil), ds...))
+	return nil
+}
+
+func (m *memStore) count() (n, batches int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range m.batches {
+		n += len(b)
+	}
+	return n, len(m.batches)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A full buffer drops and counts, and Enqueue never waits, even while the
+// store is stuck.
+func TestFullBufferDropsWithoutBlocking(t *testing.T) {
+	st := &memStore{block: make(chan struct{})}
+	l := decisionlog.New(st, 4, 0, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	start := time.Now()
+	kept := 0
+	for range 100 {
+		if l.Enqueue(model.Decision{Result: model.DecisionDenied}) {
+			kept++
+		}
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("100 enqueues took %v with the store stuck", time.Since(start))
+	}
+	if l.Dropped() == 0 || kept+int(l.Dropped()) != 100 || kept > 4+decisionlog.DefaultBatch {
+		t.Errorf("kept %d, dropped %d of 100 with a buffer of 4", kept, l.Dropped())
+	}
+	close(st.block)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.count(); n != kept {
+		t.Errorf("%d written at shutdown, want every one kept (%d)", n, kept)
+	}
+}
+
+// Run writes full batches at once and the rest at each tick.
+func TestRunFlushesInBatches(t *testing.T) {
+	st := &memStore{}
+	l := decisionlog.New(st, 1000, 0, quiet)
+	l.Batch, l.Interval = 10, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go l.Run(ctx)
+	for range 25 {
+		l.Enqueue(model.Decision{Result: model.DecisionDenied})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, _ := st.count(); n == 25 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	n, batches := st.count()
+	if n != 25 || batches < 3 || l.Written() != 25 {
+		t.Errorf("%d decisions in %d batches (written %d), want 25 in at least 3", n, batches, l.Written())
+	}
+}
+
+// One allow in sample is kept; allows are counted per passing check.
+func TestAllowSample(t *testing.T) {
+	l := decisionlog.New(&memStore{}, 10, 4, quiet)
+	checks := []posture.CheckResult{{ID: 1, Name: "A", Result: posture.Pass}, {ID: 2, Name: "B", Result: posture.Fail, Mode: posture.ModeMonitor}}
+	kept := 0
+	for range 20 {
+		if l.Allowed(checks) {
+			kept++
+		}
+	}
+	if kept != 5 {
+		t.Errorf("%d of 20 allows sampled at 1 in 4, want 5", kept)
+	}
+	if none := decisionlog.New(&memStore{}, 10, 0, quiet); none.Allowed(checks) {
+		t.Error("an allow sampled with sampling off")
+	}
+	var nilLog *decisionlog.Log
+	if nilLog.Allowed(checks) || nilLog.Enqueue(model.Decision{}) {
+		t.Error("a nil log recorded")
+	}
+}

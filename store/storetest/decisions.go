@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+
+	"postern/internal/audit"
+	"postern/internal/model"
+)
+
+func testDecisions(t *testing.T, open Opener) {
+	cases(t, open,
+		tcase{"RoundTripAndFilters", decisionsFilters},
+		tcase{"Prune", decisionsPrune},
+	)
+}
+
+func decisionsFilters(t *testing.T, s Store) {
+	ctx := t.Context()
+	tok, err := s.CreateAPIToken(ctx, newToken("gateway", "pst_aaaa"), entry(audit.APITokenCreated, "gateway"))
+	must(t, err, "CreateAPIToken")
+	ds := []model.Decision{
+		{At: at(1, 0), DeviceID: "m1", Hostname: "LAPTOP-1.corp", MatchedBy: "hostname", MatchedKey: "laptop-1", Result: model.DecisionDenied,
+			Checks:  []model.DecisionCheck{{ID: 7, Name: "Firewall", Mode: "enforce", Result: "fail", Reasons: []string{"firewall is off"}}},
+			TokenID: tok.ID, Source: "10.0.0.1"},
+		{At: at(2, 0), DeviceID: "", Hostname: "ghost", MatchedBy: "none", MatchedKey: "ghost", Result: model.DecisionUnknown,
+			Checks:  []model.DecisionCheck{{ID: 7, Name: "Firewall", Mode: "enforce", Result: "unknown"}, {ID: 9, Name: "Risk", Mode: "enforce", Result: "unknown"}},
+			TokenID: 99, Source: "10.0.0.2"},
+		{At: at(3, 0), DeviceID: "m1", Hostname: "LAPTOP-1.corp", MatchedBy: "defender_machine_id", MatchedKey: "m1", Result: model.DecisionAllowed,
+			TokenID: tok.ID, Source: "10.0.0.1"},
+	}
+	must(t, s.AppendDecisions(ctx, ds), "AppendDecisions")
+	must(t, s.AppendDecisions(ctx, nil), "AppendDecisions(nil)")
+
+	all, total, err := s.Decisions(ctx, model.DecisionFilter{})
+	must(t, err, "Decisions")
+	if total != 3 || len(all) != 3 || all[0].Result != model.DecisionAllowed || all[2].Result != model.DecisionDenied {
+		t.Fatalf("Decisions = %d %+v, want three, newest first", total, all)
+	}
+	got := all[2]
+	if got.ID == 0 || !sameTime(got.At, at(1, 0)) || got.DeviceID != "m1" || got.Hostname != "LAPTOP-1.corp" || got.MatchedBy != "hostname" ||
+		got.MatchedKey != "laptop-1" || got.TokenID != tok.ID || got.TokenName != "gateway" || got.Source != "10.0.0.1" ||
+		len(got.Checks) != 1 || got.Checks[0].ID != 7 || got.Checks[0].Name != "Firewall" || got.Checks[0].Reasons[0] != "firewall is off" {
+		t.Errorf("decision read back as %+v", got)
+	}
+	if all[1].TokenName != "" || all[1].Checks[1].Name != "Risk" {
+		t.Errorf("decision of an unknown token read back as %+v", all[1])
+	}
+	if len(all[0].Checks) != 0 {
+		t.Errorf("allow read back with checks %+v", all[0].Checks)
+	}
+
+	for _, tt := range []struct {
+		name string
+		f    model.DecisionFilter
+		want []string // results, newest first
+	}{
+		{"device", model.DecisionFilter{DeviceID: "m1"}, []string{"allowed", "denied"}},
+		{"host prefix, any case", model.DecisionFilter{Hostname: "laptop"}, []string{"allowed", "denied"}},
+		{"host wildcard is literal", model.DecisionFilter{Hostname: "%"}, nil},
+		{"check", model.DecisionFilter{CheckID: 7}, []string{"unknown", "denied"}},
+		{"check 9", model.DecisionFilter{CheckID: 9}, []string{"unknown"}},
+		{"result", model.DecisionFilter{Result: model.DecisionDenied}, []string{"denied"}},
+		{"token", model.DecisionFilter{TokenID: tok.ID}, []string{"allowed", "denied"}},
+		{"time", model.DecisionFilter{Since: at(2, 0), Until: at(3, 0)}, []string{"unknown"}},
+		{"page", model.DecisionFilter{Limit: 1, Offset: 1}, []string{"unknown"}},
+	} {
+		page, n, err := s.Decisions(ctx, tt.f)
+		must(t, err, tt.name)
+		var res []string
+		for _, d := range page {
+			res = append(res, d.Result)
+		}
+		wantTotal := len(tt.want)
+		if tt.f.Limit > 0 {
+			wantTotal = 3
+		}
+		if !slices.Equal(res, tt.want) || n != wantTotal {
+			t.Errorf("%s: got %v (total %d), want %v", tt.name, res, n, tt.want)
+		}
+	}
+}
+
+func decisionsPrune(t *testing.T, s Store) {
+	ctx := t.Context()
+	var ds []model.Decision
+	for i := range 5 {
+		ds = append(ds, model.Decision{At: at(1, i), DeviceID: "m1", MatchedBy: "defender_machine_id", Result: model.DecisionDenied,
+			Checks: []model.DecisionCheck{{ID: 1, Name: "A", Mode: "enforce", Result: "fail"}}})
+	}
+	ds = append(ds, model.Decision{At: at(5, 0), DeviceID: "m1", MatchedBy: "defender_machine_id", Result: model.DecisionDenied,
+		Checks: []model.DecisionCheck{{ID: 1, Name: "A", Mode: "enforce", Result: "fail"}}})
+	must(t, s.AppendDecisions(ctx, ds), "AppendDecisions")
+	var counts []int
+	for {
+		n, err := s.PruneDecisions(ctx, at(3, 0), 2)
+		must(t, err, "PruneDecisions")
+		counts = append(counts, n)
+		if n < 2 {
+			break
+		}
+	}
+	if !slices.Equal(counts, []int{2, 2, 1}) {
+		t.Errorf("batches deleted %v, want 2, 2, 1", counts)
+	}
+	left, total, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 1})
+	must(t, err, "Decisions")
+	if total != 1 || len(left) != 1 || !sameTime(left[0].At, at(5, 0)) {
+		t.Errorf("after pruning: %d %+v, want the recent one", total, left)
+	}
+}
