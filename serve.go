@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -92,17 +93,19 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 // database holds secrets sealed with one (a restore without its key): a
 // fresh key would only leave a useless one behind.
 func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.Store) error {
-	ins, err := st.Integrations(ctx)
+	vals, err := st.SealedValues(ctx)
 	if err != nil {
 		return err
 	}
-	for _, in := range ins {
-		if in.ClientSecret == "" {
-			continue
+	if len(vals) > 0 {
+		v := vals[0]
+		what := strings.ReplaceAll(v.Location.Column, "_", " ")
+		if v.Location.Table == "webhook_endpoints" {
+			what = "webhook signing secret"
 		}
-		id, _ := secret.KeyID(in.ClientSecret)
-		return fmt.Errorf("there is no master key at %s, but the stored client secret of %q is sealed with master key id %q: "+
-			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, in.Name, id)
+		id, _ := secret.KeyID(v.Value)
+		return fmt.Errorf("there is no master key at %s, but the stored %s of %q is sealed with master key id %q: "+
+			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, v.Location.Row, id)
 	}
 	return nil
 }
