@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,30 @@ func TestWatchEmitsOnce(t *testing.T) {
 	types := string(got[0].Body) + string(got[1].Body)
 	if !strings.Contains(types, events.IntegrationDataStale) || !strings.Contains(types, events.IntegrationSecretExpiring) {
 		t.Errorf("bodies %s", types)
+	}
+}
+
+// A backlog drains as fast as the receiver answers, a free slot taking the
+// next event at once, not one batch per poll.
+func TestBacklogDrainsWithoutWaitingForThePoll(t *testing.T) {
+	e := newEnv(t, webhook.Options{Concurrency: 2, Poll: time.Hour})
+	r := newReceiver(t)
+	e.add(r.srv.URL, events.SyncFailed)
+	for i := range 40 {
+		e.emit("msg_b"+strconv.Itoa(i), events.SyncFailed)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.requests()) < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(r.requests()); n != 40 {
+		t.Fatalf("%d of 40 events delivered with the poll an hour away", n)
 	}
 }

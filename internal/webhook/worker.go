@@ -73,6 +73,10 @@ type Worker struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[int64]bool
+	// done is when (in seq) each event finished lately: a read of the
+	// outbox that began before may still show it due.
+	done map[int64]uint64
+	seq  uint64
 }
 
 // NewWorker returns the worker.
@@ -111,7 +115,7 @@ func NewWorker(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Worke
 	// this URL, and following it could send the event anywhere.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Worker{store: st, log: log, o: o, client: client, wake: make(chan struct{}, 1),
-		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}}
+		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}, done: map[int64]uint64{}}
 	w.keyring.Store(kr)
 	return w
 }
@@ -163,15 +167,30 @@ func (w *Worker) Deliver(ctx context.Context) error {
 }
 
 // dispatch starts a delivery for each due event not already in flight,
-// as long as a slot is free; the rest wait for the next pass.
+// as long as a slot is free; the rest wait for the next pass. An event that
+// finished after the outbox was read is skipped: the read may predate its
+// record. Only Run or Deliver calls it, one at a time.
 func (w *Worker) dispatch(ctx context.Context) error {
+	w.mu.Lock()
+	w.seq++
+	start := w.seq
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		for id, at := range w.done {
+			if at < start { // recorded before this read began: every later read sees it
+				delete(w.done, id)
+			}
+		}
+		w.mu.Unlock()
+	}()
 	items, err := w.store.DueWebhooks(ctx, w.o.Now(), batch)
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
 		w.mu.Lock()
-		busy := w.inflight[it.ID]
+		busy := w.inflight[it.ID] || w.done[it.ID] >= start
 		w.mu.Unlock()
 		if busy {
 			continue
@@ -189,9 +208,12 @@ func (w *Worker) dispatch(ctx context.Context) error {
 			defer func() {
 				w.mu.Lock()
 				delete(w.inflight, it.ID)
+				w.seq++
+				w.done[it.ID] = w.seq
 				w.mu.Unlock()
 				<-w.slots
 				w.wg.Done()
+				w.Notify() // a slot is free: the next due event need not wait for the poll
 			}()
 			w.deliver(ctx, it)
 		}()
