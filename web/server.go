@@ -43,6 +43,9 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Decisions is the decision log; nil records nothing.
 	Decisions *decisionlog.Log
+	// DecisionDays is the decision log's retention, as the page states it
+	// (default 7).
+	DecisionDays int
 }
 
 // Syncer is the background sync as the console drives it.
@@ -57,23 +60,24 @@ type Syncer interface {
 
 // Server is the console's HTTP handler.
 type Server struct {
-	echo        *echo.Echo
-	store       *store.Store
-	integration *integration.Service
-	syncer      Syncer
-	fleet       *fleet.Holder
-	tokens      *auth.Tokens
-	policy      *policy.Engine
-	checks      *policy.Service
-	webhooks    *webhook.Service
-	metrics     *metrics.Metrics
-	log         *slog.Logger
-	now         func() time.Time
-	proxies     []netip.Prefix
-	sessions    *auth.SessionStore
-	limiter     *auth.Limiter
-	decisions   *decisionlog.Log
-	apiSummary  apiCounts
+	echo         *echo.Echo
+	store        *store.Store
+	integration  *integration.Service
+	syncer       Syncer
+	fleet        *fleet.Holder
+	tokens       *auth.Tokens
+	policy       *policy.Engine
+	checks       *policy.Service
+	webhooks     *webhook.Service
+	metrics      *metrics.Metrics
+	log          *slog.Logger
+	now          func() time.Time
+	proxies      []netip.Prefix
+	sessions     *auth.SessionStore
+	limiter      *auth.Limiter
+	decisions    *decisionlog.Log
+	decisionDays int
+	apiSummary   apiCounts
 }
 
 // Login limits: ten failures per account or per client address within
@@ -107,6 +111,10 @@ func NewServer(d Deps) *Server {
 		proxies:     d.TrustedProxies,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
 		decisions:   d.Decisions,
+	}
+	s.decisionDays = d.DecisionDays
+	if s.decisionDays <= 0 {
+		s.decisionDays = 7
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS
