@@ -46,7 +46,8 @@ type NavGroup struct {
 var Navigation = []NavGroup{
 	{Items: []NavItem{{"dashboard", "Dashboard", "/"}}},
 	{Title: "Zero Trust Security", Items: []NavItem{{"posture-checks", "Device Posture Checks", "/zero-trust/posture-checks"},
-		{"exceptions", "Exceptions", "/zero-trust/exceptions"}}},
+		{"exceptions", "Exceptions", "/zero-trust/exceptions"},
+		{"access-decisions", "Access decisions", "/zero-trust/access-decisions"}}},
 	{Items: []NavItem{{"devices", "Devices", "/devices"}, {"access-changes", "Access changes", "/access-changes"}}},
 	{Title: "Settings", Items: []NavItem{
 		{"integrations", "Integrations", "/settings/integrations"},

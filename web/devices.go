@@ -280,6 +280,9 @@ func (s *Server) renderDevice(c echo.Context, id string, status int, form *views
 	}
 	posture.FormErrors = errs
 	p.Posture = &posture
+	if err := s.deviceDecisions(c.Request().Context(), &p); err != nil {
+		return err
+	}
 	return render(c, status, views.DeviceDetail(p))
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/decisionlog"
 	"postern/internal/emulator"
 	"postern/internal/fleet"
 	"postern/internal/model"
@@ -62,6 +64,74 @@ func BenchmarkEvaluateHTTP(b *testing.B) {
 				n, evBenchFleet, sec(&st.stage), sec(&st.apply), sec(&st.load), time.Duration(st.first.Load()).Seconds())
 		}
 	})
+}
+
+// BenchmarkEvaluateDecisionLog measures what the decision log costs
+// evaluate: the same fleet, checks, load generator and bodies, 20 % of
+// whose answers are denials, with the log off and then on (every denial
+// recorded, one allow in 100 sampled, flushed to the same SQLite file in
+// the background). Target (issue 14): log_on at least 0.9 × log_off's
+// evaluations/s, in the same run; the ratio is reported as on/off.
+//
+//	go test ./web -run '^$' -bench BenchmarkEvaluateDecisionLog -benchtime 100000x
+func BenchmarkEvaluateDecisionLog(b *testing.B) {
+	env := newEvBenchEnv(b)
+	bodies := env.mixedBodies(b, 0.20, 8192)
+	var off float64
+	b.Run("log_off", func(b *testing.B) {
+		env.srv.decisions = nil
+		off = env.runBodies(b, bodies)
+	})
+	b.Run("log_on_20pct_denied", func(b *testing.B) {
+		l := decisionlog.New(env.st, 0, decisionlog.DefaultSample, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		env.srv.decisions = l
+		on := env.runBodies(b, bodies)
+		env.srv.decisions = nil
+		stop()
+		<-done
+		if off > 0 && on > 0 {
+			b.ReportMetric(on/off, "ratio-on/off")
+		}
+		b.ReportMetric(float64(l.Written()), "recorded")
+		b.ReportMetric(float64(l.Dropped()), "dropped")
+	})
+}
+
+// mixedBodies returns n bodies of which the share denied are answered
+// with a denial or unknown and the rest allowed, shuffled, drawn from the
+// environment's bodies (classified by asking the server).
+func (e *evBenchEnv) mixedBodies(b *testing.B, denied float64, n int) [][]byte {
+	b.Helper()
+	var allow, deny [][]byte
+	for _, body := range e.bodies {
+		res, err := e.post(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bytes.HasPrefix(res, []byte(`{"allowed":true`)) {
+			allow = append(allow, body)
+		} else {
+			deny = append(deny, body)
+		}
+	}
+	if len(allow) == 0 || len(deny) == 0 {
+		b.Fatalf("the bodies give %d allows and %d denials: need both", len(allow), len(deny))
+	}
+	nDeny := int(float64(n) * denied)
+	out := make([][]byte, 0, n)
+	for i := range nDeny {
+		out = append(out, deny[i%len(deny)])
+	}
+	for i := range n - nDeny {
+		out = append(out, allow[i%len(allow)])
+	}
+	r := rand.New(rand.NewPCG(3, 5))
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	b.Logf("%d bodies: %d denied (from %d distinct), %d allowed (from %d distinct)", n, nDeny, len(deny), n-nDeny, len(allow))
+	return out
 }
 
 // BenchmarkEvaluateHandler is the server's own cost of one answer: the
@@ -115,6 +185,7 @@ type evBenchEnv struct {
 	applyOnce  sync.Once
 	applyStats evApplyStats
 
+	srv     *Server
 	st      *store.Store
 	handler http.Handler
 	fleet   *fleet.Holder
@@ -177,7 +248,10 @@ func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	b.Cleanup(hs.Close)
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	b.Cleanup(tr.CloseIdleConnections)
-	env := &evBenchEnv{parent: b, st: st, handler: srv, fleet: devices, pol: pol, url: hs.URL + evaluatePath, authz: "Bearer " + token,
+	// The decision log is off unless a benchmark turns it on
+	// (BenchmarkEvaluateDecisionLog).
+	srv.decisions = nil
+	env := &evBenchEnv{parent: b, srv: srv, st: st, handler: srv, fleet: devices, pol: pol, url: hs.URL + evaluatePath, authz: "Bearer " + token,
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 	env.bodies = evBenchBodies(r, fl, 8192)
 
@@ -257,7 +331,13 @@ func (e *evBenchEnv) post(body []byte) ([]byte, error) {
 // run measures b.N evaluations from parallel keep-alive connections of
 // the lean load generator (loadgen_test.go) and reports evaluations per
 // second and latency percentiles.
-func (e *evBenchEnv) run(b *testing.B) {
+func (e *evBenchEnv) run(b *testing.B) float64 {
+	return e.runBodies(b, e.bodies)
+}
+
+// runBodies is run over the given bodies; it returns evaluations per
+// second (0 when nothing was measured).
+func (e *evBenchEnv) runBodies(b *testing.B, bodies [][]byte) float64 {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var next atomic.Uint64
@@ -274,7 +354,7 @@ func (e *evBenchEnv) run(b *testing.B) {
 		defer conn.Close()
 		mine := make([]time.Duration, 0, 1024)
 		for pb.Next() {
-			body := e.bodies[next.Add(1)%uint64(len(e.bodies))]
+			body := bodies[next.Add(1)%uint64(len(bodies))]
 			t0 := time.Now()
 			status, answer, err := conn.post(body)
 			mine = append(mine, time.Since(t0))
@@ -293,7 +373,7 @@ func (e *evBenchEnv) run(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if len(lat) == 0 {
-		return
+		return 0
 	}
 	slices.Sort(lat)
 	pct := func(p float64) float64 {
@@ -305,6 +385,7 @@ func (e *evBenchEnv) run(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(pct(0.999), "p99.9-ms")
 	b.ReportMetric(float64(lat[len(lat)-1])/float64(time.Millisecond), "max-ms")
+	return float64(len(lat)) / elapsed.Seconds()
 }
 
 // applyLoop applies a sync of the whole fleet to the store again and again,

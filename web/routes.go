@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	app.GET("/zero-trust/posture-checks/:id/delete", s.checkDeleteConfirm)
 	app.POST("/zero-trust/posture-checks/:id/delete", s.checkDelete)
 	app.GET("/zero-trust/exceptions", s.exceptions)
+	app.GET("/zero-trust/access-decisions", s.accessDecisions)
 	app.POST("/zero-trust/exceptions/:eid/revoke", s.exceptionsRevoke)
 	app.GET("/devices", s.devices)
 	app.GET("/devices.csv", s.devicesCSV)

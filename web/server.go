@@ -47,6 +47,9 @@ type Deps struct {
 	ClientCert *clientcert.Config
 	// Decisions is the decision log; nil records nothing.
 	Decisions *decisionlog.Log
+	// DecisionDays is the decision log's retention, as the page states it
+	// (default 7).
+	DecisionDays int
 }
 
 // Syncer is the background sync as the console drives it.
@@ -61,24 +64,25 @@ type Syncer interface {
 
 // Server is the console's HTTP handler.
 type Server struct {
-	echo        *echo.Echo
-	store       *store.Store
-	integration *integration.Service
-	syncer      Syncer
-	fleet       *fleet.Holder
-	tokens      *auth.Tokens
-	policy      *policy.Engine
-	checks      *policy.Service
-	webhooks    *webhook.Service
-	metrics     *metrics.Metrics
-	log         *slog.Logger
-	now         func() time.Time
-	proxies     []netip.Prefix
-	sessions    *auth.SessionStore
-	limiter     *auth.Limiter
-	clientCert  *clientcert.Config
-	decisions   *decisionlog.Log
-	apiSummary  apiCounts
+	echo         *echo.Echo
+	store        *store.Store
+	integration  *integration.Service
+	syncer       Syncer
+	fleet        *fleet.Holder
+	tokens       *auth.Tokens
+	policy       *policy.Engine
+	checks       *policy.Service
+	webhooks     *webhook.Service
+	metrics      *metrics.Metrics
+	log          *slog.Logger
+	now          func() time.Time
+	proxies      []netip.Prefix
+	sessions     *auth.SessionStore
+	limiter      *auth.Limiter
+	decisions    *decisionlog.Log
+	decisionDays int
+	apiSummary   apiCounts
+	clientCert   *clientcert.Config
 }
 
 // Login limits: ten failures per account or per client address within
@@ -116,6 +120,10 @@ func NewServer(d Deps) *Server {
 		clientCert:  d.ClientCert,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
 		decisions:   d.Decisions,
+	}
+	s.decisionDays = d.DecisionDays
+	if s.decisionDays <= 0 {
+		s.decisionDays = 7
 	}
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"postern/internal/audit"
 	"postern/internal/model"
@@ -12,7 +14,36 @@ func testDecisions(t *testing.T, open Opener) {
 	cases(t, open,
 		tcase{"RoundTripAndFilters", decisionsFilters},
 		tcase{"Prune", decisionsPrune},
+		tcase{"LargeBatch", decisionsLargeBatch},
 	)
+}
+
+// A batch larger than any one statement keeps each decision's checks
+// with it.
+func decisionsLargeBatch(t *testing.T, s Store) {
+	ctx := t.Context()
+	var ds []model.Decision
+	for i := range 300 {
+		ds = append(ds, model.Decision{At: at(1, 0).Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i),
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied,
+			Checks: []model.DecisionCheck{{ID: int64(i%7 + 1), Name: "C", Mode: "enforce", Result: "fail"}, {ID: 100, Name: "All", Mode: "enforce", Result: "fail"}}})
+	}
+	must(t, s.AppendDecisions(ctx, ds), "AppendDecisions")
+	for id := int64(1); id <= 7; id++ {
+		got, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: id})
+		must(t, err, "Decisions")
+		for _, d := range got {
+			if len(d.Checks) != 2 || d.Checks[0].ID != id || d.DeviceID != fmt.Sprint("m", int(d.At.Sub(at(1, 0))/time.Second)) {
+				t.Fatalf("check %d: decision %+v", id, d)
+			}
+		}
+		if want := (300 - int(id-1) + 6) / 7; n != want {
+			t.Errorf("check %d: %d decisions, want %d", id, n, want)
+		}
+	}
+	if _, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 100}); err != nil || n != 300 {
+		t.Errorf("check 100: %d, %v; want 300", n, err)
+	}
 }
 
 func decisionsFilters(t *testing.T, s Store) {
