@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"postern/internal/auth"
+	"postern/internal/clientcert"
 	"postern/internal/config"
 	"postern/internal/decisionlog"
 	"postern/internal/defender"
@@ -257,10 +259,14 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		},
 	})
+	certs, err := clientCertConfig(e.cfg)
+	if err != nil {
+		return nil, err
+	}
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
-		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies})
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
@@ -311,4 +317,23 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *config.Config, stdou
 	}
 	printCredentials(stdout, url, emulator.DemoTenantID, emulator.DemoClientID, emulator.DemoClientSecret)
 	return nil
+}
+
+// clientCertConfig is how forward-auth reads forwarded client
+// certificates; a CA bundle that cannot be read, or holds no certificate,
+// stops the start (docs/configuration.md).
+func clientCertConfig(cfg config.Config) (*clientcert.Config, error) {
+	c := &clientcert.Config{URIPrefixes: cfg.ClientCertURIPrefixes, SubjectCN: cfg.ClientCertSubjectCN}
+	if cfg.ClientCertCA == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(cfg.ClientCertCA)
+	if err != nil {
+		return nil, fmt.Errorf("client-cert-ca: %w", err)
+	}
+	c.Roots = x509.NewCertPool()
+	if !c.Roots.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("client-cert-ca: %s holds no PEM certificate", cfg.ClientCertCA)
+	}
+	return c, nil
 }

@@ -14,8 +14,11 @@ import (
 func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audit.Entry) (model.APIToken, error) {
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		t.CreatedAt = s.now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by)
-			VALUES (?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy)
+		if t.IdentitySource == "" {
+			t.IdentitySource = model.IdentityHeaders
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by, identity_source)
+			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy, t.IdentitySource)
 		if err != nil {
 			return err
 		}
@@ -29,7 +32,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 
 // APITokens lists every token, newest first, revoked ones included.
 func (s *Store) APITokens(ctx context.Context) ([]model.APIToken, error) {
-	return collect(ctx, s.read, "API tokens", `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at
+	return collect(ctx, s.read, "API tokens", `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at, identity_source
 		FROM api_tokens ORDER BY id DESC`, nil, scanAPIToken)
 }
 
@@ -37,7 +40,7 @@ func scanAPIToken(r scanner) (model.APIToken, error) {
 	var t model.APIToken
 	var created string
 	var used, revoked sql.NullString
-	err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked)
+	err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked, &t.IdentitySource)
 	if err == nil {
 		t.CreatedAt, err = parseTime(created)
 	}

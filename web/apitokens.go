@@ -20,7 +20,7 @@ func (s *Server) apiTokensPage(c echo.Context, status int, p views.APITokensPage
 	p.Chrome = s.chrome(c, "API tokens", "api-tokens")
 	for _, t := range tokens {
 		p.Tokens = append(p.Tokens, views.APITokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt,
-			CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt})
+			CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, IdentitySource: t.IdentitySource})
 	}
 	return render(c, status, views.APITokens(p))
 }
@@ -33,9 +33,11 @@ func (s *Server) apiTokens(c echo.Context) error {
 // apiTokenCreate makes a token and shows it once, in this answer only.
 func (s *Server) apiTokenCreate(c echo.Context) error {
 	name := strings.TrimSpace(c.Request().PostFormValue("name"))
-	token, _, err := s.tokens.Create(c.Request().Context(), name)
+	source := c.Request().PostFormValue("identity_source")
+	token, _, err := s.tokens.Create(c.Request().Context(), name, source)
 	if fields := apperr.FieldsOf(err); fields != nil {
-		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: fields["name"]})
+		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: fields["name"],
+			IdentitySource: source, IdentitySourceError: fields["identity_source"]})
 	}
 	if err != nil {
 		return err
@@ -59,8 +61,12 @@ func (s *Server) apiTokenRevoke(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
 }
 
-// ctxToken holds the id of the API token a request presented.
-const ctxToken = "api_token"
+// ctxToken holds the id of the API token a request presented to
+// forward-auth, ctxTokenSource its identity source.
+const (
+	ctxToken       = "api_token"
+	ctxTokenSource = "api_token_source"
+)
 
 // requireToken admits requests that carry an active API token as a bearer
 // token. Session cookies do not count here.
@@ -95,13 +101,14 @@ func (s *Server) tokenFrom(header bool, next echo.HandlerFunc) echo.HandlerFunc 
 			}
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": msg})
 		}
-		id, ok := s.tokens.Verify(strings.TrimSpace(token))
+		id, source, ok := s.tokens.VerifySource(strings.TrimSpace(token))
 		if !ok {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="invalid_token"`)
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "the API token is unknown or revoked"})
 		}
 		if header { // evaluate's hot path spares the context map
 			c.Set(ctxToken, id)
+			c.Set(ctxTokenSource, source)
 		}
 		return next(c)
 	}

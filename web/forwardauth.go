@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/clientcert"
+	"postern/internal/model"
 	"postern/internal/posture"
 )
 
@@ -81,6 +84,11 @@ func forwardDeny(c echo.Context, reason string) error {
 func (s *Server) forwardIdentity(c echo.Context) (posture.Request, string) {
 	h := c.Request().Header
 	var req posture.Request
+	if source, _ := c.Get(ctxTokenSource).(string); source == model.IdentityCertificate {
+		// The client's own X-Postern-* headers may reach us through the
+		// proxy: a certificate token believes none of them.
+		return s.certIdentity(h)
+	}
 	for _, f := range [...]struct {
 		name string
 		dst  *string
@@ -102,9 +110,21 @@ func (s *Server) forwardIdentity(c echo.Context) (posture.Request, string) {
 		*f.dst = v
 	}
 	if req.DefenderMachineID == "" && req.AADDeviceID == "" && req.Hostname == "" {
-		return req, reasonNoIdentity
+		return s.certIdentity(h)
 	}
 	return req, ""
+}
+
+// certIdentity reads the device from the forwarded client certificate.
+func (s *Server) certIdentity(h http.Header) (posture.Request, string) {
+	id, err := clientcert.FromRequest(h, s.clientCert)
+	switch {
+	case errors.Is(err, clientcert.ErrNone):
+		return posture.Request{}, reasonNoIdentity
+	case err != nil:
+		return posture.Request{}, "client certificate: " + err.Error()
+	}
+	return posture.Request{AADDeviceID: id.EntraDeviceID, Hostname: id.Hostname}, ""
 }
 
 // asciiFor spells the non-ASCII characters reasons use in ASCII.

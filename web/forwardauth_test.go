@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
+	"postern/internal/fleet"
 	"postern/internal/model"
 	"postern/internal/posture"
 )
@@ -220,5 +223,74 @@ func TestHeaderSafe(t *testing.T) {
 	long := headerSafe(strings.Repeat("é", 2000))
 	if len(long) != maxReasonHeader {
 		t.Errorf("long reason cut to %d bytes", len(long))
+	}
+}
+
+// createTokenFrom creates a token with the given identity source through
+// the form.
+func createTokenFrom(t *testing.T, c *client, name, source string) string {
+	t.Helper()
+	res := c.post("/settings/api-tokens", url.Values{"name": {name}, "identity_source": {source}})
+	wantStatus(t, res, http.StatusOK)
+	token := text(parse(t, res).Find(testID("new-token")))
+	if !tokenRE.MatchString(token) {
+		t.Fatalf("the new token is not shown (%q):\n%.800s", token, res.body)
+	}
+	return token
+}
+
+func TestAPITokenIdentitySource(t *testing.T) {
+	e := newAdminEnv(t)
+	admin := e.signedIn()
+	page := parse(t, admin.get("/settings/api-tokens"))
+	sel := page.Find("select#identity-source[name=identity_source]")
+	if sel.Length() != 1 || text(page.Find(`label[for="identity-source"]`)) != "Identity source" {
+		t.Fatal("the create form has no labelled Identity source choice")
+	}
+	var opts []string
+	sel.Find("option").Each(func(_ int, o *goquery.Selection) { opts = append(opts, o.AttrOr("value", "")+"="+text(o)) })
+	if strings.Join(opts, ";") != "headers=Headers set by the proxy;certificate=Client certificate" {
+		t.Errorf("options %q", opts)
+	}
+
+	hdrTok := createToken(t, admin, "Proxy headers") // no choice sent: headers
+	certTok := createTokenFrom(t, admin, "Proxy certificate", "certificate")
+	res := admin.post("/settings/api-tokens", url.Values{"name": {"Proxy odd"}, "identity_source": {"cookies"}})
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	if !strings.Contains(res.body, "Choose where the device") || !strings.Contains(res.body, `value="Proxy odd"`) {
+		t.Errorf("a bad identity source is not explained, or the name is lost: %.600s", res.body)
+	}
+
+	list := admin.get("/settings/api-tokens")
+	rows := parse(t, list).Find("tbody tr")
+	got := map[string]string{}
+	rows.Each(func(_ int, r *goquery.Selection) { got[text(r.Find("td").Eq(0))] = text(r.Find("td").Eq(2)) })
+	if got["Proxy headers"] != "Headers set by the proxy" || got["Proxy certificate"] != "Client certificate" {
+		t.Errorf("the list shows identity %q", got)
+	}
+
+	toks, err := e.store.APITokens(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range toks {
+		if want := map[string]string{"Proxy headers": "headers", "Proxy certificate": "certificate"}[tk.Name]; tk.IdentitySource != want {
+			t.Errorf("%s stored with %q, want %q", tk.Name, tk.IdentitySource, want)
+		}
+	}
+
+	e.fleet.Store(fleet.NewSnapshot([]fleet.Device{{ID: "0123456789abcdef0123456789abcdef01234567", Host: "snap-1",
+		RiskScore: "Low"}}, e.clock.Now(), 1))
+	spoof := map[string]string{hdrDeviceID: "0123456789abcdef0123456789abcdef01234567", hdrHostname: "snap-1",
+		hdrEntraID: "aaaaaaaa-0000-4000-8000-000000000001"}
+	spoof[hdrToken] = hdrTok
+	if res := faAsk(t, e, "GET", "", spoof); res.Header.Get(hdrMatchedBy) != "defender_machine_id" {
+		t.Errorf("a headers token does not read the headers: %v", res.Header)
+	}
+	spoof[hdrToken] = certTok
+	res = faAsk(t, e, "GET", "", spoof)
+	faWant(t, res, http.StatusForbidden)
+	if res.Header.Get(hdrReason) != reasonNoIdentity || res.Header.Get(hdrDevice) != "" {
+		t.Errorf("a certificate token believed the X-Postern-* headers: %v", res.Header)
 	}
 }

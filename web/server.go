@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"postern/internal/auth"
+	"postern/internal/clientcert"
 	"postern/internal/decisionlog"
 	"postern/internal/fleet"
 	"postern/internal/integration"
@@ -41,6 +42,9 @@ type Deps struct {
 	Logger         *slog.Logger
 	Now            func() time.Time
 	TrustedProxies []netip.Prefix
+	// ClientCert says how forward-auth reads forwarded client
+	// certificates; nil reads them with the defaults and verifies nothing.
+	ClientCert *clientcert.Config
 	// Decisions is the decision log; nil records nothing.
 	Decisions *decisionlog.Log
 	// DecisionDays is the decision log's retention, as the page states it
@@ -78,6 +82,7 @@ type Server struct {
 	decisions    *decisionlog.Log
 	decisionDays int
 	apiSummary   apiCounts
+	clientCert   *clientcert.Config
 }
 
 // Login limits: ten failures per account or per client address within
@@ -91,6 +96,9 @@ const (
 func NewServer(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.ClientCert == nil {
+		d.ClientCert = &clientcert.Config{}
 	}
 	if d.Checks == nil && d.Policy != nil {
 		d.Checks = policy.NewService(d.Store, d.Policy, d.Logger)
@@ -109,6 +117,7 @@ func NewServer(d Deps) *Server {
 		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
 		now:         func() time.Time { return d.Now().UTC() },
 		proxies:     d.TrustedProxies,
+		clientCert:  d.ClientCert,
 		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
 		decisions:   d.Decisions,
 	}

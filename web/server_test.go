@@ -61,6 +61,13 @@ func newAdminEnv(t *testing.T) *testEnv {
 // newEnvWith points the Defender client at microsoftURL (login and API).
 func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *testEnv {
 	t.Helper()
+	return newEnvDeps(t, microsoftURL, Deps{TrustedProxies: proxies})
+}
+
+// newEnvDeps is newEnvWith with what the caller sets in Deps beyond the
+// parts and the clock.
+func newEnvDeps(t *testing.T, microsoftURL string, deps Deps) *testEnv {
+	t.Helper()
 	clock := testkit.NewClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	logs := &testkit.Buffer{}
 	p := newParts(t, partsOptions{
@@ -86,7 +93,8 @@ func newEnvWith(t *testing.T, microsoftURL string, proxies ...netip.Prefix) *tes
 	p.svc.Subscribe(p.worker.IntegrationChanged)
 	p.svc.Subscribe(p.pol.IntegrationChanged)
 	go p.pol.Run(ctx)
-	srv := p.server(Deps{Now: clock.Now, TrustedProxies: proxies})
+	deps.Now = clock.Now
+	srv := p.server(deps)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { // before the store closes
 		hs.Close()

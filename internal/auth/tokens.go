@@ -51,8 +51,9 @@ type TokenStore interface {
 }
 
 type tokenEntry struct {
-	id   int64
-	hash []byte
+	id     int64
+	hash   []byte
+	source string
 }
 
 // Tokens verifies API tokens from memory: the enforcement API's hot path
@@ -85,7 +86,7 @@ const MaxTokenName = 80
 // time it is ever seen, since only its hash is stored. The token works at
 // once. A name that is empty, too long or used by an active token is
 // refused with apperr.Fields ("name") and audited as a failure.
-func (t *Tokens) Create(ctx context.Context, name string) (string, model.APIToken, error) {
+func (t *Tokens) Create(ctx context.Context, name, source string) (string, model.APIToken, error) {
 	a, err := actor.Admin(ctx)
 	if err != nil {
 		return "", model.APIToken{}, err
@@ -94,12 +95,19 @@ func (t *Tokens) Create(ctx context.Context, name string) (string, model.APIToke
 	if msg := CheckTokenName(name); msg != "" {
 		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(map[string]string{"name": msg}))
 	}
+	switch source {
+	case "":
+		source = model.IdentityHeaders
+	case model.IdentityHeaders, model.IdentityCertificate:
+	default:
+		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(map[string]string{"identity_source": "Choose where the device's identity comes from."}))
+	}
 	token, prefix, hash, err := NewAPIToken()
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
 	e.Target = name + " (" + prefix + "…)"
-	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email}, e)
+	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email, IdentitySource: source}, e)
 	if apperr.Is(err, apperr.Conflict) {
 		taken := apperr.Fields(map[string]string{"name": msgTokenNameTaken})
 		taken.Err = err
@@ -157,7 +165,7 @@ func (t *Tokens) Reload(ctx context.Context) error {
 	m := make(map[string]tokenEntry, len(all))
 	for _, tok := range all {
 		if tok.RevokedAt == nil {
-			m[tok.Prefix] = tokenEntry{id: tok.ID, hash: tok.Hash}
+			m[tok.Prefix] = tokenEntry{id: tok.ID, hash: tok.Hash, source: tok.IdentitySource}
 		}
 	}
 	t.active.Store(&m)
@@ -166,21 +174,28 @@ func (t *Tokens) Reload(ctx context.Context) error {
 
 // Verify returns the id of the active token presented, or false.
 func (t *Tokens) Verify(token string) (int64, bool) {
+	id, _, ok := t.VerifySource(token)
+	return id, ok
+}
+
+// VerifySource is Verify that also says the token's identity source
+// (model.IdentityHeaders or model.IdentityCertificate).
+func (t *Tokens) VerifySource(token string) (int64, string, bool) {
 	if len(token) < tokenPrefixLen || !strings.HasPrefix(token, tokenScheme) || len(token) > 128 {
-		return 0, false
+		return 0, "", false
 	}
 	e, ok := (*t.active.Load())[token[:tokenPrefixLen]]
 	if !ok {
-		return 0, false
+		return 0, "", false
 	}
 	sum := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(sum[:], e.hash) != 1 {
-		return 0, false
+		return 0, "", false
 	}
 	t.mu.Lock()
 	t.used[e.id] = t.now().UTC()
 	t.mu.Unlock()
-	return e.id, true
+	return e.id, e.source, true
 }
 
 // Run writes last-use times every interval until ctx ends, then once more.

@@ -51,7 +51,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tokens.Create(ctx, "Gateway A"); err != nil {
+	if _, _, err := tokens.Create(ctx, "Gateway A", ""); err != nil {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("x", 150) // too long for a name, and cut in the log
@@ -61,7 +61,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 		{"Gateway A", "Gateway A", "An active token already has this name."},
 	} {
 		n := lastRow(t, db)
-		token, _, err := tokens.Create(ctx, tc.name)
+		token, _, err := tokens.Create(ctx, tc.name, "")
 		if got := apperr.FieldsOf(err); token != "" || !apperr.Is(err, apperr.Invalid) || len(got) != 1 || got["name"] != tc.want {
 			t.Errorf("Create(%.20q) = %q, %v with fields %v; want the name refused: %q", tc.name, token, err, got, tc.want)
 		}
@@ -78,7 +78,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 	if _, err := tokens.Revoke(ctx, all[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tokens.Create(ctx, "Gateway A"); err != nil {
+	if _, _, err := tokens.Create(ctx, "Gateway A", ""); err != nil {
 		t.Errorf("Create of a revoked token's name: %v", err)
 	}
 }
@@ -92,7 +92,7 @@ func TestRefusedTokenRevocationsAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, row, err := tokens.Create(ctx, "Gateway B")
+	token, row, err := tokens.Create(ctx, "Gateway B", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,14 @@ type Config struct {
 	// SyncRemovalGuard: a sync whose listing would mark more than this
 	// percentage of the active fleet missing is held for an admin.
 	SyncRemovalGuard int
+	// Forward-auth's reading of forwarded client certificates
+	// (docs/api.md#client-certificates): a CA bundle file to verify them
+	// against ("" verifies nothing: the proxy's token vouches for them),
+	// URI SAN prefixes before the Entra device id, and whether the subject
+	// CN may carry it.
+	ClientCertCA          string
+	ClientCertURIPrefixes []string
+	ClientCertSubjectCN   bool
 	// DecisionLogDays: days the decision log keeps (1 to 365).
 	DecisionLogDays int
 	// DecisionLogSample: one allow in this many is recorded (0: none).
@@ -78,6 +86,9 @@ var Settings = []Setting{
 	{"retention-days", "400", "days the audit log and the posture history keep their entries (at least 30)"},
 	{"defender-page-size", "2000", "machines asked for per page of the Defender machine list ($top; 1 to 10000)"},
 	{"sync-removal-guard", "10", "hold a sync that would mark more than this percentage (1-100) of the active devices missing"},
+	{"client-cert-ca", "", "PEM CA bundle that forwarded client certificates must chain to (default: not verified)"},
+	{"client-cert-uri-prefixes", "", "comma-separated URI SAN prefixes before the Entra device id (a bare GUID is always read)"},
+	{"client-cert-subject-cn", "false", "also read the Entra device id from a client certificate's subject CN"},
 	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 }
@@ -172,12 +183,28 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 	if cfg.DecisionLogSample, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-sample"])); err != nil {
 		errs = append(errs, fmt.Errorf("decision-log-sample: %q is not a whole number", *v["decision-log-sample"]))
 	}
-	switch strings.ToLower(strings.TrimSpace(*v["demo"])) {
-	case "", "0", "false", "no", "off":
-	case "1", "true", "yes", "on":
-		cfg.Demo = true
-	default:
-		errs = append(errs, fmt.Errorf("demo: %q is not true or false", *v["demo"]))
+	for _, b := range [...]struct {
+		name string
+		dst  *bool
+	}{{"demo", &cfg.Demo}, {"client-cert-subject-cn", &cfg.ClientCertSubjectCN}} {
+		switch strings.ToLower(strings.TrimSpace(*v[b.name])) {
+		case "", "0", "false", "no", "off":
+		case "1", "true", "yes", "on":
+			*b.dst = true
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", b.name, *v[b.name]))
+		}
+	}
+	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	for _, p := range strings.Split(*v["client-cert-uri-prefixes"], ",") {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "":
+		case strings.HasPrefix(strings.ToLower(p), "intunedeviceid:"):
+			errs = append(errs, fmt.Errorf("client-cert-uri-prefixes: %q is Intune's own device id, which Defender does not report", p))
+		default:
+			cfg.ClientCertURIPrefixes = append(cfg.ClientCertURIPrefixes, p)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

@@ -32,4 +32,13 @@ type APIToken struct {
 	CreatedBy  string
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// IdentitySource is where forward-auth reads the device's identity:
+	// IdentityHeaders or IdentityCertificate.
+	IdentitySource string
 }
+
+// The identity sources of an API token (docs/api.md#identity-sources).
+const (
+	IdentityHeaders     = "headers"
+	IdentityCertificate = "certificate"
+)

@@ -310,3 +310,42 @@ func TestBacklogDrainsWithoutWaitingForThePoll(t *testing.T) {
 		t.Fatalf("%d of 40 events delivered with the poll an hour away", n)
 	}
 }
+
+// Events that waited longer than a day for a disabled endpoint are tried
+// once more when it is enabled, then given up.
+func TestEventsOfADisabledEndpointWait(t *testing.T) {
+	e := newEnv(t, webhook.Options{})
+	r := newReceiver(t, repeat(http.StatusInternalServerError, 10)...)
+	ep, _ := e.add(r.srv.URL, events.SyncFailed)
+	if err := e.svc.SetEnabled(asAdmin(), ep.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	e.emit("msg_before", events.SyncFailed) // written while disabled: not for this endpoint
+	if err := e.svc.SetEnabled(asAdmin(), ep.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.emit("msg_wait", events.SyncFailed)
+	if err := e.svc.SetEnabled(asAdmin(), ep.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver()
+	e.clock.Advance(25 * time.Hour)
+	e.deliver()
+	if n := len(r.requests()); n != 0 {
+		t.Fatalf("a disabled endpoint got %d requests", n)
+	}
+	if err := e.svc.SetEnabled(asAdmin(), ep.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver()
+	e.clock.Advance(time.Hour)
+	e.deliver()
+	got := r.requests()
+	if len(got) != 1 || got[0].ID != "msg_wait" {
+		t.Fatalf("requests %+v: want msg_wait once", got)
+	}
+	ds, _ := e.svc.Deliveries(context.Background(), ep.ID, 10)
+	if len(ds) != 1 || ds[0].Status != model.OutboxFailed {
+		t.Errorf("deliveries %+v: want one, given up", ds)
+	}
+}
