@@ -29,7 +29,7 @@ func TestAuditLogAfterABulkChange(t *testing.T) {
 	createFirstAdmin(t, b)
 	signIn(b, adminEmail, adminPassword)
 	b.WaitHeading("Dashboard")
-	connectDefender(t, b, secretValue, 3) // "3,000"
+	connectDefender(t, b, secretValue, 3000)
 	waitCounted(t, srv.URL)
 
 	b.ClickLink("Device Posture Checks", mainNav)

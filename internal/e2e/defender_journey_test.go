@@ -57,7 +57,13 @@ func (m *microsoft) args() []string {
 // waitInnerText waits until the element matched by selector shows want.
 func waitInnerText(t *testing.T, b *Browser, selector, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	waitInnerTextWithin(t, b, selector, want, 20*time.Second)
+}
+
+// waitInnerTextWithin is waitInnerText with its own limit.
+func waitInnerTextWithin(t *testing.T, b *Browser, selector, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	js := fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, selector)
 	for {
 		got := Eval[string](b, js)
