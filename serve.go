@@ -266,7 +266,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
-		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs})
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays

@@ -19,6 +19,10 @@ func (s *Server) decide(c echo.Context, req posture.Request) (posture.Decision, 
 	s.recordDecision(c, req, &dec)
 	res := EvaluateResponse{Allowed: dec.Allowed, Device: EvaluatedDevice{MatchedBy: dec.Match.MatchedBy},
 		Checks: make([]EvaluatedItem, 0, len(dec.Checks)), EvaluatedAt: s.now().UTC().Format(time.RFC3339)}
+	if !dec.ValidUntil.IsZero() {
+		// RFC 3339 in whole seconds, rounded down: never past the moment.
+		res.ValidUntil = dec.ValidUntil.UTC().Format(time.RFC3339)
+	}
 	if dec.Match.Device != nil {
 		res.Device.DefenderMachineID = dec.Match.Device.ID
 	}

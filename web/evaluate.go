@@ -46,6 +46,9 @@ type EvaluateResponse struct {
 	Device      EvaluatedDevice `json:"device"`
 	Checks      []EvaluatedItem `json:"checks"`
 	EvaluatedAt string          `json:"evaluated_at"`
+	// ValidUntil is the earliest moment the same data could give another
+	// verdict; absent when nothing would move it (docs/api.md#valid-until).
+	ValidUntil string `json:"valid_until,omitempty"`
 }
 
 // EvaluatedDevice says which machine matched and by which key.

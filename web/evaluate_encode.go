@@ -48,6 +48,10 @@ func appendEvaluateResponse(b []byte, res *EvaluateResponse) []byte {
 	}
 	b = append(b, `,"evaluated_at":`...)
 	b = jsonenc.AppendString(b, res.EvaluatedAt)
+	if res.ValidUntil != "" {
+		b = append(b, `,"valid_until":`...)
+		b = jsonenc.AppendString(b, res.ValidUntil)
+	}
 	return append(b, "}\n"...)
 }
 

@@ -84,6 +84,7 @@ type evResult struct {
 		Reasons []string `json:"reasons"`
 	} `json:"checks"`
 	EvaluatedAt string `json:"evaluated_at"`
+	ValidUntil  string `json:"valid_until"`
 }
 
 // check returns the verdict of the check named name.
@@ -133,6 +134,15 @@ func evCheckShape(t *testing.T, body string) {
 		}
 		slices.Sort(ks)
 		return ks
+	}
+	if vu, ok := raw["valid_until"]; ok {
+		var s string
+		if err := json.Unmarshal(vu, &s); err != nil {
+			t.Errorf("valid_until %s is not a string", vu)
+		} else if ts, err := time.Parse(time.RFC3339, s); err != nil || ts.Location() != time.UTC {
+			t.Errorf("valid_until %q is not RFC 3339 UTC", s)
+		}
+		delete(raw, "valid_until")
 	}
 	if got, want := keys(raw), []string{"allowed", "checks", "device", "evaluated_at"}; !slices.Equal(got, want) {
 		t.Errorf("answer keys %v, want %v", got, want)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,7 @@ const (
 	hdrDevice       = "X-Postern-Device"
 	hdrMatchedBy    = "X-Postern-Matched-By"
 	hdrReason       = "X-Postern-Reason"
+	hdrValidUntil   = "X-Postern-Valid-Until"
 	maxReasonHeader = 512
 )
 
@@ -50,7 +52,7 @@ func (s *Server) forwardAuth(c echo.Context) error {
 		s.recordNoIdentity(c, problem)
 		return forwardDeny(c, problem)
 	}
-	_, res := s.decide(c, req)
+	dec, res := s.decide(c, req)
 	h := c.Response().Header()
 	h.Set(hdrAllowed, strconv.FormatBool(res.Allowed))
 	if res.Device.DefenderMachineID != "" {
@@ -61,7 +63,10 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	if reason != "" {
 		h.Set(hdrReason, reason)
 	}
-	h.Set(echo.HeaderCacheControl, "no-store")
+	if res.ValidUntil != "" {
+		h.Set(hdrValidUntil, res.ValidUntil)
+	}
+	h.Set(echo.HeaderCacheControl, cacheControl(s.forwardMaxAge, dec.ValidUntil, s.now()))
 	if res.Allowed {
 		return c.String(http.StatusOK, "allowed\n")
 	}
@@ -165,4 +170,18 @@ func headerSafe(s string) string {
 		b.WriteString(add)
 	}
 	return strings.TrimRight(b.String(), " ")
+}
+
+// cacheControl lets a proxy cache a decision for maxAge, never past
+// validUntil (zero: unbounded): "no-store" when that leaves no whole
+// second, as with the default maxAge of 0.
+func cacheControl(maxAge time.Duration, validUntil, now time.Time) string {
+	if !validUntil.IsZero() && validUntil.Sub(now) < maxAge {
+		maxAge = validUntil.Sub(now)
+	}
+	secs := int64(maxAge / time.Second)
+	if secs <= 0 {
+		return "no-store"
+	}
+	return "private, max-age=" + strconv.FormatInt(secs, 10)
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -292,5 +293,61 @@ func TestAPITokenIdentitySource(t *testing.T) {
 	faWant(t, res, http.StatusForbidden)
 	if res.Header.Get(hdrReason) != reasonNoIdentity || res.Header.Get(hdrDevice) != "" {
 		t.Errorf("a certificate token believed the X-Postern-* headers: %v", res.Header)
+	}
+}
+
+// valid_until is the same on both endpoints: here the Defender data
+// turning stale, 3 sync intervals (of an hour) after the sync at 10:00.
+func TestForwardAuthValidUntil(t *testing.T) {
+	d, token, f := evSetupDefender(t)
+	e := d.testEnv
+	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+		posture.Spec{MaxRisk: "Medium"})
+	const staleAt = "2026-11-25T13:00:00Z"
+	if r := evaluate(t, e, token, map[string]any{"defender_machine_id": f.low.ID}); r.ValidUntil != staleAt {
+		t.Errorf("evaluate: valid_until %q, want %q", r.ValidUntil, staleAt)
+	}
+	res := faAsk(t, e, "GET", "", map[string]string{hdrToken: token, hdrDeviceID: f.low.ID})
+	faWant(t, res, http.StatusOK)
+	if got := res.Header.Get("X-Postern-Valid-Until"); got != staleAt {
+		t.Errorf("X-Postern-Valid-Until %q, want %q", got, staleAt)
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control %q by default, want no-store", got)
+	}
+}
+
+func TestForwardAuthCacheControl(t *testing.T) {
+	e := newEnvDeps(t, "http://127.0.0.1:1", Deps{ForwardAuthMaxAge: 5 * time.Second})
+	e.setup()
+	token := evToken(t, e)
+	res := faAsk(t, e, "GET", "", map[string]string{hdrToken: token, hdrHostname: "pc-1"})
+	faWant(t, res, http.StatusOK)
+	if got := res.Header.Get("Cache-Control"); got != "private, max-age=5" {
+		t.Errorf("Cache-Control %q, want private, max-age=5", got)
+	}
+	if got := res.Header.Get("X-Postern-Valid-Until"); got != "" {
+		t.Errorf("X-Postern-Valid-Until %q with nothing to expire", got)
+	}
+	if got := faAsk(t, e, "GET", "", map[string]string{hdrToken: token}).Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("a refusal without identity is cacheable: %q", got)
+	}
+
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		max   time.Duration
+		until time.Time
+		want  string
+	}{
+		{0, time.Time{}, "no-store"},
+		{5 * time.Second, time.Time{}, "private, max-age=5"},
+		{5 * time.Second, now.Add(3500 * time.Millisecond), "private, max-age=3"},
+		{5 * time.Second, now.Add(900 * time.Millisecond), "no-store"},
+		{5 * time.Second, now.Add(-time.Second), "no-store"},
+		{time.Hour, now.Add(10 * time.Minute), "private, max-age=600"},
+	} {
+		if got := cacheControl(c.max, c.until, now); got != c.want {
+			t.Errorf("cacheControl(%v, %v) = %q, want %q", c.max, c.until, got, c.want)
+		}
 	}
 }

@@ -45,6 +45,9 @@ type Deps struct {
 	// ClientCert says how forward-auth reads forwarded client
 	// certificates; nil reads them with the defaults and verifies nothing.
 	ClientCert *clientcert.Config
+	// ForwardAuthMaxAge is how long a proxy may cache a forward-auth
+	// decision (Cache-Control), never past its valid_until; 0: no-store.
+	ForwardAuthMaxAge time.Duration
 	// Decisions is the decision log; nil records nothing.
 	Decisions *decisionlog.Log
 	// DecisionDays is the decision log's retention, as the page states it
@@ -64,25 +67,26 @@ type Syncer interface {
 
 // Server is the console's HTTP handler.
 type Server struct {
-	echo         *echo.Echo
-	store        *store.Store
-	integration  *integration.Service
-	syncer       Syncer
-	fleet        *fleet.Holder
-	tokens       *auth.Tokens
-	policy       *policy.Engine
-	checks       *policy.Service
-	webhooks     *webhook.Service
-	metrics      *metrics.Metrics
-	log          *slog.Logger
-	now          func() time.Time
-	proxies      []netip.Prefix
-	sessions     *auth.SessionStore
-	limiter      *auth.Limiter
-	decisions    *decisionlog.Log
-	decisionDays int
-	apiSummary   apiCounts
-	clientCert   *clientcert.Config
+	echo          *echo.Echo
+	store         *store.Store
+	integration   *integration.Service
+	syncer        Syncer
+	fleet         *fleet.Holder
+	tokens        *auth.Tokens
+	policy        *policy.Engine
+	checks        *policy.Service
+	webhooks      *webhook.Service
+	metrics       *metrics.Metrics
+	log           *slog.Logger
+	now           func() time.Time
+	proxies       []netip.Prefix
+	sessions      *auth.SessionStore
+	limiter       *auth.Limiter
+	decisions     *decisionlog.Log
+	decisionDays  int
+	apiSummary    apiCounts
+	clientCert    *clientcert.Config
+	forwardMaxAge time.Duration
 }
 
 // Login limits: ten failures per account or per client address within
@@ -104,22 +108,23 @@ func NewServer(d Deps) *Server {
 		d.Checks = policy.NewService(d.Store, d.Policy, d.Logger)
 	}
 	s := &Server{
-		echo:        echo.New(),
-		store:       d.Store,
-		integration: d.Integration,
-		syncer:      d.Syncer,
-		fleet:       d.Fleet,
-		tokens:      d.Tokens,
-		policy:      d.Policy,
-		checks:      d.Checks,
-		webhooks:    d.Webhooks,
-		metrics:     d.Metrics,
-		log:         slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
-		now:         func() time.Time { return d.Now().UTC() },
-		proxies:     d.TrustedProxies,
-		clientCert:  d.ClientCert,
-		limiter:     auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
-		decisions:   d.Decisions,
+		echo:          echo.New(),
+		store:         d.Store,
+		integration:   d.Integration,
+		syncer:        d.Syncer,
+		fleet:         d.Fleet,
+		tokens:        d.Tokens,
+		policy:        d.Policy,
+		checks:        d.Checks,
+		webhooks:      d.Webhooks,
+		metrics:       d.Metrics,
+		log:           slog.New(LogHandler(d.Logger.Handler())), // idempotent: serve.go's logger has it already
+		now:           func() time.Time { return d.Now().UTC() },
+		proxies:       d.TrustedProxies,
+		clientCert:    d.ClientCert,
+		forwardMaxAge: d.ForwardAuthMaxAge,
+		limiter:       auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+		decisions:     d.Decisions,
 	}
 	s.decisionDays = d.DecisionDays
 	if s.decisionDays <= 0 {

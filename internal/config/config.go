@@ -57,6 +57,9 @@ type Config struct {
 	ClientCertCA          string
 	ClientCertURIPrefixes []string
 	ClientCertSubjectCN   bool
+	// ForwardAuthMaxAge: how long a proxy may cache a forward-auth
+	// decision (never past its valid_until); 0 sends no-store.
+	ForwardAuthMaxAge time.Duration
 	// DecisionLogDays: days the decision log keeps (1 to 365).
 	DecisionLogDays int
 	// DecisionLogSample: one allow in this many is recorded (0: none).
@@ -89,6 +92,7 @@ var Settings = []Setting{
 	{"client-cert-ca", "", "PEM CA bundle that forwarded client certificates must chain to (default: not verified)"},
 	{"client-cert-uri-prefixes", "", "comma-separated URI SAN prefixes before the Entra device id (a bare GUID is always read)"},
 	{"client-cert-subject-cn", "false", "also read the Entra device id from a client certificate's subject CN"},
+	{"forward-auth-max-age", "0", "how long a proxy may cache a forward-auth decision (Cache-Control max-age, at most 1h, never past valid_until; 0: no-store)"},
 	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 }
@@ -196,6 +200,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		}
 	}
 	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
+		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
+		errs = append(errs, fmt.Errorf("forward-auth-max-age: %q is not a duration from 0 to 1h, such as 5s", *v["forward-auth-max-age"]))
+	}
 	for _, p := range strings.Split(*v["client-cert-uri-prefixes"], ",") {
 		p = strings.TrimSpace(p)
 		switch {

@@ -102,6 +102,7 @@ var sample = map[string]struct {
 	"decision-log-sample":      {"0", func(c config.Config) string { return fmt.Sprint(c.DecisionLogSample) }, "0"},
 	"client-cert-ca":           {" /etc/postern/device-ca.pem ", func(c config.Config) string { return c.ClientCertCA }, "/etc/postern/device-ca.pem"},
 	"client-cert-uri-prefixes": {"urn:device:, urn:x:", func(c config.Config) string { return strings.Join(c.ClientCertURIPrefixes, "|") }, "urn:device:|urn:x:"},
+	"forward-auth-max-age":     {"5s", func(c config.Config) string { return c.ForwardAuthMaxAge.String() }, "5s"},
 	"client-cert-subject-cn":   {"yes", func(c config.Config) string { return fmt.Sprint(c.ClientCertSubjectCN) }, "true"},
 }
 
@@ -180,6 +181,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"sync-removal-guard", "101", "env"},
 		{"sync-removal-guard", "ten", "flag"},
 		{"client-cert-subject-cn", "maybe", "env"},
+		{"forward-auth-max-age", "2h", "flag"},
+		{"forward-auth-max-age", "-1s", "env"},
+		{"forward-auth-max-age", "five", "flag"},
 		{"client-cert-uri-prefixes", "IntuneDeviceId://", "flag"},
 		{"addr", "nohost", "flag"},
 		{"addr", "127.0.0.1", "env"},

@@ -213,9 +213,12 @@ func (e *Engine) Evaluate(req posture.Request) posture.Decision {
 	snap := e.fleet.Load()
 	now := e.now()
 	m := posture.MatchDevice(snap, req)
-	in := e.input(s, snap, now)
+	fresh := freshnessAt(snap, e.interval, s.grace, now)
+	in := inputFor(fresh, !s.defenderEnabled, now)
 	in.Device, in.Report = m.Device, req.Report
-	return posture.Evaluate(s.checks, s.exceptions, in, m)
+	dec := posture.Evaluate(s.checks, s.exceptions, in, m)
+	dec.ValidUntil = validUntil(s, fresh, m.Device, now)
+	return dec
 }
 
 // DeviceDecision evaluates one synced device as the API would for its id

@@ -96,6 +96,9 @@ type Decision struct {
 	Allowed bool
 	Match   Match
 	Checks  []CheckResult
+	// ValidUntil is the earliest moment the same data could give another
+	// verdict (zero: none is known); set by policy.Engine.Evaluate.
+	ValidUntil time.Time
 }
 
 var noReasons = []string{}
