@@ -122,7 +122,7 @@ func (s *Server) forwardIdentity(c echo.Context) (posture.Request, string) {
 
 // certIdentity reads the device from the forwarded client certificate.
 func (s *Server) certIdentity(h http.Header) (posture.Request, string) {
-	id, err := clientcert.FromRequest(h, s.clientCert)
+	id, err := s.certCache.FromRequest(h, s.clientCert)
 	switch {
 	case errors.Is(err, clientcert.ErrNone):
 		return posture.Request{}, reasonNoIdentity

@@ -87,6 +87,7 @@ type Server struct {
 	apiSummary    apiCounts
 	clientCert    *clientcert.Config
 	forwardMaxAge time.Duration
+	certCache     clientcert.Cache // identities of recently forwarded certificates
 }
 
 // Login limits: ten failures per account or per client address within

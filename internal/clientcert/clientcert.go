@@ -14,6 +14,7 @@ package clientcert
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -26,6 +27,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -238,15 +240,30 @@ var (
 
 // Read verifies der when a CA bundle is configured and reads its identity.
 func (cfg *Config) Read(der []byte) (Identity, error) {
+	id, _, err := cfg.read(der)
+	return id, err
+}
+
+// read is Read that also says until when a verified certificate is valid
+// (zero when it was not verified).
+func (cfg *Config) read(der []byte) (Identity, time.Time, error) {
+	var notAfter time.Time
+	id, err := cfg.readAt(der, &notAfter)
+	return id, notAfter, err
+}
+
+func (cfg *Config) readAt(der []byte, notAfter *time.Time) (Identity, error) {
 	var c certificate
 	rest, err := asn1.Unmarshal(der, &c)
 	if err != nil || len(rest) > 0 {
 		return Identity{}, errors.New("the certificate is not valid DER")
 	}
 	if cfg.Roots != nil {
-		if err := cfg.verify(der); err != nil {
+		until, err := cfg.verify(der)
+		if err != nil {
 			return Identity{}, err
 		}
+		*notAfter = until
 	}
 	var id Identity
 	var uris []string
@@ -337,10 +354,10 @@ func printable(b []byte) bool {
 
 // verify checks der chains to the configured CA bundle, for client
 // authentication, at the current time.
-func (cfg *Config) verify(der []byte) error {
+func (cfg *Config) verify(der []byte) (time.Time, error) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return fmt.Errorf("the client certificate could not be verified: %v", err)
+		return time.Time{}, fmt.Errorf("the client certificate could not be verified: %v", err)
 	}
 	now := time.Now
 	if cfg.Now != nil {
@@ -349,7 +366,72 @@ func (cfg *Config) verify(der []byte) error {
 	_, err = cert.Verify(x509.VerifyOptions{Roots: cfg.Roots, CurrentTime: now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	if err != nil {
-		return fmt.Errorf("the client certificate is not issued by the configured CA: %v", err)
+		return time.Time{}, fmt.Errorf("the client certificate is not issued by the configured CA: %v", err)
 	}
-	return nil
+	return cert.NotAfter, nil
+}
+
+// Cache remembers the identities read from forwarded certificates, keyed
+// by the forwarded headers' exact bytes, so that a proxy asking again for
+// the same client costs neither decoding nor chain verification. An entry
+// lasts cacheFor, and never past a verified certificate's NotAfter;
+// failures are not remembered. The zero Cache is ready to use.
+type Cache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cached
+}
+
+type cached struct {
+	id    Identity
+	until time.Time
+}
+
+// Bounds of the cache: entries live a minute at most (a CA bundle change
+// needs a restart anyway), and a full cache is emptied and refilled.
+const (
+	cacheFor = time.Minute
+	cacheMax = 16384
+)
+
+// FromRequest is the package's FromRequest through the cache.
+func (c *Cache) FromRequest(h http.Header, cfg *Config) (Identity, error) {
+	now := time.Now()
+	if cfg.Now != nil {
+		now = cfg.Now()
+	}
+	sum := sha256.New()
+	for _, name := range [...]string{HeaderXFCC, HeaderTLS} {
+		for _, v := range h.Values(name) {
+			sum.Write([]byte(v))
+			sum.Write([]byte{0})
+		}
+		sum.Write([]byte{1})
+	}
+	var key [32]byte
+	sum.Sum(key[:0])
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.id, nil
+	}
+	der, err := Forwarded(h)
+	if err != nil {
+		return Identity{}, err
+	}
+	id, notAfter, err := cfg.read(der)
+	if err != nil {
+		return id, err
+	}
+	until := now.Add(cacheFor)
+	if !notAfter.IsZero() && notAfter.Before(until) {
+		until = notAfter
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= cacheMax {
+		c.m = make(map[[32]byte]cached)
+	}
+	c.m[key] = cached{id: id, until: until}
+	c.mu.Unlock()
+	return id, nil
 }

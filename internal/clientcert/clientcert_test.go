@@ -158,3 +158,34 @@ func FuzzFromRequest(f *testing.F) {
 		}
 	})
 }
+
+// The cache answers as FromRequest does, and never past a verified
+// certificate's NotAfter or a minute.
+func TestCache(t *testing.T) {
+	ca := clientcerttest.NewCA(t, "Device CA", now) // certificates valid until now+24h
+	rogue := clientcerttest.NewCA(t, "Rogue", now)
+	at := now
+	cfg := &clientcert.Config{Roots: ca.Pool, Now: func() time.Time { return at }}
+	var c clientcert.Cache
+	good := hdr(clientcert.HeaderTLS, clientcerttest.Nginx(ca.Issue(t, clientcerttest.Device{URIs: []string{guid}})))
+	bad := hdr(clientcert.HeaderTLS, clientcerttest.Nginx(rogue.Issue(t, clientcerttest.Device{URIs: []string{guid}})))
+	for range 3 {
+		if id, err := c.FromRequest(good, cfg); err != nil || id.EntraDeviceID != guid {
+			t.Fatalf("%+v %v", id, err)
+		}
+		if _, err := c.FromRequest(bad, cfg); err == nil {
+			t.Fatal("a certificate of another CA is accepted")
+		}
+	}
+	if _, err := c.FromRequest(http.Header{}, cfg); err != clientcert.ErrNone {
+		t.Errorf("no header: %v", err)
+	}
+	at = now.Add(24*time.Hour - 30*time.Second) // read again: this entry ends at NotAfter, not a minute on
+	if _, err := c.FromRequest(good, cfg); err != nil {
+		t.Fatalf("before NotAfter: %v", err)
+	}
+	at = now.Add(24*time.Hour + time.Second)
+	if _, err := c.FromRequest(good, cfg); err == nil {
+		t.Error("an expired certificate is answered from the cache")
+	}
+}
