@@ -378,6 +378,12 @@ func (e *evBenchEnv) runBodies(b *testing.B, bodies [][]byte) float64 {
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
+	return reportLatencies(b, lat, elapsed)
+}
+
+// reportLatencies reports the answers per second and the latency
+// percentiles of one measurement; it returns the answers per second.
+func reportLatencies(b *testing.B, lat []time.Duration, elapsed time.Duration) float64 {
 	if len(lat) == 0 {
 		return 0
 	}

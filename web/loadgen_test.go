@@ -49,7 +49,13 @@ func (l *loadConn) post(body []byte) (int, []byte, error) {
 	l.req = strconv.AppendInt(l.req, int64(len(body)), 10)
 	l.req = append(l.req, "\r\n\r\n"...)
 	l.req = append(l.req, body...)
-	if _, err := l.conn.Write(l.req); err != nil {
+	return l.do(l.req)
+}
+
+// do writes one whole request, prebuilt, and reads the answer as post
+// does; the body is valid until the next call.
+func (l *loadConn) do(req []byte) (int, []byte, error) {
+	if _, err := l.conn.Write(req); err != nil {
 		return 0, nil, err
 	}
 	line, err := l.r.ReadSlice('\n')
