@@ -3,13 +3,13 @@ GO      ?= go
 BIN     ?= bin/postern
 PKGS    := ./...
 
-.PHONY: run test check generate templ css build release bench fuzz deps browser gateways node-deps clean
+.PHONY: run test check generate templ css build release bench fuzz deps browser gateways postgres node-deps clean
 
 ## run: start the console on ./data at http://127.0.0.1:8080
 run:
 	$(GO) run .
 
-## test: every test once, with the race detector, including the browser journeys and the gateway tests (installs Chromium, nginx and Caddy when missing and run as root)
+## test: every test once, with the race detector, including the browser journeys, the gateway tests and the store on PostgreSQL (installs Chromium, nginx, Caddy and PostgreSQL when missing and run as root)
 test: deps
 	$(GO) test -race -count=1 -timeout 40m $(PKGS)
 
@@ -85,7 +85,7 @@ fuzz:
 	  fi; \
 	done
 
-deps: browser gateways node-deps
+deps: browser gateways postgres node-deps
 
 # Debian's chromium drives the browser tests. Installed only when missing and
 # when we may (root); otherwise the browser tests skip with a hint.
@@ -114,6 +114,21 @@ gateways:
 	      elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d $$s stop >/dev/null 2>&1 || true; fi; \
 	    done; \
 	  else echo "note:$$missing missing; gateway tests will skip (apt-get install nginx caddy)" >&2; fi; }
+
+# Debian's PostgreSQL server binaries run the store's tests on PostgreSQL
+# (internal/testkit/pgtest starts a throwaway server per test binary, with
+# initdb and postgres in a temporary directory). Installed only when missing
+# and when we may (root); otherwise those tests skip with a hint. The
+# package's own cluster service is stopped and disabled: nothing runs
+# system-wide.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql for the store tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now postgresql >/dev/null 2>&1 || true; \
+	    elif command -v invoke-rc.d >/dev/null 2>&1; then invoke-rc.d postgresql stop >/dev/null 2>&1 || true; update-rc.d postgresql disable >/dev/null 2>&1 || true; fi; \
+	  else echo "note: PostgreSQL is missing; the store's PostgreSQL tests will skip (apt-get install postgresql)" >&2; fi; }
 
 # Tailwind and axe-core (accessibility checks in the browser tests), pinned
 # by package-lock.json.

@@ -259,6 +259,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		},
 	})
+	mx.Register(hooks)
 	certs, err := clientCertConfig(e.cfg)
 	if err != nil {
 		return nil, err

@@ -265,6 +265,21 @@ func (s *Store) PendingWebhooks(ctx context.Context, endpointID string) (int, er
 	return n, mapErr(err, "Webhook outbox")
 }
 
+// WebhookBacklog counts the outbox items of enabled endpoints still to
+// deliver (those of a disabled endpoint wait for it and are not counted)
+// and finds when the oldest was written or redelivered.
+func (s *Store) WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error) {
+	var b model.WebhookBacklog
+	var oldest sql.NullString
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(o.created_at) FROM webhook_outbox o
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1 WHERE o.status = ?`, model.OutboxPending).
+		Scan(&b.Pending, &oldest)
+	if err == nil && oldest.Valid {
+		b.Oldest, err = parseTime(oldest.String)
+	}
+	return b, mapErr(err, "Webhook outbox")
+}
+
 // RedeliverWebhook makes an outbox item of endpointID due now again, with
 // its retries renewed, keeping its event id and body; with its audit entry.
 func (s *Store) RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error) {

@@ -134,25 +134,31 @@ func (s *Server) certIdentity(h http.Header) (posture.Request, string) {
 	return posture.Request{AADDeviceID: id.EntraDeviceID, Hostname: id.Hostname}, ""
 }
 
+// reasonCut ends a reason cut to fit maxReasonHeader: "…" spelled in ASCII
+// as asciiFor spells it.
+const reasonCut = "..."
+
 // asciiFor spells the non-ASCII characters reasons use in ASCII.
 var asciiFor = map[rune]string{'…': "...", '“': `"`, '”': `"`, '‘': "'", '’': "'", '—': "-", '–': "-", '→': "->", '≥': ">=", '≤': "<=", '×': "x"}
 
 // headerSafe makes s one line of printable ASCII, at most maxReasonHeader
 // bytes, for a response header that nginx, Caddy, Traefik and Envoy all
 // pass on: control characters become spaces, runs of spaces one space,
-// other characters their ASCII spelling or "?".
+// other characters their ASCII spelling or "?". A longer reason is cut
+// between two characters of s (never inside the spelling of one, as "-"
+// of "->") and ends with reasonCut, all within maxReasonHeader bytes.
 func headerSafe(s string) string {
 	var b strings.Builder
-	space := false
+	space := false // a space is owed before the next character
+	cut := -1      // b's length where reasonCut would still fit after it
 	for _, r := range s {
 		var add string
 		switch {
 		case r == utf8.RuneError:
 			add = "?"
 		case r < 0x20 || r == 0x7f || r == ' ':
-			if b.Len() > 0 && !space {
-				add = " "
-			}
+			space = b.Len() > 0
+			continue
 		case r < 0x7f:
 			add = string(r)
 		default:
@@ -162,16 +168,23 @@ func headerSafe(s string) string {
 				add = "?"
 			}
 		}
-		if add == "" {
-			continue
+		n := len(add)
+		if space {
+			n++
 		}
-		if b.Len()+len(add) > maxReasonHeader {
-			break
+		if cut < 0 && b.Len()+n > maxReasonHeader-len(reasonCut) {
+			cut = b.Len()
 		}
-		space = add == " "
+		if b.Len()+n > maxReasonHeader {
+			return b.String()[:cut] + reasonCut
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
 		b.WriteString(add)
 	}
-	return strings.TrimRight(b.String(), " ")
+	return b.String()
 }
 
 // cacheControl lets a proxy cache a decision for maxAge, never past

@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -221,9 +223,102 @@ func TestHeaderSafe(t *testing.T) {
 			t.Errorf("headerSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
-	long := headerSafe(strings.Repeat("é", 2000))
-	if len(long) != maxReasonHeader {
-		t.Errorf("long reason cut to %d bytes", len(long))
+}
+
+// TestHeaderSafeCut: a reason longer than maxReasonHeader bytes is cut
+// between two characters and ends with "..." (reasonCut, the ASCII spelling
+// of "…"), the whole value within the limit; one that fits is left whole.
+func TestHeaderSafeCut(t *testing.T) {
+	x := func(n int) string { return strings.Repeat("x", n) }
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"exactly 512 bytes", x(512), x(512)},
+		{"513 bytes", x(513), x(509) + "..."},
+		{"511 bytes", x(511), x(511)},
+		// "é" is 2 bytes in UTF-8 and 1 ("?") in the header: 512 of them fit.
+		{"512 two-byte characters", strings.Repeat("é", 512), strings.Repeat("?", 512)},
+		{"513 two-byte characters", strings.Repeat("é", 513), strings.Repeat("?", 509) + "..."},
+		{"long multi-byte", strings.Repeat("日本語 ", 400), strings.Repeat("??? ", 127) + "?..."},
+		// "→" is spelled "->": 256 fill 512 bytes; one more is cut at 508
+		// bytes, never leaving a lone "-" of the next one before the marker.
+		{"512 bytes of spellings", strings.Repeat("→", 256), strings.Repeat("->", 256)},
+		{"513 bytes of spellings", strings.Repeat("→", 256) + "x", strings.Repeat("->", 254) + "..."},
+		{"an ellipsis at the cut", x(508) + "…" + x(10), x(509)[:508] + "..."},
+		{"trailing space is not a cut", x(512) + " \r\n\t ", x(512)},
+		{"no space before the marker", x(508) + " yyyy", x(508) + "..."},
+		{"control characters", x(300) + "\r\n" + x(300), x(300) + " " + x(208) + "..."},
+		{"invalid UTF-8", strings.Repeat("\xff", 600), strings.Repeat("?", 509) + "..."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := headerSafe(tc.in)
+			if got != tc.want {
+				t.Errorf("headerSafe = %q (%d bytes),\nwant %q (%d bytes)", got, len(got), tc.want, len(tc.want))
+			}
+			wantHeaderSafe(t, got)
+		})
+	}
+}
+
+// TestHeaderSafeProperties: for reasons of every length around the limit,
+// made of ASCII, spelled and unknown characters and control characters, the
+// value is printable ASCII on one line within maxReasonHeader bytes, cut
+// only when the whole would not fit, and a cut one ends with reasonCut.
+func TestHeaderSafeProperties(t *testing.T) {
+	pieces := []string{"a", "Z", " ", "\n", "é", "日", "→", "…", "≥", "\xff", "\x7f", "“"}
+	rng := rand.New(rand.NewPCG(14, 512))
+	for i := 0; i < 3000; i++ {
+		var b strings.Builder
+		for n := 100 + rng.IntN(500); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		in := b.String()
+		got := headerSafe(in)
+		wantHeaderSafe(t, got)
+		whole := headerSafeWhole(in)
+		switch {
+		case len(whole) <= maxReasonHeader && got != whole:
+			t.Fatalf("headerSafe(%q) = %q, cut although %d bytes fit", in, got, len(whole))
+		case len(whole) > maxReasonHeader && (!strings.HasSuffix(got, reasonCut) || !strings.HasPrefix(whole, strings.TrimSuffix(got, reasonCut))):
+			t.Fatalf("headerSafe(%q) = %q, not a cut of %q ending in %q", in, got, whole, reasonCut)
+		}
+	}
+}
+
+// headerSafeWhole is headerSafe with no limit, to compare against.
+func headerSafeWhole(s string) string {
+	var words []string
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
+		var b strings.Builder
+		for _, r := range w {
+			switch a, ok := asciiFor[r]; {
+			case ok:
+				b.WriteString(a)
+			case r < 0x7f && r != utf8.RuneError:
+				b.WriteRune(r)
+			default:
+				b.WriteByte('?')
+			}
+		}
+		words = append(words, b.String())
+	}
+	return strings.Join(words, " ")
+}
+
+// wantHeaderSafe fails unless v is one line of printable ASCII within
+// maxReasonHeader bytes, with no space at either end.
+func wantHeaderSafe(t *testing.T, v string) {
+	t.Helper()
+	if len(v) > maxReasonHeader {
+		t.Errorf("%d bytes, more than %d", len(v), maxReasonHeader)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] >= 0x7f {
+			t.Fatalf("byte %d of %q is %#x, not printable ASCII", i, v, v[i])
+		}
+	}
+	if strings.TrimSpace(v) != v {
+		t.Errorf("%q has a space at an end", v)
 	}
 }
 

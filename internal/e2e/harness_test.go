@@ -11,11 +11,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"postern/internal/testkit"
 )
 
 // Environment variables that steer the harness.
 const (
-	envRequired  = "POSTERN_E2E_REQUIRED"  // "1": a missing browser or axe-core fails the test
 	envChromium  = "POSTERN_CHROMIUM"      // the browser to run
 	envArtifacts = "POSTERN_E2E_ARTIFACTS" // where screenshots go
 )
@@ -39,19 +40,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// required reports whether missing tools must fail the tests instead of
-// skipping them. CI sets POSTERN_E2E_REQUIRED=1.
-func required() bool {
-	return os.Getenv(envRequired) == "1"
-}
-
-// skipOrFail skips the test, or fails it when the tools are required.
+// skipOrFail skips the test, or fails it when the tools are required
+// (POSTERN_E2E_REQUIRED=1, testkit.EnvRequired).
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if required() {
-		t.Fatalf(format+" ("+envRequired+"=1)", args...)
-	}
-	t.Skipf(format, args...)
+	testkit.SkipOrFail(t, format, args...)
 }
 
 var moduleRoot = sync.OnceValues(func() (string, error) {

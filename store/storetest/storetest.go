@@ -68,6 +68,7 @@ type Store interface {
 	RecordWebhookAttempt(ctx context.Context, id int64, a model.WebhookAttempt) error
 	WebhookDeliveries(ctx context.Context, endpointID string, limit int) ([]model.WebhookDelivery, error)
 	PendingWebhooks(ctx context.Context, endpointID string) (int, error)
+	WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error)
 	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
 	PruneWebhookOutbox(ctx context.Context, before time.Time) (int, error)
 
