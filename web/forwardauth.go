@@ -52,22 +52,24 @@ func (s *Server) forwardAuth(c echo.Context) error {
 		s.recordNoIdentity(c, problem)
 		return forwardDeny(c, problem)
 	}
-	dec, res := s.decide(c, req)
+	a := answers.Get().(*answer)
+	defer a.release()
+	dec := s.decide(c, req, a)
 	h := c.Response().Header()
-	h.Set(hdrAllowed, strconv.FormatBool(res.Allowed))
-	if res.Device.DefenderMachineID != "" {
-		h.Set(hdrDevice, res.Device.DefenderMachineID)
+	h.Set(hdrAllowed, strconv.FormatBool(dec.Allowed))
+	if id := deviceID(dec); id != "" {
+		h.Set(hdrDevice, id)
 	}
-	h.Set(hdrMatchedBy, res.Device.MatchedBy)
-	reason := headerSafe(firstReason(&res))
+	h.Set(hdrMatchedBy, matchedBy(dec))
+	reason := headerSafe(firstReason(dec))
 	if reason != "" {
 		h.Set(hdrReason, reason)
 	}
-	if res.ValidUntil != "" {
-		h.Set(hdrValidUntil, res.ValidUntil)
+	if v := validUntil(dec); v != "" {
+		h.Set(hdrValidUntil, v)
 	}
 	h.Set(echo.HeaderCacheControl, cacheControl(s.forwardMaxAge, dec.ValidUntil, s.now()))
-	if res.Allowed {
+	if dec.Allowed {
 		return c.String(http.StatusOK, "allowed\n")
 	}
 	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
