@@ -50,7 +50,7 @@ func (a *answer) release() {
 // matchedBy is the key dec's device was found by, or "none".
 func matchedBy(dec *posture.Decision) string {
 	if dec.Match.MatchedBy == "" {
-		return "none"
+		return posture.MatchedByNone
 	}
 	return dec.Match.MatchedBy
 }

@@ -80,7 +80,7 @@ func forwardDeny(c echo.Context, reason string) error {
 	reason = headerSafe(reason)
 	h := c.Response().Header()
 	h.Set(hdrAllowed, "false")
-	h.Set(hdrMatchedBy, "none")
+	h.Set(hdrMatchedBy, posture.MatchedByNone)
 	h.Set(hdrReason, reason)
 	h.Set(echo.HeaderCacheControl, "no-store")
 	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
