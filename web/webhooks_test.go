@@ -55,6 +55,19 @@ func TestWebhooksPageLifecycle(t *testing.T) {
 	if nav := withText(list.Find(`nav[aria-label="Main"] a[aria-current="page"]`), "Webhooks"); nav.Length() != 1 {
 		t.Error("the nav does not mark Webhooks as the current page")
 	}
+	// Webhooks has an icon of its own, not Integrations' plug; decorative,
+	// as every nav icon.
+	icon := func(label string) string {
+		svg := withText(list.Find(`nav[aria-label="Main"] a`), label).Find("svg")
+		if svg.Length() != 1 || svg.AttrOr("aria-hidden", "") != "true" {
+			t.Fatalf("the %s nav link has %d icons, aria-hidden %q", label, svg.Length(), svg.AttrOr("aria-hidden", ""))
+		}
+		h, _ := svg.Html()
+		return h
+	}
+	if hooks, plug := icon("Webhooks"), icon("Integrations"); hooks == plug {
+		t.Errorf("Webhooks and Integrations share one nav icon: %s", hooks)
+	}
 	if list.Find(`input[type="checkbox"][name="events"]`).Length() != len(events.Types) {
 		t.Error("the form does not offer every event type")
 	}
@@ -91,6 +104,9 @@ func TestWebhooksPageLifecycle(t *testing.T) {
 	id := eps[0].ID
 	if urls := column(parse(t, again), "URL"); len(urls) != 1 || urls[0] != r.srv.URL+"/hook?…" {
 		t.Errorf("URL column %q", urls)
+	}
+	if created := column(parse(t, again), "Created"); len(created) != 1 || created[0] != "just now by "+testEmail {
+		t.Errorf("Created column %q, want the time, a space, and by whom", created)
 	}
 
 	// A posture check event, delivered by the worker.
