@@ -19,9 +19,10 @@ const (
 )
 
 // leaderLock is the key of the session advisory lock the sync leader
-// holds: "postern" and 1, so that it is told apart from other locks in a
-// shared database (the migrations' lock is another).
-const leaderLock int64 = 0x706f737465726e01
+// holds. The keys of one database must differ: the high bytes spell
+// "postern", and the store holds ...01 (migrations) and ...02 (writes) in
+// store/postgres.go.
+const leaderLock int64 = 0x706f737465726e03
 
 // Defaults of ElectorOptions.
 const (
