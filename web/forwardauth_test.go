@@ -86,6 +86,43 @@ func TestForwardAuthDecisions(t *testing.T) {
 		faWant(t, faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID}), 200)
 	})
 
+	// Envoy's ext_authz forwards the client's own method, which may be one
+	// Echo keeps no route table for (WebDAV's, QUERY, any token): each is
+	// answered as GET is, never 405.
+	t.Run("methods outside Echo's table", func(t *testing.T) {
+		for _, m := range []string{"MKCOL", "LOCK", "UNLOCK", "COPY", "MOVE", "PROPPATCH", "QUERY", "SEARCH", "X-MADE-UP", "PROPFIND", "REPORT", "TRACE"} {
+			for _, suffix := range []string{"", "/dav/folder/"} {
+				res := faAsk(t, e, m, suffix, map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID})
+				faWant(t, res, http.StatusOK)
+				if res.Header.Get(hdrDevice) != f.low.ID {
+					t.Errorf("%s %q: headers %v", m, suffix, res.Header)
+				}
+				res = faAsk(t, e, m, suffix, map[string]string{"Authorization": bearer, hdrHostname: "ev-high-01"})
+				faWant(t, res, http.StatusForbidden)
+				if res.Header.Get(hdrDevice) != f.high.ID {
+					t.Errorf("%s %q denied: headers %v", m, suffix, res.Header)
+				}
+			}
+			// Without a token the method changes nothing either: 401.
+			wantStatus(t, faAsk(t, e, m, "", map[string]string{hdrDeviceID: f.low.ID}), http.StatusUnauthorized)
+		}
+		// Elsewhere (a path that only begins like forward-auth's too) an
+		// unknown method is still refused.
+		for _, p := range []string{"/api/v1/posture/evaluate", forwardAuthPath + "x"} {
+			req, _ := http.NewRequest("MKCOL", e.http.URL+p, nil)
+			req.Header.Set("Authorization", bearer)
+			req.Header.Set(hdrDeviceID, f.low.ID)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("MKCOL %s: %d, want 404 or 405", p, res.StatusCode)
+			}
+		}
+	})
+
 	t.Run("denied with the reason evaluate gives", func(t *testing.T) {
 		res := faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrHostname: "ev-high-01"})
 		faWant(t, res, http.StatusForbidden)
