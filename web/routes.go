@@ -61,7 +61,7 @@ func (s *Server) routes() {
 	web.GET("/login", s.loginForm)
 	web.POST("/login", s.loginSave)
 
-	app := web.Group("", s.requireAdmin)
+	app := web.Group("", s.requireAdmin, s.requireRole)
 	app.POST("/logout", s.logout)
 	app.GET("/", s.dashboard)
 	app.GET("/settings/integrations", s.integrations)
