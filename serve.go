@@ -271,6 +271,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
+	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
 	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
 }
 

@@ -350,7 +350,9 @@ func (w *Worker) key(ep model.WebhookEndpoint) ([]byte, error) {
 
 // Watch writes the events no change carries: the Defender data turned
 // stale, the integration's credential expiring soon. Each has an id of its
-// own condition, so noticing it again writes nothing.
+// own condition (the last successful sync, the expiry date), and the store
+// writes an id once per endpoint ever, so noticing it again, even after
+// its outbox row was pruned, writes nothing.
 func (w *Worker) Watch(ctx context.Context) {
 	in, err := w.store.Integration(ctx, defenderIntegration)
 	if err != nil || !in.Enabled {
@@ -363,7 +365,9 @@ func (w *Worker) Watch(ctx context.Context) {
 			evs = append(evs, events.StaleEvent(defenderIntegration, at, now))
 		}
 	}
-	if in.SecretExpiresOn != nil && in.SecretExpiresOn.Sub(now) < w.o.ExpiryWarning {
+	// Once the credential has expired no more warning is due: the syncs
+	// fail from then on, and each says so as sync.failed.
+	if exp := in.SecretExpiresOn; exp != nil && exp.After(now) && exp.Sub(now) < w.o.ExpiryWarning {
 		evs = append(evs, events.ExpiringEvent(defenderIntegration, *in.SecretExpiresOn, now))
 	}
 	if len(evs) == 0 {
