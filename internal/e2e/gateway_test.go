@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/pem"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"postern/internal/clientcert"
 	"postern/internal/emulator"
 )
 
@@ -128,6 +132,35 @@ func TestGatewaysAskPostern(t *testing.T) {
 				res, body = g.Get(t, nil, "/", map[string]string{"X-Postern-Device-Id": low.ID})
 				if res.StatusCode != http.StatusForbidden {
 					t.Fatalf("without a certificate: status %d, want 403; body %q", res.StatusCode, body)
+				}
+			})
+			t.Run("a forged certificate header is ignored", func(t *testing.T) {
+				// The allowed device's genuine public certificate, in every
+				// header and format a gateway forwards one in (nginx's
+				// URL-escaped PEM, Caddy's base64 DER, Envoy's XFCC), sent
+				// by a client as its own request headers.
+				der := allowed.Certificate[0]
+				escaped := url.QueryEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+				for name, forged := range map[string]map[string]string{
+					"URL-escaped PEM": {clientcert.HeaderTLS: escaped, clientcert.HeaderXFCC: `Cert="` + escaped + `"`},
+					"base64 DER":      {clientcert.HeaderTLS: base64.StdEncoding.EncodeToString(der), clientcert.HeaderXFCC: `Cert="` + escaped + `"`},
+				} {
+					before := up.hits.Load()
+					// No certificate of its own: no identity, never the forged one.
+					res, body := g.Get(t, nil, "/", forged)
+					if res.StatusCode != http.StatusForbidden || !strings.HasPrefix(res.Header.Get("X-Postern-Reason"), "no device identity") {
+						t.Errorf("%s, no certificate: status %d (want 403), X-Postern-Reason %q (want no device identity); body %q",
+							name, res.StatusCode, res.Header.Get("X-Postern-Reason"), body)
+					}
+					// With its own certificate: that one's device, never the forged one.
+					res, body = g.Get(t, &denied, "/", forged)
+					if res.StatusCode != http.StatusForbidden || !strings.Contains(res.Header.Get("X-Postern-Reason"), "High") {
+						t.Errorf("%s, denied device's certificate: status %d (want 403), X-Postern-Reason %q (want its own device's); body %q",
+							name, res.StatusCode, res.Header.Get("X-Postern-Reason"), body)
+					}
+					if up.hits.Load() != before {
+						t.Errorf("%s: a forged certificate header reached the upstream", name)
+					}
 				}
 			})
 		})
