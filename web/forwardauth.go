@@ -35,6 +35,13 @@ const (
 	maxReasonHeader = 512
 )
 
+// PosternHeaders are all the X-Postern-* headers forward-auth reads and
+// writes: the gateway configurations in deploy/ remove each one a client
+// sends (deploy_test.go holds them to this list).
+func PosternHeaders() []string {
+	return []string{hdrToken, hdrDeviceID, hdrEntraID, hdrHostname, hdrAllowed, hdrDevice, hdrMatchedBy, hdrReason, hdrValidUntil}
+}
+
 // reasonNoIdentity is the 403 reason when a request names no device.
 const reasonNoIdentity = "no device identity: send X-Postern-Device-Id or a client certificate"
 
@@ -57,9 +64,9 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	dec := s.decide(c, req, a)
 	h := c.Response().Header()
 	h.Set(hdrAllowed, strconv.FormatBool(dec.Allowed))
-	if id := deviceID(dec); id != "" {
-		h.Set(hdrDevice, id)
-	}
+	// Always set, empty when no device matched: a proxy that copies it to
+	// the application then never passes on one the client sent.
+	h.Set(hdrDevice, deviceID(dec))
 	h.Set(hdrMatchedBy, matchedBy(dec))
 	reason := headerSafe(firstReason(dec))
 	if reason != "" {
@@ -80,6 +87,7 @@ func forwardDeny(c echo.Context, reason string) error {
 	reason = headerSafe(reason)
 	h := c.Response().Header()
 	h.Set(hdrAllowed, "false")
+	h.Set(hdrDevice, "")
 	h.Set(hdrMatchedBy, posture.MatchedByNone)
 	h.Set(hdrReason, reason)
 	h.Set(echo.HeaderCacheControl, "no-store")

@@ -3,9 +3,13 @@ package web
 import (
 	"context"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -480,6 +484,48 @@ func TestForwardAuthCacheControl(t *testing.T) {
 	} {
 		if got := cacheControl(c.max, c.until, now); got != c.want {
 			t.Errorf("cacheControl(%v, %v) = %q, want %q", c.max, c.until, got, c.want)
+		}
+	}
+}
+
+// Every X-Postern-* name forwardauth.go spells is in PosternHeaders, the
+// list deploy_test.go holds the gateway configurations to.
+func TestPosternHeadersComplete(t *testing.T) {
+	b, err := os.ReadFile("forwardauth.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spelled := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"(X-Postern-[A-Za-z-]+)"`).FindAllStringSubmatch(string(b), -1) {
+		spelled[m[1]] = true
+	}
+	listed := map[string]bool{}
+	for _, h := range PosternHeaders() {
+		listed[h] = true
+	}
+	if len(spelled) < 9 || !maps.Equal(spelled, listed) {
+		t.Errorf("forwardauth.go spells %v, PosternHeaders lists %v", slices.Sorted(maps.Keys(spelled)), PosternHeaders())
+	}
+}
+
+// X-Postern-Device is on every answer, empty when no device matched (an
+// allow with no checks, a refusal without identity), so a proxy copying it
+// to the application replaces whatever the client sent.
+func TestForwardAuthDeviceAlwaysSet(t *testing.T) {
+	e := newEnvDeps(t, "http://127.0.0.1:1", Deps{})
+	e.setup()
+	token := evToken(t, e)
+	for _, c := range []struct {
+		hdr    map[string]string
+		status int
+	}{
+		{map[string]string{hdrToken: token, hdrHostname: "pc-1"}, http.StatusOK},
+		{map[string]string{hdrToken: token}, http.StatusForbidden},
+	} {
+		res := faAsk(t, e, "GET", "", c.hdr)
+		faWant(t, res, c.status)
+		if got := res.Header.Values(hdrDevice); len(got) != 1 || got[0] != "" {
+			t.Errorf("answer %d: X-Postern-Device %q, want one empty value", c.status, got)
 		}
 	}
 }
