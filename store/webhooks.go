@@ -116,6 +116,15 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string, e audit.En
 // change nobody listens to costs one small query. An event id already in
 // an endpoint's outbox is not written again.
 func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func() []model.WebhookEvent) error {
+	targets, err := webhookTargetsTx(ctx, tx, typ)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	return insertOutboxTx(ctx, tx, targets, build(), s.now())
+}
+
+// webhookTargetsTx lists the enabled endpoints that want events of type typ.
+func webhookTargetsTx(ctx context.Context, tx *sql.Tx, typ string) ([]string, error) {
 	var targets []string
 	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 ORDER BY id", nil,
 		func(r scanner) error {
@@ -132,10 +141,7 @@ func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func()
 			}
 			return nil
 		})
-	if err != nil || len(targets) == 0 {
-		return err
-	}
-	return insertOutboxTx(ctx, tx, targets, build(), s.now())
+	return targets, err
 }
 
 func insertOutboxTx(ctx context.Context, tx *sql.Tx, targets []string, evs []model.WebhookEvent, now time.Time) error {
@@ -157,12 +163,32 @@ func insertOutboxTx(ctx context.Context, tx *sql.Tx, targets []string, evs []mod
 
 // EmitWebhookEvents writes events that no other change carries (data
 // turning stale, a credential expiring) to the outbox of every enabled
-// endpoint that wants their type. An event id already written is not
-// written again, so a condition noticed twice is one event.
+// endpoint that wants their type. Each event id is written at most once
+// per endpoint, ever: webhook_emitted remembers it after the outbox row is
+// pruned, so a condition noticed again a week later is not sent again
+// (receivers dedupe by id, and the same id must carry the same body).
 func (s *Store) EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error {
 	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
 		for _, ev := range evs {
-			if err := s.emitTx(ctx, tx, ev.Type, func() []model.WebhookEvent { return []model.WebhookEvent{ev} }); err != nil {
+			targets, err := webhookTargetsTx(ctx, tx, ev.Type)
+			if err != nil {
+				return err
+			}
+			var first []string
+			for _, ep := range targets {
+				res, err := tx.ExecContext(ctx, `INSERT INTO webhook_emitted (endpoint_id, event_id, at) VALUES (?, ?, ?)
+					ON CONFLICT (endpoint_id, event_id) DO NOTHING`, ep, ev.ID, formatTime(now))
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					first = append(first, ep)
+				}
+			}
+			if err := insertOutboxTx(ctx, tx, first, []model.WebhookEvent{ev}, now); err != nil {
 				return err
 			}
 		}
@@ -197,6 +223,32 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]mo
 		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1
 		WHERE o.status = ? AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
 		[]any{model.OutboxPending, formatTime(now), limit}, scanOutbox)
+}
+
+// DueWebhooksPerEndpoint returns, for each enabled endpoint, up to
+// perEndpoint of its pending outbox items whose next attempt is at or
+// before now, the earliest first: one endpoint's backlog never hides
+// another's due events, as one global ordering would.
+func (s *Store) DueWebhooksPerEndpoint(ctx context.Context, now time.Time, perEndpoint int) ([]model.OutboxItem, error) {
+	ids, err := collect(ctx, s.read, "Webhook endpoints", "SELECT id FROM webhook_endpoints WHERE enabled = 1 ORDER BY id", nil,
+		func(r scanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []model.OutboxItem
+	for _, id := range ids {
+		items, err := collect(ctx, s.read, "Webhook outbox", "SELECT "+outboxColumns+` FROM webhook_outbox o
+			WHERE o.endpoint_id = ? AND o.status = ? AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
+			[]any{id, model.OutboxPending, formatTime(now), perEndpoint}, scanOutbox)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+	}
+	return out, nil
 }
 
 // OutboxItem returns one outbox item.

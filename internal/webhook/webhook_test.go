@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,5 +348,107 @@ func TestEventsOfADisabledEndpointWait(t *testing.T) {
 	ds, _ := e.svc.Deliveries(context.Background(), ep.ID, 10)
 	if len(ds) != 1 || ds[0].Status != model.OutboxFailed {
 		t.Errorf("deliveries %+v: want one, given up", ds)
+	}
+}
+
+// A condition that lasts is one event, however long: over 40 days of a
+// fake clock, with the outbox pruned after 7 as Run does, stale data and
+// an expiring credential (expired on day 20) each reach the receiver once,
+// and an id never comes back with another body.
+func TestConditionEventsOnceOverWeeks(t *testing.T) {
+	synced := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	e := newEnv(t, webhook.Options{Freshness: func() (bool, time.Time) { return true, synced }})
+	r := newReceiver(t)
+	e.add(r.srv.URL, events.IntegrationDataStale, events.IntegrationSecretExpiring)
+	expires := e.clock.Now().Add(20 * 24 * time.Hour)
+	in := model.Integration{Name: "defender", TenantID: "t", ClientID: "c", Enabled: true, SecretExpiresOn: &expires,
+		Cloud: "commercial", Region: "global", ConfiguredBy: "a"}
+	ctx := context.Background()
+	if err := e.st.SaveIntegration(ctx, in, 0, audit.Entry{Action: audit.IntegrationConfigured, Actor: "a", Outcome: audit.Success}); err != nil {
+		t.Fatalf("SaveIntegration: %v", err)
+	}
+	for range 40 * 4 { // every 6 hours for 40 days
+		e.w.Watch(ctx)
+		e.deliver()
+		if _, err := e.st.PruneWebhookOutbox(ctx, e.clock.Now().Add(-webhook.DefaultRetention)); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(6 * time.Hour)
+	}
+	bodies := map[string]string{}
+	byType := map[string]int{}
+	for _, g := range r.requests() {
+		if b, ok := bodies[g.ID]; ok && b != string(g.Body) {
+			t.Errorf("id %s sent again with another body:\n%s\n%s", g.ID, b, g.Body)
+		}
+		bodies[g.ID] = string(g.Body)
+		for _, typ := range []string{events.IntegrationDataStale, events.IntegrationSecretExpiring} {
+			if strings.Contains(string(g.Body), `"`+typ+`"`) {
+				byType[typ]++
+			}
+		}
+	}
+	if n := len(r.requests()); n != 2 || byType[events.IntegrationDataStale] != 1 || byType[events.IntegrationSecretExpiring] != 1 {
+		t.Errorf("%d requests over 40 days (%v), want stale and expiring once each", n, byType)
+	}
+}
+
+// Once the credential has expired, no warning is written at all.
+func TestNoExpiryWarningAfterExpiry(t *testing.T) {
+	e := newEnv(t, webhook.Options{})
+	r := newReceiver(t)
+	e.add(r.srv.URL, events.IntegrationSecretExpiring)
+	expired := e.clock.Now().Add(-time.Hour)
+	in := model.Integration{Name: "defender", TenantID: "t", ClientID: "c", Enabled: true, SecretExpiresOn: &expired,
+		Cloud: "commercial", Region: "global", ConfiguredBy: "a"}
+	if err := e.st.SaveIntegration(context.Background(), in, 0, audit.Entry{Action: audit.IntegrationConfigured, Actor: "a", Outcome: audit.Success}); err != nil {
+		t.Fatalf("SaveIntegration: %v", err)
+	}
+	e.w.Watch(context.Background())
+	e.deliver()
+	if n := len(r.requests()); n != 0 {
+		t.Errorf("%d warnings for a credential already expired, want none", n)
+	}
+}
+
+// A receiver that hangs, with a backlog older than anything else, holds at
+// most PerEndpoint requests: a healthy endpoint's events, written after
+// that backlog, are delivered at once, not after it.
+func TestHangingEndpointDoesNotStarveOthers(t *testing.T) {
+	e := newEnv(t, webhook.Options{Timeout: time.Minute, Poll: 20 * time.Millisecond})
+	block := make(chan struct{})
+	hung := newReceiver(t)
+	var hits atomic.Int32
+	hung.srv.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		hits.Add(1)
+		<-block
+	})
+	t.Cleanup(func() { close(block) }) // runs before the server closes
+	healthy := newReceiver(t)
+	e.add(hung.srv.URL, events.SyncFailed)
+	for i := range 200 {
+		e.emit("msg_dead"+strconv.Itoa(i), events.SyncFailed)
+	}
+	e.clock.Advance(time.Second)
+	e.add(healthy.srv.URL, events.SyncHeld)
+	for i := range 20 {
+		e.emit("msg_ok"+strconv.Itoa(i), events.SyncHeld)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(healthy.requests()) < 20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(healthy.requests()); n != 20 {
+		t.Fatalf("the healthy endpoint got %d of 20 events while another hung", n)
+	}
+	if n := hits.Load(); n > webhook.DefaultPerEndpoint {
+		t.Errorf("%d requests in flight to the hanging endpoint, want at most %d", n, webhook.DefaultPerEndpoint)
 	}
 }
