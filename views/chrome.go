@@ -63,6 +63,7 @@ var Navigation = []NavGroup{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
 		{"webhooks", "Webhooks", "/settings/webhooks"},
+		{"admins", "Admins", "/settings/admins"},
 		{"sync-runs", "Sync runs", "/sync-runs"},
 		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},

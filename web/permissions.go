@@ -51,13 +51,15 @@ var routeRoles = map[string]actor.Role{
 	"POST /settings/webhooks/:id/delete":                    actor.Editor,
 	"POST /settings/webhooks/:id/deliveries/:oid/redeliver": actor.Editor,
 
-	"GET /zero-trust/posture-checks":             actor.Auditor,
-	"GET /zero-trust/posture-checks/:id":         actor.Auditor,
-	"GET /zero-trust/posture-checks/:id/edit":    actor.Auditor,
-	"GET /zero-trust/posture-checks/preview":     actor.Auditor,
-	"GET /zero-trust/posture-checks/new":         actor.Editor,
-	"POST /zero-trust/posture-checks":            actor.Editor,
-	"POST /zero-trust/posture-checks/preview":    actor.Editor,
+	"GET /zero-trust/posture-checks":          actor.Auditor,
+	"GET /zero-trust/posture-checks/:id":      actor.Auditor,
+	"GET /zero-trust/posture-checks/:id/edit": actor.Auditor,
+	"GET /zero-trust/posture-checks/preview":  actor.Auditor,
+	"GET /zero-trust/posture-checks/new":      actor.Editor,
+	"POST /zero-trust/posture-checks":         actor.Editor,
+	// The impact preview computes, changes nothing: the editor page
+	// asks it for Auditors too.
+	"POST /zero-trust/posture-checks/preview":    actor.Auditor,
 	"POST /zero-trust/posture-checks/:id":        actor.Editor,
 	"GET /zero-trust/posture-checks/:id/delete":  actor.Editor,
 	"POST /zero-trust/posture-checks/:id/delete": actor.Editor,
@@ -73,6 +75,16 @@ var routeRoles = map[string]actor.Role{
 	"POST /devices/:id/recheck":                actor.Editor,
 	"POST /devices/:id/exceptions":             actor.Editor,
 	"POST /devices/:id/exceptions/:eid/revoke": actor.Editor,
+
+	"GET /settings/admins":                        actor.Auditor, // read-only for Editors and Auditors
+	"POST /settings/admins":                       actor.Owner,
+	"POST /settings/admins/:id/role":              actor.Owner,
+	"POST /settings/admins/:id/disable":           actor.Owner,
+	"POST /settings/admins/:id/enable":            actor.Owner,
+	"POST /settings/admins/:id/delete":            actor.Owner,
+	"GET /settings/admins/:id/sessions":           actor.Owner,
+	"POST /settings/admins/:id/sessions/end":      actor.Owner,
+	"POST /settings/admins/:id/sessions/:sid/end": actor.Owner,
 
 	"GET /audit":     actor.Auditor,
 	"GET /audit.csv": actor.Auditor,
@@ -90,6 +102,12 @@ func roleFor(method, path string) (actor.Role, bool) {
 func can(role actor.Role, method, path string) bool {
 	min, ok := roleFor(method, path)
 	return ok && role.Allows(min)
+}
+
+// allowedTo is can for the request's signed-in admin.
+func allowedTo(c echo.Context, method, path string) bool {
+	a, _ := currentAdmin(c)
+	return can(a.Role, method, path)
 }
 
 // requireRole lets a signed-in admin through to the routes routeRoles

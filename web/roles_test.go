@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/actor"
@@ -168,5 +169,38 @@ func TestEditorPostingToOwnerRoute(t *testing.T) {
 	rows := e.auditedAs(audit.APITokenCreated)
 	if len(rows) != 1 || rows[0].Outcome != audit.Denied || rows[0].ActorRole != actor.Editor {
 		t.Fatalf("service refusal rows = %+v, want one denied by an Editor", rows)
+	}
+}
+
+// The console hides what a role cannot do: an Auditor's pages carry no
+// change control (only Sign out posts) and the nav has no entry the table
+// refuses; an Editor's carry the Editor's and not the Owner's.
+func TestPagesHideWhatTheRoleCannotDo(t *testing.T) {
+	e := newAdminEnv(t)
+	aud := e.addAdmin("aud@example.com", actor.Auditor)
+	ed := e.addAdmin("ed@example.com", actor.Editor)
+	owner := e.signedIn()
+	for _, path := range []string{"/", "/zero-trust/posture-checks", "/zero-trust/exceptions", "/settings/api-tokens",
+		"/settings/webhooks", adminsPath, "/settings/integrations", "/devices", "/audit"} {
+		res := aud.get(path)
+		wantStatus(t, res, http.StatusOK)
+		doc := parse(t, res)
+		doc.Find(`form[method="post"]`).Each(func(_ int, f *goquery.Selection) {
+			if a, _ := f.Attr("action"); a != "/logout" {
+				t.Errorf("Auditor's %s offers a form posting to %s", path, a)
+			}
+		})
+		if doc.Find(`a[href="/zero-trust/posture-checks/new"]`).Length() > 0 {
+			t.Errorf("Auditor's %s offers New posture check", path)
+		}
+	}
+	if res := ed.get("/settings/api-tokens"); parse(t, res).Find(`form[action="/settings/api-tokens"]`).Length() != 0 {
+		t.Error("an Editor is offered Create token")
+	}
+	if res := ed.get("/settings/webhooks"); parse(t, res).Find(`form[action="/settings/webhooks"]`).Length() != 1 {
+		t.Error("an Editor is not offered the webhook form")
+	}
+	if res := owner.get("/settings/api-tokens"); parse(t, res).Find(`form[action="/settings/api-tokens"]`).Length() != 1 {
+		t.Error("an Owner is not offered Create token")
 	}
 }
