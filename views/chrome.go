@@ -13,14 +13,14 @@ import (
 // Chrome is what every page's frame needs: title, who is signed in, the CSRF
 // token for forms and htmx, the active navigation entry and flash messages.
 type Chrome struct {
-	Title   string
-	Admin   string // signed-in admin's email; empty on public pages
-	Role    string // the signed-in admin's role, as shown
+	Title string
+	Admin string // signed-in admin's email; empty on public pages
+	Role  string // the signed-in admin's role, as shown
 	// Can reports whether the signed-in admin's role may use a route
 	// ("POST", "/devices/:id/recheck": the path as registered); the web
 	// layer's one route table answers. Pages ask Allows before showing a
 	// button, a form or a navigation entry.
-	Can func(method, path string) bool
+	Can     func(method, path string) bool
 	CSRF    string
 	Nav     string // key of the active navigation entry
 	Flashes []Flash

@@ -34,7 +34,9 @@ func (s *Server) adminsPage(c echo.Context, status int, p views.AdminsPage) erro
 }
 
 // admins lists the admin accounts.
-func (s *Server) adminsList(c echo.Context) error { return s.adminsPage(c, http.StatusOK, views.AdminsPage{}) }
+func (s *Server) adminsList(c echo.Context) error {
+	return s.adminsPage(c, http.StatusOK, views.AdminsPage{})
+}
 
 // adminCreate makes an admin and shows the initial password once, in this
 // answer only.
