@@ -146,7 +146,7 @@ func navIcon(key string) string {
 	case "sync-runs":
 		return "sync"
 	case "admins":
-		return "key"
+		return "users"
 	case "help":
 		return "info"
 	default:
