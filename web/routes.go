@@ -41,6 +41,19 @@ func forwardAuthAnyMethod(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// adminRoutes are Settings → Admins and each admin's sessions.
+func (s *Server) adminRoutes(app *echo.Group) {
+	app.GET(adminsPath, s.adminsList)
+	app.POST(adminsPath, s.adminCreate)
+	app.POST(adminsPath+"/:id/role", s.adminRole)
+	app.POST(adminsPath+"/:id/disable", s.adminDisable)
+	app.POST(adminsPath+"/:id/enable", s.adminEnable)
+	app.POST(adminsPath+"/:id/delete", s.adminDelete)
+	app.GET(adminsPath+"/:id/sessions", s.adminSessions)
+	app.POST(adminsPath+"/:id/sessions/end", s.adminSessionsEnd)
+	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
+}
+
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
@@ -110,15 +123,7 @@ func (s *Server) routes() {
 	app.POST("/devices/:id/recheck", s.deviceRecheck)
 	app.POST("/devices/:id/exceptions", s.exceptionCreate)
 	app.POST("/devices/:id/exceptions/:eid/revoke", s.exceptionRevoke)
-	app.GET(adminsPath, s.adminsList)
-	app.POST(adminsPath, s.adminCreate)
-	app.POST(adminsPath+"/:id/role", s.adminRole)
-	app.POST(adminsPath+"/:id/disable", s.adminDisable)
-	app.POST(adminsPath+"/:id/enable", s.adminEnable)
-	app.POST(adminsPath+"/:id/delete", s.adminDelete)
-	app.GET(adminsPath+"/:id/sessions", s.adminSessions)
-	app.POST(adminsPath+"/:id/sessions/end", s.adminSessionsEnd)
-	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
+	s.adminRoutes(app)
 	app.GET("/audit", s.auditList)
 	app.GET("/audit.csv", s.auditCSV)
 
