@@ -22,7 +22,7 @@ var routeRoles = map[string]actor.Role{
 	"GET /":        actor.Auditor,
 
 	"GET /settings/integrations":                          actor.Auditor,
-	"GET /settings/integrations/defender":                 actor.Auditor,
+	"GET /settings/integrations/defender":                 actor.Owner, // the Manage form
 	"GET /settings/integrations/defender/card":            actor.Auditor,
 	"GET /settings/integrations/defender/status":          actor.Auditor,
 	"GET /settings/integrations/defender/certificate.pem": actor.Owner,

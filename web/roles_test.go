@@ -193,6 +193,9 @@ func TestPagesHideWhatTheRoleCannotDo(t *testing.T) {
 		if doc.Find(`a[href="/zero-trust/posture-checks/new"]`).Length() > 0 {
 			t.Errorf("Auditor's %s offers New posture check", path)
 		}
+		if doc.Find(`form[action="/settings/integrations/defender"]`).Length() > 0 {
+			t.Errorf("Auditor's %s offers Manage", path)
+		}
 	}
 	if res := ed.get("/settings/api-tokens"); parse(t, res).Find(`form[action="/settings/api-tokens"]`).Length() != 0 {
 		t.Error("an Editor is offered Create token")
