@@ -36,13 +36,9 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, email, passwordHash string
 }
 
 func insertAdmin(ctx context.Context, tx *sql.Tx, email, hash string, now time.Time) (model.Admin, error) {
-	res, err := tx.ExecContext(ctx,
+	id, err := insertID(ctx, tx,
 		"INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?)",
 		email, hash, formatTime(now), formatTime(now))
-	if err != nil {
-		return model.Admin{}, err
-	}
-	id, err := res.LastInsertId()
 	return model.Admin{ID: id, Email: email, PasswordHash: hash, CreatedAt: now, PasswordChangedAt: now}, err
 }
 

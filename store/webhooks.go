@@ -117,7 +117,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string, e audit.En
 // an endpoint's outbox is not written again.
 func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func() []model.WebhookEvent) error {
 	var targets []string
-	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 ORDER BY id", nil,
+	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled ORDER BY id", nil,
 		func(r scanner) error {
 			var id, types string
 			if err := r.Scan(&id, &types); err != nil {
@@ -194,7 +194,7 @@ func scanOutbox(r scanner) (model.OutboxItem, error) {
 // endpoints whose next attempt is at or before now, the earliest first.
 func (s *Store) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error) {
 	return collect(ctx, s.read, "Webhook outbox", "SELECT "+outboxColumns+` FROM webhook_outbox o
-		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled
 		WHERE o.status = ? AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
 		[]any{model.OutboxPending, formatTime(now), limit}, scanOutbox)
 }
