@@ -5,11 +5,15 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"postern/internal/clientcert"
+	"postern/web"
 )
 
 // Traefik and Envoy are not packaged by Debian, so the gateway tests
@@ -109,11 +113,13 @@ type traefikMiddleware struct {
 	} `yaml:"forwardAuth"`
 }
 
-// The X-Postern-* headers a client could send to claim an identity or a
-// verdict, and the forwarded-certificate headers Postern reads.
-var clientClaimHeaders = []string{
-	"X-Postern-Token", "X-Postern-Device-Id", "X-Postern-Entra-Device-Id", "X-Postern-Hostname",
-	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Client-Cert",
+// clientClaimHeaders are the headers a client could send to claim an
+// identity or a verdict: every X-Postern-* header forward-auth reads or
+// writes (web.PosternHeaders, named once there), and the
+// forwarded-certificate headers Postern reads. Every gateway configuration
+// removes each of them.
+func clientClaimHeaders() []string {
+	return append(web.PosternHeaders(), clientcert.HeaderTLS, clientcert.HeaderXFCC)
 }
 
 func TestDeployTraefik(t *testing.T) {
@@ -166,7 +172,7 @@ func TestDeployTraefik(t *testing.T) {
 	if in == nil {
 		t.Fatal("postern-in is not a headers middleware")
 	}
-	for _, h := range clientClaimHeaders {
+	for _, h := range clientClaimHeaders() {
 		v, ok := in.CustomRequestHeaders[h]
 		switch {
 		case !ok:
@@ -289,10 +295,17 @@ type envoyHCM struct {
 }
 
 // envoyHTTPFilter is the ext_authz filter's configuration
-// (envoy.extensions.filters.http.ext_authz.v3.ExtAuthz) or, with only
-// @type, the router's.
+// (envoy.extensions.filters.http.ext_authz.v3.ExtAuthz), the
+// header_mutation filter's
+// (envoy.extensions.filters.http.header_mutation.v3.HeaderMutation) or,
+// with only @type, the router's.
 type envoyHTTPFilter struct {
-	Type                string `yaml:"@type"`
+	Type      string `yaml:"@type"`
+	Mutations *struct {
+		RequestMutations []struct {
+			Remove string `yaml:"remove"`
+		} `yaml:"request_mutations"`
+	} `yaml:"mutations"`
 	TransportAPIVersion string `yaml:"transport_api_version"`
 	FailureModeAllow    *bool  `yaml:"failure_mode_allow"`
 	StatusOnError       struct {
@@ -357,20 +370,35 @@ func TestDeployEnvoy(t *testing.T) {
 	if hcm.ForwardClientCertDetails != "SANITIZE_SET" || !hcm.SetCurrentClientCertDetails.Cert {
 		t.Errorf("forward_client_cert_details %q, cert %v", hcm.ForwardClientCertDetails, hcm.SetCurrentClientCertDetails.Cert)
 	}
-	for _, h := range []string{"x-postern-device-id", "x-postern-entra-device-id", "x-postern-hostname", "x-postern-token"} {
-		if !slices.Contains(hcm.RouteConfig.RequestHeadersToRemove, h) {
-			t.Errorf("the route passes the client's %s on to the application", h)
-		}
+	// A route's request_headers_to_remove acts only in the router, after
+	// ext_authz has added Postern's own x-postern-device: the client's
+	// headers are removed by a header_mutation filter before ext_authz.
+	if len(hcm.RouteConfig.RequestHeadersToRemove) != 0 {
+		t.Errorf("request_headers_to_remove %v would also remove Postern's answer", hcm.RouteConfig.RequestHeadersToRemove)
 	}
 	var names []string
 	for _, f := range hcm.HTTPFilters {
 		names = append(names, f.Name)
 	}
-	if want := []string{"envoy.filters.http.ext_authz", "envoy.filters.http.router"}; !slices.Equal(names, want) {
+	if want := []string{"envoy.filters.http.header_mutation", "envoy.filters.http.ext_authz", "envoy.filters.http.router"}; !slices.Equal(names, want) {
 		t.Fatalf("http filters %v, want %v", names, want)
 	}
-	authz := hcm.HTTPFilters[0].TypedConfig
-	router := hcm.HTTPFilters[1].TypedConfig
+	mut := hcm.HTTPFilters[0].TypedConfig
+	if mut.Type != "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation" || mut.Mutations == nil {
+		t.Fatalf("header_mutation typed_config: %+v", mut)
+	}
+	var removed []string
+	for _, m := range mut.Mutations.RequestMutations {
+		removed = append(removed, m.Remove)
+	}
+	for _, h := range clientClaimHeaders() {
+		// x-forwarded-client-cert is replaced by SANITIZE_SET (above).
+		if h != clientcert.HeaderXFCC && !slices.Contains(removed, strings.ToLower(h)) {
+			t.Errorf("header_mutation does not remove the client's %s", h)
+		}
+	}
+	authz := hcm.HTTPFilters[1].TypedConfig
+	router := hcm.HTTPFilters[2].TypedConfig
 	if router.Type != "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" || router.HTTPService != nil {
 		t.Errorf("router typed_config: %+v", router)
 	}
@@ -433,6 +461,90 @@ func TestDeployDecodeIsStrict(t *testing.T) {
 		dec.KnownFields(true)
 		if err := dec.Decode(c.v); err == nil || !strings.Contains(err.Error(), strings.TrimSuffix(c.to, ":")) {
 			t.Errorf("%s with %q decoded: %v", c.file, c.to, err)
+		}
+	}
+}
+
+// nginxBlock returns the body of the block that opens with the line open
+// (as "location / {"), up to its matching brace.
+func nginxBlock(t *testing.T, conf, open string) string {
+	t.Helper()
+	i := strings.Index(conf, open)
+	if i < 0 {
+		t.Fatalf("no %q", open)
+	}
+	depth := 0
+	for j := i; j < len(conf); j++ {
+		switch conf[j] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return conf[i:j]
+			}
+		}
+	}
+	t.Fatalf("%q is not closed", open)
+	return ""
+}
+
+// nginx (run by the gateway tests, which send some spoofed headers) sets
+// every claim header in both places a client's request goes: to the
+// application (location /) and to Postern (the /_postern subrequest).
+func TestDeployNginxStripsEveryClaim(t *testing.T) {
+	b, err := os.ReadFile("deploy/nginx/postern-gateway.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	set := regexp.MustCompile(`(?m)^\s*proxy_set_header\s+(\S+)\s+(\S+);`)
+	for _, c := range []struct {
+		block string
+		want  map[string]string // the value set where it is not ""
+	}{
+		{"location / {", map[string]string{"X-Postern-Device": "$postern_device", "X-Postern-Matched-By": "$postern_matched"}},
+		{"location = /_postern {", map[string]string{clientcert.HeaderTLS: "$ssl_client_escaped_cert"}},
+	} {
+		got := map[string]string{}
+		for _, m := range set.FindAllStringSubmatch(nginxBlock(t, conf, c.block), -1) {
+			got[m[1]] = m[2]
+		}
+		for _, h := range clientClaimHeaders() {
+			want, ok := c.want[h]
+			if !ok {
+				want = `""`
+			}
+			if v, ok := got[h]; !ok || v != want {
+				t.Errorf("%s: proxy_set_header %s is %q (set: %v), want %s", c.block, h, v, ok, want)
+			}
+		}
+	}
+}
+
+// Caddy removes every X-Postern-* header and forwarded certificate a client
+// sends before forward_auth and the application read the request.
+func TestDeployCaddyStripsEveryClaim(t *testing.T) {
+	b, err := os.ReadFile("deploy/caddy/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	fa := strings.Index(conf, "\n\t\tforward_auth ")
+	if fa < 0 {
+		t.Fatal("no forward_auth")
+	}
+	removes := regexp.MustCompile(`(?m)^\s*request_header\s+-(\S+)\s*$`).FindAllStringSubmatchIndex(conf[:fa], -1)
+	var removed []string
+	for _, m := range removes {
+		removed = append(removed, conf[m[2]:m[3]])
+	}
+	for _, h := range clientClaimHeaders() {
+		if !slices.ContainsFunc(removed, func(r string) bool {
+			p, wild := strings.CutSuffix(r, "*")
+			return strings.EqualFold(r, h) || wild && strings.HasPrefix(strings.ToLower(h), strings.ToLower(p))
+		}) {
+			t.Errorf("Caddyfile does not remove the client's %s before forward_auth (removes %v)", h, removed)
 		}
 	}
 }

@@ -259,6 +259,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		},
 	})
+	mx.Register(hooks)
 	certs, err := clientCertConfig(e.cfg)
 	if err != nil {
 		return nil, err
@@ -270,6 +271,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
+	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
 	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
 }
 

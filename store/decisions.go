@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -143,6 +144,34 @@ func (s *Store) PruneDecisions(ctx context.Context, cutoff time.Time, batch int)
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE id IN
 			(SELECT id FROM decisions WHERE at < ? ORDER BY at LIMIT ?)`, formatTime(cutoff), batch)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), mapErr(err, "Decision log")
+}
+
+// DecisionsOverCap returns the id of the newest decision beyond the newest
+// keep (0 when the log holds keep or fewer): every decision up to it goes.
+// Ids only grow, so the answer stays right while new decisions come in.
+func (s *Store) DecisionsOverCap(ctx context.Context, keep int) (int64, error) {
+	var id int64
+	err := s.read.QueryRowContext(ctx, "SELECT id FROM decisions ORDER BY id DESC LIMIT 1 OFFSET ?", keep).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, mapErr(err, "Decision log")
+}
+
+// PruneDecisionsThrough deletes up to batch recorded decisions whose id is
+// at most last, the oldest first, and returns how many.
+func (s *Store) PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error) {
+	var n int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE id IN
+			(SELECT id FROM decisions WHERE id <= ? ORDER BY id LIMIT ?)`, last, batch)
 		if err != nil {
 			return err
 		}

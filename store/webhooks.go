@@ -116,6 +116,15 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string, e audit.En
 // change nobody listens to costs one small query. An event id already in
 // an endpoint's outbox is not written again.
 func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func() []model.WebhookEvent) error {
+	targets, err := webhookTargetsTx(ctx, tx, typ)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	return insertOutboxTx(ctx, tx, targets, build(), s.now())
+}
+
+// webhookTargetsTx lists the enabled endpoints that want events of type typ.
+func webhookTargetsTx(ctx context.Context, tx *sql.Tx, typ string) ([]string, error) {
 	var targets []string
 	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled ORDER BY id", nil,
 		func(r scanner) error {
@@ -132,10 +141,7 @@ func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func()
 			}
 			return nil
 		})
-	if err != nil || len(targets) == 0 {
-		return err
-	}
-	return insertOutboxTx(ctx, tx, targets, build(), s.now())
+	return targets, err
 }
 
 func insertOutboxTx(ctx context.Context, tx *sql.Tx, targets []string, evs []model.WebhookEvent, now time.Time) error {
@@ -157,12 +163,32 @@ func insertOutboxTx(ctx context.Context, tx *sql.Tx, targets []string, evs []mod
 
 // EmitWebhookEvents writes events that no other change carries (data
 // turning stale, a credential expiring) to the outbox of every enabled
-// endpoint that wants their type. An event id already written is not
-// written again, so a condition noticed twice is one event.
+// endpoint that wants their type. Each event id is written at most once
+// per endpoint, ever: webhook_emitted remembers it after the outbox row is
+// pruned, so a condition noticed again a week later is not sent again
+// (receivers dedupe by id, and the same id must carry the same body).
 func (s *Store) EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error {
 	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
+		now := s.now()
 		for _, ev := range evs {
-			if err := s.emitTx(ctx, tx, ev.Type, func() []model.WebhookEvent { return []model.WebhookEvent{ev} }); err != nil {
+			targets, err := webhookTargetsTx(ctx, tx, ev.Type)
+			if err != nil {
+				return err
+			}
+			var first []string
+			for _, ep := range targets {
+				res, err := tx.ExecContext(ctx, `INSERT INTO webhook_emitted (endpoint_id, event_id, at) VALUES (?, ?, ?)
+					ON CONFLICT (endpoint_id, event_id) DO NOTHING`, ep, ev.ID, formatTime(now))
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 1 {
+					first = append(first, ep)
+				}
+			}
+			if err := insertOutboxTx(ctx, tx, first, []model.WebhookEvent{ev}, now); err != nil {
 				return err
 			}
 		}
@@ -263,6 +289,21 @@ func (s *Store) PendingWebhooks(ctx context.Context, endpointID string) (int, er
 	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM webhook_outbox WHERE endpoint_id = ? AND status = ?",
 		endpointID, model.OutboxPending).Scan(&n)
 	return n, mapErr(err, "Webhook outbox")
+}
+
+// WebhookBacklog counts the outbox items of enabled endpoints still to
+// deliver (those of a disabled endpoint wait for it and are not counted)
+// and finds when the oldest was written or redelivered.
+func (s *Store) WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error) {
+	var b model.WebhookBacklog
+	var oldest sql.NullString
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(o.created_at) FROM webhook_outbox o
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1 WHERE o.status = ?`, model.OutboxPending).
+		Scan(&b.Pending, &oldest)
+	if err == nil && oldest.Valid {
+		b.Oldest, err = parseTime(oldest.String)
+	}
+	return b, mapErr(err, "Webhook outbox")
 }
 
 // RedeliverWebhook makes an outbox item of endpointID due now again, with

@@ -142,7 +142,7 @@ func navIcon(key string) string {
 	case "api-tokens":
 		return "key"
 	case "webhooks":
-		return "plug"
+		return "broadcast" // events sent out; "plug" is Integrations'
 	case "sync-runs":
 		return "sync"
 	case "help":

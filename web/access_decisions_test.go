@@ -52,10 +52,21 @@ func TestAccessDecisionsPage(t *testing.T) {
 	if href, _ := denied.Find("a").Attr("href"); href != "/devices/"+f.high.ID {
 		t.Errorf("denied row links %q, want the device page", href)
 	}
-	for _, want := range []string{"Low risk only", "risk score High", "Gateway eu-west", "127.0.0.1", "by defender_machine_id"} {
-		if !strings.Contains(denied.Text(), want) {
-			t.Errorf("denied row lacks %q: %s", want, strings.Join(strings.Fields(denied.Text()), " "))
+	for _, want := range []string{"Low risk only", "risk score High", "Gateway eu-west", "127.0.0.1", "by Defender device ID: " + f.high.ID} {
+		if !strings.Contains(oneLine(denied), want) {
+			t.Errorf("denied row lacks %q: %s", want, oneLine(denied))
 		}
+	}
+	// The keys are named in words: no raw matched_by value on the page, and
+	// a row that matched nothing has no "by" line (its key is its name).
+	for _, raw := range []string{posture.MatchedByDefenderID, posture.MatchedByAADID, "by " + posture.MatchedByHostname, "by " + posture.MatchedByNone} {
+		if strings.Contains(doc.Find("main").Text(), raw) {
+			t.Errorf("the page shows the raw key %q", raw)
+		}
+	}
+	unknown := rows.FilterFunction(func(_ int, tr *goquery.Selection) bool { return strings.Contains(tr.Text(), "No device matched") })
+	if unknown.Length() != 1 || !strings.Contains(oneLine(unknown), "nowhere-99 No device matched") || strings.Contains(oneLine(unknown), "by ") {
+		t.Errorf("the unknown row reads %q, want nowhere-99 without a \"by\" line", oneLine(unknown))
 	}
 
 	count := func(q string) int {
@@ -129,3 +140,6 @@ func TestAccessDecisionsPaginates(t *testing.T) {
 		t.Error("the pager does not give the total")
 	}
 }
+
+// oneLine is s's text with each run of white space one space.
+func oneLine(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }

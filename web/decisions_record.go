@@ -54,7 +54,7 @@ func (s *Server) recordDecision(c echo.Context, req posture.Request, dec *postur
 	}
 	d := model.Decision{At: s.now(), MatchedBy: dec.Match.MatchedBy, Result: result, Source: c.RealIP(), TokenID: s.requestTokenID(c)}
 	if d.MatchedBy == "" {
-		d.MatchedBy = "none"
+		d.MatchedBy = posture.MatchedByNone
 	}
 	if m := dec.Match.Device; m != nil {
 		d.DeviceID, d.Hostname = m.ID, m.Host

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -186,24 +185,14 @@ func (s *Server) evaluate(c echo.Context) error {
 	if err != nil {
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
-	_, res := s.decide(c, req)
-	buf := answerBufs.Get().(*[]byte)
-	*buf = appendEvaluateResponse((*buf)[:0], &res)
+	a := answers.Get().(*answer)
+	defer a.release()
+	fillResponse(&a.res, s.decide(c, req, a), s.now())
+	a.buf = appendEvaluateResponse(a.buf[:0], &a.res)
 	// Declared, the length spares the answer chunked framing.
-	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(*buf)))
-	err = c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
-	if cap(*buf) <= 64<<10 { // an outsized answer's buffer is left to the collector
-		answerBufs.Put(buf)
-	}
-	return err
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(a.buf)))
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.buf)
 }
-
-// answerBufs recycles the buffers answers are encoded into: c.Blob has
-// written the bytes by the time it returns.
-var answerBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, 4096)
-	return &b
-}}
 
 // jsonKind names a Go type as JSON does.
 func jsonKind(t reflect.Type) string {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -572,6 +574,57 @@ func TestEvaluateDefenderDecisions(t *testing.T) {
 		if r.EvaluatedAt != "2026-11-25T10:00:00Z" {
 			t.Errorf("evaluated_at %q, want the server clock", r.EvaluatedAt)
 		}
+	})
+
+	// Answers are built in recycled arrays (decide's answer pool): many at
+	// once, evaluate and forward-auth interleaved, each holds its own
+	// device, verdict and reason, never another's.
+	t.Run("concurrent answers stay apart", func(t *testing.T) {
+		u, err := url.Parse(e.http.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				conn, err := dialLoad(e.http.URL+evaluatePath, "Bearer "+token)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer conn.Close()
+				for i := range 60 {
+					dev, allowed := f.low.ID, true
+					if (g+i)%2 == 0 {
+						dev, allowed = f.high.ID, false
+					}
+					if i%3 == 0 {
+						status, body, err := conn.do(fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\n%s: %s\r\n%s: %s\r\n\r\n",
+							forwardAuthPath, u.Host, hdrToken, token, hdrDeviceID, dev))
+						want := "allowed\n"
+						if !allowed {
+							want = "denied: risk score High exceeds the allowed Medium (" + evDataFrom + ")\n"
+						}
+						if err != nil || string(body) != want || (status == http.StatusOK) != allowed {
+							t.Errorf("forward-auth for %s: %d %q %v, want %q", dev, status, body, err, want)
+							return
+						}
+						continue
+					}
+					status, body, err := conn.post([]byte(`{"device":{"defender_machine_id":"` + dev + `"}}`))
+					var r evResult
+					if err == nil {
+						err = json.Unmarshal(body, &r)
+					}
+					if err != nil || status != http.StatusOK || r.Device.DefenderMachineID != dev || r.Allowed != allowed ||
+						len(r.Checks) != 1 || len(r.Checks[0].Reasons) != map[bool]int{true: 0, false: 1}[allowed] {
+						t.Errorf("evaluate for %s: %d %s %v", dev, status, body, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("low risk is allowed", func(t *testing.T) {

@@ -35,6 +35,13 @@ const (
 	maxReasonHeader = 512
 )
 
+// PosternHeaders are all the X-Postern-* headers forward-auth reads and
+// writes: the gateway configurations in deploy/ remove each one a client
+// sends (deploy_test.go holds them to this list).
+func PosternHeaders() []string {
+	return []string{hdrToken, hdrDeviceID, hdrEntraID, hdrHostname, hdrAllowed, hdrDevice, hdrMatchedBy, hdrReason, hdrValidUntil}
+}
+
 // reasonNoIdentity is the 403 reason when a request names no device.
 const reasonNoIdentity = "no device identity: send X-Postern-Device-Id or a client certificate"
 
@@ -52,22 +59,24 @@ func (s *Server) forwardAuth(c echo.Context) error {
 		s.recordNoIdentity(c, problem)
 		return forwardDeny(c, problem)
 	}
-	dec, res := s.decide(c, req)
+	a := answers.Get().(*answer)
+	defer a.release()
+	dec := s.decide(c, req, a)
 	h := c.Response().Header()
-	h.Set(hdrAllowed, strconv.FormatBool(res.Allowed))
-	if res.Device.DefenderMachineID != "" {
-		h.Set(hdrDevice, res.Device.DefenderMachineID)
-	}
-	h.Set(hdrMatchedBy, res.Device.MatchedBy)
-	reason := headerSafe(firstReason(&res))
+	h.Set(hdrAllowed, strconv.FormatBool(dec.Allowed))
+	// Always set, empty when no device matched: a proxy that copies it to
+	// the application then never passes on one the client sent.
+	h.Set(hdrDevice, deviceID(dec))
+	h.Set(hdrMatchedBy, matchedBy(dec))
+	reason := headerSafe(firstReason(dec))
 	if reason != "" {
 		h.Set(hdrReason, reason)
 	}
-	if res.ValidUntil != "" {
-		h.Set(hdrValidUntil, res.ValidUntil)
+	if v := validUntil(dec); v != "" {
+		h.Set(hdrValidUntil, v)
 	}
 	h.Set(echo.HeaderCacheControl, cacheControl(s.forwardMaxAge, dec.ValidUntil, s.now()))
-	if res.Allowed {
+	if dec.Allowed {
 		return c.String(http.StatusOK, "allowed\n")
 	}
 	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
@@ -78,7 +87,8 @@ func forwardDeny(c echo.Context, reason string) error {
 	reason = headerSafe(reason)
 	h := c.Response().Header()
 	h.Set(hdrAllowed, "false")
-	h.Set(hdrMatchedBy, "none")
+	h.Set(hdrDevice, "")
+	h.Set(hdrMatchedBy, posture.MatchedByNone)
 	h.Set(hdrReason, reason)
 	h.Set(echo.HeaderCacheControl, "no-store")
 	return c.String(http.StatusForbidden, "denied: "+reason+"\n")

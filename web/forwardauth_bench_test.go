@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,18 +26,41 @@ import (
 // certificate in X-Forwarded-Tls-Client-Cert, URL-escaped PEM as nginx
 // sends it, read and verified against the test CA on every request).
 // Targets (issue 14): header identity at least as fast as evaluate,
-// certificate identity within 1.2× of it; the ratios are logged.
+// certificate identity within 1.2× of it; and each at least 0.8× the
+// throughput of the floor of this stack (floor_bench_test.go, asked with
+// the same header-identity requests) with p99 at most 1.5× the floor's.
+// Each round measures the floor, evaluate, header and certificate
+// identity in turn; the ratios are reported per round (x-evaluate,
+// x-floor-throughput, x-floor-p99), so load from elsewhere on a shared
+// machine shifts both sides of a ratio alike.
 //
 //	go test ./web -run '^$' -bench BenchmarkForwardAuthHTTP -benchtime 100000x
 func BenchmarkForwardAuthHTTP(b *testing.B) {
 	env := newEvBenchEnv(b)
 	hdr, cert := env.forwardAuthRequests(b)
-	var ev, h, c float64
-	b.Run("evaluate", func(b *testing.B) { ev = env.run(b) })
-	b.Run("header_identity", func(b *testing.B) { h = env.runRequests(b, hdr) })
-	b.Run("certificate_identity", func(b *testing.B) { c = env.runRequests(b, cert) })
-	if ev > 0 && h > 0 && c > 0 {
-		b.Logf("throughput against evaluate: header identity %.2f×, certificate identity %.2f× (evaluate/certificate %.2f)", h/ev, c/ev, ev/c)
+	floorURL := env.floor(b) // the requests carry their path
+	for range 3 {
+		var floor, ev loadResult
+		b.Run("floor", func(b *testing.B) { floor = env.runRequests(b, floorURL, hdr) })
+		b.Run("evaluate", func(b *testing.B) { ev = env.run(b) })
+		b.Run("header_identity", func(b *testing.B) {
+			h := env.runRequests(b, env.url, hdr)
+			reportFloorRatios(b, h, floor)
+			reportEvaluateRatio(b, h, ev)
+		})
+		b.Run("certificate_identity", func(b *testing.B) {
+			c := env.runRequests(b, env.url, cert)
+			reportFloorRatios(b, c, floor)
+			reportEvaluateRatio(b, c, ev)
+		})
+	}
+}
+
+// reportEvaluateRatio reports got's throughput as a multiple of
+// evaluate's in the same round.
+func reportEvaluateRatio(b *testing.B, got, ev loadResult) {
+	if got.perSec > 0 && ev.perSec > 0 {
+		b.ReportMetric(got.perSec/ev.perSec, "x-evaluate")
 	}
 }
 
@@ -135,42 +156,14 @@ func (e *evBenchEnv) forwardAuthRequests(b *testing.B) (hdr, cert [][]byte) {
 	return hdr, cert
 }
 
-// runRequests is run for whole prebuilt requests (forward-auth): b.N
-// answers, each a 200 or 403 decision.
-func (e *evBenchEnv) runRequests(b *testing.B, reqs [][]byte) float64 {
-	var mu sync.Mutex
-	var lat []time.Duration
-	var next atomic.Uint64
-	b.SetParallelism(2)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		conn, err := dialLoad(e.url, e.authz)
-		if err != nil {
-			b.Error(err)
-			return
+// runRequests measures b.N whole prebuilt requests (forward-auth) sent
+// to url, each answered by a 200 or 403 decision.
+func (e *evBenchEnv) runRequests(b *testing.B, url string, reqs [][]byte) loadResult {
+	return runLoad(b, url, e.authz, func(c *loadConn, i uint64) error {
+		status, _, err := c.do(reqs[i%uint64(len(reqs))])
+		if err == nil && status != http.StatusOK && status != http.StatusForbidden {
+			err = fmt.Errorf("status %d", status)
 		}
-		defer conn.Close()
-		mine := make([]time.Duration, 0, 1024)
-		for pb.Next() {
-			r := reqs[next.Add(1)%uint64(len(reqs))]
-			t0 := time.Now()
-			status, _, err := conn.do(r)
-			mine = append(mine, time.Since(t0))
-			if err == nil && status != http.StatusOK && status != http.StatusForbidden {
-				err = fmt.Errorf("status %d", status)
-			}
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
+		return err
 	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	return reportLatencies(b, lat, elapsed)
 }

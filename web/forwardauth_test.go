@@ -3,9 +3,13 @@ package web
 import (
 	"context"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +88,43 @@ func TestForwardAuthDecisions(t *testing.T) {
 			}
 		}
 		faWant(t, faAsk(t, e, "GET", "", map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID}), 200)
+	})
+
+	// Envoy's ext_authz forwards the client's own method, which may be one
+	// Echo keeps no route table for (WebDAV's, QUERY, any token): each is
+	// answered as GET is, never 405.
+	t.Run("methods outside Echo's table", func(t *testing.T) {
+		for _, m := range []string{"MKCOL", "LOCK", "UNLOCK", "COPY", "MOVE", "PROPPATCH", "QUERY", "SEARCH", "X-MADE-UP", "PROPFIND", "REPORT", "TRACE"} {
+			for _, suffix := range []string{"", "/dav/folder/"} {
+				res := faAsk(t, e, m, suffix, map[string]string{"Authorization": bearer, hdrDeviceID: f.low.ID})
+				faWant(t, res, http.StatusOK)
+				if res.Header.Get(hdrDevice) != f.low.ID {
+					t.Errorf("%s %q: headers %v", m, suffix, res.Header)
+				}
+				res = faAsk(t, e, m, suffix, map[string]string{"Authorization": bearer, hdrHostname: "ev-high-01"})
+				faWant(t, res, http.StatusForbidden)
+				if res.Header.Get(hdrDevice) != f.high.ID {
+					t.Errorf("%s %q denied: headers %v", m, suffix, res.Header)
+				}
+			}
+			// Without a token the method changes nothing either: 401.
+			wantStatus(t, faAsk(t, e, m, "", map[string]string{hdrDeviceID: f.low.ID}), http.StatusUnauthorized)
+		}
+		// Elsewhere (a path that only begins like forward-auth's too) an
+		// unknown method is still refused.
+		for _, p := range []string{"/api/v1/posture/evaluate", forwardAuthPath + "x"} {
+			req, _ := http.NewRequest("MKCOL", e.http.URL+p, nil)
+			req.Header.Set("Authorization", bearer)
+			req.Header.Set(hdrDeviceID, f.low.ID)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("MKCOL %s: %d, want 404 or 405", p, res.StatusCode)
+			}
+		}
 	})
 
 	t.Run("denied with the reason evaluate gives", func(t *testing.T) {
@@ -443,6 +484,48 @@ func TestForwardAuthCacheControl(t *testing.T) {
 	} {
 		if got := cacheControl(c.max, c.until, now); got != c.want {
 			t.Errorf("cacheControl(%v, %v) = %q, want %q", c.max, c.until, got, c.want)
+		}
+	}
+}
+
+// Every X-Postern-* name forwardauth.go spells is in PosternHeaders, the
+// list deploy_test.go holds the gateway configurations to.
+func TestPosternHeadersComplete(t *testing.T) {
+	b, err := os.ReadFile("forwardauth.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spelled := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"(X-Postern-[A-Za-z-]+)"`).FindAllStringSubmatch(string(b), -1) {
+		spelled[m[1]] = true
+	}
+	listed := map[string]bool{}
+	for _, h := range PosternHeaders() {
+		listed[h] = true
+	}
+	if len(spelled) < 9 || !maps.Equal(spelled, listed) {
+		t.Errorf("forwardauth.go spells %v, PosternHeaders lists %v", slices.Sorted(maps.Keys(spelled)), PosternHeaders())
+	}
+}
+
+// X-Postern-Device is on every answer, empty when no device matched (an
+// allow with no checks, a refusal without identity), so a proxy copying it
+// to the application replaces whatever the client sent.
+func TestForwardAuthDeviceAlwaysSet(t *testing.T) {
+	e := newEnvDeps(t, "http://127.0.0.1:1", Deps{})
+	e.setup()
+	token := evToken(t, e)
+	for _, c := range []struct {
+		hdr    map[string]string
+		status int
+	}{
+		{map[string]string{hdrToken: token, hdrHostname: "pc-1"}, http.StatusOK},
+		{map[string]string{hdrToken: token}, http.StatusForbidden},
+	} {
+		res := faAsk(t, e, "GET", "", c.hdr)
+		faWant(t, res, c.status)
+		if got := res.Header.Values(hdrDevice); len(got) != 1 || got[0] != "" {
+			t.Errorf("answer %d: X-Postern-Device %q, want one empty value", c.status, got)
 		}
 	}
 }

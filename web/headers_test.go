@@ -57,6 +57,51 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// The API's answers, read by gateways and scrapers, carry the headers that
+// still matter outside a browser: nosniff, no caching, a CSP that allows
+// nothing (not even framing) and the request id; success or refusal alike.
+func TestAPISecurityHeaders(t *testing.T) {
+	e := newAdminEnv(t)
+	token := evToken(t, e)
+	get := func(path string, h ...string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, e.http.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(h); i += 2 {
+			req.Header.Set(h[i], h[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	answers := map[string]*http.Response{
+		"evaluate":                      evPost(t, e, "Bearer "+token, strings.NewReader(`{"device":{"hostname":"laptop-1"}}`)).Response,
+		"evaluate without token":        evPost(t, e, "", strings.NewReader(`{}`)).Response,
+		"forward-auth":                  get(forwardAuthPath, hdrToken, token, hdrHostname, "laptop-1"),
+		"forward-auth without identity": get(forwardAuthPath+"/app", hdrToken, token),
+		"metrics":                       get("/metrics", "Authorization", "Bearer "+token),
+	}
+	for name, res := range answers {
+		csp := res.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s (%d): CSP %q, want default-src and frame-ancestors 'none'", name, res.StatusCode, csp)
+		}
+		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", name, got)
+		}
+		if got := res.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", name, got)
+		}
+		if res.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-Id", name)
+		}
+	}
+}
+
 // The layout configures htmx for the CSP and carries no inline script or
 // style.
 func TestLayoutIsCSPClean(t *testing.T) {

@@ -7,7 +7,12 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
 )
 
 // loadConn is one keep-alive HTTP/1.1 connection of the benchmark's load
@@ -101,4 +106,78 @@ func (l *loadConn) do(req []byte) (int, []byte, error) {
 		return 0, nil, err
 	}
 	return status, l.body, nil
+}
+
+// loadResult is one measurement of the load generator.
+type loadResult struct {
+	perSec float64 // answers per second; 0 when nothing was measured
+	p99    time.Duration
+}
+
+// runLoad measures b.N answers from 2 × GOMAXPROCS parallel keep-alive
+// connections to rawURL, as that many gateways would ask: ask sends the
+// i-th request on c and returns an error for an answer the benchmark does
+// not expect. It reports answers per second and latency percentiles.
+func runLoad(b *testing.B, rawURL, authz string, ask func(c *loadConn, i uint64) error) loadResult {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var next atomic.Uint64
+	b.SetParallelism(2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		conn, err := dialLoad(rawURL, authz)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer conn.Close()
+		mine := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			i := next.Add(1)
+			t0 := time.Now()
+			err := ask(conn, i)
+			mine = append(mine, time.Since(t0))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	return reportLatencies(b, lat, elapsed)
+}
+
+// reportLatencies reports the answers per second and the latency
+// percentiles of one measurement.
+func reportLatencies(b *testing.B, lat []time.Duration, elapsed time.Duration) loadResult {
+	if len(lat) == 0 {
+		return loadResult{}
+	}
+	slices.Sort(lat)
+	at := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	res := loadResult{perSec: float64(len(lat)) / elapsed.Seconds(), p99: at(0.99)}
+	b.ReportMetric(res.perSec, "evals/s")
+	b.ReportMetric(ms(at(0.50)), "p50-ms")
+	b.ReportMetric(ms(res.p99), "p99-ms")
+	b.ReportMetric(ms(at(0.999)), "p99.9-ms")
+	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+	return res
+}
+
+// reportFloorRatios reports got against the floor of this stack measured
+// in the same run (floor_bench_test.go): throughput as a share of the
+// floor's (target at least 0.8) and p99 latency as a multiple of the
+// floor's (target at most 1.5).
+func reportFloorRatios(b *testing.B, got, floor loadResult) {
+	if got.perSec > 0 && floor.perSec > 0 && floor.p99 > 0 {
+		b.ReportMetric(got.perSec/floor.perSec, "x-floor-throughput")
+		b.ReportMetric(float64(got.p99)/float64(floor.p99), "x-floor-p99")
+	}
 }

@@ -139,17 +139,32 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // securityHeaders sets the headers every response carries. Pages are never
 // cached (they may show admin data); static assets set their own caching.
+// The answers of the API and /metrics, read by gateways and scrapers, never
+// rendered by a browser, carry the few that still matter there (OWASP's
+// REST guidance): nosniff, no caching and a CSP that allows nothing, not
+// even framing; the page-only ones (referrer, opener and permissions
+// policies) are left off the enforcement API's hot path, where each header
+// is copied and sorted again for every answer.
 // The values are shared slices, never to be edited in place, assigned under
 // canonical names: Header.Set would allocate a slice per header per
-// response, on the enforcement API's hot path too. (An Add appends to a
-// full slice, which copies it, so no response can change another's.)
+// response. (An Add appends to a full slice, which copies it, so no
+// response can change another's.)
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		for _, kv := range baseHeaders {
-			h[kv.name] = kv.value
-		}
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+		switch p := c.Request().URL.Path; {
+		case isAPIPath(p):
+			for _, kv := range apiHeaders {
+				h[kv.name] = kv.value
+			}
+		case strings.HasPrefix(p, "/static/"):
+			for _, kv := range baseHeaders {
+				h[kv.name] = kv.value
+			}
+		default:
+			for _, kv := range baseHeaders {
+				h[kv.name] = kv.value
+			}
 			h["Content-Security-Policy"] = cspValue
 			h["Cache-Control"] = noStore
 		}
@@ -173,6 +188,11 @@ var (
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
 		{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
 		{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), payment=(), usb=()"}},
+	}
+	apiHeaders = []headerValue{
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+		{"Cache-Control", noStore},
 	}
 	cspValue  = []string{contentSecurityPolicy}
 	noStore   = []string{"no-store"}

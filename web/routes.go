@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,9 +15,36 @@ var publicPaths = map[string]bool{
 	"/login": true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
 }
 
+// echoMethods are the methods Echo's router keeps a table for (e.Any
+// registers exactly these); a route answers no other method.
+var echoMethods = map[string]bool{
+	http.MethodConnect: true, http.MethodDelete: true, http.MethodGet: true, http.MethodHead: true,
+	http.MethodOptions: true, http.MethodPatch: true, http.MethodPost: true, echo.PROPFIND: true,
+	http.MethodPut: true, http.MethodTrace: true, echo.REPORT: true,
+}
+
+// forwardAuthAnyMethod lets forward-auth answer any method, as the proxies
+// send it (Envoy's ext_authz forwards the client's own: MKCOL, LOCK, QUERY,
+// any token): a method Echo has no table for is routed as GET on the
+// forward-auth paths only. The answer does not depend on the method; HEAD
+// and the other methods Echo knows are left as they are (net/http decides
+// from HEAD not to send a body).
+func forwardAuthAnyMethod(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !echoMethods[r.Method] {
+			if p := echo.GetPath(r); p == forwardAuthPath || strings.HasPrefix(p, forwardAuthPath+"/") {
+				r.Method = http.MethodGet
+			}
+		}
+		return next(c)
+	}
+}
+
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
+	e.Pre(forwardAuthAnyMethod)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))

@@ -5,9 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"postern/internal/audit"
 	"postern/internal/model"
@@ -52,6 +55,19 @@ func TestWebhooksPageLifecycle(t *testing.T) {
 	if nav := withText(list.Find(`nav[aria-label="Main"] a[aria-current="page"]`), "Webhooks"); nav.Length() != 1 {
 		t.Error("the nav does not mark Webhooks as the current page")
 	}
+	// Webhooks has an icon of its own, not Integrations' plug; decorative,
+	// as every nav icon.
+	icon := func(label string) string {
+		svg := withText(list.Find(`nav[aria-label="Main"] a`), label).Find("svg")
+		if svg.Length() != 1 || svg.AttrOr("aria-hidden", "") != "true" {
+			t.Fatalf("the %s nav link has %d icons, aria-hidden %q", label, svg.Length(), svg.AttrOr("aria-hidden", ""))
+		}
+		h, _ := svg.Html()
+		return h
+	}
+	if hooks, plug := icon("Webhooks"), icon("Integrations"); hooks == plug {
+		t.Errorf("Webhooks and Integrations share one nav icon: %s", hooks)
+	}
 	if list.Find(`input[type="checkbox"][name="events"]`).Length() != len(events.Types) {
 		t.Error("the form does not offer every event type")
 	}
@@ -88,6 +104,9 @@ func TestWebhooksPageLifecycle(t *testing.T) {
 	id := eps[0].ID
 	if urls := column(parse(t, again), "URL"); len(urls) != 1 || urls[0] != r.srv.URL+"/hook?…" {
 		t.Errorf("URL column %q", urls)
+	}
+	if created := column(parse(t, again), "Created"); len(created) != 1 || created[0] != "just now by "+testEmail {
+		t.Errorf("Created column %q, want the time, a space, and by whom", created)
 	}
 
 	// A posture check event, delivered by the worker.
@@ -135,4 +154,85 @@ func TestWebhooksPageLifecycle(t *testing.T) {
 	if strings.Contains(e.logs.String(), secret) {
 		t.Error("the log holds the secret")
 	}
+}
+
+// /metrics counts webhook attempts by outcome after real deliveries to a
+// receiver that answers 204 and one that answers 500, shows the outbox's
+// backlog and the age of its oldest event, and the time receivers took.
+func TestWebhookMetrics(t *testing.T) {
+	e := newAdminEnv(t)
+	c := e.signedIn()
+	token := createToken(t, c, "Prometheus")
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(30 * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(ok.Close)
+	var refused atomic.Int32
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		refused.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(down.Close)
+	for _, u := range []string{ok.URL, down.URL} {
+		wantStatus(t, c.post("/settings/webhooks", url.Values{"url": {u + "/hook"}, "events": {events.PostureCheckChanged}}), http.StatusOK)
+	}
+	w := webhook.NewWorker(e.store, e.kr, e.srv.log, webhook.Options{MaxAge: time.Hour,
+		Jitter: func(d time.Duration) time.Duration { return d }})
+	e.srv.metrics.Register(w)
+	scrape := func(wants ...string) {
+		t.Helper()
+		m := e.client().do(http.MethodGet, "/metrics", nil, http.Header{"Authorization": {"Bearer " + token}})
+		wantStatus(t, m, http.StatusOK)
+		for _, want := range wants {
+			if !slices.Contains(strings.Split(m.body, "\n"), want) {
+				t.Errorf("/metrics lacks the line %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("/metrics:\n%s", grepLines(m.body, "postern_webhook_"))
+		}
+	}
+	scrape(`postern_webhook_deliveries_total{outcome="delivered"} 0`, `postern_webhook_outbox_pending 0`,
+		`postern_webhook_outbox_oldest_pending_age_seconds 0`, `postern_webhook_delivery_duration_seconds_count 0`)
+
+	ctx := context.Background()
+	// A posture check saved: one event for each endpoint.
+	wantRedirect(t, c.post("/zero-trust/posture-checks", url.Values{"name": {"Firewall on"}, "source": {"device_report"},
+		"report_firewall": {"on"}, "mode": {"monitor"}, "when_unavailable": {"allow"}, "enabled": {"on"}}), "/zero-trust/posture-checks")
+	scrape(`postern_webhook_outbox_pending 2`, `postern_webhook_outbox_oldest_pending_age_seconds 0`)
+	e.clock.Advance(90 * time.Second)
+	scrape(`postern_webhook_outbox_pending 2`, `postern_webhook_outbox_oldest_pending_age_seconds 90`)
+	if err := w.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	scrape(`postern_webhook_deliveries_total{outcome="delivered"} 1`, `postern_webhook_deliveries_total{outcome="retry"} 1`,
+		`postern_webhook_deliveries_total{outcome="given_up"} 0`, `postern_webhook_outbox_pending 1`,
+		`postern_webhook_outbox_oldest_pending_age_seconds 90`, `postern_webhook_delivery_duration_seconds_count 2`,
+		// the 204 took 30 ms or more: one answer within 25 ms at most
+		`postern_webhook_delivery_duration_seconds_bucket{le="0.025"} 1`)
+
+	// The retries run out an hour after the event: the last one gives up.
+	e.clock.Advance(2 * time.Hour)
+	scrape(`postern_webhook_outbox_oldest_pending_age_seconds 7290`)
+	if err := w.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := refused.Load(); n != 2 {
+		t.Fatalf("the failing receiver was asked %d times, want 2", n)
+	}
+	scrape(`postern_webhook_deliveries_total{outcome="delivered"} 1`, `postern_webhook_deliveries_total{outcome="retry"} 1`,
+		`postern_webhook_deliveries_total{outcome="given_up"} 1`, `postern_webhook_outbox_pending 0`,
+		`postern_webhook_outbox_oldest_pending_age_seconds 0`, `postern_webhook_delivery_duration_seconds_count 3`)
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

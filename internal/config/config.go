@@ -67,6 +67,9 @@ type Config struct {
 	DecisionLogDays int
 	// DecisionLogSample: one allow in this many is recorded (0: none).
 	DecisionLogSample int
+	// DecisionLogMaxRows: entries the decision log keeps at most, the
+	// newest (0: no cap).
+	DecisionLogMaxRows int
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -99,7 +102,12 @@ var Settings = []Setting{
 	{"forward-auth-max-age", "0", "how long a proxy may cache a forward-auth decision (Cache-Control max-age, at most 1h, never past valid_until; 0: no-store)"},
 	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
+	{"decision-log-max-rows", "5000000", "entries the decision log keeps at most, the newest (0: no cap; at least 1000 otherwise)"},
 }
+
+// MinDecisionLogMaxRows is the smallest cap on the decision log: below it
+// the page would lose the last minute's denials under load.
+const MinDecisionLogMaxRows = 1000
 
 // DefaultDefenderPageSize is how many machines Postern asks for per page:
 // a 10,000-machine page of a real tenant can be tens of MB and take long
@@ -192,6 +200,10 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 	if cfg.DecisionLogSample, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-sample"])); err != nil {
 		errs = append(errs, fmt.Errorf("decision-log-sample: %q is not a whole number", *v["decision-log-sample"]))
 	}
+	if cfg.DecisionLogMaxRows, err = strconv.Atoi(strings.TrimSpace(*v["decision-log-max-rows"])); err != nil {
+		errs = append(errs, fmt.Errorf("decision-log-max-rows: %q is not a whole number of rows", *v["decision-log-max-rows"]))
+		cfg.DecisionLogMaxRows = 5000000
+	}
 	for _, b := range [...]struct {
 		name string
 		dst  *bool
@@ -265,6 +277,9 @@ func (c Config) Validate() error {
 	}
 	if c.DecisionLogDays < 1 || c.DecisionLogDays > 365 {
 		errs = append(errs, fmt.Errorf("decision-log-days: %d is not from 1 to 365", c.DecisionLogDays))
+	}
+	if c.DecisionLogMaxRows != 0 && c.DecisionLogMaxRows < MinDecisionLogMaxRows {
+		errs = append(errs, fmt.Errorf("decision-log-max-rows: %d is neither 0 (no cap) nor at least %d", c.DecisionLogMaxRows, MinDecisionLogMaxRows))
 	}
 	if c.DecisionLogSample < 0 {
 		errs = append(errs, fmt.Errorf("decision-log-sample: %d is negative", c.DecisionLogSample))
@@ -354,6 +369,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("sync_removal_guard", c.SyncRemovalGuard),
 		slog.Int("decision_log_days", c.DecisionLogDays),
 		slog.Int("decision_log_sample", c.DecisionLogSample),
+		slog.Int("decision_log_max_rows", c.DecisionLogMaxRows),
 	)
 }
 

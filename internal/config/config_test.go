@@ -101,6 +101,7 @@ var sample = map[string]struct {
 	"sync-removal-guard":       {"25", func(c config.Config) string { return fmt.Sprint(c.SyncRemovalGuard) }, "25"},
 	"decision-log-days":        {"30", func(c config.Config) string { return fmt.Sprint(c.DecisionLogDays) }, "30"},
 	"decision-log-sample":      {"0", func(c config.Config) string { return fmt.Sprint(c.DecisionLogSample) }, "0"},
+	"decision-log-max-rows":    {"20000", func(c config.Config) string { return fmt.Sprint(c.DecisionLogMaxRows) }, "20000"},
 	"client-cert-ca":           {" /etc/postern/device-ca.pem ", func(c config.Config) string { return c.ClientCertCA }, "/etc/postern/device-ca.pem"},
 	"client-cert-uri-prefixes": {"urn:device:, urn:x:", func(c config.Config) string { return strings.Join(c.ClientCertURIPrefixes, "|") }, "urn:device:|urn:x:"},
 	"forward-auth-max-age":     {"5s", func(c config.Config) string { return c.ForwardAuthMaxAge.String() }, "5s"},

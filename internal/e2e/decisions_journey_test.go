@@ -61,6 +61,7 @@ func TestDecisionLogJourney(t *testing.T) {
 	b.FillByLabel("Result", "Denied")
 	b.ClickButton("Filter")
 	b.WaitText("risk score High exceeds the allowed Medium")
+	b.WaitText("by Defender device ID: " + high) // the key in words, not defender_machine_id
 	checkA11y(t, b, "access decisions")
 	b.Screenshot("access-decisions")
 

@@ -69,6 +69,7 @@ func TestWebhookJourney(t *testing.T) {
 		t.Fatalf("the secret shown is %q", secret)
 	}
 	b.CheckA11y(t)
+	b.Screenshot("webhooks") // the nav's Webhooks icon is its own, not Integrations' plug
 
 	// A posture check saved by the same admin on another connection.
 	c := newConsole(t)

@@ -57,6 +57,14 @@ type WebhookAttempt struct {
 	Next time.Time
 }
 
+// WebhookBacklog is what the outbox holds for enabled endpoints: how many
+// events wait to be delivered, and when the oldest of them was written (or
+// redelivered); zero when none waits.
+type WebhookBacklog struct {
+	Pending int
+	Oldest  time.Time
+}
+
 // WebhookDelivery is a recorded attempt, for the Webhooks page.
 type WebhookDelivery struct {
 	ID         int64

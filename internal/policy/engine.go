@@ -209,6 +209,14 @@ func (e *Engine) input(s *state, snap *fleet.Snapshot, now time.Time) posture.In
 
 // Evaluate answers the enforcement API from memory: no database query.
 func (e *Engine) Evaluate(req posture.Request) posture.Decision {
+	var dec posture.Decision
+	e.EvaluateInto(&dec, req)
+	return dec
+}
+
+// EvaluateInto is Evaluate writing into dec, reusing the arrays of an
+// earlier decision held there (posture.EvaluateInto).
+func (e *Engine) EvaluateInto(dec *posture.Decision, req posture.Request) {
 	s := e.st.Load()
 	snap := e.fleet.Load()
 	now := e.now()
@@ -216,9 +224,8 @@ func (e *Engine) Evaluate(req posture.Request) posture.Decision {
 	fresh := freshnessAt(snap, e.interval, s.grace, now)
 	in := inputFor(fresh, !s.defenderEnabled, now)
 	in.Device, in.Report = m.Device, req.Report
-	dec := posture.Evaluate(s.checks, s.exceptions, in, m)
+	posture.EvaluateInto(dec, s.checks, s.exceptions, in, m)
 	dec.ValidUntil = validUntil(s, fresh, m.Device, now)
-	return dec
 }
 
 // DeviceDecision evaluates one synced device as the API would for its id

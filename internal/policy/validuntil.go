@@ -12,7 +12,9 @@ import (
 // same snapshot, checks and exceptions) could give device d another
 // verdict on its own (docs/api.md#valid-until): the Defender data turning
 // stale or the outage grace ending, one of its exceptions expiring, a
-// "Last seen within" window closing, a first-seen grace ending. Zero when
+// "Last seen within" window closing, a first-seen grace ending, the
+// antivirus signatures passing their maximum age or the last full scan
+// leaving its "Full scan within" window. Zero when
 // nothing would move it. Each moment counts whether or not it changes this
 // device's verdict in the end: the answer may be cached until then, never
 // longer. Reasons that quote an age ("last seen 50 hours ago") are not
@@ -39,6 +41,16 @@ func validUntil(s *state, fresh Freshness, d *fleet.Device, now time.Time) time.
 		}
 		if h := c.Spec.FirstSeenGraceHours; h > 0 && !d.FirstSeen.IsZero() {
 			add(d.FirstSeen.Add(time.Duration(min(h, posture.MaxFirstSeenGraceHrs)) * time.Hour))
+		}
+		if av := d.AV; av != nil {
+			// The antivirus windows, capped as their conditions cap them.
+			const day = 24 * time.Hour
+			if n := c.Spec.SignatureMaxAgeDays; n > 0 && !av.SignaturePublishedAt.IsZero() {
+				add(av.SignaturePublishedAt.Add(time.Duration(min(n, posture.MaxSignatureAgeDays)) * day))
+			}
+			if n := c.Spec.FullScanDays; n > 0 && !av.FullScanAt.IsZero() {
+				add(av.FullScanAt.Add(time.Duration(min(n, posture.MaxFullScanDays)) * day))
+			}
 		}
 	}
 	if defender && s.defenderEnabled {

@@ -21,6 +21,19 @@ func TestValidUntil(t *testing.T) {
 	off := seen
 	off.Enabled = false
 	ex := func(id string, at time.Time) posture.Exception { return posture.Exception{DeviceID: id, ExpiresAt: at} }
+	// Antivirus windows: signatures at most 7 days old (their limit reached
+	// 3 minutes from now), a full scan within 14 days (2 minutes from now).
+	avDev := *dev
+	avDev.AV = &fleet.AV{SignaturePublishedAt: now.Add(-7*24*time.Hour + 3*time.Minute), FullScanAt: now.Add(-14*24*time.Hour + 2*time.Minute)}
+	oldAV := *dev
+	oldAV.AV = &fleet.AV{SignaturePublishedAt: now.Add(-30 * 24 * time.Hour), FullScanAt: now.Add(-30 * 24 * time.Hour)}
+	noAV := *dev
+	sigAge := posture.Check{ID: 5, Enabled: true, Source: posture.SourceDefender, Spec: posture.Spec{SignatureMaxAgeDays: 7}}
+	sigFlag := posture.Check{ID: 6, Enabled: true, Source: posture.SourceDefender, Spec: posture.Spec{SignatureUpToDate: true}}
+	scan := posture.Check{ID: 7, Enabled: true, Source: posture.SourceDefender, Spec: posture.Spec{FullScanDays: 14}}
+	sigLong := posture.Check{ID: 8, Enabled: true, Source: posture.SourceDefender, Spec: posture.Spec{SignatureMaxAgeDays: 10000}}
+	longAV := *dev
+	longAV.AV = &fleet.AV{SignaturePublishedAt: now.Add(-posture.MaxSignatureAgeDays*24*time.Hour + 4*time.Minute)}
 
 	for _, c := range []struct {
 		name  string
@@ -42,6 +55,13 @@ func TestValidUntil(t *testing.T) {
 		{"first seen grace ending", state{checks: []posture.Check{grace}}, fresh, dev, now.Add(time.Hour)},
 		{"Defender disabled: freshness does not count", state{checks: []posture.Check{risk}}, fresh, dev, time.Time{}},
 		{"only device report checks", state{checks: []posture.Check{report}, defenderEnabled: true}, fresh, dev, time.Time{}},
+		{"signature age limit reached first", state{checks: []posture.Check{risk, sigAge}, defenderEnabled: true}, fresh, &avDev, now.Add(3 * time.Minute)},
+		{"full scan window closing first", state{checks: []posture.Check{risk, sigAge, scan}, defenderEnabled: true}, fresh, &avDev, now.Add(2 * time.Minute)},
+		{"the up-to-date flag has no window", state{checks: []posture.Check{risk, sigFlag}, defenderEnabled: true}, fresh, &avDev, staleAt},
+		{"windows already closed do not count", state{checks: []posture.Check{risk, sigAge, scan}, defenderEnabled: true}, fresh, &oldAV, staleAt},
+		{"no antivirus report: no windows", state{checks: []posture.Check{risk, sigAge, scan}, defenderEnabled: true}, fresh, &noAV, staleAt},
+		{"signature age capped as the condition caps it", state{checks: []posture.Check{risk, sigLong}, defenderEnabled: true}, fresh, &longAV, now.Add(4 * time.Minute)},
+		{"a disabled antivirus check does not count", state{checks: []posture.Check{risk, func() posture.Check { c := scan; c.Enabled = false; return c }()}, defenderEnabled: true}, fresh, &avDev, staleAt},
 		{"no device matched: only freshness", state{checks: []posture.Check{risk, seen}, defenderEnabled: true,
 			exceptions: []posture.Exception{ex("abc", now.Add(time.Second))}}, fresh, nil, staleAt},
 	} {

@@ -99,6 +99,10 @@ type Decision struct {
 	// ValidUntil is the earliest moment the same data could give another
 	// verdict (zero: none is known); set by policy.Engine.Evaluate.
 	ValidUntil time.Time
+
+	// reasons is the one backing array of every check's Reasons, kept so
+	// that EvaluateInto can reuse it.
+	reasons []string
 }
 
 var noReasons = []string{}
@@ -108,6 +112,15 @@ var noReasons = []string{}
 // Monitor checks are reported but never deny. Exceptions apply last.
 // checks should come from Compile; others are compiled on the fly.
 func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) Decision {
+	var d Decision
+	EvaluateInto(&d, checks, exceptions, in, matched)
+	return d
+}
+
+// EvaluateInto is Evaluate writing the decision into d, reusing the arrays
+// of an earlier decision held in d (the enforcement API recycles them):
+// what d's Checks and their Reasons held before is overwritten.
+func EvaluateInto(d *Decision, checks []Check, exceptions []Exception, in Input, matched Match) {
 	if in.Device == nil {
 		in.Device = matched.Device
 	}
@@ -125,9 +138,13 @@ func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) D
 			n++
 		}
 	}
-	d := Decision{Allowed: true, Match: matched, Checks: make([]CheckResult, 0, n)}
+	results := d.Checks[:0]
+	if cap(results) < n {
+		results = make([]CheckResult, 0, n)
+	}
 	// All reasons share one backing array; ends[i] closes check i's span.
-	var reasons []string
+	reasons := d.reasons[:0]
+	*d = Decision{Allowed: true, Match: matched}
 	var endBuf [32]int
 	ends := endBuf[:0]
 	for i := range checks {
@@ -149,18 +166,18 @@ func Evaluate(checks []Check, exceptions []Exception, in Input, matched Match) D
 		if res != Pass && cr.Mode == ModeEnforce {
 			d.Allowed = false
 		}
-		d.Checks = append(d.Checks, cr)
+		results = append(results, cr)
 		ends = append(ends, len(reasons))
 	}
 	start := 0
 	for i, end := range ends {
-		d.Checks[i].Reasons = noReasons
+		results[i].Reasons = noReasons
 		if end > start {
-			d.Checks[i].Reasons = reasons[start:end:end]
+			results[i].Reasons = reasons[start:end:end]
 		}
 		start = end
 	}
-	return d
+	d.Checks, d.reasons = results, reasons
 }
 
 // Results is Evaluate reduced to the verdicts, for whole-fleet passes (the

@@ -332,6 +332,50 @@ func TestEvaluateAllocs(t *testing.T) {
 	if allocs > 2 {
 		t.Errorf("got %v allocs per evaluation, want at most 2", allocs)
 	}
+	// Into a recycled decision, as the enforcement API evaluates, an allow
+	// allocates only its input (the conditions take it by pointer).
+	allocs = testing.AllocsPerRun(100, func() {
+		m := MatchDevice(snap, req)
+		EvaluateInto(&dec, checks, nil, NewInput(snap, m, req.Report, testNow, time.Minute, false), m)
+	})
+	if !dec.Allowed || allocs > 1 {
+		t.Errorf("EvaluateInto: allowed %v, %v allocs per evaluation, want allowed and at most 1", dec.Allowed, allocs)
+	}
+}
+
+// TestEvaluateIntoReuses: a decision evaluated into the arrays of the one
+// before it, device after device, is exactly Evaluate's, with no reason
+// left over from an earlier device.
+func TestEvaluateIntoReuses(t *testing.T) {
+	now := time.Date(2026, 11, 25, 10, 5, 40, 0, time.UTC)
+	devices := benchFleet(3000, now)
+	snap := fleet.NewSnapshot(devices, now.Add(-3*time.Minute), 1)
+	checks := benchChecks()
+	for i := range checks[1:] { // one check decides; the others still give reasons
+		checks[1+i].Mode = ModeMonitor
+	}
+	exceptions := []Exception{{ID: 1, DeviceID: devices[7].ID, CheckID: 2, ExpiresAt: now.Add(time.Hour)}}
+	var reused Decision
+	var denied int
+	for i := range devices {
+		req := Request{DefenderMachineID: devices[i].ID}
+		if i%3 == 0 {
+			req.Report = goodReport()
+		}
+		m := MatchDevice(snap, req)
+		in := NewInput(snap, m, req.Report, now, time.Hour, false)
+		want := Evaluate(checks, exceptions, in, m)
+		EvaluateInto(&reused, checks, exceptions, in, m)
+		if reused.Allowed != want.Allowed || reused.Match != want.Match || !reflect.DeepEqual(reused.Checks, want.Checks) {
+			t.Fatalf("device %d: into a reused decision\n got %+v\nwant %+v", i, reused, want)
+		}
+		if !want.Allowed {
+			denied++
+		}
+	}
+	if denied == 0 || denied == len(devices) {
+		t.Fatalf("%d of %d devices denied: the fleet must give both answers", denied, len(devices))
+	}
 }
 
 // TestResultsAgreeWithEvaluate: the verdicts-only pass the counts use gives

@@ -12,7 +12,23 @@ const (
 	MatchedByDefenderID = "defender_machine_id"
 	MatchedByAADID      = "aad_device_id"
 	MatchedByHostname   = "hostname"
+	// MatchedByNone is matched_by when no machine matched.
+	MatchedByNone = "none"
 )
+
+// MatchedByLabel names a key for people, in the device page's words for the
+// same identifiers; "" for MatchedByNone and anything else.
+func MatchedByLabel(by string) string {
+	switch by {
+	case MatchedByDefenderID:
+		return "Defender device ID"
+	case MatchedByAADID:
+		return "Entra device ID"
+	case MatchedByHostname:
+		return "Host name"
+	}
+	return ""
+}
 
 // Request identifies the device the gateway asks about.
 type Request struct {

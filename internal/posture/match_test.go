@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,26 @@ func TestMatchChoosesTheProtectedRecord(t *testing.T) {
 				t.Fatalf("matched %+v, want %s", m.Device, tc.want)
 			}
 		})
+	}
+}
+
+// Every key a device is matched by has its own label for people; "none"
+// and unknown values have none.
+func TestMatchedByLabel(t *testing.T) {
+	seen := map[string]string{}
+	for _, by := range []string{MatchedByDefenderID, MatchedByAADID, MatchedByHostname} {
+		l := MatchedByLabel(by)
+		if l == "" || strings.Contains(l, "_") {
+			t.Errorf("MatchedByLabel(%q) = %q", by, l)
+		}
+		if other, dup := seen[l]; dup {
+			t.Errorf("%q and %q share the label %q", by, other, l)
+		}
+		seen[l] = by
+	}
+	for _, by := range []string{MatchedByNone, "", "os"} {
+		if l := MatchedByLabel(by); l != "" {
+			t.Errorf("MatchedByLabel(%q) = %q, want none", by, l)
+		}
 	}
 }

@@ -19,6 +19,8 @@ type Store interface {
 	PruneAudit(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	PruneHistory(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
+	DecisionsOverCap(ctx context.Context, keep int) (int64, error)
+	PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error)
 	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
@@ -32,6 +34,9 @@ const (
 	DefaultPause = 50 * time.Millisecond
 	// DefaultDecisionDays is how long the decision log keeps its entries.
 	DefaultDecisionDays = 7
+	// DefaultDecisionMaxRows bounds the decision log by size as well as by
+	// age: at 20,000 answers a second a week is billions of rows.
+	DefaultDecisionMaxRows = 5_000_000
 )
 
 // Pruner deletes old entries; its zero timing fields take the defaults.
@@ -45,6 +50,9 @@ type Pruner struct {
 	Batch               int
 	// DecisionDays is how many days the decision log keeps (default 7).
 	DecisionDays int
+	// DecisionMaxRows is how many entries the decision log keeps at most,
+	// the newest (default 5,000,000; 0: no cap).
+	DecisionMaxRows int
 }
 
 // New returns a pruner keeping days days of st's audit log and history.
@@ -54,7 +62,7 @@ func New(st Store, days int, log *slog.Logger, now func() time.Time) *Pruner {
 	}
 	return &Pruner{store: st, days: days, log: log, now: now,
 		Every: DefaultEvery, First: DefaultFirst, Pause: DefaultPause, Batch: DefaultBatch,
-		DecisionDays: DefaultDecisionDays}
+		DecisionDays: DefaultDecisionDays, DecisionMaxRows: DefaultDecisionMaxRows}
 }
 
 // Run prunes a minute after start and then every hour, until ctx ends. A
@@ -92,6 +100,15 @@ func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err err
 			p.log.Info("retention: pruned decision log", "decisions", n, "before", dcut)
 		}
 	}
+	if keep := p.DecisionMaxRows; keep > 0 {
+		n, derr := p.capDecisions(ctx, keep)
+		if derr != nil && ctx.Err() == nil {
+			p.log.Error("retention: cap decision log", "err", derr)
+		}
+		if n > 0 {
+			p.log.Info("retention: pruned decision log beyond its cap", "decisions", n, "max_rows", keep)
+		}
+	}
 	cutoff := p.now().UTC().AddDate(0, 0, -p.days)
 	if auditRows, err = p.drain(ctx, cutoff, p.store.PruneAudit); err == nil {
 		historyRows, err = p.drain(ctx, cutoff, p.store.PruneHistory)
@@ -111,6 +128,18 @@ func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err err
 	}
 	p.log.Info("retention: pruned", "audit_entries", auditRows, "history_rows", historyRows, "before", cutoff)
 	return auditRows, historyRows, err
+}
+
+// capDecisions deletes the oldest decisions beyond the newest keep, a batch
+// at a time.
+func (p *Pruner) capDecisions(ctx context.Context, keep int) (int, error) {
+	last, err := p.store.DecisionsOverCap(ctx, keep)
+	if err != nil || last == 0 {
+		return 0, err
+	}
+	return p.drain(ctx, time.Time{}, func(ctx context.Context, _ time.Time, batch int) (int, error) {
+		return p.store.PruneDecisionsThrough(ctx, last, batch)
+	})
 }
 
 // drain calls prune until a batch comes back short, pausing between

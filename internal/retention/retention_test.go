@@ -156,3 +156,43 @@ func TestPruneDecisionLog(t *testing.T) {
 		t.Errorf("%d login entries left, want the audit log untouched", n)
 	}
 }
+
+// The decision log is bounded by size too: past DecisionMaxRows the
+// oldest entries go, in batches, even when younger than the retention.
+func TestPruneDecisionLogToItsCap(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	var ds []model.Decision
+	for i := range 25 {
+		ds = append(ds, model.Decision{At: now.Add(-time.Hour + time.Duration(i)*time.Second), DeviceID: fmt.Sprint("m", i),
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied})
+	}
+	if err := st.AppendDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	p := retention.New(st, 400, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
+	if p.DecisionMaxRows != retention.DefaultDecisionMaxRows || retention.DefaultDecisionMaxRows != 5_000_000 {
+		t.Fatalf("DecisionMaxRows = %d, want 5,000,000 by default", p.DecisionMaxRows)
+	}
+	p.DecisionMaxRows, p.Batch, p.Pause = 10, 4, time.Millisecond
+	if _, _, err := p.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left, total, err := st.Decisions(ctx, model.DecisionFilter{})
+	if err != nil || total != 10 {
+		t.Fatalf("decisions left: %d (%v), want the cap of 10", total, err)
+	}
+	for _, d := range left {
+		if d.At.Before(now.Add(-time.Hour + 15*time.Second)) {
+			t.Errorf("decision %s of %v kept, an older one than the newest 10", d.DeviceID, d.At)
+		}
+	}
+	p.DecisionMaxRows = 0
+	if _, _, err := p.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := st.Decisions(ctx, model.DecisionFilter{}); total != 10 {
+		t.Errorf("%d decisions after a pass with no cap, want 10", total)
+	}
+}

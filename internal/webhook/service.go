@@ -30,6 +30,7 @@ type Store interface {
 	DeleteWebhookEndpoint(ctx context.Context, id string, e audit.Entry) error
 	WebhookDeliveries(ctx context.Context, endpointID string, limit int) ([]model.WebhookDelivery, error)
 	PendingWebhooks(ctx context.Context, endpointID string) (int, error)
+	WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error)
 	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
 	EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error
 	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error)

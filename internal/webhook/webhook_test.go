@@ -349,3 +349,63 @@ func TestEventsOfADisabledEndpointWait(t *testing.T) {
 		t.Errorf("deliveries %+v: want one, given up", ds)
 	}
 }
+
+// A condition that lasts is one event, however long: over 40 days of a
+// fake clock, with the outbox pruned after 7 as Run does, stale data and
+// an expiring credential (expired on day 20) each reach the receiver once,
+// and an id never comes back with another body.
+func TestConditionEventsOnceOverWeeks(t *testing.T) {
+	synced := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	e := newEnv(t, webhook.Options{Freshness: func() (bool, time.Time) { return true, synced }})
+	r := newReceiver(t)
+	e.add(r.srv.URL, events.IntegrationDataStale, events.IntegrationSecretExpiring)
+	expires := e.clock.Now().Add(20 * 24 * time.Hour)
+	in := model.Integration{Name: "defender", TenantID: "t", ClientID: "c", Enabled: true, SecretExpiresOn: &expires,
+		Cloud: "commercial", Region: "global", ConfiguredBy: "a"}
+	ctx := context.Background()
+	if err := e.st.SaveIntegration(ctx, in, 0, audit.Entry{Action: audit.IntegrationConfigured, Actor: "a", Outcome: audit.Success}); err != nil {
+		t.Fatalf("SaveIntegration: %v", err)
+	}
+	for range 40 * 4 { // every 6 hours for 40 days
+		e.w.Watch(ctx)
+		e.deliver()
+		if _, err := e.st.PruneWebhookOutbox(ctx, e.clock.Now().Add(-webhook.DefaultRetention)); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(6 * time.Hour)
+	}
+	bodies := map[string]string{}
+	byType := map[string]int{}
+	for _, g := range r.requests() {
+		if b, ok := bodies[g.ID]; ok && b != string(g.Body) {
+			t.Errorf("id %s sent again with another body:\n%s\n%s", g.ID, b, g.Body)
+		}
+		bodies[g.ID] = string(g.Body)
+		for _, typ := range []string{events.IntegrationDataStale, events.IntegrationSecretExpiring} {
+			if strings.Contains(string(g.Body), `"`+typ+`"`) {
+				byType[typ]++
+			}
+		}
+	}
+	if n := len(r.requests()); n != 2 || byType[events.IntegrationDataStale] != 1 || byType[events.IntegrationSecretExpiring] != 1 {
+		t.Errorf("%d requests over 40 days (%v), want stale and expiring once each", n, byType)
+	}
+}
+
+// Once the credential has expired, no warning is written at all.
+func TestNoExpiryWarningAfterExpiry(t *testing.T) {
+	e := newEnv(t, webhook.Options{})
+	r := newReceiver(t)
+	e.add(r.srv.URL, events.IntegrationSecretExpiring)
+	expired := e.clock.Now().Add(-time.Hour)
+	in := model.Integration{Name: "defender", TenantID: "t", ClientID: "c", Enabled: true, SecretExpiresOn: &expired,
+		Cloud: "commercial", Region: "global", ConfiguredBy: "a"}
+	if err := e.st.SaveIntegration(context.Background(), in, 0, audit.Entry{Action: audit.IntegrationConfigured, Actor: "a", Outcome: audit.Success}); err != nil {
+		t.Fatalf("SaveIntegration: %v", err)
+	}
+	e.w.Watch(context.Background())
+	e.deliver()
+	if n := len(r.requests()); n != 0 {
+		t.Errorf("%d warnings for a credential already expired, want none", n)
+	}
+}

@@ -75,8 +75,9 @@ type Worker struct {
 	inflight map[int64]bool
 	// done is when (in seq) each event finished lately: a read of the
 	// outbox that began before may still show it due.
-	done map[int64]uint64
-	seq  uint64
+	done  map[int64]uint64
+	seq   uint64
+	stats *stats
 }
 
 // NewWorker returns the worker.
@@ -115,7 +116,7 @@ func NewWorker(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Worke
 	// this URL, and following it could send the event anywhere.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Worker{store: st, log: log, o: o, client: client, wake: make(chan struct{}, 1),
-		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}, done: map[int64]uint64{}}
+		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}, done: map[int64]uint64{}, stats: newStats()}
 	w.keyring.Store(kr)
 	return w
 }
@@ -243,9 +244,15 @@ func (w *Worker) deliver(ctx context.Context, it model.OutboxItem) {
 	if ctx.Err() != nil {
 		return
 	}
+	outcome := OutcomeDelivered
 	if !a.OK {
 		a.Next = w.next(it, now)
+		outcome = OutcomeRetry
+		if a.Next.IsZero() {
+			outcome = OutcomeGivenUp
+		}
 	}
+	w.stats.count(outcome)
 	if err := w.store.RecordWebhookAttempt(context.WithoutCancel(ctx), it.ID, a); err != nil {
 		w.log.Error("record a webhook delivery", "endpoint", ep.ID, "event", it.EventID, "err", err)
 		return
@@ -272,6 +279,9 @@ func (w *Worker) post(ctx context.Context, ep model.WebhookEndpoint, it model.Ou
 	start := time.Now()
 	resp, err := w.client.Do(req)
 	a.Latency = time.Since(start)
+	if ctx.Err() == nil { // not an attempt the stop cut short
+		w.stats.latency.Observe(a.Latency.Seconds())
+	}
 	if err != nil {
 		a.Error = describe(err, w.o.Timeout)
 		return a
@@ -340,7 +350,9 @@ func (w *Worker) key(ep model.WebhookEndpoint) ([]byte, error) {
 
 // Watch writes the events no change carries: the Defender data turned
 // stale, the integration's credential expiring soon. Each has an id of its
-// own condition, so noticing it again writes nothing.
+// own condition (the last successful sync, the expiry date), and the store
+// writes an id once per endpoint ever, so noticing it again, even after
+// its outbox row was pruned, writes nothing.
 func (w *Worker) Watch(ctx context.Context) {
 	in, err := w.store.Integration(ctx, defenderIntegration)
 	if err != nil || !in.Enabled {
@@ -353,7 +365,9 @@ func (w *Worker) Watch(ctx context.Context) {
 			evs = append(evs, events.StaleEvent(defenderIntegration, at, now))
 		}
 	}
-	if in.SecretExpiresOn != nil && in.SecretExpiresOn.Sub(now) < w.o.ExpiryWarning {
+	// Once the credential has expired no more warning is due: the syncs
+	// fail from then on, and each says so as sync.failed.
+	if exp := in.SecretExpiresOn; exp != nil && exp.After(now) && exp.Sub(now) < w.o.ExpiryWarning {
 		evs = append(evs, events.ExpiringEvent(defenderIntegration, *in.SecretExpiresOn, now))
 	}
 	if len(evs) == 0 {

@@ -14,6 +14,7 @@ func testDecisions(t *testing.T, open Opener) {
 	cases(t, open,
 		tcase{"RoundTripAndFilters", decisionsFilters},
 		tcase{"Prune", decisionsPrune},
+		tcase{"Cap", decisionsCap},
 		tcase{"LargeBatch", decisionsLargeBatch},
 	)
 }
@@ -138,5 +139,47 @@ func decisionsPrune(t *testing.T, s Store) {
 	must(t, err, "Decisions")
 	if total != 1 || len(left) != 1 || !sameTime(left[0].At, at(5, 0)) {
 		t.Errorf("after pruning: %d %+v, want the recent one", total, left)
+	}
+}
+
+// The decision log's row cap: DecisionsOverCap names the newest entry
+// beyond the newest keep, PruneDecisionsThrough deletes up to it in
+// batches, oldest first, and the newest keep stay.
+func decisionsCap(t *testing.T, s Store) {
+	ctx := t.Context()
+	var ds []model.Decision
+	for i := range 7 {
+		ds = append(ds, model.Decision{At: at(1, i), DeviceID: fmt.Sprint("m", i), MatchedBy: "defender_machine_id",
+			Result: model.DecisionDenied})
+	}
+	must(t, s.AppendDecisions(ctx, ds), "AppendDecisions")
+	last, err := s.DecisionsOverCap(ctx, 7)
+	must(t, err, "DecisionsOverCap")
+	if last != 0 {
+		t.Fatalf("DecisionsOverCap(7) of 7 = %d, want 0", last)
+	}
+	last, err = s.DecisionsOverCap(ctx, 3)
+	must(t, err, "DecisionsOverCap")
+	var counts []int
+	for {
+		n, err := s.PruneDecisionsThrough(ctx, last, 3)
+		must(t, err, "PruneDecisionsThrough")
+		counts = append(counts, n)
+		if n < 3 {
+			break
+		}
+	}
+	if !slices.Equal(counts, []int{3, 1}) {
+		t.Errorf("batches deleted %v, want 3, 1", counts)
+	}
+	left, total, err := s.Decisions(ctx, model.DecisionFilter{})
+	must(t, err, "Decisions")
+	var devs []string
+	for _, d := range left {
+		devs = append(devs, d.DeviceID)
+	}
+	slices.Sort(devs)
+	if total != 3 || !slices.Equal(devs, []string{"m4", "m5", "m6"}) {
+		t.Errorf("after the cap: %d %v, want the newest 3", total, devs)
 	}
 }

@@ -68,6 +68,7 @@ type Store interface {
 	RecordWebhookAttempt(ctx context.Context, id int64, a model.WebhookAttempt) error
 	WebhookDeliveries(ctx context.Context, endpointID string, limit int) ([]model.WebhookDelivery, error)
 	PendingWebhooks(ctx context.Context, endpointID string) (int, error)
+	WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error)
 	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
 	PruneWebhookOutbox(ctx context.Context, before time.Time) (int, error)
 
@@ -75,6 +76,8 @@ type Store interface {
 	AppendDecisions(ctx context.Context, ds []model.Decision) error
 	Decisions(ctx context.Context, f model.DecisionFilter) ([]model.Decision, int, error)
 	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
+	DecisionsOverCap(ctx context.Context, keep int) (int64, error)
+	PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error)
 
 	// Antivirus health, recorded per sync run.
 	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)

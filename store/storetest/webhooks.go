@@ -20,6 +20,7 @@ func testWebhooks(t *testing.T, open Opener) {
 		tcase{"BulkVerdictChangeIsBatched", webhookBatched},
 		tcase{"AttemptsAndRedelivery", webhookAttempts},
 		tcase{"EmitOnceByID", webhookEmitOnce},
+		tcase{"Backlog", webhookBacklog},
 	)
 }
 
@@ -237,5 +238,50 @@ func webhookEmitOnce(t *testing.T, s Store) {
 	must(t, s.EmitWebhookEvents(t.Context(), []model.WebhookEvent{ev}), "emit again")
 	if n := len(outboxOf(t, s, "ep_o")); n != 1 {
 		t.Errorf("%d events for one staleness, want 1", n)
+	}
+}
+
+func webhookBacklog(t *testing.T, s Store) {
+	ctx := t.Context()
+	backlog := func() model.WebhookBacklog {
+		t.Helper()
+		b, err := s.WebhookBacklog(ctx)
+		must(t, err, "WebhookBacklog")
+		return b
+	}
+	if b := backlog(); b.Pending != 0 || !b.Oldest.IsZero() {
+		t.Errorf("an empty outbox's backlog is %+v", b)
+	}
+	newEndpoint(t, s, "ep_on", events.SyncFailed)
+	off := newEndpoint(t, s, "ep_off", events.SyncFailed)
+	first := s.Now()
+	must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{{ID: "msg_1", Type: events.SyncFailed, Body: []byte(`{}`)}}), "emit")
+	must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{{ID: "msg_2", Type: events.SyncFailed, Body: []byte(`{}`)}}), "emit")
+	if b := backlog(); b.Pending != 4 || b.Oldest.Before(first.Add(-time.Second)) || b.Oldest.After(s.Now()) {
+		t.Errorf("backlog %+v, want 4 pending, the oldest written at about %s", b, first)
+	}
+	// A disabled endpoint's events wait for it: not in the backlog.
+	_, err := s.UpdateWebhookEndpoint(ctx, off.ID, func(e *model.WebhookEndpoint) { e.Enabled = false }, entry(audit.WebhookDisabled, off.ID))
+	must(t, err, "disable")
+	items := outboxOf(t, s, "ep_on")
+	if len(items) != 2 {
+		t.Fatalf("%d items", len(items))
+	}
+	if b := backlog(); b.Pending != 2 {
+		t.Errorf("backlog %+v with one endpoint disabled, want 2 pending", b)
+	}
+	// Delivered and given up are no longer pending; a retry still is.
+	now := s.Now()
+	must(t, s.RecordWebhookAttempt(ctx, items[0].ID, model.WebhookAttempt{At: now, Code: 204, OK: true}), "delivered")
+	if b := backlog(); b.Pending != 1 || !sameTime(b.Oldest, items[1].CreatedAt) {
+		t.Errorf("backlog %+v after a delivery, want the other event (written %s)", b, items[1].CreatedAt)
+	}
+	must(t, s.RecordWebhookAttempt(ctx, items[1].ID, model.WebhookAttempt{At: now, Code: 500, Next: now.Add(time.Hour)}), "retry")
+	if b := backlog(); b.Pending != 1 {
+		t.Errorf("backlog %+v with a retry waiting, want 1 pending", b)
+	}
+	must(t, s.RecordWebhookAttempt(ctx, items[1].ID, model.WebhookAttempt{At: now, Error: "timeout"}), "give up")
+	if b := backlog(); b.Pending != 0 || !b.Oldest.IsZero() {
+		t.Errorf("backlog %+v after the last was given up, want none", b)
 	}
 }
