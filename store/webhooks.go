@@ -298,7 +298,7 @@ func (s *Store) WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error
 	var b model.WebhookBacklog
 	var oldest sql.NullString
 	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(o.created_at) FROM webhook_outbox o
-		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1 WHERE o.status = ?`, model.OutboxPending).
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled WHERE o.status = ?`, model.OutboxPending).
 		Scan(&b.Pending, &oldest)
 	if err == nil && oldest.Valid {
 		b.Oldest, err = parseTime(oldest.String)
