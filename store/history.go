@@ -20,31 +20,38 @@ func (s *Store) AppendHistory(ctx context.Context, cause model.Cause, entries []
 		return cause, nil
 	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		now := s.now()
-		if cause.At.IsZero() {
-			cause.At = now
-		}
-		var auditID any
-		if summary.Action != "" {
-			id, err := insertAuditTx(ctx, tx, summary, now)
-			if err != nil {
-				return err
-			}
-			auditID = id
-		}
 		var err error
-		if cause.ID, err = insertID(ctx, tx, "INSERT INTO posture_causes (kind, ref, label, actor, at, audit_id) VALUES (?, ?, ?, ?, ?, ?)",
-			cause.Kind, cause.Ref, cause.Label, cause.Actor, formatTime(cause.At), auditID); err != nil {
-			return err
-		}
-		if err := insertHistoryTx(ctx, tx, cause.ID, entries); err != nil {
-			return err
-		}
-		return s.emitTx(ctx, tx, events.DeviceVerdictChanged, func() []model.WebhookEvent {
-			return events.VerdictEvents(cause, entries, 0)
-		})
+		cause, err = s.appendHistoryTx(ctx, tx, cause, entries, summary)
+		return err
 	})
 	return cause, mapErr(err, "Posture history")
+}
+
+// appendHistoryTx is AppendHistory within tx.
+func (s *Store) appendHistoryTx(ctx context.Context, tx *sql.Tx, cause model.Cause, entries []model.HistoryEntry, summary audit.Entry) (model.Cause, error) {
+	now := s.now()
+	if cause.At.IsZero() {
+		cause.At = now
+	}
+	var auditID any
+	if summary.Action != "" {
+		id, err := insertAuditTx(ctx, tx, summary, now)
+		if err != nil {
+			return cause, err
+		}
+		auditID = id
+	}
+	var err error
+	if cause.ID, err = insertID(ctx, tx, "INSERT INTO posture_causes (kind, ref, label, actor, at, audit_id) VALUES (?, ?, ?, ?, ?, ?)",
+		cause.Kind, cause.Ref, cause.Label, cause.Actor, formatTime(cause.At), auditID); err != nil {
+		return cause, err
+	}
+	if err := insertHistoryTx(ctx, tx, cause.ID, entries); err != nil {
+		return cause, err
+	}
+	return cause, s.emitTx(ctx, tx, events.DeviceVerdictChanged, func() []model.WebhookEvent {
+		return events.VerdictEvents(cause, entries, 0)
+	})
 }
 
 func insertHistoryTx(ctx context.Context, tx *sql.Tx, causeID int64, entries []model.HistoryEntry) error {

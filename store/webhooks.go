@@ -225,6 +225,32 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]mo
 		[]any{model.OutboxPending, formatTime(now), limit}, scanOutbox)
 }
 
+// DueWebhooksPerEndpoint returns, for each enabled endpoint, up to
+// perEndpoint of its pending outbox items whose next attempt is at or
+// before now, the earliest first: one endpoint's backlog never hides
+// another's due events, as one global ordering would.
+func (s *Store) DueWebhooksPerEndpoint(ctx context.Context, now time.Time, perEndpoint int) ([]model.OutboxItem, error) {
+	ids, err := collect(ctx, s.read, "Webhook endpoints", "SELECT id FROM webhook_endpoints WHERE enabled ORDER BY id", nil,
+		func(r scanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []model.OutboxItem
+	for _, id := range ids {
+		items, err := collect(ctx, s.read, "Webhook outbox", "SELECT "+outboxColumns+` FROM webhook_outbox o
+			WHERE o.endpoint_id = ? AND o.status = ? AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
+			[]any{id, model.OutboxPending, formatTime(now), perEndpoint}, scanOutbox)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+	}
+	return out, nil
+}
+
 // OutboxItem returns one outbox item.
 func (s *Store) OutboxItem(ctx context.Context, id int64) (model.OutboxItem, error) {
 	it, err := scanOutbox(s.read.QueryRowContext(ctx, "SELECT "+outboxColumns+" FROM webhook_outbox o WHERE o.id = ?", id))

@@ -75,7 +75,7 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	if v := validUntil(dec); v != "" {
 		h.Set(hdrValidUntil, v)
 	}
-	h.Set(echo.HeaderCacheControl, cacheControl(s.forwardMaxAge, dec.ValidUntil, s.now()))
+	setCacheHeaders(h, cacheSeconds(s.forwardMaxAge, dec.ValidUntil, s.now()))
 	if dec.Allowed {
 		return c.String(http.StatusOK, "allowed\n")
 	}
@@ -90,7 +90,7 @@ func forwardDeny(c echo.Context, reason string) error {
 	h.Set(hdrDevice, "")
 	h.Set(hdrMatchedBy, posture.MatchedByNone)
 	h.Set(hdrReason, reason)
-	h.Set(echo.HeaderCacheControl, "no-store")
+	setCacheHeaders(h, 0)
 	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
 }
 
@@ -195,14 +195,32 @@ func headerSafe(s string) string {
 	return b.String()
 }
 
-// cacheControl lets a proxy cache a decision for maxAge, never past
-// validUntil (zero: unbounded): "no-store" when that leaves no whole
-// second, as with the default maxAge of 0.
-func cacheControl(maxAge time.Duration, validUntil, now time.Time) string {
+// cacheSeconds is how long a proxy may cache a decision, in whole
+// seconds: maxAge, never past validUntil (zero: unbounded); 0 (not at all)
+// when that leaves no whole second, as with the default maxAge of 0.
+func cacheSeconds(maxAge time.Duration, validUntil, now time.Time) int64 {
 	if !validUntil.IsZero() && validUntil.Sub(now) < maxAge {
 		maxAge = validUntil.Sub(now)
 	}
-	secs := int64(maxAge / time.Second)
+	return max(int64(maxAge/time.Second), 0)
+}
+
+// hdrAccelExpires is nginx's own caching header, read before
+// Cache-Control: nginx never caches a "private" answer, so the documented
+// nginx recipe caches by this header alone (docs/gateways.md#caching).
+const hdrAccelExpires = "X-Accel-Expires"
+
+// setCacheHeaders says how long a proxy may cache the answer, secs from
+// cacheSeconds: "Cache-Control: private, max-age=N" and "X-Accel-Expires:
+// N", or "no-store" and "X-Accel-Expires: 0" (nginx: never cache this one)
+// when secs is 0.
+func setCacheHeaders(h http.Header, secs int64) {
+	h.Set(echo.HeaderCacheControl, cacheControl(secs))
+	h.Set(hdrAccelExpires, strconv.FormatInt(secs, 10))
+}
+
+// cacheControl is the Cache-Control value for secs from cacheSeconds.
+func cacheControl(secs int64) string {
 	if secs <= 0 {
 		return "no-store"
 	}

@@ -451,6 +451,9 @@ func TestForwardAuthValidUntil(t *testing.T) {
 	if got := res.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control %q by default, want no-store", got)
 	}
+	if got := res.Header.Get("X-Accel-Expires"); got != "0" {
+		t.Errorf("X-Accel-Expires %q by default, want 0 (nginx: do not cache)", got)
+	}
 }
 
 func TestForwardAuthCacheControl(t *testing.T) {
@@ -462,11 +465,15 @@ func TestForwardAuthCacheControl(t *testing.T) {
 	if got := res.Header.Get("Cache-Control"); got != "private, max-age=5" {
 		t.Errorf("Cache-Control %q, want private, max-age=5", got)
 	}
+	// nginx never caches a "private" answer: it reads X-Accel-Expires first.
+	if got := res.Header.Get("X-Accel-Expires"); got != "5" {
+		t.Errorf("X-Accel-Expires %q, want 5", got)
+	}
 	if got := res.Header.Get("X-Postern-Valid-Until"); got != "" {
 		t.Errorf("X-Postern-Valid-Until %q with nothing to expire", got)
 	}
-	if got := faAsk(t, e, "GET", "", map[string]string{hdrToken: token}).Header.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("a refusal without identity is cacheable: %q", got)
+	if h := faAsk(t, e, "GET", "", map[string]string{hdrToken: token}).Header; h.Get("Cache-Control") != "no-store" || h.Get("X-Accel-Expires") != "0" {
+		t.Errorf("a refusal without identity is cacheable: Cache-Control %q, X-Accel-Expires %q", h.Get("Cache-Control"), h.Get("X-Accel-Expires"))
 	}
 
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -482,8 +489,18 @@ func TestForwardAuthCacheControl(t *testing.T) {
 		{5 * time.Second, now.Add(-time.Second), "no-store"},
 		{time.Hour, now.Add(10 * time.Minute), "private, max-age=600"},
 	} {
-		if got := cacheControl(c.max, c.until, now); got != c.want {
+		secs := cacheSeconds(c.max, c.until, now)
+		if got := cacheControl(secs); got != c.want {
 			t.Errorf("cacheControl(%v, %v) = %q, want %q", c.max, c.until, got, c.want)
+		}
+		h := http.Header{}
+		setCacheHeaders(h, secs)
+		wantAccel := strings.TrimPrefix(c.want, "private, max-age=")
+		if c.want == "no-store" {
+			wantAccel = "0"
+		}
+		if h.Get("Cache-Control") != c.want || h.Get("X-Accel-Expires") != wantAccel {
+			t.Errorf("(%v, %v): Cache-Control %q, X-Accel-Expires %q, want %q and %q", c.max, c.until, h.Get("Cache-Control"), h.Get("X-Accel-Expires"), c.want, wantAccel)
 		}
 	}
 }

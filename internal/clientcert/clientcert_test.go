@@ -1,6 +1,8 @@
 package clientcert_test
 
 import (
+	"bytes"
+	"crypto/x509"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,6 +106,50 @@ func TestVerification(t *testing.T) {
 	}
 	if _, err := (&clientcert.Config{}).Read(der); err != nil {
 		t.Errorf("without a CA bundle: %v", err)
+	}
+}
+
+// Intune may join several URIs in one URI SAN ("<guid>,IntuneDeviceId://…"),
+// which crypto/x509 refuses to parse: with a CA bundle such a certificate is
+// still verified (against the bundle's keys, dates, key usage), not refused.
+func TestVerificationCommaJoinedSAN(t *testing.T) {
+	ca := clientcerttest.NewCA(t, "Device CA", now)
+	rogue := clientcerttest.NewCA(t, "Rogue CA", now)
+	joined := clientcerttest.Device{URIs: []string{guid + ",IntuneDeviceId://" + guid2}, DNS: []string{"pc-9"}}
+	der := ca.Issue(t, joined)
+	if _, err := x509.ParseCertificate(der); err == nil {
+		t.Fatal("crypto/x509 parses the comma-joined SAN: the test no longer covers the fallback")
+	}
+	cfg := &clientcert.Config{Roots: ca.Pool, Now: func() time.Time { return now }}
+	id, err := cfg.Read(der)
+	if err != nil || id.EntraDeviceID != guid || id.Hostname != "pc-9" {
+		t.Fatalf("Read: %+v, %v", id, err)
+	}
+	if _, err := cfg.Read(rogue.Issue(t, joined)); err == nil || !strings.Contains(err.Error(), "not issued by the configured CA") {
+		t.Errorf("a certificate of another CA: %v", err)
+	}
+	// Another CA's certificate with this CA's name: the signature decides.
+	impostor := clientcerttest.NewCA(t, "Device CA", now)
+	if _, err := cfg.Read(impostor.Issue(t, joined)); err == nil || !strings.Contains(err.Error(), "not issued by the configured CA") {
+		t.Errorf("a certificate of a CA with the same name: %v", err)
+	}
+	for _, at := range []time.Time{now.Add(48 * time.Hour), now.Add(-2 * time.Hour)} {
+		c := &clientcert.Config{Roots: ca.Pool, Now: func() time.Time { return at }}
+		if _, err := c.Read(der); err == nil {
+			t.Errorf("at %v, outside the certificate's validity: accepted", at)
+		}
+	}
+	// A flipped bit in the signed part.
+	bad := bytes.Clone(der)
+	i := bytes.Index(bad, []byte("pc-9"))
+	bad[i] = 'q'
+	if _, err := cfg.Read(bad); err == nil {
+		t.Error("a certificate altered after signing is accepted")
+	}
+	// Not for client authentication.
+	server := ca.Issue(t, clientcerttest.Device{URIs: joined.URIs, ServerAuthOnly: true})
+	if _, err := cfg.Read(server); err == nil {
+		t.Error("a certificate for server authentication only is accepted")
 	}
 }
 

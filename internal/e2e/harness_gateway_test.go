@@ -241,11 +241,18 @@ func startNginx(t testing.TB, cfg gatewayConfig) *gateway {
 		{"127.0.0.1:8081", cfg.Upstream},
 		{"127.0.0.1:8080", cfg.Postern},
 		{deployToken, cfg.Token},
+		{"/var/cache/nginx/postern", filepath.Join(dir, "postern-cache")},
 	})
 	sitePath := filepath.Join(dir, "postern-gateway.conf")
 	must(t, os.WriteFile(sitePath, []byte(site), 0o600))
 	var main strings.Builder
 	fmt.Fprintf(&main, "pid %s;\nerror_log %s info;\nworker_processes 1;\n", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
+	if os.Geteuid() == 0 {
+		// Started by root, nginx would run its workers as nobody, who
+		// cannot enter the test's private temporary directories (the
+		// answer cache of deploy/nginx is there).
+		main.WriteString("user root;\n")
+	}
 	main.WriteString("events { worker_connections 128; }\nhttp {\n")
 	fmt.Fprintf(&main, "  access_log %s;\n", filepath.Join(dir, "access.log"))
 	for _, temp := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"postern/internal/audit"
+)
 
 // PostureCheck is a stored check; Spec is its conditions as JSON.
 type PostureCheck struct {
@@ -87,12 +91,15 @@ const (
 	CauseDataStale           = "data_stale"
 	CauseOutageGraceEnded    = "outage_grace_ended"
 	CauseReevaluated         = "reevaluated" // time alone: last seen, first-seen grace
+	// CauseWhileStopped: a change found at start against the verdicts last
+	// recorded, whose cause Postern could not tell (it was stopped).
+	CauseWhileStopped = "while_stopped"
 )
 
 // CauseKinds lists every kind, in the order filters offer them.
 var CauseKinds = []string{CauseSyncRun, CauseDeviceRechecked, CauseCheckCreated, CauseCheckUpdated, CauseCheckDeleted,
 	CauseExceptionCreated, CauseExceptionExpired, CauseExceptionRevoked, CauseIntegrationEnabled,
-	CauseIntegrationDisabled, CauseDataStale, CauseOutageGraceEnded, CauseReevaluated}
+	CauseIntegrationDisabled, CauseDataStale, CauseOutageGraceEnded, CauseReevaluated, CauseWhileStopped}
 
 // CauseKindLabels names each kind as filters show it.
 var CauseKindLabels = map[string]string{
@@ -101,6 +108,35 @@ var CauseKindLabels = map[string]string{
 	CauseExceptionExpired: "Exception expired", CauseExceptionRevoked: "Exception revoked",
 	CauseIntegrationEnabled: "Integration enabled", CauseIntegrationDisabled: "Integration disabled",
 	CauseDataStale: "Data became stale", CauseOutageGraceEnded: "Outage grace ended", CauseReevaluated: "Time passed",
+	CauseWhileStopped: "While Postern was stopped",
+}
+
+// CauseChanges are the verdict changes of one cause, with the summary entry
+// of the audit log that goes with them.
+type CauseChanges struct {
+	Cause   Cause
+	Entries []HistoryEntry
+	Summary audit.Entry
+}
+
+// VerdictBaseline is every device's verdicts as last recorded: the policy
+// engine compares its first pass after a start with it, so that a change
+// made while Postern was stopped, or whose recompute a crash cut short, is
+// recorded (and sent) once. Data is the engine's own encoding.
+type VerdictBaseline struct {
+	At    time.Time
+	RunID int64
+	Stale bool
+	Data  []byte
+}
+
+// PendingCause is a cause named by its owner (a check saved, an exception
+// added, the integration disabled) whose changes are not recorded yet.
+type PendingCause struct {
+	ID       int64
+	Cause    Cause
+	CheckID  int64
+	DeviceID string
 }
 
 // HistoryFilter narrows HistoryPage; zero fields do not filter.

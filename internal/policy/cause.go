@@ -32,6 +32,7 @@ type pending struct {
 	model.Cause
 	checkID  int64
 	deviceID string
+	id       int64 // in the database's pending causes; 0 when not kept there
 }
 
 // pendingOf narrows a named cause to the check or device it concerns.
@@ -91,8 +92,12 @@ type attribution struct {
 	stale   bool      // the data went stale since the last refresh
 	fresh   bool      // a new sync made stale data fresh again
 	sync    model.Cause
-	byKey   map[string]*changes
-	order   []*changes
+	// restored: the previous verdicts are those recorded before a start
+	// (since is when), whose devices' signals are not known.
+	restored bool
+	since    time.Time
+	byKey    map[string]*changes
+	order    []*changes
 }
 
 func newAttribution(named []pending, prev, snap *fleet.Snapshot, staleNow, staleBefore bool) *attribution {
@@ -135,17 +140,36 @@ func (a *attribution) causeOf(d *fleet.Device, signal string, checks []int64) mo
 		}
 		last = p
 	}
+	expired := func() *model.Cause {
+		for i := range a.expired {
+			if a.expired[i].deviceID == d.ID {
+				return &a.expired[i].Cause
+			}
+		}
+		return nil
+	}
+	if a.restored {
+		// Compared with the verdicts recorded before a start: the device's
+		// own causes first, then the sync applied since, if one was.
+		if c := expired(); c != nil {
+			return *c
+		}
+		if a.sync.Kind == model.CauseSyncRun {
+			return a.sync
+		}
+	}
 	if last != nil {
 		return last.Cause
 	}
-	for _, p := range a.expired {
-		if p.deviceID == d.ID {
-			return p.Cause
-		}
+	if c := expired(); c != nil {
+		return *c
 	}
 	if a.stale {
 		return model.Cause{Kind: model.CauseDataStale, Actor: actor.Posture.Email,
 			Label: "Defender data became stale (no successful sync for 3 intervals)"}
+	}
+	if a.restored {
+		return whileStopped(a.since)
 	}
 	return model.Cause{Kind: model.CauseReevaluated, Actor: actor.Posture.Email, Label: "Re-evaluated as time passed"}
 }
@@ -207,14 +231,47 @@ func (ch *changes) summary() audit.Entry {
 	return e
 }
 
-// recordChanges writes each cause's changes, with its summary, in one
-// transaction per cause.
-func (e *Engine) recordChanges(ctx context.Context, a *attribution) error {
+// recordChanges writes each cause's changes, with its summary, the
+// verdicts of pass p when they need recording, and the end of the pending
+// causes it filed, in one transaction.
+func (e *Engine) recordChanges(ctx context.Context, a *attribution, p *pass, named []pending) error {
+	var all []model.CauseChanges
 	for _, ch := range a.order {
 		ch.cause.At = ch.entries[0].At
-		if _, err := e.store.AppendHistory(ctx, ch.cause, ch.entries, ch.summary()); err != nil {
-			return err
+		all = append(all, model.CauseChanges{Cause: ch.cause, Entries: ch.entries, Summary: ch.summary()})
+	}
+	bs, ok := e.store.(BaselineStore)
+	if !ok {
+		for _, ch := range all {
+			if _, err := e.store.AppendHistory(ctx, ch.Cause, ch.Entries, ch.Summary); err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	var done []int64
+	for _, n := range named {
+		if n.id != 0 {
+			done = append(done, n.id)
+		}
+	}
+	e.mu.Lock()
+	sv := e.saved
+	e.mu.Unlock()
+	var base model.VerdictBaseline
+	if sv.needsBaseline(p, len(all) > 0) {
+		base = model.VerdictBaseline{At: p.now, RunID: p.snap.RunID, Stale: p.next.stale, Data: encodeBaseline(p.next)}
+	}
+	if len(all) == 0 && base.Data == nil && len(done) == 0 {
+		return nil
+	}
+	if err := bs.RecordVerdicts(ctx, all, base, done); err != nil {
+		return err
+	}
+	if base.Data != nil {
+		e.mu.Lock()
+		e.saved = saved{runID: base.RunID, checks: slices.Clone(p.ids), stale: base.Stale, ok: true}
+		e.mu.Unlock()
 	}
 	return nil
 }
@@ -231,14 +288,19 @@ func expiredSince(old, cur []posture.Exception, snap *fleet.Snapshot, now time.T
 		if keep[x.ID] || x.ExpiresAt.After(now) {
 			continue
 		}
-		name := x.DeviceID
-		if d, ok := snap.ByID(x.DeviceID); ok && d.Host != "" {
-			name = d.Host
-		}
-		out = append(out, pending{Cause: model.Cause{Kind: model.CauseExceptionExpired, Ref: x.DeviceID,
-			Actor: actor.Posture.Email, Label: "Exception for " + name + " expired"}, deviceID: x.DeviceID})
+		out = append(out, expiredCause(x.DeviceID, snap))
 	}
 	return out
+}
+
+// expiredCause names the expiry of an exception of device id.
+func expiredCause(id string, snap *fleet.Snapshot) pending {
+	name := id
+	if d, ok := snap.ByID(id); ok && d.Host != "" {
+		name = d.Host
+	}
+	return pending{Cause: model.Cause{Kind: model.CauseExceptionExpired, Ref: id,
+		Actor: actor.Posture.Email, Label: "Exception for " + name + " expired"}, deviceID: id}
 }
 
 // Thousands writes n with a comma every three digits: 6,583.

@@ -61,6 +61,8 @@ type Engine struct {
 	mu        sync.Mutex
 	last      *verdicts // the verdicts of the last refresh, to compare with
 	pending   []pending // causes named since the last refresh, with the state they made
+	restored  bool      // restore has read the recorded verdicts
+	saved     saved     // what the recorded verdicts describe
 }
 
 // verdicts are every device's results at one refresh, packed: for device i
@@ -72,6 +74,9 @@ type verdicts struct {
 	checks  []int64
 	results []byte
 	stale   bool // the data was stale then
+	// restored: read back from the database at start (snap holds only the
+	// devices' ids; RunID and SyncedAt are the recorded run and time).
+	restored bool
 }
 
 // Result codes in verdicts.results; 0 means not evaluated.
@@ -161,6 +166,22 @@ func (e *Engine) ReloadBecause(ctx context.Context, cause model.Cause) error {
 			return err
 		}
 	}
+	var named pending
+	if cause.Kind != "" {
+		named = pendingOf(cause)
+		// Kept until the pass that files it, so that a restart before
+		// then still names it.
+		if bs, ok := e.store.(BaselineStore); ok {
+			if cause.At.IsZero() {
+				cause.At = e.now()
+			}
+			id, err := bs.AddPendingCause(ctx, model.PendingCause{Cause: cause, CheckID: named.checkID, DeviceID: named.deviceID})
+			if err != nil {
+				e.log.Error("policy: keep a pending cause", "cause", cause.Label, "err", err)
+			}
+			named.id = id
+		}
+	}
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	// The new state and the cause that made it are recorded together, so
@@ -172,7 +193,7 @@ func (e *Engine) ReloadBecause(ctx context.Context, cause model.Cause) error {
 			grace: grace, gen: old.gen + 1})
 	}
 	if cause.Kind != "" {
-		e.pending = append(e.pending, pendingOf(cause))
+		e.pending = append(e.pending, named)
 	}
 	e.pending = append(e.pending, expiredSince(old.exceptions, pe, e.fleet.Load(), e.now())...)
 	e.mu.Unlock()

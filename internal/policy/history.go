@@ -44,6 +44,18 @@ func (e *Engine) Run(ctx context.Context) {
 // first refresh after start only sets the baseline.
 func (e *Engine) refresh(ctx context.Context) error {
 	e.mu.Lock()
+	restored := e.restored
+	e.restored = true
+	e.mu.Unlock()
+	if !restored {
+		if err := e.restore(ctx); err != nil {
+			e.mu.Lock()
+			e.restored = false
+			e.mu.Unlock()
+			return err
+		}
+	}
+	e.mu.Lock()
 	prev, named := e.last, e.pending
 	e.pending = nil
 	st := e.st.Load()
@@ -67,7 +79,10 @@ func (e *Engine) refresh(ctx context.Context) error {
 	if err := e.publish(ctx, st, fresh, p); err != nil {
 		return err
 	}
-	if err := e.recordChanges(ctx, p.causes); err != nil {
+	if err := e.recordChanges(ctx, p.causes, p, named); err != nil {
+		e.mu.Lock()
+		e.pending = append(named, e.pending...) // filed by the next pass
+		e.mu.Unlock()
 		return err
 	}
 	e.mu.Lock()
@@ -106,6 +121,9 @@ func newPass(s *state, snap *fleet.Snapshot, in posture.Input, prev *verdicts, n
 		prevSnap, staleBefore = prev.snap, prev.stale
 	}
 	p.causes = newAttribution(named, prevSnap, snap, in.Stale, staleBefore)
+	if prev != nil && prev.restored {
+		p.causes.restored, p.causes.since = true, prevSnap.SyncedAt
+	}
 	for _, c := range s.checks {
 		// A Device report check is decided per request, from what the
 		// gateway sends: synced devices carry no report, so counting it
@@ -165,7 +183,10 @@ func (p *pass) device(i int) {
 // full for the reasons the history shows.
 func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, row []byte) {
 	dec := posture.Evaluate(p.checks, p.s.exceptions, p.in, m)
-	signal := changedSignals(*was, *d)
+	signal := ""
+	if !p.prev.restored { // recorded verdicts carry no signals to compare
+		signal = changedSignals(*was, *d)
+	}
 	var entries []model.HistoryEntry
 	var checks []int64
 	for _, r := range dec.Checks {
@@ -186,6 +207,15 @@ func (p *pass) record(d *fleet.Device, m posture.Match, was *fleet.Device, old, 
 			To: string(result(row[0])), Reasons: reasons, Signal: signal})
 	}
 	if len(entries) > 0 {
+		// When no check that had a result moved, a check new since the
+		// last pass that the device does not pass is what moved it.
+		if len(checks) == 0 {
+			for _, r := range dec.Checks {
+				if _, ok := p.prevCol[r.ID]; !ok && r.Result != posture.Pass {
+					checks = append(checks, r.ID)
+				}
+			}
+		}
 		p.causes.add(p.causes.causeOf(d, signal, checks), entries, signal)
 	}
 }

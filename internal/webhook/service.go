@@ -34,6 +34,7 @@ type Store interface {
 	RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error)
 	EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error
 	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error)
+	DueWebhooksPerEndpoint(ctx context.Context, now time.Time, perEndpoint int) ([]model.OutboxItem, error)
 	RecordWebhookAttempt(ctx context.Context, id int64, a model.WebhookAttempt) error
 	PruneWebhookOutbox(ctx context.Context, before time.Time) (int, error)
 	Integration(ctx context.Context, name string) (model.Integration, error)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -407,5 +408,47 @@ func TestNoExpiryWarningAfterExpiry(t *testing.T) {
 	e.deliver()
 	if n := len(r.requests()); n != 0 {
 		t.Errorf("%d warnings for a credential already expired, want none", n)
+	}
+}
+
+// A receiver that hangs, with a backlog older than anything else, holds at
+// most PerEndpoint requests: a healthy endpoint's events, written after
+// that backlog, are delivered at once, not after it.
+func TestHangingEndpointDoesNotStarveOthers(t *testing.T) {
+	e := newEnv(t, webhook.Options{Timeout: time.Minute, Poll: 20 * time.Millisecond})
+	block := make(chan struct{})
+	hung := newReceiver(t)
+	var hits atomic.Int32
+	hung.srv.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		hits.Add(1)
+		<-block
+	})
+	t.Cleanup(func() { close(block) }) // runs before the server closes
+	healthy := newReceiver(t)
+	e.add(hung.srv.URL, events.SyncFailed)
+	for i := range 200 {
+		e.emit("msg_dead"+strconv.Itoa(i), events.SyncFailed)
+	}
+	e.clock.Advance(time.Second)
+	e.add(healthy.srv.URL, events.SyncHeld)
+	for i := range 20 {
+		e.emit("msg_ok"+strconv.Itoa(i), events.SyncHeld)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(healthy.requests()) < 20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(healthy.requests()); n != 20 {
+		t.Fatalf("the healthy endpoint got %d of 20 events while another hung", n)
+	}
+	if n := hits.Load(); n > webhook.DefaultPerEndpoint {
+		t.Errorf("%d requests in flight to the hanging endpoint, want at most %d", n, webhook.DefaultPerEndpoint)
 	}
 }

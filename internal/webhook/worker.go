@@ -24,7 +24,10 @@ import (
 // Defaults of the worker's Options.
 const (
 	DefaultTimeout     = 10 * time.Second
-	DefaultConcurrency = 4
+	DefaultConcurrency = 16
+	// DefaultPerEndpoint: requests in flight to one endpoint at most, so
+	// that a slow or dead receiver holds a few slots and the others flow.
+	DefaultPerEndpoint = 2
 	DefaultPoll        = time.Second
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultRetention   = 7 * 24 * time.Hour
@@ -34,7 +37,6 @@ const (
 	firstRetry           = 10 * time.Second
 	maxRetry             = 2 * time.Hour
 	watchEvery           = time.Minute
-	batch                = 64
 	defenderIntegration  = "defender"
 )
 
@@ -44,6 +46,7 @@ type Options struct {
 	HTTPClient  *http.Client     // its Timeout is replaced by Timeout
 	Timeout     time.Duration    // of one request, answer included
 	Concurrency int              // requests in flight at most
+	PerEndpoint int              // requests in flight to one endpoint at most
 	Poll        time.Duration    // how often the outbox is read when nothing wakes the worker
 	MaxAge      time.Duration    // how long an event is retried
 	Retention   time.Duration    // how long delivered and failed events are kept
@@ -60,8 +63,9 @@ type Options struct {
 }
 
 // Worker delivers the outbox. Its requests run in goroutines of their own,
-// at most Concurrency at once: a slow or dead receiver holds a slot, never
-// the sync, the console or the enforcement API, which only write rows.
+// at most Concurrency at once and PerEndpoint to one endpoint: a slow or
+// dead receiver holds its few slots, never another receiver's, the sync,
+// the console or the enforcement API, which only write rows.
 type Worker struct {
 	store    Store
 	keyring  atomic.Pointer[secret.Keyring]
@@ -73,6 +77,7 @@ type Worker struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	inflight map[int64]bool
+	busy     map[string]int // requests in flight by endpoint
 	// done is when (in seq) each event finished lately: a read of the
 	// outbox that began before may still show it due.
 	done  map[int64]uint64
@@ -90,6 +95,9 @@ func NewWorker(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Worke
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
+	}
+	if o.PerEndpoint <= 0 {
+		o.PerEndpoint = DefaultPerEndpoint
 	}
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
@@ -116,7 +124,7 @@ func NewWorker(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Worke
 	// this URL, and following it could send the event anywhere.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	w := &Worker{store: st, log: log, o: o, client: client, wake: make(chan struct{}, 1),
-		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}, done: map[int64]uint64{}, stats: newStats()}
+		slots: make(chan struct{}, o.Concurrency), inflight: map[int64]bool{}, busy: map[string]int{}, done: map[int64]uint64{}, stats: newStats()}
 	w.keyring.Store(kr)
 	return w
 }
@@ -185,13 +193,13 @@ func (w *Worker) dispatch(ctx context.Context) error {
 		}
 		w.mu.Unlock()
 	}()
-	items, err := w.store.DueWebhooks(ctx, w.o.Now(), batch)
+	items, err := w.store.DueWebhooksPerEndpoint(ctx, w.o.Now(), w.o.PerEndpoint)
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
 		w.mu.Lock()
-		busy := w.inflight[it.ID] || w.done[it.ID] >= start
+		busy := w.inflight[it.ID] || w.done[it.ID] >= start || w.busy[it.EndpointID] >= w.o.PerEndpoint
 		w.mu.Unlock()
 		if busy {
 			continue
@@ -203,12 +211,16 @@ func (w *Worker) dispatch(ctx context.Context) error {
 		}
 		w.mu.Lock()
 		w.inflight[it.ID] = true
+		w.busy[it.EndpointID]++
 		w.mu.Unlock()
 		w.wg.Add(1)
 		go func() {
 			defer func() {
 				w.mu.Lock()
 				delete(w.inflight, it.ID)
+				if w.busy[it.EndpointID]--; w.busy[it.EndpointID] <= 0 {
+					delete(w.busy, it.EndpointID)
+				}
 				w.seq++
 				w.done[it.ID] = w.seq
 				w.mu.Unlock()

@@ -64,6 +64,7 @@ type Store interface {
 	DeleteWebhookEndpoint(ctx context.Context, id string, e audit.Entry) error
 	EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error
 	DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error)
+	DueWebhooksPerEndpoint(ctx context.Context, now time.Time, perEndpoint int) ([]model.OutboxItem, error)
 	OutboxItem(ctx context.Context, id int64) (model.OutboxItem, error)
 	RecordWebhookAttempt(ctx context.Context, id int64, a model.WebhookAttempt) error
 	WebhookDeliveries(ctx context.Context, endpointID string, limit int) ([]model.WebhookDelivery, error)

@@ -32,6 +32,8 @@ type Device struct {
 	URIs []string
 	DNS  []string
 	CN   string
+	// ServerAuthOnly issues it for server authentication only.
+	ServerAuthOnly bool
 }
 
 var serial int64 = 100
@@ -71,6 +73,9 @@ func (ca *CA) Issue(t testing.TB, d Device) []byte {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: d.CN},
 		NotBefore: ca.Cert.NotBefore, NotAfter: ca.Cert.NotAfter, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if d.ServerAuthOnly {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
 	// The SAN extension is written by hand: crypto/x509 would refuse a URI
 	// SAN such as "guid,urn:x" that Intune writes.
 	var names []asn1.RawValue
