@@ -55,7 +55,8 @@ func (s saved) needsBaseline(p *pass, changed bool) bool {
 func encodeBaseline(v *verdicts) []byte {
 	var raw bytes.Buffer
 	raw.Grow(len(v.results) + len(v.snap.Devices)*44)
-	put := func(n uint64) { raw.Write(binary.AppendUvarint(nil, n)) }
+	var scratch [binary.MaxVarintLen64]byte
+	put := func(n uint64) { raw.Write(binary.AppendUvarint(scratch[:0], n)) }
 	put(uint64(len(v.checks)))
 	for _, id := range v.checks {
 		put(uint64(id))
@@ -91,38 +92,36 @@ func decodeBaseline(b model.VerdictBaseline) (*verdicts, error) {
 	if err != nil {
 		return nil, errBaseline
 	}
-	r := bytes.NewReader(raw)
-	get := func() uint64 {
-		n, e := binary.ReadUvarint(r)
-		if e != nil {
-			err = errBaseline
+	get := func() (uint64, bool) {
+		n, k := binary.Uvarint(raw)
+		if k <= 0 {
+			return 0, false
 		}
-		return n
+		raw = raw[k:]
+		return n, true
 	}
-	nChecks := get()
-	if err != nil || nChecks > 1<<16 {
+	nChecks, ok := get()
+	if !ok || nChecks > 1<<16 {
 		return nil, errBaseline
 	}
 	v := &verdicts{checks: make([]int64, nChecks), stale: b.Stale, restored: true}
 	for i := range v.checks {
-		v.checks[i] = int64(get())
+		id, ok := get()
+		if !ok {
+			return nil, errBaseline
+		}
+		v.checks[i] = int64(id)
 	}
 	stride := int(nChecks) + 1
 	var devices []fleet.Device
-	for r.Len() > 0 && err == nil {
-		n := get()
-		if err != nil || n > 1024 || uint64(r.Len()) < n+uint64(stride) {
+	for len(raw) > 0 {
+		n, ok := get()
+		if !ok || n > 1024 || uint64(len(raw)) < n+uint64(stride) {
 			return nil, errBaseline
 		}
-		id := make([]byte, n)
-		_, _ = r.Read(id)
-		row := make([]byte, stride)
-		_, _ = r.Read(row)
-		devices = append(devices, fleet.Device{ID: string(id)})
-		v.results = append(v.results, row...)
-	}
-	if err != nil {
-		return nil, err
+		devices = append(devices, fleet.Device{ID: string(raw[:n])})
+		v.results = append(v.results, raw[n:n+uint64(stride)]...)
+		raw = raw[n+uint64(stride):]
 	}
 	v.snap = fleet.NewSnapshot(devices, b.At, b.RunID)
 	return v, nil

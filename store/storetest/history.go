@@ -12,6 +12,7 @@ func testHistory(t *testing.T, open Opener) {
 	cases(t, open,
 		tcase{"AppendAndRead", historyAppend},
 		tcase{"Filters", historyFilters},
+		tcase{"BaselineAndPendingCauses", historyBaseline},
 	)
 }
 
@@ -183,5 +184,46 @@ func retentionHistory(t *testing.T, s Store) {
 	must(t, err, "History")
 	if len(left) != 1 || left[0].Cause.Label != "new" || !left[0].At.Equal(at(5, 0)) {
 		t.Errorf("after pruning: %+v, want the new row with its cause", left)
+	}
+}
+
+// historyBaseline: the recorded verdicts and the pending causes. A pass's
+// changes, its baseline and the end of the causes it filed commit
+// together; a baseline is replaced whole; causes not filed stay.
+func historyBaseline(t *testing.T, s Store) {
+	ctx := t.Context()
+	if _, found, err := s.VerdictBaseline(ctx); err != nil || found {
+		t.Fatalf("VerdictBaseline of a new database: found %v, %v", found, err)
+	}
+	c1 := model.Cause{Kind: model.CauseCheckCreated, Ref: "3", Label: "Posture check “A” created by alice", Actor: "alice", At: at(1, 0)}
+	c2 := model.Cause{Kind: model.CauseIntegrationDisabled, Ref: "defender", Label: "Microsoft Defender disabled by bob", Actor: "bob", At: at(1, 5)}
+	id1, err := s.AddPendingCause(ctx, model.PendingCause{Cause: c1, CheckID: 3})
+	must(t, err, "AddPendingCause")
+	id2, err := s.AddPendingCause(ctx, model.PendingCause{Cause: c2})
+	must(t, err, "AddPendingCause")
+	pend, err := s.PendingCauses(ctx)
+	must(t, err, "PendingCauses")
+	if len(pend) != 2 || pend[0].ID != id1 || pend[1].ID != id2 || pend[0].CheckID != 3 || pend[0].Cause.Label != c1.Label ||
+		pend[1].Cause.Kind != c2.Kind || !sameTime(pend[1].Cause.At, c2.At) {
+		t.Fatalf("pending causes %+v", pend)
+	}
+	base := model.VerdictBaseline{At: at(2, 0), RunID: 7, Stale: true, Data: []byte{0x1f, 0x8b, 0, 1, 2, 255}}
+	must(t, s.RecordVerdicts(ctx, []model.CauseChanges{{Cause: c1,
+		Entries: []model.HistoryEntry{{DeviceID: "m1", At: at(2, 0), From: "pass", To: "fail"}}}}, base, []int64{id1}), "RecordVerdicts")
+	got, found, err := s.VerdictBaseline(ctx)
+	must(t, err, "VerdictBaseline")
+	if !found || got.RunID != 7 || !got.Stale || !sameTime(got.At, base.At) || !slices.Equal(got.Data, base.Data) {
+		t.Errorf("baseline read back %+v, want %+v", got, base)
+	}
+	if h, err := s.History(ctx, "m1", 10); err != nil || len(h) != 1 || h[0].Cause.Kind != model.CauseCheckCreated {
+		t.Errorf("history of the pass: %+v, %v", h, err)
+	}
+	if pend, _ := s.PendingCauses(ctx); len(pend) != 1 || pend[0].ID != id2 {
+		t.Errorf("pending after the pass: %+v, want only the cause it did not file", pend)
+	}
+	base2 := model.VerdictBaseline{At: at(3, 0), RunID: 8, Data: []byte("next")}
+	must(t, s.RecordVerdicts(ctx, nil, base2, nil), "RecordVerdicts")
+	if got, _, _ := s.VerdictBaseline(ctx); got.RunID != 8 || got.Stale || string(got.Data) != "next" {
+		t.Errorf("baseline replaced: %+v", got)
 	}
 }

@@ -96,6 +96,10 @@ type Store interface {
 	CreateException(ctx context.Context, x model.Exception, e audit.Entry) (model.Exception, error)
 	RevokeException(ctx context.Context, deviceID string, id int64, by string, e audit.Entry) error
 	AppendHistory(ctx context.Context, cause model.Cause, entries []model.HistoryEntry, summary audit.Entry) (model.Cause, error)
+	RecordVerdicts(ctx context.Context, changes []model.CauseChanges, base model.VerdictBaseline, done []int64) error
+	VerdictBaseline(ctx context.Context) (model.VerdictBaseline, bool, error)
+	AddPendingCause(ctx context.Context, p model.PendingCause) (int64, error)
+	PendingCauses(ctx context.Context) ([]model.PendingCause, error)
 	History(ctx context.Context, deviceID string, limit int) ([]model.HistoryEntry, error)
 	HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model.HistoryEntry, int, error)
 	Cause(ctx context.Context, id int64) (model.Cause, error)

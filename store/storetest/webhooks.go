@@ -20,6 +20,8 @@ func testWebhooks(t *testing.T, open Opener) {
 		tcase{"BulkVerdictChangeIsBatched", webhookBatched},
 		tcase{"AttemptsAndRedelivery", webhookAttempts},
 		tcase{"EmitOnceByID", webhookEmitOnce},
+		tcase{"EmitOnceAfterPrune", webhookEmitOnceAfterPrune},
+		tcase{"DuePerEndpoint", webhookDuePerEndpoint},
 		tcase{"Backlog", webhookBacklog},
 	)
 }
@@ -283,5 +285,48 @@ func webhookBacklog(t *testing.T, s Store) {
 	must(t, s.RecordWebhookAttempt(ctx, items[1].ID, model.WebhookAttempt{At: now, Error: "timeout"}), "give up")
 	if b := backlog(); b.Pending != 0 || !b.Oldest.IsZero() {
 		t.Errorf("backlog %+v after the last was given up, want none", b)
+	}
+}
+
+// A condition event delivered and pruned is not written again under its id.
+func webhookEmitOnceAfterPrune(t *testing.T, s Store) {
+	ctx := t.Context()
+	newEndpoint(t, s, "ep_p", events.IntegrationDataStale)
+	ev := events.StaleEvent("defender", at(1, 0), at(5, 0))
+	must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{ev}), "emit")
+	items := outboxOf(t, s, "ep_p")
+	if len(items) != 1 {
+		t.Fatalf("%d events, want 1", len(items))
+	}
+	must(t, s.RecordWebhookAttempt(ctx, items[0].ID, model.WebhookAttempt{At: s.Now(), OK: true, Code: 204}), "RecordWebhookAttempt")
+	n, err := s.PruneWebhookOutbox(ctx, s.Now().Add(time.Hour))
+	must(t, err, "PruneWebhookOutbox")
+	if n != 1 {
+		t.Fatalf("pruned %d, want 1", n)
+	}
+	must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{events.StaleEvent("defender", at(1, 0), at(9, 0))}), "emit again")
+	if n := len(outboxOf(t, s, "ep_p")); n != 0 {
+		t.Errorf("%d events written again after the first was pruned, want none", n)
+	}
+}
+
+// Each endpoint's due events are read on their own: a backlog of one
+// does not hide another's.
+func webhookDuePerEndpoint(t *testing.T, s Store) {
+	ctx := t.Context()
+	newEndpoint(t, s, "ep_1", events.SyncFailed)
+	for i := range 5 {
+		must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{{ID: fmt.Sprint("msg_f", i), Type: events.SyncFailed, Body: []byte(`{}`)}}), "emit")
+	}
+	newEndpoint(t, s, "ep_2", events.SyncHeld)
+	must(t, s.EmitWebhookEvents(ctx, []model.WebhookEvent{{ID: "msg_h", Type: events.SyncHeld, Body: []byte(`{}`)}}), "emit")
+	items, err := s.DueWebhooksPerEndpoint(ctx, s.Now().Add(time.Minute), 2)
+	must(t, err, "DueWebhooksPerEndpoint")
+	var got []string
+	for _, it := range items {
+		got = append(got, it.EndpointID+" "+it.EventID)
+	}
+	if !slices.Equal(got, []string{"ep_1 msg_f0", "ep_1 msg_f1", "ep_2 msg_h"}) {
+		t.Errorf("due %v, want two of ep_1's, oldest first, and ep_2's", got)
 	}
 }
