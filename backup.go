@@ -22,6 +22,9 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	if len(rest) != 1 || rest[0] == "" {
 		return errors.New("usage: postern backup [flags] FILE")
 	}
+	if cfg.DatabaseURL != "" {
+		return errors.New("postern backup copies the embedded SQLite database; with --database-url, back up PostgreSQL with pg_dump (docs/backup.md)")
+	}
 	info, err := store.Backup(ctx, dbPath(cfg), rest[0])
 	if err != nil {
 		return err

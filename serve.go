@@ -73,7 +73,7 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 			return nil, err
 		}
 	}
-	st, err := store.Open(ctx, dbPath(cfg), store.Options{})
+	st, err := store.Open(ctx, dbPath(cfg), store.Options{URL: cfg.DatabaseURL.Reveal()})
 	if err != nil {
 		return nil, err
 	}

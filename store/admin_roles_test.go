@@ -15,9 +15,11 @@ import (
 )
 
 // The first admin is an Owner; a created admin has the role asked for.
-func TestAdminRoles(t *testing.T) {
+func TestAdminRoles(t *testing.T) { engines(t, testAdminRoles) }
+
+func testAdminRoles(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openTemp(t, store.Options{})
+	s := open(t, store.Options{})
 	first := firstAdmin(t, s, "first@example.com", "h")
 	if first.Role != actor.Owner {
 		t.Fatalf("first admin's role = %q, want owner", first.Role)
@@ -42,9 +44,11 @@ func TestAdminRoles(t *testing.T) {
 
 // The last enabled Owner cannot be demoted, disabled or deleted, and
 // disabling or deleting an admin deletes their sessions.
-func TestLastOwnerAndSessions(t *testing.T) {
+func TestLastOwnerAndSessions(t *testing.T) { engines(t, testLastOwnerAndSessions) }
+
+func testLastOwnerAndSessions(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openTemp(t, store.Options{})
+	s := open(t, store.Options{})
 	owner := firstAdmin(t, s, "owner@example.com", "h")
 	e := audit.As(actor.Actor{Email: "owner@example.com", Role: actor.Owner}, audit.AdminRoleChanged, "")
 	if _, err := s.SetAdminRole(ctx, owner.ID, actor.Editor, e); !errors.Is(err, store.ErrLastOwner) {
@@ -87,9 +91,11 @@ func TestLastOwnerAndSessions(t *testing.T) {
 
 // Two Owners demoting each other at once: exactly one succeeds, so one
 // enabled Owner always remains.
-func TestLastOwnerUnderConcurrency(t *testing.T) {
+func TestLastOwnerUnderConcurrency(t *testing.T) { engines(t, testLastOwnerUnderConcurrency) }
+
+func testLastOwnerUnderConcurrency(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := openTemp(t, store.Options{})
+	s := open(t, store.Options{})
 	e := audit.As(actor.Actor{Email: "a@example.com", Role: actor.Owner}, audit.AdminRoleChanged, "")
 	for round := 0; round < 10; round++ {
 		mustExec(t, s, "DELETE FROM admins")

@@ -53,13 +53,9 @@ func (s *Store) CreateAdmin(ctx context.Context, email, passwordHash string, rol
 }
 
 func insertAdmin(ctx context.Context, tx *sql.Tx, email, hash string, role actor.Role, now time.Time) (model.Admin, error) {
-	res, err := tx.ExecContext(ctx,
+	id, err := insertID(ctx, tx,
 		"INSERT INTO admins (email, password_hash, role, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
 		email, hash, string(role), formatTime(now), formatTime(now))
-	if err != nil {
-		return model.Admin{}, err
-	}
-	id, err := res.LastInsertId()
 	return model.Admin{ID: id, Email: email, PasswordHash: hash, Role: role, CreatedAt: now, PasswordChangedAt: now}, err
 }
 

@@ -17,12 +17,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 		if t.IdentitySource == "" {
 			t.IdentitySource = model.IdentityHeaders
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by, identity_source)
-			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy, t.IdentitySource)
-		if err != nil {
-			return err
-		}
-		if t.ID, err = res.LastInsertId(); err != nil {
+		var err error
+		if t.ID, err = insertID(ctx, tx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by, identity_source)
+			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy, t.IdentitySource); err != nil {
 			return err
 		}
 		return appendAuditTx(ctx, tx, entry, t.CreatedAt)

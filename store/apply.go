@@ -66,7 +66,7 @@ func (s *Store) applyGuardedTx(ctx context.Context, tx *sql.Tx, run model.SyncRu
 // second consecutive miss, or at once with removeNow. Unchanged rows are
 // not rewritten.
 func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, r ApplyResult, ts string, removeNow bool) (ApplyResult, error) {
-	rebuild, err := bulkIndexesTx(ctx, tx, r.Added)
+	rebuild, err := s.bulkIndexesTx(ctx, tx, r.Added)
 	if err != nil {
 		return r, err
 	}
@@ -75,7 +75,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, r ApplyRes
 	}
 	if rebuild != nil {
 		// Tags first: syncTagsTx finds this run's rows by changed_run_id.
-		if err := syncTagsTx(ctx, tx, runID); err != nil {
+		if err := s.syncTagsTx(ctx, tx, runID); err != nil {
 			return r, err
 		}
 		if err := rebuild(); err != nil {
@@ -86,7 +86,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, r ApplyRes
 		return r, err
 	}
 	if rebuild == nil {
-		if err := syncTagsTx(ctx, tx, runID); err != nil {
+		if err := s.syncTagsTx(ctx, tx, runID); err != nil {
 			return r, err
 		}
 	}
@@ -109,8 +109,9 @@ func countStagedTx(ctx context.Context, tx *sql.Tx, runID int64) (ApplyResult, e
 // table (a first sync): it inserts faster without them, and CREATE INDEX
 // afterwards sorts once and writes full pages instead of updating every
 // index row by row. It returns the function that rebuilds them, or nil.
-func bulkIndexesTx(ctx context.Context, tx *sql.Tx, added int) (func() error, error) {
-	if added < bulkMinRows {
+// On PostgreSQL the indexes stay (issue 15 measures whether it pays there).
+func (s *Store) bulkIndexesTx(ctx context.Context, tx *sql.Tx, added int) (func() error, error) {
+	if added < bulkMinRows || s.eng != sqliteEngine {
 		return nil, nil
 	}
 	var stored int

@@ -27,18 +27,23 @@ func insertAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time
 	if e.At.IsZero() {
 		e.At = now
 	}
-	res, err := tx.ExecContext(ctx,
+	return insertID(ctx, tx,
 		"INSERT INTO audit_log (at, actor, actor_role, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		formatTime(e.At), e.Actor, string(e.ActorRole), e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+}
+
+// insertID runs an INSERT of one row into a table with an id column and
+// returns the new row's id: RETURNING, which both engines speak
+// (PostgreSQL's driver has no LastInsertId).
+func insertID(ctx context.Context, tx *sql.Tx, insert string, args ...any) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, insert+" RETURNING id", args...).Scan(&id)
+	return id, err
 }
 
 // AuditEntries returns the newest entries first and the total that match.
 func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int, error) {
-	where, args := auditWhere(f)
+	where, args := auditWhere(s.eng, f)
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
@@ -48,20 +53,21 @@ func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry
 		return nil, 0, mapErr(err, "Audit log")
 	}
 	limit := f.Limit
+	var lim any = limit
 	if limit <= 0 {
-		limit = -1
+		lim = s.eng.noLimit
 	}
 	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, actor_role, source_ip, action, target, outcome, detail FROM audit_log"+cond+
-		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset), scanAuditEntry)
+		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, lim, f.Offset), scanAuditEntry)
 	return out, total, err
 }
 
 // auditWhere turns f into conditions and their arguments.
-func auditWhere(f audit.Filter) ([]string, []any) {
+func auditWhere(e *engine, f audit.Filter) ([]string, []any) {
 	var where []string
 	var args []any
 	if f.Action != nil && *f.Action != "" {
-		where = append(where, "action LIKE ? ESCAPE '\\'")
+		where = append(where, "action "+e.like+" ? ESCAPE '\\'")
 		args = append(args, likePrefix(*f.Action))
 	}
 	if f.Category != "" {
@@ -81,7 +87,7 @@ func auditWhere(f audit.Filter) ([]string, []any) {
 		args = append(args, *f.Actor)
 	}
 	if f.Target != "" {
-		where = append(where, "target LIKE ? ESCAPE '\\'")
+		where = append(where, "target "+e.like+" ? ESCAPE '\\'")
 		args = append(args, "%"+likePrefix(f.Target))
 	}
 	if !f.Since.IsZero() {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 
 	"postern/internal/model"
 )
@@ -25,7 +24,7 @@ func (s *Store) ApplyAV(ctx context.Context, res model.AVRun, rows []model.Devic
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		res.Written = 0
 		if res.OK {
-			n, err := applyAVRowsTx(ctx, tx, res.RunID, rows)
+			n, err := s.applyAVRowsTx(ctx, tx, res.RunID, rows)
 			if err != nil {
 				return err
 			}
@@ -40,7 +39,7 @@ func (s *Store) ApplyAV(ctx context.Context, res model.AVRun, rows []model.Devic
 	return res, mapErr(err, "Antivirus health")
 }
 
-func applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.DeviceAV) (int, error) {
+func (s *Store) applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.DeviceAV) (int, error) {
 	stored := make(map[string]int64)
 	err := eachRow(ctx, tx, "Antivirus health", "SELECT machine_id, content_hash FROM device_av", nil, func(r scanner) error {
 		var id string
@@ -63,7 +62,7 @@ func applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.De
 			changed = append(changed, a)
 		}
 	}
-	if err := writeAVTx(ctx, tx, runID, changed); err != nil {
+	if err := s.writeAVTx(ctx, tx, runID, changed); err != nil {
 		return 0, err
 	}
 	written := len(changed)
@@ -81,7 +80,7 @@ func applyAVRowsTx(ctx context.Context, tx *sql.Tx, runID int64, rows []model.De
 const avBatch = 64
 
 // writeAVTx inserts or replaces rows, avBatch to a statement.
-func writeAVTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*model.DeviceAV) error {
+func (s *Store) writeAVTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*model.DeviceAV) error {
 	var stmts [avBatch + 1]*sql.Stmt // by rows per statement
 	defer func() {
 		for _, st := range stmts {
@@ -95,7 +94,7 @@ func writeAVTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*model.Devic
 		st := stmts[len(batch)]
 		if st == nil {
 			var err error
-			if st, err = tx.PrepareContext(ctx, avInsert(len(batch))); err != nil {
+			if st, err = tx.PrepareContext(ctx, s.eng.avInsert(len(batch))); err != nil {
 				return err
 			}
 			stmts[len(batch)] = st
@@ -118,11 +117,9 @@ func writeAVTx(ctx context.Context, tx *sql.Tx, runID int64, rows []*model.Devic
 // and changed_run_id.
 const avInsertColumns = 16
 
-// avInsert is the INSERT OR REPLACE of rows report rows.
-func avInsert(rows int) string {
-	row := "(?" + strings.Repeat(", ?", avInsertColumns-1) + ")"
-	return "INSERT OR REPLACE INTO device_av (" + avColumns + ", changed_run_id) VALUES " +
-		row + strings.Repeat(", "+row, rows-1)
+// avInsert is the INSERT (or replace) of rows report rows.
+func (e *engine) avInsert(rows int) string {
+	return e.replaceRows("device_av", avColumns+", changed_run_id", "machine_id", rows)
 }
 
 // DeviceAV returns one machine's antivirus health, or NotFound when the

@@ -85,10 +85,10 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 		where, args = append(where, "d.device_id = ?"), append(args, f.DeviceID)
 	}
 	if f.Hostname != "" {
-		where, args = append(where, "d.hostname LIKE ? ESCAPE '\\'"), append(args, likePrefix(f.Hostname))
+		where, args = append(where, "d.hostname "+s.eng.like+" ? ESCAPE '\\'"), append(args, likePrefix(f.Hostname))
 	}
 	if f.CheckID != 0 {
-		where = append(where, "EXISTS (SELECT 1 FROM json_each(d.checks) WHERE json_extract(json_each.value, '$.id') = ?)")
+		where = append(where, s.eng.jsonArrayHasID("d.checks"))
 		args = append(args, f.CheckID)
 	}
 	if f.Result != "" {
@@ -112,13 +112,14 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 		return nil, 0, mapErr(err, "Decision log")
 	}
 	limit := f.Limit
+	var lim any = limit
 	if limit <= 0 {
-		limit = -1
+		lim = s.eng.noLimit
 	}
 	out, err := collect(ctx, s.read, "Decision log", `SELECT d.id, d.at, d.device_id, d.hostname, d.matched_by, d.matched_key,
 		d.result, d.checks, d.token_id, COALESCE(t.name, ''), d.source
 		FROM decisions d LEFT JOIN api_tokens t ON t.id = d.token_id`+cond+
-		" ORDER BY d.at DESC, d.id DESC LIMIT ? OFFSET ?", append(args, limit, f.Offset), scanDecision)
+		" ORDER BY d.at DESC, d.id DESC LIMIT ? OFFSET ?", append(args, lim, f.Offset), scanDecision)
 	return out, total, err
 }
 

@@ -93,12 +93,19 @@ func anySlice(ss []string) []any {
 }
 
 // syncTagsTx rewrites the tag rows of the devices this run changed.
-func syncTagsTx(ctx context.Context, tx *sql.Tx, runID int64) error {
+func (s *Store) syncTagsTx(ctx context.Context, tx *sql.Tx, runID int64) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_tags WHERE device_id IN
 		(SELECT id FROM devices WHERE changed_run_id = ?)`, runID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag)
-		SELECT d.id, j.value FROM devices d, json_each(d.tags) j WHERE d.changed_run_id = ?`, runID)
+	_, err := tx.ExecContext(ctx, s.insertTags("d.changed_run_id = ?"), runID)
 	return err
+}
+
+// insertTags is the INSERT of a tag row for each tag of the devices d that
+// cond selects; a tag repeated in another case is one row (the column is
+// NOCASE).
+func (s *Store) insertTags(cond string) string {
+	return s.eng.insertIgnore + ` device_tags (device_id, tag)
+		SELECT d.id, j.value FROM devices d, ` + s.eng.jsonValues("d.tags", "j") + ` WHERE ` + cond + s.eng.ignoreSuffix
 }

@@ -58,54 +58,56 @@ func randomDevices(r *rand.Rand, n int) []model.Device {
 // scan (the test-only DevicesOracle) finds, for every filter and sort, and
 // its pages partition the result.
 func TestDevicePageMatchesOracle(t *testing.T) {
-	s := openTemp(t, store.Options{})
-	ds := randomDevices(rand.New(rand.NewPCG(7, 7)), 400)
-	syncDevices(t, s, ds)
-	syncDevices(t, s, ds[:360]) // the last 40 are missed twice: removed
-	syncDevices(t, s, ds[:360])
-	ctx := context.Background()
-	if ds[0].AADDeviceID == nil {
-		t.Fatal("the first device has no Entra id")
-	}
-	entra := strings.ToUpper(*ds[0].AADDeviceID)
-	var filters []model.DeviceFilter
-	for _, removed := range []string{"", "only", "all"} {
-		for _, f := range []model.DeviceFilter{
-			{}, {Health: "Active"}, {Risk: "High"}, {Risk: "none"}, {Risk: "Low", Health: "Inactive"},
-			{Exposure: "Medium"}, {Onboarding: "CanBeOnboarded"}, {Platform: "Linux"}, {Tag: "finance"},
-			{Tag: "pci", Risk: "None"}, {Search: "laptop"}, {Search: ds[5].ID}, {Search: entra},
-			{Search: "srv-", Health: "Active", Tag: "lab"}, {Search: "zzz"}, {Search: "TOP"}, {Search: "-0"},
-		} {
-			f.Removed = removed
-			filters = append(filters, f)
+	engines(t, func(t *testing.T, open opener) {
+		s := open(t, store.Options{})
+		ds := randomDevices(rand.New(rand.NewPCG(7, 7)), 400)
+		syncDevices(t, s, ds)
+		syncDevices(t, s, ds[:360]) // the last 40 are missed twice: removed
+		syncDevices(t, s, ds[:360])
+		ctx := context.Background()
+		if ds[0].AADDeviceID == nil {
+			t.Fatal("the first device has no Entra id")
 		}
-	}
-	for _, f := range filters {
-		for _, sort := range []string{"host", "risk", "last_seen", "exposure", "bogus"} {
-			f.Sort, f.Desc, f.Limit = sort, sort == "risk", 1000
-			want, wantTotal, err := s.DevicesOracle(ctx, f)
-			if err != nil {
-				t.Fatal(err)
+		entra := strings.ToUpper(*ds[0].AADDeviceID)
+		var filters []model.DeviceFilter
+		for _, removed := range []string{"", "only", "all"} {
+			for _, f := range []model.DeviceFilter{
+				{}, {Health: "Active"}, {Risk: "High"}, {Risk: "none"}, {Risk: "Low", Health: "Inactive"},
+				{Exposure: "Medium"}, {Onboarding: "CanBeOnboarded"}, {Platform: "Linux"}, {Tag: "finance"},
+				{Tag: "pci", Risk: "None"}, {Search: "laptop"}, {Search: ds[5].ID}, {Search: entra},
+				{Search: "srv-", Health: "Active", Tag: "lab"}, {Search: "zzz"}, {Search: "TOP"}, {Search: "-0"},
+			} {
+				f.Removed = removed
+				filters = append(filters, f)
 			}
-			got, gotTotal, err := s.DevicePage(ctx, f)
-			if err != nil {
-				t.Fatalf("%+v: %v", f, err)
-			}
-			if gotTotal != wantTotal || len(got) != len(want) {
-				t.Fatalf("%+v: DevicePage found %d (total %d), the oracle %d (total %d)", f, len(got), gotTotal, len(want), wantTotal)
-			}
-			ids := map[string]bool{}
-			for _, d := range want {
-				ids[d.ID] = true
-			}
-			for _, d := range got {
-				if !ids[d.ID] {
-					t.Fatalf("%+v: DevicePage found %s, which the oracle did not", f, d.ID)
+		}
+		for _, f := range filters {
+			for _, sort := range []string{"host", "risk", "last_seen", "exposure", "bogus"} {
+				f.Sort, f.Desc, f.Limit = sort, sort == "risk", 1000
+				want, wantTotal, err := s.DevicesOracle(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, gotTotal, err := s.DevicePage(ctx, f)
+				if err != nil {
+					t.Fatalf("%+v: %v", f, err)
+				}
+				if gotTotal != wantTotal || len(got) != len(want) {
+					t.Fatalf("%+v: DevicePage found %d (total %d), the oracle %d (total %d)", f, len(got), gotTotal, len(want), wantTotal)
+				}
+				ids := map[string]bool{}
+				for _, d := range want {
+					ids[d.ID] = true
+				}
+				for _, d := range got {
+					if !ids[d.ID] {
+						t.Fatalf("%+v: DevicePage found %s, which the oracle did not", f, d.ID)
+					}
 				}
 			}
 		}
-	}
-	assertPagesPartition(t, s, 360)
+		assertPagesPartition(t, s, 360)
+	})
 }
 
 func assertPagesPartition(t *testing.T, s *store.Store, active int) {
@@ -136,61 +138,65 @@ func assertPagesPartition(t *testing.T, s *store.Store, active int) {
 // DeviceFilterValues lists each platform and tag present once, in order,
 // removed devices' included.
 func TestDeviceFilterValues(t *testing.T) {
-	s := openTemp(t, store.Options{})
-	ds := randomDevices(rand.New(rand.NewPCG(3, 3)), 200)
-	syncDevices(t, s, ds)
-	platforms, tags := map[string]bool{}, map[string]bool{}
-	for _, d := range ds {
-		platforms[d.OSPlatform] = true
-		for _, tag := range d.Tags {
-			tags[tag] = true
-		}
-	}
-	got, err := s.DeviceFilterValues(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range map[string]struct {
-		got  []string
-		want map[string]bool
-	}{"platforms": {got.Platforms, platforms}, "tags": {got.Tags, tags}} {
-		if len(c.got) != len(c.want) {
-			t.Errorf("%s: got %v, want the %d present", name, c.got, len(c.want))
-		}
-		for i, v := range c.got {
-			if !c.want[v] || (i > 0 && c.got[i-1] >= v) {
-				t.Errorf("%s: %v is not the sorted distinct values present", name, c.got)
-				break
+	engines(t, func(t *testing.T, open opener) {
+		s := open(t, store.Options{})
+		ds := randomDevices(rand.New(rand.NewPCG(3, 3)), 200)
+		syncDevices(t, s, ds)
+		platforms, tags := map[string]bool{}, map[string]bool{}
+		for _, d := range ds {
+			platforms[d.OSPlatform] = true
+			for _, tag := range d.Tags {
+				tags[tag] = true
 			}
 		}
-	}
+		got, err := s.DeviceFilterValues(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, c := range map[string]struct {
+			got  []string
+			want map[string]bool
+		}{"platforms": {got.Platforms, platforms}, "tags": {got.Tags, tags}} {
+			if len(c.got) != len(c.want) {
+				t.Errorf("%s: got %v, want the %d present", name, c.got, len(c.want))
+			}
+			for i, v := range c.got {
+				if !c.want[v] || (i > 0 && c.got[i-1] >= v) {
+					t.Errorf("%s: %v is not the sorted distinct values present", name, c.got)
+					break
+				}
+			}
+		}
+	})
 }
 
 // The search finds a host name by any part of it, not only its start, and
 // ignores case.
 func TestDevicePageSearchesAnyPartOfTheHostName(t *testing.T) {
-	s := openTemp(t, store.Options{})
-	ds := randomDevices(rand.New(rand.NewPCG(9, 9)), 120)
-	syncDevices(t, s, ds)
-	want := 0
-	for _, d := range ds {
-		if strings.Contains(strings.ToLower(d.Host), "top-0") {
-			want++
+	engines(t, func(t *testing.T, open opener) {
+		s := open(t, store.Options{})
+		ds := randomDevices(rand.New(rand.NewPCG(9, 9)), 120)
+		syncDevices(t, s, ds)
+		want := 0
+		for _, d := range ds {
+			if strings.Contains(strings.ToLower(d.Host), "top-0") {
+				want++
+			}
 		}
-	}
-	if want == 0 {
-		t.Fatal("no generated host name contains top-0")
-	}
-	got, total, err := s.DevicePage(context.Background(), model.DeviceFilter{Search: "TOP-0", Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if total != want || len(got) != want {
-		t.Fatalf("search TOP-0 found %d (total %d), want %d", len(got), total, want)
-	}
-	for _, d := range got {
-		if !strings.Contains(d.Host, "top-0") {
-			t.Errorf("search TOP-0 found %s", d.Host)
+		if want == 0 {
+			t.Fatal("no generated host name contains top-0")
 		}
-	}
+		got, total, err := s.DevicePage(context.Background(), model.DeviceFilter{Search: "TOP-0", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != want || len(got) != want {
+			t.Fatalf("search TOP-0 found %d (total %d), want %d", len(got), total, want)
+		}
+		for _, d := range got {
+			if !strings.Contains(d.Host, "top-0") {
+				t.Errorf("search TOP-0 found %s", d.Host)
+			}
+		}
+	})
 }

@@ -26,7 +26,7 @@ func (s *Store) DevicePage(ctx context.Context, f model.DeviceFilter) ([]model.D
 	if limit <= 0 {
 		limit = 50
 	}
-	from, where, args := listQuery(f)
+	from, where, args := s.listQuery(f)
 	var ids []string
 	var err error
 	if f.Within == nil {
@@ -74,7 +74,7 @@ func listOrder(f model.DeviceFilter) string {
 // with OFFSET walked the index from its start again for every page, which
 // made the Devices export of 100,000 devices take 16 s.
 func (s *Store) EachListed(ctx context.Context, f model.DeviceFilter, batch int, fn func([]model.Device) error) error {
-	from, where, args := listQuery(f)
+	from, where, args := s.listQuery(f)
 	ids, err := s.ids(ctx, "SELECT id"+from+where+" ORDER BY "+listOrder(f), args...)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, err
 			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices WHERE removed_at IS NOT NULL").Scan(&removed)
 		}
 		if err == nil {
-			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices INDEXED BY devices_kind WHERE removed_at IS NULL AND onboarding_status IN "+discoveredSQL).Scan(&discovered)
+			err = s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+s.eng.indexed("devices_kind")+" WHERE removed_at IS NULL AND onboarding_status IN "+discoveredSQL).Scan(&discovered)
 		}
 		return active - removed - discovered, mapErr(err, "Devices")
 	}
@@ -128,7 +128,7 @@ func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, err
 		}
 		return all - removed, mapErr(err, "Devices")
 	}
-	from, where, args := listQuery(f)
+	from, where, args := s.listQuery(f)
 	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&n)
 	return n, mapErr(err, "Devices")
 }
@@ -142,24 +142,24 @@ func (s *Store) deviceCount(ctx context.Context, f model.DeviceFilter) (int, err
 //     device id);
 //   - a tag: the tag's rows, then each of its devices by id;
 //   - otherwise devices_list, which holds active devices by host name.
-func listQuery(f model.DeviceFilter) (from, where string, args []any) {
+func (s *Store) listQuery(f model.DeviceFilter) (from, where string, args []any) {
 	q := strings.ToLower(strings.TrimSpace(f.Search))
 	f.Search = ""
 	if q == "" && f.Tag != "" {
 		// The tag's rows lead, and only its devices are looked up by id.
 		tag := f.Tag
 		f.Tag = ""
-		where, args = deviceWhere(f)
+		where, args = s.deviceWhere(f)
 		if where == "" {
 			where = " WHERE device_tags.tag = ?"
 		} else {
 			where = " WHERE device_tags.tag = ? AND" + strings.TrimPrefix(where, " WHERE")
 		}
-		return " FROM device_tags CROSS JOIN devices ON devices.id = device_tags.device_id", where, append([]any{tag}, args...)
+		return " FROM device_tags " + s.eng.crossJoin + " devices ON devices.id = device_tags.device_id", where, append([]any{tag}, args...)
 	}
-	where, args = deviceWhere(f)
+	where, args = s.deviceWhere(f)
 	if q == "" {
-		return " FROM devices INDEXED BY devices_list", where, args
+		return " FROM devices" + s.eng.indexed("devices_list"), where, args
 	}
 	and := func(cond string) string {
 		if where == "" {
@@ -169,15 +169,15 @@ func listQuery(f model.DeviceFilter) (from, where string, args []any) {
 	}
 	const cols = "SELECT id, host_lower, last_seen, health_status, os_platform, risk_score, exposure_level FROM devices"
 	from = " FROM (" + cols + and("id = ?") +
-		" UNION " + cols + " INDEXED BY devices_aad" + and("aad_device_id = ?")
+		" UNION " + cols + s.eng.indexed("devices_aad") + and("aad_device_id = ?")
 	all := make([]any, 0, 3*len(args)+3)
 	all = append(append(all, args...), q)
 	all = append(append(all, args...), q)
 	if !identifierShaped(q) {
-		from += " UNION " + cols + " INDEXED BY devices_list" + and("instr(host_lower, ?) > 0")
+		from += " UNION " + cols + s.eng.indexed("devices_list") + and(s.eng.contains("host_lower"))
 		all = append(append(all, args...), q)
 	}
-	return from + ")", "", all
+	return from + ") AS found", "", all
 }
 
 // identifierShaped reports whether a search term is a whole Defender
@@ -221,7 +221,7 @@ func (s *Store) DeviceFilterValues(ctx context.Context) (model.DeviceFacets, err
 	}
 	f.Tags, err = collect(ctx, s.read, "Device filters", `WITH RECURSIVE v(x) AS (
 			SELECT MIN(tag) FROM device_tags
-			UNION ALL SELECT (SELECT MIN(tag) FROM device_tags WHERE tag > v.x) FROM v WHERE v.x IS NOT NULL LIMIT 501)
+			UNION ALL SELECT (SELECT MIN(tag) FROM device_tags WHERE tag > v.x) FROM v WHERE v.x IS NOT NULL`+s.eng.recursiveLimit(501)+`)
 		SELECT x FROM v WHERE x IS NOT NULL LIMIT 500`, nil, scanString)
 	return f, err
 }

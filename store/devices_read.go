@@ -47,7 +47,7 @@ var discoveredSQL = func() string {
 	return "(" + strings.Join(vals, ", ") + ")"
 }()
 
-func deviceWhere(f model.DeviceFilter) (string, []any) {
+func (s *Store) deviceWhere(f model.DeviceFilter) (string, []any) {
 	var conds []string
 	var args []any
 	if q := strings.ToLower(strings.TrimSpace(f.Search)); q != "" {
@@ -55,7 +55,7 @@ func deviceWhere(f model.DeviceFilter) (string, []any) {
 			conds = append(conds, "(id = ? OR aad_device_id = ?)")
 			args = append(args, q, q)
 		} else {
-			conds = append(conds, "(instr(host_lower, ?) > 0 OR id = ? OR aad_device_id = ?)")
+			conds = append(conds, "("+s.eng.contains("host_lower")+" OR id = ? OR aad_device_id = ?)")
 			args = append(args, q, q, q)
 		}
 	}
@@ -105,7 +105,7 @@ const listColumns = `id, host, aad_device_id, os_platform, os_version, os_build,
 
 // Device returns one device with its raw machine, or NotFound.
 func (s *Store) Device(ctx context.Context, id string) (model.Device, error) {
-	row := s.read.QueryRowContext(ctx, "SELECT "+prefixed("d.", listColumns)+", COALESCE(r.raw, x'') FROM devices d LEFT JOIN device_raw r ON r.id = d.id WHERE d.id = ?", id)
+	row := s.read.QueryRowContext(ctx, "SELECT "+prefixed("d.", listColumns)+", COALESCE(r.raw, "+s.eng.emptyBlob+") FROM devices d LEFT JOIN device_raw r ON r.id = d.id WHERE d.id = ?", id)
 	d, err := scanDevice(row, true)
 	return d, mapErr(err, "Device")
 }
@@ -207,8 +207,7 @@ func (s *Store) UpdateDevice(ctx context.Context, d model.Device, entry audit.En
 			if _, err := tx.ExecContext(ctx, "DELETE FROM device_tags WHERE device_id = ?", d.ID); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_tags (device_id, tag)
-				SELECT devices.id, j.value FROM devices, json_each(devices.tags) j WHERE devices.id = ?`, d.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.insertTags("d.id = ?"), d.ID); err != nil {
 				return err
 			}
 		}

@@ -28,7 +28,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // DevicesOracle is the plain reference query for DevicePage's indexed
 // plan: one page of devices and the number that match, found by a scan.
 func (s *Store) DevicesOracle(ctx context.Context, f model.DeviceFilter) ([]model.Device, int, error) {
-	where, args := deviceWhere(f)
+	where, args := s.deviceWhere(f)
 	var total int
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM devices"+where, args...).Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Devices")

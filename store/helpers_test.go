@@ -22,6 +22,18 @@ var (
 	openTemp = teststore.Open
 )
 
+// opener opens a store on a new database of one engine, closed when the
+// test ends.
+type opener func(t testing.TB, opts store.Options) *store.Store
+
+// engines runs fn on each engine: SQLite on a file in the test's temporary
+// directory, PostgreSQL on a new database of the test binary's server
+// (skipped, with a hint, when PostgreSQL is not installed).
+func engines(t *testing.T, fn func(t *testing.T, open opener)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, openTemp) })
+	t.Run("postgres", func(t *testing.T) { fn(t, teststore.OpenPostgres) })
+}
+
 // execTx runs raw SQL through the store's only write path.
 func execTx(t testing.TB, s *store.Store, query string, args ...any) error {
 	t.Helper()
@@ -85,13 +97,8 @@ func insertAdmin(t testing.TB, s *store.Store, email string) int64 {
 	var id int64
 	err := s.WithTx(context.Background(), func(tx *sql.Tx) error {
 		now := "2025-01-01T00:00:00.000000000Z"
-		res, err := tx.Exec("INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?)",
-			email, "$argon2id$test", now, now)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return tx.QueryRow("INSERT INTO admins (email, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?) RETURNING id",
+			email, "$argon2id$test", now, now).Scan(&id)
 	})
 	if err != nil {
 		t.Fatalf("insert admin %q: %v", email, err)

@@ -41,12 +41,9 @@ func (s *Store) appendHistoryTx(ctx context.Context, tx *sql.Tx, cause model.Cau
 		}
 		auditID = id
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO posture_causes (kind, ref, label, actor, at, audit_id) VALUES (?, ?, ?, ?, ?, ?)",
-		cause.Kind, cause.Ref, cause.Label, cause.Actor, formatTime(cause.At), auditID)
-	if err != nil {
-		return cause, err
-	}
-	if cause.ID, err = res.LastInsertId(); err != nil {
+	var err error
+	if cause.ID, err = insertID(ctx, tx, "INSERT INTO posture_causes (kind, ref, label, actor, at, audit_id) VALUES (?, ?, ?, ?, ?, ?)",
+		cause.Kind, cause.Ref, cause.Label, cause.Actor, formatTime(cause.At), auditID); err != nil {
 		return cause, err
 	}
 	if err := insertHistoryTx(ctx, tx, cause.ID, entries); err != nil {
@@ -108,11 +105,12 @@ func (s *Store) HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model
 }
 
 func (s *Store) historyRows(ctx context.Context, cond string, args []any, limit, offset int) ([]model.HistoryEntry, error) {
+	var lim any = limit
 	if limit <= 0 {
-		limit = -1
+		lim = s.eng.noLimit
 	}
 	return collect(ctx, s.read, "Posture history", "SELECT "+historyColumns+historyFrom+cond+
-		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, limit, offset), scanHistory)
+		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, lim, offset), scanHistory)
 }
 
 // historyWhere turns f into a WHERE clause and its arguments.

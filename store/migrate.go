@@ -11,8 +11,20 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
+// migrations/NNNN_name.sql are SQLite's, migrations/postgres/NNNN_name.sql
+// PostgreSQL's: the same changes under the same numbers (a test holds them
+// to it), so a database of either engine at version N has the same schema.
+//
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
+
+// migrationDir is where e's migrations are.
+func (e *engine) migrationDir() string {
+	if e == postgresEngine {
+		return "migrations/postgres"
+	}
+	return "migrations"
+}
 
 type migration struct {
 	version int
@@ -20,21 +32,24 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations in order. Names are
+// migrations returns the embedded migrations of dir in order. Names are
 // NNNN_description.sql; numbers are unique and never reused.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func migrations(dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []migration
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("store: migration file %q is not named NNNN_name.sql", e.Name())
 		}
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		body, err := migrationFiles.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +66,7 @@ func migrations() ([]migration, error) {
 
 // SchemaVersion is the newest migration this binary knows.
 func SchemaVersion() int {
-	ms, err := migrations()
+	ms, err := migrations(sqliteEngine.migrationDir())
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
@@ -60,10 +75,20 @@ func SchemaVersion() int {
 
 // migrate applies each pending migration in its own transaction. It refuses
 // a database migrated by a newer binary instead of guessing at its schema.
+// On PostgreSQL it holds the migration lock throughout, so that replicas
+// started together (a rolling upgrade) apply each migration once: the
+// others wait, then find nothing left to do.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := migrations(s.eng.migrationDir())
 	if err != nil {
 		return err
+	}
+	if s.eng == postgresEngine {
+		unlock, err := s.lockMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
@@ -76,7 +101,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: read schema version: %w", err)
 	}
 	if known := SchemaVersion(); current > known {
-		return fmt.Errorf("store: the database %s has schema version %d, newer than this Postern (%d); run the newer release or restore a backup made by this one", s.path, current, known)
+		return fmt.Errorf("store: the database %s has schema version %d, newer than this Postern (%d); run the newer release or restore a backup made by this one", s.where, current, known)
 	}
 	for _, m := range ms {
 		if m.version <= current {

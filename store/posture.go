@@ -47,14 +47,11 @@ func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by s
 		c.UpdatedAt, c.UpdatedBy = now, by
 		if c.ID == 0 {
 			c.CreatedAt, c.CreatedBy = now, by
-			res, err := tx.ExecContext(ctx, `INSERT INTO posture_checks (name, description, data_source, mode, enabled,
+			var err error
+			if c.ID, err = insertID(ctx, tx, `INSERT INTO posture_checks (name, description, data_source, mode, enabled,
 				when_unavailable, spec, created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				c.Name, c.Description, c.DataSource, c.Mode, c.Enabled, c.WhenUnavailable, c.Spec,
-				formatTime(now), by, formatTime(now), by)
-			if err != nil {
-				return err
-			}
-			if c.ID, err = res.LastInsertId(); err != nil {
+				formatTime(now), by, formatTime(now), by); err != nil {
 				return err
 			}
 		} else {
@@ -145,12 +142,9 @@ func (s *Store) CreateException(ctx context.Context, e model.Exception, entry au
 		if e.CheckID != 0 {
 			check = e.CheckID
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO posture_exceptions (device_id, check_id, reason, expires_at, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, e.DeviceID, check, e.Reason, formatTime(e.ExpiresAt), e.CreatedBy, formatTime(e.CreatedAt))
-		if err != nil {
-			return err
-		}
-		if e.ID, err = res.LastInsertId(); err != nil {
+		var err error
+		if e.ID, err = insertID(ctx, tx, `INSERT INTO posture_exceptions (device_id, check_id, reason, expires_at, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, e.DeviceID, check, e.Reason, formatTime(e.ExpiresAt), e.CreatedBy, formatTime(e.CreatedAt)); err != nil {
 			return err
 		}
 		return appendAuditTx(ctx, tx, entry, e.CreatedAt)

@@ -75,7 +75,7 @@ func (s *Store) AcceptHeldRun(ctx context.Context, id int64, by string, entry fu
 		}
 		now := s.now()
 		ts := formatTime(now)
-		res, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = MAX(missed_runs, 2), removed_at = ?
+		res, err := tx.ExecContext(ctx, `UPDATE devices SET missed_runs = CASE WHEN missed_runs > 2 THEN missed_runs ELSE 2 END, removed_at = ?
 			WHERE removed_at IS NULL AND id IN (SELECT device_id FROM sync_held_missing WHERE run_id = ?)`, ts, id)
 		if err != nil {
 			return err

@@ -62,8 +62,12 @@ func stagingDDL(ctx context.Context, db *sql.DB) (string, error) {
 	return b.String(), nil
 }
 
-// stagingTx creates the staging table on the writer, if needed.
+// stagingTx creates the staging table on the writer, if needed (SQLite;
+// PostgreSQL's is in the schema, migration 0007).
 func (s *Store) stagingTx(ctx context.Context, tx *sql.Tx) error {
+	if s.staging == "" {
+		return nil
+	}
 	_, err := tx.ExecContext(ctx, s.staging)
 	return err
 }
@@ -98,6 +102,10 @@ func (s *Store) StagedCount(ctx context.Context) (int, error) {
 // StageDevices writes one page of a run in its own transaction. Staging a
 // device twice in a run keeps the later copy.
 func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Device) error {
+	if s.eng == postgresEngine {
+		// One INSERT … ON CONFLICT cannot update a row it inserted.
+		page = lastOfEach(page)
+	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.stagingTx(ctx, tx); err != nil {
 			return err
@@ -116,7 +124,7 @@ func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Devi
 			st := stmts[len(batch)]
 			if st == nil {
 				var err error
-				if st, err = tx.PrepareContext(ctx, stageInsert(len(batch))); err != nil {
+				if st, err = tx.PrepareContext(ctx, s.eng.stageInsert(len(batch))); err != nil {
 					return err
 				}
 				stmts[len(batch)] = st
@@ -143,9 +151,25 @@ func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Devi
 // database/sql and the driver per 64 rows instead of per row.
 const stageBatch = 64
 
-// stageInsert is the INSERT of rows staged devices.
-func stageInsert(rows int) string {
-	row := "(?" + strings.Repeat(", ?", stagedColumns-1) + ")"
-	return "INSERT OR REPLACE INTO staged_devices (run_id, " + deviceColumns + ", raw) VALUES " +
-		row + strings.Repeat(", "+row, rows-1)
+// stageInsert is the INSERT (or replace) of rows staged devices.
+func (e *engine) stageInsert(rows int) string {
+	return e.replaceRows("staged_devices", "run_id, "+deviceColumns+", raw", "run_id, id", rows)
+}
+
+// lastOfEach is page with only the last copy of each device, in order.
+func lastOfEach(page []model.Device) []model.Device {
+	last := make(map[string]int, len(page))
+	for i, d := range page {
+		last[d.ID] = i
+	}
+	if len(last) == len(page) {
+		return page
+	}
+	out := make([]model.Device, 0, len(last))
+	for i, d := range page {
+		if last[d.ID] == i {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -1,7 +1,10 @@
-// Package store is Postern's SQLite persistence: one writer connection for
-// all writes (BEGIN IMMEDIATE, so concurrent writers queue instead of failing
-// with SQLITE_BUSY), a pool of read-only connections, and embedded numbered
-// migrations applied at start.
+// Package store is Postern's persistence, on the embedded SQLite by default
+// or on PostgreSQL (Options.URL; engine.go says how one store serves both).
+// On SQLite: one writer connection for all writes (BEGIN IMMEDIATE, so
+// concurrent writers queue instead of failing with SQLITE_BUSY), a pool of
+// read-only connections. On PostgreSQL: one pool, every write transaction
+// queued behind an advisory lock (lockWrite) for the same guarantee across
+// replicas. Both apply embedded numbered migrations at start.
 package store
 
 import (
@@ -17,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -27,15 +31,21 @@ import (
 type Options struct {
 	// Now is the clock; tests inject a fake one.
 	Now func() time.Time
+	// URL, when set, is a postgres:// (or postgresql://) URL: the store is
+	// that PostgreSQL database, and Open's path is not used.
+	URL string
 }
 
 // Store owns the database handles. It is safe for concurrent use.
 type Store struct {
-	path  string
+	path  string // the SQLite file; "" on PostgreSQL
+	where string // the database, for messages: the path, or PostgreSQL's host and database
+	eng   *engine
 	write *sql.DB
-	read  *sql.DB
+	read  *sql.DB // the same pool as write on PostgreSQL
 	now   func() time.Time
-	// staging is the DDL of the writer's staging table (stagingDDL).
+	// staging is the DDL of the writer's staging table (stagingDDL), on
+	// SQLite; PostgreSQL's is a table of the schema.
 	staging string
 }
 
@@ -69,11 +79,18 @@ func DSN(path string, writer bool) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// Open opens (creating if needed) the database at path and applies pending
-// migrations. A database written by a newer Postern is refused.
+// Open opens (creating if needed) the SQLite database at path, or the
+// PostgreSQL database at opts.URL, and applies pending migrations. A
+// database written by a newer Postern is refused.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.URL != "" {
+		if !IsPostgresURL(opts.URL) {
+			return nil, errors.New("store: the database URL must start with postgres:// or postgresql://")
+		}
+		return openPostgres(ctx, opts.URL, opts)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
@@ -95,7 +112,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{path: path, write: write, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Store{path: path, where: path, eng: sqliteEngine, write: write, now: func() time.Time { return opts.Now().UTC() }}
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -153,6 +170,9 @@ func initPageSize(path string) error {
 // Close checkpoints the WAL into the main file and closes every handle, so a
 // clean shutdown leaves no -wal file behind.
 func (s *Store) Close() error {
+	if s.eng == postgresEngine {
+		return s.write.Close()
+	}
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
@@ -164,8 +184,11 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// Path is the database file.
+// Path is the SQLite database file, "" on PostgreSQL.
 func (s *Store) Path() string { return s.path }
+
+// Engine names the SQL engine: "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.eng.name }
 
 // Now is the store's clock in UTC.
 func (s *Store) Now() time.Time { return s.now() }
@@ -195,6 +218,11 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 			tx.Rollback()
 		}
 	}()
+	if s.eng == postgresEngine {
+		if err = lockWriteTx(ctx, tx); err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+	}
 	if err = fn(tx); err != nil {
 		return err
 	}
@@ -217,6 +245,9 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// pgUniqueViolation is PostgreSQL's SQLSTATE for a broken unique constraint.
+const pgUniqueViolation = "23505"
+
 // mapErr turns driver errors into application errors.
 func mapErr(err error, what string) error {
 	if err == nil {
@@ -231,6 +262,10 @@ func mapErr(err error, what string) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return apperr.Wrap(err, apperr.Conflict, "%s already exists.", what)
 		}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == pgUniqueViolation {
+		return apperr.Wrap(err, apperr.Conflict, "%s already exists.", what)
 	}
 	return fmt.Errorf("store: %s: %w", strings.ToLower(what), err)
 }

@@ -50,8 +50,8 @@ func (s *Store) RunDevices(ctx context.Context, run model.SyncRun, limit int) (R
 		}
 		from, to = *run.AcceptedAt, *run.AcceptedAt
 	}
-	out.Removed, err = collect(ctx, s.read, "Sync run", "SELECT "+listColumns+" FROM devices INDEXED BY devices_list "+
-		"WHERE removed_at >= ? AND removed_at <= ? ORDER BY host_lower, id LIMIT ?",
+	out.Removed, err = collect(ctx, s.read, "Sync run", "SELECT "+listColumns+" FROM devices"+s.eng.indexed("devices_list")+
+		" WHERE removed_at >= ? AND removed_at <= ? ORDER BY host_lower, id LIMIT ?",
 		[]any{formatTime(from), formatTime(to), limit}, func(r scanner) (model.Device, error) {
 			return scanDevice(r, false)
 		})

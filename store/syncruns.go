@@ -18,12 +18,9 @@ func (s *Store) StartRun(ctx context.Context, integration, trigger string) (mode
 		if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
+		var err error
+		run.ID, err = insertID(ctx, tx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
 			integration, trigger, formatTime(run.StartedAt), model.RunRunning)
-		if err != nil {
-			return err
-		}
-		run.ID, err = res.LastInsertId()
 		return err
 	})
 	return run, mapErr(err, "Sync run")
@@ -73,7 +70,7 @@ func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model
 		now := s.now()
 		run.FinishedAt = &now
 		if run.Outcome == model.RunSuccess {
-			if _, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil {
+			if err := s.noAutoCheckpointTx(ctx, tx); err != nil {
 				return err
 			}
 			if err := s.stagingTx(ctx, tx); err != nil {
@@ -117,8 +114,11 @@ func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model
 const walAutoCheckpoint = 1000
 
 // Checkpoint copies what the WAL holds into the database file, without
-// waiting for readers.
+// waiting for readers. PostgreSQL checkpoints by itself: nothing to do.
 func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.eng != sqliteEngine {
+		return nil
+	}
 	if err := s.autoCheckpoint(ctx); err != nil {
 		return mapErr(err, "Checkpoint")
 	}
@@ -126,9 +126,22 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	return mapErr(err, "Checkpoint")
 }
 
+// noAutoCheckpointTx turns SQLite's automatic checkpoint off for tx's
+// commit (autoCheckpoint turns it back on).
+func (s *Store) noAutoCheckpointTx(ctx context.Context, tx *sql.Tx) error {
+	if s.eng != sqliteEngine {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "PRAGMA wal_autocheckpoint = 0")
+	return err
+}
+
 // autoCheckpoint turns the automatic checkpoint back on, on the writer
 // connection, outside any transaction.
 func (s *Store) autoCheckpoint(ctx context.Context) error {
+	if s.eng != sqliteEngine {
+		return nil
+	}
 	_, err := s.write.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walAutoCheckpoint))
 	return err
 }

@@ -126,7 +126,7 @@ func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func()
 // webhookTargetsTx lists the enabled endpoints that want events of type typ.
 func webhookTargetsTx(ctx context.Context, tx *sql.Tx, typ string) ([]string, error) {
 	var targets []string
-	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled = 1 ORDER BY id", nil,
+	err := eachRow(ctx, tx, "Webhook endpoints", "SELECT id, event_types FROM webhook_endpoints WHERE enabled ORDER BY id", nil,
 		func(r scanner) error {
 			var id, types string
 			if err := r.Scan(&id, &types); err != nil {
@@ -220,7 +220,7 @@ func scanOutbox(r scanner) (model.OutboxItem, error) {
 // endpoints whose next attempt is at or before now, the earliest first.
 func (s *Store) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]model.OutboxItem, error) {
 	return collect(ctx, s.read, "Webhook outbox", "SELECT "+outboxColumns+` FROM webhook_outbox o
-		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled
 		WHERE o.status = ? AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
 		[]any{model.OutboxPending, formatTime(now), limit}, scanOutbox)
 }
@@ -230,7 +230,7 @@ func (s *Store) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]mo
 // before now, the earliest first: one endpoint's backlog never hides
 // another's due events, as one global ordering would.
 func (s *Store) DueWebhooksPerEndpoint(ctx context.Context, now time.Time, perEndpoint int) ([]model.OutboxItem, error) {
-	ids, err := collect(ctx, s.read, "Webhook endpoints", "SELECT id FROM webhook_endpoints WHERE enabled = 1 ORDER BY id", nil,
+	ids, err := collect(ctx, s.read, "Webhook endpoints", "SELECT id FROM webhook_endpoints WHERE enabled ORDER BY id", nil,
 		func(r scanner) (string, error) {
 			var id string
 			return id, r.Scan(&id)
@@ -324,7 +324,7 @@ func (s *Store) WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error
 	var b model.WebhookBacklog
 	var oldest sql.NullString
 	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(o.created_at) FROM webhook_outbox o
-		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled = 1 WHERE o.status = ?`, model.OutboxPending).
+		JOIN webhook_endpoints e ON e.id = o.endpoint_id AND e.enabled WHERE o.status = ?`, model.OutboxPending).
 		Scan(&b.Pending, &oldest)
 	if err == nil && oldest.Valid {
 		b.Oldest, err = parseTime(oldest.String)

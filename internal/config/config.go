@@ -33,8 +33,11 @@ const (
 
 // Config is the whole runtime configuration of the console.
 type Config struct {
-	Addr             string
-	DataDir          string
+	Addr    string
+	DataDir string
+	// DatabaseURL: "" for the embedded SQLite in DataDir, or a
+	// postgres:// URL. Redacted: it may hold the database password.
+	DatabaseURL      secret.Redacted
 	MasterKeyFile    string
 	MasterKey        secret.Redacted // POSTERN_MASTER_KEY; environment only, never a flag
 	SyncInterval     time.Duration
@@ -81,6 +84,7 @@ type Setting struct {
 var Settings = []Setting{
 	{"addr", "127.0.0.1:8080", "listen address"},
 	{"data-dir", "./data", "directory for the SQLite database and the generated key file"},
+	{"database-url", "", "PostgreSQL URL (postgres://user:password@host/db), for several replicas (default: the SQLite database in data-dir)"},
 	{"master-key-file", "", "master key file (default <data-dir>/master.key); POSTERN_MASTER_KEY overrides it"},
 	{"sync-interval", "5m", "background sync period (at least 1m)"},
 	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
@@ -158,6 +162,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 	cfg := Config{
 		Addr:             strings.TrimSpace(*v["addr"]),
 		DataDir:          strings.TrimSpace(*v["data-dir"]),
+		DatabaseURL:      secret.Redacted(strings.TrimSpace(*v["database-url"])),
 		MasterKeyFile:    strings.TrimSpace(*v["master-key-file"]),
 		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
 		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
@@ -241,6 +246,9 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data-dir: must not be empty"))
 	}
+	if err := checkDatabaseURL(c.DatabaseURL.Reveal()); err != nil {
+		errs = append(errs, err)
+	}
 	if c.SyncInterval < MinSyncInterval {
 		errs = append(errs, fmt.Errorf("sync-interval: %s is shorter than the minimum %s", c.SyncInterval, MinSyncInterval))
 	}
@@ -282,6 +290,35 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkDatabaseURL accepts "" (SQLite) and postgres:// or postgresql://
+// URLs. Its messages never repeat the URL, which may hold a password.
+func checkDatabaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("database-url: not a valid URL (check that special characters in the password are percent-encoded)")
+	}
+	if scheme := strings.ToLower(u.Scheme); scheme != "postgres" && scheme != "postgresql" {
+		return fmt.Errorf("database-url: %q is not supported: give a postgres:// or postgresql:// URL, or leave it empty for the SQLite database in data-dir", u.Scheme+"://")
+	}
+	return nil
+}
+
+// Database describes the database for people: the SQLite file, or
+// PostgreSQL's host and database, never the user's password.
+func (c Config) Database() string {
+	if c.DatabaseURL == "" {
+		return "sqlite " + filepath.Join(c.DataDir, "postern.db")
+	}
+	u, err := url.Parse(c.DatabaseURL.Reveal())
+	if err != nil {
+		return "postgres"
+	}
+	return "postgres " + u.Host + u.Path
+}
+
 func parsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, part := range strings.Split(s, ",") {
@@ -318,6 +355,7 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
 		slog.String("data_dir", c.DataDir),
+		slog.String("database", c.Database()),
 		slog.String("master_key", keySource),
 		slog.Duration("sync_interval", c.SyncInterval),
 		slog.String("defender_scope", orDefault(c.DefenderScope, "from cloud setting")),

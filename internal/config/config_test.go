@@ -87,6 +87,7 @@ var sample = map[string]struct {
 }{
 	"addr":                     {"0.0.0.0:9999", func(c config.Config) string { return c.Addr }, "0.0.0.0:9999"},
 	"data-dir":                 {"/srv/postern", func(c config.Config) string { return c.DataDir }, "/srv/postern"},
+	"database-url":             {" postgres://postern:pw@db.example.com:5432/postern ", func(c config.Config) string { return c.DatabaseURL.Reveal() }, "postgres://postern:pw@db.example.com:5432/postern"},
 	"master-key-file":          {"/etc/postern/key", func(c config.Config) string { return c.MasterKeyFile }, "/etc/postern/key"},
 	"sync-interval":            {"7m", func(c config.Config) string { return c.SyncInterval.String() }, "7m0s"},
 	"defender-login-url":       {"https://login.example.com/", func(c config.Config) string { return c.DefenderLoginURL }, "https://login.example.com"},
@@ -203,6 +204,9 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"demo", "maybe", "flag"},
 		{"demo", "2", "env"},
 		{"data-dir", " ", "flag"},
+		{"database-url", "mysql://u:p@h/db", "flag"},
+		{"database-url", "postern.db", "env"},
+		{"database-url", "postgres://u:p@h:port/db", "env"},
 		{"log-format", "xml", "flag"},
 		{"log-format", "logfmt", "env"},
 		{"log-format", " ", "flag"},
@@ -383,5 +387,36 @@ func TestDemoFlagStandsAlone(t *testing.T) {
 	cfg, _, err = config.Load(func(k string) string { return map[string]string{"POSTERN_DEMO": "true"}[k] }, []string{"--demo=false"}, io.Discard)
 	if err != nil || cfg.Demo {
 		t.Fatalf("--demo=false over POSTERN_DEMO=true: demo %v err %v", cfg.Demo, err)
+	}
+}
+
+// A PostgreSQL URL is accepted under either scheme; the database is logged
+// by host and name, and neither the log nor an error shows the password.
+func TestDatabaseURL(t *testing.T) {
+	const pw = "s3cret-Pw"
+	for _, u := range []string{"postgres://postern:" + pw + "@db.example.com/postern", "PostgreSQL://postern:" + pw + "@db.example.com/postern?sslmode=require"} {
+		cfg := mustLoad(t, env{"POSTERN_DATABASE_URL": u})
+		if cfg.DatabaseURL.Reveal() != u {
+			t.Errorf("DatabaseURL = %q, want %q", cfg.DatabaseURL.Reveal(), u)
+		}
+		var buf bytes.Buffer
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", cfg)
+		if strings.Contains(buf.String(), pw) || strings.Contains(fmt.Sprintf("%+v", cfg), pw) {
+			t.Errorf("the password shows: %s", buf.String())
+		}
+		if !strings.Contains(buf.String(), "config.database=\"postgres db.example.com/postern\"") {
+			t.Errorf("log line %q does not name the database", buf.String())
+		}
+	}
+	if got := mustLoad(t, nil, "--data-dir=/srv/p").Database(); got != "sqlite /srv/p/postern.db" {
+		t.Errorf("default Database() = %q, want the SQLite file", got)
+	}
+	for _, bad := range []string{"mysql://u:" + pw + "@h/db", "postgres://u:" + pw + "@h:port/db"} {
+		_, _, err := load(t, env{"POSTERN_DATABASE_URL": bad})
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), pw) {
+			t.Errorf("error %q shows the password", err)
+		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite of Postern's store: what any
 // SQL engine behind the services must do, asserted through the Store
-// interface alone. The SQLite store runs it (store/conformance_test.go); a
-// PostgreSQL store will run the same suite.
+// interface alone. The store runs it on SQLite and on PostgreSQL
+// (store/conformance_test.go).
 //
 // It checks behaviour (round-trips, ordering, filters, not-found and
 // conflict errors, the audit entry committed with its change or not at

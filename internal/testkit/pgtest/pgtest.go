@@ -246,7 +246,7 @@ func chownAll(dir string, cred *syscall.Credential) error {
 // parent-death signal: a test binary that panics or is killed by its
 // timeout takes the server down with it.
 func (s *Server) run(bin string, cred *syscall.Credential) error {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return err
 	}
@@ -341,7 +341,9 @@ func (s *Server) kill() {
 	<-s.done
 }
 
-func freePort() (int, error) {
+// FreePort is a loopback TCP port that was free a moment ago (for a test
+// that needs a port nothing listens on).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

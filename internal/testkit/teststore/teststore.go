@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"postern/internal/testkit/pgtest"
 	"postern/store"
 )
 
@@ -32,6 +33,21 @@ func OpenAt(t testing.TB, path string, opts store.Options) *store.Store {
 	s, err := store.Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatalf("store.Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenPostgres opens a store on a new, empty PostgreSQL database of the
+// test binary's server (pgtest) and closes it when the test ends. It skips
+// the test when PostgreSQL is not installed (fails it when
+// POSTERN_E2E_REQUIRED=1). The package's TestMain must run pgtest.Main.
+func OpenPostgres(t testing.TB, opts store.Options) *store.Store {
+	t.Helper()
+	opts.URL = pgtest.DatabaseURL(t)
+	s, err := store.Open(context.Background(), "", opts)
+	if err != nil {
+		t.Fatalf("store.Open(PostgreSQL): %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s

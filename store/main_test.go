@@ -1,0 +1,12 @@
+package store_test
+
+import (
+	"os"
+	"testing"
+
+	"postern/internal/testkit/pgtest"
+)
+
+// The store's tests also run on PostgreSQL, on a server pgtest starts for
+// this test binary and removes when it ends.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
