@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
 )
 
@@ -27,8 +28,8 @@ func insertAuditTx(ctx context.Context, tx *sql.Tx, e audit.Entry, now time.Time
 		e.At = now
 	}
 	return insertID(ctx, tx,
-		"INSERT INTO audit_log (at, actor, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		formatTime(e.At), e.Actor, e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail)
+		"INSERT INTO audit_log (at, actor, actor_role, source_ip, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		formatTime(e.At), e.Actor, string(e.ActorRole), e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail)
 }
 
 // insertID runs an INSERT of one row into a table with an id column and
@@ -56,7 +57,7 @@ func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry
 	if limit <= 0 {
 		lim = s.eng.noLimit
 	}
-	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, source_ip, action, target, outcome, detail FROM audit_log"+cond+
+	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, actor_role, source_ip, action, target, outcome, detail FROM audit_log"+cond+
 		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, lim, f.Offset), scanAuditEntry)
 	return out, total, err
 }
@@ -106,11 +107,12 @@ func auditWhere(e *engine, f audit.Filter) ([]string, []any) {
 
 func scanAuditEntry(r scanner) (audit.Entry, error) {
 	var e audit.Entry
-	var at string
-	err := r.Scan(&e.ID, &at, &e.Actor, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail)
+	var at, role string
+	err := r.Scan(&e.ID, &at, &e.Actor, &role, &e.SourceIP, &e.Action, &e.Target, &e.Outcome, &e.Detail)
 	if err == nil {
 		e.At, err = parseTime(at)
 	}
+	e.ActorRole = actor.Role(role)
 	return e, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"time"
 
+	"postern/internal/audit"
 	"postern/internal/model"
 )
 
@@ -92,4 +93,54 @@ func (s *Store) DeleteSessionsBefore(ctx context.Context, idleCutoff, absoluteCu
 		return err
 	})
 	return n, mapErr(err, "Sessions")
+}
+
+// AdminSessions lists the signed-in sessions of admin id, the most
+// recently seen first.
+func (s *Store) AdminSessions(ctx context.Context, adminID int64) ([]model.Session, error) {
+	return collect(ctx, s.read, "model.Session",
+		"SELECT id_hash, admin_id, data, created_at, last_seen_at FROM sessions WHERE admin_id = ? ORDER BY last_seen_at DESC",
+		[]any{adminID}, func(r scanner) (model.Session, error) {
+			var ss model.Session
+			var admin sql.NullInt64
+			var created, seen string
+			if err := r.Scan(&ss.IDHash, &admin, &ss.Data, &created, &seen); err != nil {
+				return ss, err
+			}
+			ss.AdminID = admin.Int64
+			var err error
+			if ss.CreatedAt, err = parseTime(created); err != nil {
+				return ss, err
+			}
+			ss.LastSeenAt, err = parseTime(seen)
+			return ss, err
+		})
+}
+
+// EndAdminSessions deletes the sessions of admin adminID whose id hashes
+// are in idHashes (nil: all of them) and records e, in one transaction.
+// Only that admin's sessions are ever deleted: a hash of another admin's
+// session matches nothing. It returns how many ended.
+func (s *Store) EndAdminSessions(ctx context.Context, adminID int64, idHashes [][]byte, e audit.Entry) (int, error) {
+	n := 0
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		if idHashes == nil {
+			res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE admin_id = ?", adminID)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n = int(k)
+		}
+		for _, h := range idHashes {
+			res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE admin_id = ? AND id_hash = ?", adminID, h)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return appendAuditTx(ctx, tx, e, s.now())
+	})
+	return n, mapErr(err, "model.Session")
 }

@@ -13,8 +13,14 @@ import (
 // Chrome is what every page's frame needs: title, who is signed in, the CSRF
 // token for forms and htmx, the active navigation entry and flash messages.
 type Chrome struct {
-	Title   string
-	Admin   string // signed-in admin's email; empty on public pages
+	Title string
+	Admin string // signed-in admin's email; empty on public pages
+	Role  string // the signed-in admin's role, as shown
+	// Can reports whether the signed-in admin's role may use a route
+	// ("POST", "/devices/:id/recheck": the path as registered); the web
+	// layer's one route table answers. Pages ask Allows before showing a
+	// button, a form or a navigation entry.
+	Can     func(method, path string) bool
 	CSRF    string
 	Nav     string // key of the active navigation entry
 	Flashes []Flash
@@ -23,6 +29,10 @@ type Chrome struct {
 	// affects access; nil when all is well.
 	Outage *Outage
 }
+
+// Allows reports whether the page may offer method on path (see Can);
+// nothing is allowed on a page without a signed-in admin.
+func (ch Chrome) Allows(method, path string) bool { return ch.Can != nil && ch.Can(method, path) }
 
 // Flash is a one-time message shown at the top of the next page.
 type Flash struct {
@@ -53,6 +63,7 @@ var Navigation = []NavGroup{
 		{"integrations", "Integrations", "/settings/integrations"},
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
 		{"webhooks", "Webhooks", "/settings/webhooks"},
+		{"admins", "Admins", "/settings/admins"},
 		{"sync-runs", "Sync runs", "/sync-runs"},
 		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},
@@ -80,3 +91,21 @@ func Ago(t, now time.Time) string { return components.Ago(t, now) }
 // DateTime writes t the console's one way: "2 Dec 2026, 10:05 UTC"; see
 // components.DateTime.
 func DateTime(t time.Time) string { return components.DateTime(t) }
+
+// navigation is Navigation without the entries the signed-in admin's role
+// may not open, and without groups left empty.
+func (ch Chrome) navigation() []NavGroup {
+	var out []NavGroup
+	for _, g := range Navigation {
+		items := make([]NavItem, 0, len(g.Items))
+		for _, it := range g.Items {
+			if ch.Can == nil || ch.Allows("GET", it.Href) {
+				items = append(items, it)
+			}
+		}
+		if len(items) > 0 {
+			out = append(out, NavGroup{Title: g.Title, Items: items})
+		}
+	}
+	return out
+}

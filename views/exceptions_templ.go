@@ -574,7 +574,7 @@ func exceptionRow(r ExceptionListRow, p ExceptionsPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if !r.Revoked && !r.Expired {
+		if !r.Revoked && !r.Expired && p.Allows("POST", "/zero-trust/exceptions/:eid/revoke") {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "<form class=\"mt-1.5\" method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -83,7 +83,7 @@ func SyncRun(p SyncRunPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if p.Held != nil {
-				templ_7745c5c3_Err = HeldNotice(*p.Held, p.CSRF, false).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = HeldNotice(*p.Held, p.acceptCSRF(), false).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -752,6 +752,15 @@ func runDevices(id, title string, count int, ds []RunDevice, limit int, empty st
 		}
 		return nil
 	})
+}
+
+// acceptCSRF is the CSRF token for Accept removal, or "" when the role may
+// not accept.
+func (p SyncRunPage) acceptCSRF() string {
+	if p.Allows("POST", "/sync-runs/:id/accept") {
+		return p.CSRF
+	}
+	return ""
 }
 
 var _ = templruntime.GeneratedTemplate

@@ -209,7 +209,7 @@ func TestAuditFiltersPeopleUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[1][4] != audit.ExceptionCreated || rows[1][1] != "2026-11-03T09:30:00Z" {
+	if len(rows) != 2 || rows[1][5] != audit.ExceptionCreated || rows[1][1] != "2026-11-03T09:30:00Z" {
 		t.Errorf("filtered CSV = %q, want the header and bob's exception at its absolute time", rows)
 	}
 	// A summary that moved devices to pass is not shown as a failure, and

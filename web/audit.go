@@ -95,7 +95,7 @@ func (s *Server) auditList(c echo.Context) error {
 	rows := make([]views.AuditRow, len(entries))
 	snap := s.fleet.Load()
 	for i, e := range entries {
-		rows[i] = views.AuditRow{At: e.At, Actor: e.Actor, SourceIP: e.SourceIP, Action: e.Action,
+		rows[i] = views.AuditRow{At: e.At, Actor: e.Actor, ActorRole: e.ActorRole.Label(), SourceIP: e.SourceIP, Action: e.Action,
 			Category: audit.CategoryOf(e.Action), Target: e.Target, Outcome: e.Outcome, Detail: e.Detail}
 		if d, ok := snap.ByID(e.Target); ok && d.Host != "" {
 			rows[i].Host, rows[i].TargetHref = d.Host, deviceURL(d.ID)

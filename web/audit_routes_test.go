@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
+	"postern/internal/auth"
 	"postern/internal/emulator"
 	"postern/internal/model"
 	"postern/internal/syncer"
@@ -28,6 +30,8 @@ type auditFixture struct {
 	excepts int64  // an exception on device
 	listed  int64  // another, revoked from the Exceptions page
 	hook    string // a webhook endpoint
+	admin   int64  // an Editor, with a session
+	editor  string // the Editor's email
 	event   int64  // an event in its outbox
 }
 
@@ -191,6 +195,48 @@ var auditCases = []auditCase{
 			return "/settings/webhooks/" + f.hook + "/delete", url.Values{}
 		},
 		refused: auditPath("/settings/webhooks/ep_missing/delete")},
+	{route: "POST /settings/admins", action: "admin.created",
+		ok: func(*auditFixture) (string, url.Values) {
+			return adminsPath, url.Values{"email": {"new-" + time.Now().Format("150405.000000000") + "@example.com"}, "role": {"auditor"}}
+		},
+		refused: func(*auditFixture) (string, url.Values) {
+			return adminsPath, url.Values{"email": {"not an email"}, "role": {"auditor"}}
+		}},
+	{route: "POST /settings/admins/:id/role", action: "admin.role_changed",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/role", url.Values{"role": {"auditor"}}
+		},
+		refused: func(*auditFixture) (string, url.Values) {
+			return adminsPath + "/999999/role", url.Values{"role": {"auditor"}}
+		}},
+	{route: "POST /settings/admins/:id/sessions/:sid/end", action: "admin.sessions_ended",
+		ok: func(f *auditFixture) (string, url.Values) {
+			f.d.signIn(f.editor)
+			return adminsPath + "/" + itoa(f.admin) + "/sessions/" + f.sessionRef() + "/end", url.Values{}
+		},
+		refused: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/sessions/0123456789abcdef/end", url.Values{}
+		}},
+	{route: "POST /settings/admins/:id/sessions/end", action: "admin.sessions_ended",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/sessions/end", url.Values{}
+		},
+		refused: auditPath(adminsPath + "/999999/sessions/end")},
+	{route: "POST /settings/admins/:id/disable", action: "admin.disabled",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/disable", url.Values{}
+		},
+		refused: auditPath(adminsPath + "/999999/disable")},
+	{route: "POST /settings/admins/:id/enable", action: "admin.enabled",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/enable", url.Values{}
+		},
+		refused: auditPath(adminsPath + "/999999/enable")},
+	{route: "POST /settings/admins/:id/delete", action: "admin.deleted",
+		ok: func(f *auditFixture) (string, url.Values) {
+			return adminsPath + "/" + itoa(f.admin) + "/delete", url.Values{}
+		},
+		refused: auditPath(adminsPath + "/999999/delete")},
 	{route: "POST /logout", action: "auth.logout", ok: auditPath("/logout")},
 }
 
@@ -294,7 +340,20 @@ func newAuditFixture(t *testing.T) *auditFixture {
 	}
 	due, _ := d.store.DueWebhooks(ctx, d.clock.Now().Add(time.Minute), 10)
 	f.event = due[0].ID
+	f.editor = "fixture-editor@example.com"
+	d.addAdmin(f.editor, actor.Editor)
+	f.admin = adminIDByEmail(t, d.testEnv, f.editor)
 	return f
+}
+
+// sessionRef names the fixture Editor's newest session.
+func (f *auditFixture) sessionRef() string {
+	f.t.Helper()
+	ss, err := f.d.store.AdminSessions(context.Background(), f.admin)
+	if err != nil || len(ss) == 0 {
+		f.t.Fatalf("the fixture Editor's sessions: %v, %v", ss, err)
+	}
+	return auth.SessionRef(ss[0])
 }
 
 // wantAudit asks for a row written after id with want's action, and its

@@ -20,7 +20,8 @@ import (
 func (s *Server) devicePosture(c echo.Context, id string) (views.DevicePostureView, error) {
 	ctx := c.Request().Context()
 	now := s.now()
-	v := views.DevicePostureView{DeviceID: id, CSRF: csrfToken(c), Now: now, Allowed: true}
+	v := views.DevicePostureView{DeviceID: id, CSRF: csrfToken(c), Now: now, Allowed: true,
+		CanChange: allowedTo(c, http.MethodPost, "/devices/:id/exceptions")}
 	names := map[int64]string{}
 	for _, ch := range s.policy.Checks() {
 		names[ch.ID] = ch.Name

@@ -47,6 +47,8 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 		ConfiguredBy: d.ConfiguredBy, ConfiguredAt: d.ConfiguredAt,
 		LastError: d.LastError, LastErrorCode: d.LastErrorCode, LastErrorAt: d.LastErrorAt,
 		CSRF: csrfToken(c), Now: now,
+		MayManage: allowedTo(c, http.MethodPost, "/settings/integrations/defender"),
+		MaySync:   allowedTo(c, http.MethodPost, "/settings/integrations/defender/sync"),
 	}
 	if d.LastError != "" {
 		card.LastErrorHelp = defender.HelpForCode(d.LastErrorCode)

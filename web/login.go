@@ -98,6 +98,9 @@ func (s *Server) loginSave(c echo.Context) error {
 		return err
 	}
 	s.audit(c, audit.Login, a.Email, audit.Success, "")
+	if err := s.store.RecordSignIn(c.Request().Context(), a.ID); err != nil {
+		s.logger(c).Error("record sign-in", "err", err)
+	}
 	return redirect(c, next)
 }
 
@@ -183,6 +186,11 @@ func (s *Server) authenticate(c echo.Context, email, password string) (model.Adm
 	}
 	if err := auth.VerifyPassword(a.PasswordHash, password); err != nil {
 		return model.Admin{}, err
+	}
+	if !a.Enabled() {
+		// A disabled account reads as a wrong password: the form does not
+		// tell who has an account.
+		return model.Admin{}, auth.ErrMismatch
 	}
 	return a, nil
 }

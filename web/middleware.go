@@ -219,7 +219,9 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxSession, sess)
 		s.setActor(c, nil)
 		if id := auth.AdminID(sess); id != 0 {
-			if a, err := s.store.Admin(r.Context(), id); err == nil {
+			// A disabled admin's sessions are deleted with the change;
+			// the check here holds even if one were left behind.
+			if a, err := s.store.Admin(r.Context(), id); err == nil && a.Enabled() && a.Role.Valid() {
 				s.setActor(c, &a)
 			}
 		}
@@ -238,7 +240,7 @@ func (s *Server) setActor(c echo.Context, a *model.Admin) {
 	who := actor.Actor{IP: c.RealIP()}
 	if a != nil {
 		c.Set(ctxAdmin, *a)
-		who.ID, who.Email, who.Role = a.ID, a.Email, actor.Owner
+		who.ID, who.Email, who.Role = a.ID, a.Email, a.Role
 	}
 	r := c.Request()
 	c.SetRequest(r.WithContext(actor.NewContext(r.Context(), who)))

@@ -25,7 +25,8 @@ func render(c echo.Context, status int, comp templ.Component) error {
 func (s *Server) chrome(c echo.Context, title, nav string) views.Chrome {
 	ch := views.Chrome{Title: title, Nav: nav, CSRF: csrfToken(c), Now: s.now()}
 	if a, ok := currentAdmin(c); ok {
-		ch.Admin = a.Email
+		ch.Admin, ch.Role = a.Email, a.Role.Label()
+		ch.Can = func(method, path string) bool { return can(a.Role, method, path) }
 		ch.Outage = s.outage()
 	}
 	if sess := session(c); sess != nil && !sess.IsNew {

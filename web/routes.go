@@ -41,6 +41,19 @@ func forwardAuthAnyMethod(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// adminRoutes are Settings → Admins and each admin's sessions.
+func (s *Server) adminRoutes(app *echo.Group) {
+	app.GET(adminsPath, s.adminsList)
+	app.POST(adminsPath, s.adminCreate)
+	app.POST(adminsPath+"/:id/role", s.adminRole)
+	app.POST(adminsPath+"/:id/disable", s.adminDisable)
+	app.POST(adminsPath+"/:id/enable", s.adminEnable)
+	app.POST(adminsPath+"/:id/delete", s.adminDelete)
+	app.GET(adminsPath+"/:id/sessions", s.adminSessions)
+	app.POST(adminsPath+"/:id/sessions/end", s.adminSessionsEnd)
+	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
+}
+
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
@@ -61,7 +74,7 @@ func (s *Server) routes() {
 	web.GET("/login", s.loginForm)
 	web.POST("/login", s.loginSave)
 
-	app := web.Group("", s.requireAdmin)
+	app := web.Group("", s.requireAdmin, s.requireRole)
 	app.POST("/logout", s.logout)
 	app.GET("/", s.dashboard)
 	app.GET("/settings/integrations", s.integrations)
@@ -110,6 +123,7 @@ func (s *Server) routes() {
 	app.POST("/devices/:id/recheck", s.deviceRecheck)
 	app.POST("/devices/:id/exceptions", s.exceptionCreate)
 	app.POST("/devices/:id/exceptions/:eid/revoke", s.exceptionRevoke)
+	s.adminRoutes(app)
 	app.GET("/audit", s.auditList)
 	app.GET("/audit.csv", s.auditCSV)
 

@@ -73,6 +73,7 @@ type Server struct {
 	syncer        Syncer
 	fleet         *fleet.Holder
 	tokens        *auth.Tokens
+	admins        *auth.Admins
 	policy        *policy.Engine
 	checks        *policy.Service
 	webhooks      *webhook.Service
@@ -131,6 +132,7 @@ func NewServer(d Deps) *Server {
 	if s.decisionDays <= 0 {
 		s.decisionDays = 7
 	}
+	s.admins = auth.NewAdmins(d.Store, s.log)
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS
 

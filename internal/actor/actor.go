@@ -10,15 +10,63 @@ import (
 	"postern/internal/apperr"
 )
 
-// Role is what an actor may do.
+// Role is what an actor may do. An admin has one of Owner, Editor and
+// Auditor, each allowed everything the ones below it are; Postern's own
+// processes (the sync, the posture engine, the command line) act as System.
 type Role string
 
-// Roles. Every admin is an Owner until roles arrive; Postern's own
-// processes (the sync, the posture engine, the command line) act as System.
+// Roles, named once here and read everywhere (the admins table stores
+// these spellings).
 const (
-	Owner  Role = "owner"
-	System Role = "system"
+	// Owner may do everything, including admins, integrations and tokens.
+	Owner Role = "owner"
+	// Editor may change posture checks, exceptions and webhooks, re-check
+	// devices and start a sync.
+	Editor Role = "editor"
+	// Auditor may read every page, the audit log and the decision log, and
+	// change nothing.
+	Auditor Role = "auditor"
+	System  Role = "system"
 )
+
+// AdminRoles lists the roles an admin can hold, highest first, for forms
+// and tests.
+var AdminRoles = []Role{Owner, Editor, Auditor}
+
+// rank orders the admin roles; anything else (System, "", an unknown
+// spelling) ranks 0 and is allowed nothing an admin role guards.
+func (r Role) rank() int {
+	switch r {
+	case Owner:
+		return 3
+	case Editor:
+		return 2
+	case Auditor:
+		return 1
+	}
+	return 0
+}
+
+// Valid reports whether r is one of AdminRoles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Allows reports whether an admin with role r may do what min guards.
+func (r Role) Allows(min Role) bool { return r.rank() > 0 && r.rank() >= min.rank() }
+
+// Label is the role as the console shows it.
+func (r Role) Label() string {
+	switch r {
+	case Owner:
+		return "Owner"
+	case Editor:
+		return "Editor"
+	case Auditor:
+		return "Auditor"
+	case System:
+		return "System"
+	}
+	return ""
+}
 
 // Actor is who did something.
 type Actor struct {
@@ -63,13 +111,18 @@ func Name(ctx context.Context) string {
 	return Anonymous
 }
 
-// Admin returns ctx's actor when it is a signed-in admin allowed to change
-// Postern, and a Forbidden error otherwise. Every service method that
-// changes state calls it first: it is the one place roles will be checked.
-func Admin(ctx context.Context) (Actor, error) {
+// Admin returns ctx's actor when it is a signed-in Owner, and a Forbidden
+// error otherwise: AtLeast(ctx, Owner).
+func Admin(ctx context.Context) (Actor, error) { return AtLeast(ctx, Owner) }
+
+// AtLeast returns ctx's actor when it is a signed-in admin whose role
+// allows what min guards, and a Forbidden error otherwise. Every service
+// method that changes state calls it (or Admin) first: it is the one place
+// a service checks a role.
+func AtLeast(ctx context.Context, min Role) (Actor, error) {
 	a, ok := From(ctx)
-	if !ok || a.Role != Owner {
-		return a, apperr.New(apperr.Forbidden, "You are not allowed to make this change.")
+	if !ok || !a.Role.Allows(min) {
+		return a, apperr.New(apperr.Forbidden, "Your role does not allow this change.")
 	}
 	return a, nil
 }

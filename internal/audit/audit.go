@@ -17,14 +17,17 @@ import (
 // Entry is one row of the append-only audit log. Detail is free text
 // written by Postern itself and must never contain a secret.
 type Entry struct {
-	ID       int64
-	At       time.Time
-	Actor    string
-	SourceIP string
-	Action   string
-	Target   string
-	Outcome  string
-	Detail   string
+	ID    int64
+	At    time.Time
+	Actor string
+	// ActorRole is the actor's role when the entry was written (empty for
+	// entries older than roles, and for anonymous clients).
+	ActorRole actor.Role
+	SourceIP  string
+	Action    string
+	Target    string
+	Outcome   string
+	Detail    string
 }
 
 // Filter narrows the store's AuditEntries; nil and zero fields do not
@@ -52,10 +55,18 @@ const (
 const (
 	AdminCreated       = "admin.created"
 	AdminPasswordReset = "admin.password_reset"
-	Login              = "auth.login"
-	LoginRateLimited   = "auth.rate_limited"
-	Logout             = "auth.logout"
-	CSRFRejected       = "security.csrf_rejected"
+	AdminRoleChanged   = "admin.role_changed"
+	AdminDisabled      = "admin.disabled"
+	AdminEnabled       = "admin.enabled"
+	AdminDeleted       = "admin.deleted"
+	SessionsEnded      = "admin.sessions_ended"
+	// RoleDenied: a signed-in admin asked for something their role does
+	// not allow (a route, or a service's change).
+	RoleDenied       = "security.role_denied"
+	Login            = "auth.login"
+	LoginRateLimited = "auth.rate_limited"
+	Logout           = "auth.logout"
+	CSRFRejected     = "security.csrf_rejected"
 
 	IntegrationConfigured = "integration.configured"
 	IntegrationDisabled   = "integration.disabled"
@@ -102,7 +113,7 @@ const (
 
 // Actions lists every action, for filters and tests.
 var Actions = []string{
-	AdminCreated, AdminPasswordReset, Login, LoginRateLimited, Logout, CSRFRejected,
+	AdminCreated, AdminPasswordReset, AdminRoleChanged, AdminDisabled, AdminEnabled, AdminDeleted, SessionsEnded, RoleDenied, Login, LoginRateLimited, Logout, CSRFRejected,
 	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
@@ -131,7 +142,7 @@ var Categories = []struct{ Key, Label string }{
 // action; anything else (every change an admin makes) is CategoryAdmin.
 var categoryOf = map[string]string{
 	Login: CategorySignIn, Logout: CategorySignIn,
-	LoginRateLimited: CategorySecurity, CSRFRejected: CategorySecurity,
+	LoginRateLimited: CategorySecurity, CSRFRejected: CategorySecurity, RoleDenied: CategorySecurity,
 	SyncRun: CategorySync, SyncRequested: CategorySync,
 	VerdictsChanged: CategoryPosture, VerdictChanged: CategoryPosture, Pruned: CategorySystem,
 }
@@ -162,14 +173,26 @@ func ActionsIn(category string) (actions []string, except bool) {
 func By(ctx context.Context, action, target string) Entry {
 	e := Entry{Actor: actor.Name(ctx), Action: action, Target: target, Outcome: Success}
 	if a, ok := actor.From(ctx); ok {
-		e.SourceIP = a.IP
+		e.SourceIP, e.ActorRole = a.IP, a.Role
 	}
 	return e
 }
 
 // As starts a successful entry of action on target by a.
 func As(a actor.Actor, action, target string) Entry {
-	return Entry{Actor: a.Email, SourceIP: a.IP, Action: action, Target: target, Outcome: Success}
+	return Entry{Actor: a.Email, ActorRole: a.Role, SourceIP: a.IP, Action: action, Target: target, Outcome: Success}
+}
+
+// Allowed returns ctx's actor when its role allows what min guards
+// (actor.AtLeast). A refusal is recorded as a denied entry of action on
+// target before the Forbidden error is returned, so a service refuses a
+// change the role does not allow in the audit log as well as to the caller.
+func Allowed(ctx context.Context, st Appender, log *slog.Logger, min actor.Role, action, target string) (actor.Actor, error) {
+	a, err := actor.AtLeast(ctx, min)
+	if err != nil {
+		return a, RecordRefusal(ctx, st, log, By(ctx, action, target), err)
+	}
+	return a, nil
 }
 
 // Refused turns e into the record of a refusal: Denied when err is

@@ -9,7 +9,7 @@ import (
 )
 
 // CSVHeader is the first row of the export.
-var CSVHeader = []string{"id", "time_utc", "actor", "source_ip", "action", "target", "outcome", "details"}
+var CSVHeader = []string{"id", "time_utc", "actor", "actor_role", "source_ip", "action", "target", "outcome", "details"}
 
 // WriteCSV writes entries as CSV with every cell neutralised against formula
 // injection.
@@ -21,7 +21,7 @@ func WriteCSV(w io.Writer, entries []Entry) error {
 	for _, e := range entries {
 		row := []string{
 			strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339),
-			e.Actor, e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail,
+			e.Actor, string(e.ActorRole), e.SourceIP, e.Action, e.Target, e.Outcome, e.Detail,
 		}
 		for i := range row {
 			row[i] = EscapeCell(row[i])

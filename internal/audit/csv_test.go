@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
 )
 
@@ -51,7 +52,7 @@ func TestEscapeCell(t *testing.T) {
 func TestWriteCSVRoundTrip(t *testing.T) {
 	at := time.Date(2025, 6, 1, 7, 8, 9, 500, time.FixedZone("CEST", 2*3600))
 	entries := []audit.Entry{
-		{ID: 2, At: at, Actor: "alice@example.com", SourceIP: "192.0.2.1", Action: audit.Login, Target: "alice@example.com", Outcome: audit.Success, Detail: ""},
+		{ID: 2, At: at, Actor: "alice@example.com", ActorRole: actor.Auditor, SourceIP: "192.0.2.1", Action: audit.Login, Target: "alice@example.com", Outcome: audit.Success, Detail: ""},
 		{ID: 1, At: at.Add(-time.Hour), Actor: "=cmd|' /C calc'!A0", SourceIP: "+1", Action: "-2+3", Target: "@x",
 			Outcome: audit.Failure, Detail: "a, \"quoted\" value\nsecond line, ünïcødé"},
 	}
@@ -65,8 +66,8 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 	}
 	want := [][]string{
 		audit.CSVHeader,
-		{"2", "2025-06-01T05:08:09Z", "alice@example.com", "192.0.2.1", "auth.login", "alice@example.com", "success", ""},
-		{"1", "2025-06-01T04:08:09Z", "'=cmd|' /C calc'!A0", "'+1", "'-2+3", "'@x", "failure", "a, \"quoted\" value\nsecond line, ünïcødé"},
+		{"2", "2025-06-01T05:08:09Z", "alice@example.com", "auditor", "192.0.2.1", "auth.login", "alice@example.com", "success", ""},
+		{"1", "2025-06-01T04:08:09Z", "'=cmd|' /C calc'!A0", "", "'+1", "'-2+3", "'@x", "failure", "a, \"quoted\" value\nsecond line, ünïcødé"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows = %d, want %d:\n%s", len(rows), len(want), buf.String())
@@ -76,7 +77,7 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 			t.Errorf("row %d = %q, want %q", i, rows[i], want[i])
 		}
 	}
-	if h := strings.Join(rows[0], ","); h != "id,time_utc,actor,source_ip,action,target,outcome,details" {
+	if h := strings.Join(rows[0], ","); h != "id,time_utc,actor,actor_role,source_ip,action,target,outcome,details" {
 		t.Errorf("header = %s", h)
 	}
 	for i, row := range rows[1:] {

@@ -87,7 +87,7 @@ const MaxTokenName = 80
 // once. A name that is empty, too long or used by an active token is
 // refused with apperr.Fields ("name") and audited as a failure.
 func (t *Tokens) Create(ctx context.Context, name, source string) (string, model.APIToken, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, t.store, t.log, actor.Owner, audit.APITokenCreated, name)
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
@@ -137,7 +137,7 @@ func CheckTokenName(name string) string {
 // refused. An unknown token, or one already revoked, is NotFound, audited
 // as a failure.
 func (t *Tokens) Revoke(ctx context.Context, id int64) (model.APIToken, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, t.store, t.log, actor.Owner, audit.APITokenRevoked, strconv.FormatInt(id, 10))
 	if err != nil {
 		return model.APIToken{}, err
 	}

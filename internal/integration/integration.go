@@ -211,7 +211,7 @@ type Input struct {
 // When the outage grace is the only change it is stored without asking
 // Microsoft, and the change is GraceSet rather than Configured.
 func (s *Service) Configure(ctx context.Context, raw Input) (Change, error) {
-	by, err := actor.Admin(ctx)
+	by, err := audit.Allowed(ctx, s.store, s.log, actor.Owner, audit.IntegrationConfigured, "Microsoft Defender")
 	if err != nil {
 		return "", err
 	}
@@ -301,7 +301,7 @@ func (s *Service) validate(ctx context.Context, creds defender.Credentials) erro
 
 // Disable stops using Defender. Credentials and every synced row stay.
 func (s *Service) Disable(ctx context.Context) error {
-	by, err := actor.Admin(ctx)
+	by, err := audit.Allowed(ctx, s.store, s.log, actor.Owner, audit.IntegrationDisabled, "Microsoft Defender")
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,7 @@ func (s *Service) Disable(ctx context.Context) error {
 // Enable re-validates the stored credentials and, if they still work, turns
 // the integration back on. If they fail it stays disabled with the error.
 func (s *Service) Enable(ctx context.Context) error {
-	by, err := actor.Admin(ctx)
+	by, err := audit.Allowed(ctx, s.store, s.log, actor.Owner, audit.IntegrationEnabled, "Microsoft Defender")
 	if err != nil {
 		return err
 	}

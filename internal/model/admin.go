@@ -1,15 +1,27 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"postern/internal/actor"
+)
 
 // Admin is a console account. PasswordHash is an argon2id PHC string.
 type Admin struct {
 	ID                int64
 	Email             string
 	PasswordHash      string
+	Role              actor.Role
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// DisabledAt is when an Owner disabled the account; nil while it may
+	// sign in.
+	DisabledAt   *time.Time
+	LastSignInAt *time.Time
 }
+
+// Enabled reports whether a may sign in.
+func (a Admin) Enabled() bool { return a.DisabledAt == nil }
 
 // Session is a server-side session row. IDHash is the SHA-256 of the cookie
 // value; the value itself is never stored.

@@ -35,7 +35,7 @@ type ExceptionInput struct {
 // not a date, not after today or over a year away, a check that no longer
 // exists) is refused with apperr.Fields. Both are audited as failures.
 func (s *Service) CreateException(ctx context.Context, in ExceptionInput) (model.Exception, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, s.store, s.log, actor.Editor, audit.ExceptionCreated, in.DeviceID)
 	if err != nil {
 		return model.Exception{}, err
 	}

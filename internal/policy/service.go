@@ -66,7 +66,7 @@ const (
 // parser's, a Defender check while Defender is disabled, a name in use by
 // another check) is refused with apperr.Fields and audited as a failure.
 func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCheck, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, s.store, s.log, actor.Editor, audit.CheckUpdated, in.Name)
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
@@ -118,7 +118,7 @@ func (s *Service) SaveCheck(ctx context.Context, in CheckInput) (model.PostureCh
 // DeleteCheck removes a check and its exceptions; its history stays. An
 // unknown check is NotFound, audited as a failure.
 func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, s.store, s.log, actor.Editor, audit.CheckDeleted, strconv.FormatInt(id, 10))
 	if err != nil {
 		return model.PostureCheck{}, err
 	}
@@ -134,7 +134,7 @@ func (s *Service) DeleteCheck(ctx context.Context, id int64) (model.PostureCheck
 // exception of another device is NotFound, as is one already revoked; both
 // are audited as failures.
 func (s *Service) RevokeException(ctx context.Context, deviceID string, id int64) error {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, s.store, s.log, actor.Editor, audit.ExceptionRevoked, deviceID)
 	if err != nil {
 		return err
 	}

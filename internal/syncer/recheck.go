@@ -25,7 +25,7 @@ var (
 // It is refused while Defender is not connected or syncing is paused after
 // a 403.
 func (w *Worker) SyncNow(ctx context.Context) error {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, w.store, w.log, actor.Editor, audit.SyncRequested, "Microsoft Defender")
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (w *Worker) SyncNow(ctx context.Context) error {
 // a failure; any other failure is recorded in the audit log in the words of
 // RecheckFailure.
 func (w *Worker) Recheck(ctx context.Context, id string) (bool, error) {
-	a, err := actor.Admin(ctx)
+	a, err := audit.Allowed(ctx, w.store, w.log, actor.Editor, audit.DeviceRechecked, id)
 	if err != nil {
 		return false, err
 	}

@@ -193,7 +193,7 @@ func target(id, rawURL string) string { return id + " " + displayURL(rawURL) }
 // Create adds an endpoint and returns it with its signing secret, which is
 // shown once and never again.
 func (s *Service) Create(ctx context.Context, rawURL string, types []string) (Endpoint, secret.Redacted, error) {
-	a, err := actor.Admin(ctx)
+	a, err := actor.AtLeast(ctx, actor.Editor)
 	e := audit.By(ctx, audit.WebhookCreated, displayURL(rawURL))
 	if err != nil {
 		return Endpoint{}, "", audit.RecordRefusal(ctx, s.store, s.log, e, err)
@@ -220,7 +220,7 @@ func (s *Service) Create(ctx context.Context, rawURL string, types []string) (En
 // not yet delivered are signed with the new one.
 func (s *Service) Rotate(ctx context.Context, id string) (secret.Redacted, error) {
 	e := audit.By(ctx, audit.WebhookRotated, id)
-	if _, err := actor.Admin(ctx); err != nil {
+	if _, err := actor.AtLeast(ctx, actor.Editor); err != nil {
 		return "", audit.RecordRefusal(ctx, s.store, s.log, e, err)
 	}
 	sec := newSecret()
@@ -245,7 +245,7 @@ func (s *Service) SetEnabled(ctx context.Context, id string, on bool) error {
 	if on {
 		e.Action = audit.WebhookEnabled
 	}
-	if _, err := actor.Admin(ctx); err != nil {
+	if _, err := actor.AtLeast(ctx, actor.Editor); err != nil {
 		return audit.RecordRefusal(ctx, s.store, s.log, e, err)
 	}
 	_, err := s.store.UpdateWebhookEndpoint(ctx, id, func(ep *model.WebhookEndpoint) {
@@ -261,7 +261,7 @@ func (s *Service) SetEnabled(ctx context.Context, id string, on bool) error {
 // Delete removes an endpoint with its waiting events and deliveries.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	e := audit.By(ctx, audit.WebhookDeleted, id)
-	if _, err := actor.Admin(ctx); err != nil {
+	if _, err := actor.AtLeast(ctx, actor.Editor); err != nil {
 		return audit.RecordRefusal(ctx, s.store, s.log, e, err)
 	}
 	if ep, err := s.store.WebhookEndpoint(ctx, id); err == nil {
@@ -274,7 +274,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 // webhook-id and body, so the receiver can tell it is the same event.
 func (s *Service) Redeliver(ctx context.Context, id string, outboxID int64) error {
 	e := audit.By(ctx, audit.WebhookRedelivered, id)
-	if _, err := actor.Admin(ctx); err != nil {
+	if _, err := actor.AtLeast(ctx, actor.Editor); err != nil {
 		return audit.RecordRefusal(ctx, s.store, s.log, e, err)
 	}
 	if ep, err := s.store.WebhookEndpoint(ctx, id); err == nil {

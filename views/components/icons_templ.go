@@ -172,28 +172,33 @@ func Icon(name, class string) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
+			case "users":
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<circle cx=\"7.5\" cy=\"7\" r=\"3\"></circle> <path d=\"M2 17c0-3 2.5-5 5.5-5s5.5 2 5.5 5M13 4.2a3 3 0 010 5.6M15.5 12.5c1.5.7 2.5 2.3 2.5 4.5\"></path>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			case "list":
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<path d=\"M7 5h10M7 10h10M7 15h10M3 5h.5M3 10h.5M3 15h.5\"></path>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<path d=\"M7 5h10M7 10h10M7 15h10M3 5h.5M3 10h.5M3 15h.5\"></path>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			case "home":
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<path d=\"M3 9.5L10 3l7 6.5V17H3V9.5z\"></path> <path d=\"M8 17v-5h4v5\"></path>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<path d=\"M3 9.5L10 3l7 6.5V17H3V9.5z\"></path> <path d=\"M8 17v-5h4v5\"></path>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			case "external":
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "<path d=\"M11 3h6v6M17 3l-8 8M14 12v4a1 1 0 01-1 1H4a1 1 0 01-1-1V7a1 1 0 011-1h4\"></path>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<path d=\"M11 3h6v6M17 3l-8 8M14 12v4a1 1 0 01-1 1H4a1 1 0 01-1-1V7a1 1 0 011-1h4\"></path>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			case "copy":
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "<rect x=\"7\" y=\"7\" width=\"10\" height=\"10\" rx=\"1.5\"></rect> <path d=\"M13 7V4.5A1.5 1.5 0 0011.5 3h-7A1.5 1.5 0 003 4.5v7A1.5 1.5 0 004.5 13H7\"></path>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<rect x=\"7\" y=\"7\" width=\"10\" height=\"10\" rx=\"1.5\"></rect> <path d=\"M13 7V4.5A1.5 1.5 0 0011.5 3h-7A1.5 1.5 0 003 4.5v7A1.5 1.5 0 004.5 13H7\"></path>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			default:
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<circle cx=\"10\" cy=\"10\" r=\"7.5\"></circle>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<circle cx=\"10\" cy=\"10\" r=\"7.5\"></circle>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -227,7 +232,7 @@ func Spinner() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<svg class=\"htmx-spinner h-4 w-4 animate-spin\" viewBox=\"0 0 20 20\" fill=\"none\" aria-hidden=\"true\" focusable=\"false\"><circle cx=\"10\" cy=\"10\" r=\"7.5\" stroke=\"currentColor\" stroke-opacity=\"0.3\" stroke-width=\"2.5\"></circle> <path d=\"M17.5 10A7.5 7.5 0 0010 2.5\" stroke=\"currentColor\" stroke-width=\"2.5\" stroke-linecap=\"round\"></path></svg>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "<svg class=\"htmx-spinner h-4 w-4 animate-spin\" viewBox=\"0 0 20 20\" fill=\"none\" aria-hidden=\"true\" focusable=\"false\"><circle cx=\"10\" cy=\"10\" r=\"7.5\" stroke=\"currentColor\" stroke-opacity=\"0.3\" stroke-width=\"2.5\"></circle> <path d=\"M17.5 10A7.5 7.5 0 0010 2.5\" stroke=\"currentColor\" stroke-width=\"2.5\" stroke-linecap=\"round\"></path></svg>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
