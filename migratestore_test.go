@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -101,6 +102,22 @@ func TestMigrateStoreCommand(t *testing.T) {
 	if _, err := kr.Open(in.ClientSecret, secret.Location{Table: "integrations", Column: "client_secret", Row: "defender"}); err != nil {
 		t.Errorf("the master key does not open the copied client secret: %v", err)
 	}
+
+	// Postern starts on the copy with the key it had, and refuses to
+	// start without it, naming the key id, rather than make a new one.
+	env := envOf(map[string]string{"POSTERN_DATABASE_URL": dbURL})
+	offline := []string{"--addr", "127.0.0.1:0", "--defender-login-url", "http://127.0.0.1:1", "--defender-api-url", "http://127.0.0.1:1"}
+	err = run(t.Context(), append([]string{"--data-dir", t.TempDir()}, offline...), env, &testkit.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "sealed with master key id "+`"`+kr.ActiveID()+`"`) {
+		t.Errorf("a start on the copy without the master key: %v", err)
+	}
+	serveOut, stop := startRun(t, append([]string{"--data-dir", t.TempDir(), "--master-key-file", keyFile}, offline...), env)
+	res, err := http.Get(waitForURL(t, serveOut) + "/readyz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz of Postern on the copy: %v %v", res, err)
+	}
+	res.Body.Close()
+	stop()
 
 	// Again, into the database that now holds the copy: refused.
 	_, err = runMigrateStore(t, nil, "--from", src, "--to", dbURL)

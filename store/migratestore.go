@@ -153,6 +153,11 @@ func (s *Store) copyFrom(ctx context.Context, src *sql.DB, rep *MigrateReport) e
 		if err := resetSequences(ctx, tx, plan); err != nil {
 			return err
 		}
+		if tamperAfterCopy != nil {
+			if err := tamperAfterCopy(func(q string) error { _, err := tx.Exec(ctx, q); return err }); err != nil {
+				return err
+			}
+		}
 		for i, t := range plan {
 			if rep.Tables[i].Sampled, err = verifyTable(ctx, stx, tx, t, rep.Tables[i].Rows); err != nil {
 				return err
@@ -161,6 +166,10 @@ func (s *Store) copyFrom(ctx context.Context, src *sql.DB, rep *MigrateReport) e
 		return tx.Commit(ctx)
 	})
 }
+
+// tamperAfterCopy, set by the store's tests only, changes the copy before
+// it is verified, to show that the verification finds what differs.
+var tamperAfterCopy func(exec func(query string) error) error
 
 // refuseNonEmpty fails when any table to copy already holds a row.
 func refuseNonEmpty(ctx context.Context, tx pgx.Tx, plan []tablePlan) error {

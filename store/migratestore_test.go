@@ -291,6 +291,32 @@ func TestMigrateStoreRollsBackOnABadValue(t *testing.T) {
 	}
 }
 
+// The verification finds a copy that differs from its source, in a value
+// or in a count, and the whole copy is rolled back.
+func TestMigrateStoreVerificationFindsDifferences(t *testing.T) {
+	path, _ := populatedSource(t)
+	first := fixtureDevice(0, "").ID // the first device in key order: always compared
+	for _, c := range []struct{ name, tamper, want string }{
+		{"value", "UPDATE devices SET host = host || '.changed' WHERE id = '" + first + "'",
+			"verify devices: the row at position 1 (in key order) differs in column host"},
+		{"count", "DELETE FROM device_tags WHERE device_id = '" + first + "' AND tag = 'all'",
+			"verify device_tags: " + strconv.Itoa(2*fixtureDevices) + " rows in SQLite, " + strconv.Itoa(2*fixtureDevices) + " copied, " + strconv.Itoa(2*fixtureDevices-1) + " in PostgreSQL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store.TamperAfterCopy(t, func(exec func(string) error) error { return exec(c.tamper) })
+			dbURL := pgtest.DatabaseURL(t)
+			_, err := store.MigrateStore(t.Context(), path, dbURL)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was written") {
+				t.Fatalf("MigrateStore of a copy changed by %q: %v, want %q", c.tamper, err, c.want)
+			}
+			dst := teststore.OpenAt(t, "", store.Options{URL: dbURL})
+			if n := queryInt(t, dst, "SELECT COUNT(*) FROM devices"); n != 0 {
+				t.Errorf("%d devices in PostgreSQL after a failed verification, want none", n)
+			}
+		})
+	}
+}
+
 // A table in one engine's schema that the other lacks stops the copy: the
 // tables are matched, not listed, and none is silently left behind.
 func TestMigrateStoreRefusesUnmatchedTables(t *testing.T) {
