@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // copyTable streams every row of t from SQLite into PostgreSQL with COPY,
@@ -27,6 +29,11 @@ func copyTable(ctx context.Context, stx *sql.Tx, tx pgx.Tx, t tablePlan) (TableC
 		names[i] = c.name
 	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{t.name}, names, src)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == pgUniqueViolation {
+		return TableCopy{}, fmt.Errorf("copy %s: two of its rows are one row on PostgreSQL (%s): a case-insensitive column (COLLATE nocase) ignores the case of every letter there, of A to Z only in SQLite, so two values that differ only in the case of a letter such as É and é collide: %w",
+			t.name, pe.ConstraintName, err)
+	}
 	if err != nil {
 		return TableCopy{}, fmt.Errorf("copy %s: %w", t.name, err)
 	}

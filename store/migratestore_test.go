@@ -317,6 +317,22 @@ func TestMigrateStoreVerificationFindsDifferences(t *testing.T) {
 	}
 }
 
+// Two values SQLite keeps apart but PostgreSQL's case-insensitive
+// collation takes for one (SQLite's NOCASE folds A to Z only) stop the
+// copy with a message that says so, not a bare constraint violation.
+func TestMigrateStoreExplainsCaseCollisions(t *testing.T) {
+	path, _ := populatedSource(t)
+	s := openOwned(t, path)
+	id := fixtureDevice(0, "").ID
+	mustExec(t, s, "INSERT INTO device_tags (device_id, tag) VALUES (?, 'Équipe'), (?, 'équipe')", id, id)
+	mustClose(t, s)
+	_, err := store.MigrateStore(t.Context(), path, pgtest.DatabaseURL(t))
+	if err == nil || !strings.Contains(err.Error(), "copy device_tags: two of its rows are one row on PostgreSQL (device_tags_pkey)") ||
+		!strings.Contains(err.Error(), "of A to Z only in SQLite") {
+		t.Fatalf("MigrateStore of tags that differ in the case of É: %v", err)
+	}
+}
+
 // A table in one engine's schema that the other lacks stops the copy: the
 // tables are matched, not listed, and none is silently left behind.
 func TestMigrateStoreRefusesUnmatchedTables(t *testing.T) {
