@@ -57,7 +57,10 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	card.Devices, card.Discovered = snap.Active, snap.Discovered
 	st := s.syncer.Status()
 	if st.LastSuccess != nil {
-		card.LastSuccess = st.LastSuccess.FinishedAt
+		card.LastSuccess, card.SyncedBy = st.LastSuccess.FinishedAt, st.LastSuccess.Replica
+	}
+	if r := s.replicaStatus(); r != nil {
+		card.Replica = r.Name + ", " + r.Role
 	}
 	if st.Held != nil {
 		card.Held = heldRun(*st.Held, true)
