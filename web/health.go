@@ -75,6 +75,15 @@ type replicaReadiness struct {
 	Leader string `json:"leader,omitempty"`
 }
 
+// replicaText is this replica and its role as the console shows them
+// ("db-b, follower"); "" on a single Postern.
+func (s *Server) replicaText() string {
+	if r := s.replicaStatus(); r != nil {
+		return r.Name + ", " + r.Role
+	}
+	return ""
+}
+
 // replicaStatus is this replica's status, nil on a single Postern.
 func (s *Server) replicaStatus() *ReplicaStatus {
 	if s.replica == nil {

@@ -59,9 +59,7 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	if st.LastSuccess != nil {
 		card.LastSuccess, card.SyncedBy = st.LastSuccess.FinishedAt, st.LastSuccess.Replica
 	}
-	if r := s.replicaStatus(); r != nil {
-		card.Replica = r.Name + ", " + r.Role
-	}
+	card.Replica = s.replicaText()
 	if st.Held != nil {
 		card.Held = heldRun(*st.Held, true)
 		card.Held.Latest = st.LastRun != nil && st.LastRun.ID == st.Held.ID

@@ -226,16 +226,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		}
 	}
 	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
-	if cfg.LeaderLease, err = time.ParseDuration(strings.TrimSpace(*v["leader-lease"])); err != nil ||
-		cfg.LeaderLease < 2*time.Second || cfg.LeaderLease > time.Minute {
-		errs = append(errs, fmt.Errorf("leader-lease: %q is not a duration from 2s to 1m, such as 10s", *v["leader-lease"]))
-	}
-	if cfg.ReplicaName = strings.TrimSpace(*v["replica-name"]); cfg.ReplicaName == "" && cfg.DatabaseURL != "" {
-		cfg.ReplicaName = defaultReplicaName(cfg.Addr)
-	}
-	if len(cfg.ReplicaName) > 100 || strings.ContainsFunc(cfg.ReplicaName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		errs = append(errs, fmt.Errorf("replica-name: %q is not a name of at most 100 printable characters", cfg.ReplicaName))
-	}
+	errs = append(errs, buildReplica(v, &cfg)...)
 	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
 		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
 		errs = append(errs, fmt.Errorf("forward-auth-max-age: %q is not a duration from 0 to 1h, such as 5s", *v["forward-auth-max-age"]))
@@ -254,6 +245,24 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// buildReplica reads the settings of a replica among several on one
+// PostgreSQL database.
+func buildReplica(v map[string]*string, cfg *Config) []error {
+	var errs []error
+	var err error
+	if cfg.LeaderLease, err = time.ParseDuration(strings.TrimSpace(*v["leader-lease"])); err != nil ||
+		cfg.LeaderLease < 2*time.Second || cfg.LeaderLease > time.Minute {
+		errs = append(errs, fmt.Errorf("leader-lease: %q is not a duration from 2s to 1m, such as 10s", *v["leader-lease"]))
+	}
+	if cfg.ReplicaName = strings.TrimSpace(*v["replica-name"]); cfg.ReplicaName == "" && cfg.DatabaseURL != "" {
+		cfg.ReplicaName = defaultReplicaName(cfg.Addr)
+	}
+	if len(cfg.ReplicaName) > 100 || strings.ContainsFunc(cfg.ReplicaName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		errs = append(errs, fmt.Errorf("replica-name: %q is not a name of at most 100 printable characters", cfg.ReplicaName))
+	}
+	return errs
 }
 
 // Validate reports every problem at once so an operator fixes them in one go.
