@@ -16,6 +16,7 @@ import (
 
 	"postern/internal/defender"
 	"postern/internal/emulator"
+	"postern/internal/testkit/pgtest"
 )
 
 // emulatorEnv, when set to "MACHINES,SEED" (or "MACHINES,SEED,realistic"), makes the test binary serve the
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // stops the PostgreSQL a benchmark started
 }
 
 // serveEmulator serves a fleet on a loopback port, prints its URL on
