@@ -246,6 +246,9 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
 		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
 	if e.replicated() {
+		if err := replica.CheckSessions(ctx, e.cfg.DatabaseURL.Reveal()); err != nil {
+			return nil, err
+		}
 		replicas = newReplicaSet(e)
 		syncOpts.Replica = true
 		syncOpts.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }

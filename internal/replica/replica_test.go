@@ -270,3 +270,22 @@ func TestListenerHandsOverChanges(t *testing.T) {
 	notify(db, Change{Kind: model.ChangePolicy, Replica: "a"})
 	testkit.WaitFor(t, 5*time.Second, "a change after the reconnect", func() bool { _, ok := got.Load(model.ChangePolicy); return ok })
 }
+
+// A direct PostgreSQL gives each client connection a server process of its
+// own, for every statement: accepted. What a transaction pooler does
+// instead (the second client gets the first one's process, or a client
+// another process for its next statement) is refused.
+func TestCheckSessions(t *testing.T) {
+	url, _ := testDB(t)
+	if err := CheckSessions(context.Background(), url); err != nil {
+		t.Fatalf("a direct PostgreSQL: %v", err)
+	}
+	for _, c := range []struct {
+		a, b, again uint32
+		pooled      bool
+	}{{10, 11, 10, false}, {10, 10, 10, true}, {10, 11, 11, true}, {10, 11, 12, true}} {
+		if got := pooled(c.a, c.b, c.again); got != c.pooled {
+			t.Errorf("pooled(%d, %d, %d) = %v, want %v", c.a, c.b, c.again, got, c.pooled)
+		}
+	}
+}
