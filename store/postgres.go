@@ -56,6 +56,7 @@ func openPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = pgConnectTimeout
 	}
+	liveness(cfg)
 	where := fmt.Sprintf("PostgreSQL at %s, database %q as %q", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), cfg.Database, cfg.User)
 	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
 	db.SetMaxOpenConns(pgMaxConns)
@@ -65,12 +66,36 @@ func openPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("store: cannot connect to %s: %s", where, redactedReason(err, cfg.Password, passwordOf(url)))
 	}
-	s := &Store{where: where, eng: postgresEngine, write: db, read: db, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Store{where: where, eng: postgresEngine, write: db, read: db, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() }}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (%s)", err, where)
 	}
 	return s, nil
+}
+
+// sessionDefaults bound how long a replica that froze or lost its
+// network keeps what its session holds. A transaction left open ends
+// after idleInTransaction (it holds the write lock every replica queues
+// on, and a term's fence); the server drops a session whose client stops
+// answering TCP keepalives after about 25 s. A URL's own settings win.
+var sessionDefaults = map[string]string{
+	"idle_in_transaction_session_timeout": "15s",
+	"tcp_keepalives_idle":                 "10",
+	"tcp_keepalives_interval":             "5",
+	"tcp_keepalives_count":                "3",
+}
+
+// liveness applies sessionDefaults and has the client probe its side of
+// the connection as often, so that a server that vanished is noticed too.
+func liveness(cfg *pgx.ConnConfig) {
+	for k, v := range sessionDefaults {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	d := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	cfg.DialFunc = d.DialContext
 }
 
 // redactedReason is the driver's reason for err, without the connection

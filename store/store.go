@@ -34,6 +34,9 @@ type Options struct {
 	// URL, when set, is a postgres:// (or postgresql://) URL: the store is
 	// that PostgreSQL database, and Open's path is not used.
 	URL string
+	// Replica names this process among the replicas sharing a PostgreSQL
+	// database: its sync runs and change notifications carry it.
+	Replica string
 }
 
 // Store owns the database handles. It is safe for concurrent use.
@@ -44,6 +47,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB // the same pool as write on PostgreSQL
 	now   func() time.Time
+	// replica is Options.Replica.
+	replica string
 	// staging is the DDL of the writer's staging table (stagingDDL), on
 	// SQLite; PostgreSQL's is a table of the schema.
 	staging string
@@ -112,7 +117,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{path: path, where: path, eng: sqliteEngine, write: write, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Store{path: path, where: path, eng: sqliteEngine, write: write, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() }}
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -221,6 +226,9 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err erro
 	if s.eng == postgresEngine {
 		if err = lockWriteTx(ctx, tx); err != nil {
 			return fmt.Errorf("store: begin: %w", err)
+		}
+		if err = checkFenceTx(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if err = fn(tx); err != nil {

@@ -13,14 +13,14 @@ import (
 
 // StartRun records a run in progress and clears staging left by any other.
 func (s *Store) StartRun(ctx context.Context, integration, trigger string) (model.SyncRun, error) {
-	run := model.SyncRun{Integration: integration, Trigger: trigger, StartedAt: s.now(), Outcome: model.RunRunning}
+	run := model.SyncRun{Integration: integration, Trigger: trigger, Replica: s.replica, StartedAt: s.now(), Outcome: model.RunRunning}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.clearStagingTx(ctx, tx); err != nil {
 			return err
 		}
 		var err error
-		run.ID, err = insertID(ctx, tx, "INSERT INTO sync_runs (integration, trigger, started_at, outcome) VALUES (?, ?, ?, ?)",
-			integration, trigger, formatTime(run.StartedAt), model.RunRunning)
+		run.ID, err = insertID(ctx, tx, "INSERT INTO sync_runs (integration, trigger, replica, started_at, outcome) VALUES (?, ?, ?, ?, ?)",
+			integration, trigger, s.replica, formatTime(run.StartedAt), model.RunRunning)
 		return err
 	})
 	return run, mapErr(err, "Sync run")
@@ -146,14 +146,14 @@ func (s *Store) autoCheckpoint(ctx context.Context) error {
 	return err
 }
 
-const runColumns = `id, integration, trigger, started_at, finished_at, outcome, pages, seen, added, changed, removed,
+const runColumns = `id, integration, trigger, replica, started_at, finished_at, outcome, pages, seen, added, changed, removed,
 	throttled_waits, error, error_code, missing, active, accepted_by, accepted_at, unreadable, note`
 
 func scanRun(r scanner) (model.SyncRun, error) {
 	var run model.SyncRun
 	var started string
 	var finished, accepted sql.NullString
-	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
+	err := r.Scan(&run.ID, &run.Integration, &run.Trigger, &run.Replica, &started, &finished, &run.Outcome, &run.Pages, &run.Seen,
 		&run.Added, &run.Changed, &run.Removed, &run.ThrottledWaits, &run.Error, &run.ErrorCode,
 		&run.Missing, &run.Active, &run.AcceptedBy, &accepted, &run.Unreadable, &run.Note)
 	if err != nil {

@@ -20,9 +20,11 @@ const (
 
 // SyncRun is one run of the background sync.
 type SyncRun struct {
-	ID             int64
-	Integration    string
-	Trigger        string
+	ID          int64
+	Integration string
+	Trigger     string
+	// Replica names the replica that ran it ("" on a single Postern).
+	Replica        string
 	StartedAt      time.Time
 	FinishedAt     *time.Time
 	Outcome        string
@@ -85,4 +87,12 @@ type RunTotals struct {
 type RunGuard struct {
 	Decide func(Removal) RemovalVerdict
 	Audit  func(SyncRun) []audit.Entry
+}
+
+// SyncLeader is the replica elected to run the sync, as the database
+// records its term (several replicas on PostgreSQL).
+type SyncLeader struct {
+	Replica   string
+	Epoch     int64
+	ElectedAt time.Time
 }

@@ -216,9 +216,9 @@ func acquire(ctx context.Context, url string, lease time.Duration) (*pgx.Conn, e
 // and is refused (the fence).
 func elect(ctx context.Context, conn *pgx.Conn, name string) (int64, error) {
 	var epoch int64
-	err := conn.QueryRow(ctx, `INSERT INTO sync_leader (id, epoch, replica, elected_at) VALUES (1, 1, $1, now())
+	err := conn.QueryRow(ctx, `INSERT INTO sync_leader (id, epoch, replica, elected_at) VALUES (1, 1, $1, $2)
 		ON CONFLICT (id) DO UPDATE SET epoch = sync_leader.epoch + 1, replica = EXCLUDED.replica, elected_at = EXCLUDED.elected_at
-		RETURNING epoch`, name).Scan(&epoch)
+		RETURNING epoch`, name, time.Now().UTC().Format(time.RFC3339Nano)).Scan(&epoch)
 	if err != nil {
 		return 0, fmt.Errorf("replica: begin a sync leader term: %w", err)
 	}

@@ -13,18 +13,12 @@ import (
 
 	"postern/internal/testkit"
 	"postern/internal/testkit/pgtest"
+	"postern/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// leaderTable is the sync_leader table as the store's migration creates it.
-const leaderTable = `CREATE TABLE sync_leader (
-	id integer PRIMARY KEY CHECK (id = 1),
-	epoch bigint NOT NULL,
-	replica text NOT NULL,
-	elected_at timestamptz NOT NULL)`
-
-// testDB returns the URL of a fresh database with the leader table, and a
+// testDB returns the URL of a fresh database with Postern's schema, and a
 // pool on it for the test's own queries.
 func testDB(t *testing.T) (string, *sql.DB) {
 	t.Helper()
@@ -34,9 +28,12 @@ func testDB(t *testing.T) (string, *sql.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(leaderTable); err != nil {
+	// The store's migrations make the sync_leader table.
+	st, err := store.Open(context.Background(), "", store.Options{URL: url})
+	if err != nil {
 		t.Fatal(err)
 	}
+	st.Close()
 	return url, db
 }
 
