@@ -1,4 +1,4 @@
--- PostgreSQL translation of migrations/0026_sign_in_microsoft.sql: admins
+-- PostgreSQL translation of migrations/0027_sign_in_microsoft.sql: admins
 -- signed in through Entra ID are keyed by (tid, oid); the one sign-in
 -- provider ('entra') with its sealed client secret and role mapping.
 ALTER TABLE admins ADD COLUMN entra_tenant_id TEXT;
