@@ -26,7 +26,9 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/model"
 	"postern/internal/policy"
+	"postern/internal/replica"
 	"postern/internal/retention"
 	"postern/internal/secret"
 	"postern/internal/signin"
@@ -74,7 +76,7 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 			return nil, err
 		}
 	}
-	st, err := store.Open(ctx, dbPath(cfg), store.Options{URL: cfg.DatabaseURL.Reveal()})
+	st, err := store.Open(ctx, dbPath(cfg), store.Options{URL: cfg.DatabaseURL.Reveal(), Replica: cfg.ReplicaName})
 	if err != nil {
 		return nil, err
 	}
@@ -155,16 +157,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // console is what serve runs: the HTTP server and the workers behind it.
 type console struct {
-	worker *syncer.Worker
-	engine *policy.Engine
-	tokens *auth.Tokens
-	pruner *retention.Pruner
-	hooks  *webhook.Worker
+	integrations *integration.Service
+	worker       *syncer.Worker
+	engine       *policy.Engine
+	tokens       *auth.Tokens
+	pruner       *retention.Pruner
+	hooks        *webhook.Worker
 	// decisions records the enforcement API's denials in batches; web
 	// sums up the API's requests once a minute.
 	decisions *decisionlog.Log
 	web       *web.Server
 	http      *http.Server
+	// replicas is this replica's part among several on one PostgreSQL
+	// database; nil on a single Postern.
+	replicas *replicaSet
 }
 
 // runConsole starts the console's parts in g and, once ctx ends (a signal
@@ -197,13 +203,18 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		}
 		return nil
 	})
-	supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
+	if c.replicas != nil {
+		// The sync, retention and webhook delivery run on the leader only.
+		supervise(ctx, g, e.log, "replica", func() error { return c.replicas.run(ctx) })
+	} else {
+		supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
+		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
+		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
+	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
-	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 	supervise(ctx, g, e.log, "decision log", func() error { return c.decisions.Run(ctx) })
 	supervise(ctx, g, e.log, "api summary", func() error { return c.web.RunAPISummary(ctx, time.Minute) })
-	supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	<-ctx.Done()
@@ -232,8 +243,15 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval,
-		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}})
+	var replicas *replicaSet
+	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
+		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
+	if e.replicated() {
+		replicas = newReplicaSet(e)
+		syncOpts.Replica = true
+		syncOpts.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
+	}
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncOpts)
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {
@@ -245,6 +263,9 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
 	engine.SetOutageGrace(integrations.OutageGrace)
+	if replicas != nil {
+		engine.Follow()
+	}
 	if err := engine.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -254,6 +275,12 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	decisions := decisionlog.New(e.store, decisionlog.DefaultBuffer, e.cfg.DecisionLogSample, e.log)
 	mx := metrics.New(e.store, &devices, worker.Status, e.log)
 	mx.Register(decisions)
+	if replicas != nil {
+		mx.RegisterReplica(e.cfg.ReplicaName, func() (bool, int64) {
+			st := replicas.elector.Status()
+			return st.Role == replica.RoleLeader, st.Epoch
+		})
+	}
 	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
 		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
 		ReloadKeyring: func() (*secret.Keyring, error) {
@@ -272,12 +299,18 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	srv := web.NewServer(web.Deps{SignIn: signIns, Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
-		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge})
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge,
+		Replica: replicaStatus(replicas, e.cfg.ReplicaName)})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
 	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
-	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
+	c := &console{integrations: integrations, worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks,
+		decisions: decisions, web: srv, http: hs, replicas: replicas}
+	if replicas != nil {
+		replicas.c = c
+	}
+	return c, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 	"postern/internal/secret"
 )
 
@@ -51,7 +52,7 @@ func sealedIn(ctx context.Context, q querier, table, column, key string) ([]secr
 // every value is rewritten or none.
 func (s *Store) Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error) {
 	n := 0
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeIntegration, func(tx *sql.Tx) error {
 		for _, c := range sealedColumns {
 			vals, err := sealedIn(ctx, tx, c.table, c.column, c.key)
 			if err != nil {

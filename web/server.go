@@ -55,6 +55,18 @@ type Deps struct {
 	// DecisionDays is the decision log's retention, as the page states it
 	// (default 7).
 	DecisionDays int
+	// Replica reports this replica among several on one PostgreSQL
+	// database; nil on a single Postern.
+	Replica func() ReplicaStatus
+}
+
+// ReplicaStatus is a replica as /readyz?verbose, /metrics and the
+// Integrations card report it.
+type ReplicaStatus struct {
+	Name  string
+	Role  string // replica.RoleLeader or replica.RoleFollower
+	Epoch int64  // the leader's term; 0 as a follower
+	Since time.Time
 }
 
 // Syncer is the background sync as the console drives it.
@@ -88,6 +100,7 @@ type Server struct {
 	limiter       *auth.Limiter
 	decisions     *decisionlog.Log
 	decisionDays  int
+	replica       func() ReplicaStatus // nil: a single Postern
 	apiSummary    apiCounts
 	clientCert    *clientcert.Config
 	forwardMaxAge time.Duration
@@ -133,6 +146,7 @@ func NewServer(d Deps) *Server {
 		decisions:     d.Decisions,
 	}
 	s.decisionDays = d.DecisionDays
+	s.replica = d.Replica
 	if s.decisionDays <= 0 {
 		s.decisionDays = 7
 	}
