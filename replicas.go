@@ -37,15 +37,24 @@ type replicaSet struct {
 	integration string // the integration as last seen: its credentials' version, "" while off
 }
 
-// newReplicaSet prepares the replica's election and listener; the console
-// it drives is set once built.
-func newReplicaSet(e *env) *replicaSet {
-	r := &replicaSet{log: e.log}
+// newReplicaSet prepares, with a PostgreSQL database, the replica's
+// election and listener, and sets the sync worker's options for a
+// replica; nil on SQLite. The console it drives is set once built.
+func newReplicaSet(ctx context.Context, e *env, sync *syncer.Options) (*replicaSet, error) {
+	if !e.replicated() {
+		return nil, nil
+	}
 	url := e.cfg.DatabaseURL.Reveal()
+	if err := replica.CheckSessions(ctx, url); err != nil {
+		return nil, err
+	}
+	sync.Replica = true
+	sync.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
+	r := &replicaSet{log: e.log}
 	r.elector = replica.NewElector(replica.ElectorOptions{URL: url, Name: e.cfg.ReplicaName, Lease: e.cfg.LeaderLease, Log: e.log})
 	r.listener = replica.NewListener(replica.ListenerOptions{URL: url, Name: e.cfg.ReplicaName,
 		OnChange: r.follow, OnResync: r.resync, Log: e.log})
-	return r
+	return r, nil
 }
 
 // replicaStatus is the replica as the web server reports it; nil on a

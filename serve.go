@@ -26,7 +26,6 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
-	"postern/internal/model"
 	"postern/internal/policy"
 	"postern/internal/replica"
 	"postern/internal/retention"
@@ -243,16 +242,11 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	var replicas *replicaSet
 	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
 		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
-	if e.replicated() {
-		if err := replica.CheckSessions(ctx, e.cfg.DatabaseURL.Reveal()); err != nil {
-			return nil, err
-		}
-		replicas = newReplicaSet(e)
-		syncOpts.Replica = true
-		syncOpts.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
+	replicas, err := newReplicaSet(ctx, e, &syncOpts)
+	if err != nil {
+		return nil, err
 	}
 	worker := syncer.New(e.store, integrations, &devices, e.log, syncOpts)
 	// The stored snapshot is in memory before the listener opens: the
