@@ -101,13 +101,16 @@ func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.St
 	}
 	if len(vals) > 0 {
 		v := vals[0]
-		what := strings.ReplaceAll(v.Location.Column, "_", " ")
-		if v.Location.Table == "webhook_endpoints" {
-			what = "webhook signing secret"
+		what := fmt.Sprintf("%s of %q", strings.ReplaceAll(v.Location.Column, "_", " "), v.Location.Row)
+		switch v.Location.Table {
+		case "webhook_endpoints":
+			what = fmt.Sprintf("webhook signing secret of %q", v.Location.Row)
+		case "admins":
+			what = "two-factor secret of admin id " + v.Location.Row
 		}
 		id, _ := secret.KeyID(v.Value)
-		return fmt.Errorf("there is no master key at %s, but the stored %s of %q is sealed with master key id %q: "+
-			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, v.Location.Row, id)
+		return fmt.Errorf("there is no master key at %s, but the stored %s is sealed with master key id %q: "+
+			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, id)
 	}
 	return nil
 }
@@ -266,7 +269,10 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
-		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
+		MFA: auth.NewMFA(e.store, e.keyring, func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		}, e.log, nil),
+		Tokens: tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)

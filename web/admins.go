@@ -25,7 +25,10 @@ func (s *Server) adminsPage(c echo.Context, status int, p views.AdminsPage) erro
 	me, _ := currentAdmin(c)
 	for _, a := range list {
 		p.Admins = append(p.Admins, views.AdminRow{ID: a.ID, Email: a.Email, Role: string(a.Role), RoleLabel: a.Role.Label(),
-			Enabled: a.Enabled(), CreatedAt: a.CreatedAt, LastSignInAt: a.LastSignInAt, You: a.ID == me.ID})
+			Enabled: a.Enabled(), CreatedAt: a.CreatedAt, LastSignInAt: a.LastSignInAt, You: a.ID == me.ID, MFA: a.MFAEnabled()})
+	}
+	if p.MFARequired, err = s.mfa.Required(c.Request().Context()); err != nil {
+		return err
 	}
 	for _, r := range actor.AdminRoles {
 		p.Roles = append(p.Roles, views.RoleOption{Value: string(r), Label: r.Label()})

@@ -30,11 +30,13 @@ import (
 
 // Deps are the server's explicit dependencies.
 type Deps struct {
-	Store          *store.Store
-	Integration    *integration.Service
-	Syncer         Syncer
-	Fleet          *fleet.Holder
-	Tokens         *auth.Tokens
+	Store       *store.Store
+	Integration *integration.Service
+	Syncer      Syncer
+	Fleet       *fleet.Holder
+	Tokens      *auth.Tokens
+	// MFA is two-factor authentication for local accounts.
+	MFA            *auth.MFA
 	Policy         *policy.Engine
 	Checks         *policy.Service
 	Webhooks       *webhook.Service
@@ -74,6 +76,7 @@ type Server struct {
 	fleet         *fleet.Holder
 	tokens        *auth.Tokens
 	admins        *auth.Admins
+	mfa           *auth.MFA
 	policy        *policy.Engine
 	checks        *policy.Service
 	webhooks      *webhook.Service
@@ -116,6 +119,7 @@ func NewServer(d Deps) *Server {
 		syncer:        d.Syncer,
 		fleet:         d.Fleet,
 		tokens:        d.Tokens,
+		mfa:           d.MFA,
 		policy:        d.Policy,
 		checks:        d.Checks,
 		webhooks:      d.Webhooks,
