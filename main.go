@@ -54,6 +54,7 @@ const usage = `Usage:
   postern [flags]                          serve the console (the default)
   postern admin reset-password [flags] EMAIL
                                            set a new random password for EMAIL and end its sessions
+  postern admin reset-mfa [flags] EMAIL    turn two-factor authentication off for EMAIL (lost phone and recovery codes)
   postern emulate-defender [flags]         run a local stand-in for Microsoft's token and Defender endpoints
   postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
   postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
