@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return retireKey(ctx, args[1:], getenv, stdout)
 		case "backup":
 			return backupCommand(ctx, args[1:], getenv, stdout)
+		case "migrate-store":
+			return migrateStoreCommand(ctx, args[1:], getenv, stdout)
 		case "version", "-version", "--version":
 			fmt.Fprintln(stdout, versionLine())
 			return nil
@@ -59,6 +61,9 @@ const usage = `Usage:
   postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
   postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
   postern backup [flags] FILE              copy the live database to a new FILE (the master key is not in it)
+  postern migrate-store [--from FILE] [--to URL]
+                                           copy a stopped SQLite installation (default <data-dir>/postern.db) into an
+                                           empty PostgreSQL database (default POSTERN_DATABASE_URL), verified, in one transaction
   postern version                          print the version, commit and build date (also --version)
 
 Flags (each also read from POSTERN_<NAME>, e.g. POSTERN_DATA_DIR):

@@ -61,3 +61,10 @@ func (s *Store) DevicesOracle(ctx context.Context, f model.DeviceFilter) ([]mode
 	}
 	return out, total, mapErr(rows.Err(), "Devices")
 }
+
+// TamperAfterCopy makes MigrateStore run fn on the copy, in its
+// transaction, before verifying it, until the test ends.
+func TamperAfterCopy(t interface{ Cleanup(func()) }, fn func(exec func(query string) error) error) {
+	tamperAfterCopy = fn
+	t.Cleanup(func() { tamperAfterCopy = nil })
+}
