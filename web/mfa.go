@@ -11,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/actor"
-	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/model"
@@ -167,12 +166,4 @@ func (s *Server) codeStepCancel(c echo.Context) error {
 		}
 	}
 	return redirect(c, "/login")
-}
-
-// codeRefusedMessage is what a form shows for a refused code or password.
-func codeRefusedMessage(err error) string {
-	if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
-		return apperr.MessageOf(err)
-	}
-	return ""
 }
