@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -77,6 +78,16 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	must(err, "Seal")
 	must(s.SavePendingCertificate(ctx, model.PendingCertificate{Name: "defender", Certificate: "-----BEGIN CERTIFICATE-----",
 		PrivateKey: key, CreatedBy: "owner@example.com", CreatedAt: now}, fixtureEntry(audit.CertificateGenerated, "defender")), "SavePendingCertificate")
+
+	// Two-factor: a sealed secret bound to the admin's id, hashed
+	// recovery codes (one used), and the requirement setting.
+	totp, err := kr.Seal([]byte("JBSWY3DPEHPK3PXP"), secret.Location{Table: "admins", Column: "mfa_secret", Row: strconv.FormatInt(admin.ID, 10)})
+	must(err, "Seal")
+	must(s.SetMFAPending(ctx, admin.ID, totp), "SetMFAPending")
+	must(s.EnableMFA(ctx, admin.ID, totp, 57000000, [][]byte{{0, 1}, {0xff, 0}}, fixtureEntry(audit.MFAEnrolled, "")), "EnableMFA")
+	_, err = s.UseRecoveryCode(ctx, admin.ID, []byte{0, 1}, fixtureEntry(audit.MFARecoveryCodeUsed, ""))
+	must(err, "UseRecoveryCode")
+	must(s.SetSetting(ctx, "require_mfa", "on", fixtureEntry(audit.MFARequired, "")), "SetSetting")
 
 	fillSync(t, s, must)
 	fillPosture(t, s, must)
