@@ -170,6 +170,8 @@ type console struct {
 	// replicas is this replica's part among several on one PostgreSQL
 	// database; nil on a single Postern.
 	replicas *replicaSet
+	// keys is the master keyring as last read, read again every minute.
+	keys *keyWatch
 }
 
 // runConsole starts the console's parts in g and, once ctx ends (a signal
@@ -209,6 +211,8 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
 		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
+		// A replica reads its key file again as part of the replica set.
+		g.Go(func() error { c.keys.run(ctx, replica.KeyReportEvery, nil); return nil })
 	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
@@ -243,10 +247,11 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	var devices fleet.Holder
 	var replicas *replicaSet
+	keys := newKeyWatch(e)
 	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
 		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
 	if e.replicated() {
-		replicas = newReplicaSet(e)
+		replicas = newReplicaSet(e, keys)
 		syncOpts.Replica = true
 		syncOpts.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
 	}
@@ -295,13 +300,13 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge,
-		Replica: replicaStatus(replicas, e.cfg.ReplicaName)})
+		Replica: replicaStatus(replicas, e.cfg.ReplicaName), Keys: keys.status})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
 	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
 	c := &console{integrations: integrations, worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks,
-		decisions: decisions, web: srv, http: hs, replicas: replicas}
+		decisions: decisions, web: srv, http: hs, replicas: replicas, keys: keys}
 	if replicas != nil {
 		replicas.c = c
 	}

@@ -28,8 +28,9 @@ const fixtureDevices = 40
 // reason; every other table must hold rows, so that a new table's types
 // are copied and verified by TestMigrateStoreCopiesEverything.
 var emptyInFixture = map[string]string{
-	"audit_prune": "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
-	"sync_leader": "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"audit_prune":  "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
+	"sync_leader":  "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"replica_keys": "the key ids each replica holds, reported by replicas on PostgreSQL; on SQLite (one process) always empty",
 }
 
 func fixtureEntry(action, target string) audit.Entry {

@@ -56,6 +56,16 @@ type Deps struct {
 	// Replica reports this replica among several on one PostgreSQL
 	// database; nil on a single Postern.
 	Replica func() ReplicaStatus
+	// Keys reports the master key ids this Postern holds, for
+	// /readyz?verbose; nil reports none.
+	Keys func() KeyStatus
+}
+
+// KeyStatus is the master keyring as this Postern last read it: key ids
+// only, never key material.
+type KeyStatus struct {
+	Active string   // the key id that seals new values
+	IDs    []string // every key id held
 }
 
 // ReplicaStatus is a replica as /readyz?verbose, /metrics and the
@@ -98,6 +108,7 @@ type Server struct {
 	decisions     *decisionlog.Log
 	decisionDays  int
 	replica       func() ReplicaStatus // nil: a single Postern
+	keys          func() KeyStatus     // nil: none reported
 	apiSummary    apiCounts
 	clientCert    *clientcert.Config
 	forwardMaxAge time.Duration
@@ -143,6 +154,7 @@ func NewServer(d Deps) *Server {
 	}
 	s.decisionDays = d.DecisionDays
 	s.replica = d.Replica
+	s.keys = d.Keys
 	if s.decisionDays <= 0 {
 		s.decisionDays = 7
 	}

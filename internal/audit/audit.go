@@ -77,6 +77,12 @@ const (
 	CertificateGenerated = "integration.certificate_generated"
 	KeyRotated           = "key.rotated"
 	KeyRetired           = "key.retired"
+	// KeyStaged: a new master key was added to the keyring file without
+	// sealing anything, to be given to every replica before activation.
+	KeyStaged = "key.staged"
+	// KeyActivated: a staged key, held by every live replica, was made
+	// the key that seals; the stored secrets' re-encryption is KeyRotated.
+	KeyActivated = "key.activated"
 
 	SyncRun       = "sync.run"
 	SyncRequested = "sync.requested"
@@ -114,7 +120,7 @@ const (
 // Actions lists every action, for filters and tests.
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, AdminRoleChanged, AdminDisabled, AdminEnabled, AdminDeleted, SessionsEnded, RoleDenied, Login, LoginRateLimited, Logout, CSRFRejected,
-	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired,
+	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired, KeyStaged, KeyActivated,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
