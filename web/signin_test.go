@@ -142,10 +142,11 @@ func TestPasswordSignInTurnedOff(t *testing.T) {
 	e.signedIn() // passwords work again
 }
 
-// An unknown user is refused (no auto-provisioning) with a plain message,
-// and a groups overage too.
+// An unknown user is refused (no auto-provisioning) with a plain message;
+// once an Owner has created an admin for their object id on Settings →
+// Admins, they sign in with the mapped role.
 func TestSignInWithMicrosoftRefused(t *testing.T) {
-	e, idp, _ := newSSOEnv(t, false)
+	e, idp, owner := newSSOEnv(t, false)
 	idp.SetUser(emulator.SignInUser{OID: ssoOID, Email: "eve@example.com", Roles: []string{"Postern.Owner"}})
 	c := e.client()
 	res := c.get(microsoft(t, c))
@@ -154,6 +155,24 @@ func TestSignInWithMicrosoftRefused(t *testing.T) {
 	}
 	if dash := c.get("/"); dash.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a refused user reached the dashboard: %d", dash.StatusCode)
+	}
+	bad := owner.post("/settings/admins", url.Values{"email": {"eve@example.com"}, "role": {"auditor"}, "entra_object_id": {"not-a-guid"}})
+	if bad.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(bad.body, "The Object ID is a GUID") {
+		t.Fatalf("a bad object id: %d", bad.StatusCode)
+	}
+	add := owner.post("/settings/admins", url.Values{"email": {"eve@example.com"}, "role": {"auditor"}, "entra_object_id": {ssoOID}})
+	if add.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create an admin for the object id: %d %s", add.StatusCode, add.body)
+	}
+	if list := owner.get("/settings/admins"); !strings.Contains(list.body, "Signs in with Microsoft") {
+		t.Fatal("the admin list does not say eve signs in with Microsoft")
+	}
+	c = e.client()
+	if res := c.get(microsoft(t, c)); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("eve's sign-in: %d %s", res.StatusCode, res.body)
+	}
+	if dash := c.get("/"); dash.StatusCode != http.StatusOK || !strings.Contains(dash.body, "(Owner)") {
+		t.Fatalf("eve's dashboard: %d, want the mapped role Owner", dash.StatusCode)
 	}
 }
 
