@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,4 +179,34 @@ func TestSignInWithMicrosoftRefused(t *testing.T) {
 
 func actorCtx(role actor.Role) context.Context {
 	return actor.NewContext(context.Background(), actor.Actor{ID: 1, Email: "owner@example.com", Role: role})
+}
+
+// A client secret Microsoft refuses: the callback names the AADSTS code in
+// a plain message; neither that page nor the settings page, the log or the
+// audit log holds the secret, in plain, base64 or URL-encoded form.
+func TestSignInWrongClientSecret(t *testing.T) {
+	e, idp, owner := newSSOEnv(t, true)
+	const wrong = "Wr0ng~Sentinel.Secret_1a2b3c4d5e6f7a8b"
+	form := url.Values{"tenant_id": {ssoTenant}, "client_id": {ssoClientID}, "client_secret": {wrong},
+		"app_roles_owner": {"Postern.Owner"}, "version": {"1"}}
+	if res := owner.post("/settings/sign-in", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", res.StatusCode, res.body)
+	}
+	idp.SetUser(emulator.SignInUser{OID: ssoOID, Roles: []string{"Postern.Owner"}})
+	c := e.client()
+	res := c.get(microsoft(t, c))
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.body, "AADSTS7000215") {
+		t.Fatalf("wrong secret: %d, want 401 naming AADSTS7000215", res.StatusCode)
+	}
+	outputs := []string{res.body, owner.get("/settings/sign-in").body, owner.get("/audit").body, e.logs.String()}
+	for _, r := range e.audited(audit.Filter{}) {
+		outputs = append(outputs, r.Target+" "+r.Detail)
+	}
+	for _, form := range []string{wrong, base64.StdEncoding.EncodeToString([]byte(wrong)), url.QueryEscape(wrong), ssoSentinel} {
+		for i, out := range outputs {
+			if strings.Contains(out, form) {
+				t.Errorf("output %d holds the client secret (%q)", i, form)
+			}
+		}
+	}
 }
