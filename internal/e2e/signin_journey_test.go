@@ -40,6 +40,11 @@ func TestSignInWithMicrosoftJourney(t *testing.T) {
 	}
 	b.Screenshot("sign-in-settings")
 	checkA11y(t, b, "sign-in settings")
+	b.ClickLink("Admins", mainNav)
+	b.WaitHeading("Admins")
+	b.WaitText("Microsoft Entra object id (optional)")
+	b.Screenshot("admins-microsoft")
+	checkA11y(t, b, "admins with Microsoft")
 
 	idp.SetUser(emulator.SignInUser{OID: "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", Email: "grace@example.com", Name: "Grace",
 		Roles: []string{"Postern.Editor"}})
