@@ -31,6 +31,7 @@ import (
 	"postern/internal/replica"
 	"postern/internal/retention"
 	"postern/internal/secret"
+	"postern/internal/signin"
 	"postern/internal/syncer"
 	"postern/internal/webhook"
 	"postern/store"
@@ -296,7 +297,11 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL,
+		ReloadKeyring: func() (*secret.Keyring, error) {
+			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
+		}})
+	srv := web.NewServer(web.Deps{SignIn: signIns, Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/model"
 	"postern/internal/secret"
@@ -79,6 +80,7 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	must(s.SavePendingCertificate(ctx, model.PendingCertificate{Name: "defender", Certificate: "-----BEGIN CERTIFICATE-----",
 		PrivateKey: key, CreatedBy: "owner@example.com", CreatedAt: now}, fixtureEntry(audit.CertificateGenerated, "defender")), "SavePendingCertificate")
 
+	fillSignIn(t, s, kr, must)
 	fillSync(t, s, must)
 	fillPosture(t, s, must)
 	fillWebhooks(t, s, kr, must)
@@ -209,4 +211,21 @@ func populatedSource(t *testing.T) (string, *secret.Keyring) {
 	fillEveryTable(t, s, kr)
 	mustClose(t, s)
 	return path, kr
+}
+
+// fillSignIn configures Sign in with Microsoft and signs in an admin
+// through it (the sealed client secret, the role map, an Entra identity).
+func fillSignIn(t *testing.T, s *store.Store, kr *secret.Keyring, must func(error, string)) {
+	ctx := context.Background()
+	const tenant = "4f6c2a1e-9b7d-4c3a-8e5f-1a2b3c4d5e6f"
+	sealed, err := kr.Seal([]byte("sign-in-client-secret"), secret.Location{Table: "sign_in_providers", Column: "client_secret", Row: model.SignInEntra})
+	must(err, "Seal")
+	must(s.SaveSignInProvider(ctx, model.SignInProvider{TenantID: tenant, ClientID: tenant, ClientSecret: sealed, Cloud: "commercial",
+		RoleMap: model.RoleMap{AppRoles: map[string]actor.Role{"Postern.Owner": actor.Owner}}, AutoProvision: true,
+		ConfiguredBy: "owner@example.com"}, 0, fixtureEntry(audit.SignInConfigured, "Sign in with Microsoft")), "SaveSignInProvider")
+	a, err := s.CreateEntraAdmin(ctx, "ada@example.com", "x", tenant, "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", actor.Owner,
+		fixtureEntry(audit.AdminCreated, "ada@example.com"))
+	must(err, "CreateEntraAdmin")
+	_, err = s.RecordEntraSignIn(ctx, a.ID, actor.Owner, fixtureEntry(audit.Login, "ada@example.com"))
+	must(err, "RecordEntraSignIn")
 }

@@ -86,6 +86,10 @@ var routeRoles = map[string]actor.Role{
 	"POST /settings/admins/:id/sessions/end":      actor.Owner,
 	"POST /settings/admins/:id/sessions/:sid/end": actor.Owner,
 
+	"GET /settings/sign-in":        actor.Owner, // Sign in with Microsoft and password sign-in
+	"POST /settings/sign-in":       actor.Owner,
+	"POST /settings/sign-in/local": actor.Owner,
+
 	"GET /audit":     actor.Auditor,
 	"GET /audit.csv": actor.Auditor,
 }

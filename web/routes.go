@@ -7,12 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/static"
+	"postern/views"
 )
 
 // publicPaths may be reached without signing in. Everything else redirects
 // to /login (tests enumerate the routes to hold this).
 var publicPaths = map[string]bool{
-	"/login": true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
+	"/login": true, microsoftStartPath: true, microsoftCallbackPath: true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
 }
 
 // echoMethods are the methods Echo's router keeps a table for (e.Any
@@ -52,6 +53,9 @@ func (s *Server) adminRoutes(app *echo.Group) {
 	app.GET(adminsPath+"/:id/sessions", s.adminSessions)
 	app.POST(adminsPath+"/:id/sessions/end", s.adminSessionsEnd)
 	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
+	app.GET(views.SignInPath, s.signInSettings)
+	app.POST(views.SignInPath, s.signInSave)
+	app.POST(signInLocalPath, s.signInLocal)
 }
 
 // routes is the console's sitemap.
@@ -73,6 +77,8 @@ func (s *Server) routes() {
 	web.POST("/setup", s.setupSave)
 	web.GET("/login", s.loginForm)
 	web.POST("/login", s.loginSave)
+	web.GET(microsoftStartPath, s.microsoftStart)
+	web.GET(microsoftCallbackPath, s.microsoftCallback)
 
 	app := web.Group("", s.requireAdmin, s.requireRole)
 	app.POST("/logout", s.logout)

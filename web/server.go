@@ -23,6 +23,7 @@ import (
 	"postern/internal/metrics"
 	"postern/internal/model"
 	"postern/internal/policy"
+	"postern/internal/signin"
 	"postern/internal/syncer"
 	"postern/internal/webhook"
 	"postern/store"
@@ -32,6 +33,7 @@ import (
 type Deps struct {
 	Store          *store.Store
 	Integration    *integration.Service
+	SignIn         *signin.Service
 	Syncer         Syncer
 	Fleet          *fleet.Holder
 	Tokens         *auth.Tokens
@@ -92,6 +94,7 @@ type Server struct {
 	echo          *echo.Echo
 	store         *store.Store
 	integration   *integration.Service
+	signin        *signin.Service
 	syncer        Syncer
 	fleet         *fleet.Holder
 	tokens        *auth.Tokens
@@ -137,6 +140,7 @@ func NewServer(d Deps) *Server {
 		echo:          echo.New(),
 		store:         d.Store,
 		integration:   d.Integration,
+		signin:        d.SignIn,
 		syncer:        d.Syncer,
 		fleet:         d.Fleet,
 		tokens:        d.Tokens,

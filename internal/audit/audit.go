@@ -115,6 +115,10 @@ const (
 	VerdictChanged = "posture.verdict_changed"
 	// Pruned records each retention pass that deleted old entries.
 	Pruned = "retention.pruned"
+	// SignInConfigured records a save of Settings → Sign-in (Sign in with
+	// Microsoft); LocalSignInChanged turning password sign-in off or on.
+	SignInConfigured   = "sign_in.configured"
+	LocalSignInChanged = "sign_in.local_changed"
 )
 
 // Actions lists every action, for filters and tests.
@@ -125,6 +129,7 @@ var Actions = []string{
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
 	WebhookCreated, WebhookRotated, WebhookEnabled, WebhookDisabled, WebhookDeleted, WebhookRedelivered,
+	SignInConfigured, LocalSignInChanged,
 }
 
 // Categories of actions, as the audit log's filter offers them.

@@ -18,6 +18,12 @@ type Admin struct {
 	// sign in.
 	DisabledAt   *time.Time
 	LastSignInAt *time.Time
+	// EntraTenantID and EntraObjectID key an admin who signs in with
+	// Microsoft (the token's tid and oid); empty for a local account.
+	// SSOSignInAt is their last sign-in that way.
+	EntraTenantID string
+	EntraObjectID string
+	SSOSignInAt   *time.Time
 }
 
 // Enabled reports whether a may sign in.
