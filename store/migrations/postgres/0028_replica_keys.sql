@@ -1,4 +1,4 @@
--- PostgreSQL translation of migrations/0027_replica_keys.sql: the master
+-- PostgreSQL translation of migrations/0028_replica_keys.sql: the master
 -- key ids each replica holds (key ids only, space-separated), refreshed
 -- at least every minute.
 CREATE TABLE replica_keys (
