@@ -247,8 +247,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		return nil, err
 	}
 	var devices fleet.Holder
-	var replicas *replicaSet
-	keys := newKeyWatch(e)
+	replicas, keys := (*replicaSet)(nil), newKeyWatch(e) // replicas: nil on a single Postern
 	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
 		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
 	if e.replicated() {
