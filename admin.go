@@ -12,6 +12,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/store"
 )
 
 const adminUsage = "usage: postern admin reset-password|reset-mfa [flags] EMAIL"
@@ -57,6 +58,26 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	fmt.Fprintf(stdout, "New password for %s: %s\nEvery session of this admin has been ended. Sign in with the new password.\n", a.Email, password)
+	return reenableLocalSignIn(ctx, e.store, stdout)
+}
+
+// reenableLocalSignIn is the break-glass half of reset-password: when an
+// Owner has turned password sign-in off (Sign in with Microsoft only), it
+// turns it back on, audited, so the new password works.
+func reenableLocalSignIn(ctx context.Context, st *store.Store, stdout io.Writer) error {
+	p, err := st.SignInProvider(ctx)
+	if apperr.Is(err, apperr.NotFound) || (err == nil && p.LocalSignIn) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	entry := audit.As(actor.AdminCommand, audit.LocalSignInChanged, "password sign-in")
+	entry.Detail = "turned on by postern admin reset-password (break-glass)"
+	if err := st.SetLocalSignIn(ctx, true, entry); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Password sign-in was turned off (Sign in with Microsoft only); it is on again.")
 	return nil
 }
 

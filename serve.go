@@ -26,9 +26,12 @@ import (
 	"postern/internal/fleet"
 	"postern/internal/integration"
 	"postern/internal/metrics"
+	"postern/internal/model"
 	"postern/internal/policy"
+	"postern/internal/replica"
 	"postern/internal/retention"
 	"postern/internal/secret"
+	"postern/internal/signin"
 	"postern/internal/syncer"
 	"postern/internal/webhook"
 	"postern/store"
@@ -73,7 +76,7 @@ func open(ctx context.Context, args []string, getenv func(string) string, stdout
 			return nil, err
 		}
 	}
-	st, err := store.Open(ctx, dbPath(cfg), store.Options{URL: cfg.DatabaseURL.Reveal()})
+	st, err := store.Open(ctx, dbPath(cfg), store.Options{URL: cfg.DatabaseURL.Reveal(), Replica: cfg.ReplicaName})
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +160,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // console is what serve runs: the HTTP server and the workers behind it.
 type console struct {
-	worker *syncer.Worker
-	engine *policy.Engine
-	tokens *auth.Tokens
-	pruner *retention.Pruner
-	hooks  *webhook.Worker
+	integrations *integration.Service
+	worker       *syncer.Worker
+	engine       *policy.Engine
+	tokens       *auth.Tokens
+	pruner       *retention.Pruner
+	hooks        *webhook.Worker
 	// decisions records the enforcement API's denials in batches; web
 	// sums up the API's requests once a minute.
 	decisions *decisionlog.Log
 	web       *web.Server
 	http      *http.Server
+	// replicas is this replica's part among several on one PostgreSQL
+	// database; nil on a single Postern.
+	replicas *replicaSet
+	// keys is the master keyring as last read, read again every minute.
+	keys *keyWatch
 }
 
 // runConsole starts the console's parts in g and, once ctx ends (a signal
@@ -199,13 +208,20 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		}
 		return nil
 	})
-	supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
+	if c.replicas != nil {
+		// The sync, retention and webhook delivery run on the leader only.
+		supervise(ctx, g, e.log, "replica", func() error { return c.replicas.run(ctx) })
+	} else {
+		supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
+		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
+		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
+		// A replica reads its key file again as part of the replica set.
+		g.Go(func() error { c.keys.run(ctx, replica.KeyReportEvery, nil); return nil })
+	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
-	supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 	supervise(ctx, g, e.log, "decision log", func() error { return c.decisions.Run(ctx) })
 	supervise(ctx, g, e.log, "api summary", func() error { return c.web.RunAPISummary(ctx, time.Minute) })
-	supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 	e.log.Info("postern is ready", "url", "http://"+ln.Addr().String())
 
 	<-ctx.Done()
@@ -226,16 +242,21 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 func newConsole(ctx context.Context, e *env) (*console, error) {
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
 		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL, Scope: e.cfg.DefenderScope,
-		ReloadKeyring: func() (*secret.Keyring, error) {
-			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		},
+		ReloadKeyring: e.reloadKeyring,
 	})
 	if err := integrations.CheckSecrets(ctx); err != nil {
 		return nil, err
 	}
 	var devices fleet.Holder
-	worker := syncer.New(e.store, integrations, &devices, e.log, syncer.Options{Interval: e.cfg.SyncInterval,
-		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}})
+	replicas, keys := (*replicaSet)(nil), newKeyWatch(e) // replicas: nil on a single Postern
+	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
+		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
+	if e.replicated() {
+		replicas = newReplicaSet(e, keys)
+		syncOpts.Replica = true
+		syncOpts.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
+	}
+	worker := syncer.New(e.store, integrations, &devices, e.log, syncOpts)
 	// The stored snapshot is in memory before the listener opens: the
 	// first answers of the enforcement API come from it, not from nothing.
 	if err := worker.Load(ctx); err != nil {
@@ -247,6 +268,9 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	}
 	engine := policy.New(e.store, &devices, integrations.Enabled, e.cfg.SyncInterval, e.log, nil)
 	engine.SetOutageGrace(integrations.OutageGrace)
+	if replicas != nil {
+		engine.Follow()
+	}
 	if err := engine.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -256,29 +280,41 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	decisions := decisionlog.New(e.store, decisionlog.DefaultBuffer, e.cfg.DecisionLogSample, e.log)
 	mx := metrics.New(e.store, &devices, worker.Status, e.log)
 	mx.Register(decisions)
+	if replicas != nil {
+		mx.RegisterReplica(e.cfg.ReplicaName, func() (bool, int64) {
+			st := replicas.elector.Status()
+			return st.Role == replica.RoleLeader, st.Epoch
+		})
+	}
 	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
-		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
-		ReloadKeyring: func() (*secret.Keyring, error) {
-			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		},
+		Freshness:     func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
+		ReloadKeyring: e.reloadKeyring,
 	})
 	mx.Register(hooks)
 	certs, err := clientCertConfig(e.cfg)
 	if err != nil {
 		return nil, err
 	}
-	srv := web.NewServer(web.Deps{Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
-		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
-		MFA: auth.NewMFA(e.store, e.keyring, func() (*secret.Keyring, error) {
+	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL,
+		ReloadKeyring: func() (*secret.Keyring, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		}, e.log, nil),
-		Tokens: tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
-		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge})
+		}})
+	srv := web.NewServer(web.Deps{SignIn: signIns, Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
+		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
+		MFA:      auth.NewMFA(e.store, e.keyring, e.reloadKeyring, e.log, nil),
+		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
+		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge,
+		Replica: replicaStatus(replicas, e.cfg.ReplicaName), Keys: keys.status})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
 	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
-	return &console{worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks, decisions: decisions, web: srv, http: hs}, nil
+	c := &console{integrations: integrations, worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks,
+		decisions: decisions, web: srv, http: hs, replicas: replicas, keys: keys}
+	if replicas != nil {
+		replicas.c = c
+	}
+	return c, nil
 }
 
 // supervise runs fn in g under name. An error while the console runs stops
@@ -344,4 +380,10 @@ func clientCertConfig(cfg config.Config) (*clientcert.Config, error) {
 		return nil, fmt.Errorf("client-cert-ca: %s holds no PEM certificate", cfg.ClientCertCA)
 	}
 	return c, nil
+}
+
+// reloadKeyring reads the keyring again, for a service that meets a value
+// sealed under a key added since it started (rotate-key in another process).
+func (e *env) reloadKeyring() (*secret.Keyring, error) {
+	return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 }

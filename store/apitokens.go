@@ -12,7 +12,7 @@ import (
 // CreateAPIToken stores a new token and its audit entry together. A name
 // already used by an active token is a Conflict.
 func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audit.Entry) (model.APIToken, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeTokens, func(tx *sql.Tx) error {
 		t.CreatedAt = s.now()
 		if t.IdentitySource == "" {
 			t.IdentitySource = model.IdentityHeaders
@@ -53,7 +53,7 @@ func scanAPIToken(r scanner) (model.APIToken, error) {
 // RevokeAPIToken marks a token revoked; revoking twice is NotFound.
 func (s *Store) RevokeAPIToken(ctx context.Context, id int64, entry audit.Entry) (model.APIToken, error) {
 	var t model.APIToken
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeTokens, func(tx *sql.Tx) error {
 		now := s.now()
 		if err := tx.QueryRowContext(ctx, "SELECT name, prefix FROM api_tokens WHERE id = ? AND revoked_at IS NULL", id).
 			Scan(&t.Name, &t.Prefix); err != nil {

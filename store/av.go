@@ -21,7 +21,7 @@ const avColumns = `machine_id, av_mode, signature_version, signature_up_to_date,
 // not, the stored rows stay as they were and res.Error says why the run's
 // antivirus signals are unknown. It returns res with Written set.
 func (s *Store) ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeSnapshot, func(tx *sql.Tx) error {
 		res.Written = 0
 		if res.OK {
 			n, err := s.applyAVRowsTx(ctx, tx, res.RunID, rows)

@@ -183,7 +183,7 @@ func nullTime(s sql.NullString) (*time.Time, error) {
 // sync bookkeeping; it reports whether the content changed.
 func (s *Store) UpdateDevice(ctx context.Context, d model.Device, entry audit.Entry) (bool, error) {
 	var changed bool
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeSnapshot, func(tx *sql.Tx) error {
 		var old []byte
 		if err := tx.QueryRowContext(ctx, "SELECT content_hash FROM devices WHERE id = ?", d.ID).Scan(&old); err != nil {
 			return err

@@ -66,7 +66,7 @@ func scanIntegration(r scanner) (model.Integration, error) {
 // someone else made since the caller read it is a Conflict, and nothing is
 // written.
 func (s *Store) SaveIntegration(ctx context.Context, in model.Integration, version int64, e audit.Entry) error {
-	return s.withTx(ctx, func(tx *sql.Tx) error {
+	return s.changeTx(ctx, model.ChangeIntegration, func(tx *sql.Tx) error {
 		latest, err := integrationTx(ctx, tx, in.Name)
 		switch {
 		case err == nil && latest.Version != version, apperr.Is(err, apperr.NotFound) && version != 0:
@@ -85,7 +85,7 @@ func (s *Store) SaveIntegration(ctx context.Context, in model.Integration, versi
 // stores it with its audit entry, in one transaction; NotFound when there
 // is none.
 func (s *Store) UpdateIntegration(ctx context.Context, name string, change func(*model.Integration), e audit.Entry) error {
-	return s.withTx(ctx, func(tx *sql.Tx) error {
+	return s.changeTx(ctx, model.ChangeIntegration, func(tx *sql.Tx) error {
 		in, err := integrationTx(ctx, tx, name)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/actor"
 	"postern/internal/audit"
 	"postern/internal/model"
 	"postern/internal/secret"
@@ -29,8 +30,9 @@ const fixtureDevices = 40
 // reason; every other table must hold rows, so that a new table's types
 // are copied and verified by TestMigrateStoreCopiesEverything.
 var emptyInFixture = map[string]string{
-	"audit_prune": "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
-	"sync_leader": "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"audit_prune":  "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
+	"sync_leader":  "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"replica_keys": "the key ids each replica holds, reported by replicas on PostgreSQL; on SQLite (one process) always empty",
 }
 
 func fixtureEntry(action, target string) audit.Entry {
@@ -89,6 +91,7 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	must(err, "UseRecoveryCode")
 	must(s.SetSetting(ctx, "require_mfa", "on", fixtureEntry(audit.MFARequired, "")), "SetSetting")
 
+	fillSignIn(t, s, kr, must)
 	fillSync(t, s, must)
 	fillPosture(t, s, must)
 	fillWebhooks(t, s, kr, must)
@@ -219,4 +222,21 @@ func populatedSource(t *testing.T) (string, *secret.Keyring) {
 	fillEveryTable(t, s, kr)
 	mustClose(t, s)
 	return path, kr
+}
+
+// fillSignIn configures Sign in with Microsoft and signs in an admin
+// through it (the sealed client secret, the role map, an Entra identity).
+func fillSignIn(t *testing.T, s *store.Store, kr *secret.Keyring, must func(error, string)) {
+	ctx := context.Background()
+	const tenant = "4f6c2a1e-9b7d-4c3a-8e5f-1a2b3c4d5e6f"
+	sealed, err := kr.Seal([]byte("sign-in-client-secret"), secret.Location{Table: "sign_in_providers", Column: "client_secret", Row: model.SignInEntra})
+	must(err, "Seal")
+	must(s.SaveSignInProvider(ctx, model.SignInProvider{TenantID: tenant, ClientID: tenant, ClientSecret: sealed, Cloud: "commercial",
+		RoleMap: model.RoleMap{AppRoles: map[string]actor.Role{"Postern.Owner": actor.Owner}}, AutoProvision: true,
+		ConfiguredBy: "owner@example.com"}, 0, fixtureEntry(audit.SignInConfigured, "Sign in with Microsoft")), "SaveSignInProvider")
+	a, err := s.CreateEntraAdmin(ctx, "ada@example.com", "x", tenant, "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e", actor.Owner,
+		fixtureEntry(audit.AdminCreated, "ada@example.com"))
+	must(err, "CreateEntraAdmin")
+	_, err = s.RecordEntraSignIn(ctx, a.ID, actor.Owner, fixtureEntry(audit.Login, "ada@example.com"))
+	must(err, "RecordEntraSignIn")
 }

@@ -42,7 +42,7 @@ func (s *Store) PostureCheck(ctx context.Context, id int64) (model.PostureCheck,
 // name in use by another check is a Conflict.
 func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by string, entry audit.Entry) (model.PostureCheck, error) {
 	created := c.ID == 0
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangePolicy, func(tx *sql.Tx) error {
 		now := s.now()
 		c.UpdatedAt, c.UpdatedBy = now, by
 		if c.ID == 0 {
@@ -77,7 +77,7 @@ func (s *Store) SavePostureCheck(ctx context.Context, c model.PostureCheck, by s
 // DeletePostureCheck removes a check and its exceptions; its history stays.
 func (s *Store) DeletePostureCheck(ctx context.Context, id int64, entry audit.Entry) (model.PostureCheck, error) {
 	var c model.PostureCheck
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangePolicy, func(tx *sql.Tx) error {
 		var err error
 		if c, err = scanCheck(tx.QueryRowContext(ctx, "SELECT "+checkColumns+" FROM posture_checks WHERE id = ?", id)); err != nil {
 			return err
@@ -136,7 +136,7 @@ func scanException(r scanner) (model.Exception, error) {
 
 // CreateException stores an exception with its audit entry.
 func (s *Store) CreateException(ctx context.Context, e model.Exception, entry audit.Entry) (model.Exception, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangePolicy, func(tx *sql.Tx) error {
 		e.CreatedAt = s.now()
 		var check any
 		if e.CheckID != 0 {
@@ -155,7 +155,7 @@ func (s *Store) CreateException(ctx context.Context, e model.Exception, entry au
 // RevokeException ends exception id of device deviceID early; one of
 // another device, or already revoked, is NotFound.
 func (s *Store) RevokeException(ctx context.Context, deviceID string, id int64, by string, entry audit.Entry) error {
-	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.changeTx(ctx, model.ChangePolicy, func(tx *sql.Tx) error {
 		now := s.now()
 		res, err := tx.ExecContext(ctx, `UPDATE posture_exceptions SET revoked_at = ?, revoked_by = ?
 			WHERE id = ? AND device_id = ? AND revoked_at IS NULL`, formatTime(now), by, id, deviceID)

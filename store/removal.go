@@ -65,7 +65,7 @@ func (s *Store) holdTx(ctx context.Context, tx *sql.Tx, runID int64) error {
 // refused as a conflict.
 func (s *Store) AcceptHeldRun(ctx context.Context, id int64, by string, entry func(model.SyncRun) audit.Entry) (model.SyncRun, error) {
 	var run model.SyncRun
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeSnapshot, func(tx *sql.Tx) error {
 		var err error
 		if run, err = scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM sync_runs WHERE id = ?", id)); err != nil {
 			return err

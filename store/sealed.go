@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"postern/internal/audit"
+	"postern/internal/model"
 	"postern/internal/secret"
 )
 
@@ -23,6 +24,7 @@ var sealedColumns = []struct {
 	{table: "pending_certificates", column: "private_key", key: "name"},
 	{table: "webhook_endpoints", column: "secret", key: "id"},
 	{table: "admins", column: "mfa_secret", key: "id"},
+	{table: "sign_in_providers", column: "client_secret", key: "name", bump: ", version = version + 1"},
 }
 
 // SealedValues lists every sealed value stored, in every sealed column.
@@ -51,7 +53,7 @@ func sealedIn(ctx context.Context, q querier, table, column, key string) ([]secr
 // every value is rewritten or none.
 func (s *Store) Reseal(ctx context.Context, reseal func(secret.Stored) (string, error), entry func(n int) audit.Entry) (int, error) {
 	n := 0
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeIntegration, func(tx *sql.Tx) error {
 		for _, c := range sealedColumns {
 			vals, err := sealedIn(ctx, tx, c.table, c.column, c.key)
 			if err != nil {

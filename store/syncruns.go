@@ -66,7 +66,7 @@ func (s *Store) FinishRun(ctx context.Context, run model.SyncRun, entry audit.En
 // caller can publish first and then call Checkpoint; otherwise the next
 // write does it.
 func (s *Store) FinishGuardedRun(ctx context.Context, run model.SyncRun, g model.RunGuard) (model.SyncRun, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeSnapshot, func(tx *sql.Tx) error {
 		now := s.now()
 		run.FinishedAt = &now
 		if run.Outcome == model.RunSuccess {

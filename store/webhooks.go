@@ -48,7 +48,7 @@ func (s *Store) WebhookEndpoint(ctx context.Context, id string) (model.WebhookEn
 
 // CreateWebhookEndpoint stores a new endpoint with its audit entry.
 func (s *Store) CreateWebhookEndpoint(ctx context.Context, ep model.WebhookEndpoint, e audit.Entry) (model.WebhookEndpoint, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeWebhooks, func(tx *sql.Tx) error {
 		now := s.now()
 		ep.CreatedAt, ep.RotatedAt = now, now
 		types, err := json.Marshal(nonNil(ep.EventTypes))
@@ -68,7 +68,7 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, ep model.WebhookEndpo
 // URL, event types, enabled flag or (with a new RotatedAt) its secret.
 func (s *Store) UpdateWebhookEndpoint(ctx context.Context, id string, change func(*model.WebhookEndpoint), e audit.Entry) (model.WebhookEndpoint, error) {
 	var ep model.WebhookEndpoint
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeWebhooks, func(tx *sql.Tx) error {
 		var err error
 		if ep, err = scanEndpoint(tx.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE id = ?", id)); err != nil {
 			return err
@@ -95,7 +95,7 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, id string, change fun
 // DeleteWebhookEndpoint removes an endpoint, its outbox and deliveries,
 // with its audit entry.
 func (s *Store) DeleteWebhookEndpoint(ctx context.Context, id string, e audit.Entry) error {
-	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.changeTx(ctx, model.ChangeWebhooks, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_deliveries WHERE endpoint_id = ?", id); err != nil {
 			return err
 		}
@@ -120,7 +120,10 @@ func (s *Store) emitTx(ctx context.Context, tx *sql.Tx, typ string, build func()
 	if err != nil || len(targets) == 0 {
 		return err
 	}
-	return insertOutboxTx(ctx, tx, targets, build(), s.now())
+	if err := insertOutboxTx(ctx, tx, targets, build(), s.now()); err != nil {
+		return err
+	}
+	return s.notifyTx(ctx, tx, model.ChangeWebhooks)
 }
 
 // webhookTargetsTx lists the enabled endpoints that want events of type typ.
@@ -168,7 +171,7 @@ func insertOutboxTx(ctx context.Context, tx *sql.Tx, targets []string, evs []mod
 // pruned, so a condition noticed again a week later is not sent again
 // (receivers dedupe by id, and the same id must carry the same body).
 func (s *Store) EmitWebhookEvents(ctx context.Context, evs []model.WebhookEvent) error {
-	return mapErr(s.withTx(ctx, func(tx *sql.Tx) error {
+	return mapErr(s.changeTx(ctx, model.ChangeWebhooks, func(tx *sql.Tx) error {
 		now := s.now()
 		for _, ev := range evs {
 			targets, err := webhookTargetsTx(ctx, tx, ev.Type)
@@ -336,7 +339,7 @@ func (s *Store) WebhookBacklog(ctx context.Context) (model.WebhookBacklog, error
 // its retries renewed, keeping its event id and body; with its audit entry.
 func (s *Store) RedeliverWebhook(ctx context.Context, endpointID string, id int64, e audit.Entry) (model.OutboxItem, error) {
 	var it model.OutboxItem
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeTx(ctx, model.ChangeWebhooks, func(tx *sql.Tx) error {
 		now := s.now()
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_outbox SET status = ?, attempts = 0, next_attempt_at = ?, created_at = ?,
 			finished_at = NULL WHERE id = ? AND endpoint_id = ?`, model.OutboxPending, formatTime(now), formatTime(now), id, endpointID)

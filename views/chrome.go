@@ -64,6 +64,7 @@ var Navigation = []NavGroup{
 		{"api-tokens", "API tokens", "/settings/api-tokens"},
 		{"webhooks", "Webhooks", "/settings/webhooks"},
 		{"admins", "Admins", "/settings/admins"},
+		{"sign-in", "Sign-in", "/settings/sign-in"},
 		{"sync-runs", "Sync runs", "/sync-runs"},
 		{"help", "Setup guide", "/help/microsoft-defender"},
 	}},

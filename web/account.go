@@ -45,7 +45,7 @@ var enrolmentRoutes = map[string]bool{
 func (s *Server) requireEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		a, _ := currentAdmin(c)
-		if a.MFAEnabled() || enrolmentRoutes[c.Request().Method+" "+c.Path()] {
+		if a.MFAEnabled() || a.EntraObjectID != "" || enrolmentRoutes[c.Request().Method+" "+c.Path()] {
 			return next(c)
 		}
 		required, err := s.mfa.Required(c.Request().Context())

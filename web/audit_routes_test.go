@@ -262,6 +262,22 @@ var auditCases = []auditCase{
 			return adminsPath + "/" + itoa(f.admin) + "/delete", url.Values{}
 		},
 		refused: auditPath(adminsPath + "/999999/delete")},
+	{route: "POST /settings/sign-in", action: "sign_in.configured",
+		ok: func(*auditFixture) (string, url.Values) {
+			return "/settings/sign-in", url.Values{"tenant_id": {"4f6c2a1e-9b7d-4c3a-8e5f-1a2b3c4d5e6f"}, "client_id": {"7d9e8f10-2a3b-4c5d-9e8f-0a1b2c3d4e5f"},
+				"client_secret": {"fixture~secret.value"}, "app_roles_owner": {"Postern.Owner"}, "version": {"0"}}
+		},
+		refused: func(*auditFixture) (string, url.Values) {
+			return "/settings/sign-in", url.Values{"tenant_id": {"contoso.com"}, "version": {"0"}}
+		}},
+	{route: "POST /settings/sign-in/local", action: "sign_in.local_changed",
+		ok: func(*auditFixture) (string, url.Values) {
+			return "/settings/sign-in/local", url.Values{"enabled": {"true"}}
+		},
+		// No Owner has signed in with Microsoft: passwords stay on.
+		refused: func(*auditFixture) (string, url.Values) {
+			return "/settings/sign-in/local", url.Values{"enabled": {"false"}}
+		}},
 	{route: "POST /logout", action: "auth.logout", ok: auditPath("/logout")},
 }
 

@@ -61,6 +61,46 @@ type readiness struct {
 		Blocked             bool       `json:"blocked"`
 		Stale               bool       `json:"stale"`
 	} `json:"sync"`
+	// MasterKey is the master keyring as this Postern last read it (its
+	// key file is read again every minute): key ids only. During a
+	// rotation across replicas each must hold the new key before
+	// postern activate-key makes it active.
+	MasterKey *keyReadiness `json:"master_key,omitempty"`
+	// Replica is this replica among several on one PostgreSQL database;
+	// absent on a single Postern.
+	Replica *replicaReadiness `json:"replica,omitempty"`
+}
+
+type keyReadiness struct {
+	Active string   `json:"active"`
+	KeyIDs []string `json:"key_ids"`
+}
+
+type replicaReadiness struct {
+	Name  string    `json:"name"`
+	Role  string    `json:"role"`
+	Epoch int64     `json:"epoch,omitempty"`
+	Since time.Time `json:"since"`
+	// Leader is the sync leader the database names, when it answers.
+	Leader string `json:"leader,omitempty"`
+}
+
+// replicaText is this replica and its role as the console shows them
+// ("db-b, follower"); "" on a single Postern.
+func (s *Server) replicaText() string {
+	if r := s.replicaStatus(); r != nil {
+		return r.Name + ", " + r.Role
+	}
+	return ""
+}
+
+// replicaStatus is this replica's status, nil on a single Postern.
+func (s *Server) replicaStatus() *ReplicaStatus {
+	if s.replica == nil {
+		return nil
+	}
+	r := s.replica()
+	return &r
 }
 
 func (s *Server) readiness(c echo.Context, ready bool) readiness {
@@ -92,5 +132,15 @@ func (s *Server) readiness(c echo.Context, ready bool) readiness {
 		r.Sync.LastSuccessAt = &at
 	}
 	r.Sync.Stale = st.Stale(now)
+	if s.keys != nil {
+		k := s.keys()
+		r.MasterKey = &keyReadiness{Active: k.Active, KeyIDs: k.IDs}
+	}
+	if rs := s.replicaStatus(); rs != nil {
+		r.Replica = &replicaReadiness{Name: rs.Name, Role: rs.Role, Epoch: rs.Epoch, Since: rs.Since.UTC()}
+		if l, found, err := s.store.SyncLeader(ctx); err == nil && found {
+			r.Replica.Leader = l.Replica
+		}
+	}
 	return r
 }

@@ -57,8 +57,9 @@ func (s *Server) defenderCard(c echo.Context) (views.DefenderCard, error) {
 	card.Devices, card.Discovered = snap.Active, snap.Discovered
 	st := s.syncer.Status()
 	if st.LastSuccess != nil {
-		card.LastSuccess = st.LastSuccess.FinishedAt
+		card.LastSuccess, card.SyncedBy = st.LastSuccess.FinishedAt, st.LastSuccess.Replica
 	}
+	card.Replica = s.replicaText()
 	if st.Held != nil {
 		card.Held = heldRun(*st.Held, true)
 		card.Held.Latest = st.LastRun != nil && st.LastRun.ID == st.Held.ID

@@ -50,6 +50,11 @@ func (s *Server) loginForm(c echo.Context) error {
 
 func (s *Server) loginPage(c echo.Context, email, msg string) views.LoginPage {
 	p := views.LoginPage{Chrome: s.chrome(c, "Sign in", ""), Email: email, Error: msg}
+	if st, err := s.signin.Settings(c.Request().Context()); err == nil {
+		p.Microsoft, p.PasswordsOff = st.Configured, !st.LocalSignIn
+	} else {
+		s.logger(c).Error("read the sign-in settings", "err", err)
+	}
 	if next := wantedReturn(c); next != "/" {
 		p.Next = next
 	}
@@ -79,6 +84,12 @@ func (s *Server) loginSave(c echo.Context) error {
 	target := email
 	if checkEmail(email) != "" {
 		target = "(not an email address)" // never store what may be a mistyped password
+	}
+	if off, err := s.passwordsOff(c, target); off || err != nil {
+		if err != nil {
+			return err
+		}
+		return render(c, http.StatusForbidden, views.Login(s.loginPage(c, "", "Password sign-in is turned off. Sign in with Microsoft.")))
 	}
 	if ok, wait := s.limiter.Attempt(acctKey, ipKey); !ok {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, target, audit.Denied, "too many failed sign-ins")
@@ -197,6 +208,9 @@ func (s *Server) authenticate(c echo.Context, email, password string) (model.Adm
 	}
 	if err != nil {
 		return model.Admin{}, err
+	}
+	if a.PasswordHash == "" { // signs in with Microsoft only
+		return model.Admin{}, auth.VerifyNothing(password)
 	}
 	if err := auth.VerifyPassword(a.PasswordHash, password); err != nil {
 		return model.Admin{}, err

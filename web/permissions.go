@@ -96,6 +96,10 @@ var routeRoles = map[string]actor.Role{
 	"POST /account/mfa/disable":        actor.Auditor,
 	"POST /account/mfa/recovery-codes": actor.Auditor,
 
+	"GET /settings/sign-in":        actor.Owner, // Sign in with Microsoft and password sign-in
+	"POST /settings/sign-in":       actor.Owner,
+	"POST /settings/sign-in/local": actor.Owner,
+
 	"GET /audit":     actor.Auditor,
 	"GET /audit.csv": actor.Auditor,
 }

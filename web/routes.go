@@ -7,12 +7,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/static"
+	"postern/views"
 )
 
 // publicPaths may be reached without signing in. Everything else redirects
 // to /login (tests enumerate the routes to hold this).
 var publicPaths = map[string]bool{
-	"/login": true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
+	"/login": true, microsoftStartPath: true, microsoftCallbackPath: true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
 	// The sign-in's second step: reached with a password-verified session
 	// that grants nothing else (web/mfa.go).
 	codeStepPath: true, codeCancelPath: true,
@@ -57,6 +58,9 @@ func (s *Server) adminRoutes(app *echo.Group) {
 	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
 	app.POST(adminsPath+"/:id/mfa/reset", s.adminMFAReset)
 	app.POST(requireMFAPath, s.requireMFASave)
+	app.GET(views.SignInPath, s.signInSettings)
+	app.POST(views.SignInPath, s.signInSave)
+	app.POST(signInLocalPath, s.signInLocal)
 }
 
 // routes is the console's sitemap.
@@ -81,6 +85,8 @@ func (s *Server) routes() {
 	web.GET(codeStepPath, s.codeStepForm)
 	web.POST(codeStepPath, s.codeStepSave)
 	web.POST(codeCancelPath, s.codeStepCancel)
+	web.GET(microsoftStartPath, s.microsoftStart)
+	web.GET(microsoftCallbackPath, s.microsoftCallback)
 
 	app := web.Group("", s.requireAdmin, s.requireRole, s.requireEnrolment)
 	app.POST("/logout", s.logout)

@@ -23,6 +23,7 @@ import (
 	"postern/internal/metrics"
 	"postern/internal/model"
 	"postern/internal/policy"
+	"postern/internal/signin"
 	"postern/internal/syncer"
 	"postern/internal/webhook"
 	"postern/store"
@@ -32,6 +33,7 @@ import (
 type Deps struct {
 	Store       *store.Store
 	Integration *integration.Service
+	SignIn      *signin.Service
 	Syncer      Syncer
 	Fleet       *fleet.Holder
 	Tokens      *auth.Tokens
@@ -55,6 +57,28 @@ type Deps struct {
 	// DecisionDays is the decision log's retention, as the page states it
 	// (default 7).
 	DecisionDays int
+	// Replica reports this replica among several on one PostgreSQL
+	// database; nil on a single Postern.
+	Replica func() ReplicaStatus
+	// Keys reports the master key ids this Postern holds, for
+	// /readyz?verbose; nil reports none.
+	Keys func() KeyStatus
+}
+
+// KeyStatus is the master keyring as this Postern last read it: key ids
+// only, never key material.
+type KeyStatus struct {
+	Active string   // the key id that seals new values
+	IDs    []string // every key id held
+}
+
+// ReplicaStatus is a replica as /readyz?verbose, /metrics and the
+// Integrations card report it.
+type ReplicaStatus struct {
+	Name  string
+	Role  string // replica.RoleLeader or replica.RoleFollower
+	Epoch int64  // the leader's term; 0 as a follower
+	Since time.Time
 }
 
 // Syncer is the background sync as the console drives it.
@@ -72,6 +96,7 @@ type Server struct {
 	echo          *echo.Echo
 	store         *store.Store
 	integration   *integration.Service
+	signin        *signin.Service
 	syncer        Syncer
 	fleet         *fleet.Holder
 	tokens        *auth.Tokens
@@ -88,6 +113,8 @@ type Server struct {
 	limiter       *auth.Limiter
 	decisions     *decisionlog.Log
 	decisionDays  int
+	replica       func() ReplicaStatus // nil: a single Postern
+	keys          func() KeyStatus     // nil: none reported
 	apiSummary    apiCounts
 	clientCert    *clientcert.Config
 	forwardMaxAge time.Duration
@@ -116,6 +143,7 @@ func NewServer(d Deps) *Server {
 		echo:          echo.New(),
 		store:         d.Store,
 		integration:   d.Integration,
+		signin:        d.SignIn,
 		syncer:        d.Syncer,
 		fleet:         d.Fleet,
 		tokens:        d.Tokens,
@@ -133,6 +161,8 @@ func NewServer(d Deps) *Server {
 		decisions:     d.Decisions,
 	}
 	s.decisionDays = d.DecisionDays
+	s.replica = d.Replica
+	s.keys = d.Keys
 	if s.decisionDays <= 0 {
 		s.decisionDays = 7
 	}

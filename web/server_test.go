@@ -23,6 +23,7 @@ import (
 	"postern/internal/metrics"
 	"postern/internal/policy"
 	"postern/internal/secret"
+	"postern/internal/signin"
 	"postern/internal/syncer"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
@@ -160,6 +161,9 @@ func (p parts) server(d Deps) *Server {
 	d.Store, d.Integration, d.Syncer, d.Fleet, d.Tokens, d.Policy, d.Logger = p.st, p.svc, p.worker, p.fleet, p.tokens, p.pol, p.log
 	d.Webhooks = p.hooks
 	d.MFA = auth.NewMFA(p.st, p.kr, nil, p.log, d.Now)
+	if d.SignIn == nil {
+		d.SignIn = signin.New(p.st, p.kr, p.log, signin.Options{})
+	}
 	d.Metrics = metrics.New(p.st, p.fleet, p.worker.Status, p.log)
 	if d.Decisions == nil {
 		// Every allow sampled; nothing flushes on its own: a test calls

@@ -95,6 +95,12 @@ const (
 	CertificateGenerated = "integration.certificate_generated"
 	KeyRotated           = "key.rotated"
 	KeyRetired           = "key.retired"
+	// KeyStaged: a new master key was added to the keyring file without
+	// sealing anything, to be given to every replica before activation.
+	KeyStaged = "key.staged"
+	// KeyActivated: a staged key, held by every live replica, was made
+	// the key that seals; the stored secrets' re-encryption is KeyRotated.
+	KeyActivated = "key.activated"
 
 	SyncRun       = "sync.run"
 	SyncRequested = "sync.requested"
@@ -127,17 +133,22 @@ const (
 	VerdictChanged = "posture.verdict_changed"
 	// Pruned records each retention pass that deleted old entries.
 	Pruned = "retention.pruned"
+	// SignInConfigured records a save of Settings → Sign-in (Sign in with
+	// Microsoft); LocalSignInChanged turning password sign-in off or on.
+	SignInConfigured   = "sign_in.configured"
+	LocalSignInChanged = "sign_in.local_changed"
 )
 
 // Actions lists every action, for filters and tests.
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, AdminRoleChanged, AdminDisabled, AdminEnabled, AdminDeleted, SessionsEnded, RoleDenied, Login, LoginRateLimited, Logout, CSRFRejected,
 	MFAEnrolled, MFADisabled, MFAReset, MFARecoveryCodesMade, MFARequired, LoginPassword, LoginCode, MFARecoveryCodeUsed,
-	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired,
+	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired, KeyStaged, KeyActivated,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
 	WebhookCreated, WebhookRotated, WebhookEnabled, WebhookDisabled, WebhookDeleted, WebhookRedelivered,
+	SignInConfigured, LocalSignInChanged,
 }
 
 // Categories of actions, as the audit log's filter offers them.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,6 +71,12 @@ type Config struct {
 	// DecisionLogMaxRows: entries the decision log keeps at most, the
 	// newest (0: no cap).
 	DecisionLogMaxRows int
+	// ReplicaName names this replica to the others and to admins, with
+	// a PostgreSQL database ("" on SQLite: one process).
+	ReplicaName string
+	// LeaderLease bounds how long a sync leader that froze or lost the
+	// database keeps the lock before another replica takes over.
+	LeaderLease time.Duration
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -102,6 +109,8 @@ var Settings = []Setting{
 	{"forward-auth-max-age", "0", "how long a proxy may cache a forward-auth decision (Cache-Control max-age, at most 1h, never past valid_until; 0: no-store)"},
 	{"decision-log-days", "7", "days the decision log keeps the enforcement API's denials (1 to 365)"},
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
+	{"replica-name", "", "this replica's name among several on one PostgreSQL database (default: the host name and the port of addr)"},
+	{"leader-lease", "10s", "with PostgreSQL: how long a sync leader that stopped answering keeps the sync before another replica takes over (2s to 1m)"},
 	{"decision-log-max-rows", "5000000", "entries the decision log keeps at most, the newest (0: no cap; at least 1000 otherwise)"},
 }
 
@@ -217,6 +226,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		}
 	}
 	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	errs = append(errs, buildReplica(v, &cfg)...)
 	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
 		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
 		errs = append(errs, fmt.Errorf("forward-auth-max-age: %q is not a duration from 0 to 1h, such as 5s", *v["forward-auth-max-age"]))
@@ -235,6 +245,24 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// buildReplica reads the settings of a replica among several on one
+// PostgreSQL database.
+func buildReplica(v map[string]*string, cfg *Config) []error {
+	var errs []error
+	var err error
+	if cfg.LeaderLease, err = time.ParseDuration(strings.TrimSpace(*v["leader-lease"])); err != nil ||
+		cfg.LeaderLease < 2*time.Second || cfg.LeaderLease > time.Minute {
+		errs = append(errs, fmt.Errorf("leader-lease: %q is not a duration from 2s to 1m, such as 10s", *v["leader-lease"]))
+	}
+	if cfg.ReplicaName = strings.TrimSpace(*v["replica-name"]); cfg.ReplicaName == "" && cfg.DatabaseURL != "" {
+		cfg.ReplicaName = defaultReplicaName(cfg.Addr)
+	}
+	if len(cfg.ReplicaName) > 100 || strings.ContainsFunc(cfg.ReplicaName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		errs = append(errs, fmt.Errorf("replica-name: %q is not a name of at most 100 printable characters", cfg.ReplicaName))
+	}
+	return errs
 }
 
 // Validate reports every problem at once so an operator fixes them in one go.
@@ -370,7 +398,21 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("decision_log_days", c.DecisionLogDays),
 		slog.Int("decision_log_sample", c.DecisionLogSample),
 		slog.Int("decision_log_max_rows", c.DecisionLogMaxRows),
+		slog.String("replica", orDefault(c.ReplicaName, "single")),
 	)
+}
+
+// defaultReplicaName is the host's name and addr's port: distinct for two
+// replicas on one host, and telling on the Integrations card.
+func defaultReplicaName(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "postern"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil && port != "" {
+		return host + ":" + port
+	}
+	return host
 }
 
 func orDefault(s, def string) string {

@@ -105,6 +105,8 @@ var sample = map[string]struct {
 	"client-cert-ca":           {" /etc/postern/device-ca.pem ", func(c config.Config) string { return c.ClientCertCA }, "/etc/postern/device-ca.pem"},
 	"client-cert-uri-prefixes": {"urn:device:, urn:x:", func(c config.Config) string { return strings.Join(c.ClientCertURIPrefixes, "|") }, "urn:device:|urn:x:"},
 	"forward-auth-max-age":     {"5s", func(c config.Config) string { return c.ForwardAuthMaxAge.String() }, "5s"},
+	"replica-name":             {" db-a ", func(c config.Config) string { return c.ReplicaName }, "db-a"},
+	"leader-lease":             {"30s", func(c config.Config) string { return c.LeaderLease.String() }, "30s"},
 	"client-cert-subject-cn":   {"yes", func(c config.Config) string { return fmt.Sprint(c.ClientCertSubjectCN) }, "true"},
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"postern/internal/testkit"
+	"postern/internal/testkit/pgtest"
 )
 
 // Environment variables that steer the harness.
@@ -33,7 +34,7 @@ var buildDir string
 var extraBuildFlags []string
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL a test started
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

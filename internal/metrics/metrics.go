@@ -80,6 +80,8 @@ var (
 	devicesDesc = prometheus.NewDesc("postern_devices", "Devices in the in-memory snapshot.", []string{"state"}, nil)
 	dbUpDesc    = prometheus.NewDesc("postern_database_up", "1 while the database answers.", nil, nil)
 	readyDesc   = prometheus.NewDesc("postern_snapshot_loaded", "1 once the stored device snapshot is in memory: the enforcement API can answer.", nil, nil)
+	snapRunDesc = prometheus.NewDesc("postern_snapshot_run_id", "The sync run whose devices the in-memory snapshot holds (0 before the first).", nil, nil)
+	snapAtDesc  = prometheus.NewDesc("postern_snapshot_synced_timestamp_seconds", "When the in-memory snapshot's sync finished (Unix time); 0 before the first.", nil, nil)
 )
 
 type syncCollector struct {
@@ -90,7 +92,7 @@ type syncCollector struct {
 }
 
 func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{runsDesc, waitDesc, lastOKDesc, lastDurDesc, runningDesc, breakerDesc, devicesDesc, dbUpDesc, readyDesc} {
+	for _, d := range []*prometheus.Desc{runsDesc, waitDesc, lastOKDesc, lastDurDesc, runningDesc, breakerDesc, devicesDesc, dbUpDesc, readyDesc, snapRunDesc, snapAtDesc} {
 		ch <- d
 	}
 }
@@ -122,6 +124,12 @@ func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, b2f(st.BreakerOpen))
 	snap := c.devices.Load()
 	ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, b2f(c.devices.Loaded()))
+	var syncedAt float64
+	if !snap.SyncedAt.IsZero() {
+		syncedAt = float64(snap.SyncedAt.Unix())
+	}
+	ch <- prometheus.MustNewConstMetric(snapRunDesc, prometheus.GaugeValue, float64(snap.RunID))
+	ch <- prometheus.MustNewConstMetric(snapAtDesc, prometheus.GaugeValue, syncedAt)
 	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Active), "active")
 	ch <- prometheus.MustNewConstMetric(devicesDesc, prometheus.GaugeValue, float64(snap.Len()-snap.Active), "removed")
 }

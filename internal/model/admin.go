@@ -18,6 +18,12 @@ type Admin struct {
 	// sign in.
 	DisabledAt   *time.Time
 	LastSignInAt *time.Time
+	// EntraTenantID and EntraObjectID key an admin who signs in with
+	// Microsoft (the token's tid and oid); empty for a local account.
+	// SSOSignInAt is their last sign-in that way.
+	EntraTenantID string
+	EntraObjectID string
+	SSOSignInAt   *time.Time
 	// MFAEnabledAt is when the admin completed two-factor enrolment; nil
 	// while they sign in with a password alone. The secret itself is never
 	// part of Admin (store.AdminMFA reads it, sealed, for the check).

@@ -63,6 +63,10 @@ type Engine struct {
 	pending   []pending // causes named since the last refresh, with the state they made
 	restored  bool      // restore has read the recorded verdicts
 	saved     saved     // what the recorded verdicts describe
+	// replicated: one of several replicas (Follow), recording only while
+	// lead, the sync leader's context, is set (Lead).
+	replicated bool
+	lead       context.Context
 }
 
 // verdicts are every device's results at one refresh, packed: for device i

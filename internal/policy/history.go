@@ -43,12 +43,16 @@ func (e *Engine) Run(ctx context.Context) {
 // counts and records each verdict that changed since the last refresh. The
 // first refresh after start only sets the baseline.
 func (e *Engine) refresh(ctx context.Context) error {
+	rctx, records := e.recorder(ctx)
+	if !records {
+		return e.follow(ctx)
+	}
 	e.mu.Lock()
 	restored := e.restored
 	e.restored = true
 	e.mu.Unlock()
 	if !restored {
-		if err := e.restore(ctx); err != nil {
+		if err := e.restore(rctx); err != nil {
 			e.mu.Lock()
 			e.restored = false
 			e.mu.Unlock()
@@ -56,13 +60,60 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 	}
 	e.mu.Lock()
-	prev, named := e.last, e.pending
+	prev, named, replicated := e.last, e.pending, e.replicated
+	e.pending = nil
+	st := e.st.Load()
+	e.mu.Unlock()
+	if replicated && restored {
+		var err error
+		if named, err = e.pendingElsewhere(rctx, named); err != nil {
+			e.mu.Lock()
+			e.pending = append(named, e.pending...)
+			e.mu.Unlock()
+			return err
+		}
+	}
+	snap, now := e.fleet.Load(), e.now()
+	fresh := freshnessAt(snap, e.interval, st.grace, now)
+	p := newPass(st, snap, inputFor(fresh, !st.defenderEnabled, now), prev, now, named)
+	if err := p.run(ctx); err != nil {
+		return err
+	}
+	// The counts go out first: the history write may take a while.
+	if err := e.publish(ctx, st, fresh, p); err != nil {
+		return err
+	}
+	if err := e.recordChanges(rctx, p.causes, p, named); err != nil {
+		e.mu.Lock()
+		e.pending = append(named, e.pending...) // filed by the next pass
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Lock()
+	e.last = p.next
+	e.mu.Unlock()
+	return nil
+}
+
+// follow is a refresh on a replica that does not lead: the verdicts and
+// counts it answers with, nothing recorded. The causes it was told of are
+// kept in the database for the leader to file.
+func (e *Engine) follow(ctx context.Context) error {
+	e.mu.Lock()
 	e.pending = nil
 	st := e.st.Load()
 	e.mu.Unlock()
 	snap, now := e.fleet.Load(), e.now()
 	fresh := freshnessAt(snap, e.interval, st.grace, now)
-	p := newPass(st, snap, inputFor(fresh, !st.defenderEnabled, now), prev, now, named)
+	p := newPass(st, snap, inputFor(fresh, !st.defenderEnabled, now), nil, now, nil)
+	if err := p.run(ctx); err != nil {
+		return err
+	}
+	return e.publish(ctx, st, fresh, p)
+}
+
+// run evaluates every device of the pass.
+func (p *pass) run(ctx context.Context) error {
 	for i := range p.snap.Devices {
 		if i%yieldEvery == yieldEvery-1 {
 			// A whole-fleet pass takes a good part of a second: let the
@@ -75,19 +126,6 @@ func (e *Engine) refresh(ctx context.Context) error {
 		}
 		p.device(i)
 	}
-	// The counts go out first: the history write may take a while.
-	if err := e.publish(ctx, st, fresh, p); err != nil {
-		return err
-	}
-	if err := e.recordChanges(ctx, p.causes, p, named); err != nil {
-		e.mu.Lock()
-		e.pending = append(named, e.pending...) // filed by the next pass
-		e.mu.Unlock()
-		return err
-	}
-	e.mu.Lock()
-	e.last = p.next
-	e.mu.Unlock()
 	return nil
 }
 

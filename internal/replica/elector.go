@@ -100,10 +100,17 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context, epoch 
 		if err != nil && !errors.Is(err, errNotElected) {
 			e.opts.Log.Warn("sync leader election", "err", err)
 		}
+		// A leader that lost its lock (its session ended: the network, the
+		// database, an operator) leaves the next term to a healthier
+		// replica for a lease before it campaigns again.
+		wait := e.opts.Retry
+		if errors.Is(err, ErrLeadershipLost) {
+			wait += e.opts.Lease
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(e.opts.Retry):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -5,45 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"postern/internal/model"
 	"time"
 )
 
-// channel is the LISTEN/NOTIFY channel of Postern's replicas.
-const channel = "postern_changes"
-
-// What changed, in a Change: each replica reloads the state it serves
-// from memory that the kind names.
-const (
-	// ChangeSnapshot: a sync run was applied (RunID); the device snapshot
-	// and the policy's counts follow it.
-	ChangeSnapshot = "snapshot"
-	// ChangePolicy: posture checks or exceptions changed.
-	ChangePolicy = "policy"
-	// ChangeTokens: an API token was created or revoked.
-	ChangeTokens = "tokens"
-	// ChangeIntegration: the Defender integration was saved, enabled or
-	// disabled.
-	ChangeIntegration = "integration"
-)
-
-// Change is one notification.
-type Change struct {
-	Kind    string `json:"kind"`
-	Replica string `json:"replica"` // who made the change
-	RunID   int64  `json:"run_id,omitempty"`
-}
-
-// Payload is the NOTIFY payload of ch; Notify's SQL sends it.
-func Payload(ch Change) (string, error) {
-	b, err := json.Marshal(ch)
-	return string(b), err
-}
-
-// NotifySQL is the statement that sends a change, with its payload
-// (Payload) as the one argument, on the caller's connection or in its
-// transaction (a NOTIFY in a transaction is delivered when it commits, and
-// not at all if it rolls back).
-const NotifySQL = "SELECT pg_notify('" + channel + "', $1)"
+// Change is one notification; the store sends them (model.Change).
+type Change = model.Change
 
 // ListenerOptions configure a Listener.
 type ListenerOptions struct {
@@ -97,7 +64,7 @@ func (l *Listener) session(ctx context.Context, resync bool, ready *chan<- struc
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+model.ChangesChannel); err != nil {
 		return fmt.Errorf("replica: listen: %w", err)
 	}
 	if *ready != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/internal/model"
 	"postern/internal/testkit"
 	"postern/internal/testkit/pgtest"
 	"postern/store"
@@ -234,42 +235,38 @@ func TestListenerHandsOverChanges(t *testing.T) {
 		Exec(string, ...any) (sql.Result, error)
 	}, ch Change) {
 		t.Helper()
-		p, err := Payload(ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := q.Exec(NotifySQL, p); err != nil {
+		if _, err := q.Exec("SELECT pg_notify($1, $2)", model.ChangesChannel, ch.Payload()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	notify(db, Change{Kind: ChangeTokens, Replica: "b"}) // b's own: not handed back
+	notify(db, Change{Kind: model.ChangeTokens, Replica: "b"}) // b's own: not handed back
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	notify(tx, Change{Kind: ChangeIntegration, Replica: "a"})
+	notify(tx, Change{Kind: model.ChangeIntegration, Replica: "a"})
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	notify(db, Change{Kind: ChangeSnapshot, Replica: "a", RunID: 7})
-	testkit.WaitFor(t, 5*time.Second, "the snapshot change", func() bool { _, ok := got.Load(ChangeSnapshot); return ok })
-	if v, _ := got.Load(ChangeSnapshot); v.(Change).RunID != 7 {
+	notify(db, Change{Kind: model.ChangeSnapshot, Replica: "a", RunID: 7})
+	testkit.WaitFor(t, 5*time.Second, "the snapshot change", func() bool { _, ok := got.Load(model.ChangeSnapshot); return ok })
+	if v, _ := got.Load(model.ChangeSnapshot); v.(Change).RunID != 7 {
 		t.Errorf("change %+v, want run 7", v)
 	}
-	if _, ok := got.Load(ChangeTokens); ok {
+	if _, ok := got.Load(model.ChangeTokens); ok {
 		t.Error("b was handed its own change")
 	}
-	if _, ok := got.Load(ChangeIntegration); ok {
+	if _, ok := got.Load(model.ChangeIntegration); ok {
 		t.Error("a change notified in a rolled back transaction was delivered")
 	}
 	if resyncs.Load() != 0 {
 		t.Errorf("%d resyncs before any session was lost", resyncs.Load())
 	}
 
-	if _, err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN " + channel + "'"); err != nil {
+	if _, err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN " + model.ChangesChannel + "'"); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 10*time.Second, "a resync after the lost session", func() bool { return resyncs.Load() == 1 })
-	notify(db, Change{Kind: ChangePolicy, Replica: "a"})
-	testkit.WaitFor(t, 5*time.Second, "a change after the reconnect", func() bool { _, ok := got.Load(ChangePolicy); return ok })
+	notify(db, Change{Kind: model.ChangePolicy, Replica: "a"})
+	testkit.WaitFor(t, 5*time.Second, "a change after the reconnect", func() bool { _, ok := got.Load(model.ChangePolicy); return ok })
 }

@@ -39,7 +39,11 @@ func (w *Worker) SyncNow(ctx context.Context) error {
 	if w.Status().Blocked {
 		return errSyncPaused
 	}
-	w.Trigger(TriggerManual)
+	if w.Leading() {
+		w.Trigger(TriggerManual)
+	} else if err := w.opts.RequestSync(ctx); err != nil {
+		return err
+	}
 	e := audit.As(a, audit.SyncRequested, "Microsoft Defender")
 	e.Detail = "Sync now"
 	if err := w.store.AppendAudit(ctx, e); err != nil {

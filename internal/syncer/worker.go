@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"postern/internal/audit"
@@ -71,6 +72,12 @@ type Options struct {
 	AVGrace time.Duration
 	List    defender.ListOptions
 	Now     func() time.Time
+	// Replica: one of several replicas on one database. Load leaves the
+	// runs alone (the leader's may be in flight), Run is not used: the
+	// sync leader runs Lead. RequestSync passes an admin's Sync now on to
+	// the leader when this replica does not lead.
+	Replica     bool
+	RequestSync func(ctx context.Context) error
 }
 
 // Worker owns the sync loop. Run it once; it returns when ctx ends, after the
@@ -84,6 +91,7 @@ type Worker struct {
 
 	trigger   chan string
 	publishMu sync.Mutex
+	leading   atomic.Bool // Lead runs
 
 	loadMu sync.Mutex
 	loaded bool
@@ -155,10 +163,14 @@ func (w *Worker) Load(ctx context.Context) error {
 	if w.loaded {
 		return nil
 	}
-	if n, err := w.store.MarkInterrupted(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		w.log.Warn("marked interrupted sync runs", "runs", n)
+	// Among replicas the leader closes what a previous leader left open
+	// (Lead): another replica's run may be in flight.
+	if !w.opts.Replica {
+		if n, err := w.store.MarkInterrupted(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			w.log.Warn("marked interrupted sync runs", "runs", n)
+		}
 	}
 	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
 	if err != nil {
@@ -181,7 +193,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Load(ctx); err != nil {
 		return err
 	}
-	next, reason := w.opts.Now().Add(time.Second), TriggerStartup // first sync soon after start
+	return w.loop(ctx, w.opts.Now().Add(time.Second), TriggerStartup) // first sync soon after start
+}
+
+// loop syncs at next for reason, then on every tick and trigger until ctx
+// ends.
+func (w *Worker) loop(ctx context.Context, next time.Time, reason string) error {
 	for {
 		w.setNext(next)
 		timer := time.NewTimer(max(0, next.Sub(w.opts.Now())))

@@ -1,4 +1,4 @@
--- PostgreSQL translation of migrations/0027_admin_mfa.sql: two-factor
+-- PostgreSQL translation of migrations/0029_admin_mfa.sql: two-factor
 -- authentication for local accounts (the sealed TOTP secret, when it was
 -- enrolled, the last accepted time step), hashed recovery codes and the
 -- console-wide settings.
