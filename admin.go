@@ -15,10 +15,13 @@ import (
 	"postern/store"
 )
 
-// adminCommand handles `postern admin reset-password [flags] EMAIL`.
+const adminUsage = "usage: postern admin reset-password|reset-mfa [flags] EMAIL"
+
+// adminCommand handles the break-glass commands `postern admin
+// reset-password [flags] EMAIL` and `postern admin reset-mfa [flags] EMAIL`.
 func adminCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "reset-password" {
-		return errors.New("usage: postern admin reset-password [flags] EMAIL")
+	if len(args) == 0 || (args[0] != "reset-password" && args[0] != "reset-mfa") {
+		return errors.New(adminUsage)
 	}
 	e, err := open(ctx, args[1:], getenv, io.Discard)
 	if err != nil {
@@ -26,7 +29,10 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer e.store.Close()
 	if len(e.args) != 1 {
-		return errors.New("usage: postern admin reset-password [flags] EMAIL")
+		return errors.New(adminUsage)
+	}
+	if args[0] == "reset-mfa" {
+		return resetMFA(ctx, e, strings.TrimSpace(e.args[0]), stdout)
 	}
 	email := strings.TrimSpace(e.args[0])
 	a, err := e.store.AdminByEmail(ctx, email)
@@ -72,5 +78,27 @@ func reenableLocalSignIn(ctx context.Context, st *store.Store, stdout io.Writer)
 		return err
 	}
 	fmt.Fprintln(stdout, "Password sign-in was turned off (Sign in with Microsoft only); it is on again.")
+	return nil
+}
+
+// resetMFA turns two-factor authentication off for the admin with email
+// (the secret and the recovery codes are deleted), through the same
+// service as an Owner's reset, audited as the command line: the way back
+// in for an admin who lost their phone and their recovery codes, or for
+// the last Owner.
+func resetMFA(ctx context.Context, e *env, email string, stdout io.Writer) error {
+	a, err := e.store.AdminByEmail(ctx, email)
+	if apperr.Is(err, apperr.NotFound) {
+		return fmt.Errorf("no admin account has the email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	svc := auth.NewMFA(e.store, e.keyring, nil, e.log, nil)
+	if _, err := svc.Reset(actor.NewContext(ctx, actor.AdminCommand), a.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Two-factor authentication of %s is off: the authenticator app and the recovery codes no longer work.\n"+
+		"They sign in with their password alone and can set it up again on their account page (at once, if an Owner requires it).\n", a.Email)
 	return nil
 }

@@ -22,6 +22,13 @@ import (
 // integration sealed under the directory's own master key.
 func configured(t *testing.T) (dir string, emuURL string) {
 	t.Helper()
+	return configuredAt(t, "")
+}
+
+// configuredAt is configured on the PostgreSQL database at dbURL, or on
+// SQLite in the directory when dbURL is "".
+func configuredAt(t *testing.T, dbURL string) (dir string, emuURL string) {
+	t.Helper()
 	dir = t.TempDir()
 	emu := httptest.NewServer(emulator.New(emulator.Config{}))
 	t.Cleanup(emu.Close)
@@ -30,7 +37,7 @@ func configured(t *testing.T) (dir string, emuURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
+	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{URL: dbURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +53,12 @@ func configured(t *testing.T) (dir string, emuURL string) {
 
 func storedKeyID(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "postern.db"), store.Options{})
+	return storedKeyIDAt(t, dir, "")
+}
+
+func storedKeyIDAt(t *testing.T, dir, dbURL string) string {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "postern.db"), store.Options{URL: dbURL})
 	if err != nil {
 		t.Fatal(err)
 	}

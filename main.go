@@ -35,6 +35,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return emulateDefender(ctx, args[1:], stdout)
 		case "rotate-key":
 			return rotateKey(ctx, args[1:], getenv, stdout)
+		case "stage-key":
+			return stageKey(ctx, args[1:], getenv, stdout)
+		case "activate-key":
+			return activateKey(ctx, args[1:], getenv, stdout)
 		case "retire-key":
 			return retireKey(ctx, args[1:], getenv, stdout)
 		case "backup":
@@ -56,8 +60,12 @@ const usage = `Usage:
   postern [flags]                          serve the console (the default)
   postern admin reset-password [flags] EMAIL
                                            set a new random password for EMAIL and end its sessions
+  postern admin reset-mfa [flags] EMAIL    turn two-factor authentication off for EMAIL (lost phone and recovery codes)
   postern emulate-defender [flags]         run a local stand-in for Microsoft's token and Defender endpoints
   postern rotate-key [flags]               add a new master key and re-encrypt every stored secret
+  postern stage-key [flags]                add a new master key without using it yet (replicas: phase one)
+  postern activate-key [flags] KEY_ID      make a staged key active and re-encrypt every stored secret,
+                                           once every live replica holds it (phase two)
   postern retire-key [flags] KEY_ID        remove an old master key that nothing uses any more
   postern backup [flags] FILE              copy the live database to a new FILE (the master key is not in it)
   postern migrate-store [--from FILE] [--to URL]

@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/secret"
 	"postern/internal/testkit"
 	"postern/store"
 )
@@ -148,6 +150,61 @@ func TestAdminResetPassword(t *testing.T) {
 		t.Fatalf("password reset audited %d times, want 1", len(entries))
 	}
 	err = run(ctx, []string{"admin", "reset-password", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &testkit.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "no admin account") {
+		t.Fatalf("unknown admin: %v", err)
+	}
+}
+
+// postern admin reset-mfa turns an admin's two-factor off, audited as the
+// command line; an unknown email is refused.
+func TestAdminResetMFA(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.CreateFirstAdmin(ctx, "admin@example.com", "$argon2id$unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _, err := secret.LoadKeyring("", filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := kr.Seal([]byte("JBSWY3DPEHPK3PXP"), secret.Location{Table: "admins", Column: "mfa_secret", Row: strconv.FormatInt(a.ID, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMFAPending(ctx, a.ID, sealed); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnableMFA(ctx, a.ID, sealed, 1, [][]byte{{1}}, audit.Entry{Actor: "test", Action: audit.MFAEnrolled, Outcome: audit.Success}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	out := &testkit.Buffer{}
+	if err := run(ctx, []string{"admin", "reset-mfa", "--data-dir", dir, "admin@example.com"}, envOf(nil), out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Two-factor authentication of admin@example.com is off") {
+		t.Fatalf("output: %s", out)
+	}
+	st, err = store.Open(ctx, filepath.Join(dir, "postern.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, _ := st.AdminMFA(ctx, a.ID); got.Enabled || got.Sealed != "" || got.RecoveryLeft != 0 {
+		t.Fatalf("after reset-mfa: %+v", got)
+	}
+	action := audit.MFAReset
+	entries, _, _ := st.AuditEntries(ctx, audit.Filter{Action: &action})
+	if len(entries) != 1 || entries[0].Actor != "postern admin (command line)" || entries[0].Target != "admin@example.com" {
+		t.Fatalf("reset-mfa audit = %+v", entries)
+	}
+	err = run(ctx, []string{"admin", "reset-mfa", "--data-dir", dir, "nobody@example.com"}, envOf(nil), &testkit.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "no admin account") {
 		t.Fatalf("unknown admin: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"postern/internal/integration"
 	"postern/internal/model"
 	"postern/internal/replica"
+	"postern/internal/secret"
 	"postern/internal/syncer"
 	"postern/store"
 	"postern/web"
@@ -32,6 +33,8 @@ type replicaSet struct {
 	log      *slog.Logger
 	elector  *replica.Elector
 	listener *replica.Listener
+	store    *store.Store
+	keys     *keyWatch
 
 	mu          sync.Mutex
 	integration string // the integration as last seen: its credentials' version, "" while off
@@ -40,7 +43,7 @@ type replicaSet struct {
 // newReplicaSet prepares, with a PostgreSQL database, the replica's
 // election and listener, and sets the sync worker's options for a
 // replica; nil on SQLite. The console it drives is set once built.
-func newReplicaSet(ctx context.Context, e *env, sync *syncer.Options) (*replicaSet, error) {
+func newReplicaSet(ctx context.Context, e *env, keys *keyWatch, sync *syncer.Options) (*replicaSet, error) {
 	if !e.replicated() {
 		return nil, nil
 	}
@@ -50,7 +53,7 @@ func newReplicaSet(ctx context.Context, e *env, sync *syncer.Options) (*replicaS
 	}
 	sync.Replica = true
 	sync.RequestSync = func(ctx context.Context) error { return e.store.Notify(ctx, model.ChangeSyncRequested) }
-	r := &replicaSet{log: e.log}
+	r := &replicaSet{log: e.log, store: e.store, keys: keys}
 	r.elector = replica.NewElector(replica.ElectorOptions{URL: url, Name: e.cfg.ReplicaName, Lease: e.cfg.LeaderLease, Log: e.log})
 	r.listener = replica.NewListener(replica.ListenerOptions{URL: url, Name: e.cfg.ReplicaName,
 		OnChange: r.follow, OnResync: r.resync, Log: e.log})
@@ -76,6 +79,7 @@ func (r *replicaSet) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})
 	g.Go(func() error { return r.listener.Run(gctx, ready) })
+	g.Go(func() error { r.keys.run(gctx, replica.KeyReportEvery, r.reportKeys); return nil })
 	g.Go(func() error {
 		// Listen before leading, so that nothing changed meanwhile is
 		// missed by a leader that would then sync from stale state.
@@ -127,6 +131,8 @@ func (r *replicaSet) follow(ctx context.Context, ch model.Change) {
 		if r.c.worker.Leading() {
 			r.c.worker.Trigger(syncer.TriggerManual)
 		}
+	case model.ChangeKeys:
+		r.reportKeys(ctx, r.keys.reread())
 	default:
 		r.log.Warn("replica change of an unknown kind (a newer replica?); reloading everything", "kind", ch.Kind, "from", ch.Replica)
 		r.resync(ctx)
@@ -137,9 +143,18 @@ func (r *replicaSet) follow(ctx context.Context, ch model.Change) {
 	}
 }
 
+// reportKeys tells the others which master key ids this replica holds
+// (replica_keys), for postern activate-key. A database that does not
+// answer is only logged: the next report, within a minute, tries again.
+func (r *replicaSet) reportKeys(ctx context.Context, kr *secret.Keyring) {
+	if err := r.store.ReportKeys(ctx, kr.ActiveID(), kr.IDs()); err != nil && ctx.Err() == nil {
+		r.log.Warn("reporting this replica's master key ids failed", "err", err)
+	}
+}
+
 // resync reloads everything, after notifications may have been missed.
 func (r *replicaSet) resync(ctx context.Context) {
-	for _, kind := range []string{model.ChangeSnapshot, model.ChangePolicy, model.ChangeTokens, model.ChangeIntegration, model.ChangeWebhooks} {
+	for _, kind := range []string{model.ChangeSnapshot, model.ChangePolicy, model.ChangeTokens, model.ChangeIntegration, model.ChangeWebhooks, model.ChangeKeys} {
 		r.follow(ctx, model.Change{Kind: kind, Replica: "resync"})
 	}
 }

@@ -103,13 +103,16 @@ func refuseSealedWithoutKey(ctx context.Context, cfg config.Config, st *store.St
 	}
 	if len(vals) > 0 {
 		v := vals[0]
-		what := strings.ReplaceAll(v.Location.Column, "_", " ")
-		if v.Location.Table == "webhook_endpoints" {
-			what = "webhook signing secret"
+		what := fmt.Sprintf("%s of %q", strings.ReplaceAll(v.Location.Column, "_", " "), v.Location.Row)
+		switch v.Location.Table {
+		case "webhook_endpoints":
+			what = fmt.Sprintf("webhook signing secret of %q", v.Location.Row)
+		case "admins":
+			what = "two-factor secret of admin id " + v.Location.Row
 		}
 		id, _ := secret.KeyID(v.Value)
-		return fmt.Errorf("there is no master key at %s, but the stored %s of %q is sealed with master key id %q: "+
-			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, v.Location.Row, id)
+		return fmt.Errorf("there is no master key at %s, but the stored %s is sealed with master key id %q: "+
+			"put that key file back (or set POSTERN_MASTER_KEY) and start again; no new key was created", cfg.MasterKeyFile, what, id)
 	}
 	return nil
 }
@@ -170,6 +173,8 @@ type console struct {
 	// replicas is this replica's part among several on one PostgreSQL
 	// database; nil on a single Postern.
 	replicas *replicaSet
+	// keys is the master keyring as last read, read again every minute.
+	keys *keyWatch
 }
 
 // runConsole starts the console's parts in g and, once ctx ends (a signal
@@ -209,6 +214,8 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		supervise(ctx, g, e.log, "sync worker", func() error { return c.worker.Run(ctx) })
 		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
+		// A replica reads its key file again as part of the replica set.
+		g.Go(func() error { c.keys.run(ctx, replica.KeyReportEvery, nil); return nil })
 	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
@@ -234,9 +241,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 func newConsole(ctx context.Context, e *env) (*console, error) {
 	integrations := integration.New(e.store, e.keyring, e.log, integration.Options{
 		LoginURL: e.cfg.DefenderLoginURL, APIURL: e.cfg.DefenderAPIURL, Scope: e.cfg.DefenderScope,
-		ReloadKeyring: func() (*secret.Keyring, error) {
-			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		},
+		ReloadKeyring: e.reloadKeyring,
 	})
 	if err := integrations.CheckSecrets(ctx); err != nil {
 		return nil, err
@@ -244,7 +249,8 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	var devices fleet.Holder
 	syncOpts := syncer.Options{Interval: e.cfg.SyncInterval,
 		RemovalGuard: e.cfg.SyncRemovalGuard, List: defender.ListOptions{PageSize: e.cfg.DefenderPageSize}}
-	replicas, err := newReplicaSet(ctx, e, &syncOpts)
+	keys := newKeyWatch(e)
+	replicas, err := newReplicaSet(ctx, e, keys, &syncOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -279,10 +285,8 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		})
 	}
 	hooks := webhook.NewWorker(e.store, e.keyring, e.log, webhook.Options{
-		Freshness: func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
-		ReloadKeyring: func() (*secret.Keyring, error) {
-			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
-		},
+		Freshness:     func() (bool, time.Time) { f := engine.Freshness(); return f.Stale(), f.SyncedAt },
+		ReloadKeyring: e.reloadKeyring,
 	})
 	mx.Register(hooks)
 	certs, err := clientCertConfig(e.cfg)
@@ -295,15 +299,16 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 		}})
 	srv := web.NewServer(web.Deps{SignIn: signIns, Policy: engine, Checks: policy.NewService(e.store, engine, e.log), Store: e.store, Integration: integrations, Syncer: worker, Fleet: &devices,
 		Webhooks: webhook.NewService(e.store, e.keyring, e.log, hooks.Notify),
+		MFA:      auth.NewMFA(e.store, e.keyring, e.reloadKeyring, e.log, nil),
 		Tokens:   tokens, Metrics: mx, Decisions: decisions, DecisionDays: e.cfg.DecisionLogDays,
 		Logger: e.log, TrustedProxies: e.cfg.TrustedProxies, ClientCert: certs, ForwardAuthMaxAge: e.cfg.ForwardAuthMaxAge,
-		Replica: replicaStatus(replicas, e.cfg.ReplicaName)})
+		Replica: replicaStatus(replicas, e.cfg.ReplicaName), Keys: keys.status})
 	hs := web.NewHTTPServer(e.cfg.Addr, srv, e.log)
 	pruner := retention.New(e.store, e.cfg.RetentionDays, e.log, nil)
 	pruner.DecisionDays = e.cfg.DecisionLogDays
 	pruner.DecisionMaxRows = e.cfg.DecisionLogMaxRows
 	c := &console{integrations: integrations, worker: worker, engine: engine, tokens: tokens, pruner: pruner, hooks: hooks,
-		decisions: decisions, web: srv, http: hs, replicas: replicas}
+		decisions: decisions, web: srv, http: hs, replicas: replicas, keys: keys}
 	if replicas != nil {
 		replicas.c = c
 	}
@@ -373,4 +378,10 @@ func clientCertConfig(cfg config.Config) (*clientcert.Config, error) {
 		return nil, fmt.Errorf("client-cert-ca: %s holds no PEM certificate", cfg.ClientCertCA)
 	}
 	return c, nil
+}
+
+// reloadKeyring reads the keyring again, for a service that meets a value
+// sealed under a key added since it started (rotate-key in another process).
+func (e *env) reloadKeyring() (*secret.Keyring, error) {
+	return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 }

@@ -68,3 +68,10 @@ func TamperAfterCopy(t interface{ Cleanup(func()) }, fn func(exec func(query str
 	tamperAfterCopy = fn
 	t.Cleanup(func() { tamperAfterCopy = nil })
 }
+
+// AsReplica is s as another replica on the same database would write.
+func (s *Store) AsReplica(name string) *Store {
+	c := *s
+	c.replica = name
+	return &c
+}

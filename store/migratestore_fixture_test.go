@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,8 +30,9 @@ const fixtureDevices = 40
 // reason; every other table must hold rows, so that a new table's types
 // are copied and verified by TestMigrateStoreCopiesEverything.
 var emptyInFixture = map[string]string{
-	"audit_prune": "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
-	"sync_leader": "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"audit_prune":  "the pruning transaction's cutoff, removed before it commits: always empty between transactions",
+	"sync_leader":  "the sync leader's term, written by the replica elected on PostgreSQL; on SQLite (one process) always empty",
+	"replica_keys": "the key ids each replica holds, reported by replicas on PostgreSQL; on SQLite (one process) always empty",
 }
 
 func fixtureEntry(action, target string) audit.Entry {
@@ -78,6 +80,16 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	must(err, "Seal")
 	must(s.SavePendingCertificate(ctx, model.PendingCertificate{Name: "defender", Certificate: "-----BEGIN CERTIFICATE-----",
 		PrivateKey: key, CreatedBy: "owner@example.com", CreatedAt: now}, fixtureEntry(audit.CertificateGenerated, "defender")), "SavePendingCertificate")
+
+	// Two-factor: a sealed secret bound to the admin's id, hashed
+	// recovery codes (one used), and the requirement setting.
+	totp, err := kr.Seal([]byte("JBSWY3DPEHPK3PXP"), secret.Location{Table: "admins", Column: "mfa_secret", Row: strconv.FormatInt(admin.ID, 10)})
+	must(err, "Seal")
+	must(s.SetMFAPending(ctx, admin.ID, totp), "SetMFAPending")
+	must(s.EnableMFA(ctx, admin.ID, totp, 57000000, [][]byte{{0, 1}, {0xff, 0}}, fixtureEntry(audit.MFAEnrolled, "")), "EnableMFA")
+	_, err = s.UseRecoveryCode(ctx, admin.ID, []byte{0, 1}, fixtureEntry(audit.MFARecoveryCodeUsed, ""))
+	must(err, "UseRecoveryCode")
+	must(s.SetSetting(ctx, "require_mfa", "on", fixtureEntry(audit.MFARequired, "")), "SetSetting")
 
 	fillSignIn(t, s, kr, must)
 	fillSync(t, s, must)

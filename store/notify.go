@@ -38,3 +38,14 @@ func (s *Store) Notify(ctx context.Context, kind string) error {
 	_, err := s.write.ExecContext(ctx, "SELECT pg_notify(?, ?)", model.ChangesChannel, model.Change{Kind: kind, Replica: s.replica}.Payload())
 	return mapErr(err, "Notification")
 }
+
+// NotifyEveryReplica is Notify from a command rather than a replica: the
+// change names no replica, so every replica handles it, the one that
+// shares this command's replica name (on the same host) included.
+func (s *Store) NotifyEveryReplica(ctx context.Context, kind string) error {
+	if s.eng != postgresEngine {
+		return nil
+	}
+	_, err := s.write.ExecContext(ctx, "SELECT pg_notify(?, ?)", model.ChangesChannel, model.Change{Kind: kind}.Payload())
+	return mapErr(err, "Notification")
+}

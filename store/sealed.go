@@ -23,6 +23,7 @@ var sealedColumns = []struct {
 	{table: "integrations", column: "private_key", key: "name", bump: ", version = version + 1"},
 	{table: "pending_certificates", column: "private_key", key: "name"},
 	{table: "webhook_endpoints", column: "secret", key: "id"},
+	{table: "admins", column: "mfa_secret", key: "id"},
 	{table: "sign_in_providers", column: "client_secret", key: "name", bump: ", version = version + 1"},
 }
 

@@ -113,13 +113,17 @@ func (s *Store) AdminByEntra(ctx context.Context, tid, oid string) (model.Admin,
 // CreateEntraAdmin inserts an admin who signs in with Microsoft as tid
 // and oid (no password: the empty hash matches none), with role, and
 // records e, in one transaction. email is shown only; when another admin
-// has it already, the account is named fallback instead.
+// has it already, the account is named fallback instead (no fallback: a
+// Conflict). A (tid, oid) that is an admin already is a Conflict.
 func (s *Store) CreateEntraAdmin(ctx context.Context, email, fallback, tid, oid string, role actor.Role, e audit.Entry) (model.Admin, error) {
 	var a model.Admin
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM admins WHERE LOWER(email) = LOWER(?)", email).Scan(&n); err != nil {
 			return err
+		}
+		if n > 0 && fallback == "" {
+			return apperr.New(apperr.Conflict, "An admin with this email already exists.")
 		}
 		if n > 0 || email == "" {
 			email = fallback

@@ -87,6 +87,9 @@ func testEntraAdmins(t *testing.T, open opener) {
 	if _, err := s.CreateEntraAdmin(ctx, "other@example.com", "y", ssoTenant, ssoOID, actor.Editor, sys); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("a second admin with the same (tid, oid): %v, want Conflict", err)
 	}
+	if _, err := s.CreateEntraAdmin(ctx, "ADA@example.com", "", ssoTenant, ssoTenant, actor.Editor, sys); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("a used email and no fallback: %v, want Conflict", err)
+	}
 	if _, err := s.AdminByEntra(ctx, "99999999-2222-4333-8444-555555555555", ssoOID); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("AdminByEntra in another tenant: %v, want NotFound", err)
 	}

@@ -300,7 +300,7 @@ func signInForm(p SignInPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " class=\"form-checkbox mt-0.5 h-4 w-4 rounded border-slate-400 text-blue-700 focus:ring-blue-700\"> <span><span class=\"font-medium\">Create admins at first sign-in</span> <span class=\"block text-slate-600\">Someone with a mapped role who has no Postern account yet gets one, with that role. Off: an Owner must create each admin first.</span></span></label><div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, " class=\"form-checkbox mt-0.5 h-4 w-4 rounded border-slate-400 text-blue-700 focus:ring-blue-700\"> <span><span class=\"font-medium\">Create admins at first sign-in</span> <span class=\"block text-slate-600\">Someone with a mapped role who has no Postern account yet gets one, with that role. Off: an Owner adds each admin first on Settings → Admins, with their Entra object id.</span></span></label><div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -10,6 +10,7 @@ import (
 	"postern/internal/actor"
 	"postern/internal/apperr"
 	"postern/internal/auth"
+	"postern/internal/signin"
 	"postern/views"
 	"postern/views/components"
 )
@@ -22,10 +23,19 @@ func (s *Server) adminsPage(c echo.Context, status int, p views.AdminsPage) erro
 		return err
 	}
 	p.Chrome = s.chrome(c, "Admins", "admins")
+	if st, err := s.signin.Settings(c.Request().Context()); err == nil {
+		p.Microsoft = st.Configured
+	} else {
+		return err
+	}
 	me, _ := currentAdmin(c)
 	for _, a := range list {
 		p.Admins = append(p.Admins, views.AdminRow{ID: a.ID, Email: a.Email, Role: string(a.Role), RoleLabel: a.Role.Label(),
-			Enabled: a.Enabled(), CreatedAt: a.CreatedAt, LastSignInAt: a.LastSignInAt, You: a.ID == me.ID})
+			Enabled: a.Enabled(), CreatedAt: a.CreatedAt, LastSignInAt: a.LastSignInAt, You: a.ID == me.ID,
+			Microsoft: a.EntraObjectID != "", MFA: a.MFAEnabled()})
+	}
+	if p.MFARequired, err = s.mfa.Required(c.Request().Context()); err != nil {
+		return err
 	}
 	for _, r := range actor.AdminRoles {
 		p.Roles = append(p.Roles, views.RoleOption{Value: string(r), Label: r.Label()})
@@ -43,6 +53,9 @@ func (s *Server) adminsList(c echo.Context) error {
 func (s *Server) adminCreate(c echo.Context) error {
 	email := strings.TrimSpace(c.Request().PostFormValue("email"))
 	role := actor.Role(c.Request().PostFormValue("role"))
+	if oid := strings.TrimSpace(c.Request().PostFormValue(signin.FieldObjectID)); oid != "" {
+		return s.adminCreateMicrosoft(c, email, oid, role)
+	}
 	password, a, err := s.admins.Create(c.Request().Context(), email, role)
 	if fields := apperr.FieldsOf(err); fields != nil {
 		return s.adminsPage(c, http.StatusUnprocessableEntity, views.AdminsPage{Email: email, Role: string(role),
@@ -52,6 +65,23 @@ func (s *Server) adminCreate(c echo.Context) error {
 		return err
 	}
 	return s.adminsPage(c, http.StatusOK, views.AdminsPage{NewEmail: a.Email, NewPassword: password})
+}
+
+// adminCreateMicrosoft makes an admin who signs in with Microsoft as the
+// Entra user oid: no password to show.
+func (s *Server) adminCreateMicrosoft(c echo.Context, email, oid string, role actor.Role) error {
+	a, err := s.signin.AddAdmin(c.Request().Context(), email, oid, role)
+	if fields := apperr.FieldsOf(err); fields != nil {
+		return s.adminsPage(c, http.StatusUnprocessableEntity, views.AdminsPage{Email: email, Role: string(role), EntraOID: oid,
+			EmailError: fields["email"], RoleError: fields["role"], EntraOIDError: fields[signin.FieldObjectID]})
+	}
+	if err != nil {
+		return err
+	}
+	if err := flash(c, components.FlashSuccess, "Admin "+a.Email+" created: they sign in with Microsoft."); err != nil {
+		return err
+	}
+	return redirect(c, adminsPath)
 }
 
 func adminID(c echo.Context) (int64, error) {

@@ -222,6 +222,31 @@ var auditCases = []auditCase{
 			return adminsPath + "/" + itoa(f.admin) + "/sessions/end", url.Values{}
 		},
 		refused: auditPath(adminsPath + "/999999/sessions/end")},
+	{route: "POST /login/code", exempt: "covered by TestCodeStepIsAuditedAndRateLimited: success, failure and rate limit"},
+	{route: "POST /login/cancel", exempt: "ends a pending sign-in, which granted nothing; nothing was signed in"},
+	{route: "POST /account/mfa", exempt: "starts an enrolment: a pending secret that counts only once POST /account/mfa/confirm, audited, turns it on"},
+	{route: "POST /settings/admins/:id/mfa/reset", action: audit.MFAReset,
+		ok: func(f *auditFixture) (string, url.Values) {
+			enrolAs(f.t, f.d.testEnv, actor.Actor{ID: f.admin, Email: f.editor, Role: actor.Editor})
+			return adminsPath + "/" + itoa(f.admin) + "/mfa/reset", url.Values{}
+		},
+		refused: auditPath(adminsPath + "/999999/mfa/reset")},
+	{route: "POST /account/mfa/confirm", action: audit.MFAEnrolled,
+		ok: func(f *auditFixture) (string, url.Values) {
+			sec := beginVia(f.t, f.c)
+			f.d.totp = sec // signedIn answers the code step from now on
+			return "/account/mfa/confirm", url.Values{"code": {totpCode(f.t, sec, f.d.clock.Now())}}
+		}},
+	{route: "POST /account/mfa/recovery-codes", action: audit.MFARecoveryCodesMade, ok: auditPath("/account/mfa/recovery-codes")},
+	{route: "POST /settings/admins/require-mfa", action: audit.MFARequired,
+		ok: func(*auditFixture) (string, url.Values) { return requireMFAPath, url.Values{"require": {"off"}} }},
+	{route: "POST /account/mfa/disable", action: audit.MFADisabled,
+		ok: func(*auditFixture) (string, url.Values) {
+			return "/account/mfa/disable", url.Values{"password": {testPassword}}
+		},
+		refused: func(*auditFixture) (string, url.Values) {
+			return "/account/mfa/disable", url.Values{"password": {"not-the-password"}}
+		}},
 	{route: "POST /settings/admins/:id/disable", action: "admin.disabled",
 		ok: func(f *auditFixture) (string, url.Values) {
 			return adminsPath + "/" + itoa(f.admin) + "/disable", url.Values{}

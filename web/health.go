@@ -61,9 +61,19 @@ type readiness struct {
 		Blocked             bool       `json:"blocked"`
 		Stale               bool       `json:"stale"`
 	} `json:"sync"`
+	// MasterKey is the master keyring as this Postern last read it (its
+	// key file is read again every minute): key ids only. During a
+	// rotation across replicas each must hold the new key before
+	// postern activate-key makes it active.
+	MasterKey *keyReadiness `json:"master_key,omitempty"`
 	// Replica is this replica among several on one PostgreSQL database;
 	// absent on a single Postern.
 	Replica *replicaReadiness `json:"replica,omitempty"`
+}
+
+type keyReadiness struct {
+	Active string   `json:"active"`
+	KeyIDs []string `json:"key_ids"`
 }
 
 type replicaReadiness struct {
@@ -122,6 +132,10 @@ func (s *Server) readiness(c echo.Context, ready bool) readiness {
 		r.Sync.LastSuccessAt = &at
 	}
 	r.Sync.Stale = st.Stale(now)
+	if s.keys != nil {
+		k := s.keys()
+		r.MasterKey = &keyReadiness{Active: k.Active, KeyIDs: k.IDs}
+	}
 	if rs := s.replicaStatus(); rs != nil {
 		r.Replica = &replicaReadiness{Name: rs.Name, Role: rs.Role, Epoch: rs.Epoch, Since: rs.Since.UTC()}
 		if l, found, err := s.store.SyncLeader(ctx); err == nil && found {

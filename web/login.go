@@ -26,13 +26,17 @@ const loginFailed = "Incorrect email or password."
 // notices are the fixed messages a redirect to /login may ask for; the query
 // string only picks one, so it cannot inject text.
 var notices = map[string]views.Flash{
-	"signed-out": {Kind: components.FlashInfo, Text: "You have signed out."},
+	"signed-out":   {Kind: components.FlashInfo, Text: "You have signed out."},
+	"code-expired": {Kind: components.FlashInfo, Text: "The sign-in waited too long for a code. Sign in again."},
 }
 
 // loginForm shows the sign-in page, or setup on a fresh install.
 func (s *Server) loginForm(c echo.Context) error {
 	if _, ok := currentAdmin(c); ok {
 		return c.Redirect(http.StatusSeeOther, wantedReturn(c))
+	}
+	if _, ok, _ := s.pendingAdmin(c); ok {
+		return c.Redirect(http.StatusSeeOther, codeStepPath)
 	}
 	n, err := s.store.AdminCount(c.Request().Context())
 	if err != nil {
@@ -105,6 +109,16 @@ func (s *Server) loginSave(c echo.Context) error {
 	s.limiter.Refund(ipKey)
 	s.limiter.Reset(acctKey)
 	next := wantedReturn(c) // read before the new session drops the old values
+	if a.MFAEnabled() {
+		// Nothing is reachable until the code: the session names the
+		// admin as pending only.
+		if err := s.startCodeStep(c, &a, next); err != nil {
+			return err
+		}
+		s.record(c, audit.As(actor.Actor{Email: a.Email, Role: a.Role}, audit.LoginPassword, a.Email), audit.Success,
+			"password correct; two-factor code asked")
+		return redirect(c, codeStepPath)
+	}
 	if err := s.startSession(c, &a); err != nil {
 		return err
 	}

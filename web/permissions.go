@@ -85,6 +85,16 @@ var routeRoles = map[string]actor.Role{
 	"GET /settings/admins/:id/sessions":           actor.Owner,
 	"POST /settings/admins/:id/sessions/end":      actor.Owner,
 	"POST /settings/admins/:id/sessions/:sid/end": actor.Owner,
+	"POST /settings/admins/:id/mfa/reset":         actor.Owner,
+	"POST /settings/admins/require-mfa":           actor.Owner,
+
+	// One's own account: every admin manages their own second factor.
+	"GET /account":                     actor.Auditor,
+	"GET /account/mfa":                 actor.Auditor,
+	"POST /account/mfa":                actor.Auditor,
+	"POST /account/mfa/confirm":        actor.Auditor,
+	"POST /account/mfa/disable":        actor.Auditor,
+	"POST /account/mfa/recovery-codes": actor.Auditor,
 
 	"GET /settings/sign-in":        actor.Owner, // Sign in with Microsoft and password sign-in
 	"POST /settings/sign-in":       actor.Owner,

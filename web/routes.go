@@ -14,6 +14,9 @@ import (
 // to /login (tests enumerate the routes to hold this).
 var publicPaths = map[string]bool{
 	"/login": true, microsoftStartPath: true, microsoftCallbackPath: true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
+	// The sign-in's second step: reached with a password-verified session
+	// that grants nothing else (web/mfa.go).
+	codeStepPath: true, codeCancelPath: true,
 }
 
 // echoMethods are the methods Echo's router keeps a table for (e.Any
@@ -53,6 +56,8 @@ func (s *Server) adminRoutes(app *echo.Group) {
 	app.GET(adminsPath+"/:id/sessions", s.adminSessions)
 	app.POST(adminsPath+"/:id/sessions/end", s.adminSessionsEnd)
 	app.POST(adminsPath+"/:id/sessions/:sid/end", s.adminSessionEnd)
+	app.POST(adminsPath+"/:id/mfa/reset", s.adminMFAReset)
+	app.POST(requireMFAPath, s.requireMFASave)
 	app.GET(views.SignInPath, s.signInSettings)
 	app.POST(views.SignInPath, s.signInSave)
 	app.POST(signInLocalPath, s.signInLocal)
@@ -77,10 +82,13 @@ func (s *Server) routes() {
 	web.POST("/setup", s.setupSave)
 	web.GET("/login", s.loginForm)
 	web.POST("/login", s.loginSave)
+	web.GET(codeStepPath, s.codeStepForm)
+	web.POST(codeStepPath, s.codeStepSave)
+	web.POST(codeCancelPath, s.codeStepCancel)
 	web.GET(microsoftStartPath, s.microsoftStart)
 	web.GET(microsoftCallbackPath, s.microsoftCallback)
 
-	app := web.Group("", s.requireAdmin, s.requireRole)
+	app := web.Group("", s.requireAdmin, s.requireRole, s.requireEnrolment)
 	app.POST("/logout", s.logout)
 	app.GET("/", s.dashboard)
 	app.GET("/settings/integrations", s.integrations)
@@ -130,6 +138,7 @@ func (s *Server) routes() {
 	app.POST("/devices/:id/exceptions", s.exceptionCreate)
 	app.POST("/devices/:id/exceptions/:eid/revoke", s.exceptionRevoke)
 	s.adminRoutes(app)
+	s.accountRoutes(app)
 	app.GET("/audit", s.auditList)
 	app.GET("/audit.csv", s.auditCSV)
 

@@ -31,12 +31,14 @@ import (
 
 // Deps are the server's explicit dependencies.
 type Deps struct {
-	Store          *store.Store
-	Integration    *integration.Service
-	SignIn         *signin.Service
-	Syncer         Syncer
-	Fleet          *fleet.Holder
-	Tokens         *auth.Tokens
+	Store       *store.Store
+	Integration *integration.Service
+	SignIn      *signin.Service
+	Syncer      Syncer
+	Fleet       *fleet.Holder
+	Tokens      *auth.Tokens
+	// MFA is two-factor authentication for local accounts.
+	MFA            *auth.MFA
 	Policy         *policy.Engine
 	Checks         *policy.Service
 	Webhooks       *webhook.Service
@@ -58,6 +60,16 @@ type Deps struct {
 	// Replica reports this replica among several on one PostgreSQL
 	// database; nil on a single Postern.
 	Replica func() ReplicaStatus
+	// Keys reports the master key ids this Postern holds, for
+	// /readyz?verbose; nil reports none.
+	Keys func() KeyStatus
+}
+
+// KeyStatus is the master keyring as this Postern last read it: key ids
+// only, never key material.
+type KeyStatus struct {
+	Active string   // the key id that seals new values
+	IDs    []string // every key id held
 }
 
 // ReplicaStatus is a replica as /readyz?verbose, /metrics and the
@@ -89,6 +101,7 @@ type Server struct {
 	fleet         *fleet.Holder
 	tokens        *auth.Tokens
 	admins        *auth.Admins
+	mfa           *auth.MFA
 	policy        *policy.Engine
 	checks        *policy.Service
 	webhooks      *webhook.Service
@@ -101,6 +114,7 @@ type Server struct {
 	decisions     *decisionlog.Log
 	decisionDays  int
 	replica       func() ReplicaStatus // nil: a single Postern
+	keys          func() KeyStatus     // nil: none reported
 	apiSummary    apiCounts
 	clientCert    *clientcert.Config
 	forwardMaxAge time.Duration
@@ -133,6 +147,7 @@ func NewServer(d Deps) *Server {
 		syncer:        d.Syncer,
 		fleet:         d.Fleet,
 		tokens:        d.Tokens,
+		mfa:           d.MFA,
 		policy:        d.Policy,
 		checks:        d.Checks,
 		webhooks:      d.Webhooks,
@@ -147,6 +162,7 @@ func NewServer(d Deps) *Server {
 	}
 	s.decisionDays = d.DecisionDays
 	s.replica = d.Replica
+	s.keys = d.Keys
 	if s.decisionDays <= 0 {
 		s.decisionDays = 7
 	}

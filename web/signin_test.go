@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -142,10 +143,11 @@ func TestPasswordSignInTurnedOff(t *testing.T) {
 	e.signedIn() // passwords work again
 }
 
-// An unknown user is refused (no auto-provisioning) with a plain message,
-// and a groups overage too.
+// An unknown user is refused (no auto-provisioning) with a plain message;
+// once an Owner has created an admin for their object id on Settings →
+// Admins, they sign in with the mapped role.
 func TestSignInWithMicrosoftRefused(t *testing.T) {
-	e, idp, _ := newSSOEnv(t, false)
+	e, idp, owner := newSSOEnv(t, false)
 	idp.SetUser(emulator.SignInUser{OID: ssoOID, Email: "eve@example.com", Roles: []string{"Postern.Owner"}})
 	c := e.client()
 	res := c.get(microsoft(t, c))
@@ -155,8 +157,56 @@ func TestSignInWithMicrosoftRefused(t *testing.T) {
 	if dash := c.get("/"); dash.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a refused user reached the dashboard: %d", dash.StatusCode)
 	}
+	bad := owner.post("/settings/admins", url.Values{"email": {"eve@example.com"}, "role": {"auditor"}, "entra_object_id": {"not-a-guid"}})
+	if bad.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(bad.body, "The Object ID is a GUID") {
+		t.Fatalf("a bad object id: %d", bad.StatusCode)
+	}
+	add := owner.post("/settings/admins", url.Values{"email": {"eve@example.com"}, "role": {"auditor"}, "entra_object_id": {ssoOID}})
+	if add.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create an admin for the object id: %d %s", add.StatusCode, add.body)
+	}
+	if list := owner.get("/settings/admins"); !strings.Contains(list.body, "Signs in with Microsoft") {
+		t.Fatal("the admin list does not say eve signs in with Microsoft")
+	}
+	c = e.client()
+	if res := c.get(microsoft(t, c)); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("eve's sign-in: %d %s", res.StatusCode, res.body)
+	}
+	if dash := c.get("/"); dash.StatusCode != http.StatusOK || !strings.Contains(dash.body, "(Owner)") {
+		t.Fatalf("eve's dashboard: %d, want the mapped role Owner", dash.StatusCode)
+	}
 }
 
 func actorCtx(role actor.Role) context.Context {
 	return actor.NewContext(context.Background(), actor.Actor{ID: 1, Email: "owner@example.com", Role: role})
+}
+
+// A client secret Microsoft refuses: the callback names the AADSTS code in
+// a plain message; neither that page nor the settings page, the log or the
+// audit log holds the secret, in plain, base64 or URL-encoded form.
+func TestSignInWrongClientSecret(t *testing.T) {
+	e, idp, owner := newSSOEnv(t, true)
+	const wrong = "Wr0ng~Sentinel.Secret_1a2b3c4d5e6f7a8b"
+	form := url.Values{"tenant_id": {ssoTenant}, "client_id": {ssoClientID}, "client_secret": {wrong},
+		"app_roles_owner": {"Postern.Owner"}, "version": {"1"}}
+	if res := owner.post("/settings/sign-in", form); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", res.StatusCode, res.body)
+	}
+	idp.SetUser(emulator.SignInUser{OID: ssoOID, Roles: []string{"Postern.Owner"}})
+	c := e.client()
+	res := c.get(microsoft(t, c))
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.body, "AADSTS7000215") {
+		t.Fatalf("wrong secret: %d, want 401 naming AADSTS7000215", res.StatusCode)
+	}
+	outputs := []string{res.body, owner.get("/settings/sign-in").body, owner.get("/audit").body, e.logs.String()}
+	for _, r := range e.audited(audit.Filter{}) {
+		outputs = append(outputs, r.Target+" "+r.Detail)
+	}
+	for _, form := range []string{wrong, base64.StdEncoding.EncodeToString([]byte(wrong)), url.QueryEscape(wrong), ssoSentinel} {
+		for i, out := range outputs {
+			if strings.Contains(out, form) {
+				t.Errorf("output %d holds the client secret (%q)", i, form)
+			}
+		}
+	}
 }

@@ -82,7 +82,7 @@ var (
 	Posture     = Actor{Email: "postern (posture)", Role: System}
 	Retention   = Actor{Email: "postern (retention)", Role: System}
 	CommandLine = Actor{Email: "postern (command line)", Role: System}
-	// AdminCommand is postern admin reset-password.
+	// AdminCommand is postern admin reset-password and reset-mfa.
 	AdminCommand = Actor{Email: "postern admin (command line)", Role: System}
 )
 

@@ -60,13 +60,31 @@ const (
 	AdminEnabled       = "admin.enabled"
 	AdminDeleted       = "admin.deleted"
 	SessionsEnded      = "admin.sessions_ended"
+	// MFAEnrolled: an admin completed two-factor enrolment (a valid code
+	// of the new secret); MFADisabled: they turned it off themselves (with
+	// a code or their password); MFAReset: an Owner, or the command line,
+	// turned it off for another admin; MFARecoveryCodesMade: new recovery
+	// codes replaced the old; MFARequired: an Owner turned the requirement
+	// for every local account on or off.
+	MFAEnrolled          = "admin.mfa_enrolled"
+	MFADisabled          = "admin.mfa_disabled"
+	MFAReset             = "admin.mfa_reset"
+	MFARecoveryCodesMade = "admin.mfa_recovery_codes_made"
+	MFARequired          = "settings.mfa_required"
 	// RoleDenied: a signed-in admin asked for something their role does
 	// not allow (a route, or a service's change).
-	RoleDenied       = "security.role_denied"
-	Login            = "auth.login"
-	LoginRateLimited = "auth.rate_limited"
-	Logout           = "auth.logout"
-	CSRFRejected     = "security.csrf_rejected"
+	RoleDenied = "security.role_denied"
+	Login      = "auth.login"
+	// LoginPassword: the password of an admin with two-factor on was
+	// right; the code is asked next (nothing is reachable until then).
+	// LoginCode: a code at that step was refused. MFARecoveryCodeUsed: a
+	// recovery code was used up to sign in.
+	LoginPassword       = "auth.login_password"
+	LoginCode           = "auth.login_code"
+	MFARecoveryCodeUsed = "auth.recovery_code_used"
+	LoginRateLimited    = "auth.rate_limited"
+	Logout              = "auth.logout"
+	CSRFRejected        = "security.csrf_rejected"
 
 	IntegrationConfigured = "integration.configured"
 	IntegrationDisabled   = "integration.disabled"
@@ -77,6 +95,12 @@ const (
 	CertificateGenerated = "integration.certificate_generated"
 	KeyRotated           = "key.rotated"
 	KeyRetired           = "key.retired"
+	// KeyStaged: a new master key was added to the keyring file without
+	// sealing anything, to be given to every replica before activation.
+	KeyStaged = "key.staged"
+	// KeyActivated: a staged key, held by every live replica, was made
+	// the key that seals; the stored secrets' re-encryption is KeyRotated.
+	KeyActivated = "key.activated"
 
 	SyncRun       = "sync.run"
 	SyncRequested = "sync.requested"
@@ -118,7 +142,8 @@ const (
 // Actions lists every action, for filters and tests.
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, AdminRoleChanged, AdminDisabled, AdminEnabled, AdminDeleted, SessionsEnded, RoleDenied, Login, LoginRateLimited, Logout, CSRFRejected,
-	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired,
+	MFAEnrolled, MFADisabled, MFAReset, MFARecoveryCodesMade, MFARequired, LoginPassword, LoginCode, MFARecoveryCodeUsed,
+	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired, KeyStaged, KeyActivated,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
 	APITokenCreated, APITokenRevoked, VerdictsChanged, VerdictChanged, Pruned,
@@ -147,6 +172,7 @@ var Categories = []struct{ Key, Label string }{
 // action; anything else (every change an admin makes) is CategoryAdmin.
 var categoryOf = map[string]string{
 	Login: CategorySignIn, Logout: CategorySignIn,
+	LoginPassword: CategorySignIn, LoginCode: CategorySignIn, MFARecoveryCodeUsed: CategorySignIn,
 	LoginRateLimited: CategorySecurity, CSRFRejected: CategorySecurity, RoleDenied: CategorySecurity,
 	SyncRun: CategorySync, SyncRequested: CategorySync,
 	VerdictsChanged: CategoryPosture, VerdictChanged: CategoryPosture, Pruned: CategorySystem,

@@ -67,7 +67,7 @@ func TestNoPageScrollsSideways(t *testing.T) {
 		"/zero-trust/posture-checks", "/zero-trust/posture-checks/new", "/sync-runs", "/sync-runs/1", "/audit",
 		"/settings/api-tokens", "/help/microsoft-defender", "/settings/integrations/defender",
 		"/settings/integrations/defender/disable", "/devices?verdict=allowed", "/zero-trust/exceptions",
-		"/zero-trust/exceptions?show=all", denials, edit, del, "/access-changes", "/sync-runs?outcome=success"}
+		"/zero-trust/exceptions?show=all", denials, edit, del, "/access-changes", "/sync-runs?outcome=success", "/settings/sign-in"}
 	shots := map[string]string{"/": "dashboard", "/devices": "devices", "/settings/integrations": "integrations", device: "device",
 		"/devices?verdict=allowed": "devices-verdict", "/zero-trust/exceptions": "exceptions"}
 	for _, path := range pages {

@@ -24,6 +24,25 @@ type Admin struct {
 	EntraTenantID string
 	EntraObjectID string
 	SSOSignInAt   *time.Time
+	// MFAEnabledAt is when the admin completed two-factor enrolment; nil
+	// while they sign in with a password alone. The secret itself is never
+	// part of Admin (store.AdminMFA reads it, sealed, for the check).
+	MFAEnabledAt *time.Time
+}
+
+// MFAEnabled reports whether a signs in with a second factor.
+func (a Admin) MFAEnabled() bool { return a.MFAEnabledAt != nil }
+
+// AdminMFA is an admin's stored second factor, as the check needs it.
+// Sealed is the TOTP secret sealed by internal/secret (never the
+// plaintext); Enabled is false while enrolment is pending; LastStep is the
+// last RFC 6238 time step a code was accepted for.
+type AdminMFA struct {
+	Sealed   string
+	Enabled  bool
+	LastStep int64
+	// RecoveryLeft counts the recovery codes not used yet.
+	RecoveryLeft int
 }
 
 // Enabled reports whether a may sign in.

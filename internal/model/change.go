@@ -25,12 +25,15 @@ const (
 	// ChangeSyncRequested: an admin asked for a sync (Sync now) on a
 	// replica that does not run the sync.
 	ChangeSyncRequested = "sync_requested"
+	// ChangeKeys: postern activate-key asks every replica to read its
+	// master key file again and report the key ids it holds.
+	ChangeKeys = "keys"
 )
 
 // Change is one notification between replicas.
 type Change struct {
 	Kind    string `json:"kind"`
-	Replica string `json:"replica"` // the replica that made the change
+	Replica string `json:"replica"` // the replica that made the change; "" from a command
 	RunID   int64  `json:"run_id,omitempty"`
 }
 

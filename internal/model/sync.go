@@ -1,6 +1,7 @@
 package model
 
 import (
+	"slices"
 	"time"
 
 	"postern/internal/audit"
@@ -96,3 +97,15 @@ type SyncLeader struct {
 	Epoch     int64
 	ElectedAt time.Time
 }
+
+// ReplicaKeys is what a replica last reported of its master keyring: key
+// ids only, never key material.
+type ReplicaKeys struct {
+	Replica string
+	Active  string   // the key id that seals new values there
+	KeyIDs  []string // every key id it holds
+	SeenAt  time.Time
+}
+
+// Holds reports whether the replica holds key id.
+func (r ReplicaKeys) Holds(id string) bool { return slices.Contains(r.KeyIDs, id) }

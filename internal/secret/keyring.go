@@ -166,6 +166,34 @@ func (kr *Keyring) WithNewKey() (*Keyring, string, error) {
 	return next, id, nil
 }
 
+// WithStagedKey is the first phase of a rotation across replicas: it
+// returns a copy holding a fresh random key under the next id, not yet
+// active, so that every replica can be given it before anything is sealed
+// under it. The receiver is left unchanged.
+func (kr *Keyring) WithStagedKey() (*Keyring, string, error) {
+	next, id, err := kr.WithNewKey()
+	if err != nil {
+		return nil, "", err
+	}
+	staged, err := newKeyring(kr.active, next.keys)
+	if err != nil {
+		return nil, "", err
+	}
+	return staged, id, nil
+}
+
+// WithActive returns a copy in which id, already held, seals new values:
+// the second phase of a rotation across replicas.
+func (kr *Keyring) WithActive(id string) (*Keyring, error) {
+	if kr == nil {
+		return nil, errors.New("secret: nil keyring")
+	}
+	if !kr.Has(id) {
+		return nil, &unknownKeyError{id: id}
+	}
+	return newKeyring(id, maps.Clone(kr.keys))
+}
+
 // Without returns a copy that no longer holds id, for retiring a key once
 // no stored value references it. The active key cannot be removed because
 // new values would have nothing to seal with.

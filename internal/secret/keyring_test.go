@@ -164,6 +164,30 @@ func TestWithNewKeyRotates(t *testing.T) {
 	}
 }
 
+// A staged key is held but seals nothing until made active; a value
+// sealed after activation opens only with a keyring that holds it.
+func TestStagedKeyThenActive(t *testing.T) {
+	kr := testKeyring(t, "k1")
+	staged, id, err := kr.WithStagedKey()
+	if err != nil || id != "k2" || staged.ActiveID() != "k1" || !staged.Has("k2") || kr.Has("k2") {
+		t.Fatalf("WithStagedKey = %v, %q, %v; want k2 held, k1 still active, the original unchanged", staged, id, err)
+	}
+	if got, _ := KeyID(mustSeal(t, staged, "x", testLoc)); got != "k1" {
+		t.Fatalf("a staged keyring seals under %q, want k1", got)
+	}
+	active, err := staged.WithActive("k2")
+	if err != nil || active.ActiveID() != "k2" || staged.ActiveID() != "k1" {
+		t.Fatalf("WithActive(k2) = %v, %v; want k2 active and the staged keyring unchanged", active, err)
+	}
+	fresh := mustSeal(t, active, "under k2", testLoc)
+	if got := mustOpen(t, staged, fresh, testLoc); got != "under k2" {
+		t.Fatalf("the staged keyring opens %q, want the value sealed under k2", got)
+	}
+	if _, err := kr.WithActive("k2"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("WithActive of a key not held: %v, want ErrUnknownKey", err)
+	}
+}
+
 func TestWithout(t *testing.T) {
 	kr := testKeyring(t, "k2", "k1")
 	if _, err := kr.Without("k2"); err == nil || !strings.Contains(err.Error(), "active key") {

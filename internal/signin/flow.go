@@ -152,7 +152,7 @@ func (s *Service) admit(ctx context.Context, p model.SignInProvider, id identity
 	a, err := s.store.AdminByEntra(ctx, id.TID, id.OID)
 	if apperr.Is(err, apperr.NotFound) {
 		if !p.AutoProvision {
-			return model.Admin{}, s.refuse(ctx, e, "no admin for oid "+id.OID+"; auto-provisioning is off", errUnknown)
+			return model.Admin{}, s.refuse(ctx, e, "no admin for oid "+id.OID+"; auto-provisioning is off", unknownUser(id.OID))
 		}
 		c := audit.Entry{Actor: id.label(), ActorRole: role, SourceIP: e.SourceIP, Action: audit.AdminCreated, Outcome: audit.Success,
 			Detail: "created at first sign-in with Microsoft (auto-provisioning); role " + string(role) + "; oid " + id.OID}
@@ -190,10 +190,15 @@ func (s *Service) refuse(ctx context.Context, e audit.Entry, detail string, err 
 }
 
 var (
-	errStale   = apperr.New(apperr.Unauthorized, "This sign-in has expired or was already used. Start again with Sign in with Microsoft.")
-	errTenant  = apperr.New(apperr.Forbidden, "Your Microsoft account belongs to another Entra ID tenant than the one this console allows.")
-	errUnknown = apperr.New(apperr.Forbidden, "There is no Postern admin for your Microsoft account, and this console does not create them at first sign-in. Ask an Owner to turn on auto-provisioning.")
+	errStale  = apperr.New(apperr.Unauthorized, "This sign-in has expired or was already used. Start again with Sign in with Microsoft.")
+	errTenant = apperr.New(apperr.Forbidden, "Your Microsoft account belongs to another Entra ID tenant than the one this console allows.")
 )
+
+// unknownUser refuses a Microsoft account that is no admin, naming its
+// object id for the Owner who can add it.
+func unknownUser(oid string) error {
+	return apperr.New(apperr.Forbidden, "There is no Postern admin for your Microsoft account. Ask an Owner to add you on Settings → Admins with your Entra object id %s.", oid)
+}
 
 // safeCode keeps an OAuth error code from the query string only when it has
 // the shape of one.
