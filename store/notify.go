@@ -25,8 +25,16 @@ func (s *Store) notifyTx(ctx context.Context, tx *sql.Tx, kind string) error {
 	if s.eng != postgresEngine {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_notify(?, ?)", model.ChangesChannel, model.Change{Kind: kind, Replica: s.replica}.Payload())
+	_, err := tx.ExecContext(ctx, notifySQL, model.ChangesChannel, s.change(kind))
 	return err
+}
+
+// notifySQL sends a notification on a channel with a payload.
+const notifySQL = "SELECT pg_notify(?, ?)"
+
+// change is the payload of this replica's change of kind.
+func (s *Store) change(kind string) string {
+	return model.Change{Kind: kind, Replica: s.replica}.Payload()
 }
 
 // Notify tells the other replicas of a change that wrote nothing shared,
@@ -35,7 +43,7 @@ func (s *Store) Notify(ctx context.Context, kind string) error {
 	if s.eng != postgresEngine {
 		return nil
 	}
-	_, err := s.write.ExecContext(ctx, "SELECT pg_notify(?, ?)", model.ChangesChannel, model.Change{Kind: kind, Replica: s.replica}.Payload())
+	_, err := s.write.ExecContext(ctx, notifySQL, model.ChangesChannel, s.change(kind))
 	return mapErr(err, "Notification")
 }
 
@@ -46,6 +54,6 @@ func (s *Store) NotifyEveryReplica(ctx context.Context, kind string) error {
 	if s.eng != postgresEngine {
 		return nil
 	}
-	_, err := s.write.ExecContext(ctx, "SELECT pg_notify(?, ?)", model.ChangesChannel, model.Change{Kind: kind}.Payload())
+	_, err := s.write.ExecContext(ctx, notifySQL, model.ChangesChannel, model.Change{Kind: kind}.Payload())
 	return mapErr(err, "Notification")
 }
