@@ -75,14 +75,15 @@ func (s *Store) Admins(ctx context.Context) ([]model.Admin, error) {
 }
 
 const adminColumns = "SELECT id, email, password_hash, role, created_at, password_changed_at, disabled_at, last_sign_in_at, " +
-	"COALESCE(entra_tenant_id, ''), COALESCE(entra_object_id, ''), sso_sign_in_at, mfa_enabled_at FROM admins"
+	"COALESCE(entra_tenant_id, ''), COALESCE(entra_object_id, ''), sso_sign_in_at, mfa_enabled_at, " +
+	"(SELECT COUNT(*) FROM admin_passkeys WHERE admin_passkeys.admin_id = admins.id) FROM admins"
 
 func scanAdmin(r scanner) (model.Admin, error) {
 	var a model.Admin
 	var role, created, changed string
 	var disabled, signIn, ssoSignIn, mfa sql.NullString
 	if err := r.Scan(&a.ID, &a.Email, &a.PasswordHash, &role, &created, &changed, &disabled, &signIn,
-		&a.EntraTenantID, &a.EntraObjectID, &ssoSignIn, &mfa); err != nil {
+		&a.EntraTenantID, &a.EntraObjectID, &ssoSignIn, &mfa, &a.Passkeys); err != nil {
 		return model.Admin{}, mapErr(err, "model.Admin")
 	}
 	a.Role = actor.Role(role)

@@ -149,11 +149,12 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, id int64, codeHashes [
 	return mapErr(err, "model.Admin")
 }
 
-// ClearMFA turns two-factor off for admin id: the secret (pending or in
-// use), the last step and every recovery code are removed, and e is
-// recorded with the admin's email as its target, in one transaction. It
-// returns the admin as they are now.
-func (s *Store) ClearMFA(ctx context.Context, id int64, e audit.Entry) (model.Admin, error) {
+// ClearMFA turns the authenticator app off for admin id: the secret
+// (pending or in use), the last step and every recovery code are removed,
+// with every passkey too when passkeys is true (an Owner's reset), and e
+// is recorded with the admin's email as its target, in one transaction.
+// It returns the admin as they are now.
+func (s *Store) ClearMFA(ctx context.Context, id int64, passkeys bool, e audit.Entry) (model.Admin, error) {
 	var a model.Admin
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -165,6 +166,12 @@ func (s *Store) ClearMFA(ctx context.Context, id int64, e audit.Entry) (model.Ad
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM admin_recovery_codes WHERE admin_id = ?", id); err != nil {
 			return err
+		}
+		if passkeys {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM admin_passkeys WHERE admin_id = ?", id); err != nil {
+				return err
+			}
+			a.Passkeys = 0
 		}
 		a.MFAEnabledAt = nil
 		e.Target = a.Email

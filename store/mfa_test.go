@@ -113,7 +113,7 @@ func testAdminMFA(t *testing.T, open opener) {
 	}
 
 	// Off: nothing left, and the codes no longer work.
-	if _, err := s.ClearMFA(ctx, a.ID, mfaEntry(audit.MFAReset)); err != nil {
+	if _, err := s.ClearMFA(ctx, a.ID, true, mfaEntry(audit.MFAReset)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.AdminMFA(ctx, a.ID); got.Enabled || got.Sealed != "" || got.RecoveryLeft != 0 || got.LastStep != 0 {
@@ -132,7 +132,7 @@ func testAdminMFA(t *testing.T, open opener) {
 	if len(rows) != 3 || rows[0].Action != audit.MFAReset || rows[0].Target != "owner@example.com" {
 		t.Fatalf("audit = %+v", rows)
 	}
-	if _, err := s.ClearMFA(ctx, a.ID+100, mfaEntry(audit.MFAReset)); apperr.KindOf(err) != apperr.NotFound {
+	if _, err := s.ClearMFA(ctx, a.ID+100, true, mfaEntry(audit.MFAReset)); apperr.KindOf(err) != apperr.NotFound {
 		t.Fatalf("ClearMFA of an unknown admin: %v", err)
 	}
 }

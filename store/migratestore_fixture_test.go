@@ -90,6 +90,13 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	_, err = s.UseRecoveryCode(ctx, admin.ID, []byte{0, 1}, fixtureEntry(audit.MFARecoveryCodeUsed, ""))
 	must(err, "UseRecoveryCode")
 	must(s.SetSetting(ctx, "require_mfa", "on", fixtureEntry(audit.MFARequired, "")), "SetSetting")
+	_, err = s.PasskeyHandle(ctx, admin.ID, []byte{0, 0xff, 7})
+	must(err, "PasskeyHandle")
+	pk, err := s.AddPasskey(ctx, model.Passkey{AdminID: admin.ID, Name: "YubiKey 5", RPID: "postern.example.com",
+		CredentialID: []byte{0, 1, 0xfe}, Credential: []byte(`{"id":"AAH-"}`)}, fixtureEntry(audit.PasskeyAdded, ""))
+	must(err, "AddPasskey")
+	_, err = s.UsePasskey(ctx, admin.ID, pk.ID, []byte(`{"id":"AAH-","n":1}`), []byte{9, 0})
+	must(err, "UsePasskey")
 
 	fillSignIn(t, s, kr, must)
 	fillSync(t, s, must)

@@ -71,6 +71,10 @@ const (
 	MFAReset             = "admin.mfa_reset"
 	MFARecoveryCodesMade = "admin.mfa_recovery_codes_made"
 	MFARequired          = "settings.mfa_required"
+	// PasskeyAdded and PasskeyRemoved: an admin added a passkey to their
+	// own account, or removed one (confirmed with their password).
+	PasskeyAdded   = "admin.passkey_added"
+	PasskeyRemoved = "admin.passkey_removed"
 	// RoleDenied: a signed-in admin asked for something their role does
 	// not allow (a route, or a service's change).
 	RoleDenied = "security.role_denied"
@@ -79,8 +83,11 @@ const (
 	// right; the code is asked next (nothing is reachable until then).
 	// LoginCode: a code at that step was refused. MFARecoveryCodeUsed: a
 	// recovery code was used up to sign in.
-	LoginPassword       = "auth.login_password"
-	LoginCode           = "auth.login_code"
+	LoginPassword = "auth.login_password"
+	LoginCode     = "auth.login_code"
+	// LoginPasskey: a passkey at that step was refused (a wrong or
+	// replayed answer, or a counter that went back).
+	LoginPasskey        = "auth.login_passkey"
 	MFARecoveryCodeUsed = "auth.recovery_code_used"
 	LoginRateLimited    = "auth.rate_limited"
 	Logout              = "auth.logout"
@@ -143,6 +150,7 @@ const (
 var Actions = []string{
 	AdminCreated, AdminPasswordReset, AdminRoleChanged, AdminDisabled, AdminEnabled, AdminDeleted, SessionsEnded, RoleDenied, Login, LoginRateLimited, Logout, CSRFRejected,
 	MFAEnrolled, MFADisabled, MFAReset, MFARecoveryCodesMade, MFARequired, LoginPassword, LoginCode, MFARecoveryCodeUsed,
+	PasskeyAdded, PasskeyRemoved, LoginPasskey,
 	IntegrationConfigured, IntegrationDisabled, IntegrationEnabled, IntegrationGraceSet, CertificateGenerated, KeyRotated, KeyRetired, KeyStaged, KeyActivated,
 	SyncRun, SyncRequested, SyncRemovalAccepted, DeviceRechecked,
 	CheckCreated, CheckUpdated, CheckDeleted, ExceptionCreated, ExceptionRevoked,
@@ -172,7 +180,7 @@ var Categories = []struct{ Key, Label string }{
 // action; anything else (every change an admin makes) is CategoryAdmin.
 var categoryOf = map[string]string{
 	Login: CategorySignIn, Logout: CategorySignIn,
-	LoginPassword: CategorySignIn, LoginCode: CategorySignIn, MFARecoveryCodeUsed: CategorySignIn,
+	LoginPassword: CategorySignIn, LoginCode: CategorySignIn, LoginPasskey: CategorySignIn, MFARecoveryCodeUsed: CategorySignIn,
 	LoginRateLimited: CategorySecurity, CSRFRejected: CategorySecurity, RoleDenied: CategorySecurity,
 	SyncRun: CategorySync, SyncRequested: CategorySync,
 	VerdictsChanged: CategoryPosture, VerdictChanged: CategoryPosture, Pruned: CategorySystem,

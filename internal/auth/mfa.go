@@ -48,7 +48,7 @@ type MFAStore interface {
 	AcceptMFAStep(ctx context.Context, id, step int64) (bool, error)
 	UseRecoveryCode(ctx context.Context, id int64, codeHash []byte, e audit.Entry) (bool, error)
 	ReplaceRecoveryCodes(ctx context.Context, id int64, codeHashes [][]byte, e audit.Entry) error
-	ClearMFA(ctx context.Context, id int64, e audit.Entry) (model.Admin, error)
+	ClearMFA(ctx context.Context, id int64, passkeys bool, e audit.Entry) (model.Admin, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string, e audit.Entry) error
 }
@@ -286,7 +286,7 @@ func (m *MFA) Disable(ctx context.Context, code, password string) error {
 		refused := apperr.New(apperr.Invalid, "That code or password did not work. Enter a current code from your app, or your password.")
 		return audit.RecordRefusal(ctx, m.store, m.log, e, refused)
 	}
-	_, err = m.store.ClearMFA(ctx, a.ID, e)
+	_, err = m.store.ClearMFA(ctx, a.ID, false, e)
 	return err
 }
 
@@ -302,12 +302,12 @@ func (m *MFA) Reset(ctx context.Context, id int64) (model.Admin, error) {
 		return model.Admin{}, audit.RecordRefusal(ctx, m.store, m.log, audit.By(ctx, audit.MFAReset, target), err)
 	}
 	e := audit.As(a, audit.MFAReset, target)
-	e.Detail = "two-factor authentication reset: the secret and the recovery codes are deleted"
+	e.Detail = "two-factor authentication reset: the secret, the recovery codes and the passkeys are deleted"
 	if a.Role != actor.System && id == a.ID {
 		return model.Admin{}, audit.RecordRefusal(ctx, m.store, m.log, e,
 			apperr.New(apperr.Conflict, "Turn off two-factor authentication for your own account on your account page."))
 	}
-	admin, err := m.store.ClearMFA(ctx, id, e)
+	admin, err := m.store.ClearMFA(ctx, id, true, e)
 	if apperr.Is(err, apperr.NotFound) {
 		return admin, audit.RecordRefusal(ctx, m.store, m.log, e, err)
 	}

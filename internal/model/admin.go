@@ -28,10 +28,18 @@ type Admin struct {
 	// while they sign in with a password alone. The secret itself is never
 	// part of Admin (store.AdminMFA reads it, sealed, for the check).
 	MFAEnabledAt *time.Time
+	// Passkeys counts the admin's passkeys (WebAuthn credentials), each a
+	// second factor of its own.
+	Passkeys int
 }
 
-// MFAEnabled reports whether a signs in with a second factor.
-func (a Admin) MFAEnabled() bool { return a.MFAEnabledAt != nil }
+// MFAEnabled reports whether a signs in with a second factor: an
+// authenticator app's code, a passkey, or either.
+func (a Admin) MFAEnabled() bool { return a.MFAEnabledAt != nil || a.Passkeys > 0 }
+
+// TOTPEnabled reports whether a completed enrolment of an authenticator
+// app (and so has recovery codes).
+func (a Admin) TOTPEnabled() bool { return a.MFAEnabledAt != nil }
 
 // AdminMFA is an admin's stored second factor, as the check needs it.
 // Sealed is the TOTP secret sealed by internal/secret (never the
