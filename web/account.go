@@ -30,6 +30,7 @@ func (s *Server) accountRoutes(app *echo.Group) {
 	app.POST(accountMFAPath+"/confirm", s.accountMFAConfirm)
 	app.POST(accountMFAPath+"/disable", s.accountMFADisable)
 	app.POST(accountMFAPath+"/recovery-codes", s.accountRecoveryCodes)
+	s.passkeyRoutes(app)
 }
 
 // enrolmentRoutes are what an admin without two-factor may use while it
@@ -37,6 +38,7 @@ func (s *Server) accountRoutes(app *echo.Group) {
 var enrolmentRoutes = map[string]bool{
 	"GET " + accountPath: true, "GET " + accountMFAPath: true, "POST " + accountMFAPath: true,
 	"POST " + accountMFAPath + "/confirm": true, "POST /logout": true,
+	"POST " + accountPasskeysPath + "/options": true, "POST " + accountPasskeysPath: true,
 }
 
 // requireEnrolment sends an admin without two-factor to their account page
@@ -79,6 +81,9 @@ func (s *Server) accountPage(c echo.Context, status int, p views.AccountPage) er
 		p.MFAEnabledAt = &now
 	}
 	if p.Required, err = s.mfa.Required(ctx); err != nil {
+		return err
+	}
+	if p.Passkeys, err = s.passkeysView(c, me, p.Passkeys); err != nil {
 		return err
 	}
 	return render(c, status, views.Account(p))
@@ -158,6 +163,9 @@ func (s *Server) accountMFADisable(c echo.Context) error {
 		return err
 	}
 	s.limiter.Reset(key)
+	if me.Passkeys > 0 {
+		return s.accountFlash(c, components.FlashSuccess, "Your authenticator app is turned off. You sign in with your password and a passkey.")
+	}
 	return s.accountFlash(c, components.FlashSuccess, "Two-factor authentication is off. You sign in with your password alone.")
 }
 

@@ -224,6 +224,11 @@ var auditCases = []auditCase{
 		refused: auditPath(adminsPath + "/999999/sessions/end")},
 	{route: "POST /login/code", exempt: "covered by TestCodeStepIsAuditedAndRateLimited: success, failure and rate limit"},
 	{route: "POST /login/cancel", exempt: "ends a pending sign-in, which granted nothing; nothing was signed in"},
+	{route: "POST /login/passkey/options", exempt: "starts a passkey check: a challenge kept in the pending session; POST /login/passkey is audited"},
+	{route: "POST /login/passkey", exempt: "covered by TestPasskeyAddSignInRemove and TestPasskeySignInRefusals: the sign-in and each refusal, audited"},
+	{route: "POST /account/passkeys/options", exempt: "starts adding a passkey: a challenge kept in the session; POST /account/passkeys, audited, stores the passkey"},
+	{route: "POST /account/passkeys", exempt: "needs an authenticator's answer: covered by TestPasskeyAddSignInRemove (a software authenticator), audited"},
+	{route: "POST /account/passkeys/:id/remove", exempt: "covered by TestPasskeyAddSignInRemove and TestPasskeyAddRefusals: removal, a wrong password and another admin's passkey, each audited"},
 	{route: "POST /account/mfa", exempt: "starts an enrolment: a pending secret that counts only once POST /account/mfa/confirm, audited, turns it on"},
 	{route: "POST /settings/admins/:id/mfa/reset", action: audit.MFAReset,
 		ok: func(f *auditFixture) (string, url.Values) {

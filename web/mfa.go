@@ -81,8 +81,14 @@ func (s *Server) endPending(c echo.Context) error {
 	return s.sessions.Save(c.Request(), c.Response(), sess)
 }
 
-func (s *Server) codePage(c echo.Context, msg string) views.LoginCodePage {
-	return views.LoginCodePage{Chrome: s.chrome(c, "Enter your two-factor code", ""), Error: msg}
+// codePage is the second step for a: the code form when they have an
+// authenticator app, "Use a passkey" when they have a passkey.
+func (s *Server) codePage(c echo.Context, a model.Admin, msg string) views.LoginCodePage {
+	title := "Enter your two-factor code"
+	if !a.TOTPEnabled() {
+		title = "Use your passkey"
+	}
+	return views.LoginCodePage{Chrome: s.chrome(c, title, ""), Error: msg, TOTP: a.TOTPEnabled(), Passkey: a.Passkeys > 0}
 }
 
 // codeStepForm asks for the code; without a pending sign-in it sends the
@@ -91,11 +97,11 @@ func (s *Server) codeStepForm(c echo.Context) error {
 	if _, ok := currentAdmin(c); ok {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	_, ok, expired := s.pendingAdmin(c)
+	a, ok, expired := s.pendingAdmin(c)
 	if !ok {
 		return s.codeStepGone(c, expired)
 	}
-	return render(c, http.StatusOK, views.LoginCode(s.codePage(c, "")))
+	return render(c, http.StatusOK, views.LoginCode(s.codePage(c, a, "")))
 }
 
 func (s *Server) codeStepGone(c echo.Context, expired bool) error {
@@ -124,7 +130,7 @@ func (s *Server) codeStepSave(c echo.Context) error {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, a.Email, audit.Denied, "too many failed two-factor codes")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed codes. Wait %s and try again.", minutes(wait))
-		return render(c, http.StatusTooManyRequests, views.LoginCode(s.codePage(c, msg)))
+		return render(c, http.StatusTooManyRequests, views.LoginCode(s.codePage(c, a, msg)))
 	}
 	v, err := s.mfa.Verify(c.Request().Context(), a, c.Request().PostFormValue("code"))
 	if err != nil {
@@ -133,7 +139,7 @@ func (s *Server) codeStepSave(c echo.Context) error {
 			return err
 		}
 		s.record(c, audit.As(actor.Actor{Email: a.Email, Role: a.Role}, audit.LoginCode, a.Email), audit.Failure, "two-factor code refused")
-		return render(c, http.StatusUnauthorized, views.LoginCode(s.codePage(c, codeFailed)))
+		return render(c, http.StatusUnauthorized, views.LoginCode(s.codePage(c, a, codeFailed)))
 	}
 	s.limiter.Refund(ipKey)
 	s.limiter.Reset(codeKey)

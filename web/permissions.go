@@ -89,12 +89,15 @@ var routeRoles = map[string]actor.Role{
 	"POST /settings/admins/require-mfa":           actor.Owner,
 
 	// One's own account: every admin manages their own second factor.
-	"GET /account":                     actor.Auditor,
-	"GET /account/mfa":                 actor.Auditor,
-	"POST /account/mfa":                actor.Auditor,
-	"POST /account/mfa/confirm":        actor.Auditor,
-	"POST /account/mfa/disable":        actor.Auditor,
-	"POST /account/mfa/recovery-codes": actor.Auditor,
+	"GET /account":                      actor.Auditor,
+	"GET /account/mfa":                  actor.Auditor,
+	"POST /account/mfa":                 actor.Auditor,
+	"POST /account/mfa/confirm":         actor.Auditor,
+	"POST /account/mfa/disable":         actor.Auditor,
+	"POST /account/mfa/recovery-codes":  actor.Auditor,
+	"POST /account/passkeys/options":    actor.Auditor,
+	"POST /account/passkeys":            actor.Auditor,
+	"POST /account/passkeys/:id/remove": actor.Auditor,
 
 	"GET /settings/sign-in":        actor.Owner, // Sign in with Microsoft and password sign-in
 	"POST /settings/sign-in":       actor.Owner,

@@ -16,7 +16,7 @@ var publicPaths = map[string]bool{
 	"/login": true, microsoftStartPath: true, microsoftCallbackPath: true, "/setup": true, "/healthz": true, "/readyz": true, "/static/*": true,
 	// The sign-in's second step: reached with a password-verified session
 	// that grants nothing else (web/mfa.go).
-	codeStepPath: true, codeCancelPath: true,
+	codeStepPath: true, codeCancelPath: true, loginPasskeyPath: true, loginPasskeyPath + "/options": true,
 }
 
 // echoMethods are the methods Echo's router keeps a table for (e.Any
@@ -63,6 +63,15 @@ func (s *Server) adminRoutes(app *echo.Group) {
 	app.POST(signInLocalPath, s.signInLocal)
 }
 
+// codeStepRoutes are the sign-in's second step: a code or a passkey.
+func (s *Server) codeStepRoutes(web *echo.Group) {
+	web.GET(codeStepPath, s.codeStepForm)
+	web.POST(codeStepPath, s.codeStepSave)
+	web.POST(codeCancelPath, s.codeStepCancel)
+	web.POST(loginPasskeyPath+"/options", s.loginPasskeyOptions)
+	web.POST(loginPasskeyPath, s.loginPasskey)
+}
+
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
@@ -82,9 +91,7 @@ func (s *Server) routes() {
 	web.POST("/setup", s.setupSave)
 	web.GET("/login", s.loginForm)
 	web.POST("/login", s.loginSave)
-	web.GET(codeStepPath, s.codeStepForm)
-	web.POST(codeStepPath, s.codeStepSave)
-	web.POST(codeCancelPath, s.codeStepCancel)
+	s.codeStepRoutes(web)
 	web.GET(microsoftStartPath, s.microsoftStart)
 	web.GET(microsoftCallbackPath, s.microsoftCallback)
 

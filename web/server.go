@@ -102,6 +102,7 @@ type Server struct {
 	tokens        *auth.Tokens
 	admins        *auth.Admins
 	mfa           *auth.MFA
+	passkeys      *auth.Passkeys
 	policy        *policy.Engine
 	checks        *policy.Service
 	webhooks      *webhook.Service
@@ -167,6 +168,7 @@ func NewServer(d Deps) *Server {
 		s.decisionDays = 7
 	}
 	s.admins = auth.NewAdmins(d.Store, s.log)
+	s.passkeys = auth.NewPasskeys(d.Store, s.log)
 	s.sessions = auth.NewSessionStore(d.Store, d.Now)
 	s.sessions.Secure = s.isHTTPS
 

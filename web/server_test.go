@@ -187,6 +187,7 @@ type client struct {
 	jar       *cookiejar.Jar
 	hc        *http.Client
 	fetchSite string // Sec-Fetch-Site to send; "" sends none
+	host      string // the host and port to reach the server at (such as localhost:PORT); "" is its address
 }
 
 func (e *testEnv) client() *client {
@@ -208,7 +209,11 @@ func (c *client) do(method, path string, form url.Values, header http.Header) re
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, c.env.http.URL+path, body)
+	base := c.env.http.URL
+	if c.host != "" {
+		base = "http://" + c.host
+	}
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		c.env.t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ type Passkey struct {
 	Credential   []byte
 	CreatedAt    time.Time
 	LastUsedAt   *time.Time
+	// CloneWarning: a sign-in saw its signature counter go back (a copy
+	// of the authenticator may exist); it no longer signs in.
+	CloneWarning bool
 }
 
 // PasskeyNameMax is the longest name a passkey may have, in characters.
