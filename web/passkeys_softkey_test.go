@@ -82,8 +82,11 @@ func (k *softKey) create(optionsJSON, origin string) string {
 		k.t.Fatalf("user.id %q: %v", o.PublicKey.User.ID, err)
 	}
 	k.handle = handle
-	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1,
-		-2: k.priv.PublicKey.X.FillBytes(make([]byte, 32)), -3: k.priv.PublicKey.Y.FillBytes(make([]byte, 32))})
+	point, err := k.priv.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: point[1:33], -3: point[33:65]})
 	if err != nil {
 		k.t.Fatal(err)
 	}
