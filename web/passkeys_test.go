@@ -292,3 +292,31 @@ func TestPasskeyAddRefusals(t *testing.T) {
 		t.Fatalf("passkey_removed rows: %+v", got)
 	}
 }
+
+// A signature counter that goes back (a copy of the authenticator may
+// exist) refuses the passkey, as go-webauthn's clone warning leaves to
+// the relying party, and keeps refusing it; the account page marks it.
+func TestPasskeyCloneWarning(t *testing.T) {
+	e := newAdminEnv(t)
+	c := signedInAt(t, e, testEmail)
+	_, origin := localhost(e)
+	key := newSoftKey(t)
+	addPasskey(t, c, key, "YubiKey 5")
+	p := pendingAt(t, e, testEmail)
+	wantStatus(t, p.sendJSON(loginPasskeyPath, key.get(signInOptions(t, p), origin)), http.StatusOK)
+
+	key.count = 0 // the copy's counter is behind the one Postern saw
+	p = pendingAt(t, e, testEmail)
+	res := p.sendJSON(loginPasskeyPath, key.get(signInOptions(t, p), origin))
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(jsonAnswer(t, res).Error, "signature counter went back") {
+		t.Fatalf("a counter that went back: %d %s", res.StatusCode, res.body)
+	}
+	key.count = 100 // even ahead again, the passkey stays refused
+	p = pendingAt(t, e, testEmail)
+	if res := p.sendJSON(loginPasskeyPath, key.get(signInOptions(t, p), origin)); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a flagged passkey signed in: %d %s", res.StatusCode, res.body)
+	}
+	if page := c.get(accountPath); !strings.Contains(page.body, "Possibly copied") {
+		t.Fatalf("the account page does not mark the passkey: %.3000s", page.body)
+	}
+}
