@@ -161,7 +161,11 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	}
 	me, _ := currentAdmin(c)
 	key := "mfa:" + strconv.FormatInt(me.ID, 10)
-	if ok, wait := s.limiter.Attempt(key); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), key)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.accountPage(c, http.StatusTooManyRequests, views.AccountPage{
 			Passkeys: &views.PasskeysView{RemoveID: id, RemoveError: "Too many failed attempts. Wait " + minutes(wait) + " and try again."}})
 	}
@@ -170,14 +174,14 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 		return s.accountPage(c, http.StatusUnprocessableEntity, views.AccountPage{
 			Passkeys: &views.PasskeysView{RemoveID: id, RemoveError: apperr.MessageOf(err)}})
 	}
-	s.limiter.Refund(key)
+	s.refund(c, key)
 	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Conflict) {
 		return s.accountFlash(c, components.FlashError, apperr.MessageOf(err))
 	}
 	if err != nil {
 		return err
 	}
-	s.limiter.Reset(key)
+	s.resetLimit(c, key)
 	return s.accountFlash(c, components.FlashSuccess, "Passkey “"+pk.Name+"” removed. It no longer signs you in.")
 }
 
@@ -259,7 +263,12 @@ func (s *Server) loginPasskey(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.LoginCode(s.codePage(c, a, passkeyNeedsScript)))
 	}
 	codeKey, ipKey := "mfa:"+strconv.FormatInt(a.ID, 10), auth.AddressKey(c.RealIP())
-	if ok, wait := s.limiter.Attempt(codeKey, ipKey); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), codeKey, ipKey)
+	if err != nil {
+		s.logger(c).Error("sign-in limiter", "err", err)
+		return passkeyRefused(c, http.StatusServiceUnavailable, apperr.MessageOf(err))
+	}
+	if !ok {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, a.Email, audit.Denied, "too many failed two-factor attempts")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return passkeyRefused(c, http.StatusTooManyRequests, "Too many failed attempts. Wait "+minutes(wait)+" and try again.")
@@ -275,15 +284,15 @@ func (s *Server) loginPasskey(c echo.Context) error {
 	pk, err := s.finishPasskeySignIn(c, a, cer, body)
 	if err != nil {
 		if !errors.Is(err, auth.ErrPasskeyRefused) && !apperr.Is(err, apperr.Invalid) && !apperr.Is(err, apperr.Conflict) {
-			s.limiter.Refund(codeKey, ipKey)
+			s.refund(c, codeKey, ipKey)
 			return err
 		}
 		s.record(c, audit.As(actor.Actor{Email: a.Email, Role: a.Role}, audit.LoginPasskey, a.Email), audit.Failure,
 			"passkey refused: "+apperr.MessageOf(err))
 		return passkeyRefused(c, http.StatusUnauthorized, apperr.MessageOf(err))
 	}
-	s.limiter.Refund(ipKey)
-	s.limiter.Reset(codeKey)
+	s.refund(c, ipKey)
+	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
 	if err := s.startSession(c, &a); err != nil {
 		return err
