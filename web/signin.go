@@ -94,8 +94,11 @@ func (s *Server) microsoftCallback(c echo.Context) error {
 	a, err := s.signin.Finish(c.Request().Context(), p, cb)
 	if err != nil {
 		status := http.StatusUnauthorized
-		if apperr.Is(err, apperr.Forbidden) {
+		switch apperr.KindOf(err) {
+		case apperr.Forbidden:
 			status = http.StatusForbidden
+		case apperr.Unavailable: // Microsoft Graph busy or down: try again
+			status = http.StatusServiceUnavailable
 		}
 		return s.loginRefused(c, status, err)
 	}
