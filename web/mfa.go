@@ -138,7 +138,7 @@ func (s *Server) codeStepSave(c echo.Context) error {
 	s.limiter.Refund(ipKey)
 	s.limiter.Reset(codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	detail := "password and two-factor code"

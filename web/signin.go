@@ -102,7 +102,7 @@ func (s *Server) microsoftCallback(c echo.Context) error {
 		}
 		return s.loginRefused(c, status, err)
 	}
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, viaMicrosoft); err != nil {
 		return err
 	}
 	return redirect(c, next)

@@ -47,7 +47,7 @@ type Config struct {
 	DefenderScope    string // token scope override; "" means from the Cloud setting
 	// GraphURL overrides the Microsoft Graph host of Sign in with
 	// Microsoft's groups overage check; "" means from the Cloud setting.
-	GraphURL string
+	GraphURL         string
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
@@ -180,7 +180,6 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 		MasterKey:        secret.Redacted(strings.TrimSpace(masterKey)),
 		DefenderLoginURL: strings.TrimRight(strings.TrimSpace(*v["defender-login-url"]), "/"),
 		DefenderAPIURL:   strings.TrimRight(strings.TrimSpace(*v["defender-api-url"]), "/"),
-		GraphURL:         strings.TrimRight(strings.TrimSpace(*v["graph-url"]), "/"),
 		DefenderScope:    strings.TrimSpace(*v["defender-scope"]),
 		LogFormat:        strings.ToLower(strings.TrimSpace(*v["log-format"])),
 	}
@@ -230,7 +229,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is not true or false", b.name, *v[b.name]))
 		}
 	}
-	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	cfg.ClientCertCA, cfg.GraphURL = strings.TrimSpace(*v["client-cert-ca"]), strings.TrimRight(strings.TrimSpace(*v["graph-url"]), "/")
 	errs = append(errs, buildReplica(v, &cfg)...)
 	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
 		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
