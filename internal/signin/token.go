@@ -3,6 +3,7 @@ package signin
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -29,15 +30,24 @@ type identity struct {
 	ClaimNames        map[string]string `json:"_claim_names"`
 	// AMR is the authentication methods (pwd, mfa, …). Entra sends it in
 	// v1.0 tokens only, so Postern's v2.0 sign-in does not rely on it: it
-	// is noted in the audit log when present (docs/admins.md).
-	AMR []string `json:"amr"`
+	// is noted in the audit log when present (docs/admins.md). Raw: a
+	// claim of another shape must not fail the sign-in.
+	AMR json.RawMessage `json:"amr"`
 }
 
 // methods is the amr claim for the audit log: values of a plain shape
 // only, at most eight.
 func (id identity) methods() string {
+	var list []string
+	if json.Unmarshal(id.AMR, &list) != nil {
+		var one string
+		if json.Unmarshal(id.AMR, &one) != nil {
+			return ""
+		}
+		list = []string{one}
+	}
 	var out []string
-	for _, m := range id.AMR {
+	for _, m := range list {
 		if amrRE.MatchString(m) && len(out) < 8 {
 			out = append(out, m)
 		}
