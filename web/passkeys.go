@@ -294,7 +294,7 @@ func (s *Server) loginPasskey(c echo.Context) error {
 	s.refund(c, ipKey)
 	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	s.audit(c, audit.Login, a.Email, audit.Success, "password and passkey “"+pk.Name+"”")
