@@ -215,7 +215,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 		// A replica reads its key file again as part of the replica set.
-		g.Go(func() error { c.keys.run(ctx, replica.KeyReportEvery, nil); return nil })
+		g.Go(func() error { c.keys.run(ctx, nil); return nil })
 	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })

@@ -144,20 +144,24 @@ func (s *Server) accountMFAConfirm(c echo.Context) error {
 func (s *Server) accountMFADisable(c echo.Context) error {
 	me, _ := currentAdmin(c)
 	key := "mfa:" + strconv.FormatInt(me.ID, 10)
-	if ok, wait := s.limiter.Attempt(key); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), key)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.accountPage(c, http.StatusTooManyRequests, views.AccountPage{
 			DisableError: "Too many failed attempts. Wait " + minutes(wait) + " and try again."})
 	}
 	f := c.Request()
-	err := s.mfa.Disable(f.Context(), strings.TrimSpace(f.PostFormValue("code")), f.PostFormValue("password"))
+	err = s.mfa.Disable(f.Context(), strings.TrimSpace(f.PostFormValue("code")), f.PostFormValue("password"))
 	if apperr.Is(err, apperr.Invalid) {
 		return s.accountPage(c, http.StatusUnprocessableEntity, views.AccountPage{DisableError: apperr.MessageOf(err)})
 	}
 	if err != nil {
-		s.limiter.Refund(key)
+		s.refund(c, key)
 		return err
 	}
-	s.limiter.Reset(key)
+	s.resetLimit(c, key)
 	return s.accountFlash(c, components.FlashSuccess, "Two-factor authentication is off. You sign in with your password alone.")
 }
 

@@ -91,7 +91,12 @@ func (s *Server) loginSave(c echo.Context) error {
 		}
 		return render(c, http.StatusForbidden, views.Login(s.loginPage(c, "", "Password sign-in is turned off. Sign in with Microsoft.")))
 	}
-	if ok, wait := s.limiter.Attempt(acctKey, ipKey); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), acctKey, ipKey)
+	if err != nil {
+		s.logger(c).Error("sign-in limiter", "err", err)
+		return render(c, http.StatusServiceUnavailable, views.Login(s.loginPage(c, in.Email, apperr.MessageOf(err))))
+	}
+	if !ok {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, target, audit.Denied, "too many failed sign-ins")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed sign-ins. Wait %s and try again.", minutes(wait))
@@ -100,14 +105,14 @@ func (s *Server) loginSave(c echo.Context) error {
 	a, err := s.authenticate(c, email, in.Password)
 	if err != nil {
 		if !errors.Is(err, auth.ErrMismatch) && !apperr.Is(err, apperr.NotFound) {
-			s.limiter.Refund(acctKey, ipKey)
+			s.refund(c, acctKey, ipKey)
 			return err
 		}
 		s.auditAs(c, actor.Anonymous, audit.Login, target, audit.Failure, "incorrect email or password")
 		return render(c, http.StatusUnauthorized, views.Login(s.loginPage(c, in.Email, loginFailed)))
 	}
-	s.limiter.Refund(ipKey)
-	s.limiter.Reset(acctKey)
+	s.refund(c, ipKey)
+	s.resetLimit(c, acctKey)
 	next := wantedReturn(c) // read before the new session drops the old values
 	if a.MFAEnabled() {
 		// Nothing is reachable until the code: the session names the
@@ -242,4 +247,20 @@ func minutes(d time.Duration) string {
 		return "a minute"
 	}
 	return fmt.Sprintf("%d minutes", m)
+}
+
+// refund takes back the attempts counted against keys; resetLimit forgets
+// key's failures. The sign-in they follow has succeeded or failed for
+// another reason already: a database that does not answer here is logged
+// (the attempts stay counted and leave the window in fifteen minutes).
+func (s *Server) refund(c echo.Context, keys ...string) {
+	if err := s.limiter.Refund(c.Request().Context(), keys...); err != nil {
+		s.logger(c).Error("sign-in limiter: refund", "err", err)
+	}
+}
+
+func (s *Server) resetLimit(c echo.Context, key string) {
+	if err := s.limiter.Reset(c.Request().Context(), key); err != nil {
+		s.logger(c).Error("sign-in limiter: reset", "err", err)
+	}
 }

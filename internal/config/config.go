@@ -77,6 +77,9 @@ type Config struct {
 	// LeaderLease bounds how long a sync leader that froze or lost the
 	// database keeps the lock before another replica takes over.
 	LeaderLease time.Duration
+	// KeyRereadInterval is how often the master key file is read again
+	// (and, on a replica, its key ids reported to the others).
+	KeyRereadInterval time.Duration
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -111,6 +114,7 @@ var Settings = []Setting{
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 	{"replica-name", "", "this replica's name among several on one PostgreSQL database (default: the host name and the port of addr)"},
 	{"leader-lease", "10s", "with PostgreSQL: how long a sync leader that stopped answering keeps the sync before another replica takes over (2s to 1m)"},
+	{"key-reread-interval", "1m", "how often the master key file is read again, so that a key staged or activated elsewhere is picked up without a restart (1s to 1m)"},
 	{"decision-log-max-rows", "5000000", "entries the decision log keeps at most, the newest (0: no cap; at least 1000 otherwise)"},
 }
 
@@ -255,6 +259,10 @@ func buildReplica(v map[string]*string, cfg *Config) []error {
 	if cfg.LeaderLease, err = time.ParseDuration(strings.TrimSpace(*v["leader-lease"])); err != nil ||
 		cfg.LeaderLease < 2*time.Second || cfg.LeaderLease > time.Minute {
 		errs = append(errs, fmt.Errorf("leader-lease: %q is not a duration from 2s to 1m, such as 10s", *v["leader-lease"]))
+	}
+	if cfg.KeyRereadInterval, err = time.ParseDuration(strings.TrimSpace(*v["key-reread-interval"])); err != nil ||
+		cfg.KeyRereadInterval < time.Second || cfg.KeyRereadInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("key-reread-interval: %q is not a duration from 1s to 1m, such as 1m", *v["key-reread-interval"]))
 	}
 	if cfg.ReplicaName = strings.TrimSpace(*v["replica-name"]); cfg.ReplicaName == "" && cfg.DatabaseURL != "" {
 		cfg.ReplicaName = defaultReplicaName(cfg.Addr)

@@ -107,6 +107,7 @@ var sample = map[string]struct {
 	"forward-auth-max-age":     {"5s", func(c config.Config) string { return c.ForwardAuthMaxAge.String() }, "5s"},
 	"replica-name":             {" db-a ", func(c config.Config) string { return c.ReplicaName }, "db-a"},
 	"leader-lease":             {"30s", func(c config.Config) string { return c.LeaderLease.String() }, "30s"},
+	"key-reread-interval":      {"2s", func(c config.Config) string { return c.KeyRereadInterval.String() }, "2s"},
 	"client-cert-subject-cn":   {"yes", func(c config.Config) string { return fmt.Sprint(c.ClientCertSubjectCN) }, "true"},
 }
 
