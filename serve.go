@@ -293,7 +293,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL,
+	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL, GraphURL: e.cfg.GraphURL,
 		ReloadKeyring: func() (*secret.Keyring, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		}})

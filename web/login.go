@@ -124,7 +124,7 @@ func (s *Server) loginSave(c echo.Context) error {
 			"password correct; two-factor code asked")
 		return redirect(c, codeStepPath)
 	}
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	s.audit(c, audit.Login, a.Email, audit.Success, "")
@@ -135,13 +135,17 @@ func (s *Server) loginSave(c echo.Context) error {
 }
 
 // startSession signs a in on a fresh session (a new id: any id planted
-// before sign-in is dropped).
-func (s *Server) startSession(c echo.Context, a *model.Admin) error {
+// before sign-in is dropped); via names how (viaMicrosoft, or "" for a
+// password, with or without a code).
+func (s *Server) startSession(c echo.Context, a *model.Admin, via string) error {
 	sess := session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}
 	auth.SetAdminID(sess, a.ID)
+	if via != "" {
+		sess.Values[sessionVia] = via
+	}
 	if err := s.sessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
@@ -169,6 +173,25 @@ func returnPath(next string) string {
 		}
 	}
 	return next
+}
+
+// sessionVia is the session key saying how the admin signed in:
+// viaMicrosoft for Sign in with Microsoft, absent for a password. Local
+// two-factor is asked of password sessions only, whatever the account.
+const (
+	sessionVia   = "signed_in_with"
+	viaMicrosoft = "microsoft"
+)
+
+// signedInWithMicrosoft reports whether this session began with Sign in
+// with Microsoft, whose second factor is Entra ID's (Conditional Access).
+func signedInWithMicrosoft(c echo.Context) bool {
+	sess := session(c)
+	if sess == nil {
+		return false
+	}
+	v, _ := sess.Values[sessionVia].(string)
+	return v == viaMicrosoft
 }
 
 // sessionReturn is the session key of the page to return to after sign-in.

@@ -144,7 +144,7 @@ func (s *Server) codeStepSave(c echo.Context) error {
 	s.refund(c, ipKey)
 	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	detail := "password and two-factor code"

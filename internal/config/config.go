@@ -45,6 +45,9 @@ type Config struct {
 	DefenderLoginURL string
 	DefenderAPIURL   string
 	DefenderScope    string // token scope override; "" means from the Cloud setting
+	// GraphURL overrides the Microsoft Graph host of Sign in with
+	// Microsoft's groups overage check; "" means from the Cloud setting.
+	GraphURL         string
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
@@ -100,6 +103,7 @@ var Settings = []Setting{
 	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
 	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
 	{"defender-scope", "", "token scope override, an absolute URI ending in /.default (default: from the Cloud setting)"},
+	{"graph-url", "", "Microsoft Graph host override, for Sign in with Microsoft's groups overage check (default: from the Cloud setting)"},
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
@@ -229,7 +233,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is not true or false", b.name, *v[b.name]))
 		}
 	}
-	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	cfg.ClientCertCA, cfg.GraphURL = strings.TrimSpace(*v["client-cert-ca"]), strings.TrimRight(strings.TrimSpace(*v["graph-url"]), "/")
 	errs = append(errs, buildReplica(v, &cfg)...)
 	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
 		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
@@ -288,7 +292,7 @@ func (c Config) Validate() error {
 	if c.SyncInterval < MinSyncInterval {
 		errs = append(errs, fmt.Errorf("sync-interval: %s is shorter than the minimum %s", c.SyncInterval, MinSyncInterval))
 	}
-	for name, u := range map[string]string{"defender-login-url": c.DefenderLoginURL, "defender-api-url": c.DefenderAPIURL} {
+	for name, u := range map[string]string{"defender-login-url": c.DefenderLoginURL, "defender-api-url": c.DefenderAPIURL, "graph-url": c.GraphURL} {
 		if u == "" {
 			continue
 		}
@@ -397,6 +401,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("defender_scope", orDefault(c.DefenderScope, "from cloud setting")),
 		slog.String("defender_login_url", orDefault(c.DefenderLoginURL, "from cloud setting")),
 		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
+		slog.String("graph_url", orDefault(c.GraphURL, "from cloud setting")),
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),
