@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/model"
 	"postern/static"
 	"postern/views"
 )
@@ -72,10 +73,12 @@ func (s *Server) routes() {
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
 	// Machine clients authenticate with API tokens only; no session, no CSRF.
-	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
-	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireToken)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireScope(model.ScopeMetrics))
+	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireScope(model.ScopeEvaluate))
 	e.Any(forwardAuthPath, s.forwardAuth, s.requireGatewayToken)
 	e.Any(forwardAuthPath+"/*", s.forwardAuth, s.requireGatewayToken)
+	e.GET(readDevicePath, s.readDevice, s.requireScope(model.ScopeRead))
+	e.GET(readChecksPath, s.readChecks, s.requireScope(model.ScopeRead))
 
 	web := e.Group("", cleanURL, s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)
