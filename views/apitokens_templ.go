@@ -103,7 +103,7 @@ func scopeLabels(scopes []string) string {
 	return strings.Join(out, ", ")
 }
 
-var tokenColumns = []components.Column{{Label: "Name"}, {Label: "Token"}, {Label: "Scopes"}, {Label: "Identity"}, {Label: "Created"},
+var tokenColumns = []components.Column{{Label: "Name"}, {Label: "Token"}, {Label: "Identity"}, {Label: "Scopes"}, {Label: "Created"},
 	{Label: "Expires"}, {Label: "Last used"}, {Label: "Status"}, {Label: "Actions", SROnly: true}}
 
 func APITokens(p APITokensPage) templ.Component {
@@ -490,7 +490,7 @@ func scopeChoices(checked []string, errMsg string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "fieldset", invalid(errMsg, "scopes"))
+			templ_7745c5c3_Err = templruntime.RenderAttributes(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_ElementWriter, "fieldset", scopesDescribedBy(errMsg))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -923,7 +923,7 @@ func tokenRow(t APITokenRow, now time.Time, csrf string, canRevoke bool) templ.C
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var35 = []any{components.Cell, "text-slate-700"}
+			var templ_7745c5c3_Var35 = []any{components.Cell, "whitespace-nowrap text-slate-700"}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var35...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -956,9 +956,9 @@ func tokenRow(t APITokenRow, now time.Time, csrf string, canRevoke bool) templ.C
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var37 string
-		templ_7745c5c3_Var37, templ_7745c5c3_Err = templ.JoinStringErrs(scopeLabels(t.Scopes))
+		templ_7745c5c3_Var37, templ_7745c5c3_Err = templ.JoinStringErrs(identityLabel(t.IdentitySource))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 213, Col: 73}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 213, Col: 101}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var37))
 		if templ_7745c5c3_Err != nil {
@@ -976,7 +976,7 @@ func tokenRow(t APITokenRow, now time.Time, csrf string, canRevoke bool) templ.C
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var38 = []any{components.Cell, "whitespace-nowrap text-slate-700"}
+			var templ_7745c5c3_Var38 = []any{components.Cell, "text-slate-700"}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var38...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1009,9 +1009,9 @@ func tokenRow(t APITokenRow, now time.Time, csrf string, canRevoke bool) templ.C
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var40 string
-		templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(identityLabel(t.IdentitySource))
+		templ_7745c5c3_Var40, templ_7745c5c3_Err = templ.JoinStringErrs(scopeLabels(t.Scopes))
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 214, Col: 101}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 214, Col: 73}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var40))
 		if templ_7745c5c3_Err != nil {
@@ -1333,6 +1333,14 @@ func tokenRow(t APITokenRow, now time.Time, csrf string, canRevoke bool) templ.C
 	})
 }
 
+// scopesDescribedBy points the scope boxes at their error, if any.
+func scopesDescribedBy(errMsg string) templ.Attributes {
+	if errMsg == "" {
+		return nil
+	}
+	return templ.Attributes{"aria-describedby": "scopes-error"}
+}
+
 // expired: the token has expired at now.
 func (t APITokenRow) expired(now time.Time) bool {
 	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
@@ -1375,7 +1383,7 @@ func tokenExpiry(t APITokenRow, now time.Time) templ.Component {
 			var templ_7745c5c3_Var55 string
 			templ_7745c5c3_Var55, templ_7745c5c3_Err = templruntime.NewAttributeExpression(t.ExpiresAt.UTC().Format(time.RFC3339)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 265, Col: 57}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 273, Col: 57}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var55)
 			if templ_7745c5c3_Err != nil {
@@ -1388,7 +1396,7 @@ func tokenExpiry(t APITokenRow, now time.Time) templ.Component {
 			var templ_7745c5c3_Var56 string
 			templ_7745c5c3_Var56, templ_7745c5c3_Err = templruntime.NewAttributeExpression(t.ExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC")).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 265, Col: 119}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 273, Col: 119}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var56)
 			if templ_7745c5c3_Err != nil {
@@ -1401,7 +1409,7 @@ func tokenExpiry(t APITokenRow, now time.Time) templ.Component {
 			var templ_7745c5c3_Var57 string
 			templ_7745c5c3_Var57, templ_7745c5c3_Err = templ.JoinStringErrs(t.ExpiresAt.UTC().Format(time.DateOnly))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 265, Col: 163}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `apitokens.templ`, Line: 273, Col: 163}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var57))
 			if templ_7745c5c3_Err != nil {

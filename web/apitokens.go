@@ -87,7 +87,7 @@ func curlLines(origin, token string, scopes []string) []views.CurlLine {
 	return out
 }
 
-// shellQuote quotes s for a POSIX shell: single quotes, each ' spelled '\''.
+// shellQuote quotes s for a POSIX shell: single quotes, each ' spelled '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
