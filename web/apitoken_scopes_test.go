@@ -244,3 +244,55 @@ func TestTokenCurlLinesAndList(t *testing.T) {
 		t.Errorf("an expired token's status %q", got)
 	}
 }
+
+// The read API answers what the device page and the checks page show, in
+// the evaluate answer's style; an unknown device is a JSON 404.
+func TestReadAPI(t *testing.T) {
+	d, _, f := evSetupDefender(t)
+	e := d.testEnv
+	evSaveCheck(t, e, model.PostureCheck{Name: "Low risk only", DataSource: posture.SourceDefender, Enabled: true},
+		posture.Spec{MaxRisk: "Low", RequireOnboarded: true})
+	token, _ := createScoped(t, e.signedIn(), "Reader", []string{model.ScopeRead}, "")
+	get := func(path string) response { return scopeCall{method: http.MethodGet, path: path}.do(t, e, token) }
+
+	for m, allowed := range map[string]bool{f.low.ID: true, f.high.ID: false} {
+		res := get("/api/v1/devices/" + m)
+		wantStatus(t, res, http.StatusOK)
+		var a DeviceAnswer
+		if err := json.Unmarshal([]byte(res.body), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Device.DefenderMachineID != m || a.Allowed != allowed || len(a.Checks) != 1 || a.Checks[0].Name != "Low risk only" ||
+			a.Checks[0].Mode != posture.ModeEnforce || a.Device.RiskScore == nil || a.EvaluatedAt == "" {
+			t.Errorf("device %s: %s", m, res.body)
+		}
+		if !allowed && (a.Checks[0].Result != "fail" || len(a.Checks[0].Reasons) == 0) {
+			t.Errorf("device %s: the failing check has no reason: %+v", m, a.Checks[0])
+		}
+	}
+	res := get("/api/v1/devices/" + strings.Repeat("0", 40))
+	wantStatus(t, res, http.StatusNotFound)
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("unknown device: %s %q", res.Header.Get("Content-Type"), res.body)
+	}
+
+	res = get(readChecksPath)
+	wantStatus(t, res, http.StatusOK)
+	var checks struct {
+		Checks []struct {
+			ID         int64          `json:"id"`
+			Name       string         `json:"name"`
+			Mode       string         `json:"mode"`
+			Enabled    bool           `json:"enabled"`
+			Source     string         `json:"source"`
+			Conditions map[string]any `json:"conditions"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &checks); err != nil {
+		t.Fatal(err)
+	}
+	if len(checks.Checks) != 1 || checks.Checks[0].Name != "Low risk only" || checks.Checks[0].Mode != "enforce" || !checks.Checks[0].Enabled ||
+		checks.Checks[0].Source != posture.SourceDefender || checks.Checks[0].Conditions["max_risk"] != "Low" || checks.Checks[0].Conditions["require_onboarded"] != true {
+		t.Errorf("posture checks: %s", res.body)
+	}
+}
