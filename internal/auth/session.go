@@ -22,6 +22,9 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
 	touchEvery             = time.Minute
+	// touchWait bounds how long a request waits for the database's writer
+	// to record activity (see touch).
+	touchWait = time.Second
 )
 
 // adminIDKey is the session value holding the signed-in admin's id.
@@ -99,11 +102,22 @@ func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, err
 	sess.ID = c.Value
 	sess.IsNew = false
 	if now.Sub(row.LastSeenAt) >= touchEvery {
-		if err := s.db.TouchSession(ctx, row.IDHash, now); err != nil {
-			return sess, err
-		}
+		s.touch(ctx, row.IDHash, now)
 	}
 	return sess, nil
+}
+
+// touch records activity on a session, waiting at most touchWait for the
+// database's writer. Activity is bookkeeping: a page must not wait behind a
+// long write (a sync applying 100,000 devices, the verdict history it
+// records) just to note that its admin is still there, nor fail when that
+// note cannot be written. A touch that times out or fails is tried again by
+// the session's next request; a missed minute cannot end a session that
+// idles out after half an hour.
+func (s *SessionStore) touch(ctx context.Context, idHash []byte, at time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, touchWait)
+	defer cancel()
+	_ = s.db.TouchSession(ctx, idHash, at)
 }
 
 // Save writes the session and its cookie. MaxAge < 0 revokes it: the row is
