@@ -79,7 +79,7 @@ func (r *replicaSet) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})
 	g.Go(func() error { return r.listener.Run(gctx, ready) })
-	g.Go(func() error { r.keys.run(gctx, replica.KeyReportEvery, r.reportKeys); return nil })
+	g.Go(func() error { r.keys.run(gctx, r.reportKeys); return nil })
 	g.Go(func() error {
 		// Listen before leading, so that nothing changed meanwhile is
 		// missed by a leader that would then sync from stale state.

@@ -215,7 +215,7 @@ func runConsole(ctx context.Context, g *errgroup.Group, e *env, stdout io.Writer
 		supervise(ctx, g, e.log, "retention", func() error { return c.pruner.Run(ctx) })
 		supervise(ctx, g, e.log, "webhook delivery", func() error { return c.hooks.Run(ctx) })
 		// A replica reads its key file again as part of the replica set.
-		g.Go(func() error { c.keys.run(ctx, replica.KeyReportEvery, nil); return nil })
+		g.Go(func() error { c.keys.run(ctx, nil); return nil })
 	}
 	g.Go(func() error { c.engine.Run(ctx); return nil })
 	g.Go(func() error { c.tokens.Run(ctx, time.Minute); return nil })
@@ -293,7 +293,7 @@ func newConsole(ctx context.Context, e *env) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL,
+	signIns := signin.New(e.store, e.keyring, e.log, signin.Options{LoginURL: e.cfg.DefenderLoginURL, GraphURL: e.cfg.GraphURL,
 		ReloadKeyring: func() (*secret.Keyring, error) {
 			return secret.ReadKeyring(e.cfg.MasterKey.Reveal(), e.cfg.MasterKeyFile)
 		}})

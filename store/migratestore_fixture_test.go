@@ -69,6 +69,8 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 	must(s.InsertSession(ctx, model.Session{IDHash: []byte{0, 1, 2, 0xfe, 0xff}, AdminID: admin.ID, Data: `{"csrf":"x"}`,
 		CreatedAt: now, LastSeenAt: now}), "InsertSession")
 	must(s.InsertSession(ctx, model.Session{IDHash: []byte("anonymous"), Data: `{}`, CreatedAt: now, LastSeenAt: now}), "InsertSession")
+	_, err = s.LoginAttempt(ctx, [][]byte{{0, 0xfe, 0xff}}, 10, now.Add(-time.Minute), now, true)
+	must(err, "LoginAttempt")
 
 	sealed, err := kr.Seal([]byte(clientSecret), secret.Location{Table: "integrations", Column: "client_secret", Row: "defender"})
 	must(err, "Seal")

@@ -41,11 +41,14 @@ var enrolmentRoutes = map[string]bool{
 
 // requireEnrolment sends an admin without two-factor to their account page
 // while an Owner requires it of every local account: they can do nothing
-// else until enrolled.
+// else until enrolled. A session signed in with Microsoft is not held:
+// its second factor is Entra ID's, which Postern cannot see in a v2.0 id
+// token (docs/admins.md#two-factor-and-sign-in-with-microsoft). The
+// same account signing in with a password (break-glass) is held.
 func (s *Server) requireEnrolment(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		a, _ := currentAdmin(c)
-		if a.MFAEnabled() || a.EntraObjectID != "" || enrolmentRoutes[c.Request().Method+" "+c.Path()] {
+		if a.MFAEnabled() || signedInWithMicrosoft(c) || enrolmentRoutes[c.Request().Method+" "+c.Path()] {
 			return next(c)
 		}
 		required, err := s.mfa.Required(c.Request().Context())
@@ -81,6 +84,7 @@ func (s *Server) accountPage(c echo.Context, status int, p views.AccountPage) er
 	if p.Required, err = s.mfa.Required(ctx); err != nil {
 		return err
 	}
+	p.ViaMicrosoft = signedInWithMicrosoft(c)
 	return render(c, status, views.Account(p))
 }
 
@@ -144,20 +148,24 @@ func (s *Server) accountMFAConfirm(c echo.Context) error {
 func (s *Server) accountMFADisable(c echo.Context) error {
 	me, _ := currentAdmin(c)
 	key := "mfa:" + strconv.FormatInt(me.ID, 10)
-	if ok, wait := s.limiter.Attempt(key); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), key)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.accountPage(c, http.StatusTooManyRequests, views.AccountPage{
 			DisableError: "Too many failed attempts. Wait " + minutes(wait) + " and try again."})
 	}
 	f := c.Request()
-	err := s.mfa.Disable(f.Context(), strings.TrimSpace(f.PostFormValue("code")), f.PostFormValue("password"))
+	err = s.mfa.Disable(f.Context(), strings.TrimSpace(f.PostFormValue("code")), f.PostFormValue("password"))
 	if apperr.Is(err, apperr.Invalid) {
 		return s.accountPage(c, http.StatusUnprocessableEntity, views.AccountPage{DisableError: apperr.MessageOf(err)})
 	}
 	if err != nil {
-		s.limiter.Refund(key)
+		s.refund(c, key)
 		return err
 	}
-	s.limiter.Reset(key)
+	s.resetLimit(c, key)
 	return s.accountFlash(c, components.FlashSuccess, "Two-factor authentication is off. You sign in with your password alone.")
 }
 

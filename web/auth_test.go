@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/store"
 )
 
 // Every route but the public ones must send an anonymous browser to sign in;
@@ -361,4 +363,29 @@ func TestLoginRateLimitHoldsUnderConcurrency(t *testing.T) {
 	if got[http.StatusUnauthorized] > 10 || got[http.StatusTooManyRequests] < n-10 {
 		t.Fatalf("status counts %v: more than 10 guesses were checked", got)
 	}
+}
+
+// The limiter's count lives in the database; when it cannot be kept (here
+// its table is gone), sign-in fails closed with a clear message, the right
+// password included, and nothing secret reaches the page or the log.
+func TestLoginFailsClosedWithoutTheLimiter(t *testing.T) {
+	e := newAdminEnv(t)
+	c := e.client()
+	raw, err := sql.Open("sqlite", store.DSN(e.store.Path(), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("DROP TABLE login_failures"); err != nil {
+		t.Fatal(err)
+	}
+	res := c.post("/login", url.Values{"email": {testEmail}, "password": {testPassword}})
+	wantStatus(t, res, http.StatusServiceUnavailable)
+	if !strings.Contains(res.body, "Sign-in is unavailable: the database does not answer") {
+		t.Errorf("refusal without the limiter lacks its message: %s", res.body)
+	}
+	if strings.Contains(res.body, testPassword) || strings.Contains(e.logs.String(), testPassword) {
+		t.Error("the password reached the page or the log")
+	}
+	wantRedirect(t, c.get("/"), "/login")
 }

@@ -91,7 +91,12 @@ func (s *Server) loginSave(c echo.Context) error {
 		}
 		return render(c, http.StatusForbidden, views.Login(s.loginPage(c, "", "Password sign-in is turned off. Sign in with Microsoft.")))
 	}
-	if ok, wait := s.limiter.Attempt(acctKey, ipKey); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), acctKey, ipKey)
+	if err != nil {
+		s.logger(c).Error("sign-in limiter", "err", err)
+		return render(c, http.StatusServiceUnavailable, views.Login(s.loginPage(c, in.Email, apperr.MessageOf(err))))
+	}
+	if !ok {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, target, audit.Denied, "too many failed sign-ins")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed sign-ins. Wait %s and try again.", minutes(wait))
@@ -100,14 +105,14 @@ func (s *Server) loginSave(c echo.Context) error {
 	a, err := s.authenticate(c, email, in.Password)
 	if err != nil {
 		if !errors.Is(err, auth.ErrMismatch) && !apperr.Is(err, apperr.NotFound) {
-			s.limiter.Refund(acctKey, ipKey)
+			s.refund(c, acctKey, ipKey)
 			return err
 		}
 		s.auditAs(c, actor.Anonymous, audit.Login, target, audit.Failure, "incorrect email or password")
 		return render(c, http.StatusUnauthorized, views.Login(s.loginPage(c, in.Email, loginFailed)))
 	}
-	s.limiter.Refund(ipKey)
-	s.limiter.Reset(acctKey)
+	s.refund(c, ipKey)
+	s.resetLimit(c, acctKey)
 	next := wantedReturn(c) // read before the new session drops the old values
 	if a.MFAEnabled() {
 		// Nothing is reachable until the code: the session names the
@@ -119,7 +124,7 @@ func (s *Server) loginSave(c echo.Context) error {
 			"password correct; two-factor code asked")
 		return redirect(c, codeStepPath)
 	}
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	s.audit(c, audit.Login, a.Email, audit.Success, "")
@@ -130,13 +135,17 @@ func (s *Server) loginSave(c echo.Context) error {
 }
 
 // startSession signs a in on a fresh session (a new id: any id planted
-// before sign-in is dropped).
-func (s *Server) startSession(c echo.Context, a *model.Admin) error {
+// before sign-in is dropped); via names how (viaMicrosoft, or "" for a
+// password, with or without a code).
+func (s *Server) startSession(c echo.Context, a *model.Admin, via string) error {
 	sess := session(c)
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}
 	auth.SetAdminID(sess, a.ID)
+	if via != "" {
+		sess.Values[sessionVia] = via
+	}
 	if err := s.sessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
@@ -164,6 +173,25 @@ func returnPath(next string) string {
 		}
 	}
 	return next
+}
+
+// sessionVia is the session key saying how the admin signed in:
+// viaMicrosoft for Sign in with Microsoft, absent for a password. Local
+// two-factor is asked of password sessions only, whatever the account.
+const (
+	sessionVia   = "signed_in_with"
+	viaMicrosoft = "microsoft"
+)
+
+// signedInWithMicrosoft reports whether this session began with Sign in
+// with Microsoft, whose second factor is Entra ID's (Conditional Access).
+func signedInWithMicrosoft(c echo.Context) bool {
+	sess := session(c)
+	if sess == nil {
+		return false
+	}
+	v, _ := sess.Values[sessionVia].(string)
+	return v == viaMicrosoft
 }
 
 // sessionReturn is the session key of the page to return to after sign-in.
@@ -242,4 +270,20 @@ func minutes(d time.Duration) string {
 		return "a minute"
 	}
 	return fmt.Sprintf("%d minutes", m)
+}
+
+// refund takes back the attempts counted against keys; resetLimit forgets
+// key's failures. The sign-in they follow has succeeded or failed for
+// another reason already: a database that does not answer here is logged
+// (the attempts stay counted and leave the window in fifteen minutes).
+func (s *Server) refund(c echo.Context, keys ...string) {
+	if err := s.limiter.Refund(c.Request().Context(), keys...); err != nil {
+		s.logger(c).Error("sign-in limiter: refund", "err", err)
+	}
+}
+
+func (s *Server) resetLimit(c echo.Context, key string) {
+	if err := s.limiter.Reset(c.Request().Context(), key); err != nil {
+		s.logger(c).Error("sign-in limiter: reset", "err", err)
+	}
 }

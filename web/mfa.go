@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/actor"
+	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
 	"postern/internal/model"
@@ -120,7 +121,12 @@ func (s *Server) codeStepSave(c echo.Context) error {
 		return s.codeStepGone(c, expired)
 	}
 	codeKey, ipKey := "mfa:"+strconv.FormatInt(a.ID, 10), auth.AddressKey(c.RealIP())
-	if ok, wait := s.limiter.Attempt(codeKey, ipKey); !ok {
+	ok, wait, err := s.limiter.Attempt(c.Request().Context(), codeKey, ipKey)
+	if err != nil {
+		s.logger(c).Error("sign-in limiter", "err", err)
+		return render(c, http.StatusServiceUnavailable, views.LoginCode(s.codePage(c, apperr.MessageOf(err))))
+	}
+	if !ok {
 		s.auditAs(c, actor.Anonymous, audit.LoginRateLimited, a.Email, audit.Denied, "too many failed two-factor codes")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		msg := fmt.Sprintf("Too many failed codes. Wait %s and try again.", minutes(wait))
@@ -129,16 +135,16 @@ func (s *Server) codeStepSave(c echo.Context) error {
 	v, err := s.mfa.Verify(c.Request().Context(), a, c.Request().PostFormValue("code"))
 	if err != nil {
 		if !errors.Is(err, auth.ErrCodeRefused) {
-			s.limiter.Refund(codeKey, ipKey)
+			s.refund(c, codeKey, ipKey)
 			return err
 		}
 		s.record(c, audit.As(actor.Actor{Email: a.Email, Role: a.Role}, audit.LoginCode, a.Email), audit.Failure, "two-factor code refused")
 		return render(c, http.StatusUnauthorized, views.LoginCode(s.codePage(c, codeFailed)))
 	}
-	s.limiter.Refund(ipKey)
-	s.limiter.Reset(codeKey)
+	s.refund(c, ipKey)
+	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, ""); err != nil {
 		return err
 	}
 	detail := "password and two-factor code"

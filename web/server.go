@@ -157,7 +157,7 @@ func NewServer(d Deps) *Server {
 		proxies:       d.TrustedProxies,
 		clientCert:    d.ClientCert,
 		forwardMaxAge: d.ForwardAuthMaxAge,
-		limiter:       auth.NewLimiter(loginMaxFailures, loginWindow, d.Now),
+		limiter:       auth.NewLimiter(d.Store, loginMaxFailures, loginWindow, d.Now),
 		decisions:     d.Decisions,
 	}
 	s.decisionDays = d.DecisionDays

@@ -100,12 +100,15 @@ func (s *Server) microsoftCallback(c echo.Context) error {
 	a, err := s.signin.Finish(c.Request().Context(), p, cb)
 	if err != nil {
 		status := http.StatusUnauthorized
-		if apperr.Is(err, apperr.Forbidden) {
+		switch apperr.KindOf(err) {
+		case apperr.Forbidden:
 			status = http.StatusForbidden
+		case apperr.Unavailable: // Microsoft Graph busy or down: try again
+			status = http.StatusServiceUnavailable
 		}
 		return s.loginRefused(c, status, err)
 	}
-	if err := s.startSession(c, &a); err != nil {
+	if err := s.startSession(c, &a, viaMicrosoft); err != nil {
 		return err
 	}
 	return redirect(c, next)

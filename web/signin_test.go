@@ -32,7 +32,7 @@ func newSSOEnv(t *testing.T, auto bool) (*testEnv, *emulator.SignIn, *client) {
 	idp := emulator.NewSignIn(ssoTenant, ssoClientID, ssoSentinel)
 	hs := httptest.NewServer(idp)
 	t.Cleanup(hs.Close)
-	e.srv.signin = signin.New(e.store, e.kr, e.srv.log, signin.Options{LoginURL: hs.URL})
+	e.srv.signin = signin.New(e.store, e.kr, e.srv.log, signin.Options{LoginURL: hs.URL, GraphURL: hs.URL})
 	owner := e.signedIn()
 	form := url.Values{"tenant_id": {ssoTenant}, "client_id": {ssoClientID}, "client_secret": {ssoSentinel},
 		"cloud": {"commercial"}, "app_roles_owner": {"Postern.Owner"}, "app_roles_editor": {"Postern.Editor"}, "version": {"0"}}

@@ -1,131 +1,127 @@
 package auth
 
 import (
+	"context"
+	"crypto/sha256"
+	"fmt"
 	"net/netip"
-	"sync"
 	"time"
+
+	"postern/internal/apperr"
 )
 
-// Limiter counts failed sign-ins per key (an account, a client address) in a
-// sliding window. Once a key reaches its limit, attempts are refused until
-// its oldest failure leaves the window. Successful sign-ins reset only the
-// account key, so one good password cannot clear an attacker's address.
+// Limiter counts failed sign-ins per key (an account, a client address, an
+// admin's two-factor codes) in a sliding window. Once a key reaches its
+// limit, attempts are refused until its oldest failure in the window
+// leaves it. Successful sign-ins reset only the account key, so one good
+// password cannot clear an attacker's address.
+//
+// The failures live in the database (FailureStore), shared by every
+// replica: two replicas behind a load balancer give an attacker no more
+// attempts than one, and a lock-out on one is a lock-out on all. Keys are
+// stored as SHA-256 hashes (keyHash), never as emails or addresses.
 type Limiter struct {
+	db     FailureStore
 	max    int
 	window time.Duration
 	now    func() time.Time
-
-	mu       sync.Mutex
-	failures map[string][]time.Time
 }
 
-// maxKeys bounds memory under a flood of distinct keys. At the cap, keys
-// whose failures have all expired are dropped; if that frees nothing, new
-// keys go untracked until it does. Tracked keys are never evicted, so a
-// flood cannot clear a locked-out account.
-const maxKeys = 100_000
+// FailureStore keeps the limiter's failures (the store's login_failures).
+// Each method is atomic across every process sharing the database.
+type FailureStore interface {
+	// LoginAttempt forgets failures at or before since; when max > 0 and
+	// a key has max failures after since, it records nothing and returns
+	// the failure that holds the limit; otherwise, when record, it counts
+	// a failure at now against every key and returns the zero time.
+	LoginAttempt(ctx context.Context, keys [][]byte, max int, since, now time.Time, record bool) (time.Time, error)
+	// RefundLoginFailure takes back the most recent failure of each key.
+	RefundLoginFailure(ctx context.Context, keys [][]byte) error
+	// ResetLoginFailures forgets every failure of key.
+	ResetLoginFailures(ctx context.Context, key []byte) error
+}
 
-// NewLimiter allows max failures per key within window.
-func NewLimiter(max int, window time.Duration, now func() time.Time) *Limiter {
+// NewLimiter allows max failures per key within window, kept in db.
+func NewLimiter(db FailureStore, max int, window time.Duration, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{max: max, window: window, now: now, failures: make(map[string][]time.Time)}
+	return &Limiter{db: db, max: max, window: window, now: now}
 }
 
-// Allow reports whether an attempt may proceed for every key, and if not, how
-// long until it may.
-func (l *Limiter) Allow(keys ...string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.allowLocked(l.now(), keys)
+// limiterDown wraps the database's error when the limiter cannot count:
+// sign-in fails closed (an attempt that cannot be counted is refused), and
+// the error says why (apperr.Unavailable).
+func limiterDown(err error) error {
+	return apperr.Wrap(fmt.Errorf("auth: login limiter: %w", err), apperr.Unavailable,
+		"Sign-in is unavailable: the database does not answer. Try again in a minute.")
 }
 
-func (l *Limiter) allowLocked(now time.Time, keys []string) (bool, time.Duration) {
-	var wait time.Duration
-	for _, k := range keys {
-		fs := l.prune(k, now)
-		if len(fs) >= l.max {
-			if w := fs[len(fs)-l.max].Add(l.window).Sub(now); w > wait {
-				wait = w
-			}
-		}
-	}
-	return wait == 0, wait
+// Allow reports whether an attempt may proceed for every key, and if not,
+// how long until it may. It counts nothing.
+func (l *Limiter) Allow(ctx context.Context, keys ...string) (bool, time.Duration, error) {
+	return l.ask(ctx, keys, l.max, false)
 }
 
-// Attempt is Allow and Fail in one step: when allowed, the attempt counts as
-// a failure at once, so parallel requests cannot all slip under the limit
-// while their passwords are checked. Refund it if the attempt succeeds.
-func (l *Limiter) Attempt(keys ...string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// Attempt is Allow and Fail in one step: when allowed, the attempt counts
+// as a failure at once, so parallel requests (on any replica) cannot all
+// slip under the limit while their passwords are checked. Refund it if
+// the attempt succeeds. An error (the database does not answer) refuses
+// the attempt: the caller says sign-in is unavailable.
+func (l *Limiter) Attempt(ctx context.Context, keys ...string) (bool, time.Duration, error) {
+	return l.ask(ctx, keys, l.max, true)
+}
+
+// Fail records a failed attempt against every key, whatever their counts.
+func (l *Limiter) Fail(ctx context.Context, keys ...string) error {
+	_, _, err := l.ask(ctx, keys, 0, true)
+	return err
+}
+
+func (l *Limiter) ask(ctx context.Context, keys []string, max int, record bool) (bool, time.Duration, error) {
 	now := l.now()
-	if ok, wait := l.allowLocked(now, keys); !ok {
-		return false, wait
+	held, err := l.db.LoginAttempt(ctx, hashKeys(keys), max, now.Add(-l.window), now, record)
+	if err != nil {
+		return false, 0, limiterDown(err)
 	}
-	l.failLocked(now, keys)
-	return true, 0
+	if held.IsZero() {
+		return true, 0, nil
+	}
+	// held is after now-window: the wait is positive.
+	return false, held.Add(l.window).Sub(now), nil
 }
 
 // Refund takes back the most recent failure of each key.
-func (l *Limiter) Refund(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		if fs := l.failures[k]; len(fs) > 1 {
-			l.failures[k] = fs[:len(fs)-1]
-		} else {
-			delete(l.failures, k)
-		}
+func (l *Limiter) Refund(ctx context.Context, keys ...string) error {
+	if err := l.db.RefundLoginFailure(ctx, hashKeys(keys)); err != nil {
+		return limiterDown(err)
 	}
-}
-
-// Fail records a failed attempt against every key.
-func (l *Limiter) Fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failLocked(l.now(), keys)
-}
-
-func (l *Limiter) failLocked(now time.Time, keys []string) {
-	for _, k := range keys {
-		if _, tracked := l.failures[k]; !tracked && len(l.failures) >= maxKeys {
-			l.sweep(now)
-			if len(l.failures) >= maxKeys {
-				continue
-			}
-		}
-		l.failures[k] = append(l.prune(k, now), now)
-	}
+	return nil
 }
 
 // Reset forgets the failures of key.
-func (l *Limiter) Reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.failures, key)
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := l.db.ResetLoginFailures(ctx, keyHash(key)); err != nil {
+		return limiterDown(err)
+	}
+	return nil
 }
 
-func (l *Limiter) prune(k string, now time.Time) []time.Time {
-	fs := l.failures[k]
-	i := 0
-	for i < len(fs) && now.Sub(fs[i]) >= l.window {
-		i++
-	}
-	if i == len(fs) {
-		delete(l.failures, k)
-		return nil
-	}
-	fs = fs[i:]
-	l.failures[k] = fs
-	return fs
+// keyHash is what the database stores of a limiter key: SHA-256 under a
+// fixed prefix, so that no email or client address is kept in clear. (An
+// email is guessable, so the hash hides it from a casual reader of the
+// table or a backup, not from someone testing candidate addresses.)
+func keyHash(k string) []byte {
+	h := sha256.Sum256([]byte("postern login limiter\x00" + k))
+	return h[:]
 }
 
-func (l *Limiter) sweep(now time.Time) {
-	for k := range l.failures {
-		l.prune(k, now)
+func hashKeys(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = keyHash(k)
 	}
+	return out
 }
 
 // AddressKey is the limiter key of a client address. IPv6 clients are

@@ -45,6 +45,9 @@ type Config struct {
 	DefenderLoginURL string
 	DefenderAPIURL   string
 	DefenderScope    string // token scope override; "" means from the Cloud setting
+	// GraphURL overrides the Microsoft Graph host of Sign in with
+	// Microsoft's groups overage check; "" means from the Cloud setting.
+	GraphURL         string
 	TrustedProxies   []netip.Prefix
 	Demo             bool
 	LogFormat        string // LogText or LogJSON
@@ -77,6 +80,9 @@ type Config struct {
 	// LeaderLease bounds how long a sync leader that froze or lost the
 	// database keeps the lock before another replica takes over.
 	LeaderLease time.Duration
+	// KeyRereadInterval is how often the master key file is read again
+	// (and, on a replica, its key ids reported to the others).
+	KeyRereadInterval time.Duration
 }
 
 // Setting describes one flag: its name, default and meaning. The table is the
@@ -97,6 +103,7 @@ var Settings = []Setting{
 	{"defender-login-url", "", "token host override (default: from the Cloud setting)"},
 	{"defender-api-url", "", "Defender API host override (default: from Cloud and API region)"},
 	{"defender-scope", "", "token scope override, an absolute URI ending in /.default (default: from the Cloud setting)"},
+	{"graph-url", "", "Microsoft Graph host override, for Sign in with Microsoft's groups overage check (default: from the Cloud setting)"},
 	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-* headers are believed"},
 	{"demo", "false", "also start the built-in Defender emulator and print its credentials"},
 	{"log-format", LogText, "log line format: text (key=value) or json (one object per line)"},
@@ -111,6 +118,7 @@ var Settings = []Setting{
 	{"decision-log-sample", "100", "record one allow in this many in the decision log (0: no allows)"},
 	{"replica-name", "", "this replica's name among several on one PostgreSQL database (default: the host name and the port of addr)"},
 	{"leader-lease", "10s", "with PostgreSQL: how long a sync leader that stopped answering keeps the sync before another replica takes over (2s to 1m)"},
+	{"key-reread-interval", "1m", "how often the master key file is read again, so that a key staged or activated elsewhere is picked up without a restart (1s to 1m)"},
 	{"decision-log-max-rows", "5000000", "entries the decision log keeps at most, the newest (0: no cap; at least 1000 otherwise)"},
 }
 
@@ -225,7 +233,7 @@ func build(v map[string]*string, masterKey string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is not true or false", b.name, *v[b.name]))
 		}
 	}
-	cfg.ClientCertCA = strings.TrimSpace(*v["client-cert-ca"])
+	cfg.ClientCertCA, cfg.GraphURL = strings.TrimSpace(*v["client-cert-ca"]), strings.TrimRight(strings.TrimSpace(*v["graph-url"]), "/")
 	errs = append(errs, buildReplica(v, &cfg)...)
 	if cfg.ForwardAuthMaxAge, err = time.ParseDuration(strings.TrimSpace(*v["forward-auth-max-age"])); err != nil ||
 		cfg.ForwardAuthMaxAge < 0 || cfg.ForwardAuthMaxAge > time.Hour {
@@ -256,6 +264,10 @@ func buildReplica(v map[string]*string, cfg *Config) []error {
 		cfg.LeaderLease < 2*time.Second || cfg.LeaderLease > time.Minute {
 		errs = append(errs, fmt.Errorf("leader-lease: %q is not a duration from 2s to 1m, such as 10s", *v["leader-lease"]))
 	}
+	if cfg.KeyRereadInterval, err = time.ParseDuration(strings.TrimSpace(*v["key-reread-interval"])); err != nil ||
+		cfg.KeyRereadInterval < time.Second || cfg.KeyRereadInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("key-reread-interval: %q is not a duration from 1s to 1m, such as 1m", *v["key-reread-interval"]))
+	}
 	if cfg.ReplicaName = strings.TrimSpace(*v["replica-name"]); cfg.ReplicaName == "" && cfg.DatabaseURL != "" {
 		cfg.ReplicaName = defaultReplicaName(cfg.Addr)
 	}
@@ -280,7 +292,7 @@ func (c Config) Validate() error {
 	if c.SyncInterval < MinSyncInterval {
 		errs = append(errs, fmt.Errorf("sync-interval: %s is shorter than the minimum %s", c.SyncInterval, MinSyncInterval))
 	}
-	for name, u := range map[string]string{"defender-login-url": c.DefenderLoginURL, "defender-api-url": c.DefenderAPIURL} {
+	for name, u := range map[string]string{"defender-login-url": c.DefenderLoginURL, "defender-api-url": c.DefenderAPIURL, "graph-url": c.GraphURL} {
 		if u == "" {
 			continue
 		}
@@ -389,6 +401,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("defender_scope", orDefault(c.DefenderScope, "from cloud setting")),
 		slog.String("defender_login_url", orDefault(c.DefenderLoginURL, "from cloud setting")),
 		slog.String("defender_api_url", orDefault(c.DefenderAPIURL, "from cloud and region settings")),
+		slog.String("graph_url", orDefault(c.GraphURL, "from cloud setting")),
 		slog.String("trusted_proxies", orDefault(strings.Join(proxies, ","), "none")),
 		slog.Bool("demo", c.Demo),
 		slog.String("log_format", c.LogFormat),

@@ -92,6 +92,7 @@ var sample = map[string]struct {
 	"sync-interval":            {"7m", func(c config.Config) string { return c.SyncInterval.String() }, "7m0s"},
 	"defender-login-url":       {"https://login.example.com/", func(c config.Config) string { return c.DefenderLoginURL }, "https://login.example.com"},
 	"defender-api-url":         {"http://127.0.0.1:9000", func(c config.Config) string { return c.DefenderAPIURL }, "http://127.0.0.1:9000"},
+	"graph-url":                {"http://127.0.0.1:9001/", func(c config.Config) string { return c.GraphURL }, "http://127.0.0.1:9001"},
 	"defender-scope":           {" https://api-gov.securitycenter.microsoft.us/.default ", func(c config.Config) string { return c.DefenderScope }, "https://api-gov.securitycenter.microsoft.us/.default"},
 	"trusted-proxies":          {"10.0.0.0/8", func(c config.Config) string { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
 	"demo":                     {"true", func(c config.Config) string { return fmt.Sprint(c.Demo) }, "true"},
@@ -107,6 +108,7 @@ var sample = map[string]struct {
 	"forward-auth-max-age":     {"5s", func(c config.Config) string { return c.ForwardAuthMaxAge.String() }, "5s"},
 	"replica-name":             {" db-a ", func(c config.Config) string { return c.ReplicaName }, "db-a"},
 	"leader-lease":             {"30s", func(c config.Config) string { return c.LeaderLease.String() }, "30s"},
+	"key-reread-interval":      {"2s", func(c config.Config) string { return c.KeyRereadInterval.String() }, "2s"},
 	"client-cert-subject-cn":   {"yes", func(c config.Config) string { return fmt.Sprint(c.ClientCertSubjectCN) }, "true"},
 }
 
@@ -198,6 +200,7 @@ func TestInvalidInputsNameTheSetting(t *testing.T) {
 		{"defender-api-url", "not a url", "flag"},
 		{"defender-api-url", "https://", "env"},
 		{"defender-api-url", "https://h/?q=1", "flag"},
+		{"graph-url", "file:///etc/passwd", "env"},
 		{"defender-login-url", "file:///etc/passwd", "flag"},
 		{"defender-scope", "https://api.securitycenter.microsoft.com", "flag"},
 		{"defender-scope", "api.securitycenter.microsoft.com/.default", "env"},

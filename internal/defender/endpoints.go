@@ -135,3 +135,18 @@ func CheckScope(scope string) error {
 	}
 	return nil
 }
+
+// GraphURL is the Microsoft Graph host of cloud
+// (https://learn.microsoft.com/graph/deployments): GCC tenants use the
+// worldwide service, GCC High its own host, DoD the L5 host.
+func GraphURL(cloud Cloud) (string, error) {
+	switch cloud {
+	case Commercial, GCC, "":
+		return "https://graph.microsoft.com", nil
+	case GCCHigh:
+		return "https://graph.microsoft.us", nil
+	case DoD:
+		return "https://dod-graph.microsoft.us", nil
+	}
+	return "", fmt.Errorf("defender: unknown cloud %q", cloud)
+}

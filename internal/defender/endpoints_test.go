@@ -174,3 +174,26 @@ func TestScopeOverride(t *testing.T) {
 		}
 	}
 }
+
+// Graph's host follows the cloud as Microsoft's national cloud table says:
+// GCC stays on the worldwide service; every listed cloud has one.
+func TestGraphURLEveryCloud(t *testing.T) {
+	want := map[defender.Cloud]string{
+		"": "https://graph.microsoft.com", defender.Commercial: "https://graph.microsoft.com",
+		defender.GCC: "https://graph.microsoft.com", defender.GCCHigh: "https://graph.microsoft.us",
+		defender.DoD: "https://dod-graph.microsoft.us",
+	}
+	for c, w := range want {
+		if got, err := defender.GraphURL(c); got != w || err != nil {
+			t.Errorf("GraphURL(%q) = %q, %v; want %q", c, got, err, w)
+		}
+	}
+	for _, o := range defender.Clouds {
+		if _, ok := want[defender.Cloud(o.Value)]; !ok {
+			t.Errorf("cloud %q has no Graph host in this test", o.Value)
+		}
+	}
+	if _, err := defender.GraphURL("china"); err == nil {
+		t.Error("an unknown cloud has a Graph host")
+	}
+}

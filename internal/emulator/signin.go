@@ -24,7 +24,11 @@ import (
 // keys at /{tenant}/discovery/v2.0/keys. The authorize endpoint signs the
 // current user (SetUser) in at once, without a page. Id tokens are RS256 and
 // carry tid, oid, email, preferred_username, name, roles and groups (or the
-// groups overage claims). SetFaults makes it issue wrong tokens, for tests.
+// groups overage claims), and amr when the user has one (Entra puts amr in
+// v1.0 tokens only; the stand-in can send it to prove Postern does not
+// depend on it). SetFaults makes it issue wrong tokens, for tests. The
+// access token the code redeems for works at Microsoft Graph's
+// /v1.0/me/checkMemberGroups on the same server (signin_graph.go).
 type SignIn struct {
 	TenantID, ClientID, ClientSecret string
 
@@ -35,6 +39,9 @@ type SignIn struct {
 	user   SignInUser
 	faults SignInFaults
 	codes  map[string]signInCode
+	access map[string]signInAccess // access token → who and what for
+	graph  GraphFaults
+	calls  int // Graph requests answered, faults included
 	now    func() time.Time
 }
 
@@ -45,6 +52,9 @@ type SignInUser struct {
 	// GroupsOverage sends _claim_names/_claim_sources (and hasgroups)
 	// instead of groups, as Entra does for a user in too many groups.
 	GroupsOverage bool
+	// AMR is the id token's amr claim (authentication methods, such as
+	// pwd, mfa); nil sends none, as Entra's v2.0 id tokens do.
+	AMR []string
 }
 
 // SignInFaults makes the next id tokens wrong in one way each.
@@ -56,9 +66,9 @@ type SignInFaults struct {
 }
 
 type signInCode struct {
-	clientID, redirectURI, challenge, nonce string
-	user                                    SignInUser
-	issued                                  time.Time
+	clientID, redirectURI, challenge, nonce, scope string
+	user                                           SignInUser
+	issued                                         time.Time
 }
 
 // NewSignIn returns the stand-in for tenant and the app clientID with
@@ -69,7 +79,7 @@ func NewSignIn(tenant, clientID, clientSecret string) *SignIn {
 		panic(err) // crypto/rand does not fail
 	}
 	return &SignIn{TenantID: tenant, ClientID: clientID, ClientSecret: clientSecret, key: key, kid: newGUID(),
-		codes: map[string]signInCode{}, now: time.Now}
+		codes: map[string]signInCode{}, access: map[string]signInAccess{}, now: time.Now}
 }
 
 // SetUser sets who the authorize endpoint signs in from now on.
@@ -87,6 +97,10 @@ func (s *SignIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		scheme = "https"
 	}
 	base := scheme + "://" + r.Host
+	if strings.HasPrefix(r.URL.Path, "/v1.0/") {
+		s.serveGraph(w, r)
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/"+s.TenantID+"/")
 	if !ok {
 		http.Error(w, `{"error":"invalid_tenant"}`, http.StatusBadRequest)
@@ -140,7 +154,7 @@ func (s *SignIn) authorize(w http.ResponseWriter, r *http.Request) {
 	code := randomB64(32)
 	s.mu.Lock()
 	s.codes[code] = signInCode{clientID: s.ClientID, redirectURI: q.Get("redirect_uri"), challenge: q.Get("code_challenge"),
-		nonce: q.Get("nonce"), user: s.user, issued: s.now()}
+		nonce: q.Get("nonce"), scope: q.Get("scope"), user: s.user, issued: s.now()}
 	s.mu.Unlock()
 	v := back.Query()
 	v.Set("code", code)
@@ -182,8 +196,12 @@ func (s *SignIn) token(w http.ResponseWriter, r *http.Request, base string) {
 		return
 	}
 	idToken := s.idToken(base, c.nonce, user, faults)
-	writeJSON(w, map[string]any{"token_type": "Bearer", "scope": "openid profile email", "expires_in": 3599,
-		"access_token": randomB64(64), "id_token": idToken})
+	access := randomB64(64)
+	s.mu.Lock()
+	s.access[access] = signInAccess{user: user, scope: c.scope, expires: s.now().Add(time.Hour)}
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"token_type": "Bearer", "scope": c.scope, "expires_in": 3599,
+		"access_token": access, "id_token": idToken})
 }
 
 // idToken signs the claims Entra's v2 id token carries for user.
@@ -200,6 +218,9 @@ func (s *SignIn) idToken(base, nonce string, u SignInUser, f SignInFaults) strin
 	}
 	if len(u.Roles) > 0 {
 		c["roles"] = u.Roles
+	}
+	if u.AMR != nil {
+		c["amr"] = u.AMR
 	}
 	switch {
 	case u.GroupsOverage:

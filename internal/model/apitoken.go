@@ -28,7 +28,7 @@ const (
 var TokenScopes = []string{ScopeEvaluate, ScopeMetrics, ScopeRead}
 
 // LegacyTokenScopes are the scopes of a token made before scopes existed
-// (migration 0030), and of one created by a client that sends no scope
+// (migration 0031), and of one created by a client that sends no scope
 // field at all.
 var LegacyTokenScopes = []string{ScopeEvaluate, ScopeMetrics}
 

@@ -8,7 +8,7 @@ import (
 
 // Each replica reports the master key ids it holds (model.ReplicaKeys) at
 // start, whenever it reads its key file again, and at least every
-// KeyReportEvery; a report younger than KeyReportLive is a live replica's,
+// KeyReportEvery (--key-reread-interval, at most this); a report younger than KeyReportLive is a live replica's,
 // which postern activate-key waits for.
 const (
 	KeyReportEvery = time.Minute

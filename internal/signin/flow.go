@@ -76,9 +76,15 @@ func (s *Service) forgetProviders() {
 }
 
 // config is the OAuth 2.0 client of p, returning to redirectURL.
+// With groups mapped it also asks for Graph's User.Read, for the groups
+// overage check (graph.go); Microsoft takes the short name in every cloud.
 func (s *Service) config(pr *provider, p model.SignInProvider, clientSecret, redirectURL string) *oauth2.Config {
+	scopes := []string{oidc.ScopeOpenID, "profile", "email"}
+	if len(p.RoleMap.Groups) > 0 {
+		scopes = append(scopes, GraphPermission)
+	}
 	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: clientSecret, Endpoint: pr.oidc.Endpoint(),
-		RedirectURL: redirectURL, Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+		RedirectURL: redirectURL, Scopes: scopes}
 }
 
 // ErrNotConfigured answers a sign-in with Microsoft while it is not set up.
@@ -131,7 +137,7 @@ func (s *Service) Finish(ctx context.Context, pend *Pending, cb Callback) (model
 	if err != nil {
 		return model.Admin{}, s.refuse(ctx, e, "not configured", ErrNotConfigured)
 	}
-	id, err := s.redeem(ctx, p, pend, cb)
+	id, access, err := s.redeem(ctx, p, pend, cb)
 	if err != nil {
 		return model.Admin{}, s.refuse(ctx, e, reason(err), err)
 	}
@@ -139,16 +145,23 @@ func (s *Service) Finish(ctx context.Context, pend *Pending, cb Callback) (model
 	if id.TID != p.TenantID {
 		return model.Admin{}, s.refuse(ctx, e, "tenant "+id.TID+" is not the configured tenant", errTenant)
 	}
-	role, err := mappedRole(p.RoleMap, id)
-	if err != nil {
-		return model.Admin{}, s.refuse(ctx, e, apperr.MessageOf(err), err)
+	role, overage, err := mappedRole(p.RoleMap, id)
+	var note string
+	if overage {
+		role, note, err = s.groupRole(ctx, p, access)
 	}
-	return s.admit(ctx, p, id, role, e)
+	if err != nil {
+		return model.Admin{}, s.refuse(ctx, e, reason(err), err)
+	}
+	if m := id.methods(); m != "" {
+		note = strings.TrimPrefix(note+"; amr "+m, "; ")
+	}
+	return s.admit(ctx, p, id, role, note, e)
 }
 
 // admit signs the admin keyed by id in with role, creating them when
-// auto-provisioning is on.
-func (s *Service) admit(ctx context.Context, p model.SignInProvider, id identity, role actor.Role, e audit.Entry) (model.Admin, error) {
+// auto-provisioning is on; note ends the audit detail.
+func (s *Service) admit(ctx context.Context, p model.SignInProvider, id identity, role actor.Role, note string, e audit.Entry) (model.Admin, error) {
 	a, err := s.store.AdminByEntra(ctx, id.TID, id.OID)
 	if apperr.Is(err, apperr.NotFound) {
 		if !p.AutoProvision {
@@ -165,6 +178,9 @@ func (s *Service) admit(ctx context.Context, p model.SignInProvider, id identity
 	e.Detail = "Sign in with Microsoft; role " + string(role) + "; oid " + id.OID
 	if a.Role != role {
 		e.Detail += "; role was " + string(a.Role)
+	}
+	if note != "" {
+		e.Detail += "; " + note
 	}
 	signed, err := s.store.RecordEntraSignIn(ctx, a.ID, role, e)
 	if apperr.Is(err, apperr.Forbidden) || apperr.Is(err, apperr.Conflict) {

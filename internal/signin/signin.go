@@ -39,9 +39,14 @@ type Store interface {
 type Options struct {
 	// LoginURL overrides the login host the cloud names (the
 	// defender-login-url setting: tests, proxies, the emulator).
-	LoginURL   string
-	HTTPClient *http.Client
-	Now        func() time.Time
+	LoginURL string
+	// GraphURL overrides the Microsoft Graph host the cloud names (the
+	// graph-url setting: tests, proxies, the emulator); GraphTimeout
+	// bounds each Graph request (DefaultGraphTimeout when zero).
+	GraphURL     string
+	GraphTimeout time.Duration
+	HTTPClient   *http.Client
+	Now          func() time.Time
 	// ReloadKeyring reads the master keyring again when the secret is
 	// sealed under a key the service does not hold (rotate-key ran).
 	ReloadKeyring func() (*secret.Keyring, error)
@@ -65,6 +70,9 @@ func New(st Store, kr *secret.Keyring, log *slog.Logger, o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.GraphTimeout <= 0 {
+		o.GraphTimeout = DefaultGraphTimeout
 	}
 	return &Service{store: st, log: log, opt: o, keyring: kr, provider: map[string]*provider{}}
 }

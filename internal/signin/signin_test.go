@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/actor"
 	"postern/internal/apperr"
@@ -50,7 +51,7 @@ func newEnv(t *testing.T, in signin.Input) *env {
 	idp := emulator.NewSignIn(tenant, clientID, sentinel)
 	hs := httptest.NewServer(idp)
 	t.Cleanup(hs.Close)
-	svc := signin.New(st, kr, slog.New(slog.NewTextHandler(io.Discard, nil)), signin.Options{LoginURL: hs.URL})
+	svc := signin.New(st, kr, slog.New(slog.NewTextHandler(io.Discard, nil)), signin.Options{LoginURL: hs.URL, GraphURL: hs.URL, GraphTimeout: 2 * time.Second})
 	e := &env{t: t, st: st, svc: svc, idp: idp,
 		owner: actor.NewContext(context.Background(), actor.Actor{ID: 1, Email: "owner@example.com", Role: actor.Owner})}
 	in.TenantID, in.ClientID, in.ClientSecret = tenant, clientID, sentinel
@@ -156,7 +157,8 @@ func TestSignInRefusals(t *testing.T) {
 		{name: "tenant not allowed", user: emulator.SignInUser{TID: "99999999-9b7d-4c3a-8e5f-1a2b3c4d5e6f"}, auto: true, want: "another Entra ID tenant", detail: "not the configured tenant"},
 		{name: "unknown user", want: "no Postern admin", detail: "auto-provisioning is off"},
 		{name: "no mapped role", user: emulator.SignInUser{Roles: []string{"Something.Else"}}, auto: true, want: "no Postern role", detail: "no Postern role"},
-		{name: "groups overage", user: emulator.SignInUser{GroupsOverage: true}, groups: true, auto: true, want: "too many Entra ID groups", detail: "too many"},
+		{name: "groups overage, in no mapped group", user: emulator.SignInUser{GroupsOverage: true, Groups: []string{"11111111-2222-4333-8444-555555555555"}},
+			groups: true, auto: true, want: "none of the Entra ID groups mapped", detail: "Microsoft Graph found 0 of 1 mapped groups"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,6 +124,11 @@ type Store interface {
 	DeleteSession(ctx context.Context, idHash []byte) error
 	DeleteSessionsBefore(ctx context.Context, idleCutoff, absoluteCutoff time.Time) (int64, error)
 
+	// The login limiter's failures (auth.FailureStore).
+	LoginAttempt(ctx context.Context, keys [][]byte, max int, since, now time.Time, record bool) (time.Time, error)
+	RefundLoginFailure(ctx context.Context, keys [][]byte) error
+	ResetLoginFailures(ctx context.Context, key []byte) error
+
 	// API tokens.
 	CreateAPIToken(ctx context.Context, t model.APIToken, e audit.Entry) (model.APIToken, error)
 	APITokens(ctx context.Context) ([]model.APIToken, error)
@@ -158,6 +163,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Admins", testAdmins},
 		{"Sessions", testSessions},
+		{"LoginFailures", testLoginFailures},
 		{"APITokens", testAPITokens},
 		{"Integrations", testIntegrations},
 		{"SealedValues", testSealed},
