@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"postern/internal/audit"
@@ -17,9 +18,13 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 		if t.IdentitySource == "" {
 			t.IdentitySource = model.IdentityHeaders
 		}
+		if len(t.Scopes) == 0 {
+			t.Scopes = model.LegacyTokenScopes
+		}
 		var err error
-		if t.ID, err = insertID(ctx, tx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by, identity_source)
-			VALUES (?, ?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy, t.IdentitySource); err != nil {
+		if t.ID, err = insertID(ctx, tx, `INSERT INTO api_tokens (name, prefix, token_hash, created_at, created_by, identity_source, scopes, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.Name, t.Prefix, t.Hash, formatTime(t.CreatedAt), t.CreatedBy, t.IdentitySource,
+			strings.Join(t.Scopes, " "), timeOrNil(t.ExpiresAt)); err != nil {
 			return err
 		}
 		return appendAuditTx(ctx, tx, entry, t.CreatedAt)
@@ -29,15 +34,17 @@ func (s *Store) CreateAPIToken(ctx context.Context, t model.APIToken, entry audi
 
 // APITokens lists every token, newest first, revoked ones included.
 func (s *Store) APITokens(ctx context.Context) ([]model.APIToken, error) {
-	return collect(ctx, s.read, "API tokens", `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at, identity_source
-		FROM api_tokens ORDER BY id DESC`, nil, scanAPIToken)
+	return collect(ctx, s.read, "API tokens", `SELECT id, name, prefix, token_hash, created_at, created_by, last_used_at, revoked_at, identity_source,
+		scopes, expires_at FROM api_tokens ORDER BY id DESC`, nil, scanAPIToken)
 }
 
 func scanAPIToken(r scanner) (model.APIToken, error) {
 	var t model.APIToken
 	var created string
-	var used, revoked sql.NullString
-	err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked, &t.IdentitySource)
+	var used, revoked, expires sql.NullString
+	var scopes string
+	err := r.Scan(&t.ID, &t.Name, &t.Prefix, &t.Hash, &created, &t.CreatedBy, &used, &revoked, &t.IdentitySource, &scopes, &expires)
+	t.Scopes = strings.Fields(scopes)
 	if err == nil {
 		t.CreatedAt, err = parseTime(created)
 	}
@@ -46,6 +53,9 @@ func scanAPIToken(r scanner) (model.APIToken, error) {
 	}
 	if err == nil {
 		t.RevokedAt, err = nullTime(revoked)
+	}
+	if err == nil {
+		t.ExpiresAt, err = nullTime(expires)
 	}
 	return t, err
 }

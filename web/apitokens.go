@@ -8,6 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/apperr"
+	"postern/internal/auth"
+	"postern/internal/model"
 	"postern/views"
 	"postern/views/components"
 )
@@ -20,7 +22,8 @@ func (s *Server) apiTokensPage(c echo.Context, status int, p views.APITokensPage
 	p.Chrome = s.chrome(c, "API tokens", "api-tokens")
 	for _, t := range tokens {
 		p.Tokens = append(p.Tokens, views.APITokenRow{ID: t.ID, Name: t.Name, Prefix: t.Prefix, CreatedAt: t.CreatedAt,
-			CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, IdentitySource: t.IdentitySource})
+			CreatedBy: t.CreatedBy, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, IdentitySource: t.IdentitySource,
+			Scopes: t.Scopes, ExpiresAt: t.ExpiresAt})
 	}
 	return render(c, status, views.APITokens(p))
 }
@@ -30,19 +33,63 @@ func (s *Server) apiTokens(c echo.Context) error {
 	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{})
 }
 
-// apiTokenCreate makes a token and shows it once, in this answer only.
+// apiTokenCreate makes a token and shows it once, in this answer only,
+// with a ready-to-copy curl command for each of its scopes. A form that
+// sends no scopes_form (an older client, a script) gets the scopes tokens
+// had before scopes: evaluate and metrics.
 func (s *Server) apiTokenCreate(c echo.Context) error {
-	name := strings.TrimSpace(c.Request().PostFormValue("name"))
-	source := c.Request().PostFormValue("identity_source")
-	token, _, err := s.tokens.Create(c.Request().Context(), name, source)
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest)
+	}
+	req := auth.TokenRequest{Name: strings.TrimSpace(r.PostFormValue("name")), IdentitySource: r.PostFormValue("identity_source"),
+		Scopes: r.PostForm["scope"], Expires: r.PostFormValue("expires"), ExpiresOn: strings.TrimSpace(r.PostFormValue("expires_on"))}
+	if r.PostFormValue("scopes_form") == "" && len(req.Scopes) == 0 {
+		req.Scopes = model.LegacyTokenScopes
+	}
+	token, row, err := s.tokens.Create(r.Context(), req)
 	if fields := apperr.FieldsOf(err); fields != nil {
-		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: name, NameError: fields["name"],
-			IdentitySource: source, IdentitySourceError: fields["identity_source"]})
+		scopes := req.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		return s.apiTokensPage(c, http.StatusUnprocessableEntity, views.APITokensPage{Name: req.Name, NameError: fields["name"],
+			IdentitySource: req.IdentitySource, IdentitySourceError: fields["identity_source"],
+			Scopes: scopes, ScopesError: fields["scopes"], Expires: req.Expires, ExpiresOn: req.ExpiresOn, ExpiresError: fields["expires"]})
 	}
 	if err != nil {
 		return err
 	}
-	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{NewToken: token, NewName: name})
+	return s.apiTokensPage(c, http.StatusOK, views.APITokensPage{NewToken: token, NewName: req.Name,
+		NewCurl: curlLines(s.origin(c), token, row.Scopes)})
+}
+
+// curlLines are a command per scope that uses token against the console
+// at origin (docs/api.md#token-scopes).
+func curlLines(origin, token string, scopes []string) []views.CurlLine {
+	head := "curl -sS -H " + shellQuote("Authorization: Bearer "+token)
+	var out []views.CurlLine
+	for _, sc := range scopes {
+		var line string
+		switch sc {
+		case model.ScopeEvaluate:
+			line = head + " -H 'Content-Type: application/json' -d '{\"device\":{\"hostname\":\"laptop-01\"}}' " +
+				shellQuote(origin+"/api/v1/posture/evaluate")
+		case model.ScopeMetrics:
+			line = head + " " + shellQuote(origin+"/metrics")
+		case model.ScopeRead:
+			line = head + " " + shellQuote(origin+readChecksPath)
+		default:
+			continue
+		}
+		out = append(out, views.CurlLine{Scope: sc, Line: line})
+	}
+	return out
+}
+
+// shellQuote quotes s for a POSIX shell: single quotes, each ' spelled '\”.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // apiTokenRevoke revokes a token at once.
@@ -68,21 +115,24 @@ const (
 	ctxTokenSource = "api_token_source"
 )
 
-// requireToken admits requests that carry an active API token as a bearer
-// token. Session cookies do not count here.
-func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
-	return s.tokenFrom(false, next)
+// requireScope admits requests that carry an active, unexpired API token
+// with scope as a bearer token. Session cookies do not count here. A
+// missing, unknown, revoked or expired token is answered 401; a valid one
+// without scope 403, naming the scope (docs/api.md#token-scopes).
+func (s *Server) requireScope(scope string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc { return s.tokenFrom(false, scope, next) }
 }
 
-// requireGatewayToken is requireToken for forward-auth, which also takes
-// the token as X-Postern-Token: Traefik's ForwardAuth cannot add an
-// Authorization header and Envoy forwards the client's own. When
-// X-Postern-Token is present it alone counts.
+// requireGatewayToken is requireScope(evaluate) for forward-auth, which
+// also takes the token as X-Postern-Token: Traefik's ForwardAuth cannot add
+// an Authorization header and Envoy forwards the client's own. When
+// X-Postern-Token is present it alone counts. A token without the evaluate
+// scope is refused as forward-auth refuses, 403 with the reason.
 func (s *Server) requireGatewayToken(next echo.HandlerFunc) echo.HandlerFunc {
-	return s.tokenFrom(true, next)
+	return s.tokenFrom(true, model.ScopeEvaluate, next)
 }
 
-func (s *Server) tokenFrom(header bool, next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Server) tokenFrom(header bool, scope string, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var token string
 		ok := false
@@ -101,10 +151,22 @@ func (s *Server) tokenFrom(header bool, next echo.HandlerFunc) echo.HandlerFunc 
 			}
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": msg})
 		}
-		id, source, ok := s.tokens.VerifySource(strings.TrimSpace(token))
-		if !ok {
+		id, source, verdict := s.tokens.Authorize(strings.TrimSpace(token), scope)
+		switch verdict {
+		case auth.TokenUnknown, auth.TokenExpired:
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="invalid_token"`)
-			return c.JSON(http.StatusUnauthorized, map[string]string{"error": "the API token is unknown or revoked"})
+			msg := "the API token is unknown or revoked"
+			if verdict == auth.TokenExpired {
+				msg = "the API token has expired"
+			}
+			return c.JSON(http.StatusUnauthorized, map[string]string{"error": msg})
+		case auth.TokenOutOfScope:
+			msg := "the API token lacks the " + scope + " scope this endpoint needs"
+			if header {
+				return forwardDeny(c, msg)
+			}
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="insufficient_scope", scope="`+scope+`"`)
+			return c.JSON(http.StatusForbidden, map[string]string{"error": msg})
 		}
 		if header { // evaluate's hot path spares the context map
 			c.Set(ctxToken, id)

@@ -223,16 +223,23 @@ type evBenchEnv struct {
 
 func newEvBenchEnv(b *testing.B) *evBenchEnv {
 	b.Helper()
-	ctx, stop := context.WithCancel(context.Background())
-	b.Cleanup(stop)
 	con := newBenchConsole(b, true)
-	srv, st, devices, pol := con.srv, con.st, con.fleet, con.pol
-
 	start := time.Now()
 	r := rand.New(rand.NewPCG(7, 11))
 	fl := evBenchDevices(r, evBenchFleet)
-	devices.Store(fleet.NewSnapshot(fl, time.Now(), 1))
+	con.fleet.Store(fleet.NewSnapshot(fl, time.Now(), 1))
 	b.Logf("built a snapshot of %d devices in %s", evBenchFleet, time.Since(start).Round(time.Millisecond))
+	return con.evBenchEnv(b, r, fl)
+}
+
+// evBenchEnv gives the console, whose snapshot holds fl, the bench's 20
+// checks and an API token, serves it over loopback and checks its answers
+// to bodies drawn (by r) from fl.
+func (con benchConsole) evBenchEnv(b *testing.B, r *rand.Rand, fl []fleet.Device) *evBenchEnv {
+	b.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	b.Cleanup(stop)
+	srv, st, devices, pol := con.srv, con.st, con.fleet, con.pol
 
 	for i, c := range evBenchChecks() {
 		raw, err := json.Marshal(c.spec)

@@ -163,7 +163,7 @@ func TestEditorPostingToOwnerRoute(t *testing.T) {
 	}
 	// The service itself: an Editor's context cannot create a token.
 	ctx := actor.NewContext(context.Background(), actor.Actor{ID: 2, Email: "editor@example.com", Role: actor.Editor})
-	if _, _, err := e.srv.tokens.Create(ctx, "gateway", "headers"); err == nil {
+	if _, _, err := e.srv.tokens.Create(ctx, auth.TokenRequest{Name: "gateway", IdentitySource: "headers", Scopes: []string{"evaluate"}}); err == nil {
 		t.Fatal("Tokens.Create allowed an Editor")
 	}
 	rows := e.auditedAs(audit.APITokenCreated)

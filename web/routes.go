@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"postern/internal/model"
 	"postern/static"
 	"postern/views"
 )
@@ -72,6 +73,18 @@ func (s *Server) codeStepRoutes(web *echo.Group) {
 	web.POST(loginPasskeyPath, s.loginPasskey)
 }
 
+// apiRoutes are the machine clients' routes: they authenticate with API
+// tokens only, each route needing its scope (docs/api.md#token-scopes); no
+// session, no CSRF.
+func (s *Server) apiRoutes(e *echo.Echo) {
+	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireScope(model.ScopeMetrics))
+	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireScope(model.ScopeEvaluate))
+	e.Any(forwardAuthPath, s.forwardAuth, s.requireGatewayToken)
+	e.Any(forwardAuthPath+"/*", s.forwardAuth, s.requireGatewayToken)
+	e.GET(readDevicePath, s.readDevice, s.requireScope(model.ScopeRead))
+	e.GET(readChecksPath, s.readChecks, s.requireScope(model.ScopeRead))
+}
+
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
@@ -80,11 +93,7 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))
 
-	// Machine clients authenticate with API tokens only; no session, no CSRF.
-	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()), s.requireToken)
-	e.POST("/api/v1/posture/evaluate", s.evaluate, s.requireToken)
-	e.Any(forwardAuthPath, s.forwardAuth, s.requireGatewayToken)
-	e.Any(forwardAuthPath+"/*", s.forwardAuth, s.requireGatewayToken)
+	s.apiRoutes(e)
 
 	web := e.Group("", cleanURL, s.loadSession, s.csrf())
 	web.GET("/setup", s.setupForm)

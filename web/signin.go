@@ -38,11 +38,17 @@ type pendingSignIn struct {
 // redirectURI is the callback URL as this request reached the console: the
 // value to register on the Entra app.
 func (s *Server) redirectURI(c echo.Context) string {
+	return s.origin(c) + microsoftCallbackPath
+}
+
+// origin is the console's origin as this request reached it: the scheme
+// (https behind a trusted proxy that says so) and the Host.
+func (s *Server) origin(c echo.Context) string {
 	scheme := "http"
 	if s.isHTTPS(c.Request()) {
 		scheme = "https"
 	}
-	return scheme + "://" + c.Request().Host + microsoftCallbackPath
+	return scheme + "://" + c.Request().Host
 }
 
 // microsoftStart keeps a fresh state, nonce and PKCE verifier in the

@@ -51,9 +51,11 @@ type TokenStore interface {
 }
 
 type tokenEntry struct {
-	id     int64
-	hash   []byte
-	source string
+	id      int64
+	hash    []byte
+	source  string
+	scopes  scopeSet
+	expires time.Time // zero: never
 }
 
 // Tokens verifies API tokens from memory: the enforcement API's hot path
@@ -82,36 +84,36 @@ func NewTokens(ctx context.Context, st TokenStore, log *slog.Logger, now func() 
 // MaxTokenName is the longest token name, in characters.
 const MaxTokenName = 80
 
-// Create makes a token named name for a gateway and returns it: the only
-// time it is ever seen, since only its hash is stored. The token works at
-// once. A name that is empty, too long or used by an active token is
-// refused with apperr.Fields ("name") and audited as a failure.
-func (t *Tokens) Create(ctx context.Context, name, source string) (string, model.APIToken, error) {
-	a, err := audit.Allowed(ctx, t.store, t.log, actor.Owner, audit.APITokenCreated, name)
+// Create makes the token r asks for and returns it: the only time it is
+// ever seen, since only its hash is stored. The token works at once. A
+// name that is empty, too long or used by an active token, an unknown
+// identity source, no scope or an unknown one, and an expiry that is not
+// one of model.TokenExpiries (or a date that is not in the future, or too
+// far) are refused with apperr.Fields ("name", "identity_source",
+// "scopes", "expires") and audited as a failure. The audit entry says the
+// scopes and the expiry.
+func (t *Tokens) Create(ctx context.Context, r TokenRequest) (string, model.APIToken, error) {
+	a, err := audit.Allowed(ctx, t.store, t.log, actor.Owner, audit.APITokenCreated, r.Name)
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
-	e := audit.As(a, audit.APITokenCreated, name)
-	if msg := CheckTokenName(name); msg != "" {
-		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(map[string]string{"name": msg}))
-	}
-	switch source {
-	case "":
-		source = model.IdentityHeaders
-	case model.IdentityHeaders, model.IdentityCertificate:
-	default:
-		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(map[string]string{"identity_source": "Choose where the device's identity comes from."}))
+	e := audit.As(a, audit.APITokenCreated, r.Name)
+	row, problems := t.checkRequest(r)
+	if problems != nil {
+		return "", model.APIToken{}, t.refuse(ctx, e, apperr.Fields(problems))
 	}
 	token, prefix, hash, err := NewAPIToken()
 	if err != nil {
 		return "", model.APIToken{}, err
 	}
-	e.Target = name + " (" + prefix + "…)"
-	row, err := t.store.CreateAPIToken(ctx, model.APIToken{Name: name, Prefix: prefix, Hash: hash, CreatedBy: a.Email, IdentitySource: source}, e)
+	e.Target = r.Name + " (" + prefix + "…)"
+	e.Detail = TokenDetail(row)
+	row.Prefix, row.Hash, row.CreatedBy = prefix, hash, a.Email
+	row, err = t.store.CreateAPIToken(ctx, row, e)
 	if apperr.Is(err, apperr.Conflict) {
 		taken := apperr.Fields(map[string]string{"name": msgTokenNameTaken})
 		taken.Err = err
-		e.Target = name
+		e.Target = r.Name
 		return "", row, t.refuse(ctx, e, taken)
 	}
 	if err != nil {
@@ -165,37 +167,60 @@ func (t *Tokens) Reload(ctx context.Context) error {
 	m := make(map[string]tokenEntry, len(all))
 	for _, tok := range all {
 		if tok.RevokedAt == nil {
-			m[tok.Prefix] = tokenEntry{id: tok.ID, hash: tok.Hash, source: tok.IdentitySource}
+			e := tokenEntry{id: tok.ID, hash: tok.Hash, source: tok.IdentitySource, scopes: scopesOf(tok.Scopes)}
+			if tok.ExpiresAt != nil {
+				e.expires = *tok.ExpiresAt
+			}
+			m[tok.Prefix] = e
 		}
 	}
 	t.active.Store(&m)
 	return nil
 }
 
-// Verify returns the id of the active token presented, or false.
+// Verify returns the id of the active, unexpired token presented, or
+// false; it records no use.
 func (t *Tokens) Verify(token string) (int64, bool) {
-	id, _, ok := t.VerifySource(token)
-	return id, ok
+	e, v := t.lookup(token)
+	return e.id, v == TokenValid
 }
 
-// VerifySource is Verify that also says the token's identity source
-// (model.IdentityHeaders or model.IdentityCertificate).
-func (t *Tokens) VerifySource(token string) (int64, string, bool) {
-	if len(token) < tokenPrefixLen || !strings.HasPrefix(token, tokenScheme) || len(token) > 128 {
-		return 0, "", false
+// Authorize checks the token presented for a use of scope: TokenValid
+// (its use is recorded), TokenUnknown (unknown or revoked), TokenExpired,
+// or TokenOutOfScope (a valid token without scope; nothing is recorded).
+// It returns the token's id and identity source when the token is valid.
+func (t *Tokens) Authorize(token, scope string) (int64, string, TokenVerdict) {
+	e, v := t.lookup(token)
+	if v != TokenValid {
+		return 0, "", v
 	}
-	e, ok := (*t.active.Load())[token[:tokenPrefixLen]]
-	if !ok {
-		return 0, "", false
-	}
-	sum := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(sum[:], e.hash) != 1 {
-		return 0, "", false
+	if !e.scopes.has(scope) {
+		return e.id, e.source, TokenOutOfScope
 	}
 	t.mu.Lock()
 	t.used[e.id] = t.now().UTC()
 	t.mu.Unlock()
-	return e.id, e.source, true
+	return e.id, e.source, TokenValid
+}
+
+// lookup finds the token presented: TokenValid, TokenUnknown or
+// TokenExpired.
+func (t *Tokens) lookup(token string) (tokenEntry, TokenVerdict) {
+	if len(token) < tokenPrefixLen || !strings.HasPrefix(token, tokenScheme) || len(token) > 128 {
+		return tokenEntry{}, TokenUnknown
+	}
+	e, ok := (*t.active.Load())[token[:tokenPrefixLen]]
+	if !ok {
+		return tokenEntry{}, TokenUnknown
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], e.hash) != 1 {
+		return tokenEntry{}, TokenUnknown
+	}
+	if !e.expires.IsZero() && !t.now().Before(e.expires) {
+		return tokenEntry{}, TokenExpired
+	}
+	return e, TokenValid
 }
 
 // Run writes last-use times every interval until ctx ends, then once more.

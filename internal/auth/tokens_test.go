@@ -10,6 +10,7 @@ import (
 	"postern/internal/apperr"
 	"postern/internal/audit"
 	"postern/internal/auth"
+	"postern/internal/model"
 	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
@@ -51,7 +52,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tokens.Create(ctx, "Gateway A", ""); err != nil {
+	if _, _, err := tokens.Create(ctx, gatewayToken("Gateway A")); err != nil {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("x", 150) // too long for a name, and cut in the log
@@ -61,7 +62,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 		{"Gateway A", "Gateway A", "An active token already has this name."},
 	} {
 		n := lastRow(t, db)
-		token, _, err := tokens.Create(ctx, tc.name, "")
+		token, _, err := tokens.Create(ctx, gatewayToken(tc.name))
 		if got := apperr.FieldsOf(err); token != "" || !apperr.Is(err, apperr.Invalid) || len(got) != 1 || got["name"] != tc.want {
 			t.Errorf("Create(%.20q) = %q, %v with fields %v; want the name refused: %q", tc.name, token, err, got, tc.want)
 		}
@@ -78,7 +79,7 @@ func TestRefusedTokenCreationsAreAudited(t *testing.T) {
 	if _, err := tokens.Revoke(ctx, all[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tokens.Create(ctx, "Gateway A", ""); err != nil {
+	if _, _, err := tokens.Create(ctx, gatewayToken("Gateway A")); err != nil {
 		t.Errorf("Create of a revoked token's name: %v", err)
 	}
 }
@@ -92,7 +93,7 @@ func TestRefusedTokenRevocationsAreAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, row, err := tokens.Create(ctx, "Gateway B", "")
+	token, row, err := tokens.Create(ctx, gatewayToken("Gateway B"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,4 +124,10 @@ func TestRefusedTokenRevocationsAreAudited(t *testing.T) {
 	if revoked != 2 {
 		t.Errorf("%d failed revocations audited, want 2", revoked)
 	}
+}
+
+// gatewayToken asks for a gateway's token named name: evaluate only,
+// never expiring.
+func gatewayToken(name string) auth.TokenRequest {
+	return auth.TokenRequest{Name: name, Scopes: []string{model.ScopeEvaluate}}
 }

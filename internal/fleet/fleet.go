@@ -81,7 +81,19 @@ func NewSnapshot(devices []Device, syncedAt time.Time, runID int64) *Snapshot {
 	s := &Snapshot{SyncedAt: syncedAt, RunID: runID, Devices: devices,
 		byID: make(map[string]int, len(devices)), byAAD: make(map[string][]int, len(devices)),
 		byHost: make(map[string][]int, 2*len(devices))}
+	// Most names and Entra ids belong to one device: their lists are
+	// windows of one array of positions (capped, so that a second device
+	// appends to a copy), not an allocation each.
+	at := make([]int, len(devices))
+	add := func(m map[string][]int, k string, i int) {
+		if l, ok := m[k]; ok {
+			m[k] = append(l, i)
+		} else {
+			m[k] = at[i : i+1 : i+1]
+		}
+	}
 	for i, d := range devices {
+		at[i] = i
 		if !d.Removed {
 			s.Active++
 			if vocab.IsDiscovered(d.OnboardingStatus) {
@@ -90,26 +102,27 @@ func NewSnapshot(devices []Device, syncedAt time.Time, runID int64) *Snapshot {
 		}
 		s.byID[d.ID] = i
 		if d.AADDeviceID != "" {
-			s.byAAD[d.AADDeviceID] = append(s.byAAD[d.AADDeviceID], i)
+			add(s.byAAD, d.AADDeviceID, i)
 		}
-		for _, k := range hostKeys(d.Host) {
-			s.byHost[k] = append(s.byHost[k], i)
+		full, label := hostKeys(d.Host)
+		if full != "" {
+			add(s.byHost, full, i)
+		}
+		if label != "" {
+			add(s.byHost, label, i)
 		}
 	}
 	return s
 }
 
-// hostKeys are the names a device answers to: its full name and, for an
-// FQDN, its first label, both lower case.
-func hostKeys(host string) []string {
+// hostKeys are the names a device answers to: its full name ("" for
+// none) and, for an FQDN, its first label (else ""), both lower case.
+func hostKeys(host string) (full, label string) {
 	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "."))
-	if h == "" {
-		return nil
-	}
 	if i := strings.IndexByte(h, '.'); i > 0 {
-		return []string{h, h[:i]}
+		return h, h[:i]
 	}
-	return []string{h}
+	return h, ""
 }
 
 // Len is the number of devices, removed ones included.
@@ -138,13 +151,13 @@ func (s *Snapshot) ByAAD(id string) []*Device {
 // ByHost returns the devices named host (case-insensitive, FQDN or its
 // first label).
 func (s *Snapshot) ByHost(host string) []*Device {
-	keys := hostKeys(host)
-	if len(keys) == 0 {
+	full, label := hostKeys(host)
+	if full == "" {
 		return nil
 	}
-	idx := s.byHost[keys[0]]
-	if len(idx) == 0 && len(keys) > 1 {
-		idx = s.byHost[keys[1]]
+	idx := s.byHost[full]
+	if len(idx) == 0 && label != "" {
+		idx = s.byHost[label]
 	}
 	return s.pick(idx)
 }

@@ -80,6 +80,11 @@ type APIToken struct {
 	// IdentitySource is where forward-auth reads the device's identity:
 	// IdentityHeaders or IdentityCertificate.
 	IdentitySource string
+	// Scopes are what the token may be used for, in TokenScopes' order
+	// (docs/api.md#token-scopes).
+	Scopes []string
+	// ExpiresAt is when the token stops working; nil: never.
+	ExpiresAt *time.Time
 }
 
 // The identity sources of an API token (docs/api.md#identity-sources).

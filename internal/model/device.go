@@ -87,3 +87,27 @@ type DeviceFacets struct {
 	Platforms []string
 	Tags      []string
 }
+
+// SnapshotDevice is a device as the in-memory snapshot reads it
+// (Store.EachSnapshotDevice): only what matching and the posture checks
+// use, "" and zero for NULL, without the provenance and the raw machine.
+type SnapshotDevice struct {
+	ID, Host, AADDeviceID, OSPlatform, OSVersion string
+	OSBuild                                      int64
+	HealthStatus, RiskScore, ExposureLevel       string
+	OnboardingStatus, AVStatus, MergedInto       string
+	IsAADJoined, PotentialDuplicate, IsExcluded  bool
+	ExclusionReason, RBACGroup                   string
+	AgentVersion, DeviceValue                    string
+	FirstSeen, LastSeen                          time.Time
+	Removed                                      bool
+	Tags                                         []string // nil for none; devices with the same tags may share the slice: read only
+	AV                                           *SnapshotAV
+}
+
+// SnapshotAV is the part of a device's antivirus health row the snapshot
+// holds; nil when the device has none.
+type SnapshotAV struct {
+	Mode, SignatureUpToDate, SignatureVersion     string
+	SignaturePublishedAt, FullScanAt, RefreshedAt time.Time
+}

@@ -99,3 +99,22 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// snapshotToFleet is the snapshot's device for d, as the store read it
+// (without its antivirus health: the caller adds it).
+func snapshotToFleet(d *model.SnapshotDevice) fleet.Device {
+	return fleet.Device{
+		ID: d.ID, Host: d.Host, AADDeviceID: d.AADDeviceID, OSPlatform: d.OSPlatform, OSVersion: d.OSVersion,
+		OSBuild: d.OSBuild, HealthStatus: d.HealthStatus, RiskScore: d.RiskScore, ExposureLevel: d.ExposureLevel,
+		OnboardingStatus: d.OnboardingStatus, AVStatus: d.AVStatus, IsAADJoined: d.IsAADJoined, MergedInto: d.MergedInto,
+		PotentialDuplicate: d.PotentialDuplicate, IsExcluded: d.IsExcluded, ExclusionReason: d.ExclusionReason,
+		RBACGroup: d.RBACGroup, LastSeen: d.LastSeen, Tags: d.Tags, Removed: d.Removed, AgentVersion: d.AgentVersion,
+		DeviceValue: d.DeviceValue, FirstSeen: d.FirstSeen,
+	}
+}
+
+// avToFleetAV is the snapshot's antivirus health for a.
+func avToFleetAV(a *model.SnapshotAV) fleet.AV {
+	return fleet.AV{Mode: a.Mode, SignatureUpToDate: a.SignatureUpToDate, SignatureVersion: a.SignatureVersion,
+		SignaturePublishedAt: a.SignaturePublishedAt, FullScanAt: a.FullScanAt, RefreshedAt: a.RefreshedAt}
+}

@@ -300,7 +300,7 @@ func runAudit(run model.SyncRun) audit.Entry {
 func (w *Worker) publish(ctx context.Context) error {
 	w.publishMu.Lock()
 	defer w.publishMu.Unlock()
-	snap, err := LoadSnapshot(ctx, w.store, integration.Name)
+	snap, err := loadSnapshot(ctx, w.store, integration.Name, w.fleet.Load().Len())
 	if err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func (w *Worker) publishRun(ctx context.Context, run model.SyncRun, fetched *fle
 		return err
 	}
 	if len(absent) > maxReread || stored != fetched.Len()+len(absent) {
-		snap, err := LoadSnapshot(ctx, w.store, integration.Name)
+		snap, err := loadSnapshot(ctx, w.store, integration.Name, fetched.Len()+len(absent))
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ func testDeviceReads(t *testing.T, open Opener) {
 	cases(t, open,
 		tcase{"RoundTrip", deviceRoundTrip},
 		tcase{"EachDevice", deviceEach},
+		tcase{"EachSnapshotDevice", snapshotEach},
 		tcase{"FilterValues", deviceFilterValues},
 	)
 }

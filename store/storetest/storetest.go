@@ -40,6 +40,7 @@ type Store interface {
 	DeviceFilterValues(ctx context.Context) (model.DeviceFacets, error)
 	CountDevices(ctx context.Context) (int, error)
 	EachDevice(ctx context.Context, fn func(model.Device) error) error
+	EachSnapshotDevice(ctx context.Context, withAV bool, fn func(*model.SnapshotDevice) error) error
 	UpdateDevice(ctx context.Context, d model.Device, e audit.Entry) (bool, error)
 
 	// Sync runs, their staging and apply.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func testAPITokens(t *testing.T, open Opener) {
 		tcase{"CreateAndList", tokenCreateList},
 		tcase{"RevokeFreesTheName", tokenRevoke},
 		tcase{"Touch", tokenTouch},
+		tcase{"ScopesAndExpiry", tokenScopesExpiry},
 	)
 }
 
@@ -94,5 +96,29 @@ func tokenTouch(t *testing.T, s Store) {
 		if tok.LastUsedAt == nil || !sameTime(*tok.LastUsedAt, want[tok.ID]) {
 			t.Errorf("token %s last used %v, want %v", tok.Name, tok.LastUsedAt, want[tok.ID])
 		}
+	}
+}
+
+// A token's scopes and expiry read back as stored; one stored without
+// scopes has those of the tokens made before scopes: evaluate and metrics.
+func tokenScopesExpiry(t *testing.T, s Store) {
+	ctx := t.Context()
+	expires := time.Date(2027, 1, 31, 23, 59, 59, 0, time.UTC)
+	scoped := newToken("prometheus", "pst_eeee")
+	scoped.Scopes, scoped.ExpiresAt = []string{model.ScopeMetrics, model.ScopeRead}, &expires
+	a, err := s.CreateAPIToken(ctx, scoped, entry(audit.APITokenCreated, "prometheus"))
+	must(t, err, "CreateAPIToken")
+	b, err := s.CreateAPIToken(ctx, newToken("gateway", "pst_ffff"), entry(audit.APITokenCreated, "gateway"))
+	must(t, err, "CreateAPIToken")
+	all, err := s.APITokens(ctx)
+	must(t, err, "APITokens")
+	if len(all) != 2 || all[0].ID != b.ID || all[1].ID != a.ID {
+		t.Fatalf("APITokens = %+v", all)
+	}
+	if got := all[1]; !slices.Equal(got.Scopes, []string{model.ScopeMetrics, model.ScopeRead}) || !sameTimePtr(got.ExpiresAt, &expires) {
+		t.Errorf("scoped token read back with scopes %q, expiry %v", got.Scopes, got.ExpiresAt)
+	}
+	if got := all[0]; !slices.Equal(got.Scopes, model.LegacyTokenScopes) || got.ExpiresAt != nil {
+		t.Errorf("a token stored without scopes reads back with %q, expiry %v; want evaluate and metrics, never", got.Scopes, got.ExpiresAt)
 	}
 }

@@ -1,4 +1,4 @@
--- PostgreSQL translation of migrations/0031_admin_passkeys.sql: passkeys
+-- PostgreSQL translation of migrations/0032_admin_passkeys.sql: passkeys
 -- (WebAuthn credentials) as a second factor, and each admin's WebAuthn
 -- user handle.
 ALTER TABLE admins ADD COLUMN passkey_handle BYTEA;
