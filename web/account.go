@@ -152,7 +152,7 @@ func (s *Server) accountMFAConfirm(c echo.Context) error {
 // password, under the login limiter.
 func (s *Server) accountMFADisable(c echo.Context) error {
 	me, _ := currentAdmin(c)
-	key := "mfa:" + strconv.FormatInt(me.ID, 10)
+	key := auth.SecondFactorKey(me.ID)
 	ok, wait, err := s.limiter.Attempt(c.Request().Context(), key)
 	if err != nil {
 		return err

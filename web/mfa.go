@@ -126,7 +126,7 @@ func (s *Server) codeStepSave(c echo.Context) error {
 	if !ok {
 		return s.codeStepGone(c, expired)
 	}
-	codeKey, ipKey := "mfa:"+strconv.FormatInt(a.ID, 10), auth.AddressKey(c.RealIP())
+	codeKey, ipKey := auth.SecondFactorKey(a.ID), auth.AddressKey(c.RealIP())
 	ok, wait, err := s.limiter.Attempt(c.Request().Context(), codeKey, ipKey)
 	if err != nil {
 		s.logger(c).Error("sign-in limiter", "err", err)

@@ -160,7 +160,7 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	me, _ := currentAdmin(c)
-	key := "mfa:" + strconv.FormatInt(me.ID, 10)
+	key := auth.SecondFactorKey(me.ID)
 	ok, wait, err := s.limiter.Attempt(c.Request().Context(), key)
 	if err != nil {
 		return err
@@ -262,7 +262,7 @@ func (s *Server) loginPasskey(c echo.Context) error {
 	if !wantsJSON(c) {
 		return render(c, http.StatusUnprocessableEntity, views.LoginCode(s.codePage(c, a, passkeyNeedsScript)))
 	}
-	codeKey, ipKey := "mfa:"+strconv.FormatInt(a.ID, 10), auth.AddressKey(c.RealIP())
+	codeKey, ipKey := auth.SecondFactorKey(a.ID), auth.AddressKey(c.RealIP())
 	ok, wait, err := s.limiter.Attempt(c.Request().Context(), codeKey, ipKey)
 	if err != nil {
 		s.logger(c).Error("sign-in limiter", "err", err)

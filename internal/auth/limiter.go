@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"postern/internal/apperr"
@@ -138,4 +139,11 @@ func AddressKey(ip string) string {
 		return "ip:" + p.String()
 	}
 	return "ip:" + a.String()
+}
+
+// SecondFactorKey is the limiter key of an admin's second factor: the code
+// step, a passkey at sign-in, and the account actions that ask for the code
+// or password again share it, so no one of them buys fresh attempts.
+func SecondFactorKey(adminID int64) string {
+	return "mfa:" + strconv.FormatInt(adminID, 10)
 }
