@@ -34,6 +34,12 @@ func TestPasskeyJourney(t *testing.T) {
 		t.Fatalf("the account page lists %q", got)
 	}
 	b.WaitText("Never used")
+	// Two-factor is on with the passkey: the page offers an authenticator
+	// app beside it, not "set up two-factor" as if it were off.
+	b.WaitText("Set up an authenticator app")
+	if n := Eval[int](b, `[...document.querySelectorAll('button')].filter(e => e.innerText.includes('Set up two-factor authentication')).length`); n != 0 {
+		t.Errorf("with a passkey the account page still offers to set up two-factor authentication (%d buttons)", n)
+	}
 	if n := len(credentials(t, b, auth)); n != 1 {
 		t.Fatalf("the authenticator holds %d credentials, want 1", n)
 	}
