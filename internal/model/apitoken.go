@@ -1,19 +1,6 @@
 package model
 
-import (
-	"slices"
-	"time"
-)
-
-// Expired reports whether the token has expired at now.
-func (t APIToken) Expired(now time.Time) bool {
-	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
-}
-
-// HasScope reports whether the token may be used for scope.
-func (t APIToken) HasScope(scope string) bool {
-	return slices.Contains(t.Scopes, scope)
-}
+import "time"
 
 // The scopes of an API token (docs/api.md#token-scopes): ScopeEvaluate
 // for the enforcement endpoints (evaluate and forward-auth), ScopeMetrics
