@@ -47,7 +47,17 @@ func TestFenceRefusesAnOldTerm(t *testing.T) {
 	if got, err := s.LastRun(ctx, "defender"); err != nil || got.ID != run.ID || got.Replica != "a" {
 		t.Fatalf("LastRun = %+v, %v; want run %d by replica a", got, err, run.ID)
 	}
+	if err := s.StageDevices(store.WithFence(ctx, epoch), run.ID, testDevices(0, 2, "a")); err != nil {
+		t.Fatalf("StageDevices in the term: %v", err)
+	}
 	elect(t, s, "b")
+	// Staging (COPY, on a connection of its own) is fenced as every write.
+	if err := s.StageDevices(store.WithFence(ctx, epoch), run.ID, testDevices(2, 4, "a")); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("StageDevices after another election: %v, want ErrFenced", err)
+	}
+	if n, err := s.StagedCount(ctx); err != nil || n != 2 {
+		t.Fatalf("%d staged, %v; want the 2 of the live term", n, err)
+	}
 	if _, err := s.StartRun(store.WithFence(ctx, epoch), "defender", "schedule"); !errors.Is(err, store.ErrFenced) {
 		t.Fatalf("StartRun after another election: %v, want ErrFenced", err)
 	}

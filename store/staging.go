@@ -103,48 +103,53 @@ func (s *Store) StagedCount(ctx context.Context) (int, error) {
 // device twice in a run keeps the later copy.
 func (s *Store) StageDevices(ctx context.Context, runID int64, page []model.Device) error {
 	if s.eng == postgresEngine {
-		// One INSERT … ON CONFLICT cannot update a row it inserted.
-		page = lastOfEach(page)
+		return mapErr(s.stageCopy(ctx, runID, page), "Staged devices")
 	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := s.stagingTx(ctx, tx); err != nil {
 			return err
 		}
-		var stmts [stageBatch + 1]*sql.Stmt // by rows per statement
-		defer func() {
-			for _, st := range stmts {
-				if st != nil {
-					st.Close()
-				}
-			}
-		}()
-		raws := make([][]byte, stageBatch) // reused: the driver copies what it binds
-		args := make([]any, 0, stageBatch*stagedColumns)
-		for batch := range slices.Chunk(page, stageBatch) {
-			st := stmts[len(batch)]
-			if st == nil {
-				var err error
-				if st, err = tx.PrepareContext(ctx, s.eng.stageInsert(len(batch))); err != nil {
-					return err
-				}
-				stmts[len(batch)] = st
-			}
-			args = args[:0]
-			for i, d := range batch {
-				cols, err := deviceArgs(d)
-				if err != nil {
-					return err
-				}
-				raws[i] = appendPackedRaw(raws[i][:0], d.Raw)
-				args = append(append(append(args, runID), cols...), raws[i])
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.stageInsertTx(ctx, tx, runID, page)
 	})
 	return mapErr(err, "Staged devices")
+}
+
+// stageInsertTx stages page with INSERT (or replace) statements of
+// stageBatch rows.
+func (s *Store) stageInsertTx(ctx context.Context, tx *sql.Tx, runID int64, page []model.Device) error {
+	var stmts [stageBatch + 1]*sql.Stmt // by rows per statement
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	raws := make([][]byte, stageBatch) // reused: the driver copies what it binds
+	args := make([]any, 0, stageBatch*stagedColumns)
+	for batch := range slices.Chunk(page, stageBatch) {
+		st := stmts[len(batch)]
+		if st == nil {
+			var err error
+			if st, err = tx.PrepareContext(ctx, s.eng.stageInsert(len(batch))); err != nil {
+				return err
+			}
+			stmts[len(batch)] = st
+		}
+		args = args[:0]
+		for i, d := range batch {
+			cols, err := deviceArgs(d)
+			if err != nil {
+				return err
+			}
+			raws[i] = appendPackedRaw(raws[i][:0], d.Raw)
+			args = append(append(append(args, runID), cols...), raws[i])
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stageBatch is how many devices one INSERT stages: one trip through

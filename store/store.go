@@ -209,8 +209,19 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // withTx runs fn in one write transaction: the only write path. fn's error,
 // or a panic, rolls it back.
-func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.writeTx(ctx, s.write, fn)
+}
+
+// txBeginner is the pool, or one connection of it (withCopyTx).
+type txBeginner interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}
+
+// writeTx is withTx on db: on PostgreSQL the transaction queues on the
+// write lock and is fenced (checkFenceTx) before fn runs.
+func (s *Store) writeTx(ctx context.Context, db txBeginner, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
