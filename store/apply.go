@@ -70,7 +70,7 @@ func (s *Store) applyTx(ctx context.Context, tx *sql.Tx, runID int64, r ApplyRes
 	if err != nil {
 		return r, err
 	}
-	if err := upsertStagedTx(ctx, tx, runID, ts); err != nil {
+	if err := s.upsertStagedTx(ctx, tx, runID, ts); err != nil {
 		return r, err
 	}
 	if rebuild != nil {
@@ -108,10 +108,10 @@ func countStagedTx(ctx context.Context, tx *sql.Tx, runID int64) (ApplyResult, e
 // bulkIndexesTx drops the secondary indexes when a run adds most of the
 // table (a first sync): it inserts faster without them, and CREATE INDEX
 // afterwards sorts once and writes full pages instead of updating every
-// index row by row. It returns the function that rebuilds them, or nil.
-// On PostgreSQL the indexes stay (issue 15 measures whether it pays there).
+// index row by row. On PostgreSQL the foreign keys into devices go too
+// (pgDropForBulkTx). It returns the function that rebuilds them, or nil.
 func (s *Store) bulkIndexesTx(ctx context.Context, tx *sql.Tx, added int) (func() error, error) {
-	if added < bulkMinRows || s.eng != sqliteEngine {
+	if added < bulkMinRows {
 		return nil, nil
 	}
 	var stored int
@@ -121,14 +121,17 @@ func (s *Store) bulkIndexesTx(ctx context.Context, tx *sql.Tx, added int) (func(
 	if added <= stored {
 		return nil, nil
 	}
+	if s.eng == postgresEngine {
+		return pgDropForBulkTx(ctx, tx, "devices", "device_tags")
+	}
 	return dropIndexesTx(ctx, tx, "devices", "device_tags")
 }
 
 // upsertStagedTx writes the run's new and changed devices, and the whole
 // machine of each into device_raw.
-func upsertStagedTx(ctx context.Context, tx *sql.Tx, runID int64, ts string) error {
+func (s *Store) upsertStagedTx(ctx context.Context, tx *sql.Tx, runID int64, ts string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO devices (`+deviceColumns+`, first_synced_at, changed_at, changed_run_id, missed_runs, removed_at)
-		SELECT `+deviceColumns+`, ?, ?, ?, 0, NULL FROM staged_devices WHERE run_id = ? ORDER BY id
+		SELECT `+deviceColumns+`, ?, ?, ?, 0, NULL FROM staged_devices WHERE run_id = ?`+s.eng.keyOrder("id")+`
 		ON CONFLICT (id) DO UPDATE SET host = excluded.host, host_lower = excluded.host_lower,
 			aad_device_id = excluded.aad_device_id, os_platform = excluded.os_platform, os_version = excluded.os_version,
 			os_build = excluded.os_build, health_status = excluded.health_status, risk_score = excluded.risk_score,
@@ -149,7 +152,7 @@ func upsertStagedTx(ctx context.Context, tx *sql.Tx, runID int64, ts string) err
 	// The whole machine, for the rows this run added or changed.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO device_raw (id, raw)
 		SELECT s.id, s.raw FROM staged_devices s JOIN devices d ON d.id = s.id
-		WHERE s.run_id = ? AND d.changed_run_id = ? ORDER BY s.id
+		WHERE s.run_id = ? AND d.changed_run_id = ?`+s.eng.keyOrder("s.id")+`
 		ON CONFLICT (id) DO UPDATE SET raw = excluded.raw`, runID, runID); err != nil {
 		return fmt.Errorf("store raw machines: %w", err)
 	}

@@ -41,6 +41,10 @@ type engine struct {
 	// recursiveLimit caps a recursive query inside its recursive term
 	// (SQLite) or not at all (PostgreSQL, whose outer LIMIT stops it).
 	recursiveLimit func(n int) string
+	// keyOrder orders an INSERT … SELECT by the target's key: SQLite's
+	// tables are B-trees on it, which fill faster in order. PostgreSQL's
+	// heap has no order, and sorting wide rows costs more than it saves.
+	keyOrder func(column string) string
 }
 
 var sqliteEngine = &engine{
@@ -57,6 +61,7 @@ var sqliteEngine = &engine{
 	like:           "LIKE",
 	crossJoin:      "CROSS JOIN",
 	recursiveLimit: func(n int) string { return " LIMIT " + strconv.Itoa(n) },
+	keyOrder:       func(column string) string { return " ORDER BY " + column },
 }
 
 var postgresEngine = &engine{
@@ -76,6 +81,7 @@ var postgresEngine = &engine{
 	crossJoin:      "JOIN",
 	ignoreSuffix:   " ON CONFLICT DO NOTHING",
 	recursiveLimit: func(int) string { return "" },
+	keyOrder:       func(string) string { return "" },
 }
 
 // replaceRows is an INSERT of rows rows of columns into table that
