@@ -20,8 +20,8 @@ import (
 // identity headers read), look the device up in plain maps over the same
 // 100,000 devices and write an answer of the same shape (evaluate: the
 // device and a verdict for each of the same 20 checks, with
-// encoding/json; forward-auth: 200 or 403 with the X-Postern-* headers
-// and a short body). It decides nothing, so what Postern spends beyond it
+// encoding/json; forward-auth: 200 or 403 with every X-Postern-* header
+// and the cache headers Postern sets, and a short body). It decides nothing, so what Postern spends beyond it
 // is its own work: the policy, the encoding, the middleware.
 type floorServer struct {
 	authz, token        string
@@ -75,7 +75,7 @@ func (f *floorServer) evaluate(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil || req.Device == nil {
 		return c.NoContent(http.StatusBadRequest)
 	}
-	out := EvaluateResponse{Checks: f.checks, EvaluatedAt: "2026-01-01T00:00:00Z"}
+	out := EvaluateResponse{Checks: f.checks, EvaluatedAt: "2026-01-01T00:00:00Z", ValidUntil: floorValidUntil}
 	if d := f.lookup(req.Device.DefenderMachineID, req.Device.AADDeviceID, req.Device.Hostname); d != nil {
 		out.Allowed, out.Device = true, EvaluatedDevice{DefenderMachineID: d.ID, MatchedBy: "defender_machine_id"}
 	}
@@ -87,12 +87,26 @@ func (f *floorServer) forwardAuth(c echo.Context) error {
 	if h.Get(hdrToken) != f.token {
 		return c.NoContent(http.StatusUnauthorized)
 	}
+	// The same shape as Postern's answer: every X-Postern-* header, the
+	// cache headers, and the short body.
+	out := c.Response().Header()
+	out.Set(echo.HeaderCacheControl, "no-store")
+	out.Set(hdrAccelExpires, "0")
 	d := f.lookup(h.Get(hdrDeviceID), h.Get(hdrEntraID), h.Get(hdrHostname))
 	if d == nil {
-		c.Response().Header().Set(hdrAllowed, "false")
+		out.Set(hdrAllowed, "false")
+		out.Set(hdrDevice, "")
+		out.Set(hdrMatchedBy, "none")
+		out.Set(hdrReason, "unknown device")
 		return c.String(http.StatusForbidden, "denied: unknown device\n")
 	}
-	c.Response().Header().Set(hdrAllowed, "true")
-	c.Response().Header().Set(hdrDevice, d.ID)
+	out.Set(hdrAllowed, "true")
+	out.Set(hdrDevice, d.ID)
+	out.Set(hdrMatchedBy, "defender_machine_id")
+	out.Set(hdrValidUntil, floorValidUntil)
 	return c.String(http.StatusOK, "allowed\n")
 }
+
+// floorValidUntil is the valid_until the floor's answers carry, as
+// Postern's do.
+const floorValidUntil = "2026-01-01T00:10:00Z"
