@@ -17,12 +17,10 @@ import (
 const decisionsPerInsert = 128
 
 // insertDecisions is the INSERT of n decisions.
-func insertDecisions(n int) string {
-	return `INSERT INTO decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
+func (e *engine) insertDecisions(n int) string {
+	return e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 }
-
-var insertDecisionsFull = insertDecisions(decisionsPerInsert)
 
 // AppendDecisions writes a batch of recorded enforcement decisions in one
 // transaction (the decision log's flusher calls it, never a request),
@@ -35,7 +33,7 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var full *sql.Stmt
 		if len(ds) >= decisionsPerInsert {
-			st, err := tx.PrepareContext(ctx, insertDecisionsFull)
+			st, err := tx.PrepareContext(ctx, s.eng.insertDecisions(decisionsPerInsert))
 			if err != nil {
 				return err
 			}
@@ -65,7 +63,7 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			if len(chunk) == decisionsPerInsert {
 				_, err = full.ExecContext(ctx, args...)
 			} else {
-				_, err = tx.ExecContext(ctx, insertDecisions(len(chunk)), args...)
+				_, err = tx.ExecContext(ctx, s.eng.insertDecisions(len(chunk)), args...)
 			}
 			if err != nil {
 				return err

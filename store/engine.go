@@ -30,6 +30,12 @@ type engine struct {
 	// jsonArrayHasID is the condition that the JSON array in column has an
 	// object whose "id" is the bound integer.
 	jsonArrayHasID func(column string) string
+	// insertOrFail prefixes a multi-row INSERT whose failure fails its
+	// transaction anyway: SQLite's OR FAIL spares it the statement journal
+	// (the pages the statement changed, copied aside so that a row failing
+	// halfway could undo the rows before it), which costs a batch of the
+	// decision log a seventh of its time. PostgreSQL has no such journal.
+	insertOrFail string
 	// insertIgnore prefixes an INSERT that skips rows that would break a
 	// unique constraint; ignoreSuffix ends it.
 	insertIgnore, ignoreSuffix string
@@ -58,6 +64,7 @@ var sqliteEngine = &engine{
 		return "EXISTS (SELECT 1 FROM json_each(" + column + ") WHERE json_extract(json_each.value, '$.id') = ?)"
 	},
 	insertIgnore:   "INSERT OR IGNORE INTO",
+	insertOrFail:   "INSERT OR FAIL INTO",
 	like:           "LIKE",
 	crossJoin:      "CROSS JOIN",
 	recursiveLimit: func(n int) string { return " LIMIT " + strconv.Itoa(n) },
@@ -77,6 +84,7 @@ var postgresEngine = &engine{
 		return "EXISTS (SELECT 1 FROM jsonb_array_elements(" + column + "::jsonb) AS c(value) WHERE (c.value->>'id')::bigint = ?)"
 	},
 	insertIgnore:   "INSERT INTO",
+	insertOrFail:   "INSERT INTO",
 	like:           "ILIKE",
 	crossJoin:      "JOIN",
 	ignoreSuffix:   " ON CONFLICT DO NOTHING",
