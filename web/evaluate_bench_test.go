@@ -44,19 +44,26 @@ const evBenchFleet = 100_000
 // the floor of this stack (floor_bench_test.go), measured first by the
 // same load generator with the same bodies: steady reports its throughput
 // as a share of the floor's (x-floor-throughput, target ≥ 0.8) and its
-// p99 as a multiple of the floor's (x-floor-p99, target ≤ 1.5).
+// p99 as a multiple of the floor's (x-floor-p99, target ≤ 1.5), in each
+// of benchRounds interleaved rounds; median reports the medians.
 //
 //	go test ./web -run '^$' -bench BenchmarkEvaluateHTTP -benchtime 200000x
 func BenchmarkEvaluateHTTP(b *testing.B) {
 	env := newEvBenchEnv(b)
 	floorURL := env.floor(b) + evaluatePath
-	var floor loadResult
-	b.Run("floor", func(b *testing.B) {
-		floor = env.runBodies(b, floorURL, env.bodies)
-	})
-	b.Run("steady", func(b *testing.B) {
-		reportFloorRatios(b, env.run(b), floor)
-	})
+	med := ratioMedians{}
+	for range benchRounds {
+		var floor, steady loadResult
+		b.Run("floor", func(b *testing.B) {
+			floor = env.runBodies(b, floorURL, env.bodies)
+		})
+		b.Run("steady", func(b *testing.B) {
+			steady = env.run(b)
+			reportFloorRatios(b, steady, floor)
+		})
+		med.addAgainst("", steady, floor, loadResult{})
+	}
+	med.report(b)
 	b.Run("during_sync_apply", func(b *testing.B) {
 		st := env.startApplyLoop()
 		a0, s0 := st.applies.Load(), st.swaps.Load()
@@ -91,17 +98,19 @@ func (e *evBenchEnv) floor(b *testing.B) string {
 // recorded, one allow in 100 sampled, flushed to the same SQLite file in
 // the background). Target (issue 14): log_on at least 0.9 × log_off's
 // evaluations/s, in the same run; the ratio is reported as on/off, for
-// each of three alternating rounds.
+// each of benchRounds alternating rounds, and their median.
 //
 //	go test ./web -run '^$' -bench BenchmarkEvaluateDecisionLog -benchtime 100000x
 func BenchmarkEvaluateDecisionLog(b *testing.B) {
 	env := newEvBenchEnv(b)
 	bodies := env.mixedBodies(b, 0.20, 8192)
-	// Off and on alternate, three rounds, each ratio against the off run
-	// just before it: on a shared machine, load from elsewhere shifts both
-	// halves of a round alike.
-	for range 3 {
-		var off float64
+	// Off and on alternate, benchRounds rounds, each ratio against the off
+	// run just before it: on a shared machine, load from elsewhere shifts
+	// both halves of a round alike. The last sub-benchmark reports the
+	// median.
+	med := ratioMedians{}
+	for range benchRounds {
+		var off, on float64
 		b.Run("log_off", func(b *testing.B) {
 			env.srv.decisions = nil
 			off = env.runBodies(b, env.url, bodies).perSec
@@ -112,7 +121,7 @@ func BenchmarkEvaluateDecisionLog(b *testing.B) {
 			done := make(chan error, 1)
 			go func() { done <- l.Run(ctx) }()
 			env.srv.decisions = l
-			on := env.runBodies(b, env.url, bodies).perSec
+			on = env.runBodies(b, env.url, bodies).perSec
 			env.srv.decisions = nil
 			stop()
 			<-done
@@ -122,7 +131,11 @@ func BenchmarkEvaluateDecisionLog(b *testing.B) {
 			b.ReportMetric(float64(l.Written()), "recorded")
 			b.ReportMetric(float64(l.Dropped()), "dropped")
 		})
+		if off > 0 {
+			med.add("ratio-on/off", on/off)
+		}
 	}
+	med.report(b)
 }
 
 // mixedBodies returns n bodies of which the share denied are answered

@@ -32,28 +32,35 @@ import (
 // Each round measures the floor, evaluate, header and certificate
 // identity in turn; the ratios are reported per round (x-evaluate,
 // x-floor-throughput, x-floor-p99), so load from elsewhere on a shared
-// machine shifts both sides of a ratio alike.
+// machine shifts both sides of a ratio alike, and their medians over the
+// benchRounds rounds by the last sub-benchmark, median.
 //
 //	go test ./web -run '^$' -bench BenchmarkForwardAuthHTTP -benchtime 100000x
 func BenchmarkForwardAuthHTTP(b *testing.B) {
 	env := newEvBenchEnv(b)
 	hdr, cert := env.forwardAuthRequests(b)
 	floorURL := env.floor(b) // the requests carry their path
-	for range 3 {
-		var floor, ev loadResult
+	med := ratioMedians{}
+	for range benchRounds {
+		// b.Run calls each function with b.N = 1 before the full run: the
+		// results kept are the full runs'.
+		var floor, ev, hi, ci loadResult
 		b.Run("floor", func(b *testing.B) { floor = env.runRequests(b, floorURL, hdr) })
 		b.Run("evaluate", func(b *testing.B) { ev = env.run(b) })
 		b.Run("header_identity", func(b *testing.B) {
-			h := env.runRequests(b, env.url, hdr)
-			reportFloorRatios(b, h, floor)
-			reportEvaluateRatio(b, h, ev)
+			hi = env.runRequests(b, env.url, hdr)
+			reportFloorRatios(b, hi, floor)
+			reportEvaluateRatio(b, hi, ev)
 		})
 		b.Run("certificate_identity", func(b *testing.B) {
-			c := env.runRequests(b, env.url, cert)
-			reportFloorRatios(b, c, floor)
-			reportEvaluateRatio(b, c, ev)
+			ci = env.runRequests(b, env.url, cert)
+			reportFloorRatios(b, ci, floor)
+			reportEvaluateRatio(b, ci, ev)
 		})
+		med.addAgainst("header-", hi, floor, ev)
+		med.addAgainst("cert-", ci, floor, ev)
 	}
+	med.report(b)
 }
 
 // reportEvaluateRatio reports got's throughput as a multiple of

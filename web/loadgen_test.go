@@ -181,3 +181,40 @@ func reportFloorRatios(b *testing.B, got, floor loadResult) {
 		b.ReportMetric(float64(got.p99)/float64(floor.p99), "x-floor-p99")
 	}
 }
+
+// benchRounds is how many interleaved rounds the ratio benchmarks run:
+// on two CPUs shared with the load generator a round's ratio swings by
+// ±15 %, and the median of five settles it.
+const benchRounds = 5
+
+// ratioMedians collects each round's ratios by metric name and reports
+// their medians as the metrics of a last sub-benchmark, "median" (a
+// parent's log is not printed once it has sub-benchmarks).
+type ratioMedians map[string][]float64
+
+func (m ratioMedians) add(name string, v float64) {
+	if v > 0 {
+		m[name] = append(m[name], v)
+	}
+}
+
+// addAgainst adds got's ratios to the floor's (and, when measured, to
+// evaluate's) of the same round, under prefix.
+func (m ratioMedians) addAgainst(prefix string, got, floor, ev loadResult) {
+	if got.perSec > 0 && floor.perSec > 0 && floor.p99 > 0 {
+		m.add(prefix+"x-floor-throughput", got.perSec/floor.perSec)
+		m.add(prefix+"x-floor-p99", float64(got.p99)/float64(floor.p99))
+	}
+	if got.perSec > 0 && ev.perSec > 0 {
+		m.add(prefix+"x-evaluate", got.perSec/ev.perSec)
+	}
+}
+
+func (m ratioMedians) report(b *testing.B) {
+	b.Run("median", func(b *testing.B) {
+		for name, vs := range m {
+			vs = slices.Sorted(slices.Values(vs))
+			b.ReportMetric(vs[len(vs)/2], name)
+		}
+	})
+}
