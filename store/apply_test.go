@@ -104,28 +104,35 @@ func TestApplyBulkRebuildsIndexes(t *testing.T) {
 		}
 	}
 
-	run := syncDevices(t, s, testDevices(0, 6000, "a"))
-	if run.Added != 6000 {
-		t.Fatalf("first run added %d, want 6000", run.Added)
-	}
-	check("first sync (rebuild)", 6000, 12000)
-
-	// Mostly new again, with every known device changed and one gone.
-	run = syncDevices(t, s, append(testDevices(1, 6000, "b"), testDevices(6000, 14000, "b")...))
-	if run.Added != 8000 || run.Changed != 5999 {
-		t.Fatalf("second run added %d changed %d, want 8000 5999", run.Added, run.Changed)
-	}
-	check("second sync (rebuild over existing rows)", 14000, 28000)
+	bulkSyncs(t, s, check)
 	if n := queryInt(t, s, "SELECT missed_runs FROM devices WHERE id = ?", fmt.Sprintf("%040x", 0)); n != 1 {
 		t.Errorf("the device missing from the second run has %d misses, want 1", n)
 	}
 
 	// Few changes: the indexes are updated in place.
-	run = syncDevices(t, s, testDevices(1, 14000, "b"))
+	run := syncDevices(t, s, testDevices(1, 14000, "b"))
 	if run.Added != 0 || run.Changed != 0 || run.Removed != 1 {
 		t.Fatalf("third run added %d changed %d removed %d, want 0 0 1", run.Added, run.Changed, run.Removed)
 	}
 	check("third sync (in place)", 14000, 28000)
+}
+
+// bulkSyncs applies two runs that each add more devices than are stored,
+// so both take the bulk path, and calls check after each with the
+// devices and tag rows there should be: a first sync of 6,000, then one
+// of 14,000 with every known device changed and one of them gone.
+func bulkSyncs(t *testing.T, s *store.Store, check func(stage string, devices, tags int)) {
+	t.Helper()
+	run := syncDevices(t, s, testDevices(0, 6000, "a"))
+	if run.Added != 6000 {
+		t.Fatalf("first run added %d, want 6000", run.Added)
+	}
+	check("first sync (rebuild)", 6000, 12000)
+	run = syncDevices(t, s, append(testDevices(1, 6000, "b"), testDevices(6000, 14000, "b")...))
+	if run.Added != 8000 || run.Changed != 5999 {
+		t.Fatalf("second run added %d changed %d, want 8000 5999", run.Added, run.Changed)
+	}
+	check("second sync (rebuild over existing rows)", 14000, 28000)
 }
 
 // The whole machine is stored compressed and read back byte for byte; rows

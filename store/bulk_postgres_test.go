@@ -52,17 +52,7 @@ func TestApplyBulkRebuildsIndexesPostgres(t *testing.T) {
 		}
 	}
 
-	run := syncDevices(t, s, testDevices(0, 6000, "a"))
-	if run.Added != 6000 {
-		t.Fatalf("first run added %d, want 6000", run.Added)
-	}
-	check("first sync (rebuild)", 6000, 12000)
-
-	run = syncDevices(t, s, append(testDevices(1, 6000, "b"), testDevices(6000, 14000, "b")...))
-	if run.Added != 8000 || run.Changed != 5999 {
-		t.Fatalf("second run added %d changed %d, want 8000 5999", run.Added, run.Changed)
-	}
-	check("second sync (rebuild over existing rows)", 14000, 28000)
+	bulkSyncs(t, s, check)
 
 	// The foreign keys hold again: a row for no device is refused, and
 	// deleting a device deletes its rows.
