@@ -22,8 +22,12 @@ import (
 // deviceColumnNames are deviceColumns one by one.
 var deviceColumnNames = strings.Fields(strings.ReplaceAll(deviceColumns, ",", " "))
 
-// stagedColumns is run_id, the device columns and raw.
-var stagedColumns = len(deviceColumnNames) + 2
+// stagedColumnNames are the staging table's columns, in stageInsert's
+// order: run_id, the device columns and raw.
+var stagedColumnNames = append(append([]string{"run_id"}, deviceColumnNames...), "raw")
+
+// stagedColumns is how many values a staged row binds.
+var stagedColumns = len(stagedColumnNames)
 
 // stagingDDL creates the staging table with the device columns as the
 // devices table declares them (as migrated, read from the database), so

@@ -7,9 +7,6 @@ import (
 	"postern/internal/model"
 )
 
-// stagedColumnNames are the staging table's columns, in stageInsert's order.
-var stagedColumnNames = append(append([]string{"run_id"}, deviceColumnNames...), "raw")
-
 // stageCopy stages page on PostgreSQL with COPY. COPY cannot replace a row,
 // so a page that repeats a device staged by an earlier page of the run
 // (the Defender client drops such repeats; the store keeps its promise
@@ -21,7 +18,7 @@ func (s *Store) stageCopy(ctx context.Context, runID int64, page []model.Device)
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT stage_copy"); err != nil {
 			return err
 		}
-		_, err := copyFrom("staged_devices", stagedColumnNames, &stagedRows{runID: runID, page: page, i: -1})
+		err := copyFrom("staged_devices", stagedColumnNames, &stagedRows{runID: runID, page: page, i: -1})
 		if !isUniqueViolation(err) {
 			return err
 		}

@@ -267,6 +267,13 @@ func parseTime(s string) (time.Time, error) {
 // pgUniqueViolation is PostgreSQL's SQLSTATE for a broken unique constraint.
 const pgUniqueViolation = "23505"
 
+// isUniqueViolation reports whether err is PostgreSQL's refusal of a
+// duplicate key.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgUniqueViolation
+}
+
 // mapErr turns driver errors into application errors.
 func mapErr(err error, what string) error {
 	if err == nil {
@@ -282,8 +289,7 @@ func mapErr(err error, what string) error {
 			return apperr.Wrap(err, apperr.Conflict, "%s already exists.", what)
 		}
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == pgUniqueViolation {
+	if isUniqueViolation(err) {
 		return apperr.Wrap(err, apperr.Conflict, "%s already exists.", what)
 	}
 	return fmt.Errorf("store: %s: %w", strings.ToLower(what), err)

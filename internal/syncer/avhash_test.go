@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postern/internal/defender"
+	"postern/internal/fleet"
 	"postern/internal/model"
 )
 
@@ -58,4 +59,20 @@ func TestAVHashIsFNV1a(t *testing.T) {
 	if len(seen) != len(rows) {
 		t.Errorf("%d distinct hashes for %d different rows", len(seen), len(rows))
 	}
+}
+
+// avToFleet is a stored row in its snapshot form, as the report's rows
+// should give it.
+func avToFleet(a model.DeviceAV) *fleet.AV {
+	f := &fleet.AV{Mode: a.Mode, SignatureUpToDate: a.SignatureUpToDate, SignatureVersion: a.SignatureVersion}
+	if a.SignaturePublishedAt != nil {
+		f.SignaturePublishedAt = *a.SignaturePublishedAt
+	}
+	if a.FullScanAt != nil {
+		f.FullScanAt = *a.FullScanAt
+	}
+	if a.RefreshedAt != nil {
+		f.RefreshedAt = *a.RefreshedAt
+	}
+	return f
 }

@@ -243,18 +243,3 @@ func avHash(a *model.DeviceAV) int64 {
 	}
 	return int64(h)
 }
-
-// avToFleet is a stored row in its snapshot form.
-func avToFleet(a model.DeviceAV) *fleet.AV {
-	f := &fleet.AV{Mode: a.Mode, SignatureUpToDate: a.SignatureUpToDate, SignatureVersion: a.SignatureVersion}
-	if a.SignaturePublishedAt != nil {
-		f.SignaturePublishedAt = *a.SignaturePublishedAt
-	}
-	if a.FullScanAt != nil {
-		f.FullScanAt = *a.FullScanAt
-	}
-	if a.RefreshedAt != nil {
-		f.RefreshedAt = *a.RefreshedAt
-	}
-	return f
-}
