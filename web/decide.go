@@ -81,12 +81,18 @@ func fillResponse(res *EvaluateResponse, dec *posture.Decision, now time.Time) {
 		res.Checks = make([]EvaluatedItem, 0, len(dec.Checks))
 	}
 	for _, r := range dec.Checks {
-		reasons := r.Reasons
-		if reasons == nil {
-			reasons = []string{}
-		}
-		res.Checks = append(res.Checks, EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result), Reasons: reasons})
+		res.Checks = append(res.Checks, evaluatedItem(r))
 	}
+}
+
+// evaluatedItem is check result r as the API answers it: no reasons is an
+// empty list, never null.
+func evaluatedItem(r posture.CheckResult) EvaluatedItem {
+	reasons := r.Reasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	return EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result), Reasons: reasons}
 }
 
 // firstReason is the reason a gateway shows for a decision: for a denial

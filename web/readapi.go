@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"postern/internal/model"
-	"postern/internal/posture"
 )
 
 // The read-only management API (docs/api.md#read-api), for tokens with
@@ -77,12 +76,7 @@ func (s *Server) readDevice(c echo.Context) error {
 		dec := s.policy.DeviceDecision(fd)
 		a.Allowed = dec.Allowed
 		for _, r := range dec.Checks {
-			reasons := r.Reasons
-			if reasons == nil {
-				reasons = []string{}
-			}
-			a.Checks = append(a.Checks, DeviceCheck{EvaluatedItem: EvaluatedItem{ID: r.ID, Name: r.Name, Mode: r.Mode,
-				Result: string(r.Result), Reasons: reasons}, Excepted: r.Excepted})
+			a.Checks = append(a.Checks, DeviceCheck{EvaluatedItem: evaluatedItem(r), Excepted: r.Excepted})
 		}
 	}
 	return c.JSON(http.StatusOK, a)
@@ -108,14 +102,6 @@ func apiTime(t *time.Time) *string {
 	}
 	v := t.UTC().Format(time.RFC3339)
 	return &v
-}
-
-// orDefault is v, or def when v is empty (a stored default).
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // ChecksAnswer is GET /api/v1/posture-checks.
@@ -151,8 +137,8 @@ func (s *Server) readChecks(c echo.Context) error {
 			cond = json.RawMessage("{}")
 		}
 		a.Checks = append(a.Checks, CheckAnswer{ID: ch.ID, Name: ch.Name, Description: ch.Description, Source: ch.DataSource,
-			Mode: orDefault(ch.Mode, posture.ModeEnforce), Enabled: ch.Enabled,
-			WhenUnavailable: orDefault(ch.WhenUnavailable, posture.UnavailableDeny), Conditions: cond,
+			Mode: ch.Mode, Enabled: ch.Enabled,
+			WhenUnavailable: ch.WhenUnavailable, Conditions: cond,
 			UpdatedAt: ch.UpdatedAt.UTC().Format(time.RFC3339)})
 	}
 	return c.JSON(http.StatusOK, a)

@@ -66,7 +66,8 @@ type RP struct {
 	Origin string
 }
 
-// ErrPasskeyHost refuses a ceremony where the browser cannot hold one.
+// errPasskeyIP and errPasskeyInsecure refuse a ceremony where the browser
+// cannot hold one.
 var (
 	errPasskeyIP = apperr.New(apperr.Conflict, "Passkeys need Postern opened by a host name, not an IP address. "+
 		"Open it as https://your-console-name (or http://localhost on this computer) and try again.")
