@@ -85,11 +85,16 @@ func BenchmarkEvaluateHTTP(b *testing.B) {
 // floor starts the floor of this stack over the environment's fleet and
 // checks, and returns its base URL.
 func (e *evBenchEnv) floor(b *testing.B) string {
+	return newFloor(b, e.fleet.Load(), e.checkNames(), e.authz)
+}
+
+// checkNames are the names of the bench's checks, for the floor's answers.
+func (e *evBenchEnv) checkNames() []string {
 	var names []string
 	for _, c := range e.pol.Checks() {
 		names = append(names, c.Name)
 	}
-	return newFloor(b, e.fleet.Load(), names, e.authz)
+	return names
 }
 
 // BenchmarkEvaluateDecisionLog measures what the decision log costs

@@ -33,6 +33,14 @@ type floorServer struct {
 // verdict for each of checks; it stops with b.
 func newFloor(b *testing.B, snap *fleet.Snapshot, checks []string, authz string) string {
 	b.Helper()
+	hs := httptest.NewServer(newFloorHandler(snap, checks, authz))
+	b.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// newFloorHandler is the floor's handler, for newFloor and for measuring
+// in process.
+func newFloorHandler(snap *fleet.Snapshot, checks []string, authz string) http.Handler {
 	f := &floorServer{authz: authz, token: strings.TrimPrefix(authz, "Bearer "),
 		byID: make(map[string]*fleet.Device, len(snap.Devices)), byAAD: map[string]*fleet.Device{}, byHost: map[string]*fleet.Device{}}
 	for i := range snap.Devices {
@@ -51,9 +59,7 @@ func newFloor(b *testing.B, snap *fleet.Snapshot, checks []string, authz string)
 	e.POST(evaluatePath, f.evaluate)
 	e.Any(forwardAuthPath, f.forwardAuth)
 	e.Any(forwardAuthPath+"/*", f.forwardAuth)
-	hs := httptest.NewServer(e)
-	b.Cleanup(hs.Close)
-	return hs.URL
+	return e
 }
 
 func (f *floorServer) lookup(id, aad, host string) *fleet.Device {
