@@ -144,31 +144,37 @@ func (s *Snapshot) Index(id string) (int, bool) {
 }
 
 // ByAAD returns the devices with Entra device id id.
-func (s *Snapshot) ByAAD(id string) []*Device {
-	return s.pick(s.byAAD[strings.ToLower(strings.TrimSpace(id))])
+func (s *Snapshot) ByAAD(id string) Devices {
+	return Devices{s, s.byAAD[strings.ToLower(strings.TrimSpace(id))]}
 }
 
 // ByHost returns the devices named host (case-insensitive, FQDN or its
 // first label).
-func (s *Snapshot) ByHost(host string) []*Device {
+func (s *Snapshot) ByHost(host string) Devices {
 	full, label := hostKeys(host)
 	if full == "" {
-		return nil
+		return Devices{}
 	}
 	idx := s.byHost[full]
 	if len(idx) == 0 && label != "" {
 		idx = s.byHost[label]
 	}
-	return s.pick(idx)
+	return Devices{s, idx}
 }
 
-func (s *Snapshot) pick(idx []int) []*Device {
-	out := make([]*Device, len(idx))
-	for i, j := range idx {
-		out[i] = &s.Devices[j]
-	}
-	return out
+// Devices are some of a snapshot's devices, viewed where they are: the
+// enforcement API looks devices up on every request, and a view costs no
+// allocation.
+type Devices struct {
+	s   *Snapshot
+	idx []int // positions in s.Devices
 }
+
+// Len is the number of devices.
+func (d Devices) Len() int { return len(d.idx) }
+
+// At is the i-th device.
+func (d Devices) At(i int) *Device { return &d.s.Devices[d.idx[i]] }
 
 // Holder publishes the current snapshot. The zero value holds an empty one.
 type Holder struct {

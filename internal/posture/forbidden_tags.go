@@ -19,14 +19,10 @@ func (f forbiddenTags) Evaluate(in *Input) Outcome {
 		return unknown(reason)
 	}
 	have := in.Device.Tags
-	var found []string
 	for _, t := range f.tags {
 		if hasTag(have, t) {
-			found = append(found, t)
+			return fail(tagsReason(have, " include the forbidden ", f.tags, true, dataSuffix(in)))
 		}
 	}
-	if len(found) == 0 {
-		return passed
-	}
-	return fail("tags " + renderTags(have) + " include the forbidden " + joinComma(found) + dataSuffix(in))
+	return passed
 }

@@ -46,13 +46,4 @@ func (l maxLevel) Evaluate(in *Input) Outcome {
 	return passed
 }
 
-func joinComma(vals []string) string {
-	s := ""
-	for i, v := range vals {
-		if i > 0 {
-			s += ", "
-		}
-		s += v
-	}
-	return s
-}
+func joinComma(vals []string) string { return strings.Join(vals, ", ") }

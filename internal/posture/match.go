@@ -99,9 +99,10 @@ func MatchDevice(snap *fleet.Snapshot, r Request) Match {
 // record stays Active for days after a reinstall), latest lastSeen, not
 // flagged as a potential duplicate, then the smallest id so the answer is
 // deterministic.
-func best(ds []*fleet.Device) *fleet.Device {
+func best(ds fleet.Devices) *fleet.Device {
 	var b *fleet.Device
-	for _, d := range ds {
+	for i := range ds.Len() {
+		d := ds.At(i)
 		if b == nil || preferred(d, b) {
 			b = d
 		}

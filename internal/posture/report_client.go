@@ -8,8 +8,9 @@ import (
 // minClientVersion requires the reported client version to be at least a
 // semver-ish version; a pre-release sorts before its release.
 type minClientVersion struct {
-	min  version
-	want string
+	min     version
+	want    string
+	missing string // the reason when no version is reported, built once
 }
 
 func newMinClientVersion(s string) Condition {
@@ -18,7 +19,7 @@ func newMinClientVersion(s string) Condition {
 	if !ok {
 		return misconfigured{"Minimum client version", "minimum client version " + strconv.Quote(shown(s)) + " is not a version"}
 	}
-	return minClientVersion{min: v, want: s}
+	return minClientVersion{min: v, want: s, missing: "device report: client version not reported, required at least " + s}
 }
 
 func (minClientVersion) Name() string { return "Minimum client version" }
@@ -26,7 +27,7 @@ func (minClientVersion) Name() string { return "Minimum client version" }
 func (m minClientVersion) Evaluate(in *Input) Outcome {
 	raw := in.Report.ClientVersion
 	if strings.TrimSpace(raw) == "" {
-		return unknown("device report: client version not reported, required at least " + m.want)
+		return unknown(m.missing)
 	}
 	v, ok := parseSemver(raw)
 	switch {

@@ -5,6 +5,7 @@ package posture
 type reportOS struct {
 	allowed []string
 	want    string
+	missing string // the reason when no OS is reported, built once
 }
 
 func newReportOS(vals []string) Condition {
@@ -17,7 +18,8 @@ func newReportOS(vals []string) Condition {
 	if len(allowed) == 0 {
 		return misconfigured{"OS", "device report OS set is empty"}
 	}
-	return reportOS{allowed: allowed, want: oneOf(allowed)}
+	want := oneOf(allowed)
+	return reportOS{allowed: allowed, want: want, missing: "device report: OS not reported, required " + want}
 }
 
 func (reportOS) Name() string { return "OS" }
@@ -26,7 +28,7 @@ func (r reportOS) Evaluate(in *Input) Outcome {
 	v := reportOSName(in.Report.OS)
 	switch {
 	case v == "":
-		return unknown("device report: OS not reported, required " + r.want)
+		return unknown(r.missing)
 	case indexFold(r.allowed, v) >= 0:
 		return passed
 	}

@@ -8,8 +8,9 @@ import (
 // minOSVersion requires the reported OS version to be at least a dotted
 // number, compared part by part (10.0.9 < 10.0.22631).
 type minOSVersion struct {
-	min  version
-	want string
+	min     version
+	want    string
+	missing string // the reason when no version is reported, built once
 }
 
 func newMinOSVersion(s string) Condition {
@@ -18,7 +19,7 @@ func newMinOSVersion(s string) Condition {
 	if !ok {
 		return misconfigured{"Minimum OS version", "minimum OS version " + strconv.Quote(shown(s)) + " is not a dotted number"}
 	}
-	return minOSVersion{min: v, want: s}
+	return minOSVersion{min: v, want: s, missing: "device report: OS version not reported, required at least " + s}
 }
 
 func (minOSVersion) Name() string { return "Minimum OS version" }
@@ -26,7 +27,7 @@ func (minOSVersion) Name() string { return "Minimum OS version" }
 func (m minOSVersion) Evaluate(in *Input) Outcome {
 	raw := in.Report.OSVersion
 	if strings.TrimSpace(raw) == "" {
-		return unknown("device report: OS version not reported, required at least " + m.want)
+		return unknown(m.missing)
 	}
 	v, ok := parseReportedOS(raw)
 	switch {

@@ -18,21 +18,10 @@ func (r requiredTags) Evaluate(in *Input) Outcome {
 		return unknown(reason)
 	}
 	have := in.Device.Tags
-	ok := true
 	for _, t := range r.tags {
 		if !hasTag(have, t) {
-			ok = false
-			break
+			return fail(tagsReason(have, " lack the required ", r.tags, false, dataSuffix(in)))
 		}
 	}
-	if ok {
-		return passed
-	}
-	var missing []string
-	for _, t := range r.tags {
-		if !hasTag(have, t) {
-			missing = append(missing, t)
-		}
-	}
-	return fail("tags " + renderTags(have) + " lack the required " + joinComma(missing) + dataSuffix(in))
+	return passed
 }

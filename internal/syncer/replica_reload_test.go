@@ -116,11 +116,11 @@ func assertSameSnapshot(t *testing.T, round int, got, want *fleet.Snapshot) {
 		if w.Removed {
 			removed++
 		}
-		for _, q := range []struct{ got, want []*fleet.Device }{
+		for _, q := range []struct{ got, want fleet.Devices }{
 			{got.ByHost(w.Host), want.ByHost(w.Host)}, {got.ByAAD(w.AADDeviceID), want.ByAAD(w.AADDeviceID)},
 		} {
-			if len(q.got) != len(q.want) {
-				t.Errorf("round %d: device %s: the lookups find %d devices on the follower, %d on the leader", round, w.ID, len(q.got), len(q.want))
+			if q.got.Len() != q.want.Len() {
+				t.Errorf("round %d: device %s: the lookups find %d devices on the follower, %d on the leader", round, w.ID, q.got.Len(), q.want.Len())
 			}
 		}
 	}
