@@ -108,13 +108,6 @@ func (s *Server) apiTokenRevoke(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/settings/api-tokens")
 }
 
-// ctxToken holds the id of the API token a request presented to
-// forward-auth, ctxTokenSource its identity source.
-const (
-	ctxToken       = "api_token"
-	ctxTokenSource = "api_token_source"
-)
-
 // requireScope admits requests that carry an active, unexpired API token
 // with scope as a bearer token. Session cookies do not count here. A
 // missing, unknown, revoked or expired token is answered 401; a valid one
@@ -168,9 +161,8 @@ func (s *Server) tokenFrom(header bool, scope string, next echo.HandlerFunc) ech
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="postern", error="insufficient_scope", scope="`+scope+`"`)
 			return c.JSON(http.StatusForbidden, map[string]string{"error": msg})
 		}
-		if header { // evaluate's hot path spares the context map
-			c.Set(ctxToken, id)
-			c.Set(ctxTokenSource, source)
+		if ri := infoOf(c.Request().Context()); ri != nil {
+			ri.tokenID, ri.tokenSource = id, source
 		}
 		return next(c)
 	}

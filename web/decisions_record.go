@@ -52,7 +52,7 @@ func (s *Server) recordDecision(c echo.Context, req posture.Request, dec *postur
 		}
 		l.Counted(result)
 	}
-	d := model.Decision{At: s.now(), MatchedBy: dec.Match.MatchedBy, Result: result, Source: c.RealIP(), TokenID: s.requestTokenID(c)}
+	d := model.Decision{At: s.now(), MatchedBy: dec.Match.MatchedBy, Result: result, Source: c.RealIP(), TokenID: requestTokenID(c)}
 	if d.MatchedBy == "" {
 		d.MatchedBy = posture.MatchedByNone
 	}
@@ -102,28 +102,13 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-// requestTokenID is the id of the API token the request presented (the
-// token middleware has already admitted it, and left the id in ctxToken
-// for forward-auth), or 0. It runs only for a
-// decision that is recorded, so evaluate's hot path does not pay for it.
-func (s *Server) requestTokenID(c echo.Context) int64 {
-	if id, ok := c.Get(ctxToken).(int64); ok {
-		return id
+// requestTokenID is the id of the API token the request presented, as the
+// token middleware admitted it, or 0.
+func requestTokenID(c echo.Context) int64 {
+	if ri := infoOf(c.Request().Context()); ri != nil {
+		return ri.tokenID
 	}
-	h := c.Request().Header
-	token := h.Get("X-Postern-Token")
-	if token == "" {
-		scheme, t, ok := strings.Cut(h.Get(echo.HeaderAuthorization), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return 0
-		}
-		token = t
-	}
-	if s.tokens == nil {
-		return 0
-	}
-	id, _ := s.tokens.Verify(strings.TrimSpace(token))
-	return id
+	return 0
 }
 
 // apiCounts are the API's requests since the last summary line.

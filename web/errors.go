@@ -60,8 +60,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	ch := s.chrome(c, heading, "")
-	rid, _ := c.Get(ctxRequestID).(string)
-	page := views.ErrorPage{Chrome: ch, Status: status, Heading: heading, Message: message, RequestID: rid}
+	page := views.ErrorPage{Chrome: ch, Status: status, Heading: heading, Message: message, RequestID: requestIDOf(c)}
 	if rerr := render(c, status, views.Error(page)); rerr != nil {
 		s.logger(c).Error("render error page", "err", rerr)
 		c.String(status, message)

@@ -62,24 +62,62 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	a := answers.Get().(*answer)
 	defer a.release()
 	dec := s.decide(c, req, a)
+	reason := headerSafe(firstReason(dec))
+	secs := cacheSeconds(s.forwardMaxAge, dec.ValidUntil, s.now())
+	// The values that vary share one array: one allocation, not one per
+	// header. Each header gets a full slice of it (len == cap), so that an
+	// Add copies instead of writing over the next header's value.
+	vals := make([]string, 0, 6)
+	one := func(v string) []string {
+		vals = append(vals, v)
+		return vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	h := c.Response().Header()
-	h.Set(hdrAllowed, strconv.FormatBool(dec.Allowed))
+	h[hdrAllowed] = valFalse
+	if dec.Allowed {
+		h[hdrAllowed] = valTrue
+	}
 	// Always set, empty when no device matched: a proxy that copies it to
 	// the application then never passes on one the client sent.
-	h.Set(hdrDevice, deviceID(dec))
-	h.Set(hdrMatchedBy, matchedBy(dec))
-	reason := headerSafe(firstReason(dec))
+	h[hdrDevice] = one(deviceID(dec))
+	h[hdrMatchedBy] = one(matchedBy(dec))
 	if reason != "" {
-		h.Set(hdrReason, reason)
+		h[hdrReason] = one(reason)
 	}
 	if v := validUntil(dec); v != "" {
-		h.Set(hdrValidUntil, v)
+		h[hdrValidUntil] = one(v)
 	}
-	setCacheHeaders(h, cacheSeconds(s.forwardMaxAge, dec.ValidUntil, s.now()))
+	if secs > 0 {
+		h[echo.HeaderCacheControl] = one(cacheControl(secs))
+		h[hdrAccelExpires] = one(strconv.FormatInt(secs, 10))
+	} else {
+		h[echo.HeaderCacheControl], h[hdrAccelExpires] = noStore, valZero
+	}
 	if dec.Allowed {
-		return c.String(http.StatusOK, "allowed\n")
+		return writeText(c, http.StatusOK, bodyAllowed)
 	}
-	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
+	a.buf = append(append(append(a.buf[:0], "denied: "...), reason...), '\n')
+	return writeText(c, http.StatusForbidden, a.buf)
+}
+
+// Shared header values and the allow's body, never edited in place (see
+// securityHeaders).
+var (
+	valTrue     = []string{"true"}
+	valFalse    = []string{"false"}
+	valZero     = []string{"0"}
+	textPlain   = []string{echo.MIMETextPlainCharsetUTF8}
+	bodyAllowed = []byte("allowed\n")
+)
+
+// writeText sends a plain-text answer, as c.String does without copying
+// body or allocating the Content-Type header's value.
+func writeText(c echo.Context, code int, body []byte) error {
+	res := c.Response()
+	res.Header()[echo.HeaderContentType] = textPlain
+	res.WriteHeader(code)
+	_, err := res.Write(body)
+	return err
 }
 
 // forwardDeny refuses a request whose device cannot be identified.
@@ -99,7 +137,7 @@ func forwardDeny(c echo.Context, reason string) error {
 func (s *Server) forwardIdentity(c echo.Context) (posture.Request, string) {
 	h := c.Request().Header
 	var req posture.Request
-	if source, _ := c.Get(ctxTokenSource).(string); source == model.IdentityCertificate {
+	if ri := infoOf(c.Request().Context()); ri != nil && ri.tokenSource == model.IdentityCertificate {
 		// The client's own X-Postern-* headers may reach us through the
 		// proxy: a certificate token believes none of them.
 		return s.certIdentity(h)
@@ -156,6 +194,9 @@ var asciiFor = map[rune]string{'…': "...", '“': `"`, '”': `"`, '‘': "'",
 // between two characters of s (never inside the spelling of one, as "-"
 // of "->") and ends with reasonCut, all within maxReasonHeader bytes.
 func headerSafe(s string) string {
+	if headerReady(s) {
+		return s
+	}
 	var b strings.Builder
 	space := false // a space is owed before the next character
 	cut := -1      // b's length where reasonCut would still fit after it
@@ -193,6 +234,26 @@ func headerSafe(s string) string {
 		b.WriteString(add)
 	}
 	return b.String()
+}
+
+// headerReady reports whether headerSafe would return s as it is:
+// printable ASCII within maxReasonHeader bytes, single spaces between
+// words. Most reasons are, and are then not copied.
+func headerReady(s string) bool {
+	if len(s) > maxReasonHeader {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		case c < 0x20 || c >= 0x7f:
+			return false
+		}
+	}
+	return true
 }
 
 // cacheSeconds is how long a proxy may cache a decision, in whole

@@ -2,9 +2,8 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 
@@ -20,30 +19,73 @@ import (
 
 // Context keys set by middleware.
 const (
-	ctxRequestID = "request_id"
-	ctxSession   = "session"
-	ctxAdmin     = "admin"
-	ctxCSRF      = "csrf"
+	ctxSession = "session"
+	ctxAdmin   = "admin"
+	ctxCSRF    = "csrf"
 )
 
 // requestID gives every request a fresh id; an incoming X-Request-ID is not
 // trusted, so clients cannot forge log correlation.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		b := make([]byte, 8)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		c.Set(ctxRequestID, id)
+		r := c.Request()
+		ri := &requestInfo{Context: r.Context()}
+		ri.id[0] = newRequestID()
+		c.Response().Header()[echo.HeaderXRequestID] = ri.id[:]
 		// Packages below web log with the request's context (slog's
 		// ...Context methods); LogHandler adds the id to their lines.
-		r := c.Request()
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		c.SetRequest(r.WithContext(ri))
 		return next(c)
 	}
 }
 
-type requestIDKey struct{}
+// requestInfo is what the middleware learns about a request, kept in its
+// context, which it is: the request's id and, once the token middleware
+// has admitted an API client, its token. Being the context itself, it
+// costs a request one allocation, not one for the context and one for
+// each value.
+type requestInfo struct {
+	context.Context
+	id          [1]string // the X-Request-Id header's value as well
+	tokenID     int64     // the API token presented; 0: none
+	tokenSource string    // that token's identity source (model.Identity*)
+}
+
+type requestInfoKey struct{}
+
+func (ri *requestInfo) Value(key any) any {
+	if key == (requestInfoKey{}) {
+		return ri
+	}
+	return ri.Context.Value(key)
+}
+
+// infoOf is the requestInfo in ctx, or nil.
+func infoOf(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return ri
+}
+
+// requestIDOf is the id of c's request, or "" outside the middleware.
+func requestIDOf(c echo.Context) string {
+	if ri := infoOf(c.Request().Context()); ri != nil {
+		return ri.id[0]
+	}
+	return ""
+}
+
+// newRequestID is 16 hex digits from the runtime's ChaCha8 generator,
+// seeded by the system: unique enough to find a request's lines, and no
+// system call per request, as crypto/rand would make. It is never a
+// secret.
+func newRequestID() string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i, x := 0, rand.Uint64(); i < len(b); i, x = i+1, x>>4 {
+		b[i] = digits[x&0xf]
+	}
+	return string(b[:])
+}
 
 // LogHandler wraps h so that a line logged with a request's context carries
 // that request's id, whichever package logs it. It must be the outermost
@@ -69,7 +111,9 @@ func unwrapRequestID(h slog.Handler) slog.Handler {
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	id := h.id
 	if id == "" {
-		id, _ = ctx.Value(requestIDKey{}).(string)
+		if ri := infoOf(ctx); ri != nil {
+			id = ri.id[0]
+		}
 	}
 	if id != "" {
 		r.AddAttrs(slog.String("request_id", id))
@@ -89,7 +133,7 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // carries the request id, once, whatever context it is logged with. It is
 // built on use, not for every request.
 func (s *Server) logger(c echo.Context) *slog.Logger {
-	id, _ := c.Get(ctxRequestID).(string)
+	id := requestIDOf(c)
 	if id == "" {
 		return s.log
 	}
