@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -21,12 +23,28 @@ import (
 // 100,000 devices and write an answer of the same shape (evaluate: the
 // device and a verdict for each of the same 20 checks, with
 // encoding/json; forward-auth: 200 or 403 with every X-Postern-* header
-// and the cache headers Postern sets, and a short body). It decides nothing, so what Postern spends beyond it
-// is its own work: the policy, the encoding, the middleware.
+// and the cache headers Postern sets, and a short body). Both carry the
+// headers every API answer of Postern's does (floorAPIHeaders): the
+// answer's shape includes them, and SECURITY.md and the tests require
+// them. It decides nothing, so what Postern spends beyond it is its own
+// work: the policy, the encoding, the middleware.
 type floorServer struct {
 	authz, token        string
 	byID, byAAD, byHost map[string]*fleet.Device
 	checks              []EvaluatedItem
+	ids                 atomic.Uint64 // X-Request-Id
+}
+
+// floorAPIHeaders sets what every API answer carries: a request id, and
+// the security headers that matter outside a browser (nosniff, a CSP that
+// allows nothing, no caching), written plainly with Header.Set.
+func (f *floorServer) floorAPIHeaders(c echo.Context) {
+	h := c.Response().Header()
+	// 16 hex digits, as long as Postern's ids.
+	h.Set(echo.HeaderXRequestID, strconv.FormatUint(f.ids.Add(1)|1<<63, 16))
+	h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+	h.Set(echo.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
+	h.Set(echo.HeaderCacheControl, "no-store")
 }
 
 // newFloor starts the floor over the devices of snap, answering with a
@@ -74,6 +92,7 @@ func (f *floorServer) lookup(id, aad, host string) *fleet.Device {
 }
 
 func (f *floorServer) evaluate(c echo.Context) error {
+	f.floorAPIHeaders(c)
 	if c.Request().Header.Get(echo.HeaderAuthorization) != f.authz {
 		return c.NoContent(http.StatusUnauthorized)
 	}
@@ -89,6 +108,7 @@ func (f *floorServer) evaluate(c echo.Context) error {
 }
 
 func (f *floorServer) forwardAuth(c echo.Context) error {
+	f.floorAPIHeaders(c)
 	h := c.Request().Header
 	if h.Get(hdrToken) != f.token {
 		return c.NoContent(http.StatusUnauthorized)
@@ -96,7 +116,6 @@ func (f *floorServer) forwardAuth(c echo.Context) error {
 	// The same shape as Postern's answer: every X-Postern-* header, the
 	// cache headers, and the short body.
 	out := c.Response().Header()
-	out.Set(echo.HeaderCacheControl, "no-store")
 	out.Set(hdrAccelExpires, "0")
 	d := f.lookup(h.Get(hdrDeviceID), h.Get(hdrEntraID), h.Get(hdrHostname))
 	if d == nil {
