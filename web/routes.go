@@ -33,16 +33,13 @@ var echoMethods = map[string]bool{
 // any token): a method Echo has no table for is routed as GET on the
 // forward-auth paths only. The answer does not depend on the method; HEAD
 // and the other methods Echo knows are left as they are (net/http decides
-// from HEAD not to send a body).
-func forwardAuthAnyMethod(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if !echoMethods[r.Method] {
-			if p := echo.GetPath(r); p == forwardAuthPath || strings.HasPrefix(p, forwardAuthPath+"/") {
-				r.Method = http.MethodGet
-			}
+// from HEAD not to send a body). ServeHTTP calls it before Echo routes r:
+// as Echo pre-middleware it would cost every request two allocations.
+func forwardAuthAnyMethod(r *http.Request) {
+	if !echoMethods[r.Method] {
+		if p := echo.GetPath(r); p == forwardAuthPath || strings.HasPrefix(p, forwardAuthPath+"/") {
+			r.Method = http.MethodGet
 		}
-		return next(c)
 	}
 }
 
@@ -88,7 +85,6 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 // routes is the console's sitemap.
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(forwardAuthAnyMethod)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/static/*", echo.WrapHandler(static.Handler()))

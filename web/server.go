@@ -193,7 +193,10 @@ func NewServer(d Deps) *Server {
 }
 
 // ServeHTTP makes Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	forwardAuthAnyMethod(r)
+	s.echo.ServeHTTP(w, r)
+}
 
 // Routes lists every registered route; tests use it so that no route escapes
 // the authentication check.
