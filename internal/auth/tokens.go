@@ -178,13 +178,6 @@ func (t *Tokens) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Verify returns the id of the active, unexpired token presented, or
-// false; it records no use.
-func (t *Tokens) Verify(token string) (int64, bool) {
-	e, v := t.lookup(token)
-	return e.id, v == TokenValid
-}
-
 // Authorize checks the token presented for a use of scope: TokenValid
 // (its use is recorded), TokenUnknown (unknown or revoked), TokenExpired,
 // or TokenOutOfScope (a valid token without scope; nothing is recorded).
