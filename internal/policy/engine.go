@@ -53,8 +53,12 @@ type Engine struct {
 
 	st     atomic.Pointer[state]
 	counts atomic.Pointer[counted] // the last whole-fleet pass's
-	grace  func(context.Context) (time.Duration, error)
-	wake   *time.Timer // recomputes at the next moment verdicts may move
+	// memo holds the decisions of the last second (memo.go); memoHits
+	// counts the answers it gave.
+	memo     atomic.Pointer[decisionMemo]
+	memoHits atomic.Uint64
+	grace    func(context.Context) (time.Duration, error)
+	wake     *time.Timer // recomputes at the next moment verdicts may move
 
 	recompute chan struct{}
 	reloadMu  sync.Mutex // one Reload publishes at a time, so gen only grows
@@ -240,17 +244,25 @@ func (e *Engine) Evaluate(req posture.Request) posture.Decision {
 }
 
 // EvaluateInto is Evaluate writing into dec, reusing the arrays of an
-// earlier decision held there (posture.EvaluateInto).
+// earlier decision held there (posture.EvaluateInto). A decision just made
+// for the same request is answered from memory (memo.go).
 func (e *Engine) EvaluateInto(dec *posture.Decision, req posture.Request) {
 	s := e.st.Load()
 	snap := e.fleet.Load()
 	now := e.now()
+	memo := memoable(req)
+	if memo && e.recall(dec, s, snap, now, req) {
+		return
+	}
 	m := posture.MatchDevice(snap, req)
 	fresh := freshnessAt(snap, e.interval, s.grace, now)
 	in := inputFor(fresh, !s.defenderEnabled, now)
 	in.Device, in.Report = m.Device, req.Report
 	posture.EvaluateInto(dec, s.checks, s.exceptions, in, m)
 	dec.ValidUntil = validUntil(s, fresh, m.Device, now)
+	if memo {
+		e.remember(dec, s, snap, now, req)
+	}
 }
 
 // DeviceDecision evaluates one synced device as the API would for its id

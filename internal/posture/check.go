@@ -107,6 +107,35 @@ type Decision struct {
 
 var noReasons = []string{}
 
+// CopyFrom makes d a copy of src in d's own Checks array (reused, as
+// EvaluateInto reuses it). The checks' Reasons stay src's: src must never
+// change afterwards, as a Clone does not.
+func (d *Decision) CopyFrom(src *Decision) {
+	checks, reasons := append(d.Checks[:0], src.Checks...), d.reasons
+	*d = *src
+	d.Checks, d.reasons = checks, reasons
+}
+
+// Clone is a copy of d with arrays of its own: an EvaluateInto into d
+// later, which reuses d's arrays, leaves the clone as it was.
+func (d *Decision) Clone() *Decision {
+	c := *d
+	n := 0
+	for _, r := range d.Checks {
+		n += len(r.Reasons)
+	}
+	c.Checks, c.reasons = make([]CheckResult, len(d.Checks)), make([]string, 0, n)
+	for i, r := range d.Checks {
+		if len(r.Reasons) > 0 {
+			start := len(c.reasons)
+			c.reasons = append(c.reasons, r.Reasons...)
+			r.Reasons = c.reasons[start:len(c.reasons):len(c.reasons)]
+		}
+		c.Checks[i] = r
+	}
+	return &c
+}
+
 // Evaluate runs the enabled checks, in the order given, against one
 // device. The device is allowed when every enabled Enforce check passes;
 // Monitor checks are reported but never deny. Exceptions apply last.
