@@ -40,15 +40,22 @@ const (
 type Log struct {
 	store  Store
 	log    *slog.Logger
-	ch     chan model.Decision
 	sample uint64 // record one allow in sample; 0: none
+
+	// pending is the buffer, at most size decisions: Enqueue appends
+	// under mu, and the flusher takes the whole of it at once, leaving
+	// an emptied array of its own in its place. A channel would lock
+	// once per decision on both sides.
+	mu      sync.Mutex
+	pending []model.Decision
+	size    int
+	ready   chan struct{} // a batch is waiting: wakes Run before its tick
 
 	Batch    int
 	Interval time.Duration
 
 	allowSeq atomic.Uint64
 	results  [3]atomic.Uint64 // denied, unknown, allowed: every answer
-	queued   atomic.Uint64
 	dropped  atomic.Uint64
 	written  atomic.Uint64
 	failed   atomic.Uint64
@@ -69,8 +76,8 @@ func New(st Store, size, sample int, log *slog.Logger) *Log {
 	if sample < 0 {
 		sample = 0
 	}
-	return &Log{store: st, log: log, ch: make(chan model.Decision, size), sample: uint64(sample),
-		Batch: DefaultBatch, Interval: DefaultInterval}
+	return &Log{store: st, log: log, size: size, ready: make(chan struct{}, 1),
+		sample: uint64(sample), Batch: DefaultBatch, Interval: DefaultInterval}
 }
 
 func resultIndex(r string) int {
@@ -125,14 +132,39 @@ func (l *Log) Enqueue(d model.Decision) bool {
 	if l == nil {
 		return false
 	}
-	select {
-	case l.ch <- d:
-		l.queued.Add(1)
-		return true
-	default:
+	l.mu.Lock()
+	if len(l.pending) >= l.size {
+		l.mu.Unlock()
 		l.dropped.Add(1)
 		return false
 	}
+	l.pending = append(l.pending, d)
+	n := len(l.pending)
+	l.mu.Unlock()
+	if n >= l.Batch {
+		select {
+		case l.ready <- struct{}{}:
+		default: // Run is told already
+		}
+	}
+	return true
+}
+
+// take returns the buffer's decisions and leaves spare's array, emptied,
+// as the buffer.
+func (l *Log) take(spare []model.Decision) []model.Decision {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.pending
+	l.pending = spare[:0]
+	return out
+}
+
+// waiting is how many decisions the buffer holds.
+func (l *Log) waiting() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
 }
 
 // Dropped is how many decisions a full buffer has dropped.
@@ -141,66 +173,61 @@ func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 // Written is how many decisions reached the store.
 func (l *Log) Written() uint64 { return l.written.Load() }
 
-// Run flushes the buffer in batches until ctx ends, then writes what is
-// left (with a short deadline of its own) and returns nil.
+// Run writes the buffer in batches until ctx ends, then writes what is
+// left (with a short deadline of its own) and returns nil. It wakes once
+// an Interval, or as soon as a Batch is waiting (Enqueue tells it), and
+// then writes everything buffered: never once per decision, which would
+// make every recorded answer wake another goroutine.
 func (l *Log) Run(ctx context.Context) error {
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
-	batch := make([]model.Decision, 0, l.Batch)
+	var spare []model.Decision
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			l.flush(fctx, batch)
-			l.Flush(fctx)
+			l.drain(fctx, spare)
 			cancel()
 			return nil
-		case d := <-l.ch:
-			batch = append(batch, d)
-			if len(batch) >= l.Batch {
-				batch = l.flush(ctx, batch)
-			}
 		case <-t.C:
-			batch = l.flush(ctx, batch)
+		case <-l.ready:
 		}
+		spare = l.drain(ctx, spare)
 	}
 }
 
 // Flush writes whatever is buffered now (tests and benchmarks use it).
-func (l *Log) Flush(ctx context.Context) {
-	batch := make([]model.Decision, 0, l.Batch)
-	for {
-		select {
-		case d := <-l.ch:
-			batch = append(batch, d)
-			if len(batch) >= l.Batch {
-				batch = l.flush(ctx, batch)
-			}
-			continue
-		default:
-		}
-		l.flush(ctx, batch)
-		return
+func (l *Log) Flush(ctx context.Context) { l.drain(ctx, nil) }
+
+// drain writes what the buffer holds, in batches of at most Batch, and
+// returns its array emptied, to be the buffer next time (spare is the
+// buffer's array meanwhile).
+func (l *Log) drain(ctx context.Context, spare []model.Decision) []model.Decision {
+	all := l.take(spare)
+	for rest := all; len(rest) > 0; {
+		n := min(len(rest), l.Batch)
+		l.flush(ctx, rest[:n])
+		rest = rest[n:]
 	}
+	clear(all)
+	return all[:0]
 }
 
-// flush writes batch and returns it emptied. A failed write is logged and
-// its decisions counted as failed: the log is best effort, never a
-// reason to slow or refuse an answer.
-func (l *Log) flush(ctx context.Context, batch []model.Decision) []model.Decision {
+// flush writes batch. A failed write is logged and its decisions
+// counted as failed: the log is best effort, never a reason to slow or
+// refuse an answer.
+func (l *Log) flush(ctx context.Context, batch []model.Decision) {
 	if len(batch) == 0 {
-		return batch
+		return
 	}
 	if err := l.store.AppendDecisions(ctx, batch); err != nil {
 		l.failed.Add(uint64(len(batch)))
 		if ctx.Err() == nil {
 			l.log.Error("decision log: write", "decisions", len(batch), "err", err)
 		}
-	} else {
-		l.written.Add(uint64(len(batch)))
+		return
 	}
-	clear(batch)
-	return batch[:0]
+	l.written.Add(uint64(len(batch)))
 }
 
 var (
@@ -240,5 +267,5 @@ func (l *Log) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(l.dropped.Load()))
 	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(l.written.Load()))
 	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(l.failed.Load()))
-	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(len(l.ch)))
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(l.waiting()))
 }

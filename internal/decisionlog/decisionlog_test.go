@@ -95,6 +95,42 @@ func TestRunFlushesInBatches(t *testing.T) {
 	}
 }
 
+// A full batch waiting wakes Run at once, long before its tick; fewer
+// wait for the tick (here, shutdown), and nothing is written per decision.
+func TestRunWakesForAFullBatch(t *testing.T) {
+	st := &memStore{}
+	l := decisionlog.New(st, 1000, 0, quiet)
+	l.Batch, l.Interval = 10, time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	for range 9 {
+		l.Enqueue(model.Decision{Result: model.DecisionDenied})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, _ := st.count(); n != 0 {
+		t.Fatalf("%d written before a batch was full", n)
+	}
+	l.Enqueue(model.Decision{Result: model.DecisionDenied}) // the tenth
+	deadline := time.Now().Add(5 * time.Second)
+	for n, _ := st.count(); n < 10 && time.Now().Before(deadline); n, _ = st.count() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n, batches := st.count(); n != 10 || batches != 1 {
+		t.Fatalf("%d decisions in %d batches once a batch was full, want 10 in 1", n, batches)
+	}
+	for range 3 {
+		l.Enqueue(model.Decision{Result: model.DecisionDenied})
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, batches := st.count(); n != 13 || batches != 2 {
+		t.Errorf("%d decisions in %d batches after shutdown, want 13 in 2", n, batches)
+	}
+}
+
 // One allow in sample is kept; allows are counted per passing check.
 func TestAllowSample(t *testing.T) {
 	l := decisionlog.New(&memStore{}, 10, 4, quiet)
