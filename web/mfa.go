@@ -150,16 +150,12 @@ func (s *Server) codeStepSave(c echo.Context) error {
 	s.refund(c, ipKey)
 	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a, ""); err != nil {
-		return err
-	}
 	detail := "password and two-factor code"
 	if v.Recovery {
 		detail = "password and a recovery code"
 	}
-	s.audit(c, audit.Login, a.Email, audit.Success, detail)
-	if err := s.store.RecordSignIn(c.Request().Context(), a.ID); err != nil {
-		s.logger(c).Error("record sign-in", "err", err)
+	if err := s.signIn(c, &a, detail); err != nil {
+		return err
 	}
 	if v.Recovery {
 		msg := "You signed in with a recovery code; it no longer works. " + strconv.Itoa(v.RecoveryLeft) + " left. Make new ones on your account page if you are running low."

@@ -294,12 +294,8 @@ func (s *Server) loginPasskey(c echo.Context) error {
 	s.refund(c, ipKey)
 	s.resetLimit(c, codeKey)
 	next := wantedReturn(c)
-	if err := s.startSession(c, &a, ""); err != nil {
+	if err := s.signIn(c, &a, "password and passkey “"+pk.Name+"”"); err != nil {
 		return err
-	}
-	s.audit(c, audit.Login, a.Email, audit.Success, "password and passkey “"+pk.Name+"”")
-	if err := s.store.RecordSignIn(c.Request().Context(), a.ID); err != nil {
-		s.logger(c).Error("record sign-in", "err", err)
 	}
 	return c.JSON(http.StatusOK, passkeyJSON{Redirect: next})
 }
