@@ -53,12 +53,12 @@ type Engine struct {
 
 	st     atomic.Pointer[state]
 	counts atomic.Pointer[counted] // the last whole-fleet pass's
-	// memo holds the decisions of the last second (memo.go); memoHits
-	// counts the answers it gave.
-	memo     atomic.Pointer[decisionMemo]
-	memoHits atomic.Uint64
-	grace    func(context.Context) (time.Duration, error)
-	wake     *time.Timer // recomputes at the next moment verdicts may move
+	// memo holds the decisions of the last second (memo.go); onMemoHit,
+	// when set (by tests), is called for each answer it gives.
+	memo      atomic.Pointer[decisionMemo]
+	onMemoHit func()
+	grace     func(context.Context) (time.Duration, error)
+	wake      *time.Timer // recomputes at the next moment verdicts may move
 
 	recompute chan struct{}
 	reloadMu  sync.Mutex // one Reload publishes at a time, so gen only grows

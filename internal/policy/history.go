@@ -26,6 +26,7 @@ func (e *Engine) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-e.recompute:
+			e.forget()
 		case <-tick.C:
 			// Expired exceptions drop out at the next reload.
 			if err := e.Reload(ctx); err != nil && ctx.Err() == nil {

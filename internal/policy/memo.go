@@ -21,8 +21,8 @@ import (
 //   - never at or after its ValidUntil, the earliest moment the same data
 //     could give another verdict (a data age, an exception, a last-seen
 //     window, the outage grace), the promise a proxy caching it relies on;
-//   - only for requests without a device report, whose answer depends on
-//     the snapshot alone.
+//   - only for requests without a device report (an empty one is none),
+//     whose answer depends on the snapshot alone.
 //
 // Reasons that state an age ("last seen 26 hours ago") may be up to
 // memoTTL old.
@@ -55,20 +55,16 @@ func keyOf(req posture.Request) memoKey {
 	return memoKey{req.DefenderMachineID, req.AADDeviceID, req.Hostname}
 }
 
-// currentMemo is the memo for s and snap at now, or nil.
-func (e *Engine) currentMemo(s *state, snap *fleet.Snapshot, now time.Time) *decisionMemo {
-	m := e.memo.Load()
-	if m == nil || m.s != s || m.snap != snap || !now.Before(m.until) {
-		return nil
-	}
-	return m
+// holds reports whether m is the memo for s and snap at now.
+func (m *decisionMemo) holds(s *state, snap *fleet.Snapshot, now time.Time) bool {
+	return m != nil && m.s == s && m.snap == snap && now.Before(m.until)
 }
 
 // recall writes into dec the decision remembered for req, if one holds at
 // now, and reports whether it did.
 func (e *Engine) recall(dec *posture.Decision, s *state, snap *fleet.Snapshot, now time.Time, req posture.Request) bool {
-	m := e.currentMemo(s, snap, now)
-	if m == nil {
+	m := e.memo.Load()
+	if !m.holds(s, snap, now) {
 		return false
 	}
 	m.mu.RLock()
@@ -78,19 +74,27 @@ func (e *Engine) recall(dec *posture.Decision, s *state, snap *fleet.Snapshot, n
 		return false
 	}
 	dec.CopyFrom(d)
-	e.memoHits.Add(1)
+	if e.onMemoHit != nil {
+		e.onMemoHit()
+	}
 	return true
 }
 
 // remember keeps a copy of dec, just made for req under s and snap at now.
 func (e *Engine) remember(dec *posture.Decision, s *state, snap *fleet.Snapshot, now time.Time, req posture.Request) {
-	m := e.currentMemo(s, snap, now)
-	if m == nil {
-		fresh := &decisionMemo{s: s, snap: snap, until: now.Add(memoTTL), m: make(map[memoKey]*posture.Decision)}
-		if !e.memo.CompareAndSwap(e.memo.Load(), fresh) {
-			return // another request started one at the same moment
+	old := e.memo.Load()
+	m := old
+	if !m.holds(s, snap, now) {
+		m = &decisionMemo{s: s, snap: snap, until: now.Add(memoTTL), m: make(map[memoKey]*posture.Decision)}
+		if !e.memo.CompareAndSwap(old, m) {
+			return // another request has just replaced old
 		}
-		m = fresh
+	}
+	m.mu.RLock()
+	full := len(m.m) >= memoMax
+	m.mu.RUnlock()
+	if full {
+		return
 	}
 	d := dec.Clone()
 	m.mu.Lock()
@@ -99,3 +103,7 @@ func (e *Engine) remember(dec *posture.Decision, s *state, snap *fleet.Snapshot,
 	}
 	m.mu.Unlock()
 }
+
+// forget drops the memo: after a new snapshot or a reload it only holds
+// the old one's decisions, and through them its devices, in memory.
+func (e *Engine) forget() { e.memo.Store(nil) }

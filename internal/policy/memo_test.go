@@ -20,9 +20,11 @@ func (g *graceEnv) fresh(id string) posture.Decision {
 
 // ask evaluates id into dec and reports whether the memo answered.
 func (g *graceEnv) ask(dec *posture.Decision, id string) bool {
-	before := g.e.memoHits.Load()
+	hit := false
+	g.e.onMemoHit = func() { hit = true }
+	defer func() { g.e.onMemoHit = nil }()
 	g.e.EvaluateInto(dec, posture.Request{DefenderMachineID: id})
-	return g.e.memoHits.Load() > before
+	return hit
 }
 
 // A repeated request is answered from the memo with the decision a new
@@ -114,11 +116,13 @@ func TestMemoNeverOutlivesItsDecision(t *testing.T) {
 
 	// A request with a device report is never remembered.
 	withReport := posture.Request{DefenderMachineID: g.low.ID, Report: posture.Report{OS: "Windows"}}
-	before := g.e.memoHits.Load()
+	hits := 0
+	g.e.onMemoHit = func() { hits++ }
 	for range 3 {
 		g.e.EvaluateInto(&dec, withReport)
 	}
-	if g.e.memoHits.Load() != before {
+	g.e.onMemoHit = nil
+	if hits != 0 {
 		t.Error("a request with a device report was answered from the memo")
 	}
 }
