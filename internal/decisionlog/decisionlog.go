@@ -201,16 +201,28 @@ func (l *Log) Flush(ctx context.Context) { l.drain(ctx, nil) }
 
 // drain writes what the buffer holds, in batches of at most Batch, and
 // returns its array emptied, to be the buffer next time (spare is the
-// buffer's array meanwhile).
+// buffer's array meanwhile). When ctx ends halfway, the decisions not yet
+// written go back to the buffer, for Run's last drain at shutdown.
 func (l *Log) drain(ctx context.Context, spare []model.Decision) []model.Decision {
 	all := l.take(spare)
 	for rest := all; len(rest) > 0; {
-		n := min(len(rest), l.Batch)
+		if ctx.Err() != nil {
+			l.putBack(rest)
+			break
+		}
+		n := min(len(rest), max(l.Batch, 1))
 		l.flush(ctx, rest[:n])
 		rest = rest[n:]
 	}
 	clear(all)
 	return all[:0]
+}
+
+// putBack returns ds, not written, to the front of the buffer.
+func (l *Log) putBack(ds []model.Decision) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(append(make([]model.Decision, 0, len(ds)+len(l.pending)), ds...), l.pending...)
 }
 
 // flush writes batch. A failed write is logged and its decisions

@@ -17,11 +17,20 @@ type memStore struct {
 	mu      sync.Mutex
 	batches [][]model.Decision
 	block   chan struct{} // when set, writes wait for it
+	entered chan struct{} // when set, told as a write starts
+	// ctxBound: a write with an ended context fails, as the database's.
+	ctxBound bool
 }
 
 func (m *memStore) AppendDecisions(ctx context.Context, ds []model.Decision) error {
+	if m.entered != nil {
+		m.entered <- struct{}{}
+	}
 	if m.block != nil {
 		<-m.block
+	}
+	if m.ctxBound && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -128,6 +137,30 @@ func TestRunWakesForAFullBatch(t *testing.T) {
 	}
 	if n, batches := st.count(); n != 13 || batches != 2 {
 		t.Errorf("%d decisions in %d batches after shutdown, want 13 in 2", n, batches)
+	}
+}
+
+// A shutdown in the middle of writing the buffer loses nothing but the
+// batch being written: the rest goes back to the buffer, and Run's last
+// drain, on a context of its own, writes it.
+func TestShutdownDuringADrainWritesTheRest(t *testing.T) {
+	st := &memStore{block: make(chan struct{}), entered: make(chan struct{}, 10), ctxBound: true}
+	l := decisionlog.New(st, 1000, 0, quiet)
+	l.Batch, l.Interval = 2, time.Hour
+	for range 8 {
+		l.Enqueue(model.Decision{Result: model.DecisionDenied})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	<-st.entered // the first batch of 2 is being written
+	cancel()
+	close(st.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.count(); n != 6 || l.Written() != 6 {
+		t.Errorf("%d written at shutdown (counted %d), want the 6 after the batch the shutdown cut", n, l.Written())
 	}
 }
 
