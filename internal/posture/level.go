@@ -21,7 +21,7 @@ type maxLevel struct {
 func newMaxLevel(name, label string, levels []string, limit string, get func(*fleet.Device) string) Condition {
 	i := indexFold(levels, strings.TrimSpace(limit))
 	if i < 0 {
-		return misconfigured{name, label + " limit " + strconv.Quote(shown(limit)) + " is not one of " + joinComma(levels)}
+		return misconfigured{name, label + " limit " + strconv.Quote(shown(limit)) + " is not one of " + strings.Join(levels, ", ")}
 	}
 	return maxLevel{name: name, label: label, levels: levels, max: i, get: get}
 }
@@ -45,5 +45,3 @@ func (l maxLevel) Evaluate(in *Input) Outcome {
 	}
 	return passed
 }
-
-func joinComma(vals []string) string { return strings.Join(vals, ", ") }

@@ -110,13 +110,13 @@ func (s Spec) validateSignals(errs map[string]string, source string, def []strin
 	}
 	for _, v := range s.AVModes {
 		if indexFold(avModes, strings.TrimSpace(v)) < 0 {
-			errs["av_modes"] = "Unknown antivirus mode " + strconv.Quote(shown(v)) + ": choose from " + joinComma(avModes)
+			errs["av_modes"] = "Unknown antivirus mode " + strconv.Quote(shown(v)) + ": choose from " + strings.Join(avModes, ", ")
 			break
 		}
 	}
 	for _, v := range s.DeviceValues {
 		if indexFold(deviceValues, strings.TrimSpace(v)) < 0 {
-			errs["device_values"] = "Unknown device value " + strconv.Quote(shown(v)) + ": choose from " + joinComma(deviceValues)
+			errs["device_values"] = "Unknown device value " + strconv.Quote(shown(v)) + ": choose from " + strings.Join(deviceValues, ", ")
 			break
 		}
 	}

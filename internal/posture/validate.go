@@ -68,14 +68,14 @@ func (s Spec) Validate(source string) map[string]string {
 
 func (s Spec) validateDefender(errs map[string]string) {
 	if s.MaxRisk != "" && indexFold(riskLevels, strings.TrimSpace(s.MaxRisk)) < 0 {
-		errs["max_risk"] = "Choose one of " + joinComma(riskLevels)
+		errs["max_risk"] = "Choose one of " + strings.Join(riskLevels, ", ")
 	}
 	if s.MaxExposure != "" && indexFold(exposureLevels, strings.TrimSpace(s.MaxExposure)) < 0 {
-		errs["max_exposure"] = "Choose one of " + joinComma(exposureLevels)
+		errs["max_exposure"] = "Choose one of " + strings.Join(exposureLevels, ", ")
 	}
 	for _, v := range s.AVStatuses {
 		if indexFold(avStatuses, strings.TrimSpace(v)) < 0 {
-			errs["av_statuses"] = "Unknown antivirus status " + strconv.Quote(shown(v)) + ": choose from " + joinComma(avStatuses)
+			errs["av_statuses"] = "Unknown antivirus status " + strconv.Quote(shown(v)) + ": choose from " + strings.Join(avStatuses, ", ")
 			break
 		}
 	}
@@ -113,7 +113,7 @@ func (s Spec) validateDefender(errs map[string]string) {
 func (s Spec) validateReport(errs map[string]string) {
 	for _, v := range s.ReportOS {
 		if indexFold(reportOSes, reportOSName(v)) < 0 {
-			errs["report_os"] = "Unknown OS " + strconv.Quote(shown(v)) + ": choose from " + joinComma(reportOSes)
+			errs["report_os"] = "Unknown OS " + strconv.Quote(shown(v)) + ": choose from " + strings.Join(reportOSes, ", ")
 			break
 		}
 	}
