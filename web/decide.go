@@ -27,7 +27,7 @@ func (s *Server) decide(c echo.Context, req posture.Request, a *answer) *posture
 // answer is what one enforcement answer is built in: the decision, and for
 // evaluate the response and the bytes it is encoded into. answers recycles
 // them, so that an answer allocates next to nothing of its own; an answer
-// is put back only once written (c.Blob and c.String have sent the bytes
+// is put back only once written (c.Blob and writeText have sent the bytes
 // by the time they return).
 type answer struct {
 	dec posture.Decision

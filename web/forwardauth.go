@@ -62,11 +62,25 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	a := answers.Get().(*answer)
 	defer a.release()
 	dec := s.decide(c, req, a)
-	reason := headerSafe(firstReason(dec))
-	secs := cacheSeconds(s.forwardMaxAge, dec.ValidUntil, s.now())
-	// The values that vary share one array: one allocation, not one per
-	// header. Each header gets a full slice of it (len == cap), so that an
-	// Add copies instead of writing over the next header's value.
+	return forwardAnswer{allowed: dec.Allowed, device: deviceID(dec), matchedBy: matchedBy(dec), reason: headerSafe(firstReason(dec)),
+		validUntil: validUntil(dec), cacheSecs: cacheSeconds(s.forwardMaxAge, dec.ValidUntil, s.now())}.write(c, a.buf)
+}
+
+// forwardAnswer is what forward-auth tells the proxy.
+type forwardAnswer struct {
+	allowed           bool
+	device, matchedBy string // device: "" when none matched
+	reason            string // header-safe; "" for none
+	validUntil        string // "" when none is known
+	cacheSecs         int64  // from cacheSeconds
+}
+
+// write sends fa: 200 or 403, the X-Postern-* and cache headers, and a
+// short body for humans, a denial's built in buf's array. The values that
+// vary share one array: one allocation, not one per header. Each header
+// gets a full slice of it (len == cap), so that an Add copies instead of
+// writing over the next header's value.
+func (fa forwardAnswer) write(c echo.Context, buf []byte) error {
 	vals := make([]string, 0, 6)
 	one := func(v string) []string {
 		vals = append(vals, v)
@@ -74,30 +88,31 @@ func (s *Server) forwardAuth(c echo.Context) error {
 	}
 	h := c.Response().Header()
 	h[hdrAllowed] = valFalse
-	if dec.Allowed {
+	if fa.allowed {
 		h[hdrAllowed] = valTrue
 	}
 	// Always set, empty when no device matched: a proxy that copies it to
 	// the application then never passes on one the client sent.
-	h[hdrDevice] = one(deviceID(dec))
-	h[hdrMatchedBy] = one(matchedBy(dec))
-	if reason != "" {
-		h[hdrReason] = one(reason)
+	h[hdrDevice] = one(fa.device)
+	h[hdrMatchedBy] = one(fa.matchedBy)
+	if fa.reason != "" {
+		h[hdrReason] = one(fa.reason)
 	}
-	if v := validUntil(dec); v != "" {
-		h[hdrValidUntil] = one(v)
+	if fa.validUntil != "" {
+		h[hdrValidUntil] = one(fa.validUntil)
 	}
-	if secs > 0 {
-		h[echo.HeaderCacheControl] = one(cacheControl(secs))
-		h[hdrAccelExpires] = one(strconv.FormatInt(secs, 10))
+	// "Cache-Control: private, max-age=N" and "X-Accel-Expires: N", or
+	// "no-store" and "X-Accel-Expires: 0" (nginx: never cache this one).
+	if fa.cacheSecs > 0 {
+		h[echo.HeaderCacheControl] = one(cacheControl(fa.cacheSecs))
+		h[hdrAccelExpires] = one(strconv.FormatInt(fa.cacheSecs, 10))
 	} else {
 		h[echo.HeaderCacheControl], h[hdrAccelExpires] = noStore, valZero
 	}
-	if dec.Allowed {
+	if fa.allowed {
 		return writeText(c, http.StatusOK, bodyAllowed)
 	}
-	a.buf = append(append(append(a.buf[:0], "denied: "...), reason...), '\n')
-	return writeText(c, http.StatusForbidden, a.buf)
+	return writeText(c, http.StatusForbidden, append(append(append(buf[:0], "denied: "...), fa.reason...), '\n'))
 }
 
 // Shared header values and the allow's body, never edited in place (see
@@ -120,16 +135,10 @@ func writeText(c echo.Context, code int, body []byte) error {
 	return err
 }
 
-// forwardDeny refuses a request whose device cannot be identified.
+// forwardDeny refuses a request whose device cannot be identified (or
+// whose token lacks the evaluate scope), never to be cached.
 func forwardDeny(c echo.Context, reason string) error {
-	reason = headerSafe(reason)
-	h := c.Response().Header()
-	h.Set(hdrAllowed, "false")
-	h.Set(hdrDevice, "")
-	h.Set(hdrMatchedBy, posture.MatchedByNone)
-	h.Set(hdrReason, reason)
-	setCacheHeaders(h, 0)
-	return c.String(http.StatusForbidden, "denied: "+reason+"\n")
+	return forwardAnswer{matchedBy: posture.MatchedByNone, reason: headerSafe(reason)}.write(c, nil)
 }
 
 // forwardIdentity reads the device's identity from what the proxy
@@ -270,15 +279,6 @@ func cacheSeconds(maxAge time.Duration, validUntil, now time.Time) int64 {
 // Cache-Control: nginx never caches a "private" answer, so the documented
 // nginx recipe caches by this header alone (docs/gateways.md#caching).
 const hdrAccelExpires = "X-Accel-Expires"
-
-// setCacheHeaders says how long a proxy may cache the answer, secs from
-// cacheSeconds: "Cache-Control: private, max-age=N" and "X-Accel-Expires:
-// N", or "no-store" and "X-Accel-Expires: 0" (nginx: never cache this one)
-// when secs is 0.
-func setCacheHeaders(h http.Header, secs int64) {
-	h.Set(echo.HeaderCacheControl, cacheControl(secs))
-	h.Set(hdrAccelExpires, strconv.FormatInt(secs, 10))
-}
 
 // cacheControl is the Cache-Control value for secs from cacheSeconds.
 func cacheControl(secs int64) string {

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 
 	"postern/internal/fleet"
 	"postern/internal/model"
@@ -333,6 +335,28 @@ func TestHeaderSafeProperties(t *testing.T) {
 	}
 }
 
+// headerReady passes a reason through as it is exactly when headerSafe's
+// long way would give it back unchanged.
+func TestHeaderReadyAgreesWithHeaderSafe(t *testing.T) {
+	x := func(n int) string { return strings.Repeat("x", n) }
+	cases := []string{"", "a", " a", "a ", "a b", "a  b", "a\tb", "é", "a\x7f", x(512), x(513), x(255) + " " + x(256)}
+	pieces := []string{"a", "Z", "~", " ", " ", "\t", "\x7f", "é"}
+	rng := rand.New(rand.NewPCG(15, 513))
+	for range 5000 {
+		var b strings.Builder
+		for n := rng.IntN(40); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		cases = append(cases, b.String())
+	}
+	for _, in := range cases {
+		unchanged := len(in) <= maxReasonHeader && headerSafeWhole(in) == in
+		if got := headerReady(in); got != unchanged {
+			t.Errorf("headerReady(%q) = %v, but headerSafe would change it: %v", in, got, !unchanged)
+		}
+	}
+}
+
 // headerSafeWhole is headerSafe with no limit, to compare against.
 func headerSafeWhole(s string) string {
 	var words []string
@@ -500,8 +524,11 @@ func TestForwardAuthCacheControl(t *testing.T) {
 		if got := cacheControl(secs); got != c.want {
 			t.Errorf("cacheControl(%v, %v) = %q, want %q", c.max, c.until, got, c.want)
 		}
-		h := http.Header{}
-		setCacheHeaders(h, secs)
+		rec := httptest.NewRecorder()
+		if err := (forwardAnswer{allowed: true, cacheSecs: secs}).write(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec), nil); err != nil {
+			t.Fatal(err)
+		}
+		h := rec.Header()
 		wantAccel := strings.TrimPrefix(c.want, "private, max-age=")
 		if c.want == "no-store" {
 			wantAccel = "0"

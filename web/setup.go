@@ -93,10 +93,9 @@ func (s *Server) setupSave(c echo.Context) error {
 	s.auditAs(c, a.Email, audit.AdminCreated, a.Email, audit.Success, "first admin account created at setup")
 	s.logger(c).Info("first admin created", "admin", a.Email)
 	// The new admin is signed in at once.
-	if err := s.startSession(c, &a, ""); err != nil {
+	if err := s.signIn(c, &a, "signed in at setup"); err != nil {
 		return err
 	}
-	s.audit(c, audit.Login, a.Email, audit.Success, "signed in at setup")
 	if err := flash(c, components.FlashSuccess, "Admin account created. You are signed in as "+a.Email+"."); err != nil {
 		return err
 	}
