@@ -41,6 +41,7 @@ func BenchmarkEvaluateReplica(b *testing.B) {
 		// The same bodies for both: drawn from the same devices by the
 		// same seed.
 		envs[i] = con.evBenchEnv(b, rand.New(rand.NewPCG(13, 17)), con.fleet.Load().Devices)
+		envs[i].conns = lightConns() // the load issue 15's figures were measured with
 	}
 	lite, pg := envs[0], envs[1]
 	var ratios [2][]float64

@@ -36,7 +36,7 @@ import (
 // machine shifts both sides of a ratio alike, and their medians over the
 // benchRounds rounds by the last sub-benchmark, median.
 //
-//	go test ./web -run '^$' -bench BenchmarkForwardAuthHTTP -benchtime 100000x
+//	go test ./web -run '^$' -bench BenchmarkForwardAuthHTTP -benchtime 300000x
 func BenchmarkForwardAuthHTTP(b *testing.B) {
 	env := newEvBenchEnv(b)
 	hdr, cert := env.forwardAuthRequests(b)
@@ -167,7 +167,7 @@ func (e *evBenchEnv) forwardAuthRequests(b *testing.B) (hdr, cert [][]byte) {
 // runRequests measures b.N whole prebuilt requests (forward-auth) sent
 // to url, each answered by a 200 or 403 decision.
 func (e *evBenchEnv) runRequests(b *testing.B, url string, reqs [][]byte) loadResult {
-	return runLoad(b, url, e.authz, func(c *loadConn, i uint64) error {
+	return runLoad(b, e.conns, url, e.authz, func(c *loadConn, i uint64) error {
 		status, _, err := c.do(reqs[i%uint64(len(reqs))])
 		if err == nil && status != http.StatusOK && status != http.StatusForbidden {
 			err = fmt.Errorf("status %d", status)
