@@ -25,7 +25,7 @@ import (
 // encoding/json; forward-auth: 200 or 403 with every X-Postern-* header
 // and the cache headers Postern sets, and a short body). Both carry the
 // headers every API answer of Postern's does (floorAPIHeaders): the
-// answer's shape includes them, and SECURITY.md and the tests require
+// answer's shape includes them, and docs/security.md and the tests require
 // them. It decides nothing, so what Postern spends beyond it is its own
 // work: the policy, the encoding, the middleware.
 type floorServer struct {
