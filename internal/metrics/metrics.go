@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,21 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// observed holds each (route, method, code)'s two series, found once:
+	// the vectors' own lookup takes a lock and hashes the labels, and the
+	// enforcement API observes tens of thousands of requests a second.
+	observed sync.Map // observedKey → observedSeries
+}
+
+type observedKey struct {
+	route, method string
+	code          int
+}
+
+type observedSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New registers every metric. status reports the sync worker's state.
@@ -54,13 +70,30 @@ func New(st Store, devices *fleet.Holder, status func() syncer.Status, log *slog
 func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 
 // Observe records one HTTP request. route is the route template (e.g.
-// /devices/:id), never the raw path, to keep the label set small.
+// /devices/:id), never the raw path, and a method outside HTTP's own is
+// "other", to keep the label set small: the client chooses the method,
+// and forward-auth answers any.
 func (m *Metrics) Observe(route, method string, code int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "other"
+	}
+	k := observedKey{route, method, code}
+	v, ok := m.observed.Load(k)
+	if !ok {
+		v, _ = m.observed.LoadOrStore(k, observedSeries{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(code)),
+			latency:  m.latency.WithLabelValues(route),
+		})
+	}
+	series := v.(observedSeries)
+	series.requests.Inc()
+	series.latency.Observe(d.Seconds())
 }
 
 // Handler serves the text exposition format.
