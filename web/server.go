@@ -187,7 +187,10 @@ func NewServer(d Deps) *Server {
 	e.Use(s.requestID)
 	e.Use(s.requestLog())
 	e.Use(s.securityHeaders)
-	e.Use(middleware.BodyLimit("1M"))
+	// A request without a body (the enforcement API's GETs) has nothing
+	// to limit.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M",
+		Skipper: func(c echo.Context) bool { return c.Request().Body == http.NoBody }}))
 	s.routes()
 	return s
 }
