@@ -10,6 +10,7 @@ package decisionlog
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,11 +60,19 @@ type Log struct {
 	dropped  atomic.Uint64
 	written  atomic.Uint64
 	failed   atomic.Uint64
-	checks   sync.Map // check id → *checkCount
+
+	// checks counts allows by check id: a map read without a lock and
+	// copied, under checksMu, only when a check is first counted. Each
+	// answer looks up every check that passed in it, tens of thousands
+	// of times a second.
+	checks   atomic.Pointer[map[int64]*checkCount]
+	checksMu sync.Mutex
 }
 
+// checkCount is one check's count. The name is the check's as last
+// counted: a renamed check keeps its count under the new name.
 type checkCount struct {
-	name string
+	name atomic.Pointer[string]
 	n    atomic.Uint64
 }
 
@@ -97,25 +106,53 @@ func (l *Log) Allowed(checks []posture.CheckResult) bool {
 		return false
 	}
 	l.results[2].Add(1)
+	counts := l.checks.Load()
 	for i := range checks {
 		c := &checks[i]
 		if c.Result != posture.Pass {
 			continue
 		}
-		v, found := l.checks.Load(c.ID)
-		if !found || v.(*checkCount).name != c.Name { // a new or renamed check
-			v, _ = l.checks.LoadOrStore(c.ID, &checkCount{name: c.Name})
-			if v.(*checkCount).name != c.Name {
-				old := v.(*checkCount)
-				nc := &checkCount{name: c.Name}
-				nc.n.Store(old.n.Load())
-				l.checks.CompareAndSwap(c.ID, old, nc)
-				v, _ = l.checks.Load(c.ID)
-			}
+		var cc *checkCount
+		if counts != nil {
+			cc = (*counts)[c.ID]
 		}
-		v.(*checkCount).n.Add(1)
+		if cc == nil {
+			cc = l.newCount(c.ID, c.Name)
+		} else if name := cc.name.Load(); *name != c.Name {
+			cc.name.Store(&c.Name)
+		}
+		cc.n.Add(1)
 	}
 	return l.sample > 0 && l.allowSeq.Add(1)%l.sample == 0
+}
+
+// newCount returns the count of check id, added to the map (a copy of it)
+// unless another answer has just added it.
+func (l *Log) newCount(id int64, name string) *checkCount {
+	l.checksMu.Lock()
+	defer l.checksMu.Unlock()
+	old := l.checks.Load()
+	if old != nil {
+		if cc := (*old)[id]; cc != nil {
+			return cc
+		}
+	}
+	m := make(map[int64]*checkCount, 1+lenOf(old))
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	cc := &checkCount{}
+	cc.name.Store(&name)
+	m[id] = cc
+	l.checks.Store(&m)
+	return cc
+}
+
+func lenOf(m *map[int64]*checkCount) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // Counted records a deny or unknown in the per-result totals; Allowed
@@ -270,12 +307,12 @@ func (l *Log) Collect(ch chan<- prometheus.Metric) {
 	for i, r := range []string{model.DecisionDenied, model.DecisionUnknown, model.DecisionAllowed} {
 		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(l.results[i].Load()), r)
 	}
-	l.checks.Range(func(k, v any) bool {
-		c := v.(*checkCount)
-		ch <- prometheus.MustNewConstMetric(descAllowedCheck, prometheus.CounterValue, float64(c.n.Load()),
-			strconv.FormatInt(k.(int64), 10), c.name)
-		return true
-	})
+	if counts := l.checks.Load(); counts != nil {
+		for id, c := range *counts {
+			ch <- prometheus.MustNewConstMetric(descAllowedCheck, prometheus.CounterValue, float64(c.n.Load()),
+				strconv.FormatInt(id, 10), *c.name.Load())
+		}
+	}
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(l.dropped.Load()))
 	ch <- prometheus.MustNewConstMetric(descWritten, prometheus.CounterValue, float64(l.written.Load()))
 	ch <- prometheus.MustNewConstMetric(descFailed, prometheus.CounterValue, float64(l.failed.Load()))
