@@ -1,14 +1,15 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
+	"postern/internal/jsonenc"
 	"postern/internal/model"
 )
 
@@ -41,23 +42,15 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			full = st
 		}
 		args := make([]any, 0, 9*decisionsPerInsert)
-		var js bytes.Buffer
-		enc := json.NewEncoder(&js)
+		var js []byte
 		for len(ds) > 0 {
 			chunk := ds[:min(len(ds), decisionsPerInsert)]
 			ds = ds[len(chunk):]
 			args = args[:0]
 			for _, d := range chunk {
-				js.Reset()
-				checks := d.Checks
-				if checks == nil {
-					checks = []model.DecisionCheck{}
-				}
-				if err := enc.Encode(checks); err != nil {
-					return err
-				}
+				js = appendDecisionChecks(js[:0], d.Checks)
 				args = append(args, formatTime(d.At), d.DeviceID, d.Hostname, d.MatchedBy, d.MatchedKey, d.Result,
-					strings.TrimSuffix(js.String(), "\n"), d.TokenID, d.Source)
+					string(js), d.TokenID, d.Source)
 			}
 			var err error
 			if len(chunk) == decisionsPerInsert {
@@ -72,6 +65,40 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 		return nil
 	})
 	return mapErr(err, "Decision log")
+}
+
+// appendDecisionChecks appends the checks column of a decision: cs as
+// encoding/json encodes it, byte for byte, with [] for none
+// (TestDecisionChecksMatchEncodingJSON). Reflection took a quarter of the
+// flusher's time.
+func appendDecisionChecks(b []byte, cs []model.DecisionCheck) []byte {
+	b = append(b, '[')
+	for i := range cs {
+		c := &cs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = strconv.AppendInt(b, c.ID, 10)
+		b = append(b, `,"name":`...)
+		b = jsonenc.AppendString(b, c.Name)
+		b = append(b, `,"mode":`...)
+		b = jsonenc.AppendString(b, c.Mode)
+		b = append(b, `,"result":`...)
+		b = jsonenc.AppendString(b, c.Result)
+		if len(c.Reasons) > 0 {
+			b = append(b, `,"reasons":[`...)
+			for j, r := range c.Reasons {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = jsonenc.AppendString(b, r)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // Decisions returns the recorded decisions f selects, newest first, and
