@@ -71,18 +71,43 @@ func (s *Server) recordDecision(c echo.Context, req posture.Request, dec *postur
 	default:
 		d.MatchedKey = firstNonEmpty(req.DefenderMachineID, req.AADDeviceID, req.Hostname)
 	}
-	for i := range dec.Checks {
-		r := &dec.Checks[i]
-		if r.Result == posture.Pass && len(r.Reasons) == 0 {
-			continue
-		}
-		// The reasons share one backing array with the answer being
-		// written: copy them, the flusher reads them later.
-		d.Checks = append(d.Checks, model.DecisionCheck{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result),
-			Reasons: append([]string(nil), r.Reasons...)})
-	}
+	d.Checks = recordedChecks(dec.Checks)
 	l.Enqueue(d)
 }
+
+// recordedChecks are the checks of a decision the log keeps: those that
+// did not pass, or passed with a reason (an exception). The reasons share
+// one backing array with the answer being written, which is reused once
+// it is: they are copied, into one array for them all, since the flusher
+// reads them later.
+func recordedChecks(rs []posture.CheckResult) []model.DecisionCheck {
+	n, reasons := 0, 0
+	for i := range rs {
+		if keptInLog(&rs[i]) {
+			n, reasons = n+1, reasons+len(rs[i].Reasons)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out, all := make([]model.DecisionCheck, 0, n), make([]string, 0, reasons)
+	for i := range rs {
+		r := &rs[i]
+		if !keptInLog(r) {
+			continue
+		}
+		c := model.DecisionCheck{ID: r.ID, Name: r.Name, Mode: r.Mode, Result: string(r.Result)}
+		if len(r.Reasons) > 0 {
+			start := len(all)
+			all = append(all, r.Reasons...)
+			c.Reasons = all[start:len(all):len(all)]
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func keptInLog(r *posture.CheckResult) bool { return r.Result != posture.Pass || len(r.Reasons) > 0 }
 
 // recordNoIdentity records a forward-auth refusal that never reached a
 // decision because the request named no device it could read: an unknown
