@@ -56,3 +56,14 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString appends a check's reason, as the evaluate answer
+// and the decision log do for every check that did not pass.
+func BenchmarkAppendString(b *testing.B) {
+	s := "risk score High exceeds the allowed Medium (Defender data from 2026-11-25T10:00:00Z)"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}
