@@ -54,10 +54,10 @@ func BenchmarkAppendDecisionsFleet(b *testing.B) {
 		return model.Decision{At: time.Now(), DeviceID: fmt.Sprintf("%040x", n), Hostname: fmt.Sprint("host-", n, ".corp.example.com"),
 			MatchedBy: "defender_machine_id", MatchedKey: fmt.Sprintf("%040x", n), Result: model.DecisionDenied, Checks: cs, TokenID: 1, Source: "10.0.0.1"}
 	}
-	for _, size := range []int{512, 2048, 8192} {
+	for _, size := range []int{512, 2048, 8192, 16384} {
 		b.Run(fmt.Sprint("tx_", size), func(b *testing.B) {
 			st := teststore.Open(b, store.Options{})
-			batch := make([]model.Decision, 8192)
+			batch := make([]model.Decision, 16384)
 			for done := 0; done < prefill; done += len(batch) {
 				for i := range batch {
 					batch[i] = decision()

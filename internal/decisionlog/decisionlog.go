@@ -28,16 +28,19 @@ type Store interface {
 }
 
 // Defaults: room for a few seconds of denials at 20,000 requests a second,
-// flushed every second or every 8,192 decisions, whichever comes first, a
-// transaction each. A transaction writes whole every page it touches, the
-// table's new ones and the device index's, one per distinct device up to
-// the whole index, so larger ones cost less a decision: into a log of 300,000 decisions of a
-// fleet of 100,000, 512 took 84 µs a decision, 2,048 took 43 and 8,192
-// took 25 (BenchmarkAppendDecisionsFleet, docs/performance.md). The
-// writer is held about a fifth of a second for the largest.
+// written in transactions of up to 16,384 decisions. A transaction writes
+// whole every page it touches, the table's new ones and the device
+// index's, one per distinct device up to the whole index, so larger ones
+// cost less a decision: into a log of 300,000 decisions of a fleet of
+// 100,000, 512 took 84 µs a decision, 8,192 took 21–25 and 16,384 took 16
+// (BenchmarkAppendDecisionsFleet, docs/performance.md). The flusher
+// writes every second, or as soon as a batch is waiting; a busy second
+// (a quarter of a batch waiting at its tick) waits for the next tick,
+// so that a decision is written within two seconds at most, and within
+// one unless thousands a second are being recorded.
 const (
 	DefaultBuffer   = 65536
-	DefaultBatch    = 8192
+	DefaultBatch    = 16384
 	DefaultInterval = time.Second
 	DefaultSample   = 100
 )
@@ -220,11 +223,15 @@ func (l *Log) Written() uint64 { return l.written.Load() }
 // left (with a short deadline of its own) and returns nil. It wakes once
 // an Interval, or as soon as a Batch is waiting (Enqueue tells it), and
 // then writes everything buffered: never once per decision, which would
-// make every recorded answer wake another goroutine.
+// make every recorded answer wake another goroutine. At a tick with a
+// quarter of a Batch or more waiting, it waits one more Interval (or for
+// the batch to fill), so that a busy second's decisions share a
+// transaction with the next second's.
 func (l *Log) Run(ctx context.Context) error {
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
 	var spare []model.Decision
+	held := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,8 +240,13 @@ func (l *Log) Run(ctx context.Context) error {
 			cancel()
 			return nil
 		case <-t.C:
+			if !held && l.waiting() >= max(l.Batch/4, 1) {
+				held = true
+				continue
+			}
 		case <-l.ready:
 		}
+		held = false
 		spare = l.drain(ctx, spare)
 	}
 }

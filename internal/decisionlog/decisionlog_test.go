@@ -232,3 +232,41 @@ func TestAllowedCountsByCheck(t *testing.T) {
 		t.Errorf("allowed by check %v, want %v", got, want)
 	}
 }
+
+// A tick with a quarter of a batch or more waiting holds it for one more
+// tick, so that a busy second shares the next one's transaction; fewer
+// are written at the first tick.
+func TestRunHoldsABusyTick(t *testing.T) {
+	const interval = 400 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		n    int
+		held bool
+	}{{"busy", 30, true}, {"quiet", 3, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &memStore{}
+			l := decisionlog.New(st, 1000, 0, quiet)
+			l.Batch, l.Interval = 100, interval
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go l.Run(ctx)
+			start := time.Now()
+			for range tc.n {
+				l.Enqueue(model.Decision{Result: model.DecisionDenied})
+			}
+			deadline := start.Add(10 * interval)
+			for n, _ := st.count(); n < tc.n && time.Now().Before(deadline); n, _ = st.count() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			took := time.Since(start)
+			if n, batches := st.count(); n != tc.n || batches != 1 {
+				t.Fatalf("%d decisions in %d batches, want %d in 1", n, batches, tc.n)
+			}
+			// Written at the first tick, the wait is at most an interval
+			// (and the goroutine's start); held, more than one.
+			if held := took > interval+interval/4; held != tc.held {
+				t.Errorf("%d decisions written after %v (interval %v): held %v, want %v", tc.n, took, interval, held, tc.held)
+			}
+		})
+	}
+}
