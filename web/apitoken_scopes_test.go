@@ -65,7 +65,8 @@ func (sc scopeCall) do(t *testing.T, e *testEnv, token string) response {
 
 // Each scope opens its endpoints and no other: a valid token outside its
 // scope is 403 naming the scope (forward-auth: 403 with the reason), its
-// use is not recorded and no decision is logged; an expired token is 401.
+// use is not recorded, no decision is logged and the API summary counts
+// an error; an expired token is 401.
 func TestTokenScopesPerEndpoint(t *testing.T) {
 	d, _, f := evSetupDefender(t)
 	e := d.testEnv
@@ -90,6 +91,7 @@ func TestTokenScopesPerEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	errorsBefore, refusals := e.srv.apiSummary.errors.Load(), uint64(0)
 	for _, held := range model.TokenScopes {
 		for _, call := range calls {
 			res := call.do(t, e, tokens[held])
@@ -100,6 +102,7 @@ func TestTokenScopesPerEndpoint(t *testing.T) {
 				continue
 			}
 			wantStatus(t, res, http.StatusForbidden)
+			refusals++
 			want := "the API token lacks the " + call.scope + " scope"
 			if strings.HasPrefix(call.path, forwardAuthPath) {
 				if !strings.HasPrefix(res.Header.Get(hdrReason), want) || res.Header.Get(hdrAllowed) != "false" || res.Header.Get(hdrDevice) != "" {
@@ -112,6 +115,10 @@ func TestTokenScopesPerEndpoint(t *testing.T) {
 				t.Errorf("a %s token on %s: %q, want JSON naming the %s scope", held, call.name, res.body, call.scope)
 			}
 		}
+	}
+	// A refusal is counted by the API summary as an error, not a denial.
+	if got := e.srv.apiSummary.errors.Load() - errorsBefore; got != refusals {
+		t.Errorf("the API summary counted %d errors for %d out-of-scope refusals", got, refusals)
 	}
 	e.srv.tokens.Flush(t.Context())
 	after, err := e.store.APITokens(t.Context())
