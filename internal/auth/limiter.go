@@ -58,25 +58,14 @@ func limiterDown(err error) error {
 		"Sign-in is unavailable: the database does not answer. Try again in a minute.")
 }
 
-// Allow reports whether an attempt may proceed for every key, and if not,
-// how long until it may. It counts nothing.
-func (l *Limiter) Allow(ctx context.Context, keys ...string) (bool, time.Duration, error) {
-	return l.ask(ctx, keys, l.max, false)
-}
-
-// Attempt is Allow and Fail in one step: when allowed, the attempt counts
-// as a failure at once, so parallel requests (on any replica) cannot all
+// Attempt reports whether an attempt may proceed for every key, and if
+// not, how long until it may; when allowed, the attempt counts as a
+// failure at once, so parallel requests (on any replica) cannot all
 // slip under the limit while their passwords are checked. Refund it if
 // the attempt succeeds. An error (the database does not answer) refuses
 // the attempt: the caller says sign-in is unavailable.
 func (l *Limiter) Attempt(ctx context.Context, keys ...string) (bool, time.Duration, error) {
 	return l.ask(ctx, keys, l.max, true)
-}
-
-// Fail records a failed attempt against every key, whatever their counts.
-func (l *Limiter) Fail(ctx context.Context, keys ...string) error {
-	_, _, err := l.ask(ctx, keys, 0, true)
-	return err
 }
 
 func (l *Limiter) ask(ctx context.Context, keys []string, max int, record bool) (bool, time.Duration, error) {
