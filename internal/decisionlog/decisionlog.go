@@ -63,6 +63,7 @@ type Log struct {
 
 	Batch    int
 	Interval time.Duration
+	ticks    <-chan time.Time // tests' ticks; nil: every Interval
 
 	allowSeq atomic.Uint64
 	results  [3]atomic.Uint64 // denied, unknown, allowed: every answer
@@ -128,7 +129,9 @@ func (l *Log) Allowed(checks []posture.CheckResult) bool {
 		if cc == nil {
 			cc = l.newCount(c.ID, c.Name)
 		} else if name := cc.name.Load(); *name != c.Name {
-			cc.name.Store(&c.Name)
+			// A copy: c is the caller's, reused for its next answer.
+			renamed := c.Name
+			cc.name.Store(&renamed)
 		}
 		cc.n.Add(1)
 	}
@@ -206,6 +209,15 @@ func (l *Log) take(spare []model.Decision) []model.Decision {
 	return out
 }
 
+// discard empties the buffer and returns how many it held.
+func (l *Log) discard() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.pending)
+	l.pending = nil
+	return n
+}
+
 // waiting is how many decisions the buffer holds.
 func (l *Log) waiting() int {
 	l.mu.Lock()
@@ -220,36 +232,56 @@ func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 func (l *Log) Written() uint64 { return l.written.Load() }
 
 // Run writes the buffer in batches until ctx ends, then writes what is
-// left (with a short deadline of its own) and returns nil. It wakes once
-// an Interval, or as soon as a Batch is waiting (Enqueue tells it), and
-// then writes everything buffered: never once per decision, which would
-// make every recorded answer wake another goroutine. At a tick with a
-// quarter of a Batch or more waiting, it waits one more Interval (or for
-// the batch to fill), so that a busy second's decisions share a
-// transaction with the next second's.
+// left and returns nil: a transaction under way when ctx ends finishes,
+// more are started for shutdownDrain, and what is still left then is
+// counted as dropped. It wakes once an Interval, or as soon as a Batch is
+// waiting (Enqueue tells it), and then writes everything buffered: never
+// once per decision, which would make every recorded answer wake another
+// goroutine. At a tick with a quarter of a Batch or more waiting, it
+// waits one more Interval (or for the batch to fill), so that a busy
+// second's decisions share a transaction with the next second's.
 func (l *Log) Run(ctx context.Context) error {
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
+	ticks := t.C
+	if l.ticks != nil {
+		ticks = l.ticks
+	}
 	var spare []model.Decision
 	held := false
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDrain)
 			l.drain(fctx, spare)
 			cancel()
+			if n := l.discard(); n > 0 {
+				l.dropped.Add(uint64(n))
+				l.log.Warn("decision log: shutdown left decisions unwritten", "decisions", n)
+			}
 			return nil
-		case <-t.C:
+		case <-ticks:
 			if !held && l.waiting() >= max(l.Batch/4, 1) {
 				held = true
 				continue
 			}
 		case <-l.ready:
+			if l.waiting() < l.Batch {
+				continue // told before a drain that took the batch
+			}
 		}
 		held = false
 		spare = l.drain(ctx, spare)
 	}
 }
+
+// shutdownDrain is how long Run goes on starting transactions after its
+// context ends; writeTimeout bounds each one. A transaction under way is
+// never cut short by a shutdown.
+const (
+	shutdownDrain = 5 * time.Second
+	writeTimeout  = 30 * time.Second
+)
 
 // Flush writes whatever is buffered now (tests and benchmarks use it).
 func (l *Log) Flush(ctx context.Context) { l.drain(ctx, nil) }
@@ -287,11 +319,11 @@ func (l *Log) flush(ctx context.Context, batch []model.Decision) {
 	if len(batch) == 0 {
 		return
 	}
-	if err := l.store.AppendDecisions(ctx, batch); err != nil {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := l.store.AppendDecisions(wctx, batch); err != nil {
 		l.failed.Add(uint64(len(batch)))
-		if ctx.Err() == nil {
-			l.log.Error("decision log: write", "decisions", len(batch), "err", err)
-		}
+		l.log.Error("decision log: write", "decisions", len(batch), "err", err)
 		return
 	}
 	l.written.Add(uint64(len(batch)))

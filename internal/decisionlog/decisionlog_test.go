@@ -55,11 +55,20 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // A full buffer drops and counts, and Enqueue never waits, even while the
 // store is stuck.
 func TestFullBufferDropsWithoutBlocking(t *testing.T) {
-	st := &memStore{block: make(chan struct{})}
+	st := &memStore{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	l := decisionlog.New(st, 4, 0, quiet)
+	l.Batch = 4
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- l.Run(ctx) }()
+	for range 4 { // a batch: Run writes it, and the write sticks
+		l.Enqueue(model.Decision{Result: model.DecisionDenied})
+	}
+	select {
+	case <-st.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a full batch was not written")
+	}
 	start := time.Now()
 	kept := 0
 	for range 100 {
@@ -70,18 +79,16 @@ func TestFullBufferDropsWithoutBlocking(t *testing.T) {
 	if time.Since(start) > time.Second {
 		t.Errorf("100 enqueues took %v with the store stuck", time.Since(start))
 	}
-	// The stuck flush holds at most what the buffer held; the buffer
-	// holds 4 more.
-	if l.Dropped() == 0 || kept+int(l.Dropped()) != 100 || kept > 2*4 {
-		t.Errorf("kept %d, dropped %d of 100 with a buffer of 4", kept, l.Dropped())
+	if kept != 4 || l.Dropped() != 96 {
+		t.Errorf("kept %d, dropped %d of 100 with a buffer of 4 and the store stuck, want 4 and 96", kept, l.Dropped())
 	}
 	close(st.block)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.count(); n != kept {
-		t.Errorf("%d written at shutdown, want every one kept (%d)", n, kept)
+	if n, _ := st.count(); n != 8 {
+		t.Errorf("%d written at shutdown, want every one kept (8)", n)
 	}
 }
 
@@ -145,9 +152,9 @@ func TestRunWakesForAFullBatch(t *testing.T) {
 	}
 }
 
-// A shutdown in the middle of writing the buffer loses nothing but the
-// batch being written: the rest goes back to the buffer, and Run's last
-// drain, on a context of its own, writes it.
+// A shutdown in the middle of writing the buffer loses nothing: the batch
+// under way finishes (its write is not bound to Run's context), the rest
+// goes back to the buffer, and Run's last drain writes it.
 func TestShutdownDuringADrainWritesTheRest(t *testing.T) {
 	st := &memStore{block: make(chan struct{}), entered: make(chan struct{}, 10), ctxBound: true}
 	l := decisionlog.New(st, 1000, 0, quiet)
@@ -164,8 +171,8 @@ func TestShutdownDuringADrainWritesTheRest(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.count(); n != 6 || l.Written() != 6 {
-		t.Errorf("%d written at shutdown (counted %d), want the 6 after the batch the shutdown cut", n, l.Written())
+	if n, _ := st.count(); n != 8 || l.Written() != 8 || l.Dropped() != 0 {
+		t.Errorf("%d written at shutdown (counted %d, dropped %d), want all 8: the batch under way finishes", n, l.Written(), l.Dropped())
 	}
 }
 
@@ -202,7 +209,10 @@ func TestAllowedCountsByCheck(t *testing.T) {
 		l.Allowed([]posture.CheckResult{a, b, c})
 	}
 	a.Name = "A renamed"
-	l.Allowed([]posture.CheckResult{a, c})
+	answer := []posture.CheckResult{a, c}
+	l.Allowed(answer)
+	answer[0].Name = "the next answer's" // the caller reuses its array
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(l)
 	got := map[string]float64{}
@@ -235,37 +245,54 @@ func TestAllowedCountsByCheck(t *testing.T) {
 
 // A tick with a quarter of a batch or more waiting holds it for one more
 // tick, so that a busy second shares the next one's transaction; fewer
-// are written at the first tick.
+// are written at the first tick. The store stops each write, so that a
+// tick Run cannot take tells that it is writing.
 func TestRunHoldsABusyTick(t *testing.T) {
-	const interval = 400 * time.Millisecond
 	for _, tc := range []struct {
 		name string
 		n    int
 		held bool
 	}{{"busy", 30, true}, {"quiet", 3, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &memStore{}
+			st := &memStore{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 			l := decisionlog.New(st, 1000, 0, quiet)
-			l.Batch, l.Interval = 100, interval
+			l.Batch = 100
+			ticks := make(chan time.Time)
+			decisionlog.SetTicks(l, ticks)
 			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go l.Run(ctx)
-			start := time.Now()
+			done := make(chan error)
+			go func() { done <- l.Run(ctx) }()
 			for range tc.n {
 				l.Enqueue(model.Decision{Result: model.DecisionDenied})
 			}
-			deadline := start.Add(10 * interval)
-			for n, _ := st.count(); n < tc.n && time.Now().Before(deadline); n, _ = st.count() {
-				time.Sleep(5 * time.Millisecond)
+			tick := func() bool { // whether Run took the tick
+				select {
+				case ticks <- time.Now():
+					return true
+				case <-time.After(2 * time.Second):
+					return false
+				}
 			}
-			took := time.Since(start)
+			if !tick() {
+				t.Fatal("Run took no tick")
+			}
+			// Run takes the next tick only once done with this one: it
+			// has written nothing if it takes it.
+			if took := tick(); took != tc.held {
+				t.Fatalf("%d waiting: the second tick taken %v, want %v (held %v)", tc.n, took, tc.held, tc.held)
+			}
+			select {
+			case <-st.entered:
+			case <-time.After(5 * time.Second):
+				t.Fatal("nothing written")
+			}
+			close(st.block)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 			if n, batches := st.count(); n != tc.n || batches != 1 {
-				t.Fatalf("%d decisions in %d batches, want %d in 1", n, batches, tc.n)
-			}
-			// Written at the first tick, the wait is at most an interval
-			// (and the goroutine's start); held, more than one.
-			if held := took > interval+interval/4; held != tc.held {
-				t.Errorf("%d decisions written after %v (interval %v): held %v, want %v", tc.n, took, interval, held, tc.held)
+				t.Errorf("%d decisions in %d batches, want %d in 1", n, batches, tc.n)
 			}
 		})
 	}
