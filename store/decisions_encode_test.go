@@ -46,3 +46,22 @@ func TestDecisionChecksMatchEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendDecisionChecks holds the checks column to encoding/json for
+// any name, mode, result and reasons, in a check with reasons and one
+// without.
+func FuzzAppendDecisionChecks(f *testing.F) {
+	f.Add(int64(7), "Low risk", "enforce", "fail", "risk \x08 \x0c \x7f \xed\xa0\x80 <&>", "")
+	f.Add(int64(-1), "", "", "", "\u2028", "\xff")
+	f.Fuzz(func(t *testing.T, id int64, name, mode, result, r1, r2 string) {
+		cs := []model.DecisionCheck{{ID: id, Name: name, Mode: mode, Result: result, Reasons: []string{r1, r2}},
+			{ID: id + 1, Name: r2, Mode: r1, Result: name}}
+		want, err := json.Marshal(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendDecisionChecks(nil, cs); string(got) != string(want) {
+			t.Fatalf("encoded\n%q\nwant\n%q", got, want)
+		}
+	})
+}

@@ -187,8 +187,8 @@ func NewServer(d Deps) *Server {
 	e.Use(s.requestID)
 	e.Use(s.requestLog())
 	e.Use(s.securityHeaders)
-	// A request without a body (the enforcement API's GETs) has nothing
-	// to limit.
+	// A request without a body (the enforcement API's GETs over HTTP/1,
+	// which net/http gives http.NoBody) has nothing to limit.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M",
 		Skipper: func(c echo.Context) bool { return c.Request().Body == http.NoBody }}))
 	s.routes()
