@@ -49,10 +49,12 @@ var structureExceptions = map[structureException]string{
 
 // storeMayImport lists the module's internal packages the store may use:
 // the error type, the audit vocabulary, the domain types, the sealing of
-// secrets, Defender's vocabulary, the actor of the request and the
+// secrets, Defender's vocabulary, the actor of the request, the
 // vocabulary of signed events (written to the outbox in the transaction of
-// their change).
+// their change) and the JSON string escaper (the decision log's checks
+// column), which imports nothing of Postern.
 var storeMayImport = map[string]bool{
+	"postern/internal/jsonenc":        true,
 	"postern/internal/webhook/events": true,
 	"postern/internal/apperr":         true,
 	"postern/internal/audit":          true,
