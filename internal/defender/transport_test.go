@@ -95,7 +95,11 @@ func TestClientLimits(t *testing.T) {
 			w.Write([]byte(strings.Repeat("x", 2<<20)))
 			w.Write([]byte(`"}]}`))
 		})
-		err := list(newClient(t, creds(sec), base, nil).WithLimits(limits))
+		// Only the cap is under test: on a loaded machine, a pause of
+		// 200 ms in the 2 MiB would be reported as a stall first.
+		capOnly := limits
+		capOnly.FirstByte, capOnly.Idle = 10*time.Second, 10*time.Second
+		err := list(newClient(t, creds(sec), base, nil).WithLimits(capOnly))
 		var de *defender.Error
 		if !errors.As(err, &de) || de.Code != "body too large" || !strings.Contains(de.Message, "limit of 1 MiB") ||
 			!strings.Contains(de.Message, "--defender-page-size") {
