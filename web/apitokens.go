@@ -154,9 +154,6 @@ func (s *Server) tokenFrom(header bool, scope string, next echo.HandlerFunc) ech
 			}
 			return c.JSON(http.StatusUnauthorized, map[string]string{"error": msg})
 		case auth.TokenOutOfScope:
-			// A refusal, not a decision: the summary counts it as an
-			// error, which observeAPI cannot tell from a denial's 403.
-			s.apiSummary.errors.Add(1)
 			msg := "the API token lacks the " + scope + " scope this endpoint needs"
 			if header {
 				return forwardDeny(c, msg)

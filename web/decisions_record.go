@@ -28,6 +28,9 @@ import (
 // which a background goroutine writes in batches; a full buffer drops the
 // decision and counts it (postern_decision_log_dropped_total).
 func (s *Server) recordDecision(c echo.Context, req posture.Request, dec *posture.Decision) {
+	if ri := infoOf(c.Request().Context()); ri != nil {
+		ri.decided = true
+	}
 	if dec.Allowed {
 		s.apiSummary.allowed.Add(1)
 	} else {
@@ -127,6 +130,13 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
+// decided reports whether the request was answered with a decision
+// (recordDecision saw it).
+func decided(c echo.Context) bool {
+	ri := infoOf(c.Request().Context())
+	return ri != nil && ri.decided
+}
+
 // requestTokenID is the id of the API token the request presented, as the
 // token middleware admitted it, or 0.
 func requestTokenID(c echo.Context) int64 {
@@ -146,11 +156,11 @@ type apiCounts struct {
 func isAPIPath(p string) bool { return strings.HasPrefix(p, "/api/") || p == "/metrics" }
 
 // observeAPI counts one API request for the summary. An error is an
-// answer of 400 or more other than 403 (403 is forward-auth's denial, a
-// decision, counted as denied).
-func (s *Server) observeAPI(status int) {
+// answer of 400 or more that is not a decision: a denial's 403 is counted
+// as denied by recordDecision, a refused token's 403 is an error.
+func (s *Server) observeAPI(c echo.Context, status int) {
 	s.apiSummary.requests.Add(1)
-	if status >= 400 && status != 403 {
+	if status >= 400 && !decided(c) {
 		s.apiSummary.errors.Add(1)
 	}
 }

@@ -103,6 +103,14 @@ func TestForwardAuthRecordsDecisions(t *testing.T) {
 	wantStatus(t, faAsk(t, e, "GET", "", map[string]string{hdrToken: token, hdrDeviceID: f.high.ID}), http.StatusForbidden)
 	wantStatus(t, faAsk(t, e, "GET", "", map[string]string{hdrToken: token}), http.StatusForbidden)
 	e.srv.decisions.Flush(context.Background())
+	// Both 403s are decisions: the summary counts them as denied, not
+	// as errors (its count follows the answer, once the handler returns).
+	for i := 0; i < 100 && e.srv.apiSummary.requests.Load() < 2; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if denied, errs := e.srv.apiSummary.denied.Load(), e.srv.apiSummary.errors.Load(); denied != 2 || errs != 0 {
+		t.Errorf("the API summary counted %d denied and %d errors, want 2 and 0", denied, errs)
+	}
 
 	got, total, err := e.store.Decisions(context.Background(), model.DecisionFilter{})
 	if err != nil || total != 2 {

@@ -49,6 +49,7 @@ type requestInfo struct {
 	id          [1]string // the X-Request-Id header's value as well
 	tokenID     int64     // the API token presented; 0: none
 	tokenSource string    // that token's identity source (model.Identity*)
+	decided     bool      // answered with a decision (recordDecision)
 }
 
 type requestInfoKey struct{}
@@ -156,7 +157,7 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			s.metrics.Observe(v.RoutePath, v.Method, v.Status, v.Latency)
 			level := slog.LevelInfo
 			if isAPIPath(v.URIPath) {
-				s.observeAPI(v.Status)
+				s.observeAPI(c, v.Status)
 				level = slog.LevelDebug
 			}
 			if v.Status >= 500 {

@@ -143,28 +143,18 @@ func (l *Log) Allowed(checks []posture.CheckResult) bool {
 func (l *Log) newCount(id int64, name string) *checkCount {
 	l.checksMu.Lock()
 	defer l.checksMu.Unlock()
-	old := l.checks.Load()
-	if old != nil {
+	m := map[int64]*checkCount{}
+	if old := l.checks.Load(); old != nil {
 		if cc := (*old)[id]; cc != nil {
 			return cc
 		}
-	}
-	m := make(map[int64]*checkCount, 1+lenOf(old))
-	if old != nil {
-		maps.Copy(m, *old)
+		m = maps.Clone(*old)
 	}
 	cc := &checkCount{}
 	cc.name.Store(&name)
 	m[id] = cc
 	l.checks.Store(&m)
 	return cc
-}
-
-func lenOf(m *map[int64]*checkCount) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }
 
 // Counted records a deny or unknown in the per-result totals; Allowed
