@@ -143,3 +143,20 @@ func TestAccessDecisionsPaginates(t *testing.T) {
 
 // oneLine is s's text with each run of white space one space.
 func oneLine(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
+
+// SPEC.md's routes for the decision log and the exceptions, without the
+// Zero Trust section, answer with the same pages as the section's.
+func TestSpecRoutesOfDecisionsAndExceptions(t *testing.T) {
+	e := newEnv(t)
+	e.setup()
+	c := e.signedIn()
+	for spec, section := range map[string]string{"/access-decisions": "/zero-trust/access-decisions", "/exceptions": "/zero-trust/exceptions"} {
+		a, b := c.get(spec), c.get(section)
+		wantStatus(t, a, http.StatusOK)
+		wantStatus(t, b, http.StatusOK)
+		ha, hb := parse(t, a).Find("h1").Text(), parse(t, b).Find("h1").Text()
+		if ha == "" || ha != hb {
+			t.Errorf("%s shows %q, %s shows %q: want the same page", spec, ha, section, hb)
+		}
+	}
+}
