@@ -144,7 +144,7 @@ func TestAccessDecisionsPaginates(t *testing.T) {
 // oneLine is s's text with each run of white space one space.
 func oneLine(s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") }
 
-// SPEC.md's routes for the decision log and the exceptions, without the
+// The short routes of the decision log and the exceptions, without the
 // Zero Trust section, answer with the same pages as the section's.
 func TestSpecRoutesOfDecisionsAndExceptions(t *testing.T) {
 	e := newEnv(t)

@@ -66,8 +66,8 @@ var routeRoles = map[string]actor.Role{
 
 	"GET /zero-trust/exceptions":              actor.Auditor,
 	"GET /zero-trust/access-decisions":        actor.Auditor,
-	"GET /exceptions":                         actor.Auditor, // SPEC.md's route of the same page
-	"GET /access-decisions":                   actor.Auditor, // SPEC.md's route of the same page
+	"GET /exceptions":                         actor.Auditor, // the short route of the same page
+	"GET /access-decisions":                   actor.Auditor, // the short route of the same page
 	"POST /zero-trust/exceptions/:eid/revoke": actor.Editor,
 
 	"GET /devices":                             actor.Auditor,

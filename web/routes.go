@@ -141,7 +141,7 @@ func (s *Server) routes() {
 	app.POST("/zero-trust/posture-checks/:id/delete", s.checkDelete)
 	app.GET("/zero-trust/exceptions", s.exceptions)
 	app.GET("/zero-trust/access-decisions", s.accessDecisions)
-	// SPEC.md names these pages' routes without the section: both answer.
+	// The pages' short routes, as the product's route table names them: both answer.
 	app.GET("/exceptions", s.exceptions)
 	app.GET("/access-decisions", s.accessDecisions)
 	app.POST("/zero-trust/exceptions/:eid/revoke", s.exceptionsRevoke)
