@@ -138,6 +138,8 @@ func FuzzDeviceDetail(f *testing.F) {
 	// A link path-escapes ";&" to "%3B&amp;", whose reference ends beside
 	// the attribute's quote: ";\"" there is not the text field unescaped.
 	f.Add("a1b2", "laptop", "vpn", `;"`, ";&")
+	f.Add("0", "0", "0", `F"`, "\xff") // "/devices/%FF" beside its quote
+	f.Add("%", "0", "0", `F"`, "\xff") // a field "%" in "%FF"
 	// A benign device with every field set, and one with every field empty
 	// (Defender's nulls), give the page's possible elements and attributes.
 	baseline := renderDetailPage(f, fuzzDevice("a1b2", "laptop", "vpn", "Active", "10.0.0.1"))
@@ -162,25 +164,29 @@ func FuzzDeviceDetail(f *testing.F) {
 	})
 }
 
-// charRef is an HTML character reference: named, decimal or hexadecimal.
-var charRef = regexp.MustCompile(`&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);`)
+// charRef is an HTML character reference (named, decimal or hexadecimal)
+// or a URL's percent-escape: neither is a field's raw text.
+var charRef = regexp.MustCompile(`&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|%[0-9A-Fa-f]{2}`)
 
-// withoutEscaped replaces every escaped occurrence of the fields in page,
-// the longest first, and then every character reference left, with a mark
-// no field contains, and returns the page and the mark. A raw field found
-// afterwards (with its own references marked alike) is a real one, not an
-// attribute's quote meeting an escaped value: `"&` is in title="&#34;&amp;",
-// and in title="&#34;" beside it, and `;"` ends href="/devices/%3B&amp;",
-// a field ";&" escaped for a path and then for HTML, without either field
-// being unescaped anywhere.
+// withoutEscaped replaces with a mark no field contains, and returns with
+// the mark: first every character reference and percent-escape in page,
+// then every escaped occurrence of the fields (their own references
+// marked alike), the longest first. A raw field found afterwards (its
+// references marked alike) is a real one, not an attribute's quote meeting
+// an escaped value: `"&` is in title="&#34;&amp;", `;"` ends
+// href="/devices/%3B&amp;" (a field ";&" escaped for a path, then for
+// HTML), `F"` ends href="/devices/%FF", and a field "0" beside a quote
+// makes `0"`, without any field being unescaped anywhere. Escapes are
+// marked first, so that a short field ("%", "amp") cannot break them up.
 func withoutEscaped(page string, fields []string) (string, string) {
 	mark := "\uFFFD"
 	for strings.Contains(strings.Join(fields, "\x00"), mark) {
 		mark += "\uFFFD"
 	}
+	page = charRef.ReplaceAllString(page, mark)
 	escaped := make([]string, 0, len(fields))
 	for _, v := range fields {
-		if e := stdhtml.EscapeString(v); e != "" { // templ escapes with the standard library's html
+		if e := charRef.ReplaceAllString(stdhtml.EscapeString(v), mark); e != "" { // templ escapes with the standard library's html
 			escaped = append(escaped, e)
 		}
 	}
@@ -188,5 +194,5 @@ func withoutEscaped(page string, fields []string) (string, string) {
 	for _, e := range escaped {
 		page = strings.ReplaceAll(page, e, mark)
 	}
-	return charRef.ReplaceAllString(page, mark), mark
+	return page, mark
 }
