@@ -44,21 +44,13 @@ func insertID(ctx context.Context, tx *sql.Tx, insert string, args ...any) (int6
 // AuditEntries returns the newest entries first and the total that match.
 func (s *Store) AuditEntries(ctx context.Context, f audit.Filter) ([]audit.Entry, int, error) {
 	where, args := auditWhere(s.eng, f)
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	cond := whereAll(where)
 	var total int
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Audit log")
 	}
-	limit := f.Limit
-	var lim any = limit
-	if limit <= 0 {
-		lim = s.eng.noLimit
-	}
 	out, err := collect(ctx, s.read, "Audit log", "SELECT id, at, actor, actor_role, source_ip, action, target, outcome, detail FROM audit_log"+cond+
-		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, lim, f.Offset), scanAuditEntry)
+		" ORDER BY id DESC LIMIT ? OFFSET ?", append(args, s.limit(f.Limit), f.Offset), scanAuditEntry)
 	return out, total, err
 }
 

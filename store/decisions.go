@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,21 +19,43 @@ import (
 // parameters each, well under SQLite's limit of 32,766.
 const decisionsPerInsert = 128
 
-// insertDecisions is the INSERT of n decisions.
+// insertDecisions is the INSERT of n decisions. On PostgreSQL the same
+// statement adds their device keys to decision_devices_recent: a
+// data-modifying WITH names exactly the statement's own rows, while other
+// replicas insert theirs. SQLite, with one writer, adds them once a batch
+// (recentSince).
 func (e *engine) insertDecisions(n int) string {
-	return e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
+	insert := e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+	if e == sqliteEngine {
+		return insert
+	}
+	return `WITH ins AS (` + insert + ` RETURNING id, device_id, at)
+		INSERT INTO decision_devices_recent (decision_id, device_id, at) SELECT id, device_id, at FROM ins WHERE device_id <> ''`
 }
+
+// recentSince adds to decision_devices_recent the device keys of the
+// decisions after the bound id, the batch's own on SQLite.
+const recentSince = `INSERT OR FAIL INTO decision_devices_recent (decision_id, device_id, at)
+	SELECT id, device_id, at FROM decisions WHERE id > ? AND device_id <> ''`
 
 // AppendDecisions writes a batch of recorded enforcement decisions in one
 // transaction (the decision log's flusher calls it, never a request),
 // many rows per statement, prepared once per batch: the flusher shares
-// the machine's CPUs with the requests it records.
+// the machine's CPUs with the requests it records. Their device keys go
+// to decision_devices_recent, in id order, for IndexDecisions to move into
+// the device index.
 func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var last int64
+		if s.eng == sqliteEngine {
+			if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM decisions").Scan(&last); err != nil {
+				return err
+			}
+		}
 		var full *sql.Stmt
 		if len(ds) >= decisionsPerInsert {
 			st, err := tx.PrepareContext(ctx, s.eng.insertDecisions(decisionsPerInsert))
@@ -61,6 +85,10 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			if err != nil {
 				return err
 			}
+		}
+		if s.eng == sqliteEngine {
+			_, err := tx.ExecContext(ctx, recentSince, last)
+			return err
 		}
 		return nil
 	})
@@ -101,14 +129,16 @@ func appendDecisionChecks(b []byte, cs []model.DecisionCheck) []byte {
 	return append(b, ']')
 }
 
+// decisionColumns are a decision's columns as scanDecision reads them,
+// from decisions d and api_tokens t.
+const decisionColumns = `d.id, d.at, d.device_id, d.hostname, d.matched_by, d.matched_key,
+	d.result, d.checks, d.token_id, COALESCE(t.name, ''), d.source`
+
 // Decisions returns the recorded decisions f selects, newest first, and
 // how many match.
 func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.Decision, int, error) {
 	var where []string
 	var args []any
-	if f.DeviceID != "" {
-		where, args = append(where, "d.device_id = ?"), append(args, f.DeviceID)
-	}
 	if f.Hostname != "" {
 		where, args = append(where, "d.hostname "+s.eng.like+" ? ESCAPE '\\'"), append(args, likePrefix(f.Hostname))
 	}
@@ -122,29 +152,56 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 	if f.TokenID != 0 {
 		where, args = append(where, "d.token_id = ?"), append(args, f.TokenID)
 	}
+	if f.DeviceID != "" {
+		return s.deviceDecisions(ctx, f, where, args)
+	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "d.at >= ?"), append(args, formatTime(f.Since))
 	}
 	if !f.Until.IsZero() {
 		where, args = append(where, "d.at < ?"), append(args, formatTime(f.Until))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	cond := whereAll(where)
 	var total int
 	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM decisions d"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, mapErr(err, "Decision log")
 	}
-	limit := f.Limit
-	var lim any = limit
-	if limit <= 0 {
-		lim = s.eng.noLimit
+	out, err := collect(ctx, s.read, "Decision log", `SELECT `+decisionColumns+`
+		FROM decisions d LEFT JOIN api_tokens t ON t.id = d.token_id`+cond+`
+		ORDER BY d.at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, s.limit(f.Limit), f.Offset), scanDecision)
+	return out, total, err
+}
+
+// deviceDecisions is Decisions of one device: its keys in the device index
+// and its recent keys not yet moved there, within f's times, as k, and the
+// decisions' other columns (where) from d, joined on the keys' ids only
+// when where filters. The index names no decision that is gone (see
+// PruneDecisionIndex), so the count and the page's ids come from the keys
+// alone, sorted on their own columns (k.at is d.at): sorting whole rows
+// would read every one of a busy device's decisions.
+func (s *Store) deviceDecisions(ctx context.Context, f model.DecisionFilter, where []string, args []any) ([]model.Decision, int, error) {
+	keyCond, keyArgs := "device_id = ?", []any{f.DeviceID}
+	if !f.Since.IsZero() {
+		keyCond, keyArgs = keyCond+" AND at >= ?", append(keyArgs, formatTime(f.Since))
 	}
-	out, err := collect(ctx, s.read, "Decision log", `SELECT d.id, d.at, d.device_id, d.hostname, d.matched_by, d.matched_key,
-		d.result, d.checks, d.token_id, COALESCE(t.name, ''), d.source
-		FROM decisions d LEFT JOIN api_tokens t ON t.id = d.token_id`+cond+
-		" ORDER BY d.at DESC, d.id DESC LIMIT ? OFFSET ?", append(args, lim, f.Offset), scanDecision)
+	if !f.Until.IsZero() {
+		keyCond, keyArgs = keyCond+" AND at < ?", append(keyArgs, formatTime(f.Until))
+	}
+	keys := `(SELECT decision_id, at FROM decision_devices WHERE ` + keyCond + `
+		UNION ALL SELECT decision_id, at FROM decision_devices_recent WHERE ` + keyCond + `) k`
+	args = append(append(slices.Clip(keyArgs), keyArgs...), args...)
+	if len(where) > 0 {
+		keys += " " + s.eng.crossJoin + " decisions d ON d.id = k.decision_id" + whereAll(where)
+	}
+	var total int
+	if err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+keys, args...).Scan(&total); err != nil {
+		return nil, 0, mapErr(err, "Decision log")
+	}
+	out, err := collect(ctx, s.read, "Decision log", `SELECT `+decisionColumns+`
+		FROM (SELECT k.decision_id FROM `+keys+` ORDER BY k.at DESC, k.decision_id DESC LIMIT ? OFFSET ?) p
+		`+s.eng.crossJoin+` decisions d ON d.id = p.decision_id
+		LEFT JOIN api_tokens t ON t.id = d.token_id ORDER BY d.at DESC, d.id DESC`,
+		append(args, s.limit(f.Limit), f.Offset), scanDecision)
 	return out, total, err
 }
 
@@ -204,4 +261,115 @@ func (s *Store) PruneDecisionsThrough(ctx context.Context, last int64, batch int
 		return err
 	})
 	return int(n), mapErr(err, "Decision log")
+}
+
+// indexChunk is how many device keys one IndexDecisions transaction moves
+// at most: a minute of denials at thousands a second, in one transaction;
+// a backlog (after downtime) in several, so that other writes get turns.
+const indexChunk = 500_000
+
+// IndexDecisions moves the device keys of the recent decisions into the
+// device index, oldest first, in transactions of up to indexChunk sorted by
+// the index's key, and returns how many it moved. The decision log's
+// writer calls it once a minute.
+func (s *Store) IndexDecisions(ctx context.Context) (int, error) {
+	moved := 0
+	for {
+		n, err := s.indexDecisions(ctx, indexChunk)
+		moved += n
+		if err != nil || n < indexChunk {
+			return moved, mapErr(err, "Decision log")
+		}
+	}
+}
+
+// indexDecisions moves up to limit device keys, the oldest. PostgreSQL
+// moves in one statement exactly the rows it deletes, so that replicas
+// moving at once neither lose a key nor move one twice.
+func (s *Store) indexDecisions(ctx context.Context, limit int) (int, error) {
+	var n int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		last := int64(math.MaxInt64)
+		err := tx.QueryRowContext(ctx, `SELECT decision_id FROM decision_devices_recent
+			ORDER BY decision_id LIMIT 1 OFFSET ?`, limit-1).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if s.eng == sqliteEngine {
+			res, err := tx.ExecContext(ctx, `INSERT OR FAIL INTO decision_devices (device_id, at, decision_id)
+				SELECT device_id, at, decision_id FROM decision_devices_recent WHERE decision_id <= ?
+				ORDER BY device_id, at, decision_id`, last)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, "DELETE FROM decision_devices_recent WHERE decision_id <= ?", last)
+			}
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `WITH moved AS (DELETE FROM decision_devices_recent WHERE decision_id <= ?
+				RETURNING device_id, at, decision_id)
+			INSERT INTO decision_devices (device_id, at, decision_id) SELECT device_id, at, decision_id FROM moved`, last)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	return int(n), err
+}
+
+// DecisionsBefore reports whether the log holds a decision older than
+// before.
+func (s *Store) DecisionsBefore(ctx context.Context, before time.Time) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, "SELECT 1 FROM decisions WHERE at < ? LIMIT 1", formatTime(before)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err, "Decision log")
+}
+
+// PruneDecisionIndex deletes the device keys of the decisions that
+// PruneDecisions(before) and PruneDecisionsThrough(through) delete (a zero
+// before or through: none), over the devices after after, in key order,
+// that hold about batch entries of the device index, and returns the last
+// device it covered ("" when it reached the end) and how many keys it
+// deleted. The call from "" deletes the recent keys as well. The retention
+// worker calls it from "" to the end before it prunes the decisions, so
+// that the index never names a decision that is gone and the device
+// filter counts and pages on the index alone. A run of devices is a run
+// of the index's pages: a batch writes few.
+func (s *Store) PruneDecisionIndex(ctx context.Context, after string, batch int, before time.Time, through int64) (string, int, error) {
+	var next string
+	var n int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		gone := []any{formatTime(before), through}
+		if after == "" {
+			res, err := tx.ExecContext(ctx, "DELETE FROM decision_devices_recent WHERE at < ? OR decision_id <= ?", gone...)
+			if err != nil {
+				return err
+			}
+			if n, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, `SELECT device_id FROM decision_devices WHERE device_id > ?
+			ORDER BY device_id LIMIT 1 OFFSET ?`, after, max(batch-1, 0)).Scan(&next)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		cond, args := "device_id > ?", []any{after}
+		if next != "" {
+			cond, args = cond+" AND device_id <= ?", append(args, next)
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM decision_devices WHERE "+cond+" AND (at < ? OR decision_id <= ?)",
+			append(args, gone...)...)
+		if err != nil {
+			return err
+		}
+		deleted, err := res.RowsAffected()
+		n += deleted
+		return err
+	})
+	return next, int(n), mapErr(err, "Decision log")
 }

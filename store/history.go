@@ -105,12 +105,8 @@ func (s *Store) HistoryPage(ctx context.Context, f model.HistoryFilter) ([]model
 }
 
 func (s *Store) historyRows(ctx context.Context, cond string, args []any, limit, offset int) ([]model.HistoryEntry, error) {
-	var lim any = limit
-	if limit <= 0 {
-		lim = s.eng.noLimit
-	}
 	return collect(ctx, s.read, "Posture history", "SELECT "+historyColumns+historyFrom+cond+
-		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, lim, offset), scanHistory)
+		" ORDER BY h.id DESC LIMIT ? OFFSET ?", append(args, s.limit(limit), offset), scanHistory)
 }
 
 // historyWhere turns f into a WHERE clause and its arguments.
@@ -146,7 +142,7 @@ func historyWhere(f model.HistoryFilter) (string, []any) {
 	if len(where) == 0 {
 		return "", nil
 	}
-	return " WHERE " + strings.Join(where, " AND "), args
+	return whereAll(where), args
 }
 
 func scanHistory(r scanner) (model.HistoryEntry, error) {

@@ -121,7 +121,11 @@ func fillEveryTable(t *testing.T, s *store.Store, kr *secret.Keyring) {
 			Checks:  []model.DecisionCheck{{ID: 1, Name: "Firewall", Mode: "enforce", Result: "fail", Reasons: []string{"off"}}},
 			TokenID: tok.ID, Source: "10.1.2.3"})
 	}
-	must(s.AppendDecisions(ctx, ds), "AppendDecisions")
+	// Some decisions' device keys in the device index, the rest recent.
+	must(s.AppendDecisions(ctx, ds[:20]), "AppendDecisions")
+	_, err = s.IndexDecisions(ctx)
+	must(err, "IndexDecisions")
+	must(s.AppendDecisions(ctx, ds[20:]), "AppendDecisions")
 }
 
 // fillSync applies a sync of fixtureDevices devices, its antivirus report,

@@ -175,6 +175,17 @@ func sameReads(t *testing.T, a, b *store.Store) {
 			ds, n, err := s.Decisions(ctx, model.DecisionFilter{Limit: 100})
 			return []any{ds, n}, err
 		}},
+		{"Decisions of a device, indexed and recent", func(s *store.Store) (any, error) {
+			var out []any
+			for _, i := range []int{3, 25} {
+				ds, n, err := s.Decisions(ctx, model.DecisionFilter{DeviceID: fixtureDevice(i, "").ID})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, ds, n)
+			}
+			return out, nil
+		}},
 	} {
 		want, err := r.fn(a)
 		if err != nil {

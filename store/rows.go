@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 // querier runs a query: the read pool, the writer or a transaction.
@@ -47,4 +48,20 @@ func collect[T any](ctx context.Context, q querier, what, query string, args []a
 func scanString(r scanner) (string, error) {
 	var s string
 	return s, r.Scan(&s)
+}
+
+// whereAll is the WHERE clause of conds, all of them ("" for none).
+func whereAll(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// limit is the LIMIT argument of a page of n rows (all when n <= 0).
+func (s *Store) limit(n int) any {
+	if n <= 0 {
+		return s.eng.noLimit
+	}
+	return n
 }

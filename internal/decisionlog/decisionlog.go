@@ -22,27 +22,31 @@ import (
 	"postern/internal/posture"
 )
 
-// Store is what the flusher writes to.
+// Store is what the flusher writes to. IndexDecisions moves the device
+// keys of the decisions written since its last call into the device index
+// (store.Store.IndexDecisions).
 type Store interface {
 	AppendDecisions(ctx context.Context, ds []model.Decision) error
+	IndexDecisions(ctx context.Context) (int, error)
 }
 
 // Defaults: room for a few seconds of denials at 20,000 requests a second,
 // written in transactions of up to 16,384 decisions. A transaction writes
-// whole every page it touches, the table's new ones and the device
-// index's, one per distinct device up to the whole index, so larger ones
-// cost less a decision: into a log of 300,000 decisions of a fleet of
-// 100,000, 512 took 84 µs a decision, 8,192 took 21–25 and 16,384 took 16
+// whole every page it touches, so larger ones cost less a decision
 // (BenchmarkAppendDecisionsFleet, docs/performance.md). The flusher
 // writes every second, or as soon as a batch is waiting; a busy second
 // (a quarter of a batch waiting at its tick) waits for the next tick,
 // so that a decision is written within two seconds at most, and within
-// one unless thousands a second are being recorded.
+// one unless thousands a second are being recorded. Once a minute it
+// moves the device keys written since into the device index: a minute's
+// keys share each of its pages, where a second's would each take a page
+// of their own.
 const (
-	DefaultBuffer   = 65536
-	DefaultBatch    = 16384
-	DefaultInterval = time.Second
-	DefaultSample   = 100
+	DefaultBuffer     = 65536
+	DefaultBatch      = 16384
+	DefaultInterval   = time.Second
+	DefaultIndexEvery = time.Minute
+	DefaultSample     = 100
 )
 
 // Log is the recorder. The zero value is not usable; call New. A nil *Log
@@ -63,7 +67,10 @@ type Log struct {
 
 	Batch    int
 	Interval time.Duration
-	ticks    <-chan time.Time // tests' ticks; nil: every Interval
+	// IndexEvery is how often, at most, Run moves the device keys of the
+	// decisions it wrote into the device index (0: after every write).
+	IndexEvery time.Duration
+	ticks      <-chan time.Time // tests' ticks; nil: every Interval
 
 	allowSeq atomic.Uint64
 	results  [3]atomic.Uint64 // denied, unknown, allowed: every answer
@@ -96,7 +103,7 @@ func New(st Store, size, sample int, log *slog.Logger) *Log {
 		sample = 0
 	}
 	return &Log{store: st, log: log, size: size, ready: make(chan struct{}, 1),
-		sample: uint64(sample), Batch: DefaultBatch, Interval: DefaultInterval}
+		sample: uint64(sample), Batch: DefaultBatch, Interval: DefaultInterval, IndexEvery: DefaultIndexEvery}
 }
 
 func resultIndex(r string) int {
@@ -229,7 +236,9 @@ func (l *Log) Written() uint64 { return l.written.Load() }
 // once per decision, which would make every recorded answer wake another
 // goroutine. At a tick with a quarter of a Batch or more waiting, it
 // waits one more Interval (or for the batch to fill), so that a busy
-// second's decisions share a transaction with the next second's.
+// second's decisions share a transaction with the next second's. After a
+// wake that finds decisions written since it last indexed, and
+// IndexEvery since then, it indexes them.
 func (l *Log) Run(ctx context.Context) error {
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
@@ -239,6 +248,7 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 	var spare []model.Decision
 	held := false
+	indexed, indexedAt := l.written.Load(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,6 +272,21 @@ func (l *Log) Run(ctx context.Context) error {
 		}
 		held = false
 		spare = l.drain(ctx, spare)
+		if w := l.written.Load(); w != indexed && time.Since(indexedAt) >= l.IndexEvery {
+			l.index(ctx)
+			indexed, indexedAt = w, time.Now()
+		}
+	}
+}
+
+// index moves the device keys written since the last call into the device
+// index. A failure is logged; the keys stay where the device filter reads
+// them, for the next call.
+func (l *Log) index(ctx context.Context) {
+	ictx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if _, err := l.store.IndexDecisions(ictx); err != nil && ctx.Err() == nil {
+		l.log.Error("decision log: index the devices", "err", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ type memStore struct {
 	entered chan struct{} // when set, told as a write starts
 	// ctxBound: a write with an ended context fails, as the database's.
 	ctxBound bool
+	// indexed is how many decisions IndexDecisions found written, at
+	// each call.
+	indexed []int
 }
 
 func (m *memStore) AppendDecisions(ctx context.Context, ds []model.Decision) error {
@@ -39,6 +43,24 @@ func (m *memStore) AppendDecisions(ctx context.Context, ds []model.Decision) err
 	defer m.mu.Unlock()
 	m.batches = append(m.batches, append([]model.Decision(nil), ds...))
 	return nil
+}
+
+func (m *memStore) IndexDecisions(context.Context) (int, error) {
+	n, _ := m.count()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	moved := n
+	if len(m.indexed) > 0 {
+		moved -= m.indexed[len(m.indexed)-1]
+	}
+	m.indexed = append(m.indexed, n)
+	return moved, nil
+}
+
+func (m *memStore) indexCalls() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.indexed)
 }
 
 func (m *memStore) count() (n, batches int) {
@@ -113,6 +135,46 @@ func TestRunFlushesInBatches(t *testing.T) {
 	n, batches := st.count()
 	if n != 25 || batches < 3 || l.Written() != 25 {
 		t.Errorf("%d decisions in %d batches (written %d), want 25 in at least 3", n, batches, l.Written())
+	}
+}
+
+// Run indexes after a write, once every IndexEvery at most, and not
+// when it wrote nothing since.
+func TestRunIndexesOnceEveryIndexEvery(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		every time.Duration
+		want  []int // written at each index
+	}{
+		{"after every write", 0, []int{3, 5}},
+		{"not yet due", time.Hour, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &memStore{}
+			l := decisionlog.New(st, 1000, 0, quiet)
+			l.Batch, l.IndexEvery = 100, tt.every
+			ticks := make(chan time.Time)
+			decisionlog.SetTicks(l, ticks)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- l.Run(ctx) }()
+			for _, n := range []int{3, 2} {
+				for range n {
+					l.Enqueue(model.Decision{Result: model.DecisionDenied})
+				}
+				ticks <- time.Now()
+				// Taken once Run is back for it: the tick before was
+				// handled, written and indexed. It finds nothing new.
+				ticks <- time.Now()
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := st.indexCalls(); !slices.Equal(got, tt.want) {
+				t.Errorf("indexed after %v written, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

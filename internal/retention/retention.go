@@ -21,6 +21,8 @@ type Store interface {
 	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	DecisionsOverCap(ctx context.Context, keep int) (int64, error)
 	PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error)
+	DecisionsBefore(ctx context.Context, before time.Time) (bool, error)
+	PruneDecisionIndex(ctx context.Context, after string, batch int, before time.Time, through int64) (next string, n int, err error)
 	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
@@ -87,27 +89,11 @@ func (p *Pruner) Run(ctx context.Context) error {
 // Prune deletes every audit entry and history row older than the
 // retention, a batch at a time, and records the pruning in the audit log
 // when it deleted anything. The decision log is pruned first, to its own
-// retention; its pruning is logged, not audited (it is an operational
-// record, pruned daily).
+// retention and cap; its pruning is logged, not audited (it is an
+// operational record, pruned daily).
 func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err error) {
-	if days := p.DecisionDays; days > 0 {
-		dcut := p.now().UTC().AddDate(0, 0, -days)
-		n, derr := p.drain(ctx, dcut, p.store.PruneDecisions)
-		if derr != nil && ctx.Err() == nil {
-			p.log.Error("retention: prune decision log", "err", derr)
-		}
-		if n > 0 {
-			p.log.Info("retention: pruned decision log", "decisions", n, "before", dcut)
-		}
-	}
-	if keep := p.DecisionMaxRows; keep > 0 {
-		n, derr := p.capDecisions(ctx, keep)
-		if derr != nil && ctx.Err() == nil {
-			p.log.Error("retention: cap decision log", "err", derr)
-		}
-		if n > 0 {
-			p.log.Info("retention: pruned decision log beyond its cap", "decisions", n, "max_rows", keep)
-		}
+	if err := p.pruneDecisions(ctx); err != nil && ctx.Err() == nil {
+		p.log.Error("retention: prune decision log", "err", err)
 	}
 	cutoff := p.now().UTC().AddDate(0, 0, -p.days)
 	if auditRows, err = p.drain(ctx, cutoff, p.store.PruneAudit); err == nil {
@@ -130,16 +116,83 @@ func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err err
 	return auditRows, historyRows, err
 }
 
-// capDecisions deletes the oldest decisions beyond the newest keep, a batch
-// at a time.
-func (p *Pruner) capDecisions(ctx context.Context, keep int) (int, error) {
-	last, err := p.store.DecisionsOverCap(ctx, keep)
-	if err != nil || last == 0 {
-		return 0, err
+// pruneDecisions deletes the decision log's entries older than its
+// retention and those beyond its cap: their keys in the device index
+// first, a run of devices at a time, and only once all of those are gone
+// the entries themselves, a batch at a time. The index then never names
+// an entry that is gone.
+func (p *Pruner) pruneDecisions(ctx context.Context) error {
+	var before time.Time
+	old := false
+	if days := p.DecisionDays; days > 0 {
+		before = p.now().UTC().AddDate(0, 0, -days)
+		var err error
+		if old, err = p.store.DecisionsBefore(ctx, before); err != nil {
+			return err
+		}
 	}
-	return p.drain(ctx, time.Time{}, func(ctx context.Context, _ time.Time, batch int) (int, error) {
-		return p.store.PruneDecisionsThrough(ctx, last, batch)
-	})
+	var through int64
+	if keep := p.DecisionMaxRows; keep > 0 {
+		var err error
+		if through, err = p.store.DecisionsOverCap(ctx, keep); err != nil {
+			return err
+		}
+	}
+	if !old && through == 0 {
+		return nil
+	}
+	if !old {
+		before = time.Time{}
+	}
+	keys, err := p.pruneDecisionIndex(ctx, before, through)
+	if err != nil {
+		return err
+	}
+	p.log.Debug("retention: pruned the decision log's device index", "keys", keys)
+	if old {
+		n, err := p.drain(ctx, before, p.store.PruneDecisions)
+		if n > 0 {
+			p.log.Info("retention: pruned decision log", "decisions", n, "before", before)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if through > 0 {
+		n, err := p.drain(ctx, time.Time{}, func(ctx context.Context, _ time.Time, batch int) (int, error) {
+			return p.store.PruneDecisionsThrough(ctx, through, batch)
+		})
+		if n > 0 {
+			p.log.Info("retention: pruned decision log beyond its cap", "decisions", n, "max_rows", p.DecisionMaxRows)
+		}
+		return err
+	}
+	return nil
+}
+
+// indexBatch is how many keys of the decision log's device index one
+// pruning transaction covers, in units of Batch: a key is a twentieth of
+// an entry's size.
+const indexBatch = 10
+
+// pruneDecisionIndex deletes the device index's keys of the entries older
+// than before or up to through, a run of devices at a time, and returns
+// how many.
+func (p *Pruner) pruneDecisionIndex(ctx context.Context, before time.Time, through int64) (int, error) {
+	total, after := 0, ""
+	for {
+		next, n, err := p.store.PruneDecisionIndex(ctx, after, p.Batch*indexBatch, before, through)
+		total += n
+		if err != nil || next == "" {
+			return total, err
+		}
+		after = next
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(p.Pause):
+		}
+	}
 }
 
 // drain calls prune until a batch comes back short, pausing between

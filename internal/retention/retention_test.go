@@ -129,7 +129,14 @@ func TestPruneDecisionLog(t *testing.T) {
 		ds = append(ds, model.Decision{At: at, DeviceID: "m1", MatchedBy: "defender_machine_id", Result: model.DecisionDenied,
 			Checks: []model.DecisionCheck{{ID: 1, Name: "Firewall", Mode: "enforce", Result: "fail"}}})
 	}
-	if err := st.AppendDecisions(ctx, ds); err != nil {
+	// Some in the device index, the rest recent.
+	if err := st.AppendDecisions(ctx, ds[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.IndexDecisions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendDecisions(ctx, ds[5:]); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.AppendAudit(ctx, audit.Entry{At: now.AddDate(0, 0, -8), Actor: "alice", Action: audit.Login, Outcome: audit.Success}); err != nil {
@@ -151,6 +158,11 @@ func TestPruneDecisionLog(t *testing.T) {
 		if d.At.Before(now.AddDate(0, 0, -7)) {
 			t.Errorf("decision of %v kept past 7 days", d.At)
 		}
+	}
+	// The device filter counts the device index's keys alone: the pruned
+	// entries' keys went with them.
+	if _, n, err := st.Decisions(ctx, model.DecisionFilter{DeviceID: "m1"}); err != nil || n != 3 {
+		t.Errorf("m1's decisions after pruning: %d (%v), want 3", n, err)
 	}
 	if n := len(mustAudit(t, st, audit.Login)); n != 1 {
 		t.Errorf("%d login entries left, want the audit log untouched", n)
@@ -186,6 +198,11 @@ func TestPruneDecisionLogToItsCap(t *testing.T) {
 	for _, d := range left {
 		if d.At.Before(now.Add(-time.Hour + 15*time.Second)) {
 			t.Errorf("decision %s of %v kept, an older one than the newest 10", d.DeviceID, d.At)
+		}
+	}
+	for dev, want := range map[string]int{"m0": 0, "m14": 0, "m15": 1, "m24": 1} {
+		if _, n, err := st.Decisions(ctx, model.DecisionFilter{DeviceID: dev}); err != nil || n != want {
+			t.Errorf("%s's decisions after the cap: %d (%v), want %d", dev, n, err, want)
 		}
 	}
 	p.DecisionMaxRows = 0

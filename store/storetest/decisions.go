@@ -16,6 +16,8 @@ func testDecisions(t *testing.T, open Opener) {
 		tcase{"Prune", decisionsPrune},
 		tcase{"Cap", decisionsCap},
 		tcase{"LargeBatch", decisionsLargeBatch},
+		tcase{"DeviceIndex", decisionsDeviceIndex},
+		tcase{"DeviceIndexPrune", decisionsDeviceIndexPrune},
 	)
 }
 
@@ -181,5 +183,155 @@ func decisionsCap(t *testing.T, s Store) {
 	slices.Sort(devs)
 	if total != 3 || !slices.Equal(devs, []string{"m4", "m5", "m6"}) {
 		t.Errorf("after the cap: %d %v, want the newest 3", total, devs)
+	}
+}
+
+// devicePage is the results and times (seconds after at(1, 0)) of the
+// decisions of device, newest first, and the total.
+func devicePage(t *testing.T, s Store, f model.DecisionFilter) ([]string, int) {
+	t.Helper()
+	ds, n, err := s.Decisions(t.Context(), f)
+	must(t, err, "Decisions")
+	var got []string
+	for _, d := range ds {
+		if d.DeviceID != f.DeviceID {
+			t.Fatalf("device %q's decisions hold one of %q", f.DeviceID, d.DeviceID)
+		}
+		got = append(got, fmt.Sprintf("%s@%d", d.Result, int(d.At.Sub(at(1, 0))/time.Second)))
+	}
+	return got, n
+}
+
+// The device filter reads the decisions of a device whether their keys
+// are still recent or already in the device index, and IndexDecisions
+// moves the recent ones, each once, without those of no device.
+func decisionsDeviceIndex(t *testing.T, s Store) {
+	ctx := t.Context()
+	d := func(sec int, device, result string) model.Decision {
+		return model.Decision{At: at(1, 0).Add(time.Duration(sec) * time.Second), DeviceID: device,
+			MatchedBy: "defender_machine_id", MatchedKey: device, Result: result}
+	}
+	must(t, s.AppendDecisions(ctx, []model.Decision{d(1, "m1", model.DecisionDenied), d(2, "m2", model.DecisionDenied),
+		d(3, "", model.DecisionUnknown), d(4, "m1", model.DecisionAllowed)}), "AppendDecisions")
+	want := []string{"allowed@4", "denied@1"}
+	if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: "m1"}); !slices.Equal(got, want) || n != 2 {
+		t.Errorf("m1 before indexing: %v (%d), want %v", got, n, want)
+	}
+	moved, err := s.IndexDecisions(ctx)
+	must(t, err, "IndexDecisions")
+	if moved != 3 {
+		t.Errorf("IndexDecisions moved %d keys, want 3 (the decision of no device has none)", moved)
+	}
+	// Half indexed, half recent: one order, one total, one page at a time.
+	must(t, s.AppendDecisions(ctx, []model.Decision{d(5, "m1", model.DecisionDenied), d(0, "m1", model.DecisionUnknown)}), "AppendDecisions")
+	want = []string{"denied@5", "allowed@4", "denied@1", "unknown@0"}
+	for round := range 2 {
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: "m1"}); !slices.Equal(got, want) || n != 4 {
+			t.Errorf("round %d: m1: %v (%d), want %v", round, got, n, want)
+		}
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: "m1", Limit: 2, Offset: 1}); !slices.Equal(got, want[1:3]) || n != 4 {
+			t.Errorf("round %d: m1's second page: %v (%d), want %v", round, got, n, want[1:3])
+		}
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: "m1", Result: model.DecisionDenied, Since: at(1, 0).Add(time.Second)}); !slices.Equal(got, []string{"denied@5", "denied@1"}) || n != 2 {
+			t.Errorf("round %d: m1's denials since 1 s: %v (%d)", round, got, n)
+		}
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: "m2"}); !slices.Equal(got, []string{"denied@2"}) || n != 1 {
+			t.Errorf("round %d: m2: %v (%d)", round, got, n)
+		}
+		moved, err = s.IndexDecisions(ctx)
+		must(t, err, "IndexDecisions")
+		if wantMoved := []int{2, 0}[round]; moved != wantMoved {
+			t.Errorf("round %d: IndexDecisions moved %d, want %d", round, moved, wantMoved)
+		}
+	}
+}
+
+// pruneIndex calls PruneDecisionIndex from the first device to the last,
+// and returns how many keys it deleted and where each batch ended.
+func pruneIndex(t *testing.T, s Store, batch int, before time.Time, through int64) (int, []string) {
+	t.Helper()
+	var ends []string
+	deleted, after := 0, ""
+	for len(ends) < 20 {
+		next, n, err := s.PruneDecisionIndex(t.Context(), after, batch, before, through)
+		must(t, err, "PruneDecisionIndex")
+		deleted += n
+		if ends = append(ends, next); next == "" {
+			break
+		}
+		after = next
+	}
+	return deleted, ends
+}
+
+// PruneDecisionIndex deletes the keys of the decisions that pruning by
+// age or by id would delete, recent or indexed, a run of devices at a
+// time, and nothing else; then the decisions go, and the device filter
+// finds the rest.
+func decisionsDeviceIndexPrune(t *testing.T, s Store) {
+	ctx := t.Context()
+	var ds []model.Decision
+	for i := range 12 { // m0 m1 m2 m3, three each, oldest first
+		ds = append(ds, model.Decision{At: at(1, 0).Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%4),
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied})
+	}
+	must(t, s.AppendDecisions(ctx, ds[:8]), "AppendDecisions")
+	if _, err := s.IndexDecisions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.AppendDecisions(ctx, ds[8:]), "AppendDecisions")
+
+	// By id: the 10 oldest, 8 indexed and 2 recent.
+	last, err := s.DecisionsOverCap(ctx, 2)
+	must(t, err, "DecisionsOverCap")
+	if n, _ := pruneIndex(t, s, 4, time.Time{}, 0); n != 0 {
+		t.Errorf("PruneDecisionIndex with nothing to prune deleted %d", n)
+	}
+	// Batches of about 4 keys: the first runs through m1 (the fourth key
+	// is m1's), the second through m3, the third finds the end.
+	if n, ends := pruneIndex(t, s, 4, time.Time{}, last); n != 10 || !slices.Equal(ends, []string{"m1", "m3", ""}) {
+		t.Errorf("PruneDecisionIndex deleted %d in batches ending %q, want 10 ending m1, m3, the end", n, ends)
+	}
+	if n, err := s.PruneDecisionsThrough(ctx, last, 100); err != nil || n != 10 {
+		t.Fatalf("PruneDecisionsThrough: %d, %v; want 10", n, err)
+	}
+	for dev, want := range map[string][]string{"m0": nil, "m1": nil, "m2": {"denied@10"}, "m3": {"denied@11"}} {
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: dev}); !slices.Equal(got, want) || n != len(want) {
+			t.Errorf("%s after pruning by id: %v (%d), want %v", dev, got, n, want)
+		}
+	}
+
+	// By age: two of m5's three decisions are older than at(1, 0).
+	var m5 []model.Decision
+	for _, sec := range []int{-7200, -3600, 30} {
+		m5 = append(m5, model.Decision{At: at(1, 0).Add(time.Duration(sec) * time.Second), DeviceID: "m5",
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied})
+	}
+	must(t, s.AppendDecisions(ctx, m5[:1]), "AppendDecisions")
+	if _, err := s.IndexDecisions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.AppendDecisions(ctx, m5[1:]), "AppendDecisions")
+	for _, tt := range []struct {
+		before time.Time
+		want   bool
+	}{{at(1, 0).Add(-2 * time.Hour), false}, {at(1, 0), true}} {
+		if old, err := s.DecisionsBefore(ctx, tt.before); err != nil || old != tt.want {
+			t.Errorf("DecisionsBefore(%v) = %v, %v; want %v", tt.before, old, err, tt.want)
+		}
+	}
+	if n, _ := pruneIndex(t, s, 100, at(1, 0), 0); n != 2 {
+		t.Errorf("PruneDecisionIndex by age deleted %d keys, want m5's two old ones", n)
+	}
+	if n, err := s.PruneDecisions(ctx, at(1, 0), 100); err != nil || n != 2 {
+		t.Fatalf("PruneDecisions: %d, %v; want 2", n, err)
+	}
+	for dev, want := range map[string][]string{"m5": {"denied@30"}, "m2": {"denied@10"}} {
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: dev}); !slices.Equal(got, want) || n != len(want) {
+			t.Errorf("%s after pruning by age: %v (%d), want %v", dev, got, n, want)
+		}
+		if got, n := devicePage(t, s, model.DecisionFilter{DeviceID: dev, Result: model.DecisionDenied}); !slices.Equal(got, want) || n != len(want) {
+			t.Errorf("%s's denials after pruning by age: %v (%d), want %v", dev, got, n, want)
+		}
 	}
 }

@@ -80,6 +80,9 @@ type Store interface {
 	PruneDecisions(ctx context.Context, cutoff time.Time, batch int) (int, error)
 	DecisionsOverCap(ctx context.Context, keep int) (int64, error)
 	PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error)
+	IndexDecisions(ctx context.Context) (int, error)
+	PruneDecisionIndex(ctx context.Context, after string, batch int, before time.Time, through int64) (string, int, error)
+	DecisionsBefore(ctx context.Context, before time.Time) (bool, error)
 
 	// Antivirus health, recorded per sync run.
 	ApplyAV(ctx context.Context, res model.AVRun, rows []model.DeviceAV) (model.AVRun, error)
