@@ -238,18 +238,24 @@ func TestShutdownDuringADrainWritesTheRest(t *testing.T) {
 	}
 }
 
-// One allow in sample is kept; allows are counted per passing check.
+// One allow in sample is kept, drawn at random (a gateway's requests come
+// in patterns that a fixed stride would follow); sample 1 keeps every
+// one.
 func TestAllowSample(t *testing.T) {
-	l := decisionlog.New(&memStore{}, 10, 4, quiet)
 	checks := []posture.CheckResult{{ID: 1, Name: "A", Result: posture.Pass}, {ID: 2, Name: "B", Result: posture.Fail, Mode: posture.ModeMonitor}}
-	kept := 0
-	for range 20 {
-		if l.Allowed(checks) {
-			kept++
+	for _, tt := range []struct {
+		sample, n, lo, hi int // kept within [lo, hi]: 40,000 at 1 in 4 is 10,000, give or take 87 (σ)
+	}{{4, 40_000, 9_500, 10_500}, {1, 100, 100, 100}} {
+		l := decisionlog.New(&memStore{}, 10, tt.sample, quiet)
+		kept := 0
+		for range tt.n {
+			if l.Allowed(checks) {
+				kept++
+			}
 		}
-	}
-	if kept != 5 {
-		t.Errorf("%d of 20 allows sampled at 1 in 4, want 5", kept)
+		if kept < tt.lo || kept > tt.hi {
+			t.Errorf("%d of %d allows sampled at 1 in %d, want %d to %d", kept, tt.n, tt.sample, tt.lo, tt.hi)
+		}
 	}
 	if none := decisionlog.New(&memStore{}, 10, 0, quiet); none.Allowed(checks) {
 		t.Error("an allow sampled with sampling off")
@@ -302,6 +308,44 @@ func TestAllowedCountsByCheck(t *testing.T) {
 	want := map[string]float64{"1 A renamed": 4, "2 B": 3}
 	if !maps.Equal(got, want) {
 		t.Errorf("allowed by check %v, want %v", got, want)
+	}
+}
+
+// Allows counted from many goroutines at once, each on the shard of its
+// CPU, add up to every one, per check and in all.
+func TestAllowedCountsFromEveryCPU(t *testing.T) {
+	l := decisionlog.New(&memStore{}, 10, 0, quiet)
+	checks := []posture.CheckResult{{ID: 1, Name: "A", Result: posture.Pass}, {ID: 2, Name: "B", Result: posture.Pass}}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5000 {
+				l.Allowed(checks)
+			}
+		})
+	}
+	wg.Wait()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(l)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, lp := range m.GetLabel() {
+				key += " " + lp.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue()
+		}
+	}
+	for _, key := range []string{"postern_decision_check_allowed_total A 1", "postern_decision_check_allowed_total B 2", // labels by name
+		"postern_decisions_total allowed"} {
+		if got[key] != 40_000 {
+			t.Errorf("%s = %v, want 40,000", key, got[key])
+		}
 	}
 }
 
