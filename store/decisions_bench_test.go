@@ -56,12 +56,23 @@ func BenchmarkAppendDecisionsFleet(b *testing.B) {
 		return model.Decision{At: time.Now(), DeviceID: fmt.Sprintf("%040x", n), Hostname: fmt.Sprint("host-", n, ".corp.example.com"),
 			MatchedBy: "defender_machine_id", MatchedKey: fmt.Sprintf("%040x", n), Result: model.DecisionDenied, Checks: cs, TokenID: 1, Source: "10.0.0.1"}
 	}
-	for _, bc := range []struct{ prefill, size, minute int }{
-		{300_000, 512, 65_536}, {300_000, 2048, 65_536}, {300_000, 16384, 65_536}, {300_000, 16384, 393_216},
-		{2_000_000, 2048, 65_536}, {2_000_000, 16384, 65_536}, {2_000_000, 16384, 393_216},
+	for _, bc := range []struct {
+		postgres              bool
+		prefill, size, minute int
+	}{
+		{false, 300_000, 512, 65_536}, {false, 300_000, 2048, 65_536}, {false, 300_000, 16384, 65_536}, {false, 300_000, 16384, 393_216},
+		{false, 2_000_000, 2048, 65_536}, {false, 2_000_000, 16384, 65_536}, {false, 2_000_000, 16384, 393_216},
+		{true, 300_000, 16384, 65_536},
 	} {
-		b.Run(fmt.Sprintf("log_%d/tx_%d/minute_%d", bc.prefill, bc.size, bc.minute), func(b *testing.B) {
+		engine := "sqlite"
+		if bc.postgres {
+			engine = "postgres"
+		}
+		b.Run(fmt.Sprintf("%s/log_%d/tx_%d/minute_%d", engine, bc.prefill, bc.size, bc.minute), func(b *testing.B) {
 			st := teststore.Open(b, store.Options{})
+			if bc.postgres {
+				st = teststore.OpenPostgres(b, store.Options{})
+			}
 			batch := make([]model.Decision, 16384)
 			for done := 0; done < bc.prefill; done += len(batch) {
 				for i := range batch {
@@ -75,8 +86,8 @@ func BenchmarkAppendDecisionsFleet(b *testing.B) {
 				b.Fatal(err)
 			}
 			batch = batch[:bc.size]
-			n := 0
-			var indexing time.Duration
+			n, appends := 0, 0
+			var indexing, appending time.Duration
 			for b.Loop() {
 				for sinceIndex := 0; sinceIndex < bc.minute; sinceIndex += len(batch) {
 					b.StopTimer()
@@ -84,10 +95,12 @@ func BenchmarkAppendDecisionsFleet(b *testing.B) {
 						batch[i] = decision()
 					}
 					b.StartTimer()
+					start := time.Now()
 					if err := st.AppendDecisions(context.Background(), batch); err != nil {
 						b.Fatal(err)
 					}
-					n += len(batch)
+					appending += time.Since(start)
+					n, appends = n+len(batch), appends+1
 				}
 				start := time.Now()
 				if _, err := st.IndexDecisions(context.Background()); err != nil {
@@ -98,6 +111,7 @@ func BenchmarkAppendDecisionsFleet(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n), "µs/decision")
 			b.ReportMetric(float64(indexing.Microseconds())/float64(n), "index-µs/decision")
 			b.ReportMetric(float64(indexing.Milliseconds())/float64(b.N), "ms/index")
+			b.ReportMetric(float64(appending.Microseconds())/1000/float64(appends), "ms/tx")
 		})
 	}
 }
