@@ -79,7 +79,10 @@ func newEnvDeps(t *testing.T, microsoftURL string, deps Deps) *testEnv {
 		log:         slog.New(LogHandler(slog.NewTextHandler(logs, nil))), // as serve.go builds it
 		now:         clock.Now,
 		integration: integration.Options{LoginURL: microsoftURL, APIURL: microsoftURL},
-		syncer: syncer.Options{Interval: time.Hour,
+		// No start-up sync: it could run just as a test configures the
+		// integration, and the test's own run would then follow it,
+		// unseen by a test waiting for the run after the last one.
+		syncer: syncer.Options{Interval: time.Hour, FirstSync: time.Hour,
 			List: defender.ListOptions{BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}},
 	})
 	// Loaded before the test acts: Run's start-up closes runs it finds

@@ -1,9 +1,6 @@
 package syncer
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // Among several replicas on one database only the sync leader syncs:
 // it runs Lead under its fenced context; the others reload what it
@@ -24,7 +21,7 @@ func (w *Worker) Lead(ctx context.Context) error {
 	if err := w.Reload(ctx); err != nil {
 		return err
 	}
-	return w.loop(ctx, w.opts.Now().Add(time.Second), TriggerStartup)
+	return w.loop(ctx, w.opts.Now().Add(w.opts.FirstSync), TriggerStartup)
 }
 
 // Leading reports whether this replica runs the sync: always for a single

@@ -62,6 +62,9 @@ type Store interface {
 type Options struct {
 	Interval   time.Duration
 	RunTimeout time.Duration // default 15 minutes
+	// FirstSync is how long after Run (or Lead) starts its first sync
+	// runs (default 1 s): soon, but after the console is serving.
+	FirstSync time.Duration
 	// RemovalGuard is the share of the active fleet, in percent, that one
 	// listing may mark missing before its run is held (default
 	// DefaultRemovalGuard).
@@ -116,6 +119,9 @@ func New(st Store, src Source, h *fleet.Holder, log *slog.Logger, o Options) *Wo
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.FirstSync <= 0 {
+		o.FirstSync = time.Second
 	}
 	if o.AVGrace <= 0 {
 		o.AVGrace = 30 * time.Second
@@ -193,7 +199,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.Load(ctx); err != nil {
 		return err
 	}
-	return w.loop(ctx, w.opts.Now().Add(time.Second), TriggerStartup) // first sync soon after start
+	return w.loop(ctx, w.opts.Now().Add(w.opts.FirstSync), TriggerStartup)
 }
 
 // loop syncs at next for reason, then on every tick and trigger until ctx
