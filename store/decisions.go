@@ -20,10 +20,11 @@ import (
 const decisionsPerInsert = 128
 
 // insertDecisions is the INSERT of n decisions. On PostgreSQL the same
-// statement adds their device keys to decision_devices_recent: a
-// data-modifying WITH names exactly the statement's own rows, while other
-// replicas insert theirs. SQLite, with one writer, adds them once a batch
-// (recentSince).
+// statement adds their device keys to decision_devices_recent (a
+// data-modifying WITH). SQLite has no such statement: it adds them once a
+// batch, the keys of the ids above the largest before the batch
+// (recentSince), which are the batch's own since writes run one at a time
+// (on PostgreSQL too, under the write lock).
 func (e *engine) insertDecisions(n int) string {
 	insert := e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
@@ -35,7 +36,7 @@ func (e *engine) insertDecisions(n int) string {
 }
 
 // recentSince adds to decision_devices_recent the device keys of the
-// decisions after the bound id, the batch's own on SQLite.
+// decisions after the bound id.
 const recentSince = `INSERT OR FAIL INTO decision_devices_recent (decision_id, device_id, at)
 	SELECT id, device_id, at FROM decisions WHERE id > ? AND device_id <> ''`
 
@@ -178,7 +179,10 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 // when where filters. The index names no decision that is gone (see
 // PruneDecisionIndex), so the count and the page's ids come from the keys
 // alone, sorted on their own columns (k.at is d.at): sorting whole rows
-// would read every one of a busy device's decisions.
+// would read every one of a busy device's decisions. The page's rows are
+// still held to the device: should a key outlive its decision and the id
+// be used again (SQLite reuses the ids of an emptied table), it shows
+// nothing of another device.
 func (s *Store) deviceDecisions(ctx context.Context, f model.DecisionFilter, where []string, args []any) ([]model.Decision, int, error) {
 	keyCond, keyArgs := "device_id = ?", []any{f.DeviceID}
 	if !f.Since.IsZero() {
@@ -199,9 +203,9 @@ func (s *Store) deviceDecisions(ctx context.Context, f model.DecisionFilter, whe
 	}
 	out, err := collect(ctx, s.read, "Decision log", `SELECT `+decisionColumns+`
 		FROM (SELECT k.decision_id FROM `+keys+` ORDER BY k.at DESC, k.decision_id DESC LIMIT ? OFFSET ?) p
-		`+s.eng.crossJoin+` decisions d ON d.id = p.decision_id
+		`+s.eng.crossJoin+` decisions d ON d.id = p.decision_id AND d.device_id = ?
 		LEFT JOIN api_tokens t ON t.id = d.token_id ORDER BY d.at DESC, d.id DESC`,
-		append(args, s.limit(f.Limit), f.Offset), scanDecision)
+		append(args, s.limit(f.Limit), f.Offset, f.DeviceID), scanDecision)
 	return out, total, err
 }
 
@@ -284,8 +288,8 @@ func (s *Store) IndexDecisions(ctx context.Context) (int, error) {
 }
 
 // indexDecisions moves up to limit device keys, the oldest. PostgreSQL
-// moves in one statement exactly the rows it deletes, so that replicas
-// moving at once neither lose a key nor move one twice.
+// moves in one statement exactly the rows it deletes (DELETE … RETURNING
+// in a data-modifying WITH); SQLite inserts, then deletes the same ids.
 func (s *Store) indexDecisions(ctx context.Context, limit int) (int, error) {
 	var n int64
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
@@ -309,7 +313,8 @@ func (s *Store) indexDecisions(ctx context.Context, limit int) (int, error) {
 		}
 		res, err := tx.ExecContext(ctx, `WITH moved AS (DELETE FROM decision_devices_recent WHERE decision_id <= ?
 				RETURNING device_id, at, decision_id)
-			INSERT INTO decision_devices (device_id, at, decision_id) SELECT device_id, at, decision_id FROM moved`, last)
+			INSERT INTO decision_devices (device_id, at, decision_id) SELECT device_id, at, decision_id FROM moved
+			ORDER BY device_id, at, decision_id`, last)
 		if err == nil {
 			n, err = res.RowsAffected()
 		}
@@ -338,7 +343,11 @@ func (s *Store) DecisionsBefore(ctx context.Context, before time.Time) (bool, er
 // worker calls it from "" to the end before it prunes the decisions, so
 // that the index never names a decision that is gone and the device
 // filter counts and pages on the index alone. A run of devices is a run
-// of the index's pages: a batch writes few.
+// of the index's pages: a batch writes few. The order holds because
+// writes run one at a time (on PostgreSQL too, under the write lock): a
+// batch of decisions is committed whole before or after each of these
+// transactions, and one after has ids above through and times after
+// before.
 func (s *Store) PruneDecisionIndex(ctx context.Context, after string, batch int, before time.Time, through int64) (string, int, error) {
 	var next string
 	var n int64

@@ -53,9 +53,8 @@ const (
 // Log is the recorder. The zero value is not usable; call New. A nil *Log
 // records nothing (the decision log is off).
 type Log struct {
-	store  Store
-	log    *slog.Logger
-	sample uint64 // record one allow in sample; 0: none
+	store Store
+	log   *slog.Logger
 
 	// pending is the buffer, at most size decisions: Enqueue appends
 	// under mu, and the flusher takes the whole of it at once, leaving
@@ -87,6 +86,9 @@ type Log struct {
 	// of times a second.
 	checks   atomic.Pointer[map[int64]*checkCount]
 	checksMu sync.Mutex
+	// sample: record one allow in sample (0: none). Read with checks on
+	// every allow, away from the lines Enqueue writes.
+	sample uint64
 }
 
 // checkCount is one check's count, spread over allowShards counters: an
@@ -270,8 +272,9 @@ func (l *Log) Written() uint64 { return l.written.Load() }
 // goroutine. At a tick with a quarter of a Batch or more waiting, it
 // waits one more Interval (or for the batch to fill), so that a busy
 // second's decisions share a transaction with the next second's. After a
-// wake that finds decisions written since it last indexed, and
-// IndexEvery since then, it indexes them.
+// wake that finds decisions written since it last indexed (or at the
+// first wake due, those an earlier run left), and IndexEvery since then,
+// it indexes them.
 func (l *Log) Run(ctx context.Context) error {
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
@@ -281,7 +284,8 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 	var spare []model.Decision
 	held := false
-	indexed, indexedAt := l.written.Load(), time.Now()
+	// The first time due, index whatever an earlier run left recent.
+	indexed, indexedAt := ^uint64(0), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -313,8 +317,8 @@ func (l *Log) Run(ctx context.Context) error {
 }
 
 // index moves the device keys written since the last call into the device
-// index. A failure is logged; the keys stay where the device filter reads
-// them, for the next call.
+// index. A failure, or a shutdown cutting it short, leaves the keys where
+// the device filter reads them, for the next call.
 func (l *Log) index(ctx context.Context) {
 	ictx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -324,8 +328,9 @@ func (l *Log) index(ctx context.Context) {
 }
 
 // shutdownDrain is how long Run goes on starting transactions after its
-// context ends; writeTimeout bounds each one. A transaction under way is
-// never cut short by a shutdown.
+// context ends; writeTimeout bounds each one. A write under way is never
+// cut short by a shutdown (a move into the device index may be: the keys
+// stay recent until the next).
 const (
 	shutdownDrain = 5 * time.Second
 	writeTimeout  = 30 * time.Second

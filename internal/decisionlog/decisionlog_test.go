@@ -139,15 +139,17 @@ func TestRunFlushesInBatches(t *testing.T) {
 }
 
 // Run indexes after a write, once every IndexEvery at most, and not
-// when it wrote nothing since.
+// when it wrote nothing since, except once, for what an earlier run left.
 func TestRunIndexesOnceEveryIndexEvery(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		every time.Duration
-		want  []int // written at each index
+		name    string
+		every   time.Duration
+		batches []int // decisions before each tick
+		want    []int // written at each index
 	}{
-		{"after every write", 0, []int{3, 5}},
-		{"not yet due", time.Hour, nil},
+		{"after every write", 0, []int{3, 2}, []int{3, 5}},
+		{"not yet due", time.Hour, []int{3, 2}, nil},
+		{"what an earlier run left, once", 0, []int{0, 0}, []int{0}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := &memStore{}
@@ -158,7 +160,7 @@ func TestRunIndexesOnceEveryIndexEvery(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error)
 			go func() { done <- l.Run(ctx) }()
-			for _, n := range []int{3, 2} {
+			for _, n := range tt.batches {
 				for range n {
 					l.Enqueue(model.Decision{Result: model.DecisionDenied})
 				}
