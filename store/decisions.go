@@ -26,7 +26,7 @@ const decisionsPerInsert = 128
 // (recentSince), which are the batch's own since writes run one at a time
 // (on PostgreSQL too, under the write lock).
 func (e *engine) insertDecisions(n int) string {
-	insert := e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks, token_id, source) VALUES ` +
+	insert := e.insertOrFail + ` decisions (at, device_id, hostname, matched_by, matched_key, result, checks_set, token_id, source) VALUES ` +
 		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
 	if e == sqliteEngine {
 		return insert
@@ -45,11 +45,12 @@ const recentSince = `INSERT OR FAIL INTO decision_devices_recent (decision_id, d
 // many rows per statement, prepared once per batch: the flusher shares
 // the machine's CPUs with the requests it records. Their device keys go
 // to decision_devices_recent, in id order, for IndexDecisions to move into
-// the device index.
+// the device index; each names its set of checks (decision_sets.go).
 func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error {
 	if len(ds) == 0 {
 		return nil
 	}
+	var learned map[uint64]knownSet
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var last int64
 		if s.eng == sqliteEngine {
@@ -66,6 +67,8 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			defer st.Close()
 			full = st
 		}
+		sets := setResolver{tx: tx, sets: s.sets, now: s.now()}
+		defer sets.close()
 		args := make([]any, 0, 9*decisionsPerInsert)
 		var js []byte
 		for len(ds) > 0 {
@@ -74,8 +77,12 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			args = args[:0]
 			for _, d := range chunk {
 				js = appendDecisionChecks(js[:0], d.Checks)
+				set, err := sets.id(ctx, js)
+				if err != nil {
+					return err
+				}
 				args = append(args, formatTime(d.At), d.DeviceID, d.Hostname, d.MatchedBy, d.MatchedKey, d.Result,
-					string(js), d.TokenID, d.Source)
+					set, d.TokenID, d.Source)
 			}
 			var err error
 			if len(chunk) == decisionsPerInsert {
@@ -88,11 +95,16 @@ func (s *Store) AppendDecisions(ctx context.Context, ds []model.Decision) error 
 			}
 		}
 		if s.eng == sqliteEngine {
-			_, err := tx.ExecContext(ctx, recentSince, last)
-			return err
+			if _, err := tx.ExecContext(ctx, recentSince, last); err != nil {
+				return err
+			}
 		}
+		learned = sets.batch
 		return nil
 	})
+	if err == nil {
+		s.sets.learn(learned)
+	}
 	return mapErr(err, "Decision log")
 }
 
@@ -131,9 +143,14 @@ func appendDecisionChecks(b []byte, cs []model.DecisionCheck) []byte {
 }
 
 // decisionColumns are a decision's columns as scanDecision reads them,
-// from decisions d and api_tokens t.
+// from decisions d and decisionJoins.
 const decisionColumns = `d.id, d.at, d.device_id, d.hostname, d.matched_by, d.matched_key,
-	d.result, d.checks, d.token_id, COALESCE(t.name, ''), d.source`
+	d.result, COALESCE(c.checks, '[]'), d.token_id, COALESCE(t.name, ''), d.source`
+
+// decisionJoins join to decisions d the set of checks each names (c) and
+// its token (t), for decisionColumns.
+const decisionJoins = ` LEFT JOIN decision_check_sets c ON c.id = d.checks_set
+	LEFT JOIN api_tokens t ON t.id = d.token_id`
 
 // Decisions returns the recorded decisions f selects, newest first, and
 // how many match.
@@ -144,7 +161,7 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 		where, args = append(where, "d.hostname "+s.eng.like+" ? ESCAPE '\\'"), append(args, likePrefix(f.Hostname))
 	}
 	if f.CheckID != 0 {
-		where = append(where, s.eng.jsonArrayHasID("d.checks"))
+		where = append(where, "d.checks_set IN (SELECT cs.id FROM decision_check_sets cs WHERE "+s.eng.jsonArrayHasID("cs.checks")+")")
 		args = append(args, f.CheckID)
 	}
 	if f.Result != "" {
@@ -168,7 +185,7 @@ func (s *Store) Decisions(ctx context.Context, f model.DecisionFilter) ([]model.
 		return nil, 0, mapErr(err, "Decision log")
 	}
 	out, err := collect(ctx, s.read, "Decision log", `SELECT `+decisionColumns+`
-		FROM decisions d LEFT JOIN api_tokens t ON t.id = d.token_id`+cond+`
+		FROM decisions d`+decisionJoins+cond+`
 		ORDER BY d.at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, s.limit(f.Limit), f.Offset), scanDecision)
 	return out, total, err
 }
@@ -204,7 +221,7 @@ func (s *Store) deviceDecisions(ctx context.Context, f model.DecisionFilter, whe
 	out, err := collect(ctx, s.read, "Decision log", `SELECT `+decisionColumns+`
 		FROM (SELECT k.decision_id FROM `+keys+` ORDER BY k.at DESC, k.decision_id DESC LIMIT ? OFFSET ?) p
 		`+s.eng.crossJoin+` decisions d ON d.id = p.decision_id AND d.device_id = ?
-		LEFT JOIN api_tokens t ON t.id = d.token_id ORDER BY d.at DESC, d.id DESC`,
+		`+decisionJoins+` ORDER BY d.at DESC, d.id DESC`,
 		append(args, s.limit(f.Limit), f.Offset, f.DeviceID), scanDecision)
 	return out, total, err
 }

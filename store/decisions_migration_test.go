@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,9 +11,10 @@ import (
 	"postern/store"
 )
 
-// Migration 0033 builds the device index from the decisions a database
-// already holds, and drops the index it replaces: a database at 0032
-// keeps its decisions findable by device.
+// Migrations 0033 and 0034 keep the decisions a database at 0032 holds:
+// 0033 builds the device index from them and drops the index it replaces,
+// so they stay findable by device; 0034 moves their checks into sets, one
+// per distinct set, so they read back as they were.
 func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	ctx := context.Background()
 	path := dbPath(t)
@@ -21,7 +23,7 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	var ds []model.Decision
 	for i := range 6 {
 		ds = append(ds, model.Decision{At: at.Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%2),
-			MatchedBy: "defender_machine_id", Result: model.DecisionDenied})
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied, Checks: checksOf(fmt.Sprint("Check ", i%3))})
 	}
 	ds = append(ds, model.Decision{At: at, MatchedBy: "none", Result: model.DecisionUnknown})
 	if err := s.AppendDecisions(ctx, ds); err != nil {
@@ -32,7 +34,10 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	for _, q := range []string{
 		"DROP TABLE decision_devices", "DROP TABLE decision_devices_recent",
 		"CREATE INDEX decisions_device ON decisions(device_id, at)",
-		"DELETE FROM schema_migrations WHERE version = 33",
+		"ALTER TABLE decisions ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
+		"UPDATE decisions SET checks = (SELECT c.checks FROM decision_check_sets c WHERE c.id = decisions.checks_set)",
+		"ALTER TABLE decisions DROP COLUMN checks_set", "DROP TABLE decision_check_sets",
+		"DELETE FROM schema_migrations WHERE version IN (33, 34)",
 	} {
 		if _, err := w.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -54,6 +59,17 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	}
 	if n != 3 || len(got) != 3 || !got[0].At.Equal(at.Add(5*time.Second)) || !got[2].At.Equal(at.Add(time.Second)) {
 		t.Errorf("m1's decisions after the migration: %d %+v, want 3, newest first", n, got)
+	}
+	for _, d := range got {
+		if want := fmt.Sprint("Check ", int(d.At.Sub(at)/time.Second)%3); !slices.Equal(checkNames(d), []string{want}) {
+			t.Errorf("the decision of %s reads %+v after the migration, want %s", d.At, d.Checks, want)
+		}
+	}
+	if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets"); n != 4 {
+		t.Errorf("the migration made %d sets of checks, want 4 (three checks and none)", n)
+	}
+	if _, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 1}); err != nil || n != 6 {
+		t.Errorf("the check filter after the migration: %d, %v; want 6", n, err)
 	}
 	if moved, err := s.IndexDecisions(ctx); err != nil || moved != 0 {
 		t.Errorf("IndexDecisions after the migration: %d, %v; want nothing recent", moved, err)

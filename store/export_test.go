@@ -72,6 +72,6 @@ func TamperAfterCopy(t interface{ Cleanup(func()) }, fn func(exec func(query str
 // AsReplica is s as another replica on the same database would write.
 func (s *Store) AsReplica(name string) *Store {
 	c := *s
-	c.replica = name
+	c.replica, c.sets = name, newCheckSets()
 	return &c
 }

@@ -66,7 +66,8 @@ func openPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 		db.Close()
 		return nil, fmt.Errorf("store: cannot connect to %s: %s", where, redactedReason(err, cfg.Password, passwordOf(url)))
 	}
-	s := &Store{where: where, eng: postgresEngine, write: db, read: db, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Store{where: where, eng: postgresEngine, write: db, read: db, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() },
+		sets: newCheckSets()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w (%s)", err, where)

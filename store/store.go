@@ -52,6 +52,8 @@ type Store struct {
 	// staging is the DDL of the writer's staging table (stagingDDL), on
 	// SQLite; PostgreSQL's is a table of the schema.
 	staging string
+	// sets is the decision log writer's memory of check sets.
+	sets *checkSets
 }
 
 // pragmas apply to every pooled connection because they live in the DSN.
@@ -117,7 +119,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	s := &Store{path: path, where: path, eng: sqliteEngine, write: write, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() }}
+	s := &Store{path: path, where: path, eng: sqliteEngine, write: write, replica: opts.Replica, now: func() time.Time { return opts.Now().UTC() },
+		sets: newCheckSets()}
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -23,6 +23,7 @@ type Store interface {
 	PruneDecisionsThrough(ctx context.Context, last int64, batch int) (int, error)
 	DecisionsBefore(ctx context.Context, before time.Time) (bool, error)
 	PruneDecisionIndex(ctx context.Context, after string, batch int, before time.Time, through int64) (next string, n int, err error)
+	PruneDecisionCheckSets(ctx context.Context) (int, error)
 	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
@@ -94,6 +95,13 @@ func (p *Pruner) Run(ctx context.Context) error {
 func (p *Pruner) Prune(ctx context.Context) (auditRows, historyRows int, err error) {
 	if err := p.pruneDecisions(ctx); err != nil && ctx.Err() == nil {
 		p.log.Error("retention: prune decision log", "err", err)
+	}
+	// The sets of checks that no entry left can name, whatever pruned
+	// the entries.
+	if n, err := p.store.PruneDecisionCheckSets(ctx); err != nil && ctx.Err() == nil {
+		p.log.Error("retention: prune decision log's check sets", "err", err)
+	} else if n > 0 {
+		p.log.Debug("retention: pruned the decision log's check sets", "sets", n)
 	}
 	cutoff := p.now().UTC().AddDate(0, 0, -p.days)
 	if auditRows, err = p.drain(ctx, cutoff, p.store.PruneAudit); err == nil {

@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/model"
 	"postern/internal/retention"
+	"postern/internal/testkit"
 	"postern/internal/testkit/teststore"
 	"postern/store"
 )
@@ -118,8 +120,17 @@ func mustAudit(t *testing.T, st *store.Store, action string) []audit.Entry {
 // pruned in the same pass, while the audit log keeps its entries.
 func TestPruneDecisionLog(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-	st := teststore.Open(t, store.Options{Now: func() time.Time { return now }})
+	clock := testkit.NewClock(now.AddDate(0, 0, -8))
+	path := teststore.Path(t)
+	st := teststore.OpenAt(t, path, store.Options{Now: clock.Now})
 	ctx := context.Background()
+	// Eight days ago, a denial for a check no later one fails: its set of
+	// checks goes with it.
+	if err := st.AppendDecisions(ctx, []model.Decision{{At: clock.Now(), DeviceID: "m2", MatchedBy: "defender_machine_id",
+		Result: model.DecisionDenied, Checks: []model.DecisionCheck{{ID: 2, Name: "Risk", Mode: "enforce", Result: "fail"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(8 * 24 * time.Hour)
 	var ds []model.Decision
 	for i := range 9 {
 		at := now.AddDate(0, 0, -8).Add(time.Duration(i) * time.Minute)
@@ -166,6 +177,20 @@ func TestPruneDecisionLog(t *testing.T) {
 	}
 	if n := len(mustAudit(t, st, audit.Login)); n != 1 {
 		t.Errorf("%d login entries left, want the audit log untouched", n)
+	}
+	r, err := sql.Open("sqlite", store.DSN(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var sets []string
+	for row := range teststore.Each(t, r.Query, "SELECT checks FROM decision_check_sets") {
+		var checks string
+		row(&checks)
+		sets = append(sets, checks)
+	}
+	if len(sets) != 1 || !strings.Contains(sets[0], "Firewall") {
+		t.Errorf("the decision log's sets of checks after pruning: %q, want the Firewall denials' alone", sets)
 	}
 }
 
