@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"runtime"
@@ -229,8 +230,33 @@ func (m ratioMedians) addAgainst(prefix string, got, floor, ev loadResult) {
 func (m ratioMedians) report(b *testing.B) {
 	b.Run("median", func(b *testing.B) {
 		for name, vs := range m {
-			vs = slices.Sorted(slices.Values(vs))
-			b.ReportMetric(vs[len(vs)/2], name)
+			b.ReportMetric(median(vs), name)
 		}
 	})
+}
+
+// median is the middle of vs, or the mean of the two middle values when
+// there is an even number of them.
+func median(vs []float64) float64 {
+	vs = slices.Sorted(slices.Values(vs))
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
+func TestMedian(t *testing.T) {
+	for _, tt := range []struct {
+		vs   []float64
+		want float64
+	}{
+		{[]float64{0.9}, 0.9},
+		{[]float64{0.95, 0.8, 0.9}, 0.9},
+		{[]float64{1.0, 0.8, 0.9, 0.7}, 0.85}, // not the upper middle, 0.9
+	} {
+		if got := median(tt.vs); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("median(%v) = %v, want %v", tt.vs, got, tt.want)
+		}
+	}
 }
