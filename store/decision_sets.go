@@ -64,7 +64,13 @@ func (c *checkSets) learn(batch map[uint64]knownSet) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.known == nil || len(c.known)+len(batch) > maxKnownSets {
+	added := 0
+	for h := range batch {
+		if _, ok := c.known[h]; !ok {
+			added++
+		}
+	}
+	if c.known == nil || len(c.known)+added > maxKnownSets {
 		c.known = make(map[uint64]knownSet, len(batch))
 	}
 	maps.Copy(c.known, batch)
@@ -123,9 +129,10 @@ func (r *setResolver) close() {
 }
 
 // setsSlack is how far before the oldest entry left a set's last_at must
-// be for PruneDecisionCheckSets to delete it: setMark, and as much again
-// for replicas' clocks.
-const setsSlack = 2 * setMark
+// be for PruneDecisionCheckSets to delete it: setMark, and hours more for
+// replicas' clocks and a log whose cap keeps only minutes of entries. The
+// sets are few; keeping each a day longer costs next to nothing.
+const setsSlack = 24 * time.Hour
 
 // PruneDecisionCheckSets deletes the sets of checks no entry of the
 // decision log can name any more, and returns how many: those whose

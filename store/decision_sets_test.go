@@ -76,6 +76,7 @@ func TestDecisionCheckSetsAreShared(t *testing.T) {
 		if _, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 2}); err != nil || n != 205 {
 			t.Errorf("the check filter finds %d decisions of check 2 (%v), want 205", n, err)
 		}
+		noDanglingSets(t, s)
 	})
 }
 
@@ -96,7 +97,7 @@ func TestDecisionCheckSetsArePruned(t *testing.T) {
 			t.Fatalf("PruneDecisionCheckSets with every set in use: %d, %v", n, err)
 		}
 
-		clock.Advance(time.Hour) // Risk is used again, Firewall is not
+		clock.Advance(25 * time.Hour) // Risk is used again, Firewall is not
 		if err := s.AppendDecisions(ctx, denials(1, "m2", clock.Now().Add(-time.Minute), risk)); err != nil {
 			t.Fatal(err)
 		}
@@ -120,13 +121,76 @@ func TestDecisionCheckSetsArePruned(t *testing.T) {
 			t.Fatalf("m1's new denial reads %+v, %v; want its Firewall check", got, err)
 		}
 
+		noDanglingSets(t, s)
+
 		// Once every entry is gone, so is every set, after the slack.
 		if _, err := s.PruneDecisions(ctx, clock.Now().Add(time.Hour), 100); err != nil {
 			t.Fatal(err)
 		}
-		clock.Advance(21 * time.Minute)
+		if n, err := s.PruneDecisionCheckSets(ctx); err != nil || n != 0 {
+			t.Errorf("PruneDecisionCheckSets of a log emptied just now: %d, %v; want none yet", n, err)
+		}
+		clock.Advance(25 * time.Hour)
 		if n, err := s.PruneDecisionCheckSets(ctx); err != nil || n != 2 {
-			t.Errorf("PruneDecisionCheckSets of an empty log: %d, %v; want both sets", n, err)
+			t.Errorf("PruneDecisionCheckSets of an empty log, a day on: %d, %v; want both sets", n, err)
+		}
+	})
+}
+
+// noDanglingSets fails the test when a decision names a set that is gone.
+func noDanglingSets(t *testing.T, s *store.Store) {
+	t.Helper()
+	if n := queryInt(t, s, `SELECT COUNT(*) FROM decisions d
+		LEFT JOIN decision_check_sets c ON c.id = d.checks_set WHERE c.id IS NULL`); n != 0 {
+		t.Errorf("%d decisions name a set of checks that is gone", n)
+	}
+}
+
+// The sets the retention keeps: one that old entries still name, however
+// long unused; one a writer named from its memory minutes after it last
+// moved its last_at; and a set's last_at never moves back when a writer
+// with a slower clock uses it.
+func TestDecisionCheckSetsInUseAreKept(t *testing.T) {
+	engines(t, func(t *testing.T, open opener) {
+		ctx := context.Background()
+		clock := newFakeClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+		s := open(t, store.Options{Now: clock.Now})
+		t0 := clock.Now()
+		old, fw, risk := checksOf("Old"), checksOf("Firewall"), checksOf("Risk")
+		if err := s.AppendDecisions(ctx, slices.Concat(denials(1, "m0", t0, old), denials(1, "m1", t0, fw))); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(9 * time.Minute) // within setMark: Firewall's set is named from memory
+		if err := s.AppendDecisions(ctx, denials(1, "m1", clock.Now(), fw)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(3 * 24 * time.Hour) // Old's entry stays, unused since
+		if err := s.AppendDecisions(ctx, denials(1, "m2", clock.Now(), risk)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PruneDecisionCheckSets(ctx); err != nil || n != 0 {
+			t.Errorf("PruneDecisionCheckSets with Old's entry left: %d, %v; want none deleted", n, err)
+		}
+		// Old's entry and the first Firewall entry go; the second stays.
+		if n, err := s.PruneDecisions(ctx, t0.Add(5*time.Minute), 100); err != nil || n != 2 {
+			t.Fatalf("PruneDecisions: %d, %v; want 2", n, err)
+		}
+		if n, err := s.PruneDecisionCheckSets(ctx); err != nil || n != 0 {
+			t.Errorf("PruneDecisionCheckSets: %d, %v; want none deleted within a day of the oldest entry left", n, err)
+		}
+		noDanglingSets(t, s)
+		got, _, err := s.Decisions(ctx, model.DecisionFilter{DeviceID: "m1"})
+		if err != nil || len(got) != 1 || !slices.Equal(checkNames(got[0]), []string{"Firewall"}) {
+			t.Errorf("m1's entry named from memory reads %+v, %v; want its Firewall check", got, err)
+		}
+
+		// A replica whose clock is an hour behind uses Risk's set.
+		slow := s.AsReplicaAt("slow", func() time.Time { return clock.Now().Add(-time.Hour) })
+		if err := slow.AppendDecisions(ctx, denials(1, "m3", clock.Now().Add(-time.Hour), risk)); err != nil {
+			t.Fatal(err)
+		}
+		if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets WHERE last_at = ?", store.FormatTime(clock.Now())); n != 1 {
+			t.Errorf("%d sets have the last_at the faster clock gave Risk's set, want 1: the slower one moved it back", n)
 		}
 	})
 }
@@ -161,5 +225,6 @@ func TestDecisionCheckSetsOfAFailedBatchAreForgotten(t *testing.T) {
 		if err != nil || len(got) != 1 || !slices.Equal(checkNames(got[0]), []string{"Firewall"}) {
 			t.Fatalf("the denial after a failed batch reads %+v, %v; want its Firewall check", got, err)
 		}
+		noDanglingSets(t, s)
 	})
 }

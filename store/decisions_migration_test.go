@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"postern/internal/model"
+	"postern/internal/testkit/pgtest"
 	"postern/store"
 )
 
@@ -73,5 +74,65 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	}
 	if moved, err := s.IndexDecisions(ctx); err != nil || moved != 0 {
 		t.Errorf("IndexDecisions after the migration: %d, %v; want nothing recent", moved, err)
+	}
+}
+
+// Migration 0034 on PostgreSQL: a database at 0033 keeps its decisions'
+// checks, moved into sets, one per distinct set, that no new entry names.
+func TestMigrationMovesChecksIntoSetsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.DatabaseURL(t)
+	open := func() *store.Store {
+		s, err := store.Open(ctx, "", store.Options{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var ds []model.Decision
+	for i := range 6 {
+		ds = append(ds, model.Decision{At: at.Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%2),
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied, Checks: checksOf(fmt.Sprint("Check ", i%3))})
+	}
+	if err := s.AppendDecisions(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	// Back to 0033's schema, decisions kept.
+	for _, q := range []string{
+		"ALTER TABLE decisions ADD COLUMN checks TEXT NOT NULL DEFAULT '[]'",
+		"UPDATE decisions d SET checks = c.checks FROM decision_check_sets c WHERE c.id = d.checks_set",
+		"ALTER TABLE decisions DROP COLUMN checks_set", "DROP TABLE decision_check_sets",
+		"DELETE FROM schema_migrations WHERE version = 34",
+	} {
+		mustExec(t, s, q)
+	}
+	mustClose(t, s)
+
+	s = open()
+	defer mustClose(t, s)
+	got, n, err := s.Decisions(ctx, model.DecisionFilter{})
+	if err != nil || n != 6 {
+		t.Fatalf("decisions after the migration: %d, %v; want 6", n, err)
+	}
+	for _, d := range got {
+		if want := fmt.Sprint("Check ", int(d.At.Sub(at)/time.Second)%3); !slices.Equal(checkNames(d), []string{want}) {
+			t.Errorf("the decision of %s reads %+v after the migration, want %s", d.At, d.Checks, want)
+		}
+	}
+	if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets WHERE digest IS NULL"); n != 3 {
+		t.Errorf("the migration made %d sets without a digest, want 3", n)
+	}
+	noDanglingSets(t, s)
+	// A new entry with the same checks names a set of its own, with a digest.
+	if err := s.AppendDecisions(ctx, ds[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets"); n != 4 {
+		t.Errorf("%d sets after a new entry, want the 3 migrated and its own", n)
+	}
+	if _, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 1}); err != nil || n != 7 {
+		t.Errorf("the check filter after the migration: %d, %v; want 7", n, err)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"postern/internal/model"
 )
@@ -75,3 +76,13 @@ func (s *Store) AsReplica(name string) *Store {
 	c.replica, c.sets = name, newCheckSets()
 	return &c
 }
+
+// AsReplicaAt is AsReplica with a clock of its own.
+func (s *Store) AsReplicaAt(name string, now func() time.Time) *Store {
+	c := s.AsReplica(name)
+	c.now = func() time.Time { return now().UTC() }
+	return c
+}
+
+// FormatTime is a time as the store writes it.
+var FormatTime = formatTime
