@@ -21,12 +21,7 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	path := dbPath(t)
 	s := openOwned(t, path)
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	var ds []model.Decision
-	for i := range 6 {
-		ds = append(ds, model.Decision{At: at.Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%2),
-			MatchedBy: "defender_machine_id", Result: model.DecisionDenied, Checks: checksOf(fmt.Sprint("Check ", i%3))})
-	}
-	ds = append(ds, model.Decision{At: at, MatchedBy: "none", Result: model.DecisionUnknown})
+	ds := append(migrationDecisions(at), model.Decision{At: at, MatchedBy: "none", Result: model.DecisionUnknown})
 	if err := s.AppendDecisions(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +56,7 @@ func TestMigrationIndexesExistingDecisions(t *testing.T) {
 	if n != 3 || len(got) != 3 || !got[0].At.Equal(at.Add(5*time.Second)) || !got[2].At.Equal(at.Add(time.Second)) {
 		t.Errorf("m1's decisions after the migration: %d %+v, want 3, newest first", n, got)
 	}
-	for _, d := range got {
-		if want := fmt.Sprint("Check ", int(d.At.Sub(at)/time.Second)%3); !slices.Equal(checkNames(d), []string{want}) {
-			t.Errorf("the decision of %s reads %+v after the migration, want %s", d.At, d.Checks, want)
-		}
-	}
+	checkMigratedChecks(t, got, at)
 	if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets"); n != 4 {
 		t.Errorf("the migration made %d sets of checks, want 4 (three checks and none)", n)
 	}
@@ -91,11 +82,7 @@ func TestMigrationMovesChecksIntoSetsOnPostgres(t *testing.T) {
 	}
 	s := open()
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	var ds []model.Decision
-	for i := range 6 {
-		ds = append(ds, model.Decision{At: at.Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%2),
-			MatchedBy: "defender_machine_id", Result: model.DecisionDenied, Checks: checksOf(fmt.Sprint("Check ", i%3))})
-	}
+	ds := migrationDecisions(at)
 	if err := s.AppendDecisions(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +103,7 @@ func TestMigrationMovesChecksIntoSetsOnPostgres(t *testing.T) {
 	if err != nil || n != 6 {
 		t.Fatalf("decisions after the migration: %d, %v; want 6", n, err)
 	}
-	for _, d := range got {
-		if want := fmt.Sprint("Check ", int(d.At.Sub(at)/time.Second)%3); !slices.Equal(checkNames(d), []string{want}) {
-			t.Errorf("the decision of %s reads %+v after the migration, want %s", d.At, d.Checks, want)
-		}
-	}
+	checkMigratedChecks(t, got, at)
 	if n := queryInt(t, s, "SELECT COUNT(*) FROM decision_check_sets WHERE digest IS NULL"); n != 3 {
 		t.Errorf("the migration made %d sets without a digest, want 3", n)
 	}
@@ -134,5 +117,27 @@ func TestMigrationMovesChecksIntoSetsOnPostgres(t *testing.T) {
 	}
 	if _, n, err := s.Decisions(ctx, model.DecisionFilter{CheckID: 1}); err != nil || n != 7 {
 		t.Errorf("the check filter after the migration: %d, %v; want 7", n, err)
+	}
+}
+
+// migrationDecisions are six denials from at, a second apart, of devices
+// m0 and m1 in turn, each failing one of three checks in turn.
+func migrationDecisions(at time.Time) []model.Decision {
+	var ds []model.Decision
+	for i := range 6 {
+		ds = append(ds, model.Decision{At: at.Add(time.Duration(i) * time.Second), DeviceID: fmt.Sprint("m", i%2),
+			MatchedBy: "defender_machine_id", Result: model.DecisionDenied, Checks: checksOf(fmt.Sprint("Check ", i%3))})
+	}
+	return ds
+}
+
+// checkMigratedChecks fails the test when a decision of migrationDecisions
+// does not read back the check it was written with.
+func checkMigratedChecks(t *testing.T, got []model.Decision, at time.Time) {
+	t.Helper()
+	for _, d := range got {
+		if want := fmt.Sprint("Check ", int(d.At.Sub(at)/time.Second)%3); !slices.Equal(checkNames(d), []string{want}) {
+			t.Errorf("the decision of %s reads %+v after the migration, want %s", d.At, d.Checks, want)
+		}
 	}
 }

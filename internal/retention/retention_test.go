@@ -183,12 +183,7 @@ func TestPruneDecisionLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var sets []string
-	for row := range teststore.Each(t, r.Query, "SELECT checks FROM decision_check_sets") {
-		var checks string
-		row(&checks)
-		sets = append(sets, checks)
-	}
+	sets := teststore.Strings(t, r.Query, "SELECT checks FROM decision_check_sets")
 	if len(sets) != 1 || !strings.Contains(sets[0], "Firewall") {
 		t.Errorf("the decision log's sets of checks after pruning: %q, want the Firewall denials' alone", sets)
 	}
